@@ -1,0 +1,129 @@
+//! What a module tells the host about itself.
+
+use crate::__private::botbox::bot::types as wit;
+
+/// What a module is: its name and version, the commands it answers and the other updates it
+/// wants. [`Module::init`](crate::Module::init) returns one.
+///
+/// ```
+/// use botbox_sdk::Manifest;
+///
+/// let manifest = Manifest::new("clicker", "1.0.0")
+///     .command("start", "Register and show the keyboard")
+///     .wants_messages();
+/// assert_eq!(manifest.name(), "clicker");
+/// ```
+///
+/// The host checks the manifest when the module loads and refuses it, saying why, if a name or a
+/// description breaks the rules below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    name: String,
+    version: String,
+    commands: Vec<(String, String)>,
+    wants: wit::UpdateFilter,
+}
+
+impl Manifest {
+    /// A manifest for the module `name` at `version`, answering no commands and wanting no other
+    /// updates yet.
+    ///
+    /// `name` is 1-32 characters of `a-z`, `0-9`, `-` and `_`. It names the module's KV namespace,
+    /// so keep it the same across versions. `version` is free-form; `env!("CARGO_PKG_VERSION")`
+    /// is a good choice.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            commands: Vec::new(),
+            wants: wit::UpdateFilter::empty(),
+        }
+    }
+
+    /// Adds a command the module answers, shown in Telegram's command menu. `name` has no slash
+    /// and is 1-32 characters of `a-z`, `0-9` and `_`; `description` is 1-256 characters.
+    pub fn command(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
+        self.commands.push((name.into(), description.into()));
+        self
+    }
+
+    /// Asks for messages that are not one of the module's commands: plain text, presses of reply
+    /// keyboard buttons (they arrive as text), media.
+    pub fn wants_messages(mut self) -> Self {
+        self.wants |= wit::UpdateFilter::MESSAGES;
+        self
+    }
+
+    /// Asks for edited messages.
+    pub fn wants_edited_messages(mut self) -> Self {
+        self.wants |= wit::UpdateFilter::EDITED_MESSAGES;
+        self
+    }
+
+    /// Asks for every other kind of update (polls, chat member changes, ...), delivered as
+    /// [`UpdateKind::Other`](crate::types::UpdateKind::Other) with the raw JSON.
+    pub fn wants_other_updates(mut self) -> Self {
+        self.wants |= wit::UpdateFilter::OTHER_UPDATES;
+        self
+    }
+
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The module's version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The commands, as `(name, description)` pairs, in the order they were added.
+    pub fn commands(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.commands
+            .iter()
+            .map(|(name, description)| (name.as_str(), description.as_str()))
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Manifest {
+        wit::Manifest {
+            name: self.name,
+            version: self.version,
+            commands: self
+                .commands
+                .into_iter()
+                .map(|(name, description)| wit::Command { name, description })
+                .collect(),
+            wants: self.wants,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_collects_commands_and_filters() {
+        let manifest = Manifest::new("echo", "0.1.0")
+            .command("edit", "Edit a message")
+            .command("buttons", "Show buttons")
+            .wants_messages()
+            .wants_edited_messages()
+            .into_wit();
+        assert_eq!(manifest.name, "echo");
+        assert_eq!(manifest.version, "0.1.0");
+        let names: Vec<_> = manifest.commands.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["edit", "buttons"]);
+        assert_eq!(
+            manifest.wants,
+            wit::UpdateFilter::MESSAGES | wit::UpdateFilter::EDITED_MESSAGES
+        );
+    }
+
+    #[test]
+    fn a_new_manifest_wants_nothing_else() {
+        let manifest = Manifest::new("quiet", "1").into_wit();
+        assert!(manifest.commands.is_empty());
+        assert!(manifest.wants.is_empty());
+    }
+}

@@ -1,0 +1,337 @@
+//! The operator's configuration: a TOML file, environment overrides, embedded defaults.
+//!
+//! Precedence, lowest first: the defaults below, `botbox.toml` (or `--config FILE`), then the
+//! `BOTBOX_*` environment variables listed on [`Config::apply_env`].
+
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database and compiled-module cache live.
+    pub data_dir: PathBuf,
+    /// Every `*.wasm` component in this directory is loaded at start.
+    pub modules_dir: PathBuf,
+    /// The Telegram connection.
+    pub telegram: TelegramConfig,
+    /// Limits of every module's sandbox.
+    pub sandbox: SandboxConfig,
+    /// Outgoing message limits.
+    pub outbox: OutboxConfig,
+    /// Per-module settings, by module name.
+    pub modules: BTreeMap<String, ModuleSettings>,
+}
+
+/// The Bot API token. Its `Debug` and `Display` never show it.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "<unset>" } else { "<redacted>" })
+    }
+}
+
+/// How updates arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `getUpdates` long polling.
+    Polling,
+    /// Telegram POSTs updates to our HTTP server.
+    Webhook,
+}
+
+/// The Telegram connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather (`BOTBOX_TOKEN`).
+    pub token: Secret,
+    /// The Bot API server (`BOTBOX_API_URL`).
+    pub api_url: String,
+    /// Polling or webhook (`BOTBOX_MODE`).
+    pub mode: Mode,
+    /// Long-poll timeout in seconds.
+    pub poll_timeout_secs: u32,
+    /// Webhook settings.
+    pub webhook: WebhookConfig,
+}
+
+/// Webhook settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where our HTTP server listens (`BOTBOX_WEBHOOK_LISTEN`).
+    pub listen: SocketAddr,
+    /// The public HTTPS URL Telegram posts to, registered with setWebhook at start
+    /// (`BOTBOX_WEBHOOK_URL`). When empty the webhook is assumed to be registered already.
+    pub url: String,
+    /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` (`BOTBOX_WEBHOOK_SECRET`).
+    pub secret: Secret,
+    /// Largest accepted update body.
+    pub max_body_bytes: usize,
+    /// How many connections Telegram may open at once.
+    pub max_connections: u8,
+}
+
+/// Limits of every module's sandbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Instances per module; a chat always goes to the same one.
+    pub shards: usize,
+    /// Linear memory per instance, in MiB.
+    pub memory_mib: u64,
+    /// CPU time one call may take before it is stopped, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// How often a failing update is tried before it is quarantined.
+    pub max_attempts: u32,
+    /// Largest KV key, in bytes.
+    pub max_key_bytes: usize,
+    /// Largest KV value, in bytes.
+    pub max_value_bytes: usize,
+    /// Most entries one scan returns.
+    pub max_scan_entries: u32,
+    /// Log lines per module per minute; the rest are counted and dropped.
+    pub log_lines_per_minute: u32,
+}
+
+/// Outgoing message limits (Telegram's Bot FAQ).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Messages per second to one chat, sustained.
+    pub chat_per_second: f64,
+    /// Messages one chat may get at once before `chat_per_second` applies.
+    pub chat_burst: u32,
+    /// Messages per minute to one group or supergroup.
+    pub group_per_minute: u32,
+    /// Messages per second to all chats together.
+    pub global_per_second: u32,
+    /// Requests in flight to the Bot API at once.
+    pub max_in_flight: usize,
+}
+
+/// One module's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModuleSettings {
+    /// The values the module reads through its `config` import.
+    pub config: toml::Table,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "data".into(),
+            modules_dir: "modules".into(),
+            telegram: TelegramConfig::default(),
+            sandbox: SandboxConfig::default(),
+            outbox: OutboxConfig::default(),
+            modules: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig {
+            token: Secret::default(),
+            api_url: "https://api.telegram.org".into(),
+            mode: Mode::Polling,
+            poll_timeout_secs: 30,
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            listen: ([127, 0, 0, 1], 8443).into(),
+            url: String::new(),
+            secret: Secret::default(),
+            max_body_bytes: 1 << 20,
+            max_connections: 40,
+        }
+    }
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            shards: 2,
+            memory_mib: 64,
+            call_timeout_ms: 1000,
+            max_attempts: 3,
+            max_key_bytes: 1024,
+            max_value_bytes: 1 << 20,
+            max_scan_entries: 1000,
+            log_lines_per_minute: 600,
+        }
+    }
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            chat_per_second: 1.0,
+            chat_burst: 3,
+            group_per_minute: 20,
+            global_per_second: 30,
+            max_in_flight: 16,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (when given) over the defaults, then applies the environment.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+                Config::from_toml(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// Parses a TOML text over the defaults.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Applies `BOTBOX_TOKEN`, `BOTBOX_API_URL`, `BOTBOX_MODE`, `BOTBOX_DATA_DIR`,
+    /// `BOTBOX_MODULES_DIR`, `BOTBOX_WEBHOOK_LISTEN`, `BOTBOX_WEBHOOK_URL` and
+    /// `BOTBOX_WEBHOOK_SECRET`, read through `var`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = var("BOTBOX_TOKEN") {
+            self.telegram.token = Secret::new(v);
+        }
+        if let Some(v) = var("BOTBOX_API_URL") {
+            self.telegram.api_url = v;
+        }
+        if let Some(v) = var("BOTBOX_MODE") {
+            self.telegram.mode = match v.as_str() {
+                "polling" => Mode::Polling,
+                "webhook" => Mode::Webhook,
+                other => {
+                    return Err(Error::Config(format!(
+                        "BOTBOX_MODE must be `polling` or `webhook`, not `{other}`"
+                    )));
+                }
+            };
+        }
+        if let Some(v) = var("BOTBOX_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("BOTBOX_MODULES_DIR") {
+            self.modules_dir = v.into();
+        }
+        if let Some(v) = var("BOTBOX_WEBHOOK_LISTEN") {
+            self.telegram.webhook.listen = v.parse().map_err(|e| {
+                Error::Config(format!("BOTBOX_WEBHOOK_LISTEN `{v}` is not host:port: {e}"))
+            })?;
+        }
+        if let Some(v) = var("BOTBOX_WEBHOOK_URL") {
+            self.telegram.webhook.url = v;
+        }
+        if let Some(v) = var("BOTBOX_WEBHOOK_SECRET") {
+            self.telegram.webhook.secret = Secret::new(v);
+        }
+        Ok(())
+    }
+
+    /// Checks what serde cannot: ranges and required values.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.to_string()));
+        if self.telegram.token.is_empty() {
+            return bad("no bot token: set `telegram.token` or BOTBOX_TOKEN (or try `botbox dev`)");
+        }
+        if reqwest::Url::parse(&self.telegram.api_url).is_err() {
+            return bad("`telegram.api_url` is not a URL");
+        }
+        if self.sandbox.shards == 0 || self.sandbox.shards > 256 {
+            return bad("`sandbox.shards` must be 1..=256");
+        }
+        if self.sandbox.memory_mib == 0 || self.sandbox.call_timeout_ms == 0 {
+            return bad("`sandbox.memory_mib` and `sandbox.call_timeout_ms` must be positive");
+        }
+        if self.sandbox.max_attempts == 0 {
+            return bad("`sandbox.max_attempts` must be at least 1");
+        }
+        if self.outbox.chat_per_second <= 0.0
+            || self.outbox.chat_burst == 0
+            || self.outbox.global_per_second == 0
+            || self.outbox.group_per_minute == 0
+            || self.outbox.max_in_flight == 0
+        {
+            return bad("`outbox` limits must be positive");
+        }
+        if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {
+            return bad(
+                "webhook mode needs `telegram.webhook.secret` (BOTBOX_WEBHOOK_SECRET), 1-256 of A-Z a-z 0-9 _ -",
+            );
+        }
+        Ok(())
+    }
+
+    /// CPU time one call may take.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.sandbox.call_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_token_is_never_printed() {
+        let mut c = Config::from_toml("[telegram]\ntoken = \"1:file\"\nmode = \"polling\"\n")
+            .expect("parses");
+        c.apply_env(|k| (k == "BOTBOX_TOKEN").then(|| "2:env".to_string()))
+            .expect("applies");
+        assert_eq!(c.telegram.token.expose(), "2:env");
+        assert!(!format!("{c:?}").contains("2:env"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = Config::from_toml("[sandbox]\nshard = 3\n").unwrap_err();
+        assert!(err.to_string().contains("shard"), "{err}");
+    }
+
+    #[test]
+    fn webhook_mode_requires_a_secret() {
+        let mut c = Config::default();
+        c.telegram.token = Secret::new("1:x");
+        c.telegram.mode = Mode::Webhook;
+        assert!(c.validate().unwrap_err().to_string().contains("secret"));
+    }
+}

@@ -1,0 +1,85 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the runtime, as seen by its callers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file or an environment override is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// The database failed (disk full, corrupted file, ...).
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+
+    /// A stored record could not be decoded; the database was written by an incompatible version.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+
+    /// A module file is not a valid component for this contract, or its `init` failed.
+    #[error("module {name}: {reason}")]
+    Module {
+        /// The module's file or name.
+        name: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// The WebAssembly engine failed outside of any module's fault.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+
+    /// The Bot API refused a request or could not be reached.
+    #[error("Bot API: {0}")]
+    Telegram(#[from] teloxide_core::RequestError),
+
+    /// The runtime is shutting down and no longer accepts work.
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! redb_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Database(e.into())
+            }
+        }
+    )*};
+}
+redb_error!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn module(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Module {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+}

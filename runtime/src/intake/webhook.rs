@@ -1,0 +1,104 @@
+//! The webhook: Telegram POSTs each update to our HTTP server.
+//!
+//! A request without the configured `X-Telegram-Bot-Api-Secret-Token` gets 401 and is not
+//! looked at; a body over the size limit gets 413; a body that is not an update is logged and
+//! answered 200 (Telegram would otherwise redeliver it forever); a valid update is answered 200
+//! only after it is durably recorded, and 500 if it could not be, so Telegram retries it.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use teloxide_core::{payloads::SetWebhookSetters, prelude::Requester};
+use tokio::sync::watch;
+
+use crate::{Error, Result, Runtime};
+
+/// The header Telegram sends the secret in.
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// The path updates are posted to: the path of the configured public URL, or `/telegram`.
+pub fn path(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .map(|u| u.path().to_string())
+        .filter(|p| p != "/")
+        .unwrap_or_else(|| "/telegram".into())
+}
+
+/// Binds the server, registers the webhook when a public URL is configured, serves until shutdown.
+pub(crate) async fn start(
+    rt: Runtime,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let cfg = rt.inner.config.telegram.webhook.clone();
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    tracing::info!(listen = %cfg.listen, path = %path(&cfg.url), "webhook server listening");
+    if !cfg.url.is_empty() {
+        let url = reqwest::Url::parse(&cfg.url).map_err(|e| Error::Config(format!("telegram.webhook.url: {e}")))?;
+        let mut req = rt
+            .inner
+            .bot
+            .set_webhook(url)
+            .secret_token(cfg.secret.expose().to_string())
+            .max_connections(cfg.max_connections);
+        if let Some(allowed) = super::allowed_updates(&rt) {
+            let kinds = allowed
+                .into_iter()
+                .filter_map(|k| serde_json::from_value(serde_json::Value::String(k.into())).ok());
+            req = req.allowed_updates(kinds.collect::<Vec<_>>());
+        }
+        req.await?;
+    }
+    let app = Router::new()
+        .route(&path(&cfg.url), post(receive))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .with_state(Arc::new(rt));
+    Ok(tokio::spawn(async move {
+        let stop = async move {
+            while shutdown.changed().await.is_ok() {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!("webhook server failed: {e}");
+        }
+    }))
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a guess was right.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn receive(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let expected = rt.inner.config.telegram.webhook.secret.expose().as_bytes();
+    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    if !same_secret(given, expected) {
+        tracing::warn!("webhook request with a wrong or missing secret token rejected");
+        return StatusCode::UNAUTHORIZED;
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) | Err(_) => {
+            tracing::warn!(bytes = body.len(), "webhook body is not a JSON update; skipped");
+            return StatusCode::OK;
+        }
+    };
+    match rt.submit(vec![value]).await {
+        Ok(()) => StatusCode::OK,
+        Err(e) => {
+            tracing::error!("cannot record a webhook update: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! botbox: a Telegram bot runtime whose features are sandboxed WebAssembly components.
+//!
+//! The host owns the Bot API connection, a durable rate-limited outbox and a key-value store
+//! with one namespace per module; each feature is a wasm32-wasip2 component built against the
+//! WIT contract in `wit/`. See `DESIGN.md` for the map and the README for how to run it.
+#![deny(missing_docs)]
+
+pub mod bindings;
+pub mod config;
+pub mod convert;
+pub mod dev;
+mod error;
+pub mod intake;
+pub mod module;
+pub mod outbox;
+pub mod router;
+mod runtime;
+pub mod sandbox;
+pub mod store;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use runtime::{Options, Runtime};

@@ -1,0 +1,419 @@
+//! The runtime: everything wired together.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::Path,
+    sync::Arc,
+};
+
+use parking_lot::Mutex;
+use redb::ReadableTable;
+use teloxide_core::{Bot, prelude::Requester};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::{
+    Error, Result,
+    config::{Config, Mode},
+    convert, intake,
+    module::{LoadedModule, ModuleStats, Work},
+    outbox::{self, scheduler::OutboxStats},
+    router::{self, Reason, Router},
+    sandbox::{GuestLog, ModuleEnv, Sandbox, TicketCounter},
+    store::{Committed, Committer, Db, META, META_TAGS, kv::{KvLimits, Namespace}},
+};
+
+/// Options that tests, benchmarks and `botbox dev` change.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start the intake the configuration asks for (polling or webhook). Without it, updates
+    /// arrive only through [`Runtime::submit`].
+    pub intake: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { intake: true }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) db: Arc<Db>,
+    pub(crate) committer: Committer,
+    pub(crate) bot: Bot,
+    pub(crate) router: Router,
+    pub(crate) modules: HashMap<String, Arc<LoadedModule>>,
+    /// Update ids recorded in a commit that is not durable yet (deduplication).
+    pub(crate) in_flight: Mutex<HashSet<u64>>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) fatal: watch::Receiver<Option<String>>,
+    pub(crate) outbox_stats: Arc<OutboxStats>,
+    pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// A running bot. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Runtime {
+    /// Starts the bot described by `config`.
+    pub async fn start(config: Config) -> Result<Runtime> {
+        Self::start_with(config, Options::default()).await
+    }
+
+    /// Starts the bot with `options`.
+    pub async fn start_with(config: Config, options: Options) -> Result<Runtime> {
+        config.validate()?;
+        let db = Arc::new(Db::open(&config.data_dir)?);
+        let sandbox = {
+            let (limits, cache) = (config.sandbox.clone(), config.data_dir.join("cache"));
+            tokio::task::spawn_blocking(move || Sandbox::new(&limits, &cache))
+                .await
+                .map_err(|e| Error::Sandbox(e.to_string()))??
+        };
+        let url = reqwest::Url::parse(&config.telegram.api_url)
+            .map_err(|e| Error::Config(format!("telegram.api_url: {e}")))?;
+        let bot = Bot::new(config.telegram.token.expose()).set_api_url(url);
+        let me = bot.get_me().await.map_err(|e| match e {
+            teloxide_core::RequestError::Api(teloxide_core::ApiError::InvalidToken) => {
+                Error::Config("the Bot API rejected the token".into())
+            }
+            other => Error::Telegram(other),
+        })?;
+        let bot_username = me.username.clone().unwrap_or_default();
+        tracing::info!(bot = %bot_username, "connected to the Bot API");
+
+        let (fatal_tx, fatal) = watch::channel(None);
+        let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
+        let committer = Committer::start(db.raw().clone(), outbox_tx, fatal_tx)?;
+        let tickets = Arc::new(TicketCounter::new(db.last_ticket()?));
+
+        let mut router = Router::new(&bot_username);
+        let mut modules = HashMap::new();
+        for (file, bytes) in read_modules_dir(&config.modules_dir)? {
+            match load_module(&config, &db, &sandbox, &tickets, &committer, &file, &bytes).await {
+                Ok(m) if modules.contains_key(m.name()) => {
+                    tracing::error!(file = %file, "module `{}` is loaded already; skipped", m.name());
+                }
+                Ok(m) => {
+                    for lost in router.add(&m.manifest, &m.env.tag) {
+                        tracing::warn!(module = m.name(), "command /{lost} belongs to a module loaded earlier");
+                    }
+                    tracing::info!(module = m.name(), version = %m.manifest.version, file = %file, "module loaded");
+                    modules.insert(m.name().to_string(), Arc::new(m));
+                }
+                Err(e) => tracing::error!(file = %file, "module not loaded: {e}"),
+            }
+        }
+        if modules.is_empty() {
+            tracing::warn!(dir = %config.modules_dir.display(), "no modules loaded: the bot will not answer");
+        }
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let outbox_stats = Arc::new(OutboxStats::default());
+        let inner = Arc::new(Inner {
+            config,
+            db: db.clone(),
+            committer: committer.clone(),
+            bot: bot.clone(),
+            router,
+            modules,
+            in_flight: Mutex::new(HashSet::new()),
+            shutdown,
+            fatal,
+            outbox_stats: outbox_stats.clone(),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let runtime = Runtime { inner };
+
+        // Resume updates recorded before a stop, then queued messages, then new updates.
+        runtime.resume().await?;
+        let initial = db
+            .outbox()?
+            .into_iter()
+            .map(|(seq, bytes)| {
+                serde_json::from_slice::<outbox::Entry>(&bytes)
+                    .map(|e| (seq, e))
+                    .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !initial.is_empty() {
+            tracing::info!(queued = initial.len(), "resuming delivery of queued messages");
+        }
+        let scheduler = tokio::spawn(outbox::scheduler::run(
+            bot,
+            db,
+            committer,
+            runtime.inner.config.outbox.clone(),
+            initial,
+            outbox_rx,
+            outbox_stats,
+            shutdown_rx.clone(),
+        ));
+        runtime.inner.tasks.lock().push(scheduler);
+        if options.intake {
+            let task = match runtime.inner.config.telegram.mode {
+                Mode::Polling => tokio::spawn(intake::poll(runtime.clone(), shutdown_rx)),
+                Mode::Webhook => intake::webhook::start(runtime.clone(), shutdown_rx).await?,
+            };
+            runtime.inner.tasks.lock().push(task);
+        }
+        Ok(runtime)
+    }
+
+    /// Records `updates` (raw Bot API JSON) durably, then hands them to their modules. Returns
+    /// once they are durable: the moment Telegram may be told they arrived.
+    pub async fn submit(&self, updates: Vec<serde_json::Value>) -> Result<()> {
+        intake::submit(self, updates).await
+    }
+
+    /// Updates recorded but not handled yet are handed to their modules again.
+    async fn resume(&self) -> Result<()> {
+        let pending = self.inner.db.pending_updates()?;
+        if !pending.is_empty() {
+            tracing::info!(count = pending.len(), "resuming updates recorded before the last stop");
+        }
+        for p in pending {
+            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else { continue };
+            let Ok(update) = serde_json::from_value(raw.clone()) else { continue };
+            let routes: Vec<_> = self
+                .inner
+                .router
+                .route(&update)
+                .into_iter()
+                .filter(|(m, _)| p.modules.contains(m))
+                .collect();
+            self.dispatch(p.update_id, &raw, &update, routes).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn dispatch(
+        &self,
+        update_id: u64,
+        raw: &serde_json::Value,
+        update: &teloxide_core::types::Update,
+        routes: Vec<(String, Reason)>,
+    ) -> Result<()> {
+        let chat_id = convert::chat_of(update);
+        for (name, reason) in routes {
+            let Some(module) = self.inner.modules.get(&name) else {
+                tracing::warn!(module = %name, update = update_id, "update waits for a module that is not loaded");
+                continue;
+            };
+            let (callback, command) = match &reason {
+                Reason::Callback(d) => (Some(d.as_str()), None),
+                Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
+                Reason::Wanted => (None, None),
+            };
+            let wit = convert::update(update, raw, callback, command);
+            module.submit(Work { update_id, update: wit, chat_id }).await?;
+        }
+        Ok(())
+    }
+
+    /// Every durable commit of a handled update, as it happens.
+    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
+        self.inner.committer.subscribe()
+    }
+
+    /// The modules in service, by name, with their counters.
+    pub fn modules(&self) -> BTreeMap<String, Arc<ModuleStats>> {
+        self.inner
+            .modules
+            .iter()
+            .map(|(k, m)| (k.clone(), m.stats.clone()))
+            .collect()
+    }
+
+    /// The outbox's counters.
+    pub fn outbox_stats(&self) -> &OutboxStats {
+        &self.inner.outbox_stats
+    }
+
+    /// The database (for tools and tests).
+    pub fn db(&self) -> &Arc<Db> {
+        &self.inner.db
+    }
+
+    /// Resolves when the runtime hits an error it cannot continue after (the database failed).
+    pub async fn fatal(&self) -> String {
+        let mut rx = self.inner.fatal.clone();
+        loop {
+            if let Some(msg) = rx.borrow().clone() {
+                return msg;
+            }
+            if rx.changed().await.is_err() {
+                return "the runtime stopped".into();
+            }
+        }
+    }
+
+    /// Asks intake and delivery to stop, without waiting. Work already committed is resumed
+    /// by the next start.
+    pub fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+    }
+
+    /// Stops intake and delivery, lets the shards finish what they hold, waits until the
+    /// database is closed. Other clones of this runtime must be dropped for it to finish.
+    pub async fn stop(self) {
+        self.shutdown();
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock());
+        for t in tasks {
+            let _ = t.await;
+        }
+        let thread = self.inner.committer.take_thread();
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            tracing::warn!("runtime still in use elsewhere; not waiting for the database to close");
+            return;
+        };
+        let Inner { modules, committer, db, .. } = inner;
+        for (_, m) in modules {
+            if let Ok(m) = Arc::try_unwrap(m) {
+                m.stop().await;
+            }
+        }
+        drop((committer, db));
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn read_modules_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "modules directory does not exist");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            Ok((p.display().to_string(), bytes))
+        })
+        .collect()
+}
+
+fn env_for(
+    config: &Config,
+    db: &Arc<Db>,
+    tickets: &Arc<TicketCounter>,
+    name: &str,
+    tag: String,
+) -> Arc<ModuleEnv> {
+    let limits = KvLimits {
+        max_key: config.sandbox.max_key_bytes,
+        max_value: config.sandbox.max_value_bytes,
+        max_scan: config.sandbox.max_scan_entries,
+    };
+    let name: Arc<str> = name.into();
+    Arc::new(ModuleEnv {
+        namespace: Arc::new(Namespace::new(db.raw().clone(), &name, limits)),
+        tag,
+        config: config
+            .modules
+            .get(&*name)
+            .map(|m| m.config.clone())
+            .unwrap_or_default(),
+        log: GuestLog::new(name.clone(), config.sandbox.log_lines_per_minute),
+        tickets: tickets.clone(),
+        db: db.clone(),
+        recent_tickets: Mutex::default(),
+        name,
+    })
+}
+
+/// Compiles a module, runs `init` on a probe instance, checks the manifest, starts its shards.
+async fn load_module(
+    config: &Config,
+    db: &Arc<Db>,
+    sandbox: &Arc<Sandbox>,
+    tickets: &Arc<TicketCounter>,
+    committer: &Committer,
+    file: &str,
+    bytes: &[u8],
+) -> Result<LoadedModule> {
+    let code = {
+        let (sandbox, file, bytes) = (sandbox.clone(), file.to_string(), bytes.to_vec());
+        tokio::task::spawn_blocking(move || sandbox.compile(&file, &bytes))
+            .await
+            .map_err(|e| Error::Sandbox(e.to_string()))??
+    };
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let probe_env = env_for(config, db, tickets, &stem, String::new());
+    let mut probe = sandbox.instantiate(&code, probe_env).await?;
+    let manifest = probe
+        .init()
+        .await
+        .map_err(|e| Error::module(file, format!("init {e}")))?;
+    router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
+    let tag = module_tag(db, &manifest.name)?;
+    let env = env_for(config, db, tickets, &manifest.name, tag);
+    let mut first = sandbox.instantiate(&code, env.clone()).await?;
+    first
+        .init()
+        .await
+        .map_err(|e| Error::module(file, format!("init {e}")))?;
+    Ok(LoadedModule::start(
+        sandbox.clone(),
+        code,
+        env,
+        manifest,
+        first,
+        config.sandbox.shards,
+        config.sandbox.max_attempts,
+        committer.clone(),
+    ))
+}
+
+/// The module's callback-data tag: short, stable across restarts, never reused.
+fn module_tag(db: &Db, name: &str) -> Result<String> {
+    let corrupt = |e: serde_json::Error| Error::Corrupt(format!("module tags: {e}"));
+    let mut tags: BTreeMap<String, String> = match db.meta(META_TAGS)? {
+        Some(b) => serde_json::from_slice(&b).map_err(corrupt)?,
+        None => BTreeMap::new(),
+    };
+    if let Some(t) = tags.get(name) {
+        return Ok(t.clone());
+    }
+    let tag = base36(tags.len() as u64);
+    tags.insert(name.to_string(), tag.clone());
+    let txn = db.raw().begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        let bytes = serde_json::to_vec(&tags).map_err(corrupt)?;
+        meta.insert(META_TAGS, bytes.as_slice())?;
+        let _ = meta.get(META_TAGS)?;
+    }
+    txn.commit()?;
+    Ok(tag)
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
+}

@@ -1,0 +1,116 @@
+//! The WebAssembly engine: one wasmtime [`Engine`] for all modules, compiled code cached on disk,
+//! instances from a pooling allocator, CPU deadlines by epoch interruption.
+
+mod guest_log;
+mod host;
+mod instance;
+
+use std::{
+    path::Path,
+    sync::Arc,
+    thread,
+    time::Duration,
+};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{
+    Cache, CacheConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    component::{Component, Linker},
+};
+
+pub use guest_log::GuestLog;
+pub use host::{CallOutput, HostState, ModuleEnv, TicketCounter};
+pub use instance::{CallError, Instance};
+
+use crate::{Error, Result, bindings, config::SandboxConfig};
+
+/// How often the epoch advances; the granularity of CPU deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine and the linker every module is instantiated with.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: SandboxConfig,
+}
+
+/// A compiled, linked module, ready to be instantiated many times.
+#[derive(Clone)]
+pub struct ModuleCode {
+    pre: bindings::ModulePre<HostState>,
+    /// SHA-256 of the component file, hex.
+    pub hash: String,
+}
+
+impl Sandbox {
+    /// Creates the engine. Compiled artifacts are cached under `cache_dir`.
+    pub fn new(limits: &SandboxConfig, cache_dir: &Path) -> Result<Arc<Sandbox>> {
+        let err = |e: wasmtime::Error| Error::Sandbox(format!("{e:#}"));
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        // Enough slots for many modules x shards; slots are virtual memory until used.
+        pool.total_component_instances(1000)
+            .total_core_instances(4000)
+            .total_memories(1000)
+            .total_tables(4000)
+            .total_stacks(1000)
+            .max_memory_size(usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX))
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(32)
+            .table_elements(100_000);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
+        let mut cache = CacheConfig::new();
+        cache.with_directory(cache_dir);
+        config.cache(Some(Cache::new(cache).map_err(err)?));
+        let engine = Engine::new(&config).map_err(err)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+        bindings::Module::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(err)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            limits: limits.clone(),
+        }))
+    }
+
+    /// Compiles (or loads from the cache) and links a component. Blocking: run it off the
+    /// async executor.
+    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<ModuleCode> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::module(name, format!("does not fit the botbox:bot world: {e:#}")))?;
+        let pre = bindings::ModulePre::new(pre)
+            .map_err(|e| Error::module(name, format!("does not export botbox:bot/handler: {e:#}")))?;
+        Ok(ModuleCode { pre, hash })
+    }
+
+    /// Creates a fresh instance of `code` for `env`.
+    pub async fn instantiate(&self, code: &ModuleCode, env: Arc<ModuleEnv>) -> Result<Instance> {
+        Instance::new(&self.engine, &code.pre, env, &self.limits).await
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+
+    let _ = thread::Builder::new()
+        .name("botbox-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        });
+}

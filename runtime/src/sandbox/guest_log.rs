@@ -1,0 +1,163 @@
+//! A module's stdout, stderr and `log` import, tagged with its name and rate-limited.
+
+use std::{
+    collections::VecDeque,
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use parking_lot::Mutex;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// A token bucket of log lines per module, plus the last lines kept for trap reports.
+pub struct GuestLog {
+    module: Arc<str>,
+    per_minute: f64,
+    state: Mutex<LogState>,
+}
+
+struct LogState {
+    tokens: f64,
+    last: Instant,
+    dropped: u64,
+    recent: VecDeque<String>,
+}
+
+/// How many recent lines are kept for trap reports.
+const RECENT: usize = 8;
+
+impl GuestLog {
+    /// A log for `module` allowing `per_minute` lines a minute (bursts up to that many).
+    pub fn new(module: Arc<str>, per_minute: u32) -> Arc<GuestLog> {
+        Arc::new(GuestLog {
+            module,
+            per_minute: f64::from(per_minute.max(1)),
+            state: Mutex::new(LogState {
+                tokens: f64::from(per_minute.max(1)),
+                last: Instant::now(),
+                dropped: 0,
+                recent: VecDeque::new(),
+            }),
+        })
+    }
+
+    /// Writes one line at `level` (`"debug"`, `"info"`, `"warn"`, `"error"`), if the bucket allows.
+    pub fn line(&self, level: &str, line: &str) {
+        // Module-controlled size: one line is cut at 4 KiB.
+        let line = truncate(line, 4096);
+        let mut s = self.state.lock();
+        if s.recent.len() == RECENT {
+            s.recent.pop_front();
+        }
+        s.recent.push_back(line.to_string());
+        let now = Instant::now();
+        let refill = now.duration_since(s.last).as_secs_f64() * self.per_minute / 60.0;
+        s.tokens = (s.tokens + refill).min(self.per_minute);
+        s.last = now;
+        if s.tokens < 1.0 {
+            s.dropped += 1;
+            return;
+        }
+        s.tokens -= 1.0;
+        let dropped = std::mem::take(&mut s.dropped);
+        drop(s);
+        let module = &*self.module;
+        if dropped > 0 {
+            tracing::warn!(module, dropped, "log lines dropped by the rate limit");
+        }
+        match level {
+            "debug" => tracing::debug!(module, "{line}"),
+            "info" => tracing::info!(module, "{line}"),
+            "warn" => tracing::warn!(module, "{line}"),
+            _ => tracing::error!(module, "{line}"),
+        }
+    }
+
+    /// The last lines written (also those dropped by the rate limit), oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        self.state.lock().recent.iter().cloned().collect()
+    }
+
+    /// A WASI output stream that writes whole lines to this log.
+    pub fn stream(self: &Arc<Self>, level: &'static str) -> GuestOutput {
+        GuestOutput {
+            log: self.clone(),
+            level,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// stdout or stderr of a module.
+#[derive(Clone)]
+pub struct GuestOutput {
+    log: Arc<GuestLog>,
+    level: &'static str,
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineWriter {
+            out: self.clone(),
+            buf: Vec::new(),
+        })
+    }
+}
+
+struct LineWriter {
+    out: GuestOutput,
+    buf: Vec<u8>,
+}
+
+impl LineWriter {
+    fn flush_lines(&mut self, all: bool) {
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            self.out
+                .log
+                .line(self.out.level, String::from_utf8_lossy(&line).trim_end());
+        }
+        // Module-controlled size: a line without newline is flushed at 4 KiB.
+        if (all && !self.buf.is_empty()) || self.buf.len() > 4096 {
+            let rest = std::mem::take(&mut self.buf);
+            self.out.log.line(self.out.level, &String::from_utf8_lossy(&rest));
+        }
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.buf.extend_from_slice(buf);
+        self.flush_lines(false);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.flush_lines(true);
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

@@ -1,0 +1,467 @@
+//! What a module's imports do: its KV namespace, the outbox, the log, its config.
+//!
+//! Every argument here comes from an untrusted module; each size is checked where it is used.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use parking_lot::Mutex;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::GuestLog;
+use crate::{
+    bindings::{config, kv, log, outbox, types},
+    outbox::{Action, Entry, Priority, Target},
+    store::{
+        Db,
+        kv::{KvError, Namespace, Txn},
+    },
+};
+
+/// Longest message text Telegram accepts, in characters.
+const MAX_TEXT_CHARS: usize = 4096;
+/// Telegram's limit on `callback_data`, in bytes.
+const MAX_CALLBACK_BYTES: usize = 64;
+/// Most outbox requests one handler call may queue.
+const MAX_REQUESTS_PER_CALL: usize = 100;
+
+/// Hands out tickets, unique for the life of the database.
+pub struct TicketCounter(AtomicU64);
+
+impl TicketCounter {
+    /// Continues after `last`.
+    pub fn new(last: u64) -> Self {
+        TicketCounter(AtomicU64::new(last + 1))
+    }
+    fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// What every instance of one module shares.
+pub struct ModuleEnv {
+    /// The module's name (from its manifest, or its file name before `init`).
+    pub name: Arc<str>,
+    /// Its KV namespace.
+    pub namespace: Arc<Namespace>,
+    /// Its tag in callback data (`<tag>:<data>`).
+    pub tag: String,
+    /// The operator's settings for it.
+    pub config: toml::Table,
+    /// Its log.
+    pub log: Arc<GuestLog>,
+    /// The runtime's ticket counter.
+    pub tickets: Arc<TicketCounter>,
+    /// The database, to look up tickets.
+    pub db: Arc<Db>,
+    /// Tickets queued but maybe not yet durable: ticket → chat.
+    pub recent_tickets: Mutex<HashMap<u64, i64>>,
+}
+
+/// The state of one call of `handle-update`.
+struct Call {
+    txn: Txn,
+    outbox: Vec<Entry>,
+    /// The chat of the update being handled, where replies default to `interactive`.
+    chat_id: Option<i64>,
+    tickets: HashMap<u64, i64>,
+}
+
+/// What a finished call leaves behind: its KV transaction and its queued requests.
+pub struct CallOutput {
+    /// The transaction, to validate and apply.
+    pub txn: Txn,
+    /// The requests, in order.
+    pub outbox: Vec<Entry>,
+}
+
+/// The data of one instance's wasmtime store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: wasmtime::StoreLimits,
+    pub(super) env: Arc<ModuleEnv>,
+    call: Option<Call>,
+    /// Epoch ticks the current call has run; the deadline callback counts them.
+    pub(super) ticks: u64,
+    pub(super) max_ticks: u64,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    pub(super) fn new(env: Arc<ModuleEnv>, limits: wasmtime::StoreLimits, max_ticks: u64) -> Self {
+        // No files, no environment, no sockets, no arguments: output goes to the log.
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .stdout(env.log.stream("info"))
+            .stderr(env.log.stream("warn"))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            env,
+            call: None,
+            ticks: 0,
+            max_ticks,
+        }
+    }
+
+    pub(super) fn begin_call(&mut self, chat_id: Option<i64>) {
+        self.call = Some(Call {
+            txn: self.env.namespace.begin(),
+            outbox: Vec::new(),
+            chat_id,
+            tickets: HashMap::new(),
+        });
+        self.ticks = 0;
+    }
+
+    pub(super) fn end_call(&mut self) -> Option<CallOutput> {
+        self.call.take().map(|c| CallOutput {
+            txn: c.txn,
+            outbox: c.outbox,
+        })
+    }
+
+    fn call(&mut self) -> Option<&mut Call> {
+        self.call.as_mut()
+    }
+
+    fn queue(&mut self, entry: Entry) -> Result<(), outbox::Error> {
+        let call = self
+            .call
+            .as_mut()
+            .ok_or_else(|| outbox::Error::InvalidArgument("the outbox is not available in init".into()))?;
+        if call.outbox.len() >= MAX_REQUESTS_PER_CALL {
+            return Err(outbox::Error::QuotaExceeded(format!(
+                "at most {MAX_REQUESTS_PER_CALL} requests per update"
+            )));
+        }
+        call.outbox.push(entry);
+        Ok(())
+    }
+
+    fn priority(&self, chat_id: i64, asked: Option<outbox::Priority>) -> Priority {
+        match asked {
+            Some(outbox::Priority::Interactive) => Priority::Interactive,
+            Some(outbox::Priority::Normal) => Priority::Normal,
+            Some(outbox::Priority::Bulk) => Priority::Bulk,
+            None if self.call.as_ref().and_then(|c| c.chat_id) == Some(chat_id) => {
+                Priority::Interactive
+            }
+            None => Priority::Normal,
+        }
+    }
+
+    /// Resolves a message reference to (chat, target), checking that a ticket is this module's.
+    fn target(&mut self, r: outbox::MessageRef) -> Result<(i64, Target), outbox::Error> {
+        match r {
+            outbox::MessageRef::Message((chat, id)) => Ok((chat, Target::Message(id))),
+            outbox::MessageRef::Ticket(t) => {
+                if let Some(chat) = self.call.as_ref().and_then(|c| c.tickets.get(&t)) {
+                    return Ok((*chat, Target::Ticket(t)));
+                }
+                if let Some(chat) = self.env.recent_tickets.lock().get(&t) {
+                    return Ok((*chat, Target::Ticket(t)));
+                }
+                match self.env.db.ticket(t) {
+                    Ok(Some(rec)) if *rec.module == *self.env.name => Ok((rec.chat_id, Target::Ticket(t))),
+                    _ => Err(outbox::Error::UnknownTicket(t)),
+                }
+            }
+        }
+    }
+}
+
+fn kv_error(e: KvError) -> kv::Error {
+    match e {
+        KvError::InvalidKey(m) => kv::Error::InvalidKey(m),
+        KvError::ValueTooLarge(m) => kv::Error::ValueTooLarge(m),
+        KvError::QuotaExceeded(m) => kv::Error::QuotaExceeded(m),
+        KvError::WrongType(m) => kv::Error::WrongType(m),
+        KvError::Io(m) => kv::Error::Io(m),
+    }
+}
+
+fn no_call() -> kv::Error {
+    kv::Error::Io("the KV store is not available in init".into())
+}
+
+impl types::Host for HostState {}
+
+impl kv::Host for HostState {
+    fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        ns.get(&mut call.txn, &key).map_err(kv_error)
+    }
+
+    fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        ns.set(&mut call.txn, &key, &value).map_err(kv_error)
+    }
+
+    fn delete(&mut self, key: Vec<u8>) -> Result<bool, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        ns.delete(&mut call.txn, &key).map_err(kv_error)
+    }
+
+    fn increment(&mut self, key: Vec<u8>, delta: i64) -> Result<i64, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        ns.increment(&mut call.txn, &key, delta).map_err(kv_error)
+    }
+
+    fn scan(&mut self, prefix: Vec<u8>, after: Option<Vec<u8>>, limit: u32) -> Result<kv::Page, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        let (entries, next) = ns
+            .scan(&mut call.txn, &prefix, after.as_deref(), limit)
+            .map_err(kv_error)?;
+        Ok(kv::Page {
+            entries: entries
+                .into_iter()
+                .map(|(key, value)| kv::Entry { key, value })
+                .collect(),
+            next,
+        })
+    }
+}
+
+fn invalid(m: impl Into<String>) -> outbox::Error {
+    outbox::Error::InvalidArgument(m.into())
+}
+
+fn check_text(text: &str) -> Result<(), outbox::Error> {
+    // Module-controlled size: Telegram's limits, checked before anything is queued.
+    if text.trim().is_empty() {
+        return Err(invalid("message text is empty"));
+    }
+    let n = text.chars().count();
+    if n > MAX_TEXT_CHARS {
+        return Err(invalid(format!(
+            "message text has {n} characters, Telegram allows {MAX_TEXT_CHARS}"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_mode(p: outbox::ParseMode) -> Option<String> {
+    match p {
+        outbox::ParseMode::Plain => None,
+        outbox::ParseMode::MarkdownV2 => Some("MarkdownV2".into()),
+        outbox::ParseMode::Html => Some("HTML".into()),
+    }
+}
+
+/// Turns a keyboard into a Bot API `reply_markup`, tagging callback data with the module's tag.
+fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, outbox::Error> {
+    use serde_json::json;
+    // Module-controlled sizes: Telegram allows 100 buttons; labels and data are checked too.
+    let count_ok = |n: usize| {
+        if n > 100 {
+            Err(invalid(format!("a keyboard has at most 100 buttons, this one {n}")))
+        } else {
+            Ok(())
+        }
+    };
+    match kb {
+        outbox::Keyboard::Inline(rows) => {
+            count_ok(rows.iter().map(Vec::len).sum())?;
+            let max_data = MAX_CALLBACK_BYTES - tag.len() - 1;
+            let mut out = Vec::new();
+            for row in rows {
+                let mut r = Vec::new();
+                for b in row {
+                    if b.text.is_empty() || b.text.len() > 256 {
+                        return Err(invalid("button labels must be 1..=256 bytes"));
+                    }
+                    r.push(match b.action {
+                        outbox::ButtonAction::Callback(data) => {
+                            if data.len() > max_data {
+                                return Err(invalid(format!(
+                                    "callback data has {} bytes, at most {max_data} fit",
+                                    data.len()
+                                )));
+                            }
+                            json!({"text": b.text, "callback_data": format!("{tag}:{data}")})
+                        }
+                        outbox::ButtonAction::Url(url) => {
+                            if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("tg://")) {
+                                return Err(invalid(format!("button URL `{url}` is not http(s) or tg")));
+                            }
+                            json!({"text": b.text, "url": url})
+                        }
+                    });
+                }
+                out.push(r);
+            }
+            Ok(json!({ "inline_keyboard": out }))
+        }
+        outbox::Keyboard::Reply(k) => {
+            count_ok(k.rows.iter().map(Vec::len).sum())?;
+            if k.rows.iter().flatten().any(|l| l.is_empty() || l.len() > 256) {
+                return Err(invalid("button labels must be 1..=256 bytes"));
+            }
+            let rows: Vec<Vec<_>> = k
+                .rows
+                .into_iter()
+                .map(|r| r.into_iter().map(|t| json!({ "text": t })).collect())
+                .collect();
+            Ok(json!({
+                "keyboard": rows,
+                "resize_keyboard": k.resize,
+                "one_time_keyboard": k.one_time,
+            }))
+        }
+        outbox::Keyboard::RemoveReply => Ok(json!({ "remove_keyboard": true })),
+    }
+}
+
+impl outbox::Host for HostState {
+    fn send_message(
+        &mut self,
+        chat_id: i64,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<outbox::Ticket, outbox::Error> {
+        check_text(&text)?;
+        let markup = options
+            .keyboard
+            .map(|k| reply_markup(&self.env.tag, k))
+            .transpose()?;
+        let priority = self.priority(chat_id, options.priority);
+        let ticket = self.env.tickets.next();
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: Some(ticket),
+            action: Action::Send {
+                text,
+                parse_mode: parse_mode(options.parse_mode),
+                reply_markup: markup,
+                reply_to: options.reply_to,
+                silent: options.disable_notification,
+            },
+        })?;
+        if let Some(c) = self.call() {
+            c.tickets.insert(ticket, chat_id);
+        }
+        Ok(ticket)
+    }
+
+    fn edit_message_text(
+        &mut self,
+        target: outbox::MessageRef,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<(), outbox::Error> {
+        check_text(&text)?;
+        let markup = match options.keyboard {
+            Some(k @ outbox::Keyboard::Inline(_)) => Some(reply_markup(&self.env.tag, k)?),
+            Some(_) => return Err(invalid("only inline keyboards can be edited into a message")),
+            None => None,
+        };
+        let (chat_id, target) = self.target(target)?;
+        let priority = self.priority(chat_id, options.priority);
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: None,
+            action: Action::EditText {
+                target,
+                text,
+                parse_mode: parse_mode(options.parse_mode),
+                reply_markup: markup,
+            },
+        })
+    }
+
+    fn delete_message(&mut self, target: outbox::MessageRef) -> Result<(), outbox::Error> {
+        let (chat_id, target) = self.target(target)?;
+        let priority = self.priority(chat_id, None);
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: None,
+            action: Action::Delete { target },
+        })
+    }
+
+    fn answer_callback_query(
+        &mut self,
+        callback_query_id: String,
+        text: Option<String>,
+        show_alert: bool,
+    ) -> Result<(), outbox::Error> {
+        // Module-controlled sizes: Telegram's limits.
+        if callback_query_id.is_empty() || callback_query_id.len() > 64 {
+            return Err(invalid("callback query id must be 1..=64 bytes"));
+        }
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(invalid("callback answers have at most 200 characters"));
+        }
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id: 0,
+            priority: Priority::Callback,
+            ticket: None,
+            action: Action::AnswerCallback {
+                id: callback_query_id,
+                text,
+                alert: show_alert,
+            },
+        })
+    }
+}
+
+impl log::Host for HostState {
+    fn write(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warn",
+            log::Level::Error => "error",
+        };
+        self.env.log.line(level, &message);
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, key: String) -> Result<Option<String>, config::Error> {
+        match self.env.config.get(&key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => {
+                Ok(Some(v.to_string()))
+            }
+            Some(v) => Err(config::Error::Unsupported(v.type_str().to_string())),
+        }
+    }
+
+    fn keys(&mut self) -> Vec<String> {
+        self.env.config.keys().cloned().collect()
+    }
+}

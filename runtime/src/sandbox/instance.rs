@@ -1,0 +1,137 @@
+//! One live instance of a module: a wasmtime store, its limits and deadline.
+
+use std::sync::Arc;
+
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline, component::InstancePre};
+
+use super::{CallOutput, EPOCH_TICK, HostState, ModuleEnv};
+use crate::{
+    Error, Result,
+    bindings::{self, types},
+    config::SandboxConfig,
+};
+
+/// Why a call did not return normally.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The module returned an error value: a bug it reported itself. The instance is fine.
+    Refused(String),
+    /// The instance trapped, ran out of time or memory: it must not be used again.
+    Trap(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Refused(m) => write!(f, "returned an error: {m}"),
+            CallError::Trap(m) => write!(f, "trapped: {m}"),
+        }
+    }
+}
+
+/// An instance with its store.
+pub struct Instance {
+    store: Store<HostState>,
+    module: bindings::Module,
+}
+
+/// The message of the trap raised when a call runs past its CPU deadline.
+pub const DEADLINE_MESSAGE: &str = "CPU time limit of the call exceeded";
+
+impl Instance {
+    pub(super) async fn new(
+        engine: &wasmtime::Engine,
+        pre: &bindings::ModulePre<HostState>,
+        env: Arc<ModuleEnv>,
+        limits: &SandboxConfig,
+    ) -> Result<Instance> {
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX))
+            .table_elements(100_000)
+            .instances(32)
+            .tables(32)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let max_ticks = (limits.call_timeout_ms / EPOCH_TICK.as_millis() as u64).max(1);
+        let name = env.name.to_string();
+        let mut store = Store::new(engine, HostState::new(env, store_limits, max_ticks));
+        store.limiter(|s| &mut s.limits);
+        // Each tick the call has run counts against its budget; between ticks it yields, so
+        // a busy module never holds an executor thread for longer than one tick.
+        store.epoch_deadline_callback(|mut ctx| {
+            let s = ctx.data_mut();
+            s.ticks += 1;
+            if s.ticks >= s.max_ticks {
+                Err(wasmtime::Error::msg(DEADLINE_MESSAGE))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        let module = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::module(name, format!("cannot be instantiated: {e:#}")))?;
+        Ok(Instance { store, module })
+    }
+
+    /// The module's pre-instantiated code, for callers that hold an [`InstancePre`].
+    #[doc(hidden)]
+    pub fn _pre(_: &InstancePre<HostState>) {}
+
+    fn trap(&self, e: wasmtime::Error) -> CallError {
+        let mut msg = format!("{e:#}");
+        if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+            msg = format!("{trap}: {msg}");
+        }
+        let recent = self.store.data().env.log.recent();
+        if let Some(last) = recent.last() {
+            msg.push_str(&format!(" (last output: {last})"));
+        }
+        CallError::Trap(msg)
+    }
+
+    /// Calls `init`.
+    pub async fn init(&mut self) -> Result<types::Manifest, CallError> {
+        self.store.data_mut().ticks = 0;
+        self.store.set_epoch_deadline(1);
+        match self
+            .module
+            .botbox_bot_handler()
+            .call_init(&mut self.store)
+            .await
+        {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(e)) => Err(CallError::Refused(e)),
+            Err(e) => Err(self.trap(e)),
+        }
+    }
+
+    /// Calls `handle-update` inside a fresh KV transaction. Returns the call's transaction and
+    /// requests even when it failed, so the caller can abort the transaction.
+    pub async fn handle(
+        &mut self,
+        update: &types::Update,
+        chat_id: Option<i64>,
+    ) -> (Result<(), CallError>, CallOutput) {
+        self.store.data_mut().begin_call(chat_id);
+        self.store.set_epoch_deadline(1);
+        let result = self
+            .module
+            .botbox_bot_handler()
+            .call_handle_update(&mut self.store, update)
+            .await;
+        let output = self
+            .store
+            .data_mut()
+            .end_call()
+            .expect("begin_call was called above");
+        let result = match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CallError::Refused(e)),
+            Err(e) => Err(self.trap(e)),
+        };
+        (result, output)
+    }
+}

@@ -1,0 +1,160 @@
+//! Durable state in one redb file: updates in flight, module KV namespaces, the outbox, tickets.
+//!
+//! Every change goes through the [`Committer`] (one writer thread, group commit), so a handler's
+//! KV writes, its outgoing messages and its update's "done" mark are one atomic transaction.
+
+mod commit;
+pub mod kv;
+mod tables;
+
+use std::{path::Path, sync::Arc};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use commit::{Committed, Committer, Handled, Op};
+pub(crate) use tables::*;
+
+use crate::{Error, Result};
+
+/// An update that was recorded but not yet handled by every module it was routed to.
+#[derive(Debug, Clone)]
+pub struct PendingUpdate {
+    /// Telegram's update id.
+    pub update_id: u64,
+    /// The update as Telegram sent it.
+    pub raw: String,
+    /// The modules that still have to handle it.
+    pub modules: Vec<String>,
+}
+
+/// The database: one redb file in the data directory.
+pub struct Db {
+    db: Arc<Database>,
+}
+
+impl Db {
+    /// Opens (or creates) `<data_dir>/botbox.redb`.
+    pub fn open(data_dir: &Path) -> Result<Db> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let path = data_dir.join("botbox.redb");
+        let db = Database::create(&path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(INBOX)?;
+            txn.open_table(PENDING)?;
+            txn.open_table(SEEN)?;
+            txn.open_table(OUTBOX)?;
+            txn.open_table(TICKETS)?;
+            txn.open_table(META)?;
+            txn.open_table(QUARANTINE)?;
+        }
+        txn.commit()?;
+        Ok(Db { db: Arc::new(db) })
+    }
+
+    /// The underlying database, for readers.
+    pub fn raw(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Updates recorded but not yet handled, oldest first (to resume after a restart).
+    pub fn pending_updates(&self) -> Result<Vec<PendingUpdate>> {
+        let txn = self.db.begin_read()?;
+        let inbox = txn.open_table(INBOX)?;
+        let pending = txn.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for row in inbox.iter()? {
+            let (id, raw) = row?;
+            let update_id = id.value();
+            let mut modules = Vec::new();
+            for p in pending.range((update_id, "")..(update_id + 1, ""))? {
+                modules.push(p?.0.value().1.to_string());
+            }
+            out.push(PendingUpdate {
+                update_id,
+                raw: String::from_utf8_lossy(raw.value()).into_owned(),
+                modules,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether `update_id` was recorded before (handled or not).
+    pub fn seen(&self, update_id: u64) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(SEEN)?.get(update_id)?.is_some())
+    }
+
+    /// The highest update id ever recorded.
+    pub fn last_seen(&self) -> Result<Option<u64>> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(SEEN)?.last()?.map(|(k, _)| k.value()))
+    }
+
+    /// A value from the metadata table.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(META)?.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Queued outgoing messages, in queue order.
+    pub fn outbox(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(OUTBOX)?;
+        t.iter()?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k.value(), v.value().to_vec()))
+            })
+            .collect()
+    }
+
+    /// The highest ticket ever stored, to continue numbering after a restart.
+    pub fn last_ticket(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let last = txn.open_table(TICKETS)?.last()?.map(|(k, _)| k.value());
+        let meta = txn
+            .open_table(META)?
+            .get(META_NEXT_TICKET)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes));
+        Ok(last.unwrap_or(0).max(meta.unwrap_or(1).saturating_sub(1)))
+    }
+
+    /// A ticket's delivery record.
+    pub fn ticket(&self, ticket: u64) -> Result<Option<TicketRecord>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TICKETS)?;
+        match t.get(ticket)? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(v.value()).map_err(|e| Error::Corrupt(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Quarantined updates: (module, update id, reason).
+    pub fn quarantined(&self) -> Result<Vec<(String, u64, String)>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(QUARANTINE)?;
+        t.iter()?
+            .map(|r| {
+                let (k, v) = r?;
+                let (m, id) = k.value();
+                Ok((m.to_string(), id, v.value().to_string()))
+            })
+            .collect()
+    }
+}
+
+/// What the host knows of a message sent through the outbox.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct TicketRecord {
+    /// The module that sent it.
+    pub module: String,
+    /// Its chat.
+    pub chat_id: i64,
+    /// Telegram's message id, once delivered.
+    pub message_id: Option<i32>,
+    /// Why it was not delivered, if it was given up.
+    pub failed: Option<String>,
+}

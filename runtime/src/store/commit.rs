@@ -1,0 +1,316 @@
+//! Group commit: one writer thread turns many small units of work into few durable transactions.
+//!
+//! Producers (intake, shards, the outbox) send [`Op`]s over a channel and go on. The writer takes
+//! the first op, then everything else already waiting (up to [`MAX_GROUP`]), applies them in
+//! arrival order inside one redb write transaction, commits it durably (one fsync for the group),
+//! and only then tells everyone who waits for it. Arrival order is commit order, which is what
+//! keeps a chat's messages in order and makes the KV overlay (see [`super::kv`]) correct.
+
+use std::{
+    sync::{Arc, mpsc},
+    thread,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use redb::{Database, ReadableTable};
+use tokio::sync::{broadcast, oneshot};
+
+use super::{
+    INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, OUTBOX, PENDING, QUARANTINE, SEEN, TICKETS,
+    TicketRecord, kv::Namespace, kv_table_name,
+};
+use crate::{Error, Result, outbox::Entry, sandbox::ModuleEnv};
+
+/// Most ops in one transaction.
+const MAX_GROUP: usize = 4096;
+
+/// One unit of work for the database.
+pub enum Op {
+    /// New updates from Telegram, each with the modules it is routed to. Ids in `skipped` are
+    /// marked seen without being kept (malformed, or routed to no module).
+    Record {
+        /// (update id, raw JSON, modules).
+        updates: Vec<(u64, String, Vec<String>)>,
+        /// Update ids to mark seen only.
+        skipped: Vec<u64>,
+        /// Told once the updates are durable.
+        done: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    /// A module is finished with an update: its KV writes, its messages, its done mark.
+    Handled(Box<Handled>),
+    /// The outbox is finished with an entry (delivered or given up).
+    Delivered {
+        /// The outbox entry.
+        seq: u64,
+        /// The ticket record to store, if the entry had a ticket.
+        ticket: Option<(u64, TicketRecord)>,
+        /// Told once this is durable.
+        done: Option<oneshot::Sender<Result<(), String>>>,
+    },
+}
+
+/// A module's unit of work for one update.
+pub struct Handled {
+    /// The module's namespace.
+    pub namespace: Arc<Namespace>,
+    /// The update, or `None` for work not caused by an update.
+    pub update_id: Option<u64>,
+    /// The KV writes (`None` deletes), applied in the overlay under `kv_seq`.
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The overlay sequence number of `writes`.
+    pub kv_seq: u64,
+    /// Outgoing requests, in the order the module made them.
+    pub outbox: Vec<Entry>,
+    /// Why the update was given up, if it was.
+    pub quarantine: Option<String>,
+    /// The module whose recent-ticket list to clear once `outbox` is durable.
+    pub tickets: Option<Arc<ModuleEnv>>,
+}
+
+/// What the writer reports after each durable commit.
+#[derive(Debug, Clone)]
+pub enum Committed {
+    /// `module` finished update `update_id`.
+    Handled {
+        /// The module.
+        module: Arc<str>,
+        /// The update.
+        update_id: u64,
+    },
+}
+
+/// The sending side of the writer thread.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Op>,
+    events: broadcast::Sender<Committed>,
+    thread: Arc<parking_lot::Mutex<Option<thread::JoinHandle<()>>>>,
+}
+
+impl Committer {
+    /// Starts the writer thread. Committed outbox entries go to `outbox` with their sequence
+    /// numbers; a failed commit is reported on `fatal` and stops the writer.
+    pub fn start(
+        db: Arc<Database>,
+        outbox: tokio::sync::mpsc::UnboundedSender<(u64, Entry)>,
+        fatal: tokio::sync::watch::Sender<Option<String>>,
+    ) -> Result<Committer> {
+        let (tx, rx) = mpsc::channel::<Op>();
+        let (events, _) = broadcast::channel(1 << 16);
+        let mut next_seq = {
+            let txn = db.begin_write()?;
+            let seq = {
+                let meta = txn.open_table(META)?;
+                let stored = meta
+                    .get(META_NEXT_SEQ)?
+                    .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes));
+                let last = txn.open_table(OUTBOX)?.last()?.map(|(k, _)| k.value() + 1);
+                stored.unwrap_or(1).max(last.unwrap_or(1))
+            };
+            txn.abort()?;
+            seq
+        };
+        let ev = events.clone();
+        let handle = thread::Builder::new()
+            .name("botbox-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(op) => group.push(op),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut new_entries = Vec::new();
+                    let result = apply(&db, &group, &mut next_seq, &mut new_entries);
+                    let failure = result.as_ref().err().map(|e| e.to_string());
+                    if let Some(msg) = &failure {
+                        tracing::error!(error = %msg, "database commit failed; stopping");
+                        let _ = fatal.send(Some(format!("database commit failed: {msg}")));
+                    }
+                    for op in group {
+                        match op {
+                            Op::Record { done, .. } | Op::Delivered { done, .. } => {
+                                if let Some(done) = done {
+                                    let _ = done.send(failure.clone().map_or(Ok(()), Err));
+                                }
+                            }
+                            Op::Handled(h) => {
+                                if failure.is_none() {
+                                    h.namespace.mark_durable(&h.writes, h.kv_seq);
+                                    if let Some(env) = &h.tickets {
+                                        let mut recent = env.recent_tickets.lock();
+                                        for e in &h.outbox {
+                                            if let Some(t) = e.ticket {
+                                                recent.remove(&t);
+                                            }
+                                        }
+                                    }
+                                    if let Some(update_id) = h.update_id {
+                                        let _ = ev.send(Committed::Handled {
+                                            module: h.namespace.module().clone(),
+                                            update_id,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if failure.is_some() {
+                        break;
+                    }
+                    for e in new_entries {
+                        let _ = outbox.send(e);
+                    }
+                }
+            })
+            .map_err(|e| Error::Sandbox(format!("cannot start the commit thread: {e}")))?;
+        Ok(Committer {
+            tx,
+            events,
+            thread: Arc::new(parking_lot::Mutex::new(Some(handle))),
+        })
+    }
+
+    /// Queues an op; it becomes durable with the next group.
+    pub fn send(&self, op: Op) -> Result<()> {
+        self.tx.send(op).map_err(|_| Error::ShuttingDown)
+    }
+
+    /// Queues an op and waits until it is durable.
+    pub async fn commit(&self, op: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Op) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(op(tx))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Corrupt(e)),
+            Err(_) => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// The writer thread, to wait for after every sender is gone.
+    pub fn take_thread(&self) -> Option<thread::JoinHandle<()>> {
+        self.thread.lock().take()
+    }
+
+    /// Every durable commit, as it happens.
+    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
+        self.events.subscribe()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn apply(
+    db: &Database,
+    group: &[Op],
+    next_seq: &mut u64,
+    new_entries: &mut Vec<(u64, Entry)>,
+) -> Result<()> {
+    let txn = db.begin_write()?;
+    let seq_before = *next_seq;
+    let mut max_ticket = 0u64;
+    {
+        let mut inbox = txn.open_table(INBOX)?;
+        let mut pending = txn.open_table(PENDING)?;
+        let mut seen = txn.open_table(SEEN)?;
+        let mut outbox = txn.open_table(OUTBOX)?;
+        let mut tickets = txn.open_table(TICKETS)?;
+        let mut quarantine = txn.open_table(QUARANTINE)?;
+        let now = now_secs();
+        for op in group {
+            match op {
+                Op::Record {
+                    updates, skipped, ..
+                } => {
+                    for (id, raw, modules) in updates {
+                        seen.insert(*id, now)?;
+                        inbox.insert(*id, raw.as_bytes())?;
+                        for m in modules {
+                            pending.insert((*id, m.as_str()), ())?;
+                        }
+                    }
+                    for id in skipped {
+                        seen.insert(*id, now)?;
+                    }
+                }
+                Op::Handled(h) => {
+                    let module = h.namespace.module();
+                    if !h.writes.is_empty() {
+                        let name = kv_table_name(module);
+                        let def = redb::TableDefinition::<&[u8], &[u8]>::new(&name);
+                        let mut kv = txn.open_table(def)?;
+                        for (k, v) in &h.writes {
+                            match v {
+                                Some(v) => kv.insert(k.as_slice(), v.as_slice())?,
+                                None => kv.remove(k.as_slice())?,
+                            };
+                        }
+                    }
+                    for entry in &h.outbox {
+                        let bytes = serde_json::to_vec(entry)
+                            .map_err(|e| Error::Corrupt(e.to_string()))?;
+                        outbox.insert(*next_seq, bytes.as_slice())?;
+                        if let Some(t) = entry.ticket {
+                            let rec = TicketRecord {
+                                module: module.to_string(),
+                                chat_id: entry.chat_id,
+                                message_id: None,
+                                failed: None,
+                            };
+                            let rec = serde_json::to_vec(&rec)
+                                .map_err(|e| Error::Corrupt(e.to_string()))?;
+                            tickets.insert(t, rec.as_slice())?;
+                            max_ticket = max_ticket.max(t);
+                        }
+                        new_entries.push((*next_seq, entry.clone()));
+                        *next_seq += 1;
+                    }
+                    if let Some(id) = h.update_id {
+                        if let Some(reason) = &h.quarantine {
+                            quarantine.insert((&**module, id), reason.as_str())?;
+                        }
+                        pending.remove((id, &**module))?;
+                        let more = pending.range((id, "")..(id + 1, ""))?.next().is_some();
+                        if !more {
+                            inbox.remove(id)?;
+                        }
+                    }
+                }
+                Op::Delivered { seq, ticket, .. } => {
+                    outbox.remove(*seq)?;
+                    if let Some((t, rec)) = ticket {
+                        let rec =
+                            serde_json::to_vec(rec).map_err(|e| Error::Corrupt(e.to_string()))?;
+                        tickets.insert(*t, rec.as_slice())?;
+                    }
+                }
+            }
+        }
+    }
+    {
+        let mut meta = txn.open_table(META)?;
+        if *next_seq != seq_before {
+            meta.insert(META_NEXT_SEQ, next_seq.to_be_bytes().as_slice())?;
+        }
+        if max_ticket > 0 {
+            let stored = meta
+                .get(META_NEXT_TICKET)?
+                .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
+                .unwrap_or(1);
+            let next = stored.max(max_ticket + 1);
+            meta.insert(META_NEXT_TICKET, next.to_be_bytes().as_slice())?;
+        }
+    }
+    if let Err(e) = txn.commit() {
+        *next_seq = seq_before;
+        new_entries.clear();
+        return Err(e.into());
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Table definitions. Keys and values are plain bytes or integers so that the file stays
+//! readable by future versions; records are JSON.
+
+use redb::TableDefinition;
+
+/// Updates recorded and not yet handled by all their modules: update id → raw JSON.
+pub(crate) const INBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("inbox");
+/// Which modules still owe an update a handling: (update id, module) → ().
+pub(crate) const PENDING: TableDefinition<'_, (u64, &str), ()> = TableDefinition::new("pending");
+/// Every update id recorded, for deduplication: update id → unix seconds when recorded.
+pub(crate) const SEEN: TableDefinition<'_, u64, u64> = TableDefinition::new("seen");
+/// Queued outgoing requests: queue sequence number → JSON [`crate::outbox::Entry`].
+pub(crate) const OUTBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("outbox");
+/// Sent messages: ticket → JSON [`super::TicketRecord`].
+pub(crate) const TICKETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("tickets");
+/// Small runtime facts (counters, module tags).
+pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+/// Updates a module failed on too often: (module, update id) → reason.
+pub(crate) const QUARANTINE: TableDefinition<'_, (&str, u64), &str> =
+    TableDefinition::new("quarantine");
+
+/// META key: the next outbox sequence number (u64 big-endian).
+pub(crate) const META_NEXT_SEQ: &str = "next_outbox_seq";
+/// META key: the next ticket (u64 big-endian).
+pub(crate) const META_NEXT_TICKET: &str = "next_ticket";
+/// META key: module name → callback tag, as JSON object.
+pub(crate) const META_TAGS: &str = "module_tags";
+
+/// The name of a module's KV table.
+pub(crate) fn kv_table_name(module: &str) -> String {
+    format!("kv:{module}")
+}

@@ -1,0 +1,54 @@
+//! Guest components compiled from source for the host's tests: the paths of the `.wasm` files.
+//!
+//! The build script compiles the guest workspaces (`example-modules/` and `tests/guests/`) for
+//! wasm32-wasip2 in release mode, into `<target-dir>/botbox-guests/`, whenever a guest, the SDK
+//! or `wit/` changes. It needs `rustup target add wasm32-wasip2` and says so when it is missing.
+//!
+//! ```ignore
+//! let bytes = std::fs::read(botbox_test_artifacts::ECHO)?;
+//! ```
+
+/// `example-modules/clicker`: `/start` registers the user and shows a reply keyboard
+/// [Click] [Rating]; `Click` answers `Clicks: N`; `Rating` answers `Total: <users>` and the top 15
+/// as `i: name - clicks`; unregistered users are told `Please send /start first.`.
+pub const CLICKER: &str = include!(concat!(env!("OUT_DIR"), "/clicker.path"));
+
+/// `tests/guests/bad-trap`: `/trap` panics (a wasm trap); `/ok_trap` answers `trap module alive`.
+pub const BAD_TRAP: &str = include!(concat!(env!("OUT_DIR"), "/bad_trap.path"));
+
+/// `tests/guests/bad-loop`: `/loop` never returns (only a CPU deadline stops it); `/ok_loop`
+/// answers `loop module alive`.
+pub const BAD_LOOP: &str = include!(concat!(env!("OUT_DIR"), "/bad_loop.path"));
+
+/// `tests/guests/bad-alloc`: `/alloc` allocates 1 MiB blocks without bound, touching every page,
+/// until an allocation fails (a trap); `/ok_alloc` answers `alloc module alive`.
+pub const BAD_ALLOC: &str = include!(concat!(env!("OUT_DIR"), "/bad_alloc.path"));
+
+/// `tests/guests/echo` (wants messages): a plain text message is answered `echo: <text>`;
+/// `/edit` sends `v1` and edits it to `v2` by ticket in the same update; `/buttons` sends inline
+/// buttons A (data `a`) and B (data `b`); a press is answered (answerCallbackQuery) and followed
+/// by `pressed: <data>`.
+pub const ECHO: &str = include!(concat!(env!("OUT_DIR"), "/echo.path"));
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_component_exists_and_is_a_component() {
+        for path in [
+            super::CLICKER,
+            super::BAD_TRAP,
+            super::BAD_LOOP,
+            super::BAD_ALLOC,
+            super::ECHO,
+        ] {
+            let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
+            // The preamble of a component: magic, then version 0x0d and layer 1 (a core module
+            // has layer 0).
+            assert_eq!(
+                bytes[..8],
+                *b"\0asm\x0d\0\x01\0",
+                "{path} is not a component"
+            );
+        }
+    }
+}

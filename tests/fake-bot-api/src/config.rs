@@ -1,0 +1,146 @@
+//! What a fake server is started with: identity, rate limits and webhook retry timing.
+
+use std::time::Duration;
+
+/// How a [`FakeBotApi`](crate::FakeBotApi) is set up.
+///
+/// `FakeConfig::default()` gives a bot `@botbox_test_bot` with token `123456:TEST-TOKEN` and
+/// limits close to Telegram's.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// The bot token requests must carry; the bot's user id is the number before the colon.
+    pub token: String,
+    /// The bot's username, without `@`.
+    pub bot_username: String,
+    /// The bot's first name, as `getMe` and the `from` of its messages show it.
+    pub bot_first_name: String,
+    /// The outbound rate limits the fake enforces with 429 answers.
+    pub limits: Limits,
+    /// How webhook deliveries are retried after a failure.
+    pub webhook_retry: WebhookRetry,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            token: "123456:TEST-TOKEN".to_owned(),
+            bot_username: "botbox_test_bot".to_owned(),
+            bot_first_name: "Botbox Test Bot".to_owned(),
+            limits: Limits::default(),
+            webhook_retry: WebhookRetry::default(),
+        }
+    }
+}
+
+impl FakeConfig {
+    /// The bot's user id: the digits before the colon of the token (0 if there are none).
+    pub fn bot_id(&self) -> i64 {
+        self.token
+            .split(':')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Telegram's outbound limits, as the fake enforces them.
+///
+/// Every `sendMessage`, `editMessageText` and `editMessageReplyMarkup` that would be accepted is
+/// first checked against three sliding windows: the chat's, the group's (chats with a negative
+/// id) and the bot's global one. If any window is full the call is answered with 429 and
+/// `retry_after` = the whole seconds (at least 1) until the oldest call in the fullest window
+/// leaves it, and nothing is delivered. Calls that are refused do not count.
+/// `answerCallbackQuery` and `deleteMessage` are never limited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Messages per chat in any `chat_window` (Telegram: about 1 per second with short bursts).
+    pub chat_burst: u32,
+    /// The window `chat_burst` applies to.
+    pub chat_window: Duration,
+    /// Messages per group or supergroup in any minute (Telegram: 20).
+    pub group_per_minute: u32,
+    /// Messages over all chats in any second (Telegram: about 30).
+    pub global_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            chat_burst: 3,
+            chat_window: Duration::from_secs(1),
+            group_per_minute: 20,
+            global_per_second: 30,
+        }
+    }
+}
+
+impl Limits {
+    /// Limits so high they are never reached, for `botbox dev` and tests that are not about limits.
+    pub fn unlimited() -> Self {
+        Self {
+            chat_burst: u32::MAX,
+            chat_window: Duration::from_secs(1),
+            group_per_minute: u32::MAX,
+            global_per_second: u32::MAX,
+        }
+    }
+}
+
+/// Backoff between webhook delivery attempts after the receiver failed.
+///
+/// The delay starts at `initial`, doubles after each failed attempt up to `max`, and returns to
+/// `initial` after a success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRetry {
+    /// The delay after the first failure.
+    pub initial: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// How long one delivery may take before it counts as failed.
+    pub request_timeout: Duration,
+}
+
+impl Default for WebhookRetry {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An error a test forces the next calls of a method to answer with
+/// (see [`FakeBotApi::fail_next`](crate::FakeBotApi::fail_next)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// 429 `Too Many Requests: retry after N` with `parameters.retry_after`.
+    RetryAfter(u32),
+    /// A Telegram-shaped error: `{"ok":false,"error_code":code,"description":description}`.
+    Api {
+        /// The HTTP status and `error_code`.
+        code: u16,
+        /// The `description`.
+        description: String,
+    },
+    /// Any status with a body sent as given, e.g. the HTML page a proxy answers 502 with.
+    Raw {
+        /// The HTTP status.
+        status: u16,
+        /// The body, sent verbatim.
+        body: String,
+    },
+}
+
+impl Failure {
+    /// A Telegram-shaped 5xx (or any) error with the usual reason phrase as description,
+    /// e.g. `Failure::status(500)` → `Internal Server Error`, `Failure::status(502)` → `Bad Gateway`.
+    pub fn status(code: u16) -> Self {
+        let description = axum::http::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or("Error")
+            .to_owned();
+        Self::Api { code, description }
+    }
+}

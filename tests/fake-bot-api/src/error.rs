@@ -1,0 +1,101 @@
+//! Telegram-shaped error answers.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::config::Failure;
+
+/// An error answer: `{"ok":false,"error_code":…,"description":…}` with the same HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) code: u16,
+    pub(crate) description: String,
+    pub(crate) retry_after: Option<u32>,
+    /// A body to send instead of the JSON (forced raw failures).
+    pub(crate) raw_body: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: u16, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            retry_after: None,
+            raw_body: None,
+        }
+    }
+
+    /// 400 `Bad Request: {what}`.
+    pub(crate) fn bad_request(what: impl std::fmt::Display) -> Self {
+        Self::new(400, format!("Bad Request: {what}"))
+    }
+
+    /// 403 `Forbidden: {what}`.
+    pub(crate) fn forbidden(what: impl std::fmt::Display) -> Self {
+        Self::new(403, format!("Forbidden: {what}"))
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized")
+    }
+
+    pub(crate) fn not_found() -> Self {
+        Self::new(404, "Not Found")
+    }
+
+    /// 409 `Conflict: {what}`.
+    pub(crate) fn conflict(what: impl std::fmt::Display) -> Self {
+        Self::new(409, format!("Conflict: {what}"))
+    }
+
+    /// 429 with `parameters.retry_after`.
+    pub(crate) fn too_many_requests(retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(429, format!("Too Many Requests: retry after {retry_after}"))
+        }
+    }
+
+    pub(crate) fn chat_not_found() -> Self {
+        Self::bad_request("chat not found")
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::RetryAfter(seconds) => Self::too_many_requests(seconds),
+            Failure::Api { code, description } => Self::new(code, description),
+            Failure::Raw { status, body } => Self {
+                raw_body: Some(body),
+                ..Self::new(status, String::new())
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(body) = self.raw_body {
+            return (status, body).into_response();
+        }
+        let mut body = json!({
+            "ok": false,
+            "error_code": self.code,
+            "description": self.description,
+        });
+        if let Some(retry_after) = self.retry_after {
+            body["parameters"] = json!({ "retry_after": retry_after });
+        }
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}

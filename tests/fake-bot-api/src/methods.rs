@@ -1,0 +1,154 @@
+//! The Bot API methods: dispatch by name, and the small ones.
+
+mod callbacks;
+mod files;
+mod messages;
+mod updates;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+pub(crate) use self::files::{StoredFile, download};
+use crate::{
+    error::ApiError,
+    json,
+    params::Params,
+    state::{Shared, State},
+};
+
+/// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
+const METHODS: [&str; 20] = [
+    "getme",
+    "getupdates",
+    "setwebhook",
+    "deletewebhook",
+    "getwebhookinfo",
+    "sendmessage",
+    "editmessagetext",
+    "editmessagereplymarkup",
+    "deletemessage",
+    "answercallbackquery",
+    "senddocument",
+    "getfile",
+    "sendchataction",
+    "setmycommands",
+    "getmycommands",
+    "deletemycommands",
+    "logout",
+    "close",
+    "getchat",
+    "deletemessages",
+];
+
+/// A successful answer: `{"ok":true,"result":…}` plus Telegram's occasional `description`.
+pub(crate) struct Reply {
+    /// The `result`, as JSON text (getUpdates may splice raw update bodies into it).
+    pub(crate) result: String,
+    pub(crate) description: Option<&'static str>,
+}
+
+impl From<Value> for Reply {
+    fn from(value: Value) -> Self {
+        Self {
+            result: value.to_string(),
+            description: None,
+        }
+    }
+}
+
+/// Runs `method` (any case) with `params`.
+pub(crate) async fn call(
+    shared: &Arc<Shared>,
+    method: &str,
+    params: &Params,
+) -> Result<Reply, ApiError> {
+    let method = method.to_ascii_lowercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(ApiError::not_found());
+    }
+    if let Some(error) = shared.write(|state| state.forced_failure(&method)) {
+        return Err(error);
+    }
+    match method.as_str() {
+        "getme" => Ok(json::me(&shared.config).into()),
+        "getupdates" => updates::get_updates(shared, params).await,
+        "setwebhook" => updates::set_webhook(shared, params),
+        "deletewebhook" => updates::delete_webhook(shared, params),
+        "getwebhookinfo" => Ok(shared.read(updates::webhook_info).into()),
+        "sendmessage" => messages::send_message(shared, params).map(Reply::from),
+        "editmessagetext" => messages::edit_message(shared, params, true).map(Reply::from),
+        "editmessagereplymarkup" => messages::edit_message(shared, params, false).map(Reply::from),
+        "deletemessage" => messages::delete_message(shared, params).map(Reply::from),
+        "answercallbackquery" => callbacks::answer(shared, params).map(Reply::from),
+        "senddocument" => files::send_document(shared, params).map(Reply::from),
+        "getfile" => files::get_file(shared, params).map(Reply::from),
+        "sendchataction" => {
+            let chat_id = chat_id(params)?;
+            shared.read(|state| state.chats.get(&chat_id).map(|_| ()).ok_or_else(ApiError::chat_not_found))?;
+            Ok(json!(true).into())
+        }
+        "setmycommands" => {
+            let commands = params
+                .json("commands")
+                .map_err(|()| ApiError::bad_request("can't parse commands JSON object"))?
+                .unwrap_or_else(|| json!([]));
+            shared.write(|state| state.commands = commands);
+            Ok(json!(true).into())
+        }
+        "getmycommands" => Ok(shared.read(|state| state.commands.clone()).into()),
+        "deletemycommands" => {
+            shared.write(|state| state.commands = json!([]));
+            Ok(json!(true).into())
+        }
+        "getchat" => {
+            let chat_id = chat_id(params)?;
+            let chat = shared.read(|state| state.chats.get(&chat_id).map(|chat| chat.json.clone()));
+            let mut chat = chat.ok_or_else(ApiError::chat_not_found)?;
+            chat["accent_color_id"] = json!(0);
+            chat["max_reaction_count"] = json!(11);
+            Ok(chat.into())
+        }
+        "deletemessages" => messages::delete_messages(shared, params).map(Reply::from),
+        // logOut and close: nothing to tear down in a fake.
+        _ => Ok(json!(true).into()),
+    }
+}
+
+/// The required `chat_id`: an integer; `@username` names no chat the fake knows.
+pub(crate) fn chat_id(params: &Params) -> Result<i64, ApiError> {
+    if !params.has("chat_id") {
+        return Err(ApiError::bad_request("chat_id is empty"));
+    }
+    params
+        .int("chat_id")
+        .ok()
+        .flatten()
+        .ok_or_else(ApiError::chat_not_found)
+}
+
+/// The required `message_id`.
+pub(crate) fn message_id(params: &Params) -> Result<i64, ApiError> {
+    params
+        .int("message_id")?
+        .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))
+}
+
+/// 403 if `chat_id` is the private chat of a user who blocked the bot.
+pub(crate) fn check_not_blocked(state: &State, chat_id: i64) -> Result<(), ApiError> {
+    if chat_id > 0 && state.blocked.contains(&chat_id) {
+        return Err(ApiError::forbidden("bot was blocked by the user"));
+    }
+    Ok(())
+}
+
+/// Counts a message against the rate limits, or answers 429 without counting it.
+pub(crate) fn admit(state: &mut State, chat_id: i64) -> Result<(), ApiError> {
+    state
+        .limiter
+        .admit(chat_id, tokio::time::Instant::now())
+        .map_err(|retry_after| {
+            state.counters.too_many_requests += 1;
+            ApiError::too_many_requests(retry_after)
+        })
+}

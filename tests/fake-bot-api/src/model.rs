@@ -1,0 +1,207 @@
+//! The plain data a test reads back: users, chat entries, keyboards, events and counters.
+
+/// A person who writes to the bot. A private chat with them has the same id as the user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestUser {
+    /// The Telegram user id (positive).
+    pub id: i64,
+    /// The first name Telegram always has.
+    pub first_name: String,
+    /// The username without `@`, if the user has one.
+    pub username: Option<String>,
+}
+
+impl TestUser {
+    /// A user without a username.
+    pub fn new(id: i64, first_name: impl Into<String>) -> Self {
+        Self {
+            id,
+            first_name: first_name.into(),
+            username: None,
+        }
+    }
+
+    /// The same user with a username (without `@`).
+    pub fn with_username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// Alice, id 1001, `@alice`.
+    pub fn alice() -> Self {
+        Self::new(1001, "Alice").with_username("alice")
+    }
+
+    /// Bob, id 1002, `@bob`.
+    pub fn bob() -> Self {
+        Self::new(1002, "Bob").with_username("bob")
+    }
+
+    /// The id of the private chat between this user and the bot.
+    pub fn chat_id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// One message of a chat, as the chat shows it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatEntry {
+    /// The message id within the chat.
+    pub message_id: i64,
+    /// Whether the bot sent it (otherwise a user did).
+    pub from_bot: bool,
+    /// The sender's user id.
+    pub from_id: i64,
+    /// The visible text (a document's caption): for `HTML`/`MarkdownV2` the text without markup.
+    pub text: String,
+    /// The file, for a document message.
+    pub document: Option<Document>,
+    /// The `parse_mode` the bot sent or last edited it with.
+    pub parse_mode: Option<String>,
+    /// The keyboard sent with the message.
+    pub reply_markup: Option<Markup>,
+    /// The message this one replies to.
+    pub reply_to: Option<i64>,
+    /// How many times it was edited.
+    pub edits: u32,
+    /// Whether it was deleted (deleted messages stay in the transcript).
+    pub deleted: bool,
+    /// Whether it was sent with `disable_notification`.
+    pub silent: bool,
+}
+
+impl ChatEntry {
+    /// The inline buttons, row by row (empty if the message has no inline keyboard).
+    pub fn inline_buttons(&self) -> &[Vec<InlineButton>] {
+        match &self.reply_markup {
+            Some(Markup::Inline(rows)) => rows,
+            _ => &[],
+        }
+    }
+
+    /// The inline button labelled `label`, if any.
+    pub fn inline_button(&self, label: &str) -> Option<&InlineButton> {
+        self.inline_buttons()
+            .iter()
+            .flatten()
+            .find(|button| button.text == label)
+    }
+}
+
+/// A file sent with sendDocument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    /// The `file_id` getFile accepts.
+    pub file_id: String,
+    /// The file name the bot gave.
+    pub file_name: Option<String>,
+    /// The MIME type the bot gave.
+    pub mime_type: Option<String>,
+    /// The content.
+    pub bytes: bytes::Bytes,
+}
+
+/// A keyboard sent with a message (`reply_markup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Markup {
+    /// An inline keyboard attached to the message, row by row.
+    Inline(Vec<Vec<InlineButton>>),
+    /// A reply keyboard replacing the user's keyboard.
+    Keyboard(ReplyKeyboard),
+    /// `remove_keyboard`: the reply keyboard is hidden.
+    RemoveKeyboard,
+    /// `force_reply`: the user's client opens a reply to this message.
+    ForceReply,
+}
+
+/// An inline keyboard button.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineButton {
+    /// The label.
+    pub text: String,
+    /// The data a press sends back in a callback query.
+    pub callback_data: Option<String>,
+    /// The URL the button opens.
+    pub url: Option<String>,
+}
+
+/// A reply keyboard (`keyboard` markup).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyKeyboard {
+    /// The button labels, row by row.
+    pub rows: Vec<Vec<String>>,
+    /// Whether the client hides it after one press.
+    pub one_time: bool,
+    /// Whether the client shrinks it to fit.
+    pub resize: bool,
+}
+
+/// An `answerCallbackQuery` the bot made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnsweredCallback {
+    /// The callback query id.
+    pub id: String,
+    /// The user who pressed the button.
+    pub user_id: i64,
+    /// The chat of the message with the button.
+    pub chat_id: i64,
+    /// The message with the button.
+    pub message_id: i64,
+    /// The button's callback data.
+    pub data: String,
+    /// The notification text the bot answered with.
+    pub text: Option<String>,
+    /// Whether the text is shown as an alert.
+    pub show_alert: bool,
+    /// The URL the bot asked the client to open.
+    pub url: Option<String>,
+}
+
+/// Something the bot did in a chat, as [`FakeBotApi::subscribe`](crate::FakeBotApi::subscribe)
+/// reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// The bot sent a message.
+    BotSent {
+        /// The chat.
+        chat_id: i64,
+        /// The new message.
+        entry: ChatEntry,
+    },
+    /// The bot edited a message's text or keyboard.
+    BotEdited {
+        /// The chat.
+        chat_id: i64,
+        /// The message after the edit.
+        entry: ChatEntry,
+    },
+    /// The bot deleted a message.
+    BotDeleted {
+        /// The chat.
+        chat_id: i64,
+        /// The message, marked deleted.
+        entry: ChatEntry,
+    },
+    /// The bot answered a button press.
+    CallbackAnswered {
+        /// The chat of the pressed button.
+        chat_id: i64,
+        /// The answer.
+        answer: AnsweredCallback,
+    },
+}
+
+/// Counts of what the fake has answered since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Accepted `sendMessage` (and `sendDocument`) calls.
+    pub sends: u64,
+    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`).
+    pub edits: u64,
+    /// Requests answered with 429, forced ones included.
+    pub too_many_requests: u64,
+    /// Webhook deliveries the receiver accepted (2xx).
+    pub webhook_deliveries: u64,
+    /// Webhook deliveries that failed (non-2xx or no answer).
+    pub webhook_failures: u64,
+}

@@ -1,0 +1,154 @@
+//! Reading the chats back: [`StateView`] and the shortcuts on [`FakeBotApi`].
+
+use std::fmt::Write as _;
+
+use crate::{
+    FakeBotApi,
+    model::{AnsweredCallback, ChatEntry, Counters, Markup, ReplyKeyboard},
+    state::State,
+};
+
+/// A read-only look at the fake's state, as [`FakeBotApi::wait_until`] predicates get it.
+pub struct StateView<'a> {
+    state: &'a State,
+}
+
+impl<'a> StateView<'a> {
+    pub(crate) fn new(state: &'a State) -> Self {
+        Self { state }
+    }
+
+    /// Every message of the chat in order, deleted ones included (marked `deleted`).
+    pub fn transcript(&self, chat_id: i64) -> Vec<ChatEntry> {
+        self.state
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.messages.values().map(|stored| stored.entry.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The current texts of the bot's messages in the chat that are not deleted.
+    pub fn bot_texts(&self, chat_id: i64) -> Vec<String> {
+        self.transcript(chat_id)
+            .into_iter()
+            .filter(|entry| entry.from_bot && !entry.deleted)
+            .map(|entry| entry.text)
+            .collect()
+    }
+
+    /// The bot's newest message in the chat that is not deleted.
+    pub fn last_bot_message(&self, chat_id: i64) -> Option<ChatEntry> {
+        let chat = self.state.chats.get(&chat_id)?;
+        chat.messages
+            .values()
+            .rev()
+            .find(|stored| stored.entry.from_bot && !stored.entry.deleted)
+            .map(|stored| stored.entry.clone())
+    }
+
+    /// The reply keyboard the bot most recently showed in the chat, unless it removed it since.
+    pub fn current_reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
+        self.state.chats.get(&chat_id)?.reply_keyboard.clone()
+    }
+
+    /// What the fake has counted so far.
+    pub fn counters(&self) -> Counters {
+        self.state.counters
+    }
+
+    /// The bot's `answerCallbackQuery` calls, in order.
+    pub fn answered_callbacks(&self) -> Vec<AnsweredCallback> {
+        self.state.answered.clone()
+    }
+
+    /// Updates not yet confirmed (getUpdates) or accepted (webhook).
+    pub fn pending_updates(&self) -> usize {
+        self.state.queue.len()
+    }
+
+    /// How many getUpdates calls are waiting for updates right now: 1 once a long-polling bot
+    /// has caught up.
+    pub fn waiting_polls(&self) -> usize {
+        self.state.waiting_polls
+    }
+
+    /// The chats someone has written in, by id.
+    pub fn chat_ids(&self) -> Vec<i64> {
+        self.state.chats.keys().copied().collect()
+    }
+
+    /// The webhook URL, if one is set.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.state.webhook.as_ref().map(|webhook| webhook.url.clone())
+    }
+
+    /// Every chat's transcript as text, for failure messages.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for chat_id in self.chat_ids() {
+            let _ = writeln!(out, "chat {chat_id}:");
+            for entry in self.transcript(chat_id) {
+                let who = if entry.from_bot { "bot" } else { "user" };
+                let mut notes = String::new();
+                if entry.edits > 0 {
+                    let _ = write!(notes, " (edited {}×)", entry.edits);
+                }
+                if entry.deleted {
+                    notes.push_str(" (deleted)");
+                }
+                if let Some(Markup::Inline(rows)) = &entry.reply_markup {
+                    let labels: Vec<&str> = rows.iter().flatten().map(|b| b.text.as_str()).collect();
+                    let _ = write!(notes, " [{}]", labels.join("|"));
+                }
+                let _ = writeln!(out, "  #{} {who}: {:?}{notes}", entry.message_id, entry.text);
+            }
+        }
+        if out.is_empty() {
+            out.push_str("(no chats)\n");
+        }
+        let _ = write!(out, "pending updates: {}", self.pending_updates());
+        out
+    }
+}
+
+impl FakeBotApi {
+    /// Runs `f` on a consistent view of the state.
+    pub fn view<R>(&self, f: impl FnOnce(&StateView<'_>) -> R) -> R {
+        self.inner.shared.read(|state| f(&StateView::new(state)))
+    }
+
+    /// See [`StateView::transcript`].
+    pub fn transcript(&self, chat_id: i64) -> Vec<ChatEntry> {
+        self.view(|view| view.transcript(chat_id))
+    }
+
+    /// See [`StateView::bot_texts`].
+    pub fn bot_texts(&self, chat_id: i64) -> Vec<String> {
+        self.view(|view| view.bot_texts(chat_id))
+    }
+
+    /// See [`StateView::last_bot_message`].
+    pub fn last_bot_message(&self, chat_id: i64) -> Option<ChatEntry> {
+        self.view(|view| view.last_bot_message(chat_id))
+    }
+
+    /// See [`StateView::current_reply_keyboard`].
+    pub fn current_reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
+        self.view(|view| view.current_reply_keyboard(chat_id))
+    }
+
+    /// See [`StateView::counters`].
+    pub fn counters(&self) -> Counters {
+        self.view(|view| view.counters())
+    }
+
+    /// See [`StateView::answered_callbacks`].
+    pub fn answered_callbacks(&self) -> Vec<AnsweredCallback> {
+        self.view(|view| view.answered_callbacks())
+    }
+
+    /// See [`StateView::pending_updates`].
+    pub fn pending_updates(&self) -> usize {
+        self.view(|view| view.pending_updates())
+    }
+}

@@ -1,0 +1,248 @@
+//! Everything the fake remembers, behind one lock, with change notification.
+
+mod queue;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+
+pub(crate) use self::queue::{Body, UpdateQueue};
+use crate::{
+    config::{FakeConfig, Failure},
+    error::ApiError,
+    json,
+    limits::RateLimiter,
+    model::{AnsweredCallback, ChatEntry, ChatEvent, Counters, ReplyKeyboard},
+    webhook::Webhook,
+};
+
+/// Update kinds Telegram leaves out when `allowed_updates` is empty or was never given.
+const NOT_SENT_BY_DEFAULT: [&str; 3] = ["chat_member", "message_reaction", "message_reaction_count"];
+
+/// The state and the channels that tell others it changed.
+pub(crate) struct Shared {
+    pub(crate) config: FakeConfig,
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+    events: broadcast::Sender<ChatEvent>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: FakeConfig) -> Self {
+        let state = State::new(&config);
+        Self {
+            config,
+            state: Mutex::new(state),
+            version: watch::Sender::new(0),
+            events: broadcast::Sender::new(1024),
+        }
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Changes the state, then wakes every waiter and publishes the chat events it produced.
+    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let (result, events) = {
+            let mut state = self.state.lock();
+            let result = f(&mut state);
+            (result, std::mem::take(&mut state.events))
+        };
+        self.version.send_modify(|version| *version += 1);
+        for event in events {
+            // Nobody listening is fine.
+            let _ = self.events.send(event);
+        }
+        result
+    }
+
+    /// Changes bookkeeping nobody waits for (such as which updates are being delivered)
+    /// without waking the waiters.
+    pub(crate) fn write_silently<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    /// A receiver that is marked changed after every `write`.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<ChatEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// A chat someone has written in.
+#[derive(Debug)]
+pub(crate) struct Chat {
+    /// The `Chat` object.
+    pub(crate) json: Value,
+    pub(crate) messages: BTreeMap<i64, Stored>,
+    /// The reply keyboard the bot shows, until it removes it.
+    pub(crate) reply_keyboard: Option<ReplyKeyboard>,
+    last_message_id: i64,
+}
+
+impl Chat {
+    /// Adds a message and returns its `Message` object.
+    pub(crate) fn add_message(&mut self, mut entry: ChatEntry, from: Value, extra: Value) -> Value {
+        self.last_message_id += 1;
+        entry.message_id = self.last_message_id;
+        let mut message = json!({
+            "message_id": entry.message_id,
+            "from": from,
+            "chat": self.json,
+            "date": json::now(),
+        });
+        if let Some(reply_to) = entry.reply_to.and_then(|id| self.messages.get(&id)) {
+            let mut replied = reply_to.json.clone();
+            if let Some(object) = replied.as_object_mut() {
+                object.remove("reply_to_message");
+            }
+            message["reply_to_message"] = replied;
+        }
+        if let (Some(object), Value::Object(extra)) = (message.as_object_mut(), extra) {
+            object.extend(extra);
+        }
+        self.messages.insert(
+            entry.message_id,
+            Stored {
+                entry,
+                json: message.clone(),
+            },
+        );
+        message
+    }
+}
+
+/// A message and its current `Message` object.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub(crate) entry: ChatEntry,
+    pub(crate) json: Value,
+}
+
+/// A button press waiting for (or having had) `answerCallbackQuery`.
+#[derive(Debug)]
+pub(crate) struct PendingCallback {
+    pub(crate) user_id: i64,
+    pub(crate) chat_id: i64,
+    pub(crate) message_id: i64,
+    pub(crate) data: String,
+    pub(crate) answered: bool,
+}
+
+/// What the fake remembers.
+pub(crate) struct State {
+    pub(crate) queue: UpdateQueue,
+    /// The last `allowed_updates` given to getUpdates or setWebhook.
+    pub(crate) allowed_updates: Vec<String>,
+    pub(crate) chats: BTreeMap<i64, Chat>,
+    pub(crate) callbacks: HashMap<String, PendingCallback>,
+    pub(crate) answered: Vec<AnsweredCallback>,
+    pub(crate) webhook: Option<Webhook>,
+    pub(crate) counters: Counters,
+    pub(crate) limiter: RateLimiter,
+    /// Forced failures by lower-case method name.
+    pub(crate) failures: HashMap<String, VecDeque<Failure>>,
+    pub(crate) blocked: HashSet<i64>,
+    pub(crate) commands: Value,
+    /// Bumped by every getUpdates so an older long poll knows it was superseded.
+    pub(crate) poll_generation: u64,
+    pub(crate) files: HashMap<String, crate::methods::StoredFile>,
+    /// getUpdates calls waiting for updates right now.
+    pub(crate) waiting_polls: usize,
+    /// Set on shutdown: long polls return at once.
+    pub(crate) closed: bool,
+    next_callback_id: u64,
+    events: Vec<ChatEvent>,
+}
+
+impl State {
+    fn new(config: &FakeConfig) -> Self {
+        Self {
+            queue: UpdateQueue::default(),
+            allowed_updates: Vec::new(),
+            chats: BTreeMap::new(),
+            callbacks: HashMap::new(),
+            answered: Vec::new(),
+            webhook: None,
+            counters: Counters::default(),
+            limiter: RateLimiter::new(config.limits.clone()),
+            failures: HashMap::new(),
+            blocked: HashSet::new(),
+            commands: json!([]),
+            poll_generation: 0,
+            files: HashMap::new(),
+            waiting_polls: 0,
+            closed: false,
+            next_callback_id: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Publishes `event` to subscribers once the current write ends.
+    pub(crate) fn emit(&mut self, event: ChatEvent) {
+        self.events.push(event);
+    }
+
+    /// The chat, creating it (or refreshing its `Chat` object) with `json`.
+    pub(crate) fn open_chat(&mut self, id: i64, json: Value) -> &mut Chat {
+        let chat = self.chats.entry(id).or_insert_with(|| Chat {
+            json: Value::Null,
+            messages: BTreeMap::new(),
+            reply_keyboard: None,
+            last_message_id: 0,
+        });
+        chat.json = json;
+        chat
+    }
+
+    /// A chat the bot may write to: 400 `chat not found` unless someone wrote in it.
+    pub(crate) fn chat_mut(&mut self, id: i64) -> Result<&mut Chat, ApiError> {
+        self.chats.get_mut(&id).ok_or_else(ApiError::chat_not_found)
+    }
+
+    /// Whether updates of `kind` pass the remembered `allowed_updates`.
+    pub(crate) fn allows(&self, kind: &str) -> bool {
+        if self.allowed_updates.is_empty() {
+            !NOT_SENT_BY_DEFAULT.contains(&kind)
+        } else {
+            self.allowed_updates.iter().any(|allowed| allowed == kind)
+        }
+    }
+
+    /// Queues `{"update_id":…, kind: payload}` unless `allowed_updates` filters it out;
+    /// returns its id either way.
+    pub(crate) fn enqueue(&mut self, kind: &str, payload: Value) -> i64 {
+        let id = self.queue.allocate_id();
+        if self.allows(kind) {
+            self.queue.push(id, Body::Json(json::update(id, kind, payload)));
+        }
+        id
+    }
+
+    /// A new callback query id: a long decimal number, as Telegram's are.
+    pub(crate) fn next_callback_id(&mut self) -> String {
+        self.next_callback_id += 1;
+        (4_387_000_000_000_000_000_u64 + self.next_callback_id).to_string()
+    }
+
+    /// The next forced failure of `method`, if a test asked for one.
+    pub(crate) fn forced_failure(&mut self, method: &str) -> Option<ApiError> {
+        let failures = self.failures.get_mut(method)?;
+        let failure = failures.pop_front()?;
+        if failures.is_empty() {
+            self.failures.remove(method);
+        }
+        let error = ApiError::from(failure);
+        if error.code == 429 {
+            self.counters.too_many_requests += 1;
+        }
+        Some(error)
+    }
+}

@@ -1,0 +1,13 @@
+//! The fake Bot API driven by the real client, teloxide-core's `Bot`: every answer must be
+//! what Telegram would send and must parse into teloxide's types.
+
+mod api {
+    pub mod support;
+
+    mod callbacks;
+    mod errors;
+    mod files;
+    mod messages;
+    mod updates;
+    mod webhook;
+}

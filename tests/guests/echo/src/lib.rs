@@ -1,0 +1,52 @@
+//! A well-behaved module for the host's tests:
+//! - any plain text message is answered `echo: <text>`;
+//! - `/edit` sends `v1` and, in the same update, edits it to `v2` through its ticket, before the
+//!   host has delivered it (so the chat must end up showing `v2`);
+//! - `/buttons` sends a message with inline buttons A (data `a`) and B (data `b`);
+//! - a press of one of them is answered (answerCallbackQuery) and followed by `pressed: <data>`.
+
+use botbox_sdk::outbox::{self, InlineButton, InlineKeyboard, Message};
+use botbox_sdk::{Error, Manifest, Module, Update, reply};
+
+struct Echo;
+
+impl Module for Echo {
+    fn init() -> Result<Manifest, Error> {
+        Ok(Manifest::new("echo", env!("CARGO_PKG_VERSION"))
+            .command("edit", "Send v1, then edit it to v2")
+            .command("buttons", "Show buttons A and B")
+            .wants_messages())
+    }
+
+    fn handle_update(update: &Update) -> Result<(), Error> {
+        if let Some(query) = update.callback() {
+            outbox::answer_callback(query)?;
+            reply(update, &format!("pressed: {}", query.data))?;
+            return Ok(());
+        }
+        match update.command() {
+            Some("edit") => {
+                let ticket = reply(update, "v1")?;
+                outbox::edit_text(ticket, "v2")?;
+            }
+            Some("buttons") => {
+                let chat = update.chat_id().ok_or("the update has no chat")?;
+                Message::new(chat, "Pick one")
+                    .inline_keyboard(InlineKeyboard::new().row([
+                        InlineButton::callback("A", "a"),
+                        InlineButton::callback("B", "b"),
+                    ]))
+                    .send()?;
+            }
+            Some(_) => {}
+            None => {
+                if let Some(text) = update.text() {
+                    reply(update, &format!("echo: {text}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+botbox_sdk::export_module!(Echo);

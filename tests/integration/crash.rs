@@ -1,0 +1,120 @@
+//! `kill -9` of the real binary in the middle of a stream of clicks.
+
+mod support;
+
+use std::{process::Stdio, time::Duration};
+
+use botbox_test_artifacts::CLICKER;
+use fake_bot_api::Limits;
+use support::*;
+
+const USERS: i64 = 12;
+const CLICKS: usize = 40;
+
+fn spawn_bot(config_file: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .args(["run", "--config"])
+        .arg(config_file)
+        .env("BOTBOX_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start botbox")
+}
+
+fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
+    bot_texts(fake, user)
+        .iter()
+        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_stream_of_clicks_counts_every_click_once_and_loses_no_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig {
+        limits: Limits::unlimited(),
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let modules = modules_dir(dir.path(), &[CLICKER]);
+    let config_file = dir.path().join("botbox.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            r#"data_dir = {data:?}
+modules_dir = {modules:?}
+[telegram]
+token = {token:?}
+api_url = {url:?}
+poll_timeout_secs = 1
+[outbox]
+chat_per_second = 50.0
+chat_burst = 50
+global_per_second = 1000
+"#,
+            data = dir.path().join("data"),
+            token = fake.token(),
+            url = fake.api_url().to_string(),
+        ),
+    )
+    .unwrap();
+
+    let users: Vec<TestUser> = (1..=USERS).map(|i| TestUser::new(1000 + i, format!("U{i}"))).collect();
+    for u in &users {
+        fake.send_text(u, "/start");
+    }
+    for _ in 0..CLICKS {
+        for u in &users {
+            fake.send_text(u, "Click");
+        }
+    }
+    let mut bot = spawn_bot(&config_file);
+    // Kill it once part of the stream has been answered.
+    let total = USERS as usize * CLICKS;
+    fake.wait_until(WAIT, |v| {
+        users
+            .iter()
+            .map(|u| v.transcript(u.id).iter().filter(|e| e.text.starts_with("Clicks:")).count())
+            .sum::<usize>()
+            >= total / 4
+    })
+    .await
+    .unwrap();
+    bot.start_kill().unwrap();
+    let status = bot.wait().await.unwrap();
+    assert!(!status.success(), "killed, not exited: {status:?}");
+    let answered_at_kill: usize = users.iter().map(|u| clicks_of(&fake, u.id).len()).sum();
+    assert!(answered_at_kill < total, "the kill came too late to test anything");
+
+    let mut bot = spawn_bot(&config_file);
+    fake.wait_until(Duration::from_secs(120), |v| {
+        users.iter().all(|u| {
+            v.transcript(u.id)
+                .iter()
+                .any(|e| e.text == format!("Clicks: {CLICKS}"))
+        })
+    })
+    .await
+    .unwrap();
+    // Every click counted exactly once, every reply delivered, in order. A reply may repeat
+    // only if it was in flight at the kill: then it is the same text twice in a row, at most
+    // once per chat (the README explains the window).
+    let mut repeats = 0;
+    for u in &users {
+        let seen = clicks_of(&fake, u.id);
+        let mut deduped = seen.clone();
+        deduped.dedup();
+        assert_eq!(deduped, (1..=CLICKS as u64).collect::<Vec<_>>(), "user {}: {seen:?}", u.id);
+        let dupes = seen.len() - deduped.len();
+        assert!(dupes <= 1, "user {} got {dupes} repeated replies: {seen:?}", u.id);
+        repeats += dupes;
+    }
+    // Ask for the rating after the restart: every user is registered once with all clicks.
+    fake.send_text(&users[0], "Rating");
+    let rating = fake.wait_for_bot_text(users[0].id, "Total:", WAIT).await.unwrap();
+    assert!(rating.text.starts_with(&format!("Total: {USERS}\n1: U1 - {CLICKS}")), "{}", rating.text);
+    eprintln!("replies repeated across the kill: {repeats}");
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+}

@@ -1,0 +1,70 @@
+//! Shared set-up of the integration tests: a fake Bot API, modules built from source, and a
+//! runtime (in-process or the real binary) wired to them.
+#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use botbox::{
+    Config, Options, Runtime,
+    config::{Mode, Secret},
+};
+pub use fake_bot_api::{FakeBotApi, FakeConfig, TestUser};
+
+/// How long a test waits for something that should take well under a second.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A temporary modules directory holding copies of `wasm` files.
+pub fn modules_dir(root: &Path, wasm: &[&str]) -> PathBuf {
+    let dir = root.join("modules");
+    std::fs::create_dir_all(&dir).expect("create modules dir");
+    for w in wasm {
+        let src = Path::new(w);
+        std::fs::copy(src, dir.join(src.file_name().expect("file name"))).expect("copy module");
+    }
+    dir
+}
+
+/// A configuration for a runtime in `root` talking to `fake`.
+pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
+    let mut c = Config::default();
+    c.data_dir = root.join("data");
+    c.modules_dir = modules_dir(root, wasm);
+    c.telegram.token = Secret::new(fake.token());
+    c.telegram.api_url = fake.api_url().to_string();
+    c.telegram.poll_timeout_secs = 1;
+    c.sandbox.call_timeout_ms = 300;
+    c.sandbox.max_attempts = 2;
+    c
+}
+
+/// Switches `c` to webhook mode on a free local port.
+pub fn use_webhook(c: &mut Config, secret: &str) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    c.telegram.mode = Mode::Webhook;
+    c.telegram.webhook.listen = ([127, 0, 0, 1], port).into();
+    c.telegram.webhook.url = format!("http://127.0.0.1:{port}/telegram");
+    c.telegram.webhook.secret = Secret::new(secret);
+}
+
+/// Starts a runtime with intake.
+pub async fn start(c: Config) -> Runtime {
+    Runtime::start_with(c, Options::default())
+        .await
+        .expect("runtime starts")
+}
+
+/// The texts the bot sent to `chat`, in order, deleted ones included.
+pub fn bot_texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
+    fake.transcript(chat)
+        .into_iter()
+        .filter(|e| e.from_bot)
+        .map(|e| e.text)
+        .collect()
+}

@@ -1,0 +1,82 @@
+//! The webhook's door: secrets, malformed bodies.
+
+mod support;
+
+use botbox_test_artifacts::CLICKER;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_secret_gets_401_and_nothing_is_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    use_webhook(&mut c, "right-secret");
+    let url = c.telegram.webhook.url.clone();
+    let rt = start(c).await;
+    let update = serde_json::json!({
+        "update_id": 900,
+        "message": {"message_id": 1, "date": 0, "text": "/start",
+            "chat": {"id": 5, "type": "private", "first_name": "Eve"},
+            "from": {"id": 5, "is_bot": false, "first_name": "Eve"}}
+    });
+    let mut events = rt.subscribe();
+    let http = reqwest::Client::new();
+    for secret in [Some("wrong-secret"), None] {
+        let mut req = http.post(&url).json(&update);
+        if let Some(s) = secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 401);
+    }
+    // The right secret is accepted (and the update recorded) ...
+    let ok = http
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "right-secret")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(rt.db().seen(900).unwrap());
+    // ... but the rejected ones were not: only one handling of update 900 ever happened.
+    let stats = rt.modules().remove("clicker").unwrap();
+    tokio::time::timeout(WAIT, events.recv()).await.unwrap().unwrap();
+    assert_eq!(stats.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    use_webhook(&mut c, "right-secret");
+    let url = c.telegram.webhook.url.clone();
+    let rt = start(c).await;
+    let http = reqwest::Client::new();
+    let post = |body: String| {
+        http.post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", "right-secret")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for body in [
+        "{not json".to_string(),
+        "[1,2,3]".to_string(),
+        r#"{"no_update_id": true}"#.to_string(),
+        r#"{"update_id": 901, "message": {"text": "missing everything"}}"#.to_string(),
+    ] {
+        assert_eq!(post(body).await.unwrap().status(), 200);
+    }
+    assert!(rt.db().seen(901).unwrap(), "a malformed update is marked seen, not retried");
+    // A body over the limit is refused before it is read.
+    let huge = format!(r#"{{"update_id": 902, "pad": "{}"}}"#, "x".repeat(2 << 20));
+    assert_eq!(post(huge).await.unwrap().status(), 413);
+    // And the bot still works, through the fake's own webhook delivery.
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT).await.unwrap();
+    rt.stop().await;
+}
