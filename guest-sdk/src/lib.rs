@@ -42,6 +42,7 @@
 //! Build with `cargo build --target wasm32-wasip2 --release`; the crate must be a `cdylib`.
 //!
 //! [botbox]: https://example.invalid/botbox
+#![deny(missing_docs)]
 
 pub mod config;
 mod error;
@@ -119,8 +120,6 @@ macro_rules! export_module {
 /// Not part of the API: module code never uses it directly.
 #[doc(hidden)]
 pub mod __private {
-    #![allow(missing_docs)]
-
     wit_bindgen::generate!({
         path: "../wit",
         world: "module",

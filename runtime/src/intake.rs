@@ -81,6 +81,7 @@ pub(crate) async fn poll(rt: Runtime, mut shutdown: watch::Receiver<bool>) {
         };
         match result {
             Ok(updates) => {
+                tracing::debug!(count = updates.len(), ?offset, "getUpdates answered");
                 backoff = Duration::from_millis(500);
                 let next = updates
                     .iter()
@@ -130,15 +131,18 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
                 tracing::debug!(update = id, "duplicate update dropped");
                 continue;
             }
-            match serde_json::from_value::<Update>(raw.clone()) {
+            // From text, not from the Value: teloxide's UpdateKind wants borrowed keys.
+            let text = raw.to_string();
+            match serde_json::from_str::<Update>(&text) {
                 Ok(update) => {
                     let routes = inner.router.route(&update);
+                    tracing::debug!(update = id, ?routes, "routed");
                     if routes.is_empty() {
                         skipped.push(id);
                         continue;
                     }
                     let modules = routes.iter().map(|(m, _)| m.clone()).collect();
-                    records.push((id, raw.to_string(), modules));
+                    records.push((id, text, modules));
                     parsed.push((id, raw, update, routes));
                 }
                 Err(e) => {

@@ -185,7 +185,9 @@ impl Shard {
                 }
             };
             stats.calls.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(module = %module, update = work.update_id, "handling");
             let (result, mut out) = instance.handle(&work.update, work.chat_id).await;
+            tracing::debug!(module = %module, update = work.update_id, ok = result.is_ok(), requests = out.outbox.len(), "handled");
             match result {
                 Ok(()) => {
                     let committer = &self.committer;

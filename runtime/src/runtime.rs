@@ -177,7 +177,7 @@ impl Runtime {
         }
         for p in pending {
             let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else { continue };
-            let Ok(update) = serde_json::from_value(raw.clone()) else { continue };
+            let Ok(update) = serde_json::from_str(&p.raw) else { continue };
             let routes: Vec<_> = self
                 .inner
                 .router

@@ -5,6 +5,7 @@
 //! (`<target-dir>/botbox-guests`), never the outer one: the outer cargo holds its build lock while
 //! this script runs, and an inner cargo waiting for that lock would wait forever.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use botbox_guest_build::{BuildError, Profile};
@@ -34,13 +35,18 @@ fn run() -> Result<(), BuildError> {
     let target_dir = guest_target_dir(&out_dir);
 
     let mut built = Vec::new();
+    let mut rerun_lines = BTreeSet::new();
     for workspace in WORKSPACES {
         let manifest = root.join(workspace);
         let components = botbox_guest_build::build(&manifest, &target_dir, Profile::Release)?;
-        for line in botbox_guest_build::rerun_if_changed_lines(&manifest, &components)? {
-            println!("{line}");
-        }
+        rerun_lines.extend(botbox_guest_build::rerun_if_changed_lines(
+            &manifest,
+            &components,
+        )?);
         built.extend(components);
+    }
+    for line in rerun_lines {
+        println!("{line}");
     }
 
     for name in COMPONENTS {

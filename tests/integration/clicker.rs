@@ -14,7 +14,10 @@ async fn register_click_and_rate(fake: &FakeBotApi) {
     for _ in 0..3 {
         fake.send_text(&alice, "Click");
     }
+    // In webhook mode Telegram may deliver one chat's updates concurrently: wait for the
+    // greeting so that the click cannot overtake the registration.
     fake.send_text(&bob, "/start");
+    fake.wait_for_bot_text(bob.id, "", WAIT).await.expect("bob's greeting");
     fake.send_text(&bob, "Click");
     fake.wait_for_bot_text(alice.id, "Clicks: 3", WAIT).await.expect("third click");
     fake.wait_for_bot_text(bob.id, "Clicks: 1", WAIT).await.expect("bob's click");
@@ -34,7 +37,7 @@ async fn clicker_registers_counts_and_ranks_users_through_long_polling() {
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
     register_click_and_rate(&fake).await;
-    rt.shutdown();
+    rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +49,7 @@ async fn clicker_registers_counts_and_ranks_users_through_the_webhook() {
     let rt = start(c).await;
     register_click_and_rate(&fake).await;
     assert!(fake.counters().webhook_deliveries >= 7, "updates came by webhook");
-    rt.shutdown();
+    rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +64,7 @@ async fn an_unregistered_user_is_told_to_send_start() {
         .await
         .unwrap();
     assert_eq!(bot_texts(&fake, 77), ["Please send /start first.", "Please send /start first."]);
-    rt.shutdown();
+    rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,10 +78,10 @@ async fn counts_are_still_there_after_a_restart() {
         fake.send_text(&alice, "Click");
         fake.send_text(&alice, "Click");
         fake.wait_for_bot_text(alice.id, "Clicks: 2", WAIT).await.unwrap();
-        rt.shutdown();
+        rt.stop().await;
     }
     let rt = start(config(dir.path(), &fake, &[])).await;
     fake.send_text(&alice, "Click");
     fake.wait_for_bot_text(alice.id, "Clicks: 3", WAIT).await.unwrap();
-    rt.shutdown();
+    rt.stop().await;
 }

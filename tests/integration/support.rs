@@ -27,8 +27,20 @@ pub fn modules_dir(root: &Path, wasm: &[&str]) -> PathBuf {
     dir
 }
 
+/// Sends the runtime's log to the test's output (shown for failing tests); `BOTBOX_LOG`
+/// filters it (default `info`).
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOTBOX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// A configuration for a runtime in `root` talking to `fake`.
 pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
+    init_logs();
     let mut c = Config::default();
     c.data_dir = root.join("data");
     c.modules_dir = modules_dir(root, wasm);

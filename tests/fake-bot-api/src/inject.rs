@@ -8,8 +8,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::{
-    FakeBotApi,
-    json,
+    FakeBotApi, json,
     model::{ChatEntry, TestUser},
     state::{Body, PendingCallback, State},
     text,
@@ -68,10 +67,10 @@ impl FakeBotApi {
         }
         self.inner.shared.write(|state| {
             let chat = state.open_chat(chat_id, chat);
-            if let Some(id) = reply_to {
-                if !chat.messages.get(&id).is_some_and(|m| !m.entry.deleted) {
-                    bail!("chat {chat_id} has no message {id} to reply to");
-                }
+            if let Some(id) = reply_to
+                && chat.messages.get(&id).is_none_or(|m| m.entry.deleted)
+            {
+                bail!("chat {chat_id} has no message {id} to reply to");
             }
             let entry = ChatEntry {
                 message_id: 0,
@@ -109,7 +108,10 @@ impl FakeBotApi {
                 .filter(|stored| !stored.entry.deleted)
                 .with_context(|| format!("chat {chat_id} has no message {message_id}"))?;
             if stored.entry.from_bot || stored.entry.from_id != user.id {
-                bail!("message {message_id} in chat {chat_id} is not {}'s", user.first_name);
+                bail!(
+                    "message {message_id} in chat {chat_id} is not {}'s",
+                    user.first_name
+                );
             }
             stored.entry.text.clone_from(&new_text);
             stored.entry.edits += 1;
@@ -159,11 +161,15 @@ impl FakeBotApi {
                 .and_then(|chat| {
                     chat.messages.values().rev().find_map(|stored| {
                         let entry = &stored.entry;
-                        let button = entry.inline_button(label).filter(|_| entry.from_bot && !entry.deleted)?;
+                        let button = entry
+                            .inline_button(label)
+                            .filter(|_| entry.from_bot && !entry.deleted)?;
                         Some((entry.message_id, button.callback_data.clone()?))
                     })
                 })
-                .with_context(|| format!("no bot message in chat {chat_id} has a callback button {label:?}"))?;
+                .with_context(|| {
+                    format!("no bot message in chat {chat_id} has a callback button {label:?}")
+                })?;
             press(state, user, chat_id, message_id, &data)
         })
     }
@@ -180,7 +186,11 @@ impl FakeBotApi {
             }
             member
         };
-        let (old, new) = if blocked { ("member", "kicked") } else { ("kicked", "member") };
+        let (old, new) = if blocked {
+            ("member", "kicked")
+        } else {
+            ("kicked", "member")
+        };
         let update = json!({
             "chat": json::private_chat(user),
             "from": json::user(user),

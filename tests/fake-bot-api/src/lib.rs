@@ -50,15 +50,15 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use tokio::{sync::broadcast, task::AbortHandle};
 
+use crate::state::Shared;
 pub use crate::{
-    config::{FakeConfig, Failure, Limits, WebhookRetry},
+    config::{Failure, FakeConfig, Limits, WebhookRetry},
     model::{
         AnsweredCallback, ChatEntry, ChatEvent, Counters, Document, InlineButton, Markup,
         ReplyKeyboard, TestUser,
     },
     read::StateView,
 };
-use crate::state::Shared;
 
 /// A running fake Bot API server. Clones are handles to the same server, which stops with
 /// [`shutdown`](Self::shutdown) or when the last handle is dropped.
@@ -103,7 +103,8 @@ impl FakeBotApi {
         let shared = Arc::new(Shared::new(config));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let app = server::router(shared.clone());
-        let server = runtime.spawn(async move {
+        // Not aborted on shutdown: its graceful shutdown also closes the open connections.
+        runtime.spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
@@ -115,9 +116,7 @@ impl FakeBotApi {
             }
         });
         let webhook = runtime.spawn(webhook::run(shared.clone()));
-        // The server task is not aborted: graceful shutdown also closes open connections.
         let tasks = vec![webhook.abort_handle()];
-        drop(server);
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,

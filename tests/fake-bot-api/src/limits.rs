@@ -45,7 +45,12 @@ impl RateLimiter {
         let mut wait = wait_for(chat, self.limits.chat_burst, self.limits.chat_window, now);
         if chat_id < 0 {
             let group = self.groups.entry(chat_id).or_default();
-            wait = wait.max(wait_for(group, self.limits.group_per_minute, GROUP_WINDOW, now));
+            wait = wait.max(wait_for(
+                group,
+                self.limits.group_per_minute,
+                GROUP_WINDOW,
+                now,
+            ));
         }
         wait = wait.max(wait_for(
             &mut self.global,
@@ -104,7 +109,11 @@ mod tests {
         assert_eq!(limiter.admit(7, start), Ok(()));
         assert_eq!(limiter.admit(7, start), Ok(()));
         assert_eq!(limiter.admit(7, start + Duration::from_millis(10)), Err(1));
-        assert_eq!(limiter.admit(8, start), Ok(()), "other chats are not affected");
+        assert_eq!(
+            limiter.admit(8, start),
+            Ok(()),
+            "other chats are not affected"
+        );
         assert_eq!(limiter.admit(7, start + Duration::from_secs(1)), Ok(()));
     }
 

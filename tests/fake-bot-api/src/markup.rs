@@ -89,7 +89,8 @@ fn rows_of(value: &Value, field: &str) -> Result<Vec<Vec<Value>>, ApiError> {
 }
 
 fn inline_rows(value: &Value) -> Result<Vec<Vec<InlineButton>>, ApiError> {
-    let cant = |what: &str| ApiError::bad_request(format!("can't parse inline keyboard button: {what}"));
+    let cant =
+        |what: &str| ApiError::bad_request(format!("can't parse inline keyboard button: {what}"));
     let mut rows = Vec::new();
     for row in rows_of(value, "inline_keyboard")? {
         let mut buttons = Vec::new();

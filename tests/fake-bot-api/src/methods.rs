@@ -85,7 +85,13 @@ pub(crate) async fn call(
         "getfile" => files::get_file(shared, params).map(Reply::from),
         "sendchataction" => {
             let chat_id = chat_id(params)?;
-            shared.read(|state| state.chats.get(&chat_id).map(|_| ()).ok_or_else(ApiError::chat_not_found))?;
+            shared.read(|state| {
+                state
+                    .chats
+                    .get(&chat_id)
+                    .map(|_| ())
+                    .ok_or_else(ApiError::chat_not_found)
+            })?;
             Ok(json!(true).into())
         }
         "setmycommands" => {

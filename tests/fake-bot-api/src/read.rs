@@ -23,7 +23,12 @@ impl<'a> StateView<'a> {
         self.state
             .chats
             .get(&chat_id)
-            .map(|chat| chat.messages.values().map(|stored| stored.entry.clone()).collect())
+            .map(|chat| {
+                chat.messages
+                    .values()
+                    .map(|stored| stored.entry.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -79,7 +84,10 @@ impl<'a> StateView<'a> {
 
     /// The webhook URL, if one is set.
     pub fn webhook_url(&self) -> Option<String> {
-        self.state.webhook.as_ref().map(|webhook| webhook.url.clone())
+        self.state
+            .webhook
+            .as_ref()
+            .map(|webhook| webhook.url.clone())
     }
 
     /// Every chat's transcript as text, for failure messages.
@@ -97,10 +105,15 @@ impl<'a> StateView<'a> {
                     notes.push_str(" (deleted)");
                 }
                 if let Some(Markup::Inline(rows)) = &entry.reply_markup {
-                    let labels: Vec<&str> = rows.iter().flatten().map(|b| b.text.as_str()).collect();
+                    let labels: Vec<&str> =
+                        rows.iter().flatten().map(|b| b.text.as_str()).collect();
                     let _ = write!(notes, " [{}]", labels.join("|"));
                 }
-                let _ = writeln!(out, "  #{} {who}: {:?}{notes}", entry.message_id, entry.text);
+                let _ = writeln!(
+                    out,
+                    "  #{} {who}: {:?}{notes}",
+                    entry.message_id, entry.text
+                );
             }
         }
         if out.is_empty() {

@@ -55,7 +55,10 @@ async fn call(
         Ok(reply) => {
             let mut body = format!("{{\"ok\":true,\"result\":{}", reply.result);
             if let Some(description) = reply.description {
-                body.push_str(&format!(",\"description\":{}", serde_json::json!(description)));
+                body.push_str(&format!(
+                    ",\"description\":{}",
+                    serde_json::json!(description)
+                ));
             }
             body.push('}');
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, watch};
 
 pub(crate) use self::queue::{Body, UpdateQueue};
 use crate::{
-    config::{FakeConfig, Failure},
+    config::{Failure, FakeConfig},
     error::ApiError,
     json,
     limits::RateLimiter,
@@ -19,7 +19,8 @@ use crate::{
 };
 
 /// Update kinds Telegram leaves out when `allowed_updates` is empty or was never given.
-const NOT_SENT_BY_DEFAULT: [&str; 3] = ["chat_member", "message_reaction", "message_reaction_count"];
+const NOT_SENT_BY_DEFAULT: [&str; 3] =
+    ["chat_member", "message_reaction", "message_reaction_count"];
 
 /// The state and the channels that tell others it changed.
 pub(crate) struct Shared {
@@ -221,7 +222,8 @@ impl State {
     pub(crate) fn enqueue(&mut self, kind: &str, payload: Value) -> i64 {
         let id = self.queue.allocate_id();
         if self.allows(kind) {
-            self.queue.push(id, Body::Json(json::update(id, kind, payload)));
+            self.queue
+                .push(id, Body::Json(json::update(id, kind, payload)));
         }
         id
     }

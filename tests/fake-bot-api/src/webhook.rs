@@ -92,7 +92,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let Some(webhook) = state.webhook.as_mut() else {
                 return (Vec::new(), None);
             };
-            if webhook.paused_until.is_some_and(|until| until > Instant::now()) {
+            if webhook
+                .paused_until
+                .is_some_and(|until| until > Instant::now())
+            {
                 return (Vec::new(), webhook.paused_until);
             }
             let free = webhook.max_connections.saturating_sub(webhook.in_flight);
@@ -136,7 +139,10 @@ async fn deliver(shared: Arc<Shared>, client: reqwest::Client, retry: WebhookRet
     }
     let error = match request.send().await {
         Ok(response) if response.status().is_success() => None,
-        Ok(response) => Some(format!("Wrong response from the webhook: {}", response.status())),
+        Ok(response) => Some(format!(
+            "Wrong response from the webhook: {}",
+            response.status()
+        )),
         Err(error) if error.is_timeout() => Some("Read timeout expired".to_owned()),
         Err(_) => Some("Connection refused".to_owned()),
     };

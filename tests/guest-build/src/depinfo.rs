@@ -28,17 +28,15 @@ pub fn watched_files(
             source,
         })?;
         for source in parse_dep_info(&text) {
-            if source
+            let is_rust = source
                 .extension()
-                .is_some_and(|extension| extension == "rs")
-            {
-                if let Some(manifest) = crate_manifest(&source) {
-                    let build_script = manifest.with_file_name("build.rs");
-                    if build_script.is_file() {
-                        files.push(build_script);
-                    }
-                    files.push(manifest);
+                .is_some_and(|extension| extension == "rs");
+            if is_rust && let Some(manifest) = crate_manifest(&source) {
+                let build_script = manifest.with_file_name("build.rs");
+                if build_script.is_file() {
+                    files.push(build_script);
                 }
+                files.push(manifest);
             }
             files.push(source);
         }

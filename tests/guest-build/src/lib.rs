@@ -111,8 +111,11 @@ pub fn build(
 /// Checks that the Rust toolchain cargo will use can build for wasm32-wasip2: the target's
 /// standard library is in `rustc --print sysroot` (`$RUSTC` if set, else `rustc`).
 pub fn check_target_installed() -> Result<(), BuildError> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(&rustc)
+    check_target_installed_with(&std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+}
+
+fn check_target_installed_with(rustc: &std::ffi::OsStr) -> Result<(), BuildError> {
+    let output = Command::new(rustc)
         .args(["--print", "sysroot"])
         .stderr(Stdio::inherit())
         .output()
@@ -184,6 +187,28 @@ mod tests {
                 PathBuf::from("/t/wasm32-wasip2/release/bad_trap.wasm"),
                 PathBuf::from("/t/wasm32-wasip2/release/echo.wasm"),
             ]
+        );
+    }
+
+    #[test]
+    fn the_installed_toolchain_has_the_target() {
+        check_target_installed().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_toolchain_without_the_target_is_told_to_add_it() {
+        // `echo --print sysroot` prints a "sysroot" with no standard library in it.
+        let error = check_target_installed_with("echo".as_ref()).unwrap_err();
+        assert!(
+            matches!(error, BuildError::TargetMissing { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("run `rustup target add wasm32-wasip2`"),
+            "{error}"
         );
     }
 

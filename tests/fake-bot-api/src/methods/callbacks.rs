@@ -21,7 +21,10 @@ pub(super) fn answer(shared: &Arc<Shared>, params: &Params) -> Result<Value, Api
         .str("callback_query_id")
         .ok_or_else(|| ApiError::bad_request("query_id is empty"))?;
     let text = params.str("text").filter(|text| !text.is_empty());
-    if text.as_ref().is_some_and(|text| text.chars().count() > MAX_TEXT) {
+    if text
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > MAX_TEXT)
+    {
         return Err(ApiError::bad_request("MESSAGE_TOO_LONG"));
     }
     let show_alert = params.bool("show_alert");

@@ -39,7 +39,9 @@ pub(super) fn send_document(shared: &Arc<Shared>, params: &Params) -> Result<Val
         echo: None,
     });
     let upload = params.upload("document").cloned();
-    let named = params.str("document").filter(|name| !name.starts_with("attach://"));
+    let named = params
+        .str("document")
+        .filter(|name| !name.starts_with("attach://"));
     if upload.is_none() && named.is_none() {
         return Err(ApiError::bad_request("there is no document in the request"));
     }
@@ -48,16 +50,27 @@ pub(super) fn send_document(shared: &Arc<Shared>, params: &Params) -> Result<Val
         check_not_blocked(state, chat_id)?;
         state.chat_mut(chat_id)?;
         let file = match (upload, named) {
-            (Some(upload), _) => new_file(state.files.len(), upload.file_name, upload.content_type, upload.bytes),
+            (Some(upload), _) => new_file(
+                state.files.len(),
+                upload.file_name,
+                upload.content_type,
+                upload.bytes,
+            ),
             (None, Some(name)) => match state.files.get(&name) {
                 Some(file) => file.clone(),
                 None if name.starts_with("http://") || name.starts_with("https://") => {
                     let file_name = name.rsplit('/').next().map(str::to_owned);
                     new_file(state.files.len(), file_name, None, Bytes::new())
                 }
-                None => return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified")),
+                None => {
+                    return Err(ApiError::bad_request(
+                        "wrong file identifier/HTTP URL specified",
+                    ));
+                }
             },
-            (None, None) => return Err(ApiError::bad_request("there is no document in the request")),
+            (None, None) => {
+                return Err(ApiError::bad_request("there is no document in the request"));
+            }
         };
         admit(state, chat_id)?;
         let mut document = json!({
@@ -105,7 +118,12 @@ pub(super) fn send_document(shared: &Arc<Shared>, params: &Params) -> Result<Val
     })
 }
 
-fn new_file(n: usize, file_name: Option<String>, mime_type: Option<String>, bytes: Bytes) -> StoredFile {
+fn new_file(
+    n: usize,
+    file_name: Option<String>,
+    mime_type: Option<String>,
+    bytes: Bytes,
+) -> StoredFile {
     let extension = file_name
         .as_deref()
         .and_then(|name| name.rsplit_once('.'))

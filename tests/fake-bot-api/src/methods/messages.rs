@@ -126,7 +126,10 @@ pub(super) fn edit_message(
         markup: None,
         echo: None,
     });
-    if markup.as_ref().is_some_and(|m| !matches!(m, Markup::Inline(_))) {
+    if markup
+        .as_ref()
+        .is_some_and(|m| !matches!(m, Markup::Inline(_)))
+    {
         return Err(ApiError::bad_request("inline keyboard expected"));
     }
     shared.write(|state| {
@@ -149,8 +152,14 @@ pub(super) fn edit_message(
         }
         admit(state, chat_id)?;
         let chat = state.chat_mut(chat_id)?;
-        let stored = chat.messages.get_mut(&message_id).ok_or_else(ApiError::not_found)?;
-        let message = stored.json.as_object_mut().ok_or_else(ApiError::not_found)?;
+        let stored = chat
+            .messages
+            .get_mut(&message_id)
+            .expect("checked above, under the same lock");
+        let message = stored
+            .json
+            .as_object_mut()
+            .expect("a stored message is a JSON object");
         if let Some((formatted, parse_mode)) = text {
             stored.entry.text = formatted.text.clone();
             stored.entry.parse_mode = parse_mode;
@@ -201,17 +210,21 @@ pub(super) fn delete_messages(shared: &Arc<Shared>, params: &Params) -> Result<V
         .json("message_ids")
         .ok()
         .flatten()
-        .and_then(|ids| ids.as_array().map(|ids| ids.iter().filter_map(Value::as_i64).collect::<Vec<_>>()))
+        .and_then(|ids| {
+            ids.as_array()
+                .map(|ids| ids.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
+        })
         .ok_or_else(|| ApiError::bad_request("message identifiers are not specified"))?;
     shared.write(|state| {
         let chat = state.chat_mut(chat_id)?;
         let mut deleted = Vec::new();
         for id in ids {
-            if let Some(stored) = chat.messages.get_mut(&id) {
-                if !stored.entry.deleted && (chat_id > 0 || stored.entry.from_bot) {
-                    stored.entry.deleted = true;
-                    deleted.push(stored.entry.clone());
-                }
+            if let Some(stored) = chat.messages.get_mut(&id)
+                && !stored.entry.deleted
+                && (chat_id > 0 || stored.entry.from_bot)
+            {
+                stored.entry.deleted = true;
+                deleted.push(stored.entry.clone());
             }
         }
         for entry in deleted {

@@ -114,7 +114,9 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, params: &Params) -> Result<Reply
             "bad webhook: HTTPS url must be provided for webhook",
         ));
     }
-    let secret = params.str("secret_token").filter(|secret| !secret.is_empty());
+    let secret = params
+        .str("secret_token")
+        .filter(|secret| !secret.is_empty());
     if secret.as_ref().is_some_and(|secret| {
         secret.len() > 256
             || !secret
@@ -138,7 +140,10 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, params: &Params) -> Result<Reply
         if let Some(allowed) = allowed {
             state.allowed_updates = allowed;
         }
-        let already = state.webhook.as_ref().is_some_and(|webhook| webhook.url == url);
+        let already = state
+            .webhook
+            .as_ref()
+            .is_some_and(|webhook| webhook.url == url);
         let max_connections = usize::try_from(max_connections).unwrap_or(1);
         state.webhook = Some(Webhook::new(url, secret, max_connections));
         already

@@ -84,14 +84,26 @@ fn open(inner: &str, byte: usize, start: usize) -> Result<Open, String> {
         "span" if attr("class").as_deref() == Some("tg-spoiler") => ("spoiler", None),
         "span" => return Err("Tag \"span\" must have class \"tg-spoiler\"".to_owned()),
         "a" => ("text_link", attr("href").map(|href| ("url", href))),
-        "code" => ("code", attr("class").and_then(|class| {
-            class.strip_prefix("language-").map(|lang| ("language", lang.to_owned()))
-        })),
+        "code" => (
+            "code",
+            attr("class").and_then(|class| {
+                class
+                    .strip_prefix("language-")
+                    .map(|lang| ("language", lang.to_owned()))
+            }),
+        ),
         "pre" => ("pre", None),
         "blockquote" if attr("expandable").is_some() => ("expandable_blockquote", None),
         "blockquote" => ("blockquote", None),
-        "tg-emoji" => ("custom_emoji", attr("emoji-id").map(|id| ("custom_emoji_id", id))),
-        _ => return Err(format!("Unsupported start tag \"{tag}\" at byte offset {byte}")),
+        "tg-emoji" => (
+            "custom_emoji",
+            attr("emoji-id").map(|id| ("custom_emoji_id", id)),
+        ),
+        _ => {
+            return Err(format!(
+                "Unsupported start tag \"{tag}\" at byte offset {byte}"
+            ));
+        }
     };
     Ok(Open {
         tag,
@@ -104,13 +116,13 @@ fn open(inner: &str, byte: usize, start: usize) -> Result<Open, String> {
 /// Ends `open` at `end`; a `<code class="language-x">` directly inside `<pre>` gives the
 /// `pre` its language instead of being an entity of its own.
 fn close(open: Open, end: usize, stack: &mut [Open], entities: &mut Vec<Entity>) {
-    if open.kind == "code" {
-        if let Some(parent) = stack.last_mut().filter(|parent| parent.kind == "pre") {
-            if open.extra.is_some() {
-                parent.extra = open.extra;
-            }
-            return;
+    if open.kind == "code"
+        && let Some(parent) = stack.last_mut().filter(|parent| parent.kind == "pre")
+    {
+        if open.extra.is_some() {
+            parent.extra = open.extra;
         }
+        return;
     }
     if open.kind == "text_link" && open.extra.is_none() {
         return;
@@ -206,7 +218,10 @@ mod tests {
             .expect("valid");
         assert_eq!(parsed.text, "Hi <you> link");
         assert_eq!(parsed.entities[0].kind, "bold");
-        assert_eq!((parsed.entities[0].offset, parsed.entities[0].length), (0, 2));
+        assert_eq!(
+            (parsed.entities[0].offset, parsed.entities[0].length),
+            (0, 2)
+        );
         assert_eq!(
             parsed.entities[1].extra,
             Some(("url", "https://x.y/?a=1&b=2".to_owned()))
@@ -223,13 +238,20 @@ mod tests {
             parse("<b>open").unwrap_err(),
             "Can't find end tag corresponding to start tag \"b\""
         );
-        assert!(parse("<b>x</i>").unwrap_err().starts_with("Unmatched end tag"));
+        assert!(
+            parse("<b>x</i>")
+                .unwrap_err()
+                .starts_with("Unmatched end tag")
+        );
     }
 
     #[test]
     fn pre_takes_the_language_of_its_code() {
         let parsed = parse("<pre><code class=\"language-rust\">fn x</code></pre>").expect("valid");
         assert_eq!(parsed.entities.len(), 1);
-        assert_eq!(parsed.entities[0].extra, Some(("language", "rust".to_owned())));
+        assert_eq!(
+            parsed.entities[0].extra,
+            Some(("language", "rust".to_owned()))
+        );
     }
 }

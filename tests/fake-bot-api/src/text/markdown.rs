@@ -66,7 +66,12 @@ pub(super) fn parse_v2(input: &str) -> Result<Formatted, String> {
                     let open = stack.remove(at);
                     out.entity(kind, open.start, None);
                 }
-                None => stack.push(Open { kind, name, start: out.utf16, byte: i }),
+                None => stack.push(Open {
+                    kind,
+                    name,
+                    start: out.utf16,
+                    byte: i,
+                }),
             }
             width
         };
@@ -82,14 +87,28 @@ pub(super) fn parse_v2(input: &str) -> Result<Formatted, String> {
             ('|', Some('|')) => toggle("spoiler", "Spoiler", 2, &mut out, &mut stack),
             ('`', _) => code(&input[i..], i, &mut out)?,
             ('[', _) => {
-                stack.push(Open { kind: "text_link", name: "TextUrl", start: out.utf16, byte: i });
+                stack.push(Open {
+                    kind: "text_link",
+                    name: "TextUrl",
+                    start: out.utf16,
+                    byte: i,
+                });
                 1
             }
             ('!', Some('[')) => {
-                stack.push(Open { kind: "custom_emoji", name: "CustomEmoji", start: out.utf16, byte: i });
+                stack.push(Open {
+                    kind: "custom_emoji",
+                    name: "CustomEmoji",
+                    start: out.utf16,
+                    byte: i,
+                });
                 2
             }
-            (']', _) if stack.iter().any(|open| matches!(open.kind, "text_link" | "custom_emoji")) => {
+            (']', _)
+                if stack
+                    .iter()
+                    .any(|open| matches!(open.kind, "text_link" | "custom_emoji")) =>
+            {
                 let at = stack
                     .iter()
                     .rposition(|open| matches!(open.kind, "text_link" | "custom_emoji"))
@@ -108,7 +127,7 @@ pub(super) fn parse_v2(input: &str) -> Result<Formatted, String> {
                     ("url", url)
                 };
                 out.entity(open.kind, open.start, Some(extra));
-                2 + url_len + 2
+                url_len + 3
             }
             _ if RESERVED.contains(c) => {
                 return Err(format!(
@@ -142,11 +161,12 @@ fn code(rest: &str, at: usize, out: &mut Out) -> Result<usize, String> {
             .ok_or_else(|| format!("Can't find end of Pre entity at byte offset {at}"))?;
         let mut body = &block[..end];
         let mut language = None;
-        if let Some((first, tail)) = body.split_once('\n') {
-            if !first.is_empty() && !first.contains(char::is_whitespace) {
-                language = Some(("language", first.to_owned()));
-                body = tail;
-            }
+        if let Some((first, tail)) = body.split_once('\n')
+            && !first.is_empty()
+            && !first.contains(char::is_whitespace)
+        {
+            language = Some(("language", first.to_owned()));
+            body = tail;
         }
         let start = out.utf16;
         unescape(body).chars().for_each(|c| out.push(c));
@@ -156,7 +176,9 @@ fn code(rest: &str, at: usize, out: &mut Out) -> Result<usize, String> {
     let end = find_unescaped(&rest[1..], '`')
         .ok_or_else(|| format!("Can't find end of Code entity at byte offset {at}"))?;
     let start = out.utf16;
-    unescape(&rest[1..1 + end]).chars().for_each(|c| out.push(c));
+    unescape(&rest[1..1 + end])
+        .chars()
+        .for_each(|c| out.push(c));
     out.entity("code", start, None);
     Ok(1 + end + 1)
 }
@@ -240,7 +262,10 @@ mod tests {
         assert_eq!(parsed.text, "Done. site x`y");
         let kinds: Vec<_> = parsed.entities.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["bold", "text_link", "code"]);
-        assert_eq!(parsed.entities[1].extra, Some(("url", "https://a.b/)".to_owned())));
+        assert_eq!(
+            parsed.entities[1].extra,
+            Some(("url", "https://a.b/)".to_owned()))
+        );
     }
 
     #[test]
@@ -255,7 +280,10 @@ mod tests {
     fn markdown_v2_quotes_lines_starting_with_a_greater_than_sign() {
         let parsed = parse_v2(">quoted\n>more\nplain").expect("valid");
         assert_eq!(parsed.text, "quoted\nmore\nplain");
-        assert_eq!((parsed.entities[0].offset, parsed.entities[0].length), (0, 11));
+        assert_eq!(
+            (parsed.entities[0].offset, parsed.entities[0].length),
+            (0, 11)
+        );
     }
 
     #[test]

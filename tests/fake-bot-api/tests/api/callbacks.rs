@@ -22,11 +22,16 @@ async fn a_pressed_button_arrives_as_a_callback_query_that_can_be_answered_once(
         ]]))
         .await
         .expect("sent");
-    assert!(fake.press_button(&alice, alice.id, i64::from(sent.id.0), "drink:beer").is_err());
+    assert!(
+        fake.press_button(&alice, alice.id, i64::from(sent.id.0), "drink:beer")
+            .is_err()
+    );
     let by_data = fake
         .press_button(&alice, alice.id, i64::from(sent.id.0), "drink:tea")
         .expect("the button exists");
-    let by_label = fake.press_inline_label(&alice, alice.id, "Coffee").expect("the button exists");
+    let by_label = fake
+        .press_inline_label(&alice, alice.id, "Coffee")
+        .expect("the button exists");
     assert_eq!(by_label, by_data + 1);
 
     let updates = updates(&bot).await;
@@ -35,7 +40,9 @@ async fn a_pressed_button_arrives_as_a_callback_query_that_can_be_answered_once(
     };
     assert_eq!(query.data.as_deref(), Some("drink:tea"));
     assert_eq!(query.from.id, UserId(1001));
-    let message = query.regular_message().expect("the message with the button");
+    let message = query
+        .regular_message()
+        .expect("the message with the button");
     assert_eq!(message.id, sent.id);
     assert_eq!(message.text(), Some("Choose"));
 
@@ -44,13 +51,25 @@ async fn a_pressed_button_arrives_as_a_callback_query_that_can_be_answered_once(
         .text("Tea it is")
         .await
         .expect("answered");
-    let twice = bot.answer_callback_query(query.id.clone()).await.expect_err("answered before");
-    assert!(matches!(twice, RequestError::Api(ApiError::Unknown(ref d)) if d.contains("query ID is invalid")), "{twice:?}");
+    let twice = bot
+        .answer_callback_query(query.id.clone())
+        .await
+        .expect_err("answered before");
+    assert!(
+        matches!(twice, RequestError::Api(ApiError::Unknown(ref d)) if d.contains("query ID is invalid")),
+        "{twice:?}"
+    );
 
     let answered = fake.answered_callbacks();
     assert_eq!(answered.len(), 1);
-    assert_eq!((answered[0].data.as_str(), answered[0].text.as_deref()), ("drink:tea", Some("Tea it is")));
-    assert!(matches!(events.recv().await, Ok(ChatEvent::CallbackAnswered { chat_id: 1001, .. })));
+    assert_eq!(
+        (answered[0].data.as_str(), answered[0].text.as_deref()),
+        ("drink:tea", Some("Tea it is"))
+    );
+    assert!(matches!(
+        events.recv().await,
+        Ok(ChatEvent::CallbackAnswered { chat_id: 1001, .. })
+    ));
 }
 
 #[tokio::test]
@@ -74,7 +93,13 @@ async fn pressing_needs_a_bot_message_with_that_button() {
     let (fake, _bot) = start();
     let alice = TestUser::alice();
     fake.send_text(&alice, "hi");
-    assert!(fake.press_button(&alice, alice.id, 1, "x").is_err(), "a user message has no buttons");
+    assert!(
+        fake.press_button(&alice, alice.id, 1, "x").is_err(),
+        "a user message has no buttons"
+    );
     assert!(fake.press_inline_label(&alice, alice.id, "Nope").is_err());
-    assert!(fake.press_button(&alice, 555, 1, "x").is_err(), "no such chat");
+    assert!(
+        fake.press_button(&alice, 555, 1, "x").is_err(),
+        "no such chat"
+    );
 }

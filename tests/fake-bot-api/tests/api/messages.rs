@@ -5,8 +5,8 @@ use teloxide_core::{
     ApiError, RequestError,
     prelude::*,
     types::{
-        InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
-        KeyboardRemove, MessageEntityKind, MessageId, ParseMode, ReplyParameters,
+        InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove,
+        MessageEntityKind, MessageId, ParseMode, ReplyParameters,
     },
 };
 
@@ -17,14 +17,20 @@ async fn send_message_returns_the_full_message_from_the_bot() {
     let (fake, bot) = start();
     let alice = TestUser::alice();
     fake.send_text(&alice, "hi");
-    let sent = bot.send_message(ChatId(alice.id), "hello Alice").await.expect("sent");
+    let sent = bot
+        .send_message(ChatId(alice.id), "hello Alice")
+        .await
+        .expect("sent");
     assert_eq!(sent.id, MessageId(2), "after Alice's message 1");
     assert_eq!(sent.text(), Some("hello Alice"));
     assert_eq!(sent.chat.id, ChatId(alice.id));
     let from = sent.from.as_ref().expect("from the bot");
     assert!(from.is_bot);
     assert_eq!(from.username.as_deref(), Some("botbox_test_bot"));
-    let again = bot.send_message(ChatId(alice.id), "again").await.expect("sent");
+    let again = bot
+        .send_message(ChatId(alice.id), "again")
+        .await
+        .expect("sent");
     assert_eq!(again.id, MessageId(3));
     assert_eq!(fake.bot_texts(alice.id), ["hello Alice", "again"]);
     assert_eq!(fake.counters().sends, 2);
@@ -33,8 +39,14 @@ async fn send_message_returns_the_full_message_from_the_bot() {
 #[tokio::test]
 async fn sending_to_a_chat_nobody_wrote_in_is_chat_not_found() {
     let (_fake, bot) = start();
-    let error = bot.send_message(ChatId(42), "anyone?").await.expect_err("unknown chat");
-    assert!(matches!(error, RequestError::Api(ApiError::ChatNotFound)), "{error:?}");
+    let error = bot
+        .send_message(ChatId(42), "anyone?")
+        .await
+        .expect_err("unknown chat");
+    assert!(
+        matches!(error, RequestError::Api(ApiError::ChatNotFound)),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -42,14 +54,25 @@ async fn empty_and_too_long_texts_are_refused() {
     let (fake, bot) = start();
     let alice = TestUser::alice();
     fake.send_text(&alice, "hi");
-    let empty = bot.send_message(ChatId(alice.id), "  ").await.expect_err("empty");
-    assert!(matches!(empty, RequestError::Api(ApiError::MessageTextIsEmpty)), "{empty:?}");
+    let empty = bot
+        .send_message(ChatId(alice.id), "  ")
+        .await
+        .expect_err("empty");
+    assert!(
+        matches!(empty, RequestError::Api(ApiError::MessageTextIsEmpty)),
+        "{empty:?}"
+    );
     let long = bot
         .send_message(ChatId(alice.id), "x".repeat(4097))
         .await
         .expect_err("too long");
-    assert!(matches!(long, RequestError::Api(ApiError::MessageIsTooLong)), "{long:?}");
-    bot.send_message(ChatId(alice.id), "x".repeat(4096)).await.expect("4096 is fine");
+    assert!(
+        matches!(long, RequestError::Api(ApiError::MessageIsTooLong)),
+        "{long:?}"
+    );
+    bot.send_message(ChatId(alice.id), "x".repeat(4096))
+        .await
+        .expect("4096 is fine");
 }
 
 #[tokio::test]
@@ -87,13 +110,17 @@ async fn callback_data_over_64_bytes_is_button_data_invalid() {
     let (fake, bot) = start();
     let alice = TestUser::alice();
     fake.send_text(&alice, "menu");
-    let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("Big", "d".repeat(65))]]);
+    let keyboard =
+        InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("Big", "d".repeat(65))]]);
     let error = bot
         .send_message(ChatId(alice.id), "Sure?")
         .reply_markup(keyboard)
         .await
         .expect_err("too much data");
-    assert!(matches!(error, RequestError::Api(ApiError::ButtonDataInvalid)), "{error:?}");
+    assert!(
+        matches!(error, RequestError::Api(ApiError::ButtonDataInvalid)),
+        "{error:?}"
+    );
     assert!(fake.bot_texts(alice.id).is_empty(), "nothing was delivered");
 }
 
@@ -121,7 +148,8 @@ async fn a_reply_keyboard_is_shown_until_the_bot_removes_it() {
         .expect("sent");
     assert_eq!(fake.current_reply_keyboard(alice.id), None);
     assert_eq!(
-        fake.last_bot_message(alice.id).and_then(|entry| entry.reply_markup),
+        fake.last_bot_message(alice.id)
+            .and_then(|entry| entry.reply_markup),
         Some(Markup::RemoveKeyboard)
     );
 }
@@ -148,7 +176,10 @@ async fn a_reply_carries_the_message_it_replies_to() {
         .reply_parameters(ReplyParameters::new(MessageId(99)))
         .await
         .expect_err("no such message");
-    assert!(matches!(missing, RequestError::Api(ApiError::MessageToReplyNotFound)), "{missing:?}");
+    assert!(
+        matches!(missing, RequestError::Api(ApiError::MessageToReplyNotFound)),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -162,7 +193,10 @@ async fn html_becomes_entities_and_bad_markdown_v2_is_refused() {
         .await
         .expect("sent");
     assert_eq!(sent.text(), Some("Bold & plain"));
-    assert_eq!(sent.entities().expect("entities")[0].kind, MessageEntityKind::Bold);
+    assert_eq!(
+        sent.entities().expect("entities")[0].kind,
+        MessageEntityKind::Bold
+    );
     assert_eq!(fake.bot_texts(alice.id), ["Bold & plain"]);
 
     let error = bot
@@ -170,7 +204,10 @@ async fn html_becomes_entities_and_bad_markdown_v2_is_refused() {
         .parse_mode(ParseMode::MarkdownV2)
         .await
         .expect_err("an unescaped dot");
-    assert!(matches!(error, RequestError::Api(ApiError::CantParseEntities(_))), "{error:?}");
+    assert!(
+        matches!(error, RequestError::Api(ApiError::CantParseEntities(_))),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -195,19 +232,36 @@ async fn editing_text_updates_the_transcript_and_drops_an_omitted_keyboard() {
 
     let same = bot
         .edit_message_text(ChatId(alice.id), sent.id, "1")
-        .reply_markup(InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("+1", "inc")]]))
+        .reply_markup(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback("+1", "inc"),
+        ]]))
         .await
         .expect_err("nothing changes");
-    assert!(matches!(same, RequestError::Api(ApiError::MessageNotModified)), "{same:?}");
+    assert!(
+        matches!(same, RequestError::Api(ApiError::MessageNotModified)),
+        "{same:?}"
+    );
 
-    let bare = bot.edit_message_text(ChatId(alice.id), sent.id, "2").await.expect("edited");
-    assert_eq!(bare.reply_markup(), None, "Telegram drops a keyboard the edit omits");
+    let bare = bot
+        .edit_message_text(ChatId(alice.id), sent.id, "2")
+        .await
+        .expect("edited");
+    assert_eq!(
+        bare.reply_markup(),
+        None,
+        "Telegram drops a keyboard the edit omits"
+    );
     let entry = fake.last_bot_message(alice.id).expect("the message");
-    assert_eq!((entry.text.as_str(), entry.edits, entry.reply_markup), ("2", 2, None));
+    assert_eq!(
+        (entry.text.as_str(), entry.edits, entry.reply_markup),
+        ("2", 2, None)
+    );
 
     let markup_only = bot
         .edit_message_reply_markup(ChatId(alice.id), sent.id)
-        .reply_markup(InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("reset", "reset")]]))
+        .reply_markup(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback("reset", "reset"),
+        ]]))
         .await
         .expect("edited");
     assert_eq!(markup_only.text(), Some("2"));
@@ -217,7 +271,10 @@ async fn editing_text_updates_the_transcript_and_drops_an_omitted_keyboard() {
         .edit_message_text(ChatId(alice.id), MessageId(1), "hacked")
         .await
         .expect_err("Alice's message");
-    assert!(matches!(not_mine, RequestError::Api(ApiError::MessageCantBeEdited)), "{not_mine:?}");
+    assert!(
+        matches!(not_mine, RequestError::Api(ApiError::MessageCantBeEdited)),
+        "{not_mine:?}"
+    );
 }
 
 #[tokio::test]
@@ -225,19 +282,33 @@ async fn a_deleted_message_stays_in_the_transcript_marked_deleted() {
     let (fake, bot) = start();
     let alice = TestUser::alice();
     fake.send_text(&alice, "hi");
-    let sent = bot.send_message(ChatId(alice.id), "short-lived").await.expect("sent");
-    bot.delete_message(ChatId(alice.id), sent.id).await.expect("deleted");
+    let sent = bot
+        .send_message(ChatId(alice.id), "short-lived")
+        .await
+        .expect("sent");
+    bot.delete_message(ChatId(alice.id), sent.id)
+        .await
+        .expect("deleted");
     let transcript = fake.transcript(alice.id);
     assert!(transcript[1].deleted);
     assert!(fake.bot_texts(alice.id).is_empty());
 
-    let again = bot.delete_message(ChatId(alice.id), sent.id).await.expect_err("gone");
-    assert!(matches!(again, RequestError::Api(ApiError::MessageToDeleteNotFound)), "{again:?}");
+    let again = bot
+        .delete_message(ChatId(alice.id), sent.id)
+        .await
+        .expect_err("gone");
+    assert!(
+        matches!(again, RequestError::Api(ApiError::MessageToDeleteNotFound)),
+        "{again:?}"
+    );
     let edit = bot
         .edit_message_text(ChatId(alice.id), sent.id, "back?")
         .await
         .expect_err("gone");
-    assert!(matches!(edit, RequestError::Api(ApiError::MessageToEditNotFound)), "{edit:?}");
+    assert!(
+        matches!(edit, RequestError::Api(ApiError::MessageToEditNotFound)),
+        "{edit:?}"
+    );
 }
 
 #[tokio::test]
@@ -250,7 +321,9 @@ async fn subscribers_see_what_the_bot_does_and_waiters_wake_up() {
         let bot = bot.clone();
         async move {
             let sent = bot.send_message(ChatId(1001), "first").await.expect("sent");
-            bot.edit_message_text(ChatId(1001), sent.id, "second").await.expect("edited");
+            bot.edit_message_text(ChatId(1001), sent.id, "second")
+                .await
+                .expect("edited");
         }
     });
     let entry = fake
@@ -260,8 +333,23 @@ async fn subscribers_see_what_the_bot_does_and_waiters_wake_up() {
     assert_eq!(entry.edits, 1);
     sender.await.expect("no panic");
     match events.recv().await.expect("an event") {
-        ChatEvent::BotSent { chat_id, entry } => assert_eq!((chat_id, entry.text.as_str()), (1001, "first")),
+        ChatEvent::BotSent { chat_id, entry } => {
+            assert_eq!((chat_id, entry.text.as_str()), (1001, "first"))
+        }
         other => panic!("expected BotSent, got {other:?}"),
     }
-    assert!(matches!(events.recv().await, Ok(ChatEvent::BotEdited { .. })));
+    assert!(matches!(
+        events.recv().await,
+        Ok(ChatEvent::BotEdited { .. })
+    ));
+}
+
+#[tokio::test]
+async fn commands_set_by_the_bot_are_read_back() {
+    let (_fake, bot) = start();
+    let commands = [teloxide_core::types::BotCommand::new("start", "Say hello")];
+    bot.set_my_commands(commands.clone()).await.expect("set");
+    assert_eq!(bot.get_my_commands().await.expect("get"), commands);
+    bot.delete_my_commands().await.expect("deleted");
+    assert!(bot.get_my_commands().await.expect("get").is_empty());
 }

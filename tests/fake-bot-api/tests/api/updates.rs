@@ -49,12 +49,24 @@ async fn get_updates_confirms_earlier_updates_with_offset() {
     let second = fake.send_text(&alice, "two");
     assert_eq!(second, first + 1);
 
-    assert_eq!(updates(&bot).await.len(), 2, "nothing is confirmed without an offset");
-    let rest = bot.get_updates().offset(second as i32).await.expect("getUpdates");
+    assert_eq!(
+        updates(&bot).await.len(),
+        2,
+        "nothing is confirmed without an offset"
+    );
+    let rest = bot
+        .get_updates()
+        .offset(second as i32)
+        .await
+        .expect("getUpdates");
     assert_eq!(rest.len(), 1);
     assert_eq!(message_of(&rest[0]).text(), Some("two"));
     assert_eq!(fake.pending_updates(), 1);
-    let none = bot.get_updates().offset(second as i32 + 1).await.expect("getUpdates");
+    let none = bot
+        .get_updates()
+        .offset(second as i32 + 1)
+        .await
+        .expect("getUpdates");
     assert!(none.is_empty());
     assert_eq!(fake.pending_updates(), 0);
 }
@@ -125,7 +137,10 @@ async fn a_newer_get_updates_ends_a_waiting_one_with_a_conflict() {
         .expect("no panic")
         .expect_err("a conflict");
     assert!(
-        matches!(error, RequestError::Api(ApiError::TerminatedByOtherGetUpdates)),
+        matches!(
+            error,
+            RequestError::Api(ApiError::TerminatedByOtherGetUpdates)
+        ),
         "{error:?}"
     );
 }
@@ -139,9 +154,15 @@ async fn allowed_updates_are_remembered_between_calls() {
         .await
         .expect("getUpdates");
     fake.send_text(&alice, "filtered out");
-    assert!(updates(&bot).await.is_empty(), "the setting outlives the call");
+    assert!(
+        updates(&bot).await.is_empty(),
+        "the setting outlives the call"
+    );
 
-    bot.get_updates().allowed_updates([]).await.expect("getUpdates");
+    bot.get_updates()
+        .allowed_updates([])
+        .await
+        .expect("getUpdates");
     fake.send_text(&alice, "let through");
     let all = updates(&bot).await;
     assert_eq!(all.len(), 1);
@@ -168,7 +189,10 @@ async fn group_messages_carry_the_group_chat_and_edits_arrive_as_edited_messages
         }
         other => panic!("expected an edited message, got {other:?}"),
     }
-    assert!(fake.edit_text(&TestUser::alice(), -1_001_234_567_890, message_id, "x").is_err());
+    assert!(
+        fake.edit_text(&TestUser::alice(), -1_001_234_567_890, message_id, "x")
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -183,15 +207,63 @@ async fn raw_updates_are_delivered_exactly_as_given() {
     let id = fake.inject_raw_body("{\"update_id\": 78, \"message\": ");
     assert_eq!(id, 78);
     let error = bot.get_updates().await.expect_err("the answer is not JSON");
-    assert!(matches!(error, RequestError::InvalidJson { .. }), "{error:?}");
+    assert!(
+        matches!(error, RequestError::InvalidJson { .. }),
+        "{error:?}"
+    );
     let response = reqwest::get(super::support::method_url(&fake, "getUpdates"))
         .await
         .expect("answer")
         .text()
         .await
         .expect("text");
-    assert_eq!(response, "{\"ok\":true,\"result\":[{\"update_id\": 78, \"message\": ]}");
+    assert_eq!(
+        response,
+        "{\"ok\":true,\"result\":[{\"update_id\": 78, \"message\": ]}"
+    );
     let (status, _) = post_json(&fake, "getUpdates", json!({ "offset": 79 })).await;
     assert_eq!(status, 200);
     assert_eq!(fake.pending_updates(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_ends_long_polls_and_stops_answering() {
+    let (fake, bot) = start();
+    let poll = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.get_updates().timeout(50).await }
+    });
+    fake.wait_until(PATIENCE, |view| view.waiting_polls() == 1)
+        .await
+        .expect("the poll waits");
+    fake.shutdown();
+    let ended = tokio::time::timeout(PATIENCE, poll)
+        .await
+        .expect("the poll ends at once")
+        .expect("no panic")
+        .expect("an empty answer");
+    assert!(ended.is_empty());
+    let refused = tokio::time::timeout(PATIENCE, bot.get_me())
+        .await
+        .expect("no hang");
+    assert!(
+        matches!(refused, Err(RequestError::Network(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn waiting_in_vain_reports_every_chat() {
+    let (fake, _bot) = start();
+    fake.send_text(&TestUser::alice(), "is anybody there?");
+    let error = fake
+        .wait_for_bot_text(1001, "hello", std::time::Duration::ZERO)
+        .await
+        .expect_err("the bot never answers");
+    let report = format!("{error:#}");
+    assert!(report.contains("chat 1001:"), "{report}");
+    assert!(
+        report.contains("#1 user: \"is anybody there?\""),
+        "{report}"
+    );
 }

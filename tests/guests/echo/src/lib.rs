@@ -21,7 +21,10 @@ impl Module for Echo {
     fn handle_update(update: &Update) -> Result<(), Error> {
         if let Some(query) = update.callback() {
             outbox::answer_callback(query)?;
-            reply(update, &format!("pressed: {}", query.data))?;
+            // The chat of the button's message, or the user's private chat when Telegram no
+            // longer has the message.
+            let chat = update.chat_id().unwrap_or(query.from.id);
+            Message::new(chat, format!("pressed: {}", query.data)).send()?;
             return Ok(());
         }
         match update.command() {
