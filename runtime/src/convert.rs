@@ -1,6 +1,8 @@
 //! From teloxide's Bot API types to the contract's types.
 
-use teloxide_core::types::{self as tg, ChatKind, MaybeInaccessibleMessage, PublicChatKind, UpdateKind};
+use teloxide_core::types::{
+    self as tg, ChatKind, MaybeInaccessibleMessage, PublicChatKind, UpdateKind,
+};
 
 use crate::bindings::types;
 

@@ -35,19 +35,37 @@ pub struct DevArgs {
 /// Runs the simulator until end of input.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().join("data"));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().join("data"));
     let modules_dir = match &args.modules {
         Some(dir) => dir.clone(),
         None => build_examples(temp.path()).await?,
     };
-    let fake = FakeBotApi::start(FakeConfig::default())?;
-    let mut config = Config::default();
-    config.data_dir = data_dir;
-    config.modules_dir = modules_dir;
+    // Update ids continue above those a kept data dir has seen, as Telegram's would.
+    let first_update_id = match &args.data_dir {
+        Some(dir) if dir.join("botbox.redb").exists() => {
+            let last = crate::store::Db::open(dir)?.last_seen()?.unwrap_or(0);
+            i64::try_from(last).unwrap_or(i64::MAX - 1) + 1
+        }
+        _ => 1,
+    };
+    let fake = FakeBotApi::start(FakeConfig {
+        first_update_id,
+        ..FakeConfig::default()
+    })?;
+    let mut config = Config {
+        data_dir,
+        modules_dir,
+        ..Config::default()
+    };
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
     config.telegram.poll_timeout_secs = 1;
-    let runtime = Runtime::start(config).await.context("cannot start the runtime")?;
+    let runtime = Runtime::start(config)
+        .await
+        .context("cannot start the runtime")?;
     let user = TestUser::new(1000, args.name.clone());
     let modules = runtime.modules().into_keys().collect::<Vec<_>>().join(", ");
     println!(
@@ -68,8 +86,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         if line.is_empty() {
             continue;
         }
-        let pressable = last_bot_message(&fake, user.id)
-            .is_some_and(|m| m.inline_button(line).is_some_and(|b| b.callback_data.is_some()));
+        let pressable = last_bot_message(&fake, user.id).is_some_and(|m| {
+            m.inline_button(line)
+                .is_some_and(|b| b.callback_data.is_some())
+        });
         if pressable {
             fake.press_inline_label(&user, user.id, line)?;
         } else {
@@ -98,7 +118,10 @@ async fn wait_until_quiet(fake: &FakeBotApi, runtime: &Runtime) {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let now = (
             fake.pending_updates(),
-            runtime.outbox_stats().delivered.load(std::sync::atomic::Ordering::Relaxed),
+            runtime
+                .outbox_stats()
+                .delivered
+                .load(std::sync::atomic::Ordering::Relaxed),
         );
         if now.0 == 0 && now == last && runtime.db().outbox().is_ok_and(|o| o.is_empty()) {
             return;
@@ -113,7 +136,11 @@ fn print_event(event: &ChatEvent) {
         ChatEvent::BotSent { entry, .. } => print_message(&mut out, "bot", entry),
         ChatEvent::BotEdited { entry, .. } => print_message(&mut out, "bot (edited)", entry),
         ChatEvent::BotDeleted { entry, .. } => {
-            writeln!(out, "bot deleted: {}", entry.text.lines().next().unwrap_or_default())
+            writeln!(
+                out,
+                "bot deleted: {}",
+                entry.text.lines().next().unwrap_or_default()
+            )
         }
         ChatEvent::CallbackAnswered { answer, .. } => match &answer.text {
             Some(t) => writeln!(out, "bot (notification): {t}"),

@@ -117,8 +117,8 @@ pub(crate) async fn poll(rt: Runtime, mut shutdown: watch::Receiver<bool>) {
 /// Records updates durably, then dispatches them in update order.
 pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Result<()> {
     let inner = &rt.inner;
-    let mut records = Vec::new();
-    let mut skipped = Vec::new();
+    let mut records: Vec<(u64, String, Vec<String>)> = Vec::new();
+    let mut skipped: Vec<u64> = Vec::new();
     let mut parsed = Vec::new();
     {
         for raw in updates {
@@ -126,7 +126,26 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
                 tracing::warn!(update = %truncate(&raw.to_string(), 200), "malformed update without update_id skipped");
                 continue;
             };
-            if !inner.in_flight.lock().insert(id) || inner.db.seen(id)? {
+            // A redelivery while the first copy is still being recorded, or after it was.
+            if !inner.in_flight.lock().insert(id) {
+                tracing::debug!(update = id, "duplicate update dropped");
+                continue;
+            }
+            let seen = match inner.db.seen(id) {
+                Ok(seen) => seen,
+                Err(e) => {
+                    let mut in_flight = inner.in_flight.lock();
+                    in_flight.remove(&id);
+                    for r in &records {
+                        in_flight.remove(&r.0);
+                    }
+                    for s in &skipped {
+                        in_flight.remove(s);
+                    }
+                    return Err(e);
+                }
+            };
+            if seen {
                 inner.in_flight.lock().remove(&id);
                 tracing::debug!(update = id, "duplicate update dropped");
                 continue;
@@ -152,7 +171,11 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
             }
         }
     }
-    let ids: Vec<u64> = records.iter().map(|r| r.0).chain(skipped.iter().copied()).collect();
+    let ids: Vec<u64> = records
+        .iter()
+        .map(|r| r.0)
+        .chain(skipped.iter().copied())
+        .collect();
     if ids.is_empty() {
         return Ok(());
     }
@@ -163,7 +186,10 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
         done: Some(tx),
     });
     let result = match sent {
-        Ok(()) => rx.await.map_err(|_| Error::ShuttingDown).and_then(|r| r.map_err(Error::Corrupt)),
+        Ok(()) => rx
+            .await
+            .map_err(|_| Error::ShuttingDown)
+            .and_then(|r| r.map_err(Error::Corrupt)),
         Err(e) => Err(e),
     };
     {

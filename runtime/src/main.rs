@@ -56,13 +56,17 @@ async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
         p.exists().then_some(p)
     });
     let config = botbox::Config::load(path.as_deref()).context("cannot load the configuration")?;
-    let runtime = botbox::Runtime::start(config).await.context("cannot start")?;
+    let runtime = botbox::Runtime::start(config)
+        .await
+        .context("cannot start")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("stopping");
-            runtime.shutdown();
-            Ok(())
-        }
-        msg = runtime.fatal() => Err(anyhow::anyhow!(msg)),
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        msg = runtime.fatal() => return Err(anyhow::anyhow!(msg)),
     }
+    tracing::info!("stopping");
+    runtime.stop().await;
+    Ok(())
 }

@@ -15,12 +15,9 @@ use tokio::sync::mpsc;
 
 use crate::{
     bindings::types,
+    config::SandboxConfig,
     sandbox::{CallError, Instance, ModuleCode, ModuleEnv, Sandbox},
-    store::{
-        Committer, Op,
-        Handled,
-        kv::Applied,
-    },
+    store::{Committer, Handled, Op, kv::Applied},
 };
 
 /// How many updates may wait in one shard's queue before intake waits.
@@ -75,14 +72,14 @@ impl LoadedModule {
         env: Arc<ModuleEnv>,
         manifest: types::Manifest,
         first: Instance,
-        shards: usize,
-        max_attempts: u32,
+        limits: &SandboxConfig,
         committer: Committer,
     ) -> LoadedModule {
         let stats = Arc::new(ModuleStats::default());
         let mut first = Some(first);
         let mut tasks = Vec::new();
-        let senders = (0..shards)
+        let max_attempts = limits.max_attempts;
+        let senders = (0..limits.shards)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(SHARD_QUEUE);
                 let shard = Shard {

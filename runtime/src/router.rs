@@ -49,7 +49,10 @@ impl Router {
         let name = &manifest.name;
         let mut lost = Vec::new();
         for c in &manifest.commands {
-            let owner = self.commands.entry(c.name.to_ascii_lowercase()).or_insert_with(|| name.clone());
+            let owner = self
+                .commands
+                .entry(c.name.to_ascii_lowercase())
+                .or_insert_with(|| name.clone());
             if owner != name {
                 lost.push(c.name.clone());
             }
@@ -91,9 +94,16 @@ impl Router {
                         return vec![(owner.clone(), Reason::Command(cmd, args))];
                     }
                 }
-                self.messages.iter().map(|m| (m.clone(), Reason::Wanted)).collect()
+                self.messages
+                    .iter()
+                    .map(|m| (m.clone(), Reason::Wanted))
+                    .collect()
             }
-            UpdateKind::EditedMessage(_) => self.edited.iter().map(|m| (m.clone(), Reason::Wanted)).collect(),
+            UpdateKind::EditedMessage(_) => self
+                .edited
+                .iter()
+                .map(|m| (m.clone(), Reason::Wanted))
+                .collect(),
             UpdateKind::CallbackQuery(q) => {
                 let Some((tag, data)) = q.data.as_deref().and_then(|d| d.split_once(':')) else {
                     return Vec::new();
@@ -103,7 +113,11 @@ impl Router {
                     None => Vec::new(),
                 }
             }
-            _ => self.other.iter().map(|m| (m.clone(), Reason::Wanted)).collect(),
+            _ => self
+                .other
+                .iter()
+                .map(|m| (m.clone(), Reason::Wanted))
+                .collect(),
         }
     }
 
@@ -130,10 +144,14 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
     let ok_name = |s: &str, extra: &[char], max| {
         !s.is_empty()
             && s.len() <= max
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
     };
     if !ok_name(&m.name, &['-', '_'], 32) {
-        return Err(format!("module name `{}` must be 1-32 of a-z 0-9 - _", m.name));
+        return Err(format!(
+            "module name `{}` must be 1-32 of a-z 0-9 - _",
+            m.name
+        ));
     }
     if m.version.is_empty() || m.version.len() > 64 {
         return Err("version must be 1-64 characters".into());
@@ -146,7 +164,10 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
             return Err(format!("command `{}` must be 1-32 of a-z 0-9 _", c.name));
         }
         if c.description.is_empty() || c.description.chars().count() > 256 {
-            return Err(format!("command `{}` needs a description of 1-256 characters", c.name));
+            return Err(format!(
+                "command `{}` needs a description of 1-256 characters",
+                c.name
+            ));
         }
     }
     Ok(())

@@ -19,7 +19,10 @@ use crate::{
     outbox::{self, scheduler::OutboxStats},
     router::{self, Reason, Router},
     sandbox::{GuestLog, ModuleEnv, Sandbox, TicketCounter},
-    store::{Committed, Committer, Db, META, META_TAGS, kv::{KvLimits, Namespace}},
+    store::{
+        Committed, Committer, Db, META, META_TAGS,
+        kv::{KvLimits, Namespace},
+    },
 };
 
 /// Options that tests, benchmarks and `botbox dev` change.
@@ -99,7 +102,10 @@ impl Runtime {
                 }
                 Ok(m) => {
                     for lost in router.add(&m.manifest, &m.env.tag) {
-                        tracing::warn!(module = m.name(), "command /{lost} belongs to a module loaded earlier");
+                        tracing::warn!(
+                            module = m.name(),
+                            "command /{lost} belongs to a module loaded earlier"
+                        );
                     }
                     tracing::info!(module = m.name(), version = %m.manifest.version, file = %file, "module loaded");
                     modules.insert(m.name().to_string(), Arc::new(m));
@@ -140,7 +146,10 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>>>()?;
         if !initial.is_empty() {
-            tracing::info!(queued = initial.len(), "resuming delivery of queued messages");
+            tracing::info!(
+                queued = initial.len(),
+                "resuming delivery of queued messages"
+            );
         }
         let scheduler = tokio::spawn(outbox::scheduler::run(
             bot,
@@ -173,11 +182,18 @@ impl Runtime {
     async fn resume(&self) -> Result<()> {
         let pending = self.inner.db.pending_updates()?;
         if !pending.is_empty() {
-            tracing::info!(count = pending.len(), "resuming updates recorded before the last stop");
+            tracing::info!(
+                count = pending.len(),
+                "resuming updates recorded before the last stop"
+            );
         }
         for p in pending {
-            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else { continue };
-            let Ok(update) = serde_json::from_str(&p.raw) else { continue };
+            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
+                continue;
+            };
+            let Ok(update) = serde_json::from_str(&p.raw) else {
+                continue;
+            };
             let routes: Vec<_> = self
                 .inner
                 .router
@@ -209,7 +225,13 @@ impl Runtime {
                 Reason::Wanted => (None, None),
             };
             let wit = convert::update(update, raw, callback, command);
-            module.submit(Work { update_id, update: wit, chat_id }).await?;
+            module
+                .submit(Work {
+                    update_id,
+                    update: wit,
+                    chat_id,
+                })
+                .await?;
         }
         Ok(())
     }
@@ -270,7 +292,12 @@ impl Runtime {
             tracing::warn!("runtime still in use elsewhere; not waiting for the database to close");
             return;
         };
-        let Inner { modules, committer, db, .. } = inner;
+        let Inner {
+            modules,
+            committer,
+            db,
+            ..
+        } = inner;
         for (_, m) in modules {
             if let Ok(m) = Arc::try_unwrap(m) {
                 m.stop().await;
@@ -375,8 +402,7 @@ async fn load_module(
         env,
         manifest,
         first,
-        config.sandbox.shards,
-        config.sandbox.max_attempts,
+        &config.sandbox,
         committer.clone(),
     ))
 }

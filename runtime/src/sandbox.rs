@@ -5,12 +5,7 @@ mod guest_log;
 mod host;
 mod instance;
 
-use std::{
-    path::Path,
-    sync::Arc,
-    thread,
-    time::Duration,
-};
+use std::{path::Path, sync::Arc, thread, time::Duration};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
@@ -85,12 +80,12 @@ impl Sandbox {
         let hash = hex::encode(Sha256::digest(bytes));
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| Error::module(name, format!("does not fit the botbox:bot world: {e:#}")))?;
-        let pre = bindings::ModulePre::new(pre)
-            .map_err(|e| Error::module(name, format!("does not export botbox:bot/handler: {e:#}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            Error::module(name, format!("does not fit the botbox:bot world: {e:#}"))
+        })?;
+        let pre = bindings::ModulePre::new(pre).map_err(|e| {
+            Error::module(name, format!("does not export botbox:bot/handler: {e:#}"))
+        })?;
         Ok(ModuleCode { pre, hash })
     }
 

@@ -60,9 +60,11 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
     let modules = dir.path().join("modules");
     std::fs::create_dir_all(&modules).expect("modules dir");
     std::fs::copy(botbox_test_artifacts::CLICKER, modules.join("clicker.wasm")).expect("copy");
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("data");
-    config.modules_dir = modules;
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        modules_dir: modules,
+        ..Config::default()
+    };
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
     config.sandbox.shards = shards;
@@ -72,7 +74,8 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
 
     let updates = workload();
     let total = updates.len();
-    let started: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(total)));
+    let started: Arc<Mutex<HashMap<u64, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(total)));
     let mut events = rt.subscribe();
     let collector = {
         let started = started.clone();
@@ -103,7 +106,9 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
         let (rt, queue, started) = (rt.clone(), queue.clone(), started.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let Some(chunk) = queue.lock().next() else { break };
+                let Some(chunk) = queue.lock().next() else {
+                    break;
+                };
                 {
                     let now = Instant::now();
                     let mut s = started.lock();

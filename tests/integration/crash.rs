@@ -60,7 +60,9 @@ global_per_second = 1000
     )
     .unwrap();
 
-    let users: Vec<TestUser> = (1..=USERS).map(|i| TestUser::new(1000 + i, format!("U{i}"))).collect();
+    let users: Vec<TestUser> = (1..=USERS)
+        .map(|i| TestUser::new(1000 + i, format!("U{i}")))
+        .collect();
     for u in &users {
         fake.send_text(u, "/start");
     }
@@ -75,7 +77,12 @@ global_per_second = 1000
     fake.wait_until(WAIT, |v| {
         users
             .iter()
-            .map(|u| v.transcript(u.id).iter().filter(|e| e.text.starts_with("Clicks:")).count())
+            .map(|u| {
+                v.transcript(u.id)
+                    .iter()
+                    .filter(|e| e.text.starts_with("Clicks:"))
+                    .count()
+            })
             .sum::<usize>()
             >= total / 4
     })
@@ -85,7 +92,10 @@ global_per_second = 1000
     let status = bot.wait().await.unwrap();
     assert!(!status.success(), "killed, not exited: {status:?}");
     let answered_at_kill: usize = users.iter().map(|u| clicks_of(&fake, u.id).len()).sum();
-    assert!(answered_at_kill < total, "the kill came too late to test anything");
+    assert!(
+        answered_at_kill < total,
+        "the kill came too late to test anything"
+    );
 
     let mut bot = spawn_bot(&config_file);
     fake.wait_until(Duration::from_secs(120), |v| {
@@ -105,15 +115,33 @@ global_per_second = 1000
         let seen = clicks_of(&fake, u.id);
         let mut deduped = seen.clone();
         deduped.dedup();
-        assert_eq!(deduped, (1..=CLICKS as u64).collect::<Vec<_>>(), "user {}: {seen:?}", u.id);
+        assert_eq!(
+            deduped,
+            (1..=CLICKS as u64).collect::<Vec<_>>(),
+            "user {}: {seen:?}",
+            u.id
+        );
         let dupes = seen.len() - deduped.len();
-        assert!(dupes <= 1, "user {} got {dupes} repeated replies: {seen:?}", u.id);
+        assert!(
+            dupes <= 1,
+            "user {} got {dupes} repeated replies: {seen:?}",
+            u.id
+        );
         repeats += dupes;
     }
     // Ask for the rating after the restart: every user is registered once with all clicks.
     fake.send_text(&users[0], "Rating");
-    let rating = fake.wait_for_bot_text(users[0].id, "Total:", WAIT).await.unwrap();
-    assert!(rating.text.starts_with(&format!("Total: {USERS}\n1: U1 - {CLICKS}")), "{}", rating.text);
+    let rating = fake
+        .wait_for_bot_text(users[0].id, "Total:", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        rating
+            .text
+            .starts_with(&format!("Total: {USERS}\n1: U1 - {CLICKS}")),
+        "{}",
+        rating.text
+    );
     eprintln!("replies repeated across the kill: {repeats}");
     bot.start_kill().unwrap();
     let _ = bot.wait().await;

@@ -24,14 +24,21 @@ async fn botbox_dev_shows_the_clickers_replies_and_keyboard_in_the_terminal() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"/start\nClick\nClick\nRating\n").await.unwrap();
+    stdin
+        .write_all(b"/start\nClick\nClick\nRating\n")
+        .await
+        .unwrap();
     drop(stdin);
     let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("botbox dev exits after stdin closes")
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("[Click] [Rating]"), "{stdout}");
     let clicks: Vec<_> = stdout.lines().filter(|l| l.contains("Clicks: ")).collect();
     assert_eq!(clicks.len(), 2, "{stdout}");

@@ -1,6 +1,9 @@
 //! Shared set-up of the integration tests: a fake Bot API, modules built from source, and a
 //! runtime (in-process or the real binary) wired to them.
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support code"
+)]
 
 use std::{
     path::{Path, PathBuf},
@@ -41,9 +44,11 @@ pub fn init_logs() {
 /// A configuration for a runtime in `root` talking to `fake`.
 pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     init_logs();
-    let mut c = Config::default();
-    c.data_dir = root.join("data");
-    c.modules_dir = modules_dir(root, wasm);
+    let mut c = Config {
+        data_dir: root.join("data"),
+        modules_dir: modules_dir(root, wasm),
+        ..Config::default()
+    };
     c.telegram.token = Secret::new(fake.token());
     c.telegram.api_url = fake.api_url().to_string();
     c.telegram.poll_timeout_secs = 1;

@@ -40,7 +40,10 @@ async fn a_wrong_or_missing_secret_gets_401_and_nothing_is_processed() {
     assert!(rt.db().seen(900).unwrap());
     // ... but the rejected ones were not: only one handling of update 900 ever happened.
     let stats = rt.modules().remove("clicker").unwrap();
-    tokio::time::timeout(WAIT, events.recv()).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stats.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
     rt.stop().await;
 }
@@ -69,7 +72,10 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     ] {
         assert_eq!(post(body).await.unwrap().status(), 200);
     }
-    assert!(rt.db().seen(901).unwrap(), "a malformed update is marked seen, not retried");
+    assert!(
+        rt.db().seen(901).unwrap(),
+        "a malformed update is marked seen, not retried"
+    );
     // A body over the limit is refused before it is read.
     let huge = format!(r#"{{"update_id": 902, "pad": "{}"}}"#, "x".repeat(2 << 20));
     assert_eq!(post(huge).await.unwrap().status(), 413);
@@ -77,6 +83,8 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
     fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT).await.unwrap();
+    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
+        .await
+        .unwrap();
     rt.stop().await;
 }

@@ -42,7 +42,8 @@ pub(crate) async fn start(
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", cfg.listen)))?;
     tracing::info!(listen = %cfg.listen, path = %path(&cfg.url), "webhook server listening");
     if !cfg.url.is_empty() {
-        let url = reqwest::Url::parse(&cfg.url).map_err(|e| Error::Config(format!("telegram.webhook.url: {e}")))?;
+        let url = reqwest::Url::parse(&cfg.url)
+            .map_err(|e| Error::Config(format!("telegram.webhook.url: {e}")))?;
         let mut req = rt
             .inner
             .bot
@@ -69,7 +70,10 @@ pub(crate) async fn start(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!("webhook server failed: {e}");
         }
     }))
@@ -82,7 +86,10 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 
 async fn receive(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let expected = rt.inner.config.telegram.webhook.secret.expose().as_bytes();
-    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     if !same_secret(given, expected) {
         tracing::warn!("webhook request with a wrong or missing secret token rejected");
         return StatusCode::UNAUTHORIZED;
@@ -90,7 +97,10 @@ async fn receive(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v @ serde_json::Value::Object(_)) => v,
         Ok(_) | Err(_) => {
-            tracing::warn!(bytes = body.len(), "webhook body is not a JSON update; skipped");
+            tracing::warn!(
+                bytes = body.len(),
+                "webhook body is not a JSON update; skipped"
+            );
             return StatusCode::OK;
         }
     };

@@ -29,9 +29,7 @@ use std::{
 use rand::Rng;
 use teloxide_core::{
     ApiError, Bot, RequestError,
-    payloads::{
-        AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters,
-    },
+    payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters},
     prelude::Requester,
     types::{
         CallbackQueryId, ChatId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyMarkup,
@@ -85,6 +83,10 @@ pub struct OutboxStats {
 }
 
 /// Runs the scheduler until `shutdown` turns true.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the scheduler's whole context, given once at start"
+)]
 pub async fn run(
     bot: Bot,
     db: Arc<Db>,
@@ -113,7 +115,10 @@ pub async fn run(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     loop {
         let wake = s.dispatch(&bot, &db, &committer, &stats, &done_tx);
-        let sleep = tokio::time::sleep_until(wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).into());
+        let sleep = tokio::time::sleep_until(
+            wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+                .into(),
+        );
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -195,7 +200,9 @@ impl Scheduler {
             }
             let mut best: Option<(super::Priority, u64, i64)> = None;
             for (&chat_id, c) in &mut self.chats {
-                let Some((seq, head)) = c.queue.front() else { continue };
+                let Some((seq, head)) = c.queue.front() else {
+                    continue;
+                };
                 if c.busy {
                     continue;
                 }
@@ -234,16 +241,21 @@ impl Scheduler {
             c.busy = true;
             self.in_flight += 1;
             let resolved = match &e.action {
-                Action::EditText { target: Target::Ticket(t), .. } | Action::Delete { target: Target::Ticket(t) } => {
-                    self.message_ids.get(t).copied()
+                Action::EditText {
+                    target: Target::Ticket(t),
+                    ..
                 }
+                | Action::Delete {
+                    target: Target::Ticket(t),
+                } => self.message_ids.get(t).copied(),
                 _ => None,
             };
             spawn_request(bot, db, committer, stats, done, seq, e, resolved);
         }
         // Forget idle chats whose buckets are full again, so memory follows active chats.
         if self.chats.len() > 10_000 {
-            self.chats.retain(|_, c| !c.queue.is_empty() || c.busy || !c.bucket.is_full(now));
+            self.chats
+                .retain(|_, c| !c.queue.is_empty() || c.busy || !c.bucket.is_full(now));
         }
         wake
     }
@@ -259,7 +271,9 @@ impl Scheduler {
         if f.chat_id == 0 {
             return;
         }
-        let Some(c) = self.chats.get_mut(&f.chat_id) else { return };
+        let Some(c) = self.chats.get_mut(&f.chat_id) else {
+            return;
+        };
         c.busy = false;
         let now = Instant::now();
         match f.outcome {
@@ -270,7 +284,9 @@ impl Scheduler {
                 }
             }
             Outcome::RetryAfter(d) => {
-                stats.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats
+                    .rate_limited
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 c.blocked_until = Some(now + d);
             }
             Outcome::Transient(err) => {
@@ -289,7 +305,10 @@ impl Scheduler {
                 }
             }
             Outcome::Blocked(err) => {
-                tracing::info!(chat = f.chat_id, "chat unreachable ({err}); dropping its pending messages");
+                tracing::info!(
+                    chat = f.chat_id,
+                    "chat unreachable ({err}); dropping its pending messages"
+                );
                 for (seq, e) in c.queue.drain(..) {
                     give_up(committer, stats, seq, &e, &err);
                 }
@@ -299,7 +318,9 @@ impl Scheduler {
 }
 
 fn give_up(committer: &Committer, stats: &Arc<OutboxStats>, seq: u64, e: &Entry, why: &str) {
-    stats.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .failed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ticket = e.ticket.map(|t| {
         (
             t,
@@ -329,32 +350,70 @@ fn spawn_request(
     e: Entry,
     resolved: Option<i32>,
 ) {
-    let (bot, db, committer, stats, done) = (bot.clone(), db.clone(), committer.clone(), stats.clone(), done.clone());
+    let (bot, db, committer, stats, done) = (
+        bot.clone(),
+        db.clone(),
+        committer.clone(),
+        stats.clone(),
+        done.clone(),
+    );
     tokio::spawn(async move {
-        let chat_id = if matches!(e.action, Action::AnswerCallback { .. }) { 0 } else { e.chat_id };
+        let chat_id = if matches!(e.action, Action::AnswerCallback { .. }) {
+            0
+        } else {
+            e.chat_id
+        };
         let mut delivered = None;
         let outcome = match request(&bot, &db, &e, resolved).await {
             Ok(message_id) => {
                 delivered = e.ticket.zip(message_id);
-                stats.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats
+                    .delivered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let ticket = e.ticket.map(|t| {
-                    (t, TicketRecord { module: e.module.clone(), chat_id: e.chat_id, message_id, failed: None })
+                    (
+                        t,
+                        TicketRecord {
+                            module: e.module.clone(),
+                            chat_id: e.chat_id,
+                            message_id,
+                            failed: None,
+                        },
+                    )
                 });
                 // The chat's next message waits for this commit: at most one message per
                 // chat can be delivered twice after a crash.
-                match committer.commit(|tx| Op::Delivered { seq, ticket, done: Some(tx) }).await {
+                match committer
+                    .commit(|tx| Op::Delivered {
+                        seq,
+                        ticket,
+                        done: Some(tx),
+                    })
+                    .await
+                {
                     Ok(()) => Outcome::Done,
                     Err(err) => Outcome::Transient(err.to_string()),
                 }
             }
             Err(err) => classify(&committer, &stats, seq, &e, err),
         };
-        let _ = done.send(Finished { chat_id, seq, outcome, delivered });
+        let _ = done.send(Finished {
+            chat_id,
+            seq,
+            outcome,
+            delivered,
+        });
     });
 }
 
 /// Decides what a failed request means; gives up permanent failures right here.
-fn classify(committer: &Committer, stats: &Arc<OutboxStats>, seq: u64, e: &Entry, err: RequestError) -> Outcome {
+fn classify(
+    committer: &Committer,
+    stats: &Arc<OutboxStats>,
+    seq: u64,
+    e: &Entry,
+    err: RequestError,
+) -> Outcome {
     match err {
         RequestError::RetryAfter(s) => Outcome::RetryAfter(s.duration()),
         RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
@@ -369,7 +428,10 @@ fn classify(committer: &Committer, stats: &Arc<OutboxStats>, seq: u64, e: &Entry
             | ApiError::ChatNotFound,
         ) => Outcome::Blocked(err.to_string()),
         RequestError::Api(ApiError::Unknown(ref d))
-            if d.starts_with("Internal Server Error") || d.starts_with("Bad Gateway") || d.starts_with("Gateway") || d.starts_with("Service Unavailable") =>
+            if d.starts_with("Internal Server Error")
+                || d.starts_with("Bad Gateway")
+                || d.starts_with("Gateway")
+                || d.starts_with("Service Unavailable") =>
         {
             Outcome::Transient(err.to_string())
         }
@@ -389,7 +451,10 @@ async fn message_id(db: &Db, target: &Target, resolved: Option<i32>) -> Result<i
                 return Ok(id);
             }
             match db.ticket(*t) {
-                Ok(Some(TicketRecord { message_id: Some(id), .. })) => Ok(id),
+                Ok(Some(TicketRecord {
+                    message_id: Some(id),
+                    ..
+                })) => Ok(id),
                 _ => Err(RequestError::Api(ApiError::MessageToEditNotFound)),
             }
         }
@@ -405,10 +470,21 @@ fn parse_mode(p: &Option<String>) -> Option<ParseMode> {
 }
 
 /// Performs one request; returns the sent message's id for sendMessage.
-async fn request(bot: &Bot, db: &Db, e: &Entry, resolved: Option<i32>) -> Result<Option<i32>, RequestError> {
+async fn request(
+    bot: &Bot,
+    db: &Db,
+    e: &Entry,
+    resolved: Option<i32>,
+) -> Result<Option<i32>, RequestError> {
     let chat = ChatId(e.chat_id);
     match &e.action {
-        Action::Send { text, parse_mode: pm, reply_markup, reply_to, silent } => {
+        Action::Send {
+            text,
+            parse_mode: pm,
+            reply_markup,
+            reply_to,
+            silent,
+        } => {
             let mut req = bot.send_message(chat, text.clone());
             if let Some(pm) = parse_mode(pm) {
                 req = req.parse_mode(pm);
@@ -419,14 +495,21 @@ async fn request(bot: &Bot, db: &Db, e: &Entry, resolved: Option<i32>) -> Result
                 req = req.reply_markup(m);
             }
             if let Some(id) = reply_to {
-                req = req.reply_parameters(ReplyParameters::new(MessageId(*id)).allow_sending_without_reply());
+                req = req.reply_parameters(
+                    ReplyParameters::new(MessageId(*id)).allow_sending_without_reply(),
+                );
             }
             if *silent {
                 req = req.disable_notification(true);
             }
             Ok(Some(req.await?.id.0))
         }
-        Action::EditText { target, text, parse_mode: pm, reply_markup } => {
+        Action::EditText {
+            target,
+            text,
+            parse_mode: pm,
+            reply_markup,
+        } => {
             let id = message_id(db, target, resolved).await?;
             let mut req = bot.edit_message_text(chat, MessageId(id), text.clone());
             if let Some(pm) = parse_mode(pm) {

@@ -140,13 +140,19 @@ impl LineWriter {
         // Module-controlled size: a line without newline is flushed at 4 KiB.
         if (all && !self.buf.is_empty()) || self.buf.len() > 4096 {
             let rest = std::mem::take(&mut self.buf);
-            self.out.log.line(self.out.level, &String::from_utf8_lossy(&rest));
+            self.out
+                .log
+                .line(self.out.level, &String::from_utf8_lossy(&rest));
         }
     }
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.buf.extend_from_slice(buf);
         self.flush_lines(false);
         Poll::Ready(Ok(buf.len()))

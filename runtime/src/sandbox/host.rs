@@ -145,10 +145,9 @@ impl HostState {
     }
 
     fn queue(&mut self, entry: Entry) -> Result<(), outbox::Error> {
-        let call = self
-            .call
-            .as_mut()
-            .ok_or_else(|| outbox::Error::InvalidArgument("the outbox is not available in init".into()))?;
+        let call = self.call.as_mut().ok_or_else(|| {
+            outbox::Error::InvalidArgument("the outbox is not available in init".into())
+        })?;
         if call.outbox.len() >= MAX_REQUESTS_PER_CALL {
             return Err(outbox::Error::QuotaExceeded(format!(
                 "at most {MAX_REQUESTS_PER_CALL} requests per update"
@@ -182,7 +181,9 @@ impl HostState {
                     return Ok((*chat, Target::Ticket(t)));
                 }
                 match self.env.db.ticket(t) {
-                    Ok(Some(rec)) if *rec.module == *self.env.name => Ok((rec.chat_id, Target::Ticket(t))),
+                    Ok(Some(rec)) if *rec.module == *self.env.name => {
+                        Ok((rec.chat_id, Target::Ticket(t)))
+                    }
                     _ => Err(outbox::Error::UnknownTicket(t)),
                 }
             }
@@ -231,7 +232,12 @@ impl kv::Host for HostState {
         ns.increment(&mut call.txn, &key, delta).map_err(kv_error)
     }
 
-    fn scan(&mut self, prefix: Vec<u8>, after: Option<Vec<u8>>, limit: u32) -> Result<kv::Page, kv::Error> {
+    fn scan(
+        &mut self,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<kv::Page, kv::Error> {
         let ns = self.env.namespace.clone();
         let call = self.call().ok_or_else(no_call)?;
         let (entries, next) = ns
@@ -279,7 +285,9 @@ fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, ou
     // Module-controlled sizes: Telegram allows 100 buttons; labels and data are checked too.
     let count_ok = |n: usize| {
         if n > 100 {
-            Err(invalid(format!("a keyboard has at most 100 buttons, this one {n}")))
+            Err(invalid(format!(
+                "a keyboard has at most 100 buttons, this one {n}"
+            )))
         } else {
             Ok(())
         }
@@ -306,8 +314,13 @@ fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, ou
                             json!({"text": b.text, "callback_data": format!("{tag}:{data}")})
                         }
                         outbox::ButtonAction::Url(url) => {
-                            if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("tg://")) {
-                                return Err(invalid(format!("button URL `{url}` is not http(s) or tg")));
+                            if !(url.starts_with("https://")
+                                || url.starts_with("http://")
+                                || url.starts_with("tg://"))
+                            {
+                                return Err(invalid(format!(
+                                    "button URL `{url}` is not http(s) or tg"
+                                )));
                             }
                             json!({"text": b.text, "url": url})
                         }
@@ -319,7 +332,11 @@ fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, ou
         }
         outbox::Keyboard::Reply(k) => {
             count_ok(k.rows.iter().map(Vec::len).sum())?;
-            if k.rows.iter().flatten().any(|l| l.is_empty() || l.len() > 256) {
+            if k.rows
+                .iter()
+                .flatten()
+                .any(|l| l.is_empty() || l.len() > 256)
+            {
                 return Err(invalid("button labels must be 1..=256 bytes"));
             }
             let rows: Vec<Vec<_>> = k
@@ -379,7 +396,11 @@ impl outbox::Host for HostState {
         check_text(&text)?;
         let markup = match options.keyboard {
             Some(k @ outbox::Keyboard::Inline(_)) => Some(reply_markup(&self.env.tag, k)?),
-            Some(_) => return Err(invalid("only inline keyboards can be edited into a message")),
+            Some(_) => {
+                return Err(invalid(
+                    "only inline keyboards can be edited into a message",
+                ));
+            }
             None => None,
         };
         let (chat_id, target) = self.target(target)?;
@@ -454,9 +475,9 @@ impl config::Host for HostState {
         match self.env.config.get(&key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => {
-                Ok(Some(v.to_string()))
-            }
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+            ) => Ok(Some(v.to_string())),
             Some(v) => Err(config::Error::Unsupported(v.type_str().to_string())),
         }
     }

@@ -179,7 +179,10 @@ impl Committer {
     }
 
     /// Queues an op and waits until it is durable.
-    pub async fn commit(&self, op: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Op) -> Result<()> {
+    pub async fn commit(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Op,
+    ) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.send(op(tx))?;
         match rx.await {
@@ -253,8 +256,8 @@ fn apply(
                         }
                     }
                     for entry in &h.outbox {
-                        let bytes = serde_json::to_vec(entry)
-                            .map_err(|e| Error::Corrupt(e.to_string()))?;
+                        let bytes =
+                            serde_json::to_vec(entry).map_err(|e| Error::Corrupt(e.to_string()))?;
                         outbox.insert(*next_seq, bytes.as_slice())?;
                         if let Some(t) = entry.ticket {
                             let rec = TicketRecord {

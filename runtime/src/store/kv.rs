@@ -17,11 +17,7 @@
 //!
 //! Every key and size here comes from a module: the host checks them (see `check_key`).
 
-use std::{
-    collections::BTreeMap,
-    ops::Bound,
-    sync::Arc,
-};
+use std::{collections::BTreeMap, ops::Bound, sync::Arc};
 
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, TableDefinition};
@@ -228,7 +224,9 @@ impl Namespace {
         limit: u32,
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>), KvError> {
         // Module-controlled sizes: prefix and cursor are bounded like keys, the limit is capped.
-        if prefix.len() > self.limits.max_key || after.is_some_and(|a| a.len() > self.limits.max_key) {
+        if prefix.len() > self.limits.max_key
+            || after.is_some_and(|a| a.len() > self.limits.max_key)
+        {
             return Err(KvError::InvalidKey(format!(
                 "prefix and cursor must be at most {} bytes",
                 self.limits.max_key
@@ -257,7 +255,11 @@ impl Namespace {
         // Read from redb until `limit` live entries are certain (deletes in upper layers may
         // hide some, so read a few extra per hidden key).
         let hidden = overlay.iter().filter(|(_, v)| v.is_none()).count()
-            + txn.writes.range::<Vec<u8>, _>(range.clone()).filter(|(_, v)| v.is_none()).count();
+            + txn
+                .writes
+                .range::<Vec<u8>, _>(range.clone())
+                .filter(|(_, v)| v.is_none())
+                .count();
         let want = limit + hidden + 1;
         let rtxn = self.db.begin_read().map_err(|e| io(&e))?;
         let def = TableDefinition::<&[u8], &[u8]>::new(&self.table);
@@ -279,7 +281,11 @@ impl Namespace {
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(io(&e)),
         }
-        let db_last = if db_exhausted { None } else { merged.keys().next_back().cloned() };
+        let db_last = if db_exhausted {
+            None
+        } else {
+            merged.keys().next_back().cloned()
+        };
         for (k, v) in overlay {
             merged.insert(k, v);
         }
@@ -302,7 +308,10 @@ impl Namespace {
             }
         }
         if next.is_none() && db_last.is_some() {
-            next = entries.last().map(|(k, _)| k.clone()).or_else(|| db_last.clone());
+            next = entries
+                .last()
+                .map(|(k, _)| k.clone())
+                .or_else(|| db_last.clone());
         }
         // Remember what this scan depended on: from its start to where it stopped.
         let read_upper = match &next {

@@ -18,6 +18,9 @@ pub struct FakeConfig {
     pub limits: Limits,
     /// How webhook deliveries are retried after a failure.
     pub webhook_retry: WebhookRetry,
+    /// The `update_id` of the first update (Telegram's ids continue across restarts of a
+    /// bot; a runtime with a database from an earlier run needs ids above those it saw).
+    pub first_update_id: i64,
 }
 
 impl Default for FakeConfig {
@@ -28,6 +31,7 @@ impl Default for FakeConfig {
             bot_first_name: "Botbox Test Bot".to_owned(),
             limits: Limits::default(),
             webhook_retry: WebhookRetry::default(),
+            first_update_id: 1,
         }
     }
 }

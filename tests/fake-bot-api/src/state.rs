@@ -166,7 +166,7 @@ pub(crate) struct State {
 impl State {
     fn new(config: &FakeConfig) -> Self {
         Self {
-            queue: UpdateQueue::default(),
+            queue: UpdateQueue::starting_at(config.first_update_id),
             allowed_updates: Vec::new(),
             chats: BTreeMap::new(),
             callbacks: HashMap::new(),

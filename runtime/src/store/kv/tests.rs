@@ -101,9 +101,18 @@ fn bad_keys_and_values_are_error_values() {
     let (_d, ns) = ns();
     let mut t = ns.begin();
     assert!(matches!(ns.get(&mut t, b""), Err(KvError::InvalidKey(_))));
-    assert!(matches!(ns.set(&mut t, &[0u8; 17], b""), Err(KvError::InvalidKey(_))));
-    assert!(matches!(ns.set(&mut t, b"k", &[0u8; 33]), Err(KvError::ValueTooLarge(_))));
+    assert!(matches!(
+        ns.set(&mut t, &[0u8; 17], b""),
+        Err(KvError::InvalidKey(_))
+    ));
+    assert!(matches!(
+        ns.set(&mut t, b"k", &[0u8; 33]),
+        Err(KvError::ValueTooLarge(_))
+    ));
     ns.set(&mut t, b"s", b"text").unwrap();
-    assert!(matches!(ns.increment(&mut t, b"s", 1), Err(KvError::WrongType(_))));
+    assert!(matches!(
+        ns.increment(&mut t, b"s", 1),
+        Err(KvError::WrongType(_))
+    ));
     ns.abort(&mut t);
 }

@@ -43,9 +43,16 @@ pub(crate) struct UpdateQueue {
 
 impl Default for UpdateQueue {
     fn default() -> Self {
+        Self::starting_at(1)
+    }
+}
+
+impl UpdateQueue {
+    /// An empty queue whose first update gets `first_id`.
+    pub(crate) fn starting_at(first_id: i64) -> Self {
         Self {
             items: VecDeque::new(),
-            next_id: 1,
+            next_id: first_id.max(1),
         }
     }
 }

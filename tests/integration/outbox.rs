@@ -1,0 +1,110 @@
+//! The first outbox: tickets, buttons, 429s, unreachable chats.
+
+mod support;
+
+use std::time::Duration;
+
+use botbox_test_artifacts::{CLICKER, ECHO};
+use fake_bot_api::Failure;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_edited_through_its_ticket_before_it_was_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let rt = start(config(dir.path(), &fake, &[ECHO])).await;
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/edit");
+    let msg = fake.wait_for_bot_text(alice.id, "v2", WAIT).await.unwrap();
+    assert_eq!(msg.edits, 1);
+    assert_eq!(
+        bot_texts(&fake, alice.id),
+        ["v2"],
+        "one message, edited in place"
+    );
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_press_returns_to_the_module_that_drew_it_with_its_own_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    // The clicker is loaded too: the press must reach echo only.
+    let rt = start(config(dir.path(), &fake, &[CLICKER, ECHO])).await;
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/buttons");
+    let msg = fake
+        .wait_for_bot_text(alice.id, "Pick one", WAIT)
+        .await
+        .unwrap();
+    let data = msg
+        .inline_button("B")
+        .unwrap()
+        .callback_data
+        .clone()
+        .unwrap();
+    assert!(
+        data.ends_with(":b") && data.len() <= 64,
+        "tagged data: {data}"
+    );
+    fake.press_inline_label(&alice, alice.id, "B").unwrap();
+    fake.wait_for_bot_text(alice.id, "pressed: b", WAIT)
+        .await
+        .unwrap();
+    fake.wait_until(WAIT, |v| v.answered_callbacks().len() == 1)
+        .await
+        .unwrap();
+    let clicker = rt.modules().remove("clicker").unwrap();
+    assert_eq!(clicker.calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_the_reply_arrives_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let rt = start(config(dir.path(), &fake, &[ECHO])).await;
+    fake.fail_next("sendMessage", 1, Failure::RetryAfter(1));
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "hello");
+    fake.wait_for_bot_text(alice.id, "echo: hello", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(bot_texts(&fake, alice.id), ["echo: hello"]);
+    assert_eq!(
+        rt.outbox_stats()
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_blocked_the_bot_costs_nothing_and_others_are_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let rt = start(config(dir.path(), &fake, &[ECHO])).await;
+    let (alice, bob) = (TestUser::alice(), TestUser::bob());
+    fake.send_text(&alice, "first");
+    fake.wait_for_bot_text(alice.id, "echo: first", WAIT)
+        .await
+        .unwrap();
+    fake.set_blocked(&alice, true);
+    fake.send_text(&alice, "second");
+    fake.send_text(&bob, "hi");
+    fake.wait_for_bot_text(bob.id, "echo: hi", WAIT)
+        .await
+        .unwrap();
+    // The refused message is given up, not retried forever: the outbox drains.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !rt.db().outbox().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outbox never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(bot_texts(&fake, alice.id), ["echo: first"]);
+    rt.stop().await;
+}

@@ -1,0 +1,59 @@
+//! The bot token stays in the host: never in the log, never visible to a module.
+
+mod support;
+
+use std::process::Stdio;
+
+use botbox_test_artifacts::CLICKER;
+use support::*;
+use tokio::io::AsyncReadExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_never_appears_in_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let modules = modules_dir(dir.path(), &[CLICKER]);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .arg("run")
+        .env("BOTBOX_TOKEN", fake.token())
+        .env("BOTBOX_API_URL", fake.api_url().to_string())
+        .env("BOTBOX_DATA_DIR", dir.path().join("data"))
+        .env("BOTBOX_MODULES_DIR", &modules)
+        .env("BOTBOX_LOG", "trace")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
+        .await
+        .unwrap();
+    child.start_kill().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    let _ = child.wait().await;
+    assert!(
+        log.contains("connected to the Bot API"),
+        "the log was captured: {log:.2000}"
+    );
+    let secret = fake.token().split(':').nth(1).unwrap();
+    assert!(!log.contains(secret), "the token leaked into the log");
+}
