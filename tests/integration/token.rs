@@ -20,7 +20,10 @@ async fn the_token_never_appears_in_the_log_even_at_trace_level() {
         .env("BOTBOX_DATA_DIR", dir.path().join("data"))
         .env("BOTBOX_MODULES_DIR", &modules)
         // Everything at trace level except the compiler, which only slows the test down.
-        .env("BOTBOX_LOG", "trace,cranelift_codegen=info,wasmtime_internal_cranelift=info")
+        .env(
+            "BOTBOX_LOG",
+            "trace,cranelift_codegen=info,wasmtime_internal_cranelift=info",
+        )
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -33,7 +36,10 @@ async fn the_token_never_appears_in_the_log_even_at_trace_level() {
     let mut stdout = child.stdout.take().unwrap();
     let reader = tokio::spawn(async move {
         let (mut err, mut out) = (String::new(), String::new());
-        let _ = tokio::join!(stderr.read_to_string(&mut err), stdout.read_to_string(&mut out));
+        let _ = tokio::join!(
+            stderr.read_to_string(&mut err),
+            stdout.read_to_string(&mut out)
+        );
         err + &out
     });
     let alice = TestUser::alice();
