@@ -22,6 +22,7 @@ pub struct Manifest {
     version: String,
     commands: Vec<(String, String)>,
     wants: wit::UpdateFilter,
+    outbox_per_minute: Option<u32>,
 }
 
 impl Manifest {
@@ -37,7 +38,16 @@ impl Manifest {
             version: version.into(),
             commands: Vec::new(),
             wants: wit::UpdateFilter::empty(),
+            outbox_per_minute: None,
         }
+    }
+
+    /// Declares the most messages per minute the module needs (sends, edits and deletes; a
+    /// broadcast counts each chat). The host delivers no faster, so one module cannot use up the
+    /// whole bot's rate; the operator may narrow it further.
+    pub fn outbox_per_minute(mut self, limit: u32) -> Self {
+        self.outbox_per_minute = Some(limit);
+        self
     }
 
     /// Adds a command the module answers, shown in Telegram's command menu. `name` has no slash
@@ -94,6 +104,7 @@ impl Manifest {
                 .map(|(name, description)| wit::Command { name, description })
                 .collect(),
             wants: self.wants,
+            outbox_per_minute: self.outbox_per_minute,
         }
     }
 }

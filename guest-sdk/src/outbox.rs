@@ -28,7 +28,7 @@ mod message;
 pub use keyboard::{InlineButton, InlineKeyboard, ReplyKeyboard};
 pub use message::{Edit, Message};
 
-pub use crate::__private::botbox::bot::outbox::{ParseMode, Priority};
+pub use crate::__private::botbox::bot::outbox::{Delivery, ParseMode, Priority};
 
 use crate::__private::botbox::bot::outbox as wit;
 use crate::Update;
@@ -144,6 +144,18 @@ pub fn reply(update: &Update, text: &str) -> Result<Ticket, Error> {
 /// or formatting.
 pub fn edit_text(target: impl Into<MessageRef>, text: &str) -> Result<(), Error> {
     Edit::new(target, text).send()
+}
+
+/// Queues `text` as plain text to every chat in `chat_ids` (at most 10 000) at bulk priority;
+/// see [`Message::broadcast`] for options.
+pub fn broadcast(chat_ids: &[i64], text: &str) -> Result<Vec<Ticket>, Error> {
+    Message::new(0, text).broadcast(chat_ids)
+}
+
+/// What became of a message this module sent: still queued, delivered (with Telegram's message
+/// id) or given up (with the reason, e.g. the user blocked the bot).
+pub fn status(ticket: Ticket) -> Result<Delivery, Error> {
+    Ok(wit::status(ticket.0)?)
 }
 
 /// Deletes a message, delivered or still queued.

@@ -136,6 +136,14 @@ pub struct OutboxConfig {
     pub global_per_second: u32,
     /// Requests in flight to the Bot API at once.
     pub max_in_flight: usize,
+    /// While bulk messages wait, at least one send in this many is bulk (so broadcasts are
+    /// never starved by a steady stream of replies).
+    pub bulk_share: u32,
+    /// Send bulk messages as paid broadcasts (`allow_paid_broadcast`, billed in Telegram Stars),
+    /// at up to `paid_broadcast_per_second` instead of `global_per_second`.
+    pub paid_broadcast: bool,
+    /// The paid-broadcast rate (Telegram allows up to 1000/s).
+    pub paid_broadcast_per_second: u32,
 }
 
 /// One module's settings.
@@ -144,6 +152,9 @@ pub struct OutboxConfig {
 pub struct ModuleSettings {
     /// The values the module reads through its `config` import.
     pub config: toml::Table,
+    /// Narrows the module's outbox quota (messages per minute); it can never widen what the
+    /// module's manifest declares.
+    pub outbox_per_minute: Option<u32>,
 }
 
 impl Default for Config {
@@ -206,6 +217,9 @@ impl Default for OutboxConfig {
             group_per_minute: 20,
             global_per_second: 30,
             max_in_flight: 16,
+            bulk_share: 10,
+            paid_broadcast: false,
+            paid_broadcast_per_second: 1000,
         }
     }
 }
@@ -294,8 +308,11 @@ impl Config {
             || self.outbox.global_per_second == 0
             || self.outbox.group_per_minute == 0
             || self.outbox.max_in_flight == 0
+            || self.outbox.bulk_share == 0
+            || self.outbox.paid_broadcast_per_second == 0
+            || self.outbox.paid_broadcast_per_second > 1000
         {
-            return bad("`outbox` limits must be positive");
+            return bad("`outbox` limits must be positive (paid_broadcast_per_second at most 1000)");
         }
         if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {
             return bad(

@@ -60,6 +60,8 @@ pub struct LoadedModule {
     pub code: ModuleCode,
     /// Counters.
     pub stats: Arc<ModuleStats>,
+    /// Its outbox quota in messages per minute (manifest narrowed by the operator).
+    pub outbox_per_minute: Option<u32>,
     shards: Vec<mpsc::Sender<Work>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -100,6 +102,7 @@ impl LoadedModule {
             manifest,
             code,
             stats,
+            outbox_per_minute: None,
             shards: senders,
             tasks,
         }

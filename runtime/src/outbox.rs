@@ -7,6 +7,7 @@
 //! committed: at most one message per chat, the one in flight.
 
 pub mod limits;
+pub mod metrics;
 pub mod scheduler;
 
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,16 @@ pub struct Entry {
     pub ticket: Option<u64>,
     /// The request.
     pub action: Action,
+    /// When the module queued it, in Unix milliseconds (for the age metric).
+    #[serde(default)]
+    pub queued_at_ms: u64,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Entry {

@@ -156,6 +156,9 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
     if m.version.is_empty() || m.version.len() > 64 {
         return Err("version must be 1-64 characters".into());
     }
+    if m.outbox_per_minute == Some(0) {
+        return Err("outbox-per-minute must be positive".into());
+    }
     if m.commands.len() > 100 {
         return Err("at most 100 commands".into());
     }

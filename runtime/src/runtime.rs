@@ -16,7 +16,7 @@ use crate::{
     config::{Config, Mode},
     convert, intake,
     module::{LoadedModule, ModuleStats, Work},
-    outbox::{self, scheduler::OutboxStats},
+    outbox::{self, metrics::OutboxStats},
     router::{self, Reason, Router},
     sandbox::{GuestLog, ModuleEnv, Sandbox, TicketCounter},
     store::{
@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) fatal: watch::Receiver<Option<String>>,
     pub(crate) outbox_stats: Arc<OutboxStats>,
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Chats whose user blocked the bot (shared with the outbox).
+    pub(crate) blocked_chats: Arc<Mutex<HashSet<i64>>>,
 }
 
 /// A running bot. Cheap to clone.
@@ -131,6 +133,7 @@ impl Runtime {
             fatal,
             outbox_stats: outbox_stats.clone(),
             tasks: Mutex::new(Vec::new()),
+            blocked_chats: Arc::default(),
         });
         let runtime = Runtime { inner };
 
@@ -151,14 +154,25 @@ impl Runtime {
                 "resuming delivery of queued messages"
             );
         }
-        let scheduler = tokio::spawn(outbox::scheduler::run(
+        let quotas = runtime
+            .inner
+            .modules
+            .values()
+            .filter_map(|m| m.outbox_per_minute.map(|q| (m.name().to_string(), q)))
+            .collect();
+        let deps = outbox::scheduler::Deps {
             bot,
             db,
             committer,
+            stats: outbox_stats,
+            blocked: runtime.inner.blocked_chats.clone(),
+            quotas,
+        };
+        let scheduler = tokio::spawn(outbox::scheduler::run(
+            deps,
             runtime.inner.config.outbox.clone(),
             initial,
             outbox_rx,
-            outbox_stats,
             shutdown_rx.clone(),
         ));
         runtime.inner.tasks.lock().push(scheduler);
@@ -214,6 +228,13 @@ impl Runtime {
         routes: Vec<(String, Reason)>,
     ) -> Result<()> {
         let chat_id = convert::chat_of(update);
+        // A user who blocked the bot and writes again has unblocked it.
+        if let Some(chat) = chat_id {
+            let mut blocked = self.inner.blocked_chats.lock();
+            if !blocked.is_empty() {
+                blocked.remove(&chat);
+            }
+        }
         for (name, reason) in routes {
             let Some(module) = self.inner.modules.get(&name) else {
                 tracing::warn!(module = %name, update = update_id, "update waits for a module that is not loaded");
@@ -253,6 +274,11 @@ impl Runtime {
     /// The outbox's counters.
     pub fn outbox_stats(&self) -> &OutboxStats {
         &self.inner.outbox_stats
+    }
+
+    /// The outbox's queue: depth per class, rate, 429s, age of the oldest message.
+    pub fn outbox_metrics(&self) -> outbox::metrics::Metrics {
+        self.inner.outbox_stats.metrics()
     }
 
     /// The database (for tools and tests).
@@ -390,13 +416,19 @@ async fn load_module(
         .map_err(|e| Error::module(file, format!("init {e}")))?;
     router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
     let tag = module_tag(db, &manifest.name)?;
+    // The operator can narrow the module's quota, never widen it.
+    let operator = config.modules.get(&manifest.name).and_then(|m| m.outbox_per_minute);
+    let outbox_per_minute = match (manifest.outbox_per_minute, operator) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let env = env_for(config, db, tickets, &manifest.name, tag);
     let mut first = sandbox.instantiate(&code, env.clone()).await?;
     first
         .init()
         .await
         .map_err(|e| Error::module(file, format!("init {e}")))?;
-    Ok(LoadedModule::start(
+    let mut module = LoadedModule::start(
         sandbox.clone(),
         code,
         env,
@@ -404,7 +436,9 @@ async fn load_module(
         first,
         &config.sandbox,
         committer.clone(),
-    ))
+    );
+    module.outbox_per_minute = outbox_per_minute;
+    Ok(module)
 }
 
 /// The module's callback-data tag: short, stable across restarts, never reused.

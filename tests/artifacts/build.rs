@@ -14,7 +14,14 @@ use botbox_guest_build::{BuildError, Profile};
 const WORKSPACES: &[&str] = &["example-modules/Cargo.toml", "tests/guests/Cargo.toml"];
 
 /// The components `src/lib.rs` names, by file stem (crate name with `-` as `_`).
-const COMPONENTS: &[&str] = &["clicker", "bad_trap", "bad_loop", "bad_alloc", "echo"];
+const COMPONENTS: &[&str] = &[
+    "clicker",
+    "bad_trap",
+    "bad_loop",
+    "bad_alloc",
+    "echo",
+    "broadcaster",
+];
 
 fn main() {
     if let Err(error) = run() {

@@ -85,6 +85,14 @@ impl Message {
             &self.options,
         )?))
     }
+
+    /// Queues this message to every chat in `chat_ids` (at most 10 000) instead of its own chat,
+    /// at bulk priority unless [`priority`](Self::priority) says otherwise. Returns one ticket
+    /// per chat, in order.
+    pub fn broadcast(self, chat_ids: &[i64]) -> Result<Vec<Ticket>, Error> {
+        let tickets = wit::broadcast(chat_ids, &self.text, &self.options)?;
+        Ok(tickets.into_iter().map(Ticket).collect())
+    }
 }
 
 /// A new text (and optionally a new inline keyboard) for a message, queued with

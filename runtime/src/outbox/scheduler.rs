@@ -2,43 +2,49 @@
 //!
 //! The algorithm, on every wake-up (a new entry, a finished request, a timer):
 //! 1. Answers to callback queries go out at once: they have no rate limit.
-//! 2. Otherwise, while fewer than `max_in_flight` requests are out and the global bucket has a
-//!    token, pick among chats that have nothing in flight and are not blocked the one whose
-//!    *head* entry ranks first by (priority, queue sequence), provided the chat's (and, for a
-//!    group, the group's) bucket has a token. Only a chat's head is ever eligible, so a chat's
-//!    messages leave in the order they were queued whatever their priorities; across chats
-//!    interactive replies go before normal ones and normal before bulk. Bulk is not starved:
-//!    it waits only while higher priorities are actually ready to go out, and the per-chat
-//!    limits stop any one conversation from taking the whole global rate.
-//! 3. Sleep until the earliest moment something could become eligible (a bucket refilling, a
-//!    block ending) or until new work or a result arrives.
+//! 2. Otherwise, while fewer than `max_in_flight` requests are out, look at the *head* of every
+//!    chat's queue that has nothing in flight and is not blocked, and keep those every limiter
+//!    allows now (the chat's, the group's, the module's quota, and the global one — or the
+//!    paid-broadcast one for bulk messages when paid broadcasts are on; see [`super::limits`]).
+//!    Send the one that ranks first by (priority, queue sequence). Only a chat's head is ever
+//!    eligible, so a chat's messages leave in the order they were queued whatever their
+//!    priorities; across chats interactive replies go before normal messages and normal before
+//!    bulk.
+//! 3. Bulk is never starved: while an eligible bulk message waits, at most `bulk_share - 1`
+//!    other sends in a row go before it (default: at least one send in ten is bulk).
+//! 4. Sleep until the earliest moment something could become eligible, or until new work or a
+//!    result arrives.
 //!
-//! A request's result decides what happens to its chat: success → the delivery is committed
-//! (entry removed, ticket → message id stored) *before* the chat's next message may go;
-//! 429 → the chat waits exactly `retry_after`; network errors and 5xx → exponential backoff
-//! with jitter, at most [`MAX_ATTEMPTS`] tries; other errors (400) → the entry is given up and
-//! recorded on its ticket; 403 (the user blocked the bot) → every pending entry of that chat is
-//! given up.
+//! Results: success → the delivery is committed (entry removed, ticket → message id) *before*
+//! the chat's next message may go, so after a crash at most the one in-flight message per chat
+//! can repeat. 429 → the chat waits exactly `retry_after`; when two different chats get a 429
+//! within a second, the limit is the bot's, and every chat waits `retry_after`. Network errors
+//! and 5xx → exponential backoff with jitter (0.5 s doubling to 60 s), at most [`MAX_ATTEMPTS`]
+//! tries. 400 → the entry is given up, recorded on its ticket for the module to read. 403 (the
+//! user blocked the bot, or the bot was removed) → every pending entry of the chat is given up
+//! and the chat is marked, so later messages to it are given up at once, until the user writes
+//! to the bot again. A group that became a supergroup (`migrate_to_chat_id`) → its pending
+//! entries, and later ones, go to the supergroup. Several pending edits of one message are
+//! merged into the last one.
+
+mod request;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use parking_lot::Mutex;
 use rand::Rng;
-use teloxide_core::{
-    ApiError, Bot, RequestError,
-    payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters},
-    prelude::Requester,
-    types::{
-        CallbackQueryId, ChatId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyMarkup,
-        ReplyParameters,
-    },
-};
+use teloxide_core::Bot;
 use tokio::sync::{mpsc, watch};
 
-use super::{Action, Entry, Target, limits::TokenBucket};
+use super::{
+    Action, Entry, Priority,
+    limits::{SlidingWindow, TokenBucket},
+    metrics::{Metrics, OutboxStats},
+};
 use crate::{
     config::OutboxConfig,
     store::{Committer, Db, Op, TicketRecord},
@@ -47,20 +53,39 @@ use crate::{
 /// Tries of one entry against network errors and 5xx before it is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
 
+/// Everything the scheduler works with.
+pub struct Deps {
+    /// The Bot API client.
+    pub bot: Bot,
+    /// The database (ticket look-ups).
+    pub db: Arc<Db>,
+    /// The committer (deliveries, give-ups).
+    pub committer: Committer,
+    /// Counters and metrics.
+    pub stats: Arc<OutboxStats>,
+    /// Chats whose user blocked the bot; intake removes a chat when its user writes again.
+    pub blocked: Arc<Mutex<HashSet<i64>>>,
+    /// Messages per minute each module may send, for modules with a quota.
+    pub quotas: HashMap<String, u32>,
+}
+
 struct ChatQueue {
     queue: VecDeque<(u64, Entry)>,
     busy: bool,
     blocked_until: Option<Instant>,
     bucket: TokenBucket,
-    group: Option<TokenBucket>,
+    window: SlidingWindow,
+    group: Option<SlidingWindow>,
     failures: u32,
 }
 
-enum Outcome {
+/// What became of one request.
+pub(crate) enum Outcome {
     Done,
     RetryAfter(Duration),
     Transient(String),
     Blocked(String),
+    Migrated(i64),
 }
 
 struct Finished {
@@ -71,70 +96,66 @@ struct Finished {
     delivered: Option<(u64, i32)>,
 }
 
-/// Counters of the outbox, for tests, benchmarks and metrics.
-#[derive(Debug, Default)]
-pub struct OutboxStats {
-    /// Requests Telegram accepted.
-    pub delivered: std::sync::atomic::AtomicU64,
-    /// 429 answers received.
-    pub rate_limited: std::sync::atomic::AtomicU64,
-    /// Entries given up.
-    pub failed: std::sync::atomic::AtomicU64,
-}
-
 /// Runs the scheduler until `shutdown` turns true.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the scheduler's whole context, given once at start"
-)]
 pub async fn run(
-    bot: Bot,
-    db: Arc<Db>,
-    committer: Committer,
+    deps: Deps,
     cfg: OutboxConfig,
     initial: Vec<(u64, Entry)>,
     mut rx: mpsc::UnboundedReceiver<(u64, Entry)>,
-    stats: Arc<OutboxStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let now = Instant::now();
+    let deps = Arc::new(deps);
     let mut s = Scheduler {
         chats: HashMap::new(),
         callbacks: VecDeque::new(),
-        global: TokenBucket::new(
-            f64::from(cfg.global_per_second),
-            f64::from(cfg.global_per_second),
-            Instant::now(),
-        ),
+        global: SlidingWindow::new(cfg.global_per_second, Duration::from_secs(1)),
+        paid: cfg
+            .paid_broadcast
+            .then(|| SlidingWindow::new(cfg.paid_broadcast_per_second, Duration::from_secs(1))),
+        global_blocked_until: None,
+        modules: deps
+            .quotas
+            .iter()
+            .map(|(m, per_min)| {
+                let per_min = f64::from(*per_min);
+                (m.clone(), TokenBucket::new((per_min / 6.0).max(1.0), per_min / 60.0, now))
+            })
+            .collect(),
         in_flight: 0,
         cfg,
         message_ids: HashMap::new(),
+        since_bulk: 0,
+        last_429: None,
+        migrated: HashMap::new(),
+        depth: [0; 4],
+        last_snapshot: (now, 0),
     };
     for (seq, e) in initial {
-        s.push(seq, e);
+        s.push(&deps, seq, e);
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     loop {
-        let wake = s.dispatch(&bot, &db, &committer, &stats, &done_tx);
-        let sleep = tokio::time::sleep_until(
-            wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
-                .into(),
-        );
+        let wake = s.dispatch(&deps, &done_tx);
+        s.snapshot(&deps.stats);
+        let wake = wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let sleep = tokio::time::sleep_until(wake.min(Instant::now() + Duration::from_secs(1)).into());
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
                 if *shutdown.borrow() { break; }
             }
             Some(f) = done_rx.recv() => {
-                s.finish(f, &committer, &stats);
+                s.finish(&deps, f);
                 while let Ok(f) = done_rx.try_recv() {
-                    s.finish(f, &committer, &stats);
+                    s.finish(&deps, f);
                 }
             }
             got = rx.recv() => {
                 let Some((seq, e)) = got else { break };
-                s.push(seq, e);
+                s.push(&deps, seq, e);
                 while let Ok((seq, e)) = rx.try_recv() {
-                    s.push(seq, e);
+                    s.push(&deps, seq, e);
                 }
             }
             _ = sleep => {}
@@ -145,64 +166,113 @@ pub async fn run(
 struct Scheduler {
     chats: HashMap<i64, ChatQueue>,
     callbacks: VecDeque<(u64, Entry)>,
-    global: TokenBucket,
+    global: SlidingWindow,
+    paid: Option<SlidingWindow>,
+    global_blocked_until: Option<Instant>,
+    modules: HashMap<String, TokenBucket>,
     in_flight: usize,
     cfg: OutboxConfig,
     /// Message ids of recently delivered tickets (older ones are looked up in the database).
     message_ids: HashMap<u64, i32>,
+    /// Non-bulk sends in a row while a bulk message was eligible.
+    since_bulk: u32,
+    last_429: Option<(Instant, i64)>,
+    /// Groups that became supergroups: old id → new id.
+    migrated: HashMap<i64, i64>,
+    /// Queued entries per priority.
+    depth: [u64; 4],
+    last_snapshot: (Instant, u64),
+}
+
+fn slot(p: Priority) -> usize {
+    match p {
+        Priority::Callback => 0,
+        Priority::Interactive => 1,
+        Priority::Normal => 2,
+        Priority::Bulk => 3,
+    }
 }
 
 impl Scheduler {
-    fn push(&mut self, seq: u64, e: Entry) {
-        if matches!(e.action, Action::AnswerCallback { .. }) {
-            self.callbacks.push_back((seq, e));
-            return;
-        }
-        let now = Instant::now();
-        let cfg = &self.cfg;
-        let chat = self.chats.entry(e.chat_id).or_insert_with(|| ChatQueue {
+    fn new_chat(cfg: &OutboxConfig, chat_id: i64, now: Instant) -> ChatQueue {
+        ChatQueue {
             queue: VecDeque::new(),
             busy: false,
             blocked_until: None,
             bucket: TokenBucket::new(f64::from(cfg.chat_burst), cfg.chat_per_second, now),
-            group: (e.chat_id < 0).then(|| {
-                TokenBucket::new(
-                    f64::from(cfg.group_per_minute),
-                    f64::from(cfg.group_per_minute) / 60.0,
-                    now,
-                )
-            }),
+            window: SlidingWindow::new(cfg.chat_burst, Duration::from_secs(1)),
+            group: (chat_id < 0)
+                .then(|| SlidingWindow::new(cfg.group_per_minute, Duration::from_secs(60))),
             failures: 0,
-        });
+        }
+    }
+
+    fn push(&mut self, deps: &Deps, seq: u64, mut e: Entry) {
+        self.depth[slot(e.priority)] += 1;
+        if matches!(e.action, Action::AnswerCallback { .. }) {
+            self.callbacks.push_back((seq, e));
+            return;
+        }
+        if let Some(new) = self.migrated.get(&e.chat_id) {
+            e.chat_id = *new;
+        }
+        if deps.blocked.lock().contains(&e.chat_id) {
+            self.give_up(deps, seq, &e, "the user blocked the bot");
+            return;
+        }
+        let now = Instant::now();
+        let chat = self
+            .chats
+            .entry(e.chat_id)
+            .or_insert_with(|| Self::new_chat(&self.cfg, e.chat_id, now));
+        if let Action::EditText { target, .. } = &e.action {
+            // Merge with a pending edit of the same message (not one already in flight).
+            let skip = usize::from(chat.busy);
+            let earlier = chat.queue.iter().skip(skip).position(|(_, q)| {
+                matches!(&q.action, Action::EditText { target: t, .. } if t == target)
+            });
+            if let Some(i) = earlier {
+                let (old_seq, old) = chat.queue.remove(i + skip).expect("found above");
+                deps.stats.count(&deps.stats.coalesced);
+                self.depth[slot(old.priority)] -= 1;
+                let _ = deps.committer.send(Op::Delivered {
+                    seq: old_seq,
+                    ticket: None,
+                    done: None,
+                });
+            }
+        }
+        let chat = self.chats.get_mut(&e.chat_id).expect("inserted above");
         chat.queue.push_back((seq, e));
     }
 
     /// Starts every request that may go now; returns when to look again.
-    fn dispatch(
-        &mut self,
-        bot: &Bot,
-        db: &Arc<Db>,
-        committer: &Committer,
-        stats: &Arc<OutboxStats>,
-        done: &mpsc::UnboundedSender<Finished>,
-    ) -> Option<Instant> {
+    fn dispatch(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>) -> Option<Instant> {
         while let Some((seq, e)) = self.callbacks.pop_front() {
             self.in_flight += 1;
-            spawn_request(bot, db, committer, stats, done, seq, e, None);
+            request::spawn(deps, done, seq, e, None, false);
         }
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        if let Some(until) = self.global_blocked_until {
+            if until > now {
+                earliest(until);
+                return wake;
+            }
+            self.global_blocked_until = None;
+        }
         while self.in_flight < self.cfg.max_in_flight {
-            if !self.global.ready(now) {
-                earliest(self.global.ready_at(now));
+            let global_at = self.global.ready_at(now);
+            let paid_at = self.paid.as_mut().map(|p| p.ready_at(now));
+            if global_at > now && paid_at.is_none_or(|p| p > now) {
+                earliest(global_at.min(paid_at.unwrap_or(global_at)));
                 break;
             }
-            let mut best: Option<(super::Priority, u64, i64)> = None;
+            let mut best: Option<(Priority, u64, i64)> = None;
+            let mut best_bulk: Option<(Priority, u64, i64)> = None;
             for (&chat_id, c) in &mut self.chats {
-                let Some((seq, head)) = c.queue.front() else {
-                    continue;
-                };
+                let Some((seq, head)) = c.queue.front() else { continue };
                 if c.busy {
                     continue;
                 }
@@ -213,54 +283,88 @@ impl Scheduler {
                     }
                     c.blocked_until = None;
                 }
+                let bulk = head.priority == Priority::Bulk;
+                let mut at = now;
                 if head.is_limited() {
-                    let mut at = c.bucket.ready_at(now);
+                    at = at.max(c.bucket.ready_at(now)).max(c.window.ready_at(now));
                     if let Some(g) = &mut c.group {
                         at = at.max(g.ready_at(now));
                     }
-                    if at > now {
-                        earliest(at);
-                        continue;
-                    }
+                    at = at.max(match paid_at {
+                        Some(p) if bulk => p,
+                        _ => global_at,
+                    });
+                }
+                if let Some(q) = self.modules.get_mut(&head.module) {
+                    at = at.max(q.ready_at(now));
+                }
+                if at > now {
+                    earliest(at);
+                    continue;
                 }
                 let key = (head.priority, *seq, chat_id);
                 if best.is_none_or(|b| key < b) {
                     best = Some(key);
                 }
-            }
-            let Some((_, _, chat_id)) = best else { break };
-            let c = self.chats.get_mut(&chat_id).expect("chosen above");
-            let (seq, e) = c.queue.front().cloned().expect("has a head");
-            if e.is_limited() {
-                c.bucket.take();
-                if let Some(g) = &mut c.group {
-                    g.take();
+                if bulk && best_bulk.is_none_or(|b| key < b) {
+                    best_bulk = Some(key);
                 }
-                self.global.take();
             }
-            c.busy = true;
-            self.in_flight += 1;
-            let resolved = match &e.action {
-                Action::EditText {
-                    target: Target::Ticket(t),
-                    ..
+            let Some(mut pick) = best else { break };
+            if pick.0 != Priority::Bulk && best_bulk.is_some() {
+                if self.since_bulk + 1 >= self.cfg.bulk_share {
+                    pick = best_bulk.expect("checked");
+                } else {
+                    self.since_bulk += 1;
                 }
-                | Action::Delete {
-                    target: Target::Ticket(t),
-                } => self.message_ids.get(t).copied(),
-                _ => None,
-            };
-            spawn_request(bot, db, committer, stats, done, seq, e, resolved);
+            }
+            if pick.0 == Priority::Bulk {
+                self.since_bulk = 0;
+            }
+            self.start(deps, done, pick.2, now);
         }
-        // Forget idle chats whose buckets are full again, so memory follows active chats.
+        // Forget idle chats, so memory follows active chats.
         if self.chats.len() > 10_000 {
-            self.chats
-                .retain(|_, c| !c.queue.is_empty() || c.busy || !c.bucket.is_full(now));
+            self.chats.retain(|_, c| {
+                !c.queue.is_empty()
+                    || c.busy
+                    || !c.bucket.is_full(now)
+                    || !c.window.is_idle(now)
+                    || c.group.as_mut().is_some_and(|g| !g.is_idle(now))
+            });
         }
         wake
     }
 
-    fn finish(&mut self, f: Finished, committer: &Committer, stats: &Arc<OutboxStats>) {
+    fn start(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>, chat_id: i64, now: Instant) {
+        let c = self.chats.get_mut(&chat_id).expect("chosen from the map");
+        let (seq, e) = c.queue.front().cloned().expect("has a head");
+        if e.is_limited() {
+            c.bucket.take();
+            c.window.take(now);
+            if let Some(g) = &mut c.group {
+                g.take(now);
+            }
+            match &mut self.paid {
+                Some(p) if e.priority == Priority::Bulk => p.take(now),
+                _ => self.global.take(now),
+            }
+        }
+        if let Some(q) = self.modules.get_mut(&e.module) {
+            q.take();
+        }
+        c.busy = true;
+        self.in_flight += 1;
+        let resolved = match &e.action {
+            Action::EditText { target: super::Target::Ticket(t), .. }
+            | Action::Delete { target: super::Target::Ticket(t) } => self.message_ids.get(t).copied(),
+            _ => None,
+        };
+        let paid = self.paid.is_some() && e.priority == Priority::Bulk;
+        request::spawn(deps, done, seq, e, resolved, paid);
+    }
+
+    fn finish(&mut self, deps: &Deps, f: Finished) {
         self.in_flight -= 1;
         if let Some((ticket, id)) = f.delivered {
             if self.message_ids.len() >= 100_000 {
@@ -269,34 +373,42 @@ impl Scheduler {
             self.message_ids.insert(ticket, id);
         }
         if f.chat_id == 0 {
+            self.depth[0] = self.depth[0].saturating_sub(1);
             return;
         }
-        let Some(c) = self.chats.get_mut(&f.chat_id) else {
-            return;
-        };
-        c.busy = false;
         let now = Instant::now();
+        let Some(c) = self.chats.get_mut(&f.chat_id) else { return };
+        c.busy = false;
         match f.outcome {
             Outcome::Done => {
                 c.failures = 0;
-                if c.queue.front().is_some_and(|(s, _)| *s == f.seq) {
-                    c.queue.pop_front();
+                if c.queue.front().is_some_and(|(s, _)| *s == f.seq)
+                    && let Some((_, e)) = c.queue.pop_front()
+                {
+                    self.depth[slot(e.priority)] -= 1;
                 }
             }
             Outcome::RetryAfter(d) => {
-                stats
-                    .rate_limited
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                deps.stats.count(&deps.stats.rate_limited);
                 c.blocked_until = Some(now + d);
+                // Two chats limited within a second: the limit is the bot's, not the chat's.
+                if let Some((at, other)) = self.last_429
+                    && other != f.chat_id
+                    && now.duration_since(at) < Duration::from_secs(1)
+                {
+                    tracing::warn!(retry_after = ?d, "Telegram limits the whole bot; every chat waits");
+                    self.global_blocked_until = Some(now + d);
+                }
+                self.last_429 = Some((now, f.chat_id));
             }
             Outcome::Transient(err) => {
                 c.failures += 1;
                 if c.failures >= MAX_ATTEMPTS {
                     tracing::warn!(chat = f.chat_id, error = %err, "giving up a message after {MAX_ATTEMPTS} tries");
-                    if let Some((seq, e)) = c.queue.pop_front() {
-                        give_up(committer, stats, seq, &e, &err);
-                    }
                     c.failures = 0;
+                    if let Some((seq, e)) = c.queue.pop_front() {
+                        self.give_up(deps, seq, &e, &err);
+                    }
                 } else {
                     // 0.5 s, 1 s, 2 s ... capped at 60 s, with ±25% jitter.
                     let base = (500u64 << c.failures.min(7)).min(60_000) as f64;
@@ -305,22 +417,67 @@ impl Scheduler {
                 }
             }
             Outcome::Blocked(err) => {
-                tracing::info!(
-                    chat = f.chat_id,
-                    "chat unreachable ({err}); dropping its pending messages"
-                );
-                for (seq, e) in c.queue.drain(..) {
-                    give_up(committer, stats, seq, &e, &err);
+                tracing::info!(chat = f.chat_id, "chat unreachable ({err}); dropping its pending messages");
+                deps.blocked.lock().insert(f.chat_id);
+                let pending: Vec<_> = c.queue.drain(..).collect();
+                for (seq, e) in pending {
+                    self.give_up(deps, seq, &e, &err);
+                }
+            }
+            Outcome::Migrated(new) => {
+                tracing::info!(old = f.chat_id, new, "group became a supergroup; its messages follow it");
+                self.migrated.insert(f.chat_id, new);
+                let old = self.chats.remove(&f.chat_id).expect("looked up above");
+                let target = self
+                    .chats
+                    .entry(new)
+                    .or_insert_with(|| Self::new_chat(&self.cfg, new, now));
+                for (seq, mut e) in old.queue.into_iter().rev() {
+                    e.chat_id = new;
+                    target.queue.push_front((seq, e));
                 }
             }
         }
     }
+
+    fn give_up(&mut self, deps: &Deps, seq: u64, e: &Entry, why: &str) {
+        self.depth[slot(e.priority)] = self.depth[slot(e.priority)].saturating_sub(1);
+        give_up(deps, seq, e, why);
+    }
+
+    /// Refreshes the metrics snapshot, at most twice a second.
+    fn snapshot(&mut self, stats: &OutboxStats) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last_snapshot.0);
+        if elapsed < Duration::from_millis(500) {
+            return;
+        }
+        let sent = stats.delivered.load(std::sync::atomic::Ordering::Relaxed);
+        let oldest = self
+            .chats
+            .values()
+            .filter_map(|c| c.queue.front().map(|(_, e)| e.queued_at_ms))
+            .chain(self.callbacks.front().map(|(_, e)| e.queued_at_ms))
+            .min();
+        let metrics = Metrics {
+            queued_callback: self.depth[0],
+            queued_interactive: self.depth[1],
+            queued_normal: self.depth[2],
+            queued_bulk: self.depth[3],
+            oldest_age_ms: oldest.map_or(0, |t| super::now_ms().saturating_sub(t)),
+            sent_per_second: (sent - self.last_snapshot.1) as f64 / elapsed.as_secs_f64(),
+            sent_total: sent,
+            rate_limited_total: stats.rate_limited.load(std::sync::atomic::Ordering::Relaxed),
+            failed_total: stats.failed.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        *stats.snapshot.lock() = metrics;
+        self.last_snapshot = (now, sent);
+    }
 }
 
-fn give_up(committer: &Committer, stats: &Arc<OutboxStats>, seq: u64, e: &Entry, why: &str) {
-    stats
-        .failed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// Records that an entry will not be delivered (on its ticket, for the module to read).
+fn give_up(deps: &Deps, seq: u64, e: &Entry, why: &str) {
+    deps.stats.count(&deps.stats.failed);
     let ticket = e.ticket.map(|t| {
         (
             t,
@@ -332,212 +489,9 @@ fn give_up(committer: &Committer, stats: &Arc<OutboxStats>, seq: u64, e: &Entry,
             },
         )
     });
-    let _ = committer.send(Op::Delivered {
+    let _ = deps.committer.send(Op::Delivered {
         seq,
         ticket,
         done: None,
     });
-}
-
-#[expect(clippy::too_many_arguments, reason = "one request's whole context")]
-fn spawn_request(
-    bot: &Bot,
-    db: &Arc<Db>,
-    committer: &Committer,
-    stats: &Arc<OutboxStats>,
-    done: &mpsc::UnboundedSender<Finished>,
-    seq: u64,
-    e: Entry,
-    resolved: Option<i32>,
-) {
-    let (bot, db, committer, stats, done) = (
-        bot.clone(),
-        db.clone(),
-        committer.clone(),
-        stats.clone(),
-        done.clone(),
-    );
-    tokio::spawn(async move {
-        let chat_id = if matches!(e.action, Action::AnswerCallback { .. }) {
-            0
-        } else {
-            e.chat_id
-        };
-        let mut delivered = None;
-        let outcome = match request(&bot, &db, &e, resolved).await {
-            Ok(message_id) => {
-                delivered = e.ticket.zip(message_id);
-                stats
-                    .delivered
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let ticket = e.ticket.map(|t| {
-                    (
-                        t,
-                        TicketRecord {
-                            module: e.module.clone(),
-                            chat_id: e.chat_id,
-                            message_id,
-                            failed: None,
-                        },
-                    )
-                });
-                // The chat's next message waits for this commit: at most one message per
-                // chat can be delivered twice after a crash.
-                match committer
-                    .commit(|tx| Op::Delivered {
-                        seq,
-                        ticket,
-                        done: Some(tx),
-                    })
-                    .await
-                {
-                    Ok(()) => Outcome::Done,
-                    Err(err) => Outcome::Transient(err.to_string()),
-                }
-            }
-            Err(err) => classify(&committer, &stats, seq, &e, err),
-        };
-        let _ = done.send(Finished {
-            chat_id,
-            seq,
-            outcome,
-            delivered,
-        });
-    });
-}
-
-/// Decides what a failed request means; gives up permanent failures right here.
-fn classify(
-    committer: &Committer,
-    stats: &Arc<OutboxStats>,
-    seq: u64,
-    e: &Entry,
-    err: RequestError,
-) -> Outcome {
-    match err {
-        RequestError::RetryAfter(s) => Outcome::RetryAfter(s.duration()),
-        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
-            Outcome::Transient(err.to_string())
-        }
-        RequestError::Api(
-            ApiError::BotBlocked
-            | ApiError::UserDeactivated
-            | ApiError::BotKicked
-            | ApiError::BotKickedFromSupergroup
-            | ApiError::BotKickedFromChannel
-            | ApiError::ChatNotFound,
-        ) => Outcome::Blocked(err.to_string()),
-        RequestError::Api(ApiError::Unknown(ref d))
-            if d.starts_with("Internal Server Error")
-                || d.starts_with("Bad Gateway")
-                || d.starts_with("Gateway")
-                || d.starts_with("Service Unavailable") =>
-        {
-            Outcome::Transient(err.to_string())
-        }
-        other => {
-            tracing::warn!(module = %e.module, chat = e.chat_id, error = %other, "Telegram refused a request; it is not retried");
-            give_up(committer, stats, seq, e, &other.to_string());
-            Outcome::Done
-        }
-    }
-}
-
-async fn message_id(db: &Db, target: &Target, resolved: Option<i32>) -> Result<i32, RequestError> {
-    match target {
-        Target::Message(id) => Ok(*id),
-        Target::Ticket(t) => {
-            if let Some(id) = resolved {
-                return Ok(id);
-            }
-            match db.ticket(*t) {
-                Ok(Some(TicketRecord {
-                    message_id: Some(id),
-                    ..
-                })) => Ok(id),
-                _ => Err(RequestError::Api(ApiError::MessageToEditNotFound)),
-            }
-        }
-    }
-}
-
-fn parse_mode(p: &Option<String>) -> Option<ParseMode> {
-    match p.as_deref() {
-        Some("MarkdownV2") => Some(ParseMode::MarkdownV2),
-        Some("HTML") => Some(ParseMode::Html),
-        _ => None,
-    }
-}
-
-/// Performs one request; returns the sent message's id for sendMessage.
-async fn request(
-    bot: &Bot,
-    db: &Db,
-    e: &Entry,
-    resolved: Option<i32>,
-) -> Result<Option<i32>, RequestError> {
-    let chat = ChatId(e.chat_id);
-    match &e.action {
-        Action::Send {
-            text,
-            parse_mode: pm,
-            reply_markup,
-            reply_to,
-            silent,
-        } => {
-            let mut req = bot.send_message(chat, text.clone());
-            if let Some(pm) = parse_mode(pm) {
-                req = req.parse_mode(pm);
-            }
-            if let Some(m) = reply_markup
-                && let Ok(m) = serde_json::from_value::<ReplyMarkup>(m.clone())
-            {
-                req = req.reply_markup(m);
-            }
-            if let Some(id) = reply_to {
-                req = req.reply_parameters(
-                    ReplyParameters::new(MessageId(*id)).allow_sending_without_reply(),
-                );
-            }
-            if *silent {
-                req = req.disable_notification(true);
-            }
-            Ok(Some(req.await?.id.0))
-        }
-        Action::EditText {
-            target,
-            text,
-            parse_mode: pm,
-            reply_markup,
-        } => {
-            let id = message_id(db, target, resolved).await?;
-            let mut req = bot.edit_message_text(chat, MessageId(id), text.clone());
-            if let Some(pm) = parse_mode(pm) {
-                req = req.parse_mode(pm);
-            }
-            if let Some(m) = reply_markup
-                && let Ok(m) = serde_json::from_value::<InlineKeyboardMarkup>(m.clone())
-            {
-                req = req.reply_markup(m);
-            }
-            req.await?;
-            Ok(None)
-        }
-        Action::Delete { target } => {
-            let id = message_id(db, target, resolved).await?;
-            bot.delete_message(chat, MessageId(id)).await?;
-            Ok(None)
-        }
-        Action::AnswerCallback { id, text, alert } => {
-            let mut req = bot.answer_callback_query(CallbackQueryId(id.clone()));
-            if let Some(t) = text {
-                req = req.text(t.clone());
-            }
-            if *alert {
-                req = req.show_alert(true);
-            }
-            req.await?;
-            Ok(None)
-        }
-    }
 }

@@ -28,8 +28,12 @@ use crate::{
 const MAX_TEXT_CHARS: usize = 4096;
 /// Telegram's limit on `callback_data`, in bytes.
 const MAX_CALLBACK_BYTES: usize = 64;
-/// Most outbox requests one handler call may queue.
+/// Most outbox requests one handler call may queue, broadcasts aside.
 const MAX_REQUESTS_PER_CALL: usize = 100;
+/// Most chats one `broadcast` call may name.
+const MAX_BROADCAST_CHATS: usize = 10_000;
+/// Most entries (broadcast messages included) one handler call may queue.
+const MAX_ENTRIES_PER_CALL: usize = 50_000;
 
 /// Hands out tickets, unique for the life of the database.
 pub struct TicketCounter(AtomicU64);
@@ -71,6 +75,8 @@ struct Call {
     /// The chat of the update being handled, where replies default to `interactive`.
     chat_id: Option<i64>,
     tickets: HashMap<u64, i64>,
+    /// Requests queued other than through `broadcast`.
+    requests: usize,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -129,6 +135,7 @@ impl HostState {
             outbox: Vec::new(),
             chat_id,
             tickets: HashMap::new(),
+            requests: 0,
         });
         self.ticks = 0;
     }
@@ -145,14 +152,14 @@ impl HostState {
     }
 
     fn queue(&mut self, entry: Entry) -> Result<(), outbox::Error> {
-        let call = self.call.as_mut().ok_or_else(|| {
-            outbox::Error::InvalidArgument("the outbox is not available in init".into())
-        })?;
-        if call.outbox.len() >= MAX_REQUESTS_PER_CALL {
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        // Module-controlled count: bounded per call.
+        if call.requests >= MAX_REQUESTS_PER_CALL || call.outbox.len() >= MAX_ENTRIES_PER_CALL {
             return Err(outbox::Error::QuotaExceeded(format!(
-                "at most {MAX_REQUESTS_PER_CALL} requests per update"
+                "at most {MAX_REQUESTS_PER_CALL} requests per update (broadcasts aside)"
             )));
         }
+        call.requests += 1;
         call.outbox.push(entry);
         Ok(())
     }
@@ -189,6 +196,10 @@ impl HostState {
             }
         }
     }
+}
+
+fn not_in_init() -> outbox::Error {
+    outbox::Error::InvalidArgument("the outbox is not available in init".into())
 }
 
 fn kv_error(e: KvError) -> kv::Error {
@@ -373,6 +384,7 @@ impl outbox::Host for HostState {
             chat_id,
             priority,
             ticket: Some(ticket),
+            queued_at_ms: crate::outbox::now_ms(),
             action: Action::Send {
                 text,
                 parse_mode: parse_mode(options.parse_mode),
@@ -385,6 +397,75 @@ impl outbox::Host for HostState {
             c.tickets.insert(ticket, chat_id);
         }
         Ok(ticket)
+    }
+
+    fn broadcast(
+        &mut self,
+        chat_ids: Vec<i64>,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<Vec<outbox::Ticket>, outbox::Error> {
+        // Module-controlled sizes: the chat list, the text, the keyboard.
+        if chat_ids.len() > MAX_BROADCAST_CHATS {
+            return Err(invalid(format!(
+                "a broadcast names at most {MAX_BROADCAST_CHATS} chats, this one {}",
+                chat_ids.len()
+            )));
+        }
+        check_text(&text)?;
+        let markup = options
+            .keyboard
+            .map(|k| reply_markup(&self.env.tag, k))
+            .transpose()?;
+        let priority = match options.priority {
+            Some(p) => self.priority(0, Some(p)),
+            None => Priority::Bulk,
+        };
+        let module = self.env.name.to_string();
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        if call.outbox.len() + chat_ids.len() > MAX_ENTRIES_PER_CALL {
+            return Err(outbox::Error::QuotaExceeded(format!(
+                "at most {MAX_ENTRIES_PER_CALL} messages per update"
+            )));
+        }
+        let now = crate::outbox::now_ms();
+        let mut tickets = Vec::with_capacity(chat_ids.len());
+        for chat_id in chat_ids {
+            let ticket = self.env.tickets.next();
+            call.outbox.push(Entry {
+                module: module.clone(),
+                chat_id,
+                priority,
+                ticket: Some(ticket),
+                queued_at_ms: now,
+                action: Action::Send {
+                    text: text.clone(),
+                    parse_mode: parse_mode(options.parse_mode),
+                    reply_markup: markup.clone(),
+                    reply_to: None,
+                    silent: options.disable_notification,
+                },
+            });
+            call.tickets.insert(ticket, chat_id);
+            tickets.push(ticket);
+        }
+        Ok(tickets)
+    }
+
+    fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
+        if self.call.as_ref().is_some_and(|c| c.tickets.contains_key(&ticket))
+            || self.env.recent_tickets.lock().contains_key(&ticket)
+        {
+            return Ok(outbox::Delivery::Queued);
+        }
+        match self.env.db.ticket(ticket) {
+            Ok(Some(rec)) if *rec.module == *self.env.name => Ok(match (rec.message_id, rec.failed) {
+                (Some(id), _) => outbox::Delivery::Delivered(id),
+                (None, Some(why)) => outbox::Delivery::Failed(why),
+                (None, None) => outbox::Delivery::Queued,
+            }),
+            _ => Err(outbox::Error::UnknownTicket(ticket)),
+        }
     }
 
     fn edit_message_text(
@@ -410,6 +491,7 @@ impl outbox::Host for HostState {
             chat_id,
             priority,
             ticket: None,
+            queued_at_ms: crate::outbox::now_ms(),
             action: Action::EditText {
                 target,
                 text,
@@ -427,6 +509,7 @@ impl outbox::Host for HostState {
             chat_id,
             priority,
             ticket: None,
+            queued_at_ms: crate::outbox::now_ms(),
             action: Action::Delete { target },
         })
     }
@@ -449,6 +532,7 @@ impl outbox::Host for HostState {
             chat_id: 0,
             priority: Priority::Callback,
             ticket: None,
+            queued_at_ms: crate::outbox::now_ms(),
             action: Action::AnswerCallback {
                 id: callback_query_id,
                 text,

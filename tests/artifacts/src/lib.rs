@@ -30,6 +30,13 @@ pub const BAD_ALLOC: &str = include!(concat!(env!("OUT_DIR"), "/bad_alloc.path")
 /// by `pressed: <data>`.
 pub const ECHO: &str = include!(concat!(env!("OUT_DIR"), "/echo.path"));
 
+/// `tests/guests/broadcaster`: `/broadcast <first_chat_id> <count> <text>` queues `<text>` to
+/// `count` chats from `first_chat_id` on in one bulk broadcast and answers `queued <count>`;
+/// `/report` answers `delivered D failed F queued Q` for the last broadcast; `/spam <n>` sends
+/// `spam 1` .. `spam <n>` to the sender's chat. Its manifest declares `outbox_per_minute` when
+/// its config sets one.
+pub const BROADCASTER: &str = include!(concat!(env!("OUT_DIR"), "/broadcaster.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -40,6 +47,7 @@ mod tests {
             super::BAD_LOOP,
             super::BAD_ALLOC,
             super::ECHO,
+            super::BROADCASTER,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module

@@ -1,0 +1,206 @@
+//! One Bot API request for one outbox entry, and what its result means.
+
+use std::sync::Arc;
+
+use teloxide_core::{
+    ApiError, RequestError,
+    payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters},
+    prelude::Requester,
+    types::{
+        CallbackQueryId, ChatId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyMarkup,
+        ReplyParameters,
+    },
+};
+use tokio::sync::mpsc;
+
+use super::{Deps, Finished, Outcome, give_up};
+use crate::{
+    outbox::{Action, Entry, Target},
+    store::{Db, Op, TicketRecord},
+};
+
+/// Sends `e` in a task of its own and reports to `done`.
+pub(super) fn spawn(
+    deps: &Arc<Deps>,
+    done: &mpsc::UnboundedSender<Finished>,
+    seq: u64,
+    e: Entry,
+    resolved: Option<i32>,
+    paid: bool,
+) {
+    let (deps, done) = (deps.clone(), done.clone());
+    tokio::spawn(async move {
+        let chat_id = if matches!(e.action, Action::AnswerCallback { .. }) {
+            0
+        } else {
+            e.chat_id
+        };
+        let mut delivered = None;
+        let outcome = match request(&deps, &e, resolved, paid).await {
+            Ok(message_id) => {
+                deps.stats.count(&deps.stats.delivered);
+                delivered = e.ticket.zip(message_id);
+                let ticket = e.ticket.map(|t| {
+                    let record = TicketRecord {
+                        module: e.module.clone(),
+                        chat_id: e.chat_id,
+                        message_id,
+                        failed: None,
+                    };
+                    (t, record)
+                });
+                // The chat's next message waits for this commit: at most one message per
+                // chat can be delivered twice after a crash.
+                let commit = deps.committer.commit(|tx| Op::Delivered {
+                    seq,
+                    ticket,
+                    done: Some(tx),
+                });
+                match commit.await {
+                    Ok(()) => Outcome::Done,
+                    Err(err) => Outcome::Transient(err.to_string()),
+                }
+            }
+            Err(err) => classify(&deps, seq, &e, err),
+        };
+        let _ = done.send(Finished {
+            chat_id,
+            seq,
+            outcome,
+            delivered,
+        });
+    });
+}
+
+/// Decides what a failed request means; gives up permanent failures right here.
+fn classify(deps: &Deps, seq: u64, e: &Entry, err: RequestError) -> Outcome {
+    match err {
+        RequestError::RetryAfter(s) => Outcome::RetryAfter(s.duration()),
+        RequestError::MigrateToChatId(new) => Outcome::Migrated(new.0),
+        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
+            Outcome::Transient(err.to_string())
+        }
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel,
+        ) => Outcome::Blocked(err.to_string()),
+        RequestError::Api(ApiError::Unknown(ref d))
+            if ["Internal Server Error", "Bad Gateway", "Gateway", "Service Unavailable"]
+                .iter()
+                .any(|p| d.starts_with(p)) =>
+        {
+            Outcome::Transient(err.to_string())
+        }
+        other => {
+            tracing::warn!(module = %e.module, chat = e.chat_id, error = %other, "Telegram refused a request; it is not retried");
+            give_up(deps, seq, e, &other.to_string());
+            Outcome::Done
+        }
+    }
+}
+
+fn message_id(db: &Db, target: &Target, resolved: Option<i32>) -> Result<i32, RequestError> {
+    match target {
+        Target::Message(id) => Ok(*id),
+        Target::Ticket(t) => {
+            if let Some(id) = resolved {
+                return Ok(id);
+            }
+            match db.ticket(*t) {
+                Ok(Some(TicketRecord {
+                    message_id: Some(id),
+                    ..
+                })) => Ok(id),
+                _ => Err(RequestError::Api(ApiError::MessageToEditNotFound)),
+            }
+        }
+    }
+}
+
+fn parse_mode(p: &Option<String>) -> Option<ParseMode> {
+    match p.as_deref() {
+        Some("MarkdownV2") => Some(ParseMode::MarkdownV2),
+        Some("HTML") => Some(ParseMode::Html),
+        _ => None,
+    }
+}
+
+/// Performs one request; returns the sent message's id for sendMessage.
+async fn request(
+    deps: &Deps,
+    e: &Entry,
+    resolved: Option<i32>,
+    paid: bool,
+) -> Result<Option<i32>, RequestError> {
+    let bot = &deps.bot;
+    let chat = ChatId(e.chat_id);
+    match &e.action {
+        Action::Send {
+            text,
+            parse_mode: pm,
+            reply_markup,
+            reply_to,
+            silent,
+        } => {
+            let mut req = bot.send_message(chat, text.clone());
+            if let Some(pm) = parse_mode(pm) {
+                req = req.parse_mode(pm);
+            }
+            if let Some(m) = reply_markup
+                && let Ok(m) = serde_json::from_value::<ReplyMarkup>(m.clone())
+            {
+                req = req.reply_markup(m);
+            }
+            if let Some(id) = reply_to {
+                req = req.reply_parameters(
+                    ReplyParameters::new(MessageId(*id)).allow_sending_without_reply(),
+                );
+            }
+            if *silent {
+                req = req.disable_notification(true);
+            }
+            if paid {
+                req = req.allow_paid_broadcast(true);
+            }
+            Ok(Some(req.await?.id.0))
+        }
+        Action::EditText {
+            target,
+            text,
+            parse_mode: pm,
+            reply_markup,
+        } => {
+            let id = message_id(&deps.db, target, resolved)?;
+            let mut req = bot.edit_message_text(chat, MessageId(id), text.clone());
+            if let Some(pm) = parse_mode(pm) {
+                req = req.parse_mode(pm);
+            }
+            if let Some(m) = reply_markup
+                && let Ok(m) = serde_json::from_value::<InlineKeyboardMarkup>(m.clone())
+            {
+                req = req.reply_markup(m);
+            }
+            req.await?;
+            Ok(None)
+        }
+        Action::Delete { target } => {
+            let id = message_id(&deps.db, target, resolved)?;
+            bot.delete_message(chat, MessageId(id)).await?;
+            Ok(None)
+        }
+        Action::AnswerCallback { id, text, alert } => {
+            let mut req = bot.answer_callback_query(CallbackQueryId(id.clone()));
+            if let Some(t) = text {
+                req = req.text(t.clone());
+            }
+            if *alert {
+                req = req.show_alert(true);
+            }
+            req.await?;
+            Ok(None)
+        }
+    }
+}
