@@ -87,8 +87,22 @@ pub trait Module {
 ///
 /// Use it once per crate, at the top level, with the type that implements [`Module`]:
 ///
-/// ```ignore
+/// ```no_run
+/// use botbox_sdk::{Error, Manifest, Module, Update};
+///
+/// struct Clicker;
+///
+/// impl Module for Clicker {
+///     fn init() -> Result<Manifest, Error> {
+///         Ok(Manifest::new("clicker", "0.1.0"))
+///     }
+///     fn handle_update(_update: &Update) -> Result<(), Error> {
+///         Ok(())
+///     }
+/// }
+///
 /// botbox_sdk::export_module!(Clicker);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export_module {

@@ -312,7 +312,9 @@ impl Config {
             || self.outbox.paid_broadcast_per_second == 0
             || self.outbox.paid_broadcast_per_second > 1000
         {
-            return bad("`outbox` limits must be positive (paid_broadcast_per_second at most 1000)");
+            return bad(
+                "`outbox` limits must be positive (paid_broadcast_per_second at most 1000)",
+            );
         }
         if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {
             return bad(
@@ -346,6 +348,12 @@ mod tests {
     fn unknown_keys_are_rejected_with_their_name() {
         let err = Config::from_toml("[sandbox]\nshard = 3\n").unwrap_err();
         assert!(err.to_string().contains("shard"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_shows_the_defaults() {
+        let example = Config::from_toml(include_str!("../../botbox.example.toml")).expect("parses");
+        assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
     }
 
     #[test]

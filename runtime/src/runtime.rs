@@ -417,7 +417,10 @@ async fn load_module(
     router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
     let tag = module_tag(db, &manifest.name)?;
     // The operator can narrow the module's quota, never widen it.
-    let operator = config.modules.get(&manifest.name).and_then(|m| m.outbox_per_minute);
+    let operator = config
+        .modules
+        .get(&manifest.name)
+        .and_then(|m| m.outbox_per_minute);
     let outbox_per_minute = match (manifest.outbox_per_minute, operator) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -4,7 +4,7 @@ mod support;
 
 use std::{process::Stdio, time::Duration};
 
-use botbox_test_artifacts::CLICKER;
+use botbox_test_artifacts::{BROADCASTER, CLICKER};
 use fake_bot_api::Limits;
 use support::*;
 
@@ -143,6 +143,96 @@ global_per_second = 1000
         rating.text
     );
     eprintln!("replies repeated across the kill: {repeats}");
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_broadcast_delivers_every_message_and_repeats_only_what_was_in_flight() {
+    const FIRST: i64 = 7_000_000;
+    const N: i64 = 1000;
+    const MAX_IN_FLIGHT: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    // Telegram's limits scaled up tenfold overall, so the test runs in seconds.
+    let fake = FakeBotApi::start(FakeConfig {
+        limits: Limits {
+            global_per_second: 300,
+            ..Limits::default()
+        },
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    fake.open_chats((FIRST..FIRST + N).map(|id| TestUser::new(id, format!("R{id}"))));
+    let modules = modules_dir(dir.path(), &[BROADCASTER]);
+    let config_file = dir.path().join("botbox.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            r#"data_dir = {data:?}
+modules_dir = {modules:?}
+[telegram]
+token = {token:?}
+api_url = {url:?}
+poll_timeout_secs = 1
+[outbox]
+global_per_second = 300
+max_in_flight = {MAX_IN_FLIGHT}
+"#,
+            data = dir.path().join("data"),
+            token = fake.token(),
+            url = fake.api_url().to_string(),
+        ),
+    )
+    .unwrap();
+    let delivered = |fake: &FakeBotApi| {
+        fake.view(|v| {
+            (FIRST..FIRST + N)
+                .map(|id| {
+                    v.transcript(id)
+                        .iter()
+                        .filter(|e| e.text == "big news")
+                        .count()
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut bot = spawn_bot(&config_file);
+    let admin = TestUser::new(42, "Admin");
+    fake.send_text(&admin, format!("/broadcast {FIRST} {N} big news"));
+    fake.wait_until(WAIT, |v| {
+        (FIRST..FIRST + N)
+            .filter(|id| !v.transcript(*id).iter().all(|e| !e.from_bot))
+            .count()
+            >= (N / 5) as usize
+    })
+    .await
+    .unwrap();
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+    let at_kill = delivered(&fake).iter().filter(|n| **n > 0).count();
+    assert!(
+        at_kill < N as usize,
+        "the kill came too late to test anything"
+    );
+
+    let mut bot = spawn_bot(&config_file);
+    fake.wait_until(Duration::from_secs(120), |v| {
+        (FIRST..FIRST + N).all(|id| v.transcript(id).iter().any(|e| e.text == "big news"))
+    })
+    .await
+    .unwrap();
+    // Give a repeat that is still on its way the time to show up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = delivered(&fake);
+    let repeats: usize = counts.iter().map(|n| n - 1).sum();
+    assert!(counts.iter().all(|n| *n == 1 || *n == 2), "{counts:?}");
+    assert!(
+        repeats <= MAX_IN_FLIGHT,
+        "{repeats} repeats; at most the {MAX_IN_FLIGHT} in flight may repeat"
+    );
+    eprintln!(
+        "broadcast: {at_kill} of {N} delivered at the kill, {repeats} repeated after the restart"
+    );
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
 }

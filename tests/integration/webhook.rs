@@ -83,7 +83,9 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
     // Webhook deliveries may overlap: let the registration land before the click.
-    fake.wait_for_bot_text(alice.id, "Hello", WAIT).await.unwrap();
+    fake.wait_for_bot_text(alice.id, "Hello", WAIT)
+        .await
+        .unwrap();
     fake.send_text(&alice, "Click");
     fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
         .await

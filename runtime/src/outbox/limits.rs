@@ -136,7 +136,10 @@ mod tests {
             b.take();
         }
         assert_eq!(b.ready_at(t0), t0 + Duration::from_secs(1));
-        assert_eq!(b.ready_at(t0 + Duration::from_secs(1)), t0 + Duration::from_secs(1));
+        assert_eq!(
+            b.ready_at(t0 + Duration::from_secs(1)),
+            t0 + Duration::from_secs(1)
+        );
         b.take();
         assert!(b.ready_at(t0 + Duration::from_millis(1500)) > t0 + Duration::from_millis(1500));
     }
@@ -155,7 +158,10 @@ mod tests {
             times.push(now);
         }
         for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().filter(|u| **u - *t < Duration::from_secs(1)).count();
+            let in_window = times[i..]
+                .iter()
+                .filter(|u| **u - *t < Duration::from_secs(1))
+                .count();
             assert!(in_window <= 30, "{in_window} sends within one second");
         }
         // And it is not much slower than the limit: 30 per (1 s + margin).

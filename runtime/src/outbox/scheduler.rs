@@ -119,7 +119,10 @@ pub async fn run(
             .iter()
             .map(|(m, per_min)| {
                 let per_min = f64::from(*per_min);
-                (m.clone(), TokenBucket::new((per_min / 6.0).max(1.0), per_min / 60.0, now))
+                (
+                    m.clone(),
+                    TokenBucket::new((per_min / 6.0).max(1.0), per_min / 60.0, now),
+                )
             })
             .collect(),
         in_flight: 0,
@@ -139,7 +142,8 @@ pub async fn run(
         let wake = s.dispatch(&deps, &done_tx);
         s.snapshot(&deps.stats);
         let wake = wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        let sleep = tokio::time::sleep_until(wake.min(Instant::now() + Duration::from_secs(1)).into());
+        let sleep =
+            tokio::time::sleep_until(wake.min(Instant::now() + Duration::from_secs(1)).into());
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -228,9 +232,9 @@ impl Scheduler {
         if let Action::EditText { target, .. } = &e.action {
             // Merge with a pending edit of the same message (not one already in flight).
             let skip = usize::from(chat.busy);
-            let earlier = chat.queue.iter().skip(skip).position(|(_, q)| {
-                matches!(&q.action, Action::EditText { target: t, .. } if t == target)
-            });
+            let earlier = chat.queue.iter().skip(skip).position(
+                |(_, q)| matches!(&q.action, Action::EditText { target: t, .. } if t == target),
+            );
             if let Some(i) = earlier {
                 let (old_seq, old) = chat.queue.remove(i + skip).expect("found above");
                 deps.stats.count(&deps.stats.coalesced);
@@ -247,7 +251,11 @@ impl Scheduler {
     }
 
     /// Starts every request that may go now; returns when to look again.
-    fn dispatch(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>) -> Option<Instant> {
+    fn dispatch(
+        &mut self,
+        deps: &Arc<Deps>,
+        done: &mpsc::UnboundedSender<Finished>,
+    ) -> Option<Instant> {
         while let Some((seq, e)) = self.callbacks.pop_front() {
             self.in_flight += 1;
             request::spawn(deps, done, seq, e, None, false);
@@ -272,7 +280,9 @@ impl Scheduler {
             let mut best: Option<(Priority, u64, i64)> = None;
             let mut best_bulk: Option<(Priority, u64, i64)> = None;
             for (&chat_id, c) in &mut self.chats {
-                let Some((seq, head)) = c.queue.front() else { continue };
+                let Some((seq, head)) = c.queue.front() else {
+                    continue;
+                };
                 if c.busy {
                     continue;
                 }
@@ -336,7 +346,13 @@ impl Scheduler {
         wake
     }
 
-    fn start(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>, chat_id: i64, now: Instant) {
+    fn start(
+        &mut self,
+        deps: &Arc<Deps>,
+        done: &mpsc::UnboundedSender<Finished>,
+        chat_id: i64,
+        now: Instant,
+    ) {
         let c = self.chats.get_mut(&chat_id).expect("chosen from the map");
         let (seq, e) = c.queue.front().cloned().expect("has a head");
         if e.is_limited() {
@@ -356,8 +372,13 @@ impl Scheduler {
         c.busy = true;
         self.in_flight += 1;
         let resolved = match &e.action {
-            Action::EditText { target: super::Target::Ticket(t), .. }
-            | Action::Delete { target: super::Target::Ticket(t) } => self.message_ids.get(t).copied(),
+            Action::EditText {
+                target: super::Target::Ticket(t),
+                ..
+            }
+            | Action::Delete {
+                target: super::Target::Ticket(t),
+            } => self.message_ids.get(t).copied(),
             _ => None,
         };
         let paid = self.paid.is_some() && e.priority == Priority::Bulk;
@@ -377,7 +398,9 @@ impl Scheduler {
             return;
         }
         let now = Instant::now();
-        let Some(c) = self.chats.get_mut(&f.chat_id) else { return };
+        let Some(c) = self.chats.get_mut(&f.chat_id) else {
+            return;
+        };
         c.busy = false;
         match f.outcome {
             Outcome::Done => {
@@ -417,7 +440,10 @@ impl Scheduler {
                 }
             }
             Outcome::Blocked(err) => {
-                tracing::info!(chat = f.chat_id, "chat unreachable ({err}); dropping its pending messages");
+                tracing::info!(
+                    chat = f.chat_id,
+                    "chat unreachable ({err}); dropping its pending messages"
+                );
                 deps.blocked.lock().insert(f.chat_id);
                 let pending: Vec<_> = c.queue.drain(..).collect();
                 for (seq, e) in pending {
@@ -425,7 +451,11 @@ impl Scheduler {
                 }
             }
             Outcome::Migrated(new) => {
-                tracing::info!(old = f.chat_id, new, "group became a supergroup; its messages follow it");
+                tracing::info!(
+                    old = f.chat_id,
+                    new,
+                    "group became a supergroup; its messages follow it"
+                );
                 self.migrated.insert(f.chat_id, new);
                 let old = self.chats.remove(&f.chat_id).expect("looked up above");
                 let target = self
@@ -467,7 +497,9 @@ impl Scheduler {
             oldest_age_ms: oldest.map_or(0, |t| super::now_ms().saturating_sub(t)),
             sent_per_second: (sent - self.last_snapshot.1) as f64 / elapsed.as_secs_f64(),
             sent_total: sent,
-            rate_limited_total: stats.rate_limited.load(std::sync::atomic::Ordering::Relaxed),
+            rate_limited_total: stats
+                .rate_limited
+                .load(std::sync::atomic::Ordering::Relaxed),
             failed_total: stats.failed.load(std::sync::atomic::Ordering::Relaxed),
         };
         *stats.snapshot.lock() = metrics;

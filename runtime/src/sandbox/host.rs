@@ -453,17 +453,22 @@ impl outbox::Host for HostState {
     }
 
     fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
-        if self.call.as_ref().is_some_and(|c| c.tickets.contains_key(&ticket))
+        if self
+            .call
+            .as_ref()
+            .is_some_and(|c| c.tickets.contains_key(&ticket))
             || self.env.recent_tickets.lock().contains_key(&ticket)
         {
             return Ok(outbox::Delivery::Queued);
         }
         match self.env.db.ticket(ticket) {
-            Ok(Some(rec)) if *rec.module == *self.env.name => Ok(match (rec.message_id, rec.failed) {
-                (Some(id), _) => outbox::Delivery::Delivered(id),
-                (None, Some(why)) => outbox::Delivery::Failed(why),
-                (None, None) => outbox::Delivery::Queued,
-            }),
+            Ok(Some(rec)) if *rec.module == *self.env.name => {
+                Ok(match (rec.message_id, rec.failed) {
+                    (Some(id), _) => outbox::Delivery::Delivered(id),
+                    (None, Some(why)) => outbox::Delivery::Failed(why),
+                    (None, None) => outbox::Delivery::Queued,
+                })
+            }
             _ => Err(outbox::Error::UnknownTicket(ticket)),
         }
     }

@@ -25,7 +25,8 @@ pub const BAD_LOOP: &str = include!(concat!(env!("OUT_DIR"), "/bad_loop.path"));
 pub const BAD_ALLOC: &str = include!(concat!(env!("OUT_DIR"), "/bad_alloc.path"));
 
 /// `tests/guests/echo` (wants messages): a plain text message is answered `echo: <text>`;
-/// `/edit` sends `v1` and edits it to `v2` by ticket in the same update; `/buttons` sends inline
+/// `/edit` sends `v1` and edits it to `v2` by ticket in the same update; `/edits` edits it to
+/// `v2` and then `v3`; `/buttons` sends inline
 /// buttons A (data `a`) and B (data `b`); a press is answered (answerCallbackQuery) and followed
 /// by `pressed: <data>`.
 pub const ECHO: &str = include!(concat!(env!("OUT_DIR"), "/echo.path"));

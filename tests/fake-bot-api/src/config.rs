@@ -49,11 +49,14 @@ impl FakeConfig {
 
 /// Telegram's outbound limits, as the fake enforces them.
 ///
-/// Every `sendMessage`, `editMessageText` and `editMessageReplyMarkup` that would be accepted is
-/// first checked against three sliding windows: the chat's, the group's (chats with a negative
-/// id) and the bot's global one. If any window is full the call is answered with 429 and
-/// `retry_after` = the whole seconds (at least 1) until the oldest call in the fullest window
-/// leaves it, and nothing is delivered. Calls that are refused do not count.
+/// Every `sendMessage`, `sendDocument`, `editMessageText` and `editMessageReplyMarkup` that
+/// would be accepted is first checked against three sliding windows: the chat's (`chat_burst`
+/// calls in any `chat_window`), the group's (chats with a negative id: `group_per_minute` in any
+/// minute) and the bot's global one (`global_per_second` in any second, groups included). Edits
+/// count like sends. If any window is full the call is answered with 429 and `retry_after` =
+/// the whole seconds (at least 1) until the oldest call in the fullest window leaves it, and
+/// nothing is delivered. Calls that are refused do not count against the windows, but every
+/// 429 counts in [`Counters::too_many_requests`](crate::Counters::too_many_requests).
 /// `answerCallbackQuery` and `deleteMessage` are never limited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -134,6 +137,14 @@ pub enum Failure {
         /// The body, sent verbatim.
         body: String,
     },
+    /// A slow network before Telegram: the request is held this long, then runs and is
+    /// answered normally. A client that gives up first (its timeout is shorter) closes the
+    /// connection, and the call never runs: nothing is delivered.
+    Delay(Duration),
+    /// A slow network after Telegram: the call runs at once (a message is delivered), and
+    /// only its answer is held this long. A client that gives up first never learns that
+    /// the call succeeded, the ambiguous case a retry turns into a duplicate.
+    DelayAnswer(Duration),
 }
 
 impl Failure {

@@ -6,14 +6,14 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::config::Failure;
-
 /// An error answer: `{"ok":false,"error_code":…,"description":…}` with the same HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub(crate) code: u16,
     pub(crate) description: String,
     pub(crate) retry_after: Option<u32>,
+    /// `parameters.migrate_to_chat_id`: the supergroup a group became.
+    pub(crate) migrate_to_chat_id: Option<i64>,
     /// A body to send instead of the JSON (forced raw failures).
     pub(crate) raw_body: Option<String>,
 }
@@ -24,6 +24,7 @@ impl ApiError {
             code,
             description: description.into(),
             retry_after: None,
+            migrate_to_chat_id: None,
             raw_body: None,
         }
     }
@@ -62,17 +63,13 @@ impl ApiError {
     pub(crate) fn chat_not_found() -> Self {
         Self::bad_request("chat not found")
     }
-}
 
-impl From<Failure> for ApiError {
-    fn from(failure: Failure) -> Self {
-        match failure {
-            Failure::RetryAfter(seconds) => Self::too_many_requests(seconds),
-            Failure::Api { code, description } => Self::new(code, description),
-            Failure::Raw { status, body } => Self {
-                raw_body: Some(body),
-                ..Self::new(status, String::new())
-            },
+    /// 400 for any call to a group that became the supergroup `new_chat_id`, with
+    /// `parameters.migrate_to_chat_id`.
+    pub(crate) fn migrated(new_chat_id: i64) -> Self {
+        Self {
+            migrate_to_chat_id: Some(new_chat_id),
+            ..Self::bad_request("group chat was upgraded to a supergroup chat")
         }
     }
 }
@@ -90,6 +87,9 @@ impl IntoResponse for ApiError {
         });
         if let Some(retry_after) = self.retry_after {
             body["parameters"] = json!({ "retry_after": retry_after });
+        }
+        if let Some(chat_id) = self.migrate_to_chat_id {
+            body["parameters"] = json!({ "migrate_to_chat_id": chat_id });
         }
         (
             status,

@@ -25,11 +25,14 @@
 //! # }
 //! ```
 //!
-//! Chats exist once a user wrote in them: the bot sending to any other chat gets
-//! `400 Bad Request: chat not found`, as it would from Telegram.
+//! Chats exist once a user wrote in them (or a test [opened](FakeBotApi::open_chat) them): the
+//! bot sending to any other chat gets `400 Bad Request: chat not found`, as it would from
+//! Telegram. Tests can also [migrate a group](FakeBotApi::migrate_group) and force failures:
+//! errors, 429 storms and slow answers ([`FakeBotApi::fail_next`], [`FakeBotApi::fail_all`]).
 
 #![deny(missing_docs)]
 
+mod arrange;
 mod config;
 mod error;
 mod inject;
@@ -168,16 +171,6 @@ impl FakeBotApi {
     /// 1024 events behind loses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<ChatEvent> {
         self.inner.shared.subscribe()
-    }
-
-    /// Makes the next `times` calls of `method` (any case, e.g. `"sendMessage"`) fail with
-    /// `failure` instead of running, after the token check. Calls add up in order.
-    pub fn fail_next(&self, method: &str, times: usize, failure: Failure) {
-        let method = method.to_ascii_lowercase();
-        self.inner.shared.write(|state| {
-            let queue = state.failures.entry(method).or_default();
-            queue.extend(std::iter::repeat_n(failure, times));
-        });
     }
 
     /// Waits until `predicate` holds, re-checking after every change of the fake's state.

@@ -14,7 +14,7 @@ use crate::{
     error::ApiError,
     json,
     params::Params,
-    state::{Shared, State},
+    state::{Forced, Shared, State},
 };
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
@@ -67,10 +67,26 @@ pub(crate) async fn call(
     if !METHODS.contains(&method.as_str()) {
         return Err(ApiError::not_found());
     }
-    if let Some(error) = shared.write(|state| state.forced_failure(&method)) {
-        return Err(error);
+    let target = params.int("chat_id").ok().flatten();
+    match shared.write(|state| state.forced_failure(&method, target)) {
+        None => run(shared, &method, params).await,
+        Some(Forced::Error(error)) => Err(error),
+        // If the client gives up meanwhile, the server drops this future with the connection.
+        Some(Forced::Before(delay)) => {
+            tokio::time::sleep(delay).await;
+            run(shared, &method, params).await
+        }
+        Some(Forced::After(delay)) => {
+            let reply = run(shared, &method, params).await;
+            tokio::time::sleep(delay).await;
+            reply
+        }
     }
-    match method.as_str() {
+}
+
+/// Runs a known `method` (lower case).
+async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Reply, ApiError> {
+    match method {
         "getme" => Ok(json::me(&shared.config).into()),
         "getupdates" => updates::get_updates(shared, params).await,
         "setwebhook" => updates::set_webhook(shared, params),
@@ -85,13 +101,7 @@ pub(crate) async fn call(
         "getfile" => files::get_file(shared, params).map(Reply::from),
         "sendchataction" => {
             let chat_id = chat_id(params)?;
-            shared.read(|state| {
-                state
-                    .chats
-                    .get(&chat_id)
-                    .map(|_| ())
-                    .ok_or_else(ApiError::chat_not_found)
-            })?;
+            shared.read(|state| state.chat(chat_id).map(|_| ()))?;
             Ok(json!(true).into())
         }
         "setmycommands" => {
@@ -109,10 +119,17 @@ pub(crate) async fn call(
         }
         "getchat" => {
             let chat_id = chat_id(params)?;
-            let chat = shared.read(|state| state.chats.get(&chat_id).map(|chat| chat.json.clone()));
-            let mut chat = chat.ok_or_else(ApiError::chat_not_found)?;
+            let mut chat =
+                shared.read(|state| state.chat(chat_id).map(|chat| chat.json.clone()))?;
             chat["accent_color_id"] = json!(0);
             chat["max_reaction_count"] = json!(11);
+            // Required since Bot API 9.0 (teloxide-core 0.13 fails to parse a chat without it).
+            chat["accepted_gift_types"] = json!({
+                "unlimited_gifts": true,
+                "limited_gifts": true,
+                "unique_gifts": true,
+                "premium_subscription": true,
+            });
             Ok(chat.into())
         }
         "deletemessages" => messages::delete_messages(shared, params).map(Reply::from),
@@ -154,7 +171,7 @@ pub(crate) fn admit(state: &mut State, chat_id: i64) -> Result<(), ApiError> {
         .limiter
         .admit(chat_id, tokio::time::Instant::now())
         .map_err(|retry_after| {
-            state.counters.too_many_requests += 1;
+            state.count_too_many_requests(Some(chat_id));
             ApiError::too_many_requests(retry_after)
         })
 }

@@ -198,7 +198,8 @@ pub struct Counters {
     pub sends: u64,
     /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`).
     pub edits: u64,
-    /// Requests answered with 429, forced ones included.
+    /// Requests answered with 429: those over a limit window and forced ones (see
+    /// [`FakeBotApi::too_many_requests_in`](crate::FakeBotApi::too_many_requests_in) for one chat).
     pub too_many_requests: u64,
     /// Webhook deliveries the receiver accepted (2xx).
     pub webhook_deliveries: u64,

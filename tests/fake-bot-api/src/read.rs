@@ -61,6 +61,15 @@ impl<'a> StateView<'a> {
         self.state.counters
     }
 
+    /// How many calls naming `chat_id` were answered 429, forced ones included.
+    pub fn too_many_requests_in(&self, chat_id: i64) -> u64 {
+        self.state
+            .too_many_requests_in
+            .get(&chat_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// The bot's `answerCallbackQuery` calls, in order.
     pub fn answered_callbacks(&self) -> Vec<AnsweredCallback> {
         self.state.answered.clone()
@@ -77,7 +86,7 @@ impl<'a> StateView<'a> {
         self.state.waiting_polls
     }
 
-    /// The chats someone has written in, by id.
+    /// The chats someone has written in (or a test opened), by id.
     pub fn chat_ids(&self) -> Vec<i64> {
         self.state.chats.keys().copied().collect()
     }
@@ -93,9 +102,15 @@ impl<'a> StateView<'a> {
     /// Every chat's transcript as text, for failure messages.
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        let mut silent = 0;
         for chat_id in self.chat_ids() {
+            let transcript = self.transcript(chat_id);
+            if transcript.is_empty() {
+                silent += 1;
+                continue;
+            }
             let _ = writeln!(out, "chat {chat_id}:");
-            for entry in self.transcript(chat_id) {
+            for entry in transcript {
                 let who = if entry.from_bot { "bot" } else { "user" };
                 let mut notes = String::new();
                 if entry.edits > 0 {
@@ -115,6 +130,9 @@ impl<'a> StateView<'a> {
                     entry.message_id, entry.text
                 );
             }
+        }
+        if silent > 0 {
+            let _ = writeln!(out, "({silent} opened chats without messages)");
         }
         if out.is_empty() {
             out.push_str("(no chats)\n");
@@ -153,6 +171,11 @@ impl FakeBotApi {
     /// See [`StateView::counters`].
     pub fn counters(&self) -> Counters {
         self.view(|view| view.counters())
+    }
+
+    /// See [`StateView::too_many_requests_in`].
+    pub fn too_many_requests_in(&self, chat_id: i64) -> u64 {
+        self.view(|view| view.too_many_requests_in(chat_id))
     }
 
     /// See [`StateView::answered_callbacks`].

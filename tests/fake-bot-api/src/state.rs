@@ -1,16 +1,20 @@
 //! Everything the fake remembers, behind one lock, with change notification.
 
+mod failures;
 mod queue;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
-pub(crate) use self::queue::{Body, UpdateQueue};
+pub(crate) use self::{
+    failures::{Failures, Forced},
+    queue::{Body, UpdateQueue},
+};
 use crate::{
-    config::{Failure, FakeConfig},
+    config::FakeConfig,
     error::ApiError,
     json,
     limits::RateLimiter,
@@ -149,7 +153,13 @@ pub(crate) struct State {
     pub(crate) counters: Counters,
     pub(crate) limiter: RateLimiter,
     /// Forced failures by lower-case method name.
-    pub(crate) failures: HashMap<String, VecDeque<Failure>>,
+    pub(crate) failures: Failures,
+    /// 429 answers by the `chat_id` of the refused call.
+    pub(crate) too_many_requests_in: HashMap<i64, u64>,
+    /// Groups that became supergroups: old id → new id.
+    pub(crate) migrated: HashMap<i64, i64>,
+    /// Chats that are supergroups whatever their id says (the targets of migrations).
+    pub(crate) supergroups: HashSet<i64>,
     pub(crate) blocked: HashSet<i64>,
     pub(crate) commands: Value,
     /// Bumped by every getUpdates so an older long poll knows it was superseded.
@@ -174,7 +184,10 @@ impl State {
             webhook: None,
             counters: Counters::default(),
             limiter: RateLimiter::new(config.limits.clone()),
-            failures: HashMap::new(),
+            failures: Failures::default(),
+            too_many_requests_in: HashMap::new(),
+            migrated: HashMap::new(),
+            supergroups: HashSet::new(),
             blocked: HashSet::new(),
             commands: json!([]),
             poll_generation: 0,
@@ -192,7 +205,10 @@ impl State {
     }
 
     /// The chat, creating it (or refreshing its `Chat` object) with `json`.
-    pub(crate) fn open_chat(&mut self, id: i64, json: Value) -> &mut Chat {
+    pub(crate) fn open_chat(&mut self, id: i64, mut json: Value) -> &mut Chat {
+        if self.supergroups.contains(&id) {
+            json["type"] = json!("supergroup");
+        }
         let chat = self.chats.entry(id).or_insert_with(|| Chat {
             json: Value::Null,
             messages: BTreeMap::new(),
@@ -203,9 +219,24 @@ impl State {
         chat
     }
 
-    /// A chat the bot may write to: 400 `chat not found` unless someone wrote in it.
+    /// A chat the bot may write to: 400 `chat not found` unless it was opened, and the
+    /// migration error for a group that became a supergroup.
     pub(crate) fn chat_mut(&mut self, id: i64) -> Result<&mut Chat, ApiError> {
+        self.check_not_migrated(id)?;
         self.chats.get_mut(&id).ok_or_else(ApiError::chat_not_found)
+    }
+
+    /// A chat the bot may read, with the same errors as [`chat_mut`](Self::chat_mut).
+    pub(crate) fn chat(&self, id: i64) -> Result<&Chat, ApiError> {
+        self.check_not_migrated(id)?;
+        self.chats.get(&id).ok_or_else(ApiError::chat_not_found)
+    }
+
+    fn check_not_migrated(&self, id: i64) -> Result<(), ApiError> {
+        match self.migrated.get(&id) {
+            Some(&new) => Err(ApiError::migrated(new)),
+            None => Ok(()),
+        }
     }
 
     /// Whether updates of `kind` pass the remembered `allowed_updates`.
@@ -234,17 +265,22 @@ impl State {
         (4_387_000_000_000_000_000_u64 + self.next_callback_id).to_string()
     }
 
-    /// The next forced failure of `method`, if a test asked for one.
-    pub(crate) fn forced_failure(&mut self, method: &str) -> Option<ApiError> {
-        let failures = self.failures.get_mut(method)?;
-        let failure = failures.pop_front()?;
-        if failures.is_empty() {
-            self.failures.remove(method);
+    /// The forced failure, if any, of a call of `method` to `chat_id` now.
+    pub(crate) fn forced_failure(&mut self, method: &str, chat_id: Option<i64>) -> Option<Forced> {
+        let forced = self.failures.take(method, tokio::time::Instant::now())?;
+        if let Forced::Error(error) = &forced
+            && error.code == 429
+        {
+            self.count_too_many_requests(chat_id);
         }
-        let error = ApiError::from(failure);
-        if error.code == 429 {
-            self.counters.too_many_requests += 1;
+        Some(forced)
+    }
+
+    /// Counts a 429 answer, in total and for the chat the refused call was for.
+    pub(crate) fn count_too_many_requests(&mut self, chat_id: Option<i64>) {
+        self.counters.too_many_requests += 1;
+        if let Some(chat_id) = chat_id {
+            *self.too_many_requests_in.entry(chat_id).or_default() += 1;
         }
-        Some(error)
     }
 }

@@ -5,8 +5,11 @@ mod api {
     pub mod support;
 
     mod callbacks;
+    mod chats;
     mod errors;
+    mod failures;
     mod files;
+    mod limits;
     mod messages;
     mod updates;
     mod webhook;

@@ -88,9 +88,14 @@ fn classify(deps: &Deps, seq: u64, e: &Entry, err: RequestError) -> Outcome {
             | ApiError::BotKickedFromChannel,
         ) => Outcome::Blocked(err.to_string()),
         RequestError::Api(ApiError::Unknown(ref d))
-            if ["Internal Server Error", "Bad Gateway", "Gateway", "Service Unavailable"]
-                .iter()
-                .any(|p| d.starts_with(p)) =>
+            if [
+                "Internal Server Error",
+                "Bad Gateway",
+                "Gateway",
+                "Service Unavailable",
+            ]
+            .iter()
+            .any(|p| d.starts_with(p)) =>
         {
             Outcome::Transient(err.to_string())
         }

@@ -57,10 +57,16 @@ impl Module for Broadcaster {
                         Delivery::Queued => queued += 1,
                     }
                 }
-                reply(update, &format!("delivered {delivered} failed {failed} queued {queued}"))?;
+                reply(
+                    update,
+                    &format!("delivered {delivered} failed {failed} queued {queued}"),
+                )?;
             }
             Some("spam") => {
-                let count = args.first().and_then(|a| a.parse::<u32>().ok()).unwrap_or(1);
+                let count = args
+                    .first()
+                    .and_then(|a| a.parse::<u32>().ok())
+                    .unwrap_or(1);
                 let chat = update.chat_id().ok_or("no chat")?;
                 for i in 1..=count {
                     Message::new(chat, format!("spam {i}")).send()?;

@@ -1,5 +1,7 @@
 //! A well-behaved module for the host's tests:
 //! - any plain text message is answered `echo: <text>`;
+//! - `/edits` sends `v1` and edits it to `v2`, then to `v3`, in the same update (the host merges
+//!   the two pending edits into one);
 //! - `/edit` sends `v1` and, in the same update, edits it to `v2` through its ticket, before the
 //!   host has delivered it (so the chat must end up showing `v2`);
 //! - `/buttons` sends a message with inline buttons A (data `a`) and B (data `b`);
@@ -14,6 +16,7 @@ impl Module for Echo {
     fn init() -> Result<Manifest, Error> {
         Ok(Manifest::new("echo", env!("CARGO_PKG_VERSION"))
             .command("edit", "Send v1, then edit it to v2")
+            .command("edits", "Send v1, then edit it to v2 and to v3")
             .command("buttons", "Show buttons A and B")
             .wants_messages())
     }
@@ -31,6 +34,11 @@ impl Module for Echo {
             Some("edit") => {
                 let ticket = reply(update, "v1")?;
                 outbox::edit_text(ticket, "v2")?;
+            }
+            Some("edits") => {
+                let ticket = reply(update, "v1")?;
+                outbox::edit_text(ticket, "v2")?;
+                outbox::edit_text(ticket, "v3")?;
             }
             Some("buttons") => {
                 let chat = update.chat_id().ok_or("the update has no chat")?;
