@@ -321,9 +321,11 @@ impl Scheduler {
                 }
             }
             let Some(mut pick) = best else { break };
-            if pick.0 != Priority::Bulk && best_bulk.is_some() {
+            if pick.0 != Priority::Bulk
+                && let Some(bulk) = best_bulk
+            {
                 if self.since_bulk + 1 >= self.cfg.bulk_share {
-                    pick = best_bulk.expect("checked");
+                    pick = bulk;
                 } else {
                     self.since_bulk += 1;
                 }
