@@ -108,3 +108,33 @@ async fn a_user_who_blocked_the_bot_costs_nothing_and_others_are_still_served() 
     assert_eq!(bot_texts(&fake, alice.id), ["echo: first"]);
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_or_a_broken_answer_is_retried_with_backoff_and_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let rt = start(config(dir.path(), &fake, &[ECHO])).await;
+    // A proxy's HTML error page (not JSON), then a Telegram-shaped 502.
+    fake.fail_next(
+        "sendMessage",
+        1,
+        Failure::Raw {
+            status: 502,
+            body: "<html>Bad Gateway</html>".into(),
+        },
+    );
+    fake.fail_next("sendMessage", 1, Failure::status(502));
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "again");
+    fake.wait_for_bot_text(alice.id, "echo: again", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(bot_texts(&fake, alice.id), ["echo: again"]);
+    assert_eq!(
+        rt.outbox_stats()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    rt.stop().await;
+}

@@ -133,6 +133,7 @@ pub async fn run(
         migrated: HashMap::new(),
         depth: [0; 4],
         last_snapshot: (now, 0),
+        last_log: now,
     };
     for (seq, e) in initial {
         s.push(&deps, seq, e);
@@ -186,6 +187,8 @@ struct Scheduler {
     /// Queued entries per priority.
     depth: [u64; 4],
     last_snapshot: (Instant, u64),
+    /// When the metrics were last logged.
+    last_log: Instant,
 }
 
 fn slot(p: Priority) -> usize {
@@ -504,6 +507,22 @@ impl Scheduler {
                 .load(std::sync::atomic::Ordering::Relaxed),
             failed_total: stats.failed.load(std::sync::atomic::Ordering::Relaxed),
         };
+        let queued = metrics.queued_callback
+            + metrics.queued_interactive
+            + metrics.queued_normal
+            + metrics.queued_bulk;
+        if queued > 0 && now.duration_since(self.last_log) >= Duration::from_secs(60) {
+            self.last_log = now;
+            tracing::info!(
+                queued_interactive = metrics.queued_interactive,
+                queued_normal = metrics.queued_normal,
+                queued_bulk = metrics.queued_bulk,
+                oldest_age_ms = metrics.oldest_age_ms,
+                sent_per_second = metrics.sent_per_second,
+                rate_limited_total = metrics.rate_limited_total,
+                "outbox"
+            );
+        }
         *stats.snapshot.lock() = metrics;
         self.last_snapshot = (now, sent);
     }
