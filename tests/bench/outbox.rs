@@ -211,15 +211,23 @@ async fn measure(implementation: &str, fake: &FakeBotApi, trigger: impl FnOnce()
         (Some(first), Some(last)) => (last - first).as_secs_f64(),
         _ => 0.0,
     };
-    // n messages from the first to the last delivery make n - 1 intervals.
-    let rate = |n: usize| {
-        if span > 0.0 {
-            n.saturating_sub(1) as f64 / span
-        } else {
-            0.0
+    // Messages per second over the whole seconds from the first delivery on. (A sender that
+    // bursts each second's allowance at once sends 30 bursts in 29-and-a-bit seconds, so
+    // counting up to the last delivery would credit it with more than the limit.)
+    let rate = |instants: &[Instant]| {
+        let Some(first) = first else { return 0.0 };
+        let whole = span.floor();
+        if whole < 1.0 {
+            return 0.0;
         }
+        let end = first + Duration::from_secs_f64(whole);
+        instants
+            .iter()
+            .filter(|at| (first..end).contains(*at))
+            .count() as f64
+            / whole
     };
-    let bulk_rate = rate(deliveries.len());
+    let bulk_rate = rate(&deliveries);
     // How bursty the broadcast was: its most deliveries in one 100 ms slot (evenly paced at
     // 30/s, 3; a burst of the whole second's allowance, 30).
     let mut slots: HashMap<u128, u32> = HashMap::new();
@@ -230,15 +238,7 @@ async fn measure(implementation: &str, fake: &FakeBotApi, trigger: impl FnOnce()
     }
     let bulk_peak_per_100ms = slots.values().max().copied().unwrap_or(0);
     // Everything the bot sent while the broadcast ran, replies included.
-    let total_rate = match (first, last) {
-        (Some(first), Some(last)) => rate(
-            seen.all
-                .iter()
-                .filter(|at| (first..=last).contains(at))
-                .count(),
-        ),
-        _ => 0.0,
-    };
+    let total_rate = rate(&seen.all);
     let broadcast_missing = BROADCAST - seen.broadcast.len() as i64;
     let broadcast_repeats: usize = seen
         .broadcast

@@ -109,10 +109,10 @@ pub async fn run(
     let mut s = Scheduler {
         chats: HashMap::new(),
         callbacks: VecDeque::new(),
-        global: SlidingWindow::new(cfg.global_per_second, Duration::from_secs(1)),
+        global: Paced::new(cfg.global_per_second, now),
         paid: cfg
             .paid_broadcast
-            .then(|| SlidingWindow::new(cfg.paid_broadcast_per_second, Duration::from_secs(1))),
+            .then(|| Paced::new(cfg.paid_broadcast_per_second, now)),
         global_blocked_until: None,
         modules: deps
             .quotas
@@ -168,11 +168,38 @@ pub async fn run(
     }
 }
 
+/// A bot-wide limit: a hard sliding window, paced by a small token bucket so that sends are
+/// spread over the second instead of leaving in one burst (a reply arriving mid-second then
+/// waits one slot, ~33 ms at 30/s, not for the window to reopen).
+struct Paced {
+    window: SlidingWindow,
+    pace: TokenBucket,
+}
+
+impl Paced {
+    fn new(per_second: u32, now: Instant) -> Paced {
+        let rate = f64::from(per_second);
+        Paced {
+            window: SlidingWindow::new(per_second, Duration::from_secs(1)),
+            pace: TokenBucket::new((rate / 10.0).max(1.0), rate, now),
+        }
+    }
+
+    fn ready_at(&mut self, now: Instant) -> Instant {
+        self.window.ready_at(now).max(self.pace.ready_at(now))
+    }
+
+    fn take(&mut self, now: Instant) {
+        self.window.take(now);
+        self.pace.take();
+    }
+}
+
 struct Scheduler {
     chats: HashMap<i64, ChatQueue>,
     callbacks: VecDeque<(u64, Entry)>,
-    global: SlidingWindow,
-    paid: Option<SlidingWindow>,
+    global: Paced,
+    paid: Option<Paced>,
     global_blocked_until: Option<Instant>,
     modules: HashMap<String, TokenBucket>,
     in_flight: usize,
