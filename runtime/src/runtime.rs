@@ -90,6 +90,11 @@ impl Runtime {
         let bot_username = me.username.clone().unwrap_or_default();
         tracing::info!(bot = %bot_username, "connected to the Bot API");
 
+        // Update ids older than Telegram's redelivery window are forgotten now and every hour.
+        let pruned = db.prune_seen(SEEN_RETENTION)?;
+        if pruned > 0 {
+            tracing::info!(pruned, "forgot old update ids");
+        }
         let (fatal_tx, fatal) = watch::channel(None);
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let committer = Committer::start(db.raw().clone(), outbox_tx, fatal_tx)?;
@@ -176,6 +181,14 @@ impl Runtime {
             shutdown_rx.clone(),
         ));
         runtime.inner.tasks.lock().push(scheduler);
+        runtime
+            .inner
+            .tasks
+            .lock()
+            .push(tokio::spawn(prune_seen_hourly(
+                runtime.inner.db.clone(),
+                shutdown_rx.clone(),
+            )));
         if options.intake {
             let task = match runtime.inner.config.telegram.mode {
                 Mode::Polling => tokio::spawn(intake::poll(runtime.clone(), shutdown_rx)),
@@ -332,6 +345,24 @@ impl Runtime {
         drop((committer, db));
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// How long an update id is remembered for deduplication (Telegram redelivers for 24 hours).
+const SEEN_RETENTION: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 3600);
+
+async fn prune_seen_hourly(db: Arc<Db>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.prune_seen(SEEN_RETENTION)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "forgot old update ids"),
+            Ok(Err(e)) => tracing::warn!("cannot prune old update ids: {e}"),
+            _ => {}
         }
     }
 }

@@ -91,6 +91,33 @@ impl Db {
         Ok(txn.open_table(SEEN)?.last()?.map(|(k, _)| k.value()))
     }
 
+    /// Forgets update ids recorded more than `max_age` ago, except the highest (it sets the
+    /// polling offset). Telegram redelivers an update for at most 24 hours, so older ids can
+    /// never come back. Returns how many were forgotten.
+    pub fn prune_seen(&self, max_age: std::time::Duration) -> Result<usize> {
+        let cutoff = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(max_age.as_secs());
+        let txn = self.db.begin_write()?;
+        let pruned = {
+            let mut seen = txn.open_table(SEEN)?;
+            let last = seen.last()?.map(|(k, _)| k.value());
+            let old: Vec<u64> = seen
+                .iter()?
+                .filter_map(|r| r.ok())
+                .filter(|(k, v)| v.value() < cutoff && Some(k.value()) != last)
+                .map(|(k, _)| k.value())
+                .collect();
+            for id in &old {
+                seen.remove(*id)?;
+            }
+            old.len()
+        };
+        txn.commit()?;
+        Ok(pruned)
+    }
+
     /// A value from the metadata table.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
@@ -143,6 +170,41 @@ impl Db {
                 Ok((m.to_string(), id, v.value().to_string()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_forgets_old_update_ids_but_keeps_the_highest_and_recent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let txn = db.raw().begin_write().unwrap();
+        {
+            let mut seen = txn.open_table(SEEN).unwrap();
+            seen.insert(1, now - 3 * 86_400).unwrap();
+            seen.insert(2, now - 3 * 86_400).unwrap();
+            seen.insert(3, now - 60).unwrap();
+            seen.insert(4, now - 3 * 86_400).unwrap();
+        }
+        txn.commit().unwrap();
+        let pruned = db
+            .prune_seen(std::time::Duration::from_secs(2 * 86_400))
+            .unwrap();
+        assert_eq!(pruned, 2);
+        assert!(!db.seen(1).unwrap() && !db.seen(2).unwrap());
+        assert!(db.seen(3).unwrap(), "recent");
+        assert_eq!(
+            db.last_seen().unwrap(),
+            Some(4),
+            "the highest id stays for the offset"
+        );
     }
 }
 
