@@ -6,8 +6,29 @@
 //! reads were changed underneath it is simply run again, so a read-modify-write needs no locking.
 //!
 //! Keys sort as bytes, so a well-chosen key is an index: [`Key`] builds keys from big-endian
-//! numbers that sort like the numbers, and [`scan`] walks a prefix in order, one bounded page at a
-//! time. [`get_json`] and [`set_json`] store any serde type as JSON.
+//! numbers that sort like the numbers, [`scan`] walks a prefix and [`range`] the keys between two
+//! bounds, in order, one bounded page at a time. [`get_json`] and [`set_json`] store any serde
+//! type as JSON.
+//!
+//! The operations:
+//!
+//! - [`get`], [`set`], [`delete`]; [`get_json`], [`set_json`] for serde types;
+//! - [`increment`] and [`get_counter`] for counters;
+//! - [`scan`] / [`scan_page`] over a prefix and [`range`] / [`range_page`] over `start..end`, with
+//!   a cursor and a limit (the host caps every page, whatever the module asks);
+//! - [`compare_and_swap`] to change a value only if it is still what the handler saw;
+//! - [`batch`] to apply several [`Write`]s all together or not at all;
+//! - [`usage`] for the bytes and keys stored and the module's quota.
+//!
+//! # Namespace and quota
+//!
+//! Every key lives in the module's own namespace: whatever bytes a key holds (`../other`, NUL,
+//! non-UTF-8), it names one of the module's keys and never another module's or the host's. A key
+//! is 1 byte up to the host's key limit (1 KiB by default); an empty or longer key is an
+//! [`Error::InvalidKey`]. A module's store is bounded in bytes (keys plus values) and in keys:
+//! the smaller of what its [`Manifest`](crate::Manifest) declares and what the operator allows.
+//! A write that would go past either bound fails with [`Error::QuotaExceeded`] and changes
+//! nothing; the data already stored stays as it was.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), botbox_sdk::kv::Error> {
@@ -47,13 +68,17 @@
 //! }
 //! ```
 
+mod batch;
 mod json;
 mod key;
 mod scan;
+mod usage;
 
+pub use batch::{Write, batch};
 pub use json::{get_json, set_json};
 pub use key::{Key, KeyReader};
-pub use scan::{Entry, Page, Scan, scan, scan_page};
+pub use scan::{Entry, Page, Scan, range, range_page, scan, scan_page};
+pub use usage::{Usage, usage};
 
 use crate::__private::botbox::bot::kv as wit;
 
@@ -112,11 +137,18 @@ impl Error {
 }
 
 /// Returns the value stored under `key`, if any.
+///
+/// Fails with [`Error::InvalidKey`] when the key is empty or too long; the same holds for every
+/// call that takes a key.
 pub fn get(key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
     Ok(wit::get(key.as_ref())?)
 }
 
 /// Stores `value` under `key`, replacing any earlier value.
+///
+/// Fails with [`Error::ValueTooLarge`] when the value is over the host's value limit and with
+/// [`Error::QuotaExceeded`] when the store would go past the module's quota; nothing is written
+/// then.
 pub fn set(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
     Ok(wit::set(key.as_ref(), value.as_ref())?)
 }
@@ -130,6 +162,33 @@ pub fn delete(key: impl AsRef<[u8]>) -> Result<bool, Error> {
 /// it. An absent key counts as 0. Counters are stored as 8-byte big-endian signed integers.
 pub fn increment(key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
     Ok(wit::increment(key.as_ref(), delta)?)
+}
+
+/// Replaces the value under `key` by `new` (removes the key when `new` is `None`), but only if
+/// the current value equals `expected` (`None`: only if the key does not exist). Returns whether
+/// it did.
+///
+/// Handlers never need it to guard against each other (the host reruns a handler whose reads
+/// changed underneath it); it states a condition in one call, e.g. "claim this name unless it is
+/// taken", and is the building block for values shared with code outside the handler.
+///
+/// Fails with [`Error::InvalidKey`] like every call that takes a key; with
+/// [`Error::ValueTooLarge`] or [`Error::QuotaExceeded`] only when it would write, like [`set`]. A
+/// swap that does not happen changes nothing.
+///
+/// ```no_run
+/// # fn main() -> Result<(), botbox_sdk::kv::Error> {
+/// use botbox_sdk::kv;
+///
+/// let claimed = kv::compare_and_swap("name/ann", None, Some(b"user 7".as_slice()))?;
+/// # Ok(()) }
+/// ```
+pub fn compare_and_swap(
+    key: impl AsRef<[u8]>,
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Result<bool, Error> {
+    Ok(wit::compare_and_swap(key.as_ref(), expected, new)?)
 }
 
 /// Reads the counter under `key` without changing it: 0 when absent. Unlike `increment(key, 0)`

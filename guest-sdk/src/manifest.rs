@@ -23,6 +23,8 @@ pub struct Manifest {
     commands: Vec<(String, String)>,
     wants: wit::UpdateFilter,
     outbox_per_minute: Option<u32>,
+    kv_max_bytes: Option<u64>,
+    kv_max_keys: Option<u64>,
 }
 
 impl Manifest {
@@ -39,6 +41,8 @@ impl Manifest {
             commands: Vec::new(),
             wants: wit::UpdateFilter::empty(),
             outbox_per_minute: None,
+            kv_max_bytes: None,
+            kv_max_keys: None,
         }
     }
 
@@ -47,6 +51,22 @@ impl Manifest {
     /// whole bot's rate; the operator may narrow it further.
     pub fn outbox_per_minute(mut self, limit: u32) -> Self {
         self.outbox_per_minute = Some(limit);
+        self
+    }
+
+    /// Declares the most bytes (keys plus values) the module will keep in its [KV store](crate::kv).
+    /// Without it the host's default applies. The operator may narrow it, never widen it; a write
+    /// past the quota fails with [`QuotaExceeded`](crate::kv::Error::QuotaExceeded) and writes
+    /// nothing, so a runaway module cannot fill the disk.
+    pub fn kv_max_bytes(mut self, bytes: u64) -> Self {
+        self.kv_max_bytes = Some(bytes);
+        self
+    }
+
+    /// Declares the most keys the module will keep in its [KV store](crate::kv), with the same
+    /// rules as [`kv_max_bytes`](Self::kv_max_bytes).
+    pub fn kv_max_keys(mut self, keys: u64) -> Self {
+        self.kv_max_keys = Some(keys);
         self
     }
 
@@ -105,6 +125,8 @@ impl Manifest {
                 .collect(),
             wants: self.wants,
             outbox_per_minute: self.outbox_per_minute,
+            kv_max_bytes: self.kv_max_bytes,
+            kv_max_keys: self.kv_max_keys,
         }
     }
 }
@@ -136,5 +158,17 @@ mod tests {
         let manifest = Manifest::new("quiet", "1").into_wit();
         assert!(manifest.commands.is_empty());
         assert!(manifest.wants.is_empty());
+        assert_eq!(manifest.outbox_per_minute, None);
+        assert_eq!((manifest.kv_max_bytes, manifest.kv_max_keys), (None, None));
+    }
+
+    #[test]
+    fn quotas_are_declared_only_when_asked_for() {
+        let manifest = Manifest::new("notes", "1")
+            .kv_max_bytes(1 << 20)
+            .kv_max_keys(500)
+            .into_wit();
+        assert_eq!(manifest.kv_max_bytes, Some(1 << 20));
+        assert_eq!(manifest.kv_max_keys, Some(500));
     }
 }

@@ -23,8 +23,66 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Outgoing message limits.
     pub outbox: OutboxConfig,
+    /// The operators' HTTP API.
+    pub admin: AdminConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
     /// Per-module settings, by module name.
     pub modules: BTreeMap<String, ModuleSettings>,
+}
+
+/// Scheduled backups (see `botbox::backup`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Seconds between snapshots; 0 turns scheduled backups off.
+    pub interval_secs: u64,
+    /// How many snapshots to keep; older ones are deleted.
+    pub keep: usize,
+    /// Where snapshots go; empty: `<data_dir>/backups`.
+    pub dir: PathBuf,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            interval_secs: 0,
+            keep: 7,
+            dir: PathBuf::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Where scheduled and `botbox backup` snapshots go.
+    pub fn backup_dir(&self) -> PathBuf {
+        if self.backup.dir.as_os_str().is_empty() {
+            self.data_dir.join("backups")
+        } else {
+            self.backup.dir.clone()
+        }
+    }
+}
+
+/// The operators' HTTP API (see `botbox::admin`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where it listens (`BOTBOX_ADMIN_LISTEN`); port 0 picks a free one. The address in use is
+    /// written to `<data_dir>/admin.addr` for the CLI.
+    pub listen: SocketAddr,
+    /// The bearer token (`BOTBOX_ADMIN_TOKEN`); empty: one is made and kept in
+    /// `<data_dir>/admin.token`.
+    pub token: Secret,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            token: Secret::default(),
+        }
+    }
 }
 
 /// The Bot API token. Its `Debug` and `Display` never show it.
@@ -120,6 +178,10 @@ pub struct SandboxConfig {
     pub max_scan_entries: u32,
     /// Log lines per module per minute; the rest are counted and dropped.
     pub log_lines_per_minute: u32,
+    /// KV bytes (keys plus values) a module may keep unless its manifest says otherwise.
+    pub kv_max_bytes: u64,
+    /// KV keys a module may keep unless its manifest says otherwise.
+    pub kv_max_keys: u64,
 }
 
 /// Outgoing message limits (Telegram's Bot FAQ).
@@ -155,6 +217,10 @@ pub struct ModuleSettings {
     /// Narrows the module's outbox quota (messages per minute); it can never widen what the
     /// module's manifest declares.
     pub outbox_per_minute: Option<u32>,
+    /// Narrows the module's KV byte quota; never widens it.
+    pub kv_max_bytes: Option<u64>,
+    /// Narrows the module's KV key quota; never widens it.
+    pub kv_max_keys: Option<u64>,
 }
 
 impl Default for Config {
@@ -165,6 +231,8 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             sandbox: SandboxConfig::default(),
             outbox: OutboxConfig::default(),
+            admin: AdminConfig::default(),
+            backup: BackupConfig::default(),
             modules: BTreeMap::new(),
         }
     }
@@ -205,6 +273,8 @@ impl Default for SandboxConfig {
             max_value_bytes: 1 << 20,
             max_scan_entries: 1000,
             log_lines_per_minute: 600,
+            kv_max_bytes: 64 << 20,
+            kv_max_keys: 1_000_000,
         }
     }
 }
@@ -281,6 +351,14 @@ impl Config {
         }
         if let Some(v) = var("BOTBOX_WEBHOOK_SECRET") {
             self.telegram.webhook.secret = Secret::new(v);
+        }
+        if let Some(v) = var("BOTBOX_ADMIN_TOKEN") {
+            self.admin.token = Secret::new(v);
+        }
+        if let Some(v) = var("BOTBOX_ADMIN_LISTEN") {
+            self.admin.listen = v.parse().map_err(|e| {
+                Error::Config(format!("BOTBOX_ADMIN_LISTEN `{v}` is not host:port: {e}"))
+            })?;
         }
         Ok(())
     }

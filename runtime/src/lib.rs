@@ -5,7 +5,10 @@
 //! WIT contract in `wit/`. See `DESIGN.md` for the map and the README for how to run it.
 #![deny(missing_docs)]
 
+pub mod admin;
+pub mod backup;
 pub mod bindings;
+pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod dev;
@@ -20,4 +23,4 @@ pub mod store;
 
 pub use config::Config;
 pub use error::{Error, Result};
-pub use runtime::{Options, Runtime};
+pub use runtime::{Options, Runtime, kv_limits};

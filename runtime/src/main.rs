@@ -23,12 +23,47 @@ enum Command {
     },
     /// Chat with the bot in this terminal: a local Telegram simulator, no token needed.
     Dev(botbox::dev::DevArgs),
+    /// Read and change a module's data (running or stopped bot).
+    Kv {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: botbox::cli::KvCommand,
+    },
+    /// Writes a consistent, compressed, checksummed snapshot of all data (running or stopped bot).
+    Backup {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write it; default `<data_dir>/backups/botbox-<unix time>.bbk`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Checks a snapshot, then replaces the data with it (the bot must be stopped).
+    Restore {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The snapshot file.
+        file: PathBuf,
+    },
+}
+
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<botbox::Config> {
+    let path = path.or_else(|| {
+        let p = PathBuf::from("botbox.toml");
+        p.exists().then_some(p)
+    });
+    botbox::Config::load(path.as_deref()).context("cannot load the configuration")
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Dev(_) => "warn",
+        Command::Dev(_) | Command::Kv { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+            "warn"
+        }
         Command::Run { .. } => "info",
     };
     tracing_subscriber::fmt()
@@ -46,16 +81,40 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Run { config } => run(config).await,
             Command::Dev(args) => botbox::dev::run(args).await,
+            Command::Kv { config, command } => {
+                let config = load_config(config)?;
+                botbox::cli::kv(&config, command, &mut std::io::stdout()).await
+            }
+            Command::Backup { config, out } => {
+                let config = load_config(config)?;
+                let (path, info) = botbox::cli::backup(&config, out).await?;
+                println!(
+                    "wrote {} ({} records in {} tables, {} bytes, sha256 {})",
+                    path.display(),
+                    info.records,
+                    info.tables,
+                    info.bytes,
+                    info.sha256
+                );
+                Ok(())
+            }
+            Command::Restore { config, file } => {
+                let config = load_config(config)?;
+                let info = botbox::cli::restore(&config, &file)?;
+                println!(
+                    "restored {} records in {} tables from {}",
+                    info.records,
+                    info.tables,
+                    file.display()
+                );
+                Ok(())
+            }
         }
     })
 }
 
 async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let path = config.or_else(|| {
-        let p = PathBuf::from("botbox.toml");
-        p.exists().then_some(p)
-    });
-    let config = botbox::Config::load(path.as_deref()).context("cannot load the configuration")?;
+    let config = load_config(config)?;
     let runtime = botbox::Runtime::start(config)
         .await
         .context("cannot start")?;

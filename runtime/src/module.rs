@@ -209,6 +209,7 @@ impl Shard {
                             outbox: std::mem::take(&mut out.outbox),
                             quarantine: None,
                             tickets: Some(env.clone()),
+                            done: None,
                         })))
                     });
                     match applied {
@@ -262,6 +263,7 @@ impl Shard {
             outbox: Vec::new(),
             quarantine: reason,
             tickets: None,
+            done: None,
         })));
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     sandbox::{GuestLog, ModuleEnv, Sandbox, TicketCounter},
     store::{
         Committed, Committer, Db, META, META_TAGS,
-        kv::{KvLimits, Namespace},
+        kv::{KvLimits, Namespace, Quota},
     },
 };
 
@@ -181,6 +181,33 @@ impl Runtime {
             shutdown_rx.clone(),
         ));
         runtime.inner.tasks.lock().push(scheduler);
+        {
+            let inner = &runtime.inner;
+            let namespaces = inner
+                .modules
+                .iter()
+                .map(|(name, m)| (name.clone(), m.env.namespace.clone()))
+                .collect();
+            let kv = crate::admin::kv_ops::KvOps::online(
+                inner.db.clone(),
+                inner.committer.clone(),
+                namespaces,
+                kv_limits(&inner.config),
+            );
+            let token =
+                crate::admin::token(inner.config.admin.token.expose(), &inner.config.data_dir)?;
+            let (addr, task) = crate::admin::serve(
+                inner.config.admin.listen,
+                token,
+                kv,
+                inner.db.clone(),
+                inner.outbox_stats.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?;
+            crate::admin::write_addr(&inner.config.data_dir, addr)?;
+            inner.tasks.lock().push(task);
+        }
         runtime
             .inner
             .tasks
@@ -189,6 +216,14 @@ impl Runtime {
                 runtime.inner.db.clone(),
                 shutdown_rx.clone(),
             )));
+        if runtime.inner.config.backup.interval_secs > 0 {
+            let task = tokio::spawn(scheduled_backups(
+                runtime.inner.db.clone(),
+                runtime.inner.config.clone(),
+                shutdown_rx.clone(),
+            ));
+            runtime.inner.tasks.lock().push(task);
+        }
         if options.intake {
             let task = match runtime.inner.config.telegram.mode {
                 Mode::Polling => tokio::spawn(intake::poll(runtime.clone(), shutdown_rx)),
@@ -367,6 +402,45 @@ async fn prune_seen_hourly(db: Arc<Db>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Writes a snapshot every `backup.interval_secs` and keeps the newest `backup.keep`.
+async fn scheduled_backups(db: Arc<Db>, config: Config, mut shutdown: watch::Receiver<bool>) {
+    let every = std::time::Duration::from_secs(config.backup.interval_secs);
+    let dir = config.backup_dir();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let (db, dir, keep) = (db.clone(), dir.clone(), config.backup.keep);
+        let result = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf> {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let path = dir.join(crate::backup::backup_file_name(now));
+            // Written under a temporary name, so a crash never leaves a half file that looks
+            // like a backup.
+            let partial = path.with_extension("partial");
+            let file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+            let mut out = std::io::BufWriter::new(file);
+            crate::backup::write_snapshot(db.raw(), &mut out)?;
+            let file = out
+                .into_inner()
+                .map_err(|e| Error::io(&partial, e.into_error()))?;
+            file.sync_all().map_err(|e| Error::io(&partial, e))?;
+            std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
+            crate::backup::prune_backups(&dir, keep)?;
+            Ok(path)
+        })
+        .await;
+        match result {
+            Ok(Ok(path)) => tracing::info!(file = %path.display(), "scheduled backup written"),
+            Ok(Err(e)) => tracing::error!("scheduled backup failed: {e}"),
+            Err(e) => tracing::error!("scheduled backup failed: {e}"),
+        }
+    }
+}
+
 fn read_modules_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -390,21 +464,33 @@ fn read_modules_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
         .collect()
 }
 
+/// The host's KV size limits from the configuration.
+pub fn kv_limits(config: &Config) -> KvLimits {
+    KvLimits {
+        max_key: config.sandbox.max_key_bytes,
+        max_value: config.sandbox.max_value_bytes,
+        max_scan: config.sandbox.max_scan_entries,
+    }
+}
+
 fn env_for(
     config: &Config,
     db: &Arc<Db>,
     tickets: &Arc<TicketCounter>,
     name: &str,
     tag: String,
-) -> Arc<ModuleEnv> {
-    let limits = KvLimits {
-        max_key: config.sandbox.max_key_bytes,
-        max_value: config.sandbox.max_value_bytes,
-        max_scan: config.sandbox.max_scan_entries,
-    };
+) -> Result<Arc<ModuleEnv>> {
+    let limits = kv_limits(config);
     let name: Arc<str> = name.into();
-    Arc::new(ModuleEnv {
-        namespace: Arc::new(Namespace::new(db.raw().clone(), &name, limits)),
+    // The host's default until the manifest is known (see `load_module`).
+    let quota = Quota {
+        max_bytes: config.sandbox.kv_max_bytes,
+        max_keys: config.sandbox.kv_max_keys,
+    };
+    let namespace = Namespace::open(db.raw().clone(), &name, limits, quota)
+        .map_err(|e| Error::module(&*name, format!("cannot open its KV namespace: {e:?}")))?;
+    Ok(Arc::new(ModuleEnv {
+        namespace: Arc::new(namespace),
         tag,
         config: config
             .modules
@@ -416,7 +502,7 @@ fn env_for(
         db: db.clone(),
         recent_tickets: Mutex::default(),
         name,
-    })
+    }))
 }
 
 /// Compiles a module, runs `init` on a probe instance, checks the manifest, starts its shards.
@@ -439,7 +525,7 @@ async fn load_module(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let probe_env = env_for(config, db, tickets, &stem, String::new());
+    let probe_env = env_for(config, db, tickets, &stem, String::new())?;
     let mut probe = sandbox.instantiate(&code, probe_env).await?;
     let manifest = probe
         .init()
@@ -447,21 +533,47 @@ async fn load_module(
         .map_err(|e| Error::module(file, format!("init {e}")))?;
     router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
     let tag = module_tag(db, &manifest.name)?;
-    // The operator can narrow the module's quota, never widen it.
-    let operator = config
-        .modules
-        .get(&manifest.name)
-        .and_then(|m| m.outbox_per_minute);
-    let outbox_per_minute = match (manifest.outbox_per_minute, operator) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let env = env_for(config, db, tickets, &manifest.name, tag);
+    // Now with the settings of its real name: the manifest may depend on them.
+    let env = env_for(config, db, tickets, &manifest.name, tag)?;
     let mut first = sandbox.instantiate(&code, env.clone()).await?;
-    first
+    let manifest = first
         .init()
         .await
         .map_err(|e| Error::module(file, format!("init {e}")))?;
+    router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
+    if *manifest.name != *env.name {
+        return Err(Error::module(
+            file,
+            "its name changes with its configuration",
+        ));
+    }
+    // The operator can narrow the module's quotas, never widen them.
+    let operator = config.modules.get(&manifest.name);
+    // The host's setting is the default and the ceiling: a module cannot grant itself more.
+    let narrow = |declared: Option<u64>, host: u64, op: Option<u64>| {
+        let declared = declared.map_or(host, |d| d.min(host));
+        op.map_or(declared, |o| o.min(declared))
+    };
+    env.namespace.set_quota(Quota {
+        max_bytes: narrow(
+            manifest.kv_max_bytes,
+            config.sandbox.kv_max_bytes,
+            operator.and_then(|m| m.kv_max_bytes),
+        ),
+        max_keys: narrow(
+            manifest.kv_max_keys,
+            config.sandbox.kv_max_keys,
+            operator.and_then(|m| m.kv_max_keys),
+        ),
+    });
+    tracing::info!(module = %manifest.name, quota = ?env.namespace.quota(), "KV quota");
+    let outbox_per_minute = match (
+        manifest.outbox_per_minute,
+        operator.and_then(|m| m.outbox_per_minute),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let mut module = LoadedModule::start(
         sandbox.clone(),
         code,

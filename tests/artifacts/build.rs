@@ -21,6 +21,7 @@ const COMPONENTS: &[&str] = &[
     "bad_alloc",
     "echo",
     "broadcaster",
+    "kv_probe",
 ];
 
 fn main() {

@@ -35,7 +35,7 @@ fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(value).map_err(|error| Error::decode(key, error))
 }
 
-fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(value).map_err(|error| Error::Encode(error.to_string()))
 }
 

@@ -1,4 +1,4 @@
-//! Walking a key prefix in order, one bounded page at a time.
+//! Walking a key prefix or a key range in order, one bounded page at a time.
 
 use std::collections::VecDeque;
 
@@ -13,7 +13,7 @@ pub struct Entry {
     pub value: Vec<u8>,
 }
 
-/// One page of a scan.
+/// One page of a scan or a range.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Page {
     /// The entries found, in ascending key order.
@@ -30,18 +30,38 @@ pub fn scan_page(
     after: Option<&[u8]>,
     limit: u32,
 ) -> Result<Page, Error> {
-    let page = wit::scan(prefix.as_ref(), after, limit)?;
-    Ok(Page {
-        entries: page
-            .entries
-            .into_iter()
-            .map(|entry| Entry {
-                key: entry.key,
-                value: entry.value,
-            })
-            .collect(),
-        next: page.next,
-    })
+    Ok(wit::scan(prefix.as_ref(), after, limit)?.into())
+}
+
+/// Lists at most `limit` entries with `start <= key < end` (no upper bound when `end` is
+/// `None`), in ascending key order, starting after the key `after` when given. Like
+/// [`scan_page`], a page may hold fewer than `limit` entries while more remain: continue from
+/// [`Page::next`] until it is `None`. [`range`] does that for you.
+///
+/// Fails with [`Error::InvalidKey`] when a bound or `after` is longer than the host's key limit.
+pub fn range_page(
+    start: impl AsRef<[u8]>,
+    end: Option<&[u8]>,
+    after: Option<&[u8]>,
+    limit: u32,
+) -> Result<Page, Error> {
+    Ok(wit::range(start.as_ref(), end, after, limit)?.into())
+}
+
+impl From<wit::Page> for Page {
+    fn from(page: wit::Page) -> Self {
+        Self {
+            entries: page
+                .entries
+                .into_iter()
+                .map(|entry| Entry {
+                    key: entry.key,
+                    value: entry.value,
+                })
+                .collect(),
+            next: page.next,
+        }
+    }
 }
 
 /// Iterates over the entries whose keys start with `prefix`, in ascending key order, fetching
@@ -56,22 +76,62 @@ pub fn scan_page(
 /// # Ok(()) }
 /// ```
 pub fn scan(prefix: impl AsRef<[u8]>) -> Scan {
-    Scan {
-        prefix: prefix.as_ref().to_vec(),
-        after: None,
-        remaining: None,
-        page_size: Scan::DEFAULT_PAGE_SIZE,
-        buffer: VecDeque::new(),
-        done: false,
+    Scan::new(Span::Prefix(prefix.as_ref().to_vec()))
+}
+
+/// Iterates over the entries with `start <= key < end` (no upper bound when `end` is `None`), in
+/// ascending key order, fetching them a page at a time like [`scan`].
+///
+/// A range suits keys built with [`Key`](super::Key), whose order is the order of the numbers in
+/// them: all the events of one day, say, or the users ranked between two scores.
+///
+/// ```no_run
+/// # fn main() -> Result<(), botbox_sdk::kv::Error> {
+/// use botbox_sdk::kv::{self, Key};
+///
+/// // Events from time 1000 (inclusive) to 2000 (exclusive).
+/// let end = Key::new("event/").u64(2000);
+/// for entry in kv::range(Key::new("event/").u64(1000), Some(end.as_bytes())) {
+///     let entry = entry?;
+/// }
+/// // Everything from `m` on.
+/// let rest = kv::range("m", None).limit(10).count();
+/// # Ok(()) }
+/// ```
+pub fn range(start: impl AsRef<[u8]>, end: Option<&[u8]>) -> Scan {
+    Scan::new(Span::Range {
+        start: start.as_ref().to_vec(),
+        end: end.map(<[u8]>::to_vec),
+    })
+}
+
+/// Which keys a [`Scan`] visits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Span {
+    /// Keys starting with the prefix.
+    Prefix(Vec<u8>),
+    /// Keys with `start <= key < end`.
+    Range {
+        start: Vec<u8>,
+        end: Option<Vec<u8>>,
+    },
+}
+
+impl Span {
+    fn fetch(&self, after: Option<&[u8]>, limit: u32) -> Result<Page, Error> {
+        match self {
+            Self::Prefix(prefix) => scan_page(prefix, after, limit),
+            Self::Range { start, end } => range_page(start, end.as_deref(), after, limit),
+        }
     }
 }
 
-/// An iterator over a key prefix, made by [`scan`]. Yields `Err` once and then ends if a page
-/// cannot be read.
+/// An iterator over a key prefix or a key range, made by [`scan`] or [`range`]. Yields `Err`
+/// once and then ends if a page cannot be read.
 #[derive(Debug, Clone)]
 #[must_use = "a scan does nothing until iterated"]
 pub struct Scan {
-    prefix: Vec<u8>,
+    span: Span,
     after: Option<Vec<u8>>,
     remaining: Option<usize>,
     page_size: u32,
@@ -82,6 +142,17 @@ pub struct Scan {
 impl Scan {
     /// How many entries a page asks for unless [`page_size`](Self::page_size) says otherwise.
     pub const DEFAULT_PAGE_SIZE: u32 = 64;
+
+    fn new(span: Span) -> Self {
+        Self {
+            span,
+            after: None,
+            remaining: None,
+            page_size: Self::DEFAULT_PAGE_SIZE,
+            buffer: VecDeque::new(),
+            done: false,
+        }
+    }
 
     /// Starts after the key `key` (exclusive), e.g. the last key seen on an earlier call.
     pub fn after(mut self, key: impl AsRef<[u8]>) -> Self {
@@ -103,7 +174,7 @@ impl Scan {
 
     fn next_with(
         &mut self,
-        mut fetch: impl FnMut(&[u8], Option<&[u8]>, u32) -> Result<Page, Error>,
+        mut fetch: impl FnMut(&Span, Option<&[u8]>, u32) -> Result<Page, Error>,
     ) -> Option<Result<Entry, Error>> {
         if self.remaining == Some(0) {
             return None;
@@ -118,7 +189,7 @@ impl Scan {
                     .min(u32::try_from(remaining).unwrap_or(u32::MAX)),
                 None => self.page_size,
             };
-            match fetch(&self.prefix, self.after.as_deref(), want) {
+            match fetch(&self.span, self.after.as_deref(), want) {
                 Ok(page) => {
                     self.done = page.next.is_none();
                     self.after = page.next;
@@ -141,7 +212,7 @@ impl Iterator for Scan {
     type Item = Result<Entry, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_with(|prefix, after, limit| scan_page(prefix, after, limit))
+        self.next_with(Span::fetch)
     }
 }
 
@@ -153,12 +224,18 @@ mod tests {
     fn store(
         keys: &[&str],
         cap: u32,
-    ) -> impl FnMut(&[u8], Option<&[u8]>, u32) -> Result<Page, Error> {
+    ) -> impl FnMut(&Span, Option<&[u8]>, u32) -> Result<Page, Error> {
         let keys: Vec<Vec<u8>> = keys.iter().map(|key| key.as_bytes().to_vec()).collect();
-        move |prefix, after, limit| {
+        move |span, after, limit| {
             let limit = limit.min(cap) as usize;
+            let in_span = |key: &[u8]| match span {
+                Span::Prefix(prefix) => key.starts_with(prefix),
+                Span::Range { start, end } => {
+                    key >= start.as_slice() && end.as_ref().is_none_or(|end| key < end.as_slice())
+                }
+            };
             let mut matching = keys.iter().filter(|key| {
-                key.starts_with(prefix) && after.is_none_or(|after| key.as_slice() > after)
+                in_span(key.as_slice()) && after.is_none_or(|after| key.as_slice() > after)
             });
             let entries: Vec<Entry> = matching
                 .by_ref()
@@ -178,7 +255,7 @@ mod tests {
 
     fn collect(
         mut scan: Scan,
-        mut fetch: impl FnMut(&[u8], Option<&[u8]>, u32) -> Result<Page, Error>,
+        mut fetch: impl FnMut(&Span, Option<&[u8]>, u32) -> Result<Page, Error>,
     ) -> Vec<String> {
         std::iter::from_fn(|| scan.next_with(&mut fetch))
             .map(|entry| String::from_utf8(entry.unwrap().key).unwrap())
@@ -200,13 +277,36 @@ mod tests {
     }
 
     #[test]
+    fn a_range_stops_before_its_end_and_pages_like_a_scan() {
+        let keys = ["a", "b", "c", "d", "e", "f"];
+        assert_eq!(
+            collect(
+                range("b", Some(b"e".as_slice())).page_size(2),
+                store(&keys, 10)
+            ),
+            ["b", "c", "d"]
+        );
+        assert_eq!(
+            collect(range("c", None), store(&keys, 1)),
+            ["c", "d", "e", "f"]
+        );
+        assert_eq!(
+            collect(
+                range("", Some(b"c".as_slice())).after("a"),
+                store(&keys, 10)
+            ),
+            ["b"]
+        );
+    }
+
+    #[test]
     fn a_limit_bounds_both_the_entries_and_the_page_size() {
         let keys = ["k1", "k2", "k3", "k4"];
         let mut asked = Vec::new();
         let mut inner = store(&keys, 100);
-        let fetch = |prefix: &[u8], after: Option<&[u8]>, limit: u32| {
+        let fetch = |span: &Span, after: Option<&[u8]>, limit: u32| {
             asked.push(limit);
-            inner(prefix, after, limit)
+            inner(span, after, limit)
         };
         assert_eq!(collect(scan("k").limit(3), fetch), ["k1", "k2", "k3"]);
         assert_eq!(asked, [3]);
@@ -215,7 +315,7 @@ mod tests {
     #[test]
     fn an_error_ends_the_scan() {
         let mut scan = scan("x");
-        let mut fetch = |_: &[u8], _: Option<&[u8]>, _: u32| Err(Error::Io("disk".into()));
+        let mut fetch = |_: &Span, _: Option<&[u8]>, _: u32| Err(Error::Io("disk".into()));
         assert!(matches!(
             scan.next_with(&mut fetch),
             Some(Err(Error::Io(_)))

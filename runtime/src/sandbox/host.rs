@@ -251,16 +251,78 @@ impl kv::Host for HostState {
     ) -> Result<kv::Page, kv::Error> {
         let ns = self.env.namespace.clone();
         let call = self.call().ok_or_else(no_call)?;
-        let (entries, next) = ns
+        let page = ns
             .scan(&mut call.txn, &prefix, after.as_deref(), limit)
             .map_err(kv_error)?;
-        Ok(kv::Page {
-            entries: entries
-                .into_iter()
-                .map(|(key, value)| kv::Entry { key, value })
-                .collect(),
-            next,
+        Ok(to_page(page))
+    }
+
+    fn range(
+        &mut self,
+        start: Vec<u8>,
+        end: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<kv::Page, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        let page = ns
+            .range(
+                &mut call.txn,
+                &start,
+                end.as_deref(),
+                after.as_deref(),
+                limit,
+            )
+            .map_err(kv_error)?;
+        Ok(to_page(page))
+    }
+
+    fn compare_and_swap(
+        &mut self,
+        key: Vec<u8>,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        ns.compare_and_swap(&mut call.txn, &key, expected.as_deref(), new.as_deref())
+            .map_err(kv_error)
+    }
+
+    fn batch(&mut self, writes: Vec<kv::Write>) -> Result<(), kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        let writes: Vec<_> = writes
+            .into_iter()
+            .map(|w| match w {
+                kv::Write::Set(e) => (e.key, Some(e.value)),
+                kv::Write::Delete(k) => (k, None),
+            })
+            .collect();
+        ns.batch(&mut call.txn, &writes).map_err(kv_error)
+    }
+
+    fn get_usage(&mut self) -> Result<kv::Usage, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call().ok_or_else(no_call)?;
+        let u = ns.usage(&call.txn);
+        Ok(kv::Usage {
+            bytes: u.bytes,
+            keys: u.keys,
+            max_bytes: u.quota.max_bytes,
+            max_keys: u.quota.max_keys,
         })
+    }
+}
+
+fn to_page((entries, next): crate::store::kv::Page) -> kv::Page {
+    kv::Page {
+        entries: entries
+            .into_iter()
+            .map(|(key, value)| kv::Entry { key, value })
+            .collect(),
+        next,
     }
 }
 

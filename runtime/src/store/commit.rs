@@ -65,6 +65,8 @@ pub struct Handled {
     pub quarantine: Option<String>,
     /// The module whose recent-ticket list to clear once `outbox` is durable.
     pub tickets: Option<Arc<ModuleEnv>>,
+    /// Told once this is durable.
+    pub done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 /// What the writer reports after each durable commit.
@@ -136,7 +138,10 @@ impl Committer {
                                     let _ = done.send(failure.clone().map_or(Ok(()), Err));
                                 }
                             }
-                            Op::Handled(h) => {
+                            Op::Handled(mut h) => {
+                                if let Some(done) = h.done.take() {
+                                    let _ = done.send(failure.clone().map_or(Ok(()), Err));
+                                }
                                 if failure.is_none() {
                                     h.namespace.mark_durable(&h.writes, h.kv_seq);
                                     if let Some(env) = &h.tickets {

@@ -17,10 +17,14 @@
 //!
 //! Every key and size here comes from a module: the host checks them (see `check_key`).
 
-use std::{collections::BTreeMap, ops::Bound, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    ops::Bound,
+    sync::Arc,
+};
 
 use parking_lot::Mutex;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::kv_table_name;
 
@@ -37,6 +41,35 @@ pub enum KvError {
     WrongType(String),
     /// Database failure.
     Io(String),
+}
+
+/// Most writes in one batch.
+pub const MAX_BATCH: usize = 10_000;
+
+/// A page of entries and the cursor of the next page.
+pub type Page = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
+
+/// One write of a batch: `None` deletes.
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// How much a namespace may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes of keys plus values.
+    pub max_bytes: u64,
+    /// Keys.
+    pub max_keys: u64,
+}
+
+/// A namespace's use of its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of keys plus values.
+    pub bytes: u64,
+    /// Keys.
+    pub keys: u64,
+    /// The quota.
+    pub quota: Quota,
 }
 
 /// Size limits the host enforces on module keys and values.
@@ -56,7 +89,6 @@ struct OverlayEntry {
     durable: bool,
 }
 
-#[derive(Default)]
 struct State {
     /// Sequence number of the last applied transaction.
     seq: u64,
@@ -64,6 +96,10 @@ struct State {
     overlay: BTreeMap<Vec<u8>, OverlayEntry>,
     /// Start sequence numbers of running transactions, with counts.
     active: BTreeMap<u64, usize>,
+    /// Bytes (keys plus values) and keys stored, overlay included.
+    bytes: u64,
+    keys: u64,
+    quota: Quota,
     /// Entries marked durable since the last prune.
     durable_since_prune: usize,
 }
@@ -83,6 +119,11 @@ pub struct Txn {
     reads: Vec<Vec<u8>>,
     scans: Vec<(Vec<u8>, Bound<Vec<u8>>)>,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Size of each written key's value before this transaction (`None`: absent).
+    before: HashMap<Vec<u8>, Option<usize>>,
+    /// Change in bytes and keys this transaction makes.
+    delta_bytes: i64,
+    delta_keys: i64,
     open: bool,
 }
 
@@ -95,15 +136,43 @@ pub enum Applied<T> {
 }
 
 impl Namespace {
-    /// The namespace of `module`.
-    pub fn new(db: Arc<Database>, module: &str, limits: KvLimits) -> Namespace {
-        Namespace {
+    /// The namespace of `module`, with its usage counted from the database.
+    pub fn open(
+        db: Arc<Database>,
+        module: &str,
+        limits: KvLimits,
+        quota: Quota,
+    ) -> Result<Namespace, KvError> {
+        let table = kv_table_name(module);
+        let (mut bytes, mut keys) = (0u64, 0u64);
+        let io = |e: &dyn std::fmt::Display| KvError::Io(e.to_string());
+        let txn = db.begin_read().map_err(|e| io(&e))?;
+        match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&table)) {
+            Ok(t) => {
+                for row in t.iter().map_err(|e| io(&e))? {
+                    let (k, v) = row.map_err(|e| io(&e))?;
+                    bytes += (k.value().len() + v.value().len()) as u64;
+                    keys += 1;
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(io(&e)),
+        }
+        Ok(Namespace {
             module: module.into(),
-            table: kv_table_name(module),
+            table,
             db,
             limits,
-            state: Mutex::default(),
-        }
+            state: Mutex::new(State {
+                seq: 0,
+                overlay: BTreeMap::new(),
+                active: BTreeMap::new(),
+                durable_since_prune: 0,
+                bytes,
+                keys,
+                quota,
+            }),
+        })
     }
 
     /// The module's name.
@@ -121,6 +190,9 @@ impl Namespace {
             reads: Vec::new(),
             scans: Vec::new(),
             writes: BTreeMap::new(),
+            before: HashMap::new(),
+            delta_bytes: 0,
+            delta_keys: 0,
             open: true,
         }
     }
@@ -170,9 +242,71 @@ impl Namespace {
         self.read_committed(key)
     }
 
-    /// Buffers a write.
-    pub fn set(&self, txn: &mut Txn, key: &[u8], value: &[u8]) -> Result<(), KvError> {
-        self.check_key(key)?;
+    /// Counts a write of `key` (`None`: a delete) against the quota, before it is buffered;
+    /// with `check`, refuses it when it makes the namespace bigger than its quota in a dimension
+    /// it grows. Shrinking is always allowed, even above the quota (an operator may have
+    /// narrowed it).
+    fn account(
+        &self,
+        txn: &mut Txn,
+        key: &[u8],
+        new: Option<usize>,
+        check: bool,
+    ) -> Result<(), KvError> {
+        let before = match txn.before.get(key) {
+            Some(b) => *b,
+            None => {
+                // The key's old size decides the delta: remember it as read, so that a
+                // concurrent change of it is a conflict.
+                let b = self.read_committed(key)?.map(|v| v.len());
+                txn.reads.push(key.to_vec());
+                txn.before.insert(key.to_vec(), b);
+                b
+            }
+        };
+        let current = match txn.writes.get(key) {
+            Some(v) => v.as_ref().map(Vec::len),
+            None => before,
+        };
+        let size = |s: Option<usize>| s.map_or((0i64, 0i64), |l| ((key.len() + l) as i64, 1));
+        let ((cb, ck), (nb, nk)) = (size(current), size(new));
+        let (bytes, keys) = (txn.delta_bytes - cb + nb, txn.delta_keys - ck + nk);
+        if check {
+            self.check_quota(bytes, keys, nb > cb, nk > ck)?;
+        }
+        txn.delta_bytes = bytes;
+        txn.delta_keys = keys;
+        Ok(())
+    }
+
+    /// Whether a transaction changing usage by (`bytes`, `keys`) fits the quota in the
+    /// dimensions it grows.
+    fn check_quota(
+        &self,
+        bytes: i64,
+        keys: i64,
+        grows_bytes: bool,
+        grows_keys: bool,
+    ) -> Result<(), KvError> {
+        let s = self.state.lock();
+        let total_bytes = s.bytes as i64 + bytes;
+        let total_keys = s.keys as i64 + keys;
+        if grows_keys && total_keys > s.quota.max_keys as i64 {
+            return Err(KvError::QuotaExceeded(format!(
+                "the module may keep {} keys; this would make {total_keys}",
+                s.quota.max_keys
+            )));
+        }
+        if grows_bytes && total_bytes > s.quota.max_bytes as i64 {
+            return Err(KvError::QuotaExceeded(format!(
+                "the module may keep {} bytes of keys and values; this would make {total_bytes}",
+                s.quota.max_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<(), KvError> {
         // Module-controlled size: checked here.
         if value.len() > self.limits.max_value {
             return Err(KvError::ValueTooLarge(format!(
@@ -181,6 +315,14 @@ impl Namespace {
                 value.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Buffers a write.
+    pub fn set(&self, txn: &mut Txn, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        self.check_key(key)?;
+        self.check_value(value)?;
+        self.account(txn, key, Some(value.len()), true)?;
         txn.writes.insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
     }
@@ -188,8 +330,91 @@ impl Namespace {
     /// Buffers a delete; says whether the key existed.
     pub fn delete(&self, txn: &mut Txn, key: &[u8]) -> Result<bool, KvError> {
         let existed = self.get(txn, key)?.is_some();
+        self.account(txn, key, None, true)?;
         txn.writes.insert(key.to_vec(), None);
         Ok(existed)
+    }
+
+    /// Replaces the value of `key` by `new` if it currently is `expected`.
+    pub fn compare_and_swap(
+        &self,
+        txn: &mut Txn,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        if self.get(txn, key)?.as_deref() != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => self.set(txn, key, v)?,
+            None => {
+                self.delete(txn, key)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Applies every write or none; the quota is checked on what the writes do together.
+    pub fn batch(&self, txn: &mut Txn, writes: &[Write]) -> Result<(), KvError> {
+        // Module-controlled count: bounded.
+        if writes.len() > MAX_BATCH {
+            return Err(KvError::ValueTooLarge(format!(
+                "a batch has at most {MAX_BATCH} writes, this one {}",
+                writes.len()
+            )));
+        }
+        for (k, v) in writes {
+            self.check_key(k)?;
+            if let Some(v) = v {
+                self.check_value(v)?;
+            }
+        }
+        let saved = (
+            txn.writes.clone(),
+            txn.before.clone(),
+            txn.delta_bytes,
+            txn.delta_keys,
+            txn.reads.len(),
+        );
+        let result = writes.iter().try_for_each(|(k, v)| {
+            self.account(txn, k, v.as_ref().map(Vec::len), false)?;
+            txn.writes.insert(k.clone(), v.clone());
+            Ok(())
+        });
+        let result = result.and_then(|()| {
+            let grows_bytes = txn.delta_bytes > saved.2;
+            let grows_keys = txn.delta_keys > saved.3;
+            self.check_quota(txn.delta_bytes, txn.delta_keys, grows_bytes, grows_keys)
+        });
+        if let Err(e) = result {
+            let (writes, before, bytes, keys, reads) = saved;
+            (txn.writes, txn.before, txn.delta_bytes, txn.delta_keys) =
+                (writes, before, bytes, keys);
+            txn.reads.truncate(reads);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The namespace's usage as the transaction sees it.
+    pub fn usage(&self, txn: &Txn) -> Usage {
+        let s = self.state.lock();
+        Usage {
+            bytes: (s.bytes as i64 + txn.delta_bytes).max(0) as u64,
+            keys: (s.keys as i64 + txn.delta_keys).max(0) as u64,
+            quota: s.quota,
+        }
+    }
+
+    /// The quota.
+    pub fn quota(&self) -> Quota {
+        self.state.lock().quota
+    }
+
+    /// Changes the quota (once the module's manifest is known).
+    pub fn set_quota(&self, quota: Quota) {
+        self.state.lock().quota = quota;
     }
 
     /// Adds `delta` to the big-endian i64 under `key`.
@@ -213,34 +438,50 @@ impl Namespace {
         Ok(next)
     }
 
-    /// Lists up to `limit` entries with `prefix`, after `after`, merging the transaction's
-    /// writes, the overlay and redb.
-    #[expect(clippy::type_complexity, reason = "a page of entries and its cursor")]
+    /// Lists up to `limit` entries with `prefix`, after `after` (see [`Self::range`]).
     pub fn scan(
         &self,
         txn: &mut Txn,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: u32,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>), KvError> {
-        // Module-controlled sizes: prefix and cursor are bounded like keys, the limit is capped.
-        if prefix.len() > self.limits.max_key
-            || after.is_some_and(|a| a.len() > self.limits.max_key)
-        {
+    ) -> Result<Page, KvError> {
+        let end = prefix_end(prefix);
+        self.range(txn, prefix, end.as_deref(), after, limit)
+    }
+
+    /// Lists up to `limit` entries with `start <= key < end`, after `after`, merging the
+    /// transaction's writes, the overlay and redb.
+    pub fn range(
+        &self,
+        txn: &mut Txn,
+        start: &[u8],
+        end: Option<&[u8]>,
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Page, KvError> {
+        // Module-controlled sizes: bounds and cursor are bounded like keys, the limit is capped.
+        let too_long = |b: Option<&[u8]>| b.is_some_and(|b| b.len() > self.limits.max_key);
+        if too_long(Some(start)) || too_long(end) || too_long(after) {
             return Err(KvError::InvalidKey(format!(
-                "prefix and cursor must be at most {} bytes",
+                "range bounds and cursors must be at most {} bytes",
                 self.limits.max_key
             )));
         }
         let limit = limit.clamp(1, self.limits.max_scan) as usize;
         let lower: Bound<Vec<u8>> = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
-            _ => Bound::Included(prefix.to_vec()),
+            Some(a) if a >= start => Bound::Excluded(a.to_vec()),
+            _ => Bound::Included(start.to_vec()),
         };
-        let upper: Bound<Vec<u8>> = match prefix_end(prefix) {
-            Some(end) => Bound::Excluded(end),
+        let upper: Bound<Vec<u8>> = match end {
+            Some(end) => Bound::Excluded(end.to_vec()),
             None => Bound::Unbounded,
         };
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) = (&lower, &upper)
+            && l >= u
+        {
+            return Ok((Vec::new(), None));
+        }
         let range = (lower.clone(), upper.clone());
         // Newer layers win: txn writes over overlay over redb.
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
@@ -347,11 +588,19 @@ impl Namespace {
                     .range::<Vec<u8>, _>((Bound::Included(lo.clone()), hi.clone()))
                     .any(|(_, e)| changed(e))
             });
+        // Two transactions may each fit the quota and not together: the later one is run
+        // again, and then its write fails with `quota-exceeded`.
+        let grows = txn.delta_bytes > 0 || txn.delta_keys > 0;
+        let over = grows
+            && (s.bytes as i64 + txn.delta_bytes > s.quota.max_bytes as i64
+                || s.keys as i64 + txn.delta_keys > s.quota.max_keys as i64);
         txn.open = false;
         release(&mut s, start);
-        if conflict {
+        if conflict || over {
             return Applied::Conflict;
         }
+        s.bytes = (s.bytes as i64 + txn.delta_bytes).max(0) as u64;
+        s.keys = (s.keys as i64 + txn.delta_keys).max(0) as u64;
         let writes: Vec<_> = std::mem::take(&mut txn.writes).into_iter().collect();
         let seq = if writes.is_empty() {
             s.seq

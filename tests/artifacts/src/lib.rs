@@ -4,8 +4,10 @@
 //! wasm32-wasip2 in release mode, into `<target-dir>/botbox-guests/`, whenever a guest, the SDK
 //! or `wit/` changes. It needs `rustup target add wasm32-wasip2` and says so when it is missing.
 //!
-//! ```ignore
+//! ```
 //! let bytes = std::fs::read(botbox_test_artifacts::ECHO)?;
+//! assert_eq!(&bytes[..4], b"\0asm");
+//! # Ok::<(), std::io::Error>(())
 //! ```
 
 /// `example-modules/clicker`: `/start` registers the user and shows a reply keyboard
@@ -38,6 +40,19 @@ pub const ECHO: &str = include!(concat!(env!("OUT_DIR"), "/echo.path"));
 /// its config sets one.
 pub const BROADCASTER: &str = include!(concat!(env!("OUT_DIR"), "/broadcaster.path"));
 
+/// `tests/guests/kv-probe`: checks the KV API from inside the guest and answers one text per
+/// command. `/forge` reads, swaps and deletes through forged keys (`../clicker/users`, NUL,
+/// non-UTF-8, host table names, the clicker's keys) and checks it sees only its own key `mine`
+/// and that empty or oversized keys are `InvalidKey` errors, then leaves `forged` written under
+/// each forged key: `forge ok` or `forge FAILED: <what>`. `/fill` writes `k0000`, `k0001`, ...
+/// with 100-byte values until a write fails: `filled <n> then <error>`. `/check <n>` answers
+/// `check ok <n>` when exactly those keys hold their values. `/batch_over` (`batch ok`) checks
+/// that a batch past the quota writes nothing and a valid one applies whole; `/cas` (`cas ok`)
+/// checks compare-and-swap and range paging; `/usage` answers
+/// `usage <bytes> <keys> <max_bytes> <max_keys>`. Its manifest declares `kv_max_keys` /
+/// `kv_max_bytes` when its config sets `max_keys` / `max_bytes`.
+pub const KV_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/kv_probe.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -49,6 +64,7 @@ mod tests {
             super::BAD_ALLOC,
             super::ECHO,
             super::BROADCASTER,
+            super::KV_PROBE,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module

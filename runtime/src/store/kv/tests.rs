@@ -8,7 +8,11 @@ fn ns() -> (tempfile::TempDir, Namespace) {
         max_value: 32,
         max_scan: 3,
     };
-    (dir, Namespace::new(db, "m", limits))
+    let quota = Quota {
+        max_bytes: 1 << 20,
+        max_keys: 1000,
+    };
+    (dir, Namespace::open(db, "m", limits, quota).expect("open"))
 }
 
 fn apply(ns: &Namespace, txn: &mut Txn) -> bool {
@@ -113,6 +117,106 @@ fn bad_keys_and_values_are_error_values() {
     assert!(matches!(
         ns.increment(&mut t, b"s", 1),
         Err(KvError::WrongType(_))
+    ));
+    ns.abort(&mut t);
+}
+
+#[test]
+fn a_write_over_the_quota_is_refused_and_a_shrinking_one_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
+    let limits = KvLimits {
+        max_key: 16,
+        max_value: 32,
+        max_scan: 10,
+    };
+    let quota = Quota {
+        max_bytes: 100,
+        max_keys: 3,
+    };
+    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    let mut t = ns.begin();
+    for k in [b"a", b"b", b"c"] {
+        ns.set(&mut t, k, b"v").unwrap();
+    }
+    assert!(matches!(
+        ns.set(&mut t, b"d", b"v"),
+        Err(KvError::QuotaExceeded(_))
+    ));
+    // Overwriting an existing key adds no key; deleting frees one.
+    ns.set(&mut t, b"a", b"w").unwrap();
+    ns.delete(&mut t, b"a").unwrap();
+    ns.set(&mut t, b"d", b"v").unwrap();
+    // A batch that does not fit writes nothing.
+    let batch = [(b"e".to_vec(), Some(b"v".to_vec())), (b"b".to_vec(), None)];
+    assert!(matches!(
+        ns.batch(&mut t, &batch[..1]),
+        Err(KvError::QuotaExceeded(_))
+    ));
+    assert_eq!(ns.get(&mut t, b"e").unwrap(), None);
+    ns.batch(&mut t, &[batch[1].clone(), batch[0].clone()])
+        .unwrap();
+    assert_eq!(ns.usage(&t).keys, 3);
+    assert!(apply(&ns, &mut t));
+    let t2 = ns.begin();
+    assert_eq!(ns.usage(&t2).keys, 3);
+    assert_eq!(ns.usage(&t2).bytes, 6);
+    let mut t2 = t2;
+    ns.abort(&mut t2);
+}
+
+#[test]
+fn compare_and_swap_writes_only_when_the_value_is_the_expected_one() {
+    let (_d, ns) = ns();
+    let mut t = ns.begin();
+    assert!(ns.compare_and_swap(&mut t, b"k", None, Some(b"1")).unwrap());
+    assert!(!ns.compare_and_swap(&mut t, b"k", None, Some(b"2")).unwrap());
+    assert!(
+        !ns.compare_and_swap(&mut t, b"k", Some(b"9"), Some(b"2"))
+            .unwrap()
+    );
+    assert!(ns.compare_and_swap(&mut t, b"k", Some(b"1"), None).unwrap());
+    assert_eq!(ns.get(&mut t, b"k").unwrap(), None);
+    ns.abort(&mut t);
+}
+
+#[test]
+fn a_batch_is_judged_by_what_its_writes_do_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
+    let limits = KvLimits {
+        max_key: 16,
+        max_value: 32,
+        max_scan: 10,
+    };
+    let quota = Quota {
+        max_bytes: 100,
+        max_keys: 2,
+    };
+    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    let mut t = ns.begin();
+    ns.batch(
+        &mut t,
+        &[
+            (b"a".to_vec(), Some(b"1".to_vec())),
+            (b"b".to_vec(), Some(b"2".to_vec())),
+        ],
+    )
+    .unwrap();
+    // Full: a new key is refused alone, but fits together with a delete made before or after it.
+    assert!(matches!(
+        ns.set(&mut t, b"c", b"3"),
+        Err(KvError::QuotaExceeded(_))
+    ));
+    ns.batch(
+        &mut t,
+        &[(b"c".to_vec(), Some(b"3".to_vec())), (b"a".to_vec(), None)],
+    )
+    .unwrap();
+    assert_eq!(ns.usage(&t).keys, 2);
+    assert!(matches!(
+        ns.batch(&mut t, &vec![(b"x".to_vec(), None); MAX_BATCH + 1]),
+        Err(KvError::ValueTooLarge(_))
     ));
     ns.abort(&mut t);
 }

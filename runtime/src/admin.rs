@@ -1,0 +1,84 @@
+//! The operator's door into a running runtime: an HTTP API on 127.0.0.1, authenticated with a
+//! bearer token, used by the `botbox kv ...` and `botbox backup` commands.
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `GET /v1/kv/{module}/keys/{hex key}` | the value (raw bytes), 404 when absent |
+//! | `PUT /v1/kv/{module}/keys/{hex key}` | stores the body as the value |
+//! | `DELETE /v1/kv/{module}/keys/{hex key}` | removes the key: `{"existed": bool}` |
+//! | `GET /v1/kv/{module}/scan?prefix=&after=&limit=` | a page: `{"entries":[{"key_hex","value_hex"}],"next_hex"}` |
+//! | `GET /v1/kv/{module}/export` | every entry as JSON lines (see [`kv_ops::Line`]) |
+//! | `POST /v1/kv/{module}/import` | JSON lines in, applied atomically; `{"imported": n}` |
+//! | `POST /v1/backup` | a consistent snapshot of the whole database (see [`crate::backup`]) |
+//! | `GET /v1/outbox` | the outbox metrics |
+//!
+//! Keys travel hex-encoded because they are bytes. Without a configured token the runtime makes
+//! one at start and keeps it in `<data_dir>/admin.token` (readable by its owner only), where the
+//! CLI finds it.
+
+pub mod kv_ops;
+mod server;
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+pub use server::{parse_lines, serve};
+
+/// The file the admin API's address is written to at start.
+pub fn addr_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("admin.addr")
+}
+
+/// Writes the admin API's address for the CLI.
+pub fn write_addr(data_dir: &Path, addr: std::net::SocketAddr) -> Result<()> {
+    let path = addr_path(data_dir);
+    std::fs::write(&path, addr.to_string()).map_err(|e| Error::io(&path, e))
+}
+
+/// The file the generated admin token is kept in.
+pub fn token_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("admin.token")
+}
+
+/// The configured token, or the one in the data directory, made on first use.
+pub fn token(configured: &str, data_dir: &Path) -> Result<String> {
+    if !configured.is_empty() {
+        return Ok(configured.to_string());
+    }
+    let path = token_path(data_dir);
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
+    }
+    let token: String = {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        (0..32)
+            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+            .collect()
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+    write_private(&path, &token)?;
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+    }
+    .map_err(|e| Error::io(path, e))?;
+    #[cfg(not(unix))]
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io(path, e))
+}

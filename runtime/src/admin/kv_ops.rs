@@ -1,0 +1,238 @@
+//! KV operations for operators, the same whether the runtime runs (through its admin API,
+//! on the live namespaces) or is stopped (on the database directly).
+//!
+//! Writes go through the module's namespace and the group committer like a handler's, so they
+//! are atomic, respect the module's quota, and never race a running module.
+
+use std::{collections::HashMap, sync::Arc};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Error, Result,
+    store::{
+        Committer, Db, Handled, Op,
+        kv::{Applied, KvError, KvLimits, Namespace, Page, Quota},
+    },
+};
+
+/// One exported entry: the key as `key` (UTF-8) or `key_hex`; the value as exactly one of
+/// `json` (the bytes are a JSON document), `text` (UTF-8 that is not JSON) or `hex`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// The key, when it is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key: Option<String>,
+    /// The key in hex, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key_hex: Option<String>,
+    /// The value, when it is a JSON document.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub json: Option<serde_json::Value>,
+    /// The value, when it is UTF-8 but not JSON.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    /// The value in hex, otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hex: Option<String>,
+}
+
+impl Line {
+    /// The line for an entry.
+    pub fn new(key: &[u8], value: &[u8]) -> Line {
+        let (key, key_hex) = match std::str::from_utf8(key) {
+            Ok(k) => (Some(k.to_string()), None),
+            Err(_) => (None, Some(hex::encode(key))),
+        };
+        let mut line = Line {
+            key,
+            key_hex,
+            json: None,
+            text: None,
+            hex: None,
+        };
+        match (serde_json::from_slice(value), std::str::from_utf8(value)) {
+            (Ok(v), _) => line.json = Some(v),
+            (Err(_), Ok(t)) => line.text = Some(t.to_string()),
+            _ => line.hex = Some(hex::encode(value)),
+        }
+        line
+    }
+
+    /// The entry of a line; an error names what is missing or malformed.
+    pub fn entry(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let bad = |m: &str| Error::Config(format!("import line: {m}"));
+        let key = match (&self.key, &self.key_hex) {
+            (Some(k), None) => k.as_bytes().to_vec(),
+            (None, Some(h)) => hex::decode(h).map_err(|_| bad("key_hex is not hex"))?,
+            _ => return Err(bad("needs exactly one of key, key_hex")),
+        };
+        let value = match (&self.json, &self.text, &self.hex) {
+            (Some(j), None, None) => serde_json::to_vec(j).map_err(|e| bad(&e.to_string()))?,
+            (None, Some(t), None) => t.as_bytes().to_vec(),
+            (None, None, Some(h)) => hex::decode(h).map_err(|_| bad("hex is not hex"))?,
+            _ => return Err(bad("needs exactly one of json, text, hex")),
+        };
+        Ok((key, value))
+    }
+}
+
+/// KV access for operators.
+pub struct KvOps {
+    db: Arc<Db>,
+    committer: Committer,
+    limits: KvLimits,
+    quota: Quota,
+    /// The namespaces of running modules; others are opened on demand.
+    namespaces: Mutex<HashMap<String, Arc<Namespace>>>,
+    /// Whether only the namespaces given at creation may be used (a running runtime).
+    only_known: bool,
+}
+
+fn kv_err(e: KvError) -> Error {
+    Error::Config(format!("{e:?}"))
+}
+
+impl KvOps {
+    /// Operations on the namespaces of a running runtime.
+    pub fn online(
+        db: Arc<Db>,
+        committer: Committer,
+        namespaces: HashMap<String, Arc<Namespace>>,
+        limits: KvLimits,
+    ) -> KvOps {
+        KvOps {
+            db,
+            committer,
+            limits,
+            quota: Quota {
+                max_bytes: u64::MAX,
+                max_keys: u64::MAX,
+            },
+            namespaces: Mutex::new(namespaces),
+            only_known: true,
+        }
+    }
+
+    /// Operations on a stopped runtime's database (this process holds its lock).
+    pub fn offline(db: Arc<Db>, committer: Committer, limits: KvLimits, quota: Quota) -> KvOps {
+        KvOps {
+            db,
+            committer,
+            limits,
+            quota,
+            namespaces: Mutex::default(),
+            only_known: false,
+        }
+    }
+
+    fn namespace(&self, module: &str) -> Result<Arc<Namespace>> {
+        let mut map = self.namespaces.lock();
+        if let Some(ns) = map.get(module) {
+            return Ok(ns.clone());
+        }
+        if self.only_known {
+            return Err(Error::Config(format!("no module `{module}` is loaded")));
+        }
+        if module.is_empty() || module.len() > 32 {
+            return Err(Error::Config(format!("`{module}` is not a module name")));
+        }
+        let ns = Arc::new(
+            Namespace::open(self.db.raw().clone(), module, self.limits, self.quota)
+                .map_err(kv_err)?,
+        );
+        map.insert(module.to_string(), ns.clone());
+        Ok(ns)
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let ns = self.namespace(module)?;
+        let mut txn = ns.begin();
+        let v = ns.get(&mut txn, key);
+        ns.abort(&mut txn);
+        v.map_err(kv_err)
+    }
+
+    /// One page of entries with `prefix`, after `after`.
+    pub fn scan(
+        &self,
+        module: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Page> {
+        let ns = self.namespace(module)?;
+        let mut txn = ns.begin();
+        let page = ns.scan(&mut txn, prefix, after, limit);
+        ns.abort(&mut txn);
+        page.map_err(kv_err)
+    }
+
+    /// Every entry, in key order.
+    pub fn export(&self, module: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let (entries, next) = self.scan(module, b"", after.as_deref(), u32::MAX)?;
+            out.extend(entries);
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Applies `writes` (`None` deletes) atomically and waits until they are durable. Returns
+    /// whether each key existed before.
+    pub async fn write(
+        &self,
+        module: &str,
+        writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<Vec<bool>> {
+        let ns = self.namespace(module)?;
+        loop {
+            let mut txn = ns.begin();
+            let mut existed = Vec::with_capacity(writes.len());
+            for (k, _) in &writes {
+                match ns.get(&mut txn, k) {
+                    Ok(v) => existed.push(v.is_some()),
+                    Err(e) => {
+                        ns.abort(&mut txn);
+                        return Err(kv_err(e));
+                    }
+                }
+            }
+            if let Err(e) = ns.batch(&mut txn, &writes) {
+                ns.abort(&mut txn);
+                return Err(kv_err(e));
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let committer = &self.committer;
+            let applied = ns.validate_and_apply(&mut txn, |seq, w| {
+                committer.send(Op::Handled(Box::new(Handled {
+                    namespace: ns.clone(),
+                    update_id: None,
+                    writes: w,
+                    kv_seq: seq,
+                    outbox: Vec::new(),
+                    quarantine: None,
+                    tickets: None,
+                    done: Some(tx),
+                })))
+            });
+            match applied {
+                Applied::Ok(_, sent) => {
+                    sent?;
+                    return match rx.await {
+                        Ok(Ok(())) => Ok(existed),
+                        Ok(Err(e)) => Err(Error::Corrupt(e)),
+                        Err(_) => Err(Error::ShuttingDown),
+                    };
+                }
+                Applied::Conflict => continue,
+            }
+        }
+    }
+}

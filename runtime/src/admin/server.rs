@@ -1,0 +1,263 @@
+//! The admin HTTP server (see the parent module for the routes).
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, Request, State},
+    http::{StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use super::kv_ops::{KvOps, Line};
+use crate::{Error, Result, outbox::metrics::OutboxStats, store::Db};
+
+struct Ctx {
+    token: String,
+    kv: KvOps,
+    db: Arc<Db>,
+    outbox: Arc<OutboxStats>,
+}
+
+/// Binds `listen` and serves until `shutdown` turns true.
+pub async fn serve(
+    listen: SocketAddr,
+    token: String,
+    kv: KvOps,
+    db: Arc<Db>,
+    outbox: Arc<OutboxStats>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Config(format!("admin API cannot listen on {listen}: {e}")))?;
+    let listen = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("admin API address: {e}")))?;
+    let ctx = Arc::new(Ctx {
+        token,
+        kv,
+        db,
+        outbox,
+    });
+    let app = Router::new()
+        .route(
+            "/v1/kv/{module}/keys/{key}",
+            get(kv_get).put(kv_put).delete(kv_delete),
+        )
+        .route("/v1/kv/{module}/scan", get(kv_scan))
+        .route("/v1/kv/{module}/export", get(kv_export))
+        .route("/v1/kv/{module}/import", post(kv_import))
+        .route("/v1/backup", post(backup))
+        .route("/v1/outbox", get(outbox_metrics))
+        .layer(DefaultBodyLimit::max(256 << 20))
+        .layer(middleware::from_fn_with_state(ctx.clone(), auth))
+        .with_state(ctx);
+    tracing::info!(%listen, "admin API listening");
+    Ok((
+        listen,
+        tokio::spawn(async move {
+            let stop = async move {
+                while shutdown.changed().await.is_ok() {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!("admin API failed: {e}");
+            }
+        }),
+    ))
+}
+
+async fn auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = ctx.token.as_bytes();
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return (StatusCode::UNAUTHORIZED, "missing or wrong admin token\n").into_response();
+    }
+    next.run(req).await
+}
+
+fn fail(e: Error) -> Response {
+    let status = match &e {
+        Error::Config(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, format!("{e}\n")).into_response()
+}
+
+fn unhex(s: &str) -> std::result::Result<Vec<u8>, Box<Response>> {
+    hex::decode(s)
+        .map_err(|_| Box::new((StatusCode::BAD_REQUEST, "keys are hex-encoded\n").into_response()))
+}
+
+async fn kv_get(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, key)): Path<(String, String)>,
+) -> Response {
+    let key = match unhex(&key) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    match ctx.kv.get(&module, &key) {
+        Ok(Some(v)) => v.into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such key\n").into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn kv_put(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let key = match unhex(&key) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    match ctx
+        .kv
+        .write(&module, vec![(key, Some(body.to_vec()))])
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn kv_delete(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, key)): Path<(String, String)>,
+) -> Response {
+    let key = match unhex(&key) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    match ctx.kv.write(&module, vec![(key, None)]).await {
+        Ok(existed) => Json(serde_json::json!({ "existed": existed[0] })).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ScanQuery {
+    #[serde(default)]
+    prefix: String,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn kv_scan(
+    State(ctx): State<Arc<Ctx>>,
+    Path(module): Path<String>,
+    Query(q): Query<ScanQuery>,
+) -> Response {
+    let prefix = match unhex(&q.prefix) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let after = match q.after.as_deref().map(unhex).transpose() {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match ctx.kv.scan(&module, &prefix, after.as_deref(), q.limit.unwrap_or(100)) {
+        Ok((entries, next)) => Json(serde_json::json!({
+            "entries": entries
+                .iter()
+                .map(|(k, v)| serde_json::json!({ "key_hex": hex::encode(k), "value_hex": hex::encode(v) }))
+                .collect::<Vec<_>>(),
+            "next_hex": next.map(hex::encode),
+        }))
+        .into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn kv_export(State(ctx): State<Arc<Ctx>>, Path(module): Path<String>) -> Response {
+    match ctx.kv.export(&module) {
+        Ok(entries) => {
+            let mut out = String::new();
+            for (k, v) in entries {
+                out.push_str(&serde_json::to_string(&Line::new(&k, &v)).unwrap_or_default());
+                out.push('\n');
+            }
+            ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn kv_import(
+    State(ctx): State<Arc<Ctx>>,
+    Path(module): Path<String>,
+    body: String,
+) -> Response {
+    let writes = match parse_lines(&body) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
+    let n = writes.len();
+    match ctx.kv.write(&module, writes).await {
+        Ok(_) => Json(serde_json::json!({ "imported": n })).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+/// Parses JSON lines into writes; an error names the line.
+pub fn parse_lines(text: &str) -> Result<Vec<crate::store::kv::Write>> {
+    let mut writes = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let parsed: Line = serde_json::from_str(line)
+            .map_err(|e| Error::Config(format!("line {}: {e}", i + 1)))?;
+        let (k, v) = parsed
+            .entry()
+            .map_err(|e| Error::Config(format!("line {}: {e}", i + 1)))?;
+        writes.push((k, Some(v)));
+    }
+    Ok(writes)
+}
+
+async fn backup(State(ctx): State<Arc<Ctx>>) -> Response {
+    let db = ctx.db.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        crate::backup::write_snapshot(db.raw(), &mut out).map(|_| out)
+    })
+    .await;
+    match result {
+        Ok(Ok(bytes)) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
+        Ok(Err(e)) => fail(e),
+        Err(e) => fail(Error::Sandbox(e.to_string())),
+    }
+}
+
+async fn outbox_metrics(State(ctx): State<Arc<Ctx>>) -> Response {
+    Json(ctx.outbox.metrics()).into_response()
+}

@@ -1,0 +1,234 @@
+//! Operator tools: `botbox kv`, `botbox backup`, `botbox restore`, scheduled backups, the admin API.
+
+mod support;
+
+use std::{path::Path, time::Duration};
+
+use botbox_test_artifacts::CLICKER;
+use support::*;
+
+/// Runs the real binary with `args` against the data in `root`; returns (success, stdout, stderr).
+async fn botbox(root: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .args(args)
+        .env("BOTBOX_DATA_DIR", root.join("data"))
+        .env_remove("BOTBOX_ADMIN_TOKEN")
+        .current_dir(root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run botbox");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn register(fake: &FakeBotApi, user: &TestUser, clicks: u32) {
+    fake.send_text(user, "/start");
+    for _ in 0..clicks {
+        fake.send_text(user, "Click");
+    }
+    fake.wait_for_bot_text(user.id, &format!("Clicks: {clicks}"), WAIT)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_export_and_import_change_a_stopped_bots_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let alice = TestUser::alice();
+    let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
+    register(&fake, &alice, 2).await;
+    rt.stop().await;
+
+    let (ok, export, err) = botbox(dir.path(), &["kv", "export", "clicker"], None).await;
+    assert!(ok, "{err}");
+    // Her record: a binary key (`user/` + her id as 8 bytes) with a JSON value.
+    assert!(
+        export
+            .lines()
+            .any(|l| l.contains("\"Alice\"") && l.contains("key_hex") && l.contains("\"clicks\"")),
+        "alice's record in:\n{export}"
+    );
+    // Rename her everywhere: edit the export, import it back.
+    let edited = export.replace("\"Alice\"", "\"Alicia\"");
+    let lines = edited.lines().count();
+    let (ok, out, err) = botbox(dir.path(), &["kv", "import", "clicker"], Some(&edited)).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("imported {lines}")), "{out}");
+    // A malformed line is refused with its line number, and nothing is written.
+    let (ok, _, err) = botbox(
+        dir.path(),
+        &["kv", "import", "clicker"],
+        Some("{\"key\":\"x\",\"json\":1}\nnot json\n"),
+    )
+    .await;
+    assert!(!ok && err.contains("line 2"), "{err}");
+    let (ok, _, _) = botbox(dir.path(), &["kv", "get", "clicker", "x"], None).await;
+    assert!(!ok, "the first line of the failed import was not written");
+
+    let rt = start(config(dir.path(), &fake, &[])).await;
+    fake.send_text(&alice, "Rating");
+    let rating = fake
+        .wait_for_bot_text(alice.id, "Total:", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(rating.text, "Total: 1\n1: Alicia - 2");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_commands_reach_a_running_bot_through_its_authenticated_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let alice = TestUser::alice();
+    let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
+    register(&fake, &alice, 1).await;
+
+    let (ok, scan, err) = botbox(dir.path(), &["kv", "scan", "clicker", "user/"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(scan.lines().count(), 1, "{scan}");
+    assert!(scan.contains("\"name\":\"Alice\""), "{scan}");
+    let (ok, _, err) = botbox(dir.path(), &["kv", "set", "clicker", "note", "hello"], None).await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = botbox(dir.path(), &["kv", "get", "clicker", "note"], None).await;
+    assert!(ok);
+    assert_eq!(out.trim(), "hello");
+    let (ok, _, _) = botbox(dir.path(), &["kv", "del", "clicker", "note"], None).await;
+    assert!(ok);
+    let (ok, _, err) = botbox(dir.path(), &["kv", "get", "clicker", "note"], None).await;
+    assert!(!ok && err.contains("no key"), "{err}");
+    let (ok, _, err) = botbox(dir.path(), &["kv", "get", "nosuch", "k"], None).await;
+    assert!(!ok && err.contains("no module"), "{err}");
+    // The bot kept serving, and saw nothing of it.
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 2", WAIT)
+        .await
+        .unwrap();
+
+    // Without the token: 401.
+    let addr = std::fs::read_to_string(dir.path().join("data/admin.addr")).unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}/v1/kv/clicker/scan", addr.trim()))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_running_restores_that_moment_and_a_damaged_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let alice = TestUser::alice();
+    let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
+    register(&fake, &alice, 3).await;
+    let file = dir.path().join("snap.bbk");
+    let (ok, out, err) = botbox(
+        dir.path(),
+        &["backup", "--out", file.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("sha256"), "{out}");
+    // More clicks after the backup...
+    for _ in 0..2 {
+        fake.send_text(&alice, "Click");
+    }
+    fake.wait_for_bot_text(alice.id, "Clicks: 5", WAIT)
+        .await
+        .unwrap();
+    // ... and a restore while running is refused.
+    let (ok, _, err) = botbox(dir.path(), &["restore", file.to_str().unwrap()], None).await;
+    assert!(!ok, "restored under a running bot: {err}");
+    rt.stop().await;
+
+    // A damaged copy is refused and changes nothing.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    let damaged = dir.path().join("damaged.bbk");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (ok, _, err) = botbox(dir.path(), &["restore", damaged.to_str().unwrap()], None).await;
+    assert!(!ok, "a damaged backup was restored");
+    assert!(err.contains("not restored"), "{err}");
+    let rt = start(config(dir.path(), &fake, &[])).await;
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 6", WAIT)
+        .await
+        .unwrap();
+    rt.stop().await;
+
+    // The good one brings back the moment of the backup.
+    let (ok, out, err) = botbox(dir.path(), &["restore", file.to_str().unwrap()], None).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("restored"), "{out}");
+    let rt = start(config(dir.path(), &fake, &[])).await;
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 4", WAIT)
+        .await
+        .unwrap();
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_appear_and_only_the_newest_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    c.backup.interval_secs = 1;
+    c.backup.keep = 2;
+    let backups = c.backup_dir();
+    let rt = start(c).await;
+    let list = || -> Vec<String> {
+        let mut v: Vec<_> = std::fs::read_dir(&backups)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Wait for a third generation: the first must then be gone.
+    let mut first: Option<String> = None;
+    loop {
+        let files = list();
+        assert!(files.len() <= 2, "kept more than 2: {files:?}");
+        match &first {
+            None => first = files.first().cloned(),
+            Some(f) if !files.contains(f) && files.len() == 2 => break,
+            Some(_) => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rotation: {files:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for f in list() {
+        let bytes = std::fs::read(backups.join(&f)).unwrap();
+        botbox::backup::verify(bytes.as_slice()).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    rt.stop().await;
+}
