@@ -22,6 +22,7 @@
 //! truncation; it does not authenticate: anyone who can write the file can also recompute it.
 
 mod format;
+pub mod telegram;
 mod types;
 
 #[cfg(test)]

@@ -402,6 +402,45 @@ pub async fn backup(
     Ok((path, info))
 }
 
+/// Runs `botbox restore --from-telegram`: fetches the snapshot pinned in the operators' chat
+/// (`backup.telegram_chat_id`, with the bot token), checks it, and replaces the database (which
+/// may not exist yet: a blank machine).
+pub async fn restore_from_telegram(config: &Config) -> anyhow::Result<backup::SnapshotInfo> {
+    let chat = config
+        .backup
+        .telegram_chat_id
+        .context("set backup.telegram_chat_id: the chat the backups were sent to")?;
+    anyhow::ensure!(
+        !config.telegram.token.is_empty(),
+        "the bot token is needed (telegram.token or BOTBOX_TOKEN)"
+    );
+    let url = reqwest::Url::parse(&config.telegram.api_url).context("telegram.api_url")?;
+    let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
+    let (manifest, bytes) = backup::telegram::fetch(&bot, chat).await?;
+    let info = backup::restore(bytes.as_slice(), &config.data_dir)
+        .context("the backup from Telegram was not restored")?;
+    anyhow::ensure!(
+        info.sha256 == manifest.sha256,
+        "the restored snapshot is not the one the manifest names"
+    );
+    Ok(info)
+}
+
+/// Sends a snapshot file to the operators' chat (`botbox backup --telegram`).
+pub async fn send_to_telegram(config: &Config, path: &std::path::Path) -> anyhow::Result<usize> {
+    let chat = config
+        .backup
+        .telegram_chat_id
+        .context("set backup.telegram_chat_id: the operators' chat")?;
+    let url = reqwest::Url::parse(&config.telegram.api_url).context("telegram.api_url")?;
+    let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
+    let bytes = std::fs::read(path)?;
+    let info = backup::verify(bytes.as_slice())?;
+    let m = backup::telegram::send(&bot, chat, &bytes, &info, config.backup.telegram_part_bytes)
+        .await?;
+    Ok(m.parts.len())
+}
+
 /// Runs `botbox restore FILE`: checks the snapshot, then replaces the stopped runtime's database.
 pub fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<backup::SnapshotInfo> {
     let input =

@@ -41,6 +41,11 @@ pub struct BackupConfig {
     pub keep: usize,
     /// Where snapshots go; empty: `<data_dir>/backups`.
     pub dir: PathBuf,
+    /// The operators' chat: every scheduled snapshot, and one at shutdown, is also sent there
+    /// as documents, and `botbox restore --from-telegram` restores from there.
+    pub telegram_chat_id: Option<i64>,
+    /// The largest document part sent to Telegram (at most 20 MB, what a bot may download).
+    pub telegram_part_bytes: usize,
 }
 
 impl Default for BackupConfig {
@@ -49,6 +54,8 @@ impl Default for BackupConfig {
             interval_secs: 0,
             keep: 7,
             dir: PathBuf::new(),
+            telegram_chat_id: None,
+            telegram_part_bytes: 20_000_000,
         }
     }
 }
@@ -392,6 +399,11 @@ impl Config {
         {
             return bad(
                 "`outbox` limits must be positive (paid_broadcast_per_second at most 1000)",
+            );
+        }
+        if self.backup.telegram_part_bytes == 0 || self.backup.telegram_part_bytes > 20_000_000 {
+            return bad(
+                "`backup.telegram_part_bytes` must be 1..=20000000 (bots download at most 20 MB)",
             );
         }
         if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {

@@ -39,6 +39,9 @@ enum Command {
         /// Where to write it; default `<data_dir>/backups/botbox-<unix time>.bbk`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also send it to the operators' chat (`backup.telegram_chat_id`).
+        #[arg(long)]
+        telegram: bool,
     },
     /// Checks a snapshot, then replaces the data with it (the bot must be stopped).
     Restore {
@@ -46,7 +49,12 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// The snapshot file.
-        file: PathBuf,
+        #[arg(required_unless_present = "from_telegram")]
+        file: Option<PathBuf>,
+        /// Fetch the newest backup pinned in the operators' chat instead (a blank machine needs
+        /// only the token, `backup.telegram_chat_id` and `data_dir`).
+        #[arg(long, conflicts_with = "file")]
+        from_telegram: bool,
     },
 }
 
@@ -85,9 +93,17 @@ fn main() -> anyhow::Result<()> {
                 let config = load_config(config)?;
                 botbox::cli::kv(&config, command, &mut std::io::stdout()).await
             }
-            Command::Backup { config, out } => {
+            Command::Backup {
+                config,
+                out,
+                telegram,
+            } => {
                 let config = load_config(config)?;
                 let (path, info) = botbox::cli::backup(&config, out).await?;
+                if telegram {
+                    let parts = botbox::cli::send_to_telegram(&config, &path).await?;
+                    println!("sent to the operators' chat in {parts} part(s)");
+                }
                 println!(
                     "wrote {} ({} records in {} tables, {} bytes, sha256 {})",
                     path.display(),
@@ -98,14 +114,25 @@ fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            Command::Restore { config, file } => {
+            Command::Restore {
+                config,
+                file,
+                from_telegram,
+            } => {
                 let config = load_config(config)?;
-                let info = botbox::cli::restore(&config, &file)?;
+                let (info, from) = match file {
+                    Some(file) if !from_telegram => (
+                        botbox::cli::restore(&config, &file)?,
+                        file.display().to_string(),
+                    ),
+                    _ => (
+                        botbox::cli::restore_from_telegram(&config).await?,
+                        "the operators' Telegram chat".to_string(),
+                    ),
+                };
                 println!(
-                    "restored {} records in {} tables from {}",
-                    info.records,
-                    info.tables,
-                    file.display()
+                    "restored {} records in {} tables from {from}",
+                    info.records, info.tables
                 );
                 Ok(())
             }

@@ -219,6 +219,7 @@ impl Runtime {
         if runtime.inner.config.backup.interval_secs > 0 {
             let task = tokio::spawn(scheduled_backups(
                 runtime.inner.db.clone(),
+                runtime.inner.bot.clone(),
                 runtime.inner.config.clone(),
                 shutdown_rx.clone(),
             ));
@@ -361,6 +362,32 @@ impl Runtime {
         for t in tasks {
             let _ = t.await;
         }
+        if let Some(chat) = self.inner.config.backup.telegram_chat_id {
+            // A last snapshot at shutdown, so the chat has everything up to the stop.
+            let db = self.inner.db.clone();
+            let snapshot = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                crate::backup::write_snapshot(db.raw(), &mut out).map(|info| (out, info))
+            })
+            .await;
+            let part_bytes = self.inner.config.backup.telegram_part_bytes;
+            let sent = match snapshot {
+                Ok(Ok((bytes, info))) => {
+                    crate::backup::telegram::send(&self.inner.bot, chat, &bytes, &info, part_bytes)
+                        .await
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(Error::Sandbox(e.to_string())),
+            };
+            match sent {
+                Ok(m) => tracing::info!(
+                    chat,
+                    parts = m.parts.len(),
+                    "shutdown backup sent to Telegram"
+                ),
+                Err(e) => tracing::error!("shutdown backup not sent to Telegram: {e}"),
+            }
+        }
         let thread = self.inner.committer.take_thread();
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             tracing::warn!("runtime still in use elsewhere; not waiting for the database to close");
@@ -403,7 +430,12 @@ async fn prune_seen_hourly(db: Arc<Db>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Writes a snapshot every `backup.interval_secs` and keeps the newest `backup.keep`.
-async fn scheduled_backups(db: Arc<Db>, config: Config, mut shutdown: watch::Receiver<bool>) {
+async fn scheduled_backups(
+    db: Arc<Db>,
+    bot: Bot,
+    config: Config,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let every = std::time::Duration::from_secs(config.backup.interval_secs);
     let dir = config.backup_dir();
     loop {
@@ -434,11 +466,32 @@ async fn scheduled_backups(db: Arc<Db>, config: Config, mut shutdown: watch::Rec
         })
         .await;
         match result {
-            Ok(Ok(path)) => tracing::info!(file = %path.display(), "scheduled backup written"),
+            Ok(Ok(path)) => {
+                tracing::info!(file = %path.display(), "scheduled backup written");
+                if let Some(chat) = config.backup.telegram_chat_id
+                    && let Err(e) =
+                        send_file_to_telegram(&bot, chat, &path, config.backup.telegram_part_bytes)
+                            .await
+                {
+                    tracing::error!("backup not sent to Telegram: {e}");
+                }
+            }
             Ok(Err(e)) => tracing::error!("scheduled backup failed: {e}"),
             Err(e) => tracing::error!("scheduled backup failed: {e}"),
         }
     }
+}
+
+async fn send_file_to_telegram(bot: &Bot, chat: i64, path: &Path, part_bytes: usize) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let info = crate::backup::verify(bytes.as_slice())?;
+    let manifest = crate::backup::telegram::send(bot, chat, &bytes, &info, part_bytes).await?;
+    tracing::info!(
+        chat,
+        parts = manifest.parts.len(),
+        "backup sent to Telegram"
+    );
+    Ok(())
 }
 
 fn read_modules_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {

@@ -134,12 +134,32 @@ async fn kv_commands_reach_a_running_bot_through_its_authenticated_admin_api() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_taken_while_running_restores_that_moment_and_a_damaged_one_is_refused() {
+async fn a_backup_taken_during_a_stream_of_writes_restores_a_consistent_state_and_a_damaged_one_is_refused()
+ {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let fake = FakeBotApi::start(FakeConfig {
+        limits: fake_bot_api::Limits::unlimited(),
+        ..FakeConfig::default()
+    })
+    .unwrap();
     let alice = TestUser::alice();
-    let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
-    register(&fake, &alice, 3).await;
+    // Replies as fast as clicks come (Telegram's per-chat limit would stretch the test).
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    c.outbox.chat_per_second = 1000.0;
+    c.outbox.chat_burst = 1000;
+    let rt = start(c).await;
+    register(&fake, &alice, 1).await;
+    // Clicks keep coming while the backup is taken.
+    let stream = {
+        let (fake, alice) = (fake.clone(), alice.clone());
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                fake.send_text(&alice, "Click");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let file = dir.path().join("snap.bbk");
     let (ok, out, err) = botbox(
         dir.path(),
@@ -149,41 +169,73 @@ async fn a_backup_taken_while_running_restores_that_moment_and_a_damaged_one_is_
     .await;
     assert!(ok, "{err}");
     assert!(out.contains("sha256"), "{out}");
-    // More clicks after the backup...
-    for _ in 0..2 {
-        fake.send_text(&alice, "Click");
-    }
-    fake.wait_for_bot_text(alice.id, "Clicks: 5", WAIT)
-        .await
-        .unwrap();
-    // ... and a restore while running is refused.
+    // A restore while running is refused.
     let (ok, _, err) = botbox(dir.path(), &["restore", file.to_str().unwrap()], None).await;
     assert!(!ok, "restored under a running bot: {err}");
-    rt.stop().await;
-
-    // A damaged copy is refused and changes nothing.
-    let mut bytes = std::fs::read(&file).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    let damaged = dir.path().join("damaged.bbk");
-    std::fs::write(&damaged, &bytes).unwrap();
-    let (ok, _, err) = botbox(dir.path(), &["restore", damaged.to_str().unwrap()], None).await;
-    assert!(!ok, "a damaged backup was restored");
-    assert!(err.contains("not restored"), "{err}");
-    let rt = start(config(dir.path(), &fake, &[])).await;
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 6", WAIT)
+    stream.await.unwrap();
+    fake.wait_for_bot_text(alice.id, "Clicks: 201", WAIT)
         .await
         .unwrap();
     rt.stop().await;
 
-    // The good one brings back the moment of the backup.
+    // A damaged or truncated copy is refused and changes nothing.
+    let bytes = std::fs::read(&file).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0xff;
+    for (name, damaged) in [
+        ("flipped", flipped),
+        ("truncated", bytes[..bytes.len() - 10].to_vec()),
+    ] {
+        let path = dir.path().join(format!("{name}.bbk"));
+        std::fs::write(&path, &damaged).unwrap();
+        let (ok, _, err) = botbox(dir.path(), &["restore", path.to_str().unwrap()], None).await;
+        assert!(!ok, "a {name} backup was restored");
+        assert!(err.contains("not restored"), "{err}");
+    }
+    let rt = start(config(dir.path(), &fake, &[])).await;
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 202", WAIT)
+        .await
+        .unwrap();
+    rt.stop().await;
+
+    // The good one restores one consistent moment: the rating index and the user's record agree.
     let (ok, out, err) = botbox(dir.path(), &["restore", file.to_str().unwrap()], None).await;
     assert!(ok, "{err}");
     assert!(out.contains("restored"), "{out}");
     let rt = start(config(dir.path(), &fake, &[])).await;
+    // Replies that were queued at the moment of the backup are delivered too (the outbox is
+    // part of the snapshot); the answers to new updates come after them.
+    let after = |v: &fake_bot_api::StateView<'_>, from: usize, pred: &dyn Fn(&str) -> bool| {
+        v.transcript(alice.id)
+            .iter()
+            .skip(from)
+            .any(|e| e.from_bot && pred(&e.text))
+    };
+    let before = fake.transcript(alice.id).len();
+    fake.send_text(&alice, "Rating");
+    fake.wait_until(WAIT, |v| after(v, before, &|t| t.starts_with("Total:")))
+        .await
+        .unwrap();
+    let rating = fake
+        .transcript(alice.id)
+        .into_iter()
+        .skip(before)
+        .find(|e| e.text.starts_with("Total:"))
+        .unwrap()
+        .text;
+    let n: u64 = rating
+        .strip_prefix("Total: 1\n1: Alice - ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{rating}"));
+    assert!(
+        (1..201).contains(&n),
+        "the backup was taken mid-stream: {n}"
+    );
+    let before = fake.transcript(alice.id).len();
     fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 4", WAIT)
+    let next = format!("Clicks: {}", n + 1);
+    fake.wait_until(WAIT, |v| after(v, before, &|t| t == next))
         .await
         .unwrap();
     rt.stop().await;
@@ -230,5 +282,68 @@ async fn scheduled_backups_appear_and_only_the_newest_are_kept() {
         let bytes = std::fs::read(backups.join(&f)).unwrap();
         botbox::backup::verify(bytes.as_slice()).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_sent_to_the_operators_chat_rebuild_a_blank_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let operators = TestUser::new(555, "Operators");
+    fake.open_chat(&operators);
+    let alice = TestUser::alice();
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    c.backup.telegram_chat_id = Some(operators.id);
+    // Small parts, so that the snapshot needs several.
+    c.backup.telegram_part_bytes = 200;
+    let rt = start(c).await;
+    register(&fake, &alice, 3).await;
+    // The shutdown backup goes to the operators' chat.
+    rt.stop().await;
+    let documents = fake
+        .transcript(operators.id)
+        .iter()
+        .filter(|e| e.document.is_some())
+        .count();
+    assert!(
+        documents >= 2,
+        "the snapshot was sent in parts: {documents}"
+    );
+    let pinned = fake
+        .pinned_message(operators.id)
+        .expect("a pinned manifest");
+    assert!(pinned.text.starts_with("botbox backup"), "{}", pinned.text);
+
+    // A blank machine knows only the token, the chat and where to put the data.
+    let blank = tempfile::tempdir().unwrap();
+    let config_file = blank.path().join("botbox.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[telegram]\ntoken = {:?}\napi_url = {:?}\n[backup]\ntelegram_chat_id = {}\n",
+            fake.token(),
+            fake.api_url().to_string(),
+            operators.id
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = botbox(
+        blank.path(),
+        &[
+            "restore",
+            "--from-telegram",
+            "--config",
+            config_file.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("restored"), "{out}");
+    let rt = start(config(blank.path(), &fake, &[CLICKER])).await;
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks: 4", WAIT)
+        .await
+        .unwrap();
     rt.stop().await;
 }

@@ -1,4 +1,5 @@
-//! What a fake server is started with: identity, rate limits and webhook retry timing.
+//! What a fake server is started with: identity, rate limits, file size
+//! limits and webhook retry timing.
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub struct FakeConfig {
     /// The `update_id` of the first update (Telegram's ids continue across restarts of a
     /// bot; a runtime with a database from an earlier run needs ids above those it saw).
     pub first_update_id: i64,
+    /// The largest file the bot may upload and download.
+    pub file_limits: FileLimits,
 }
 
 impl Default for FakeConfig {
@@ -32,6 +35,7 @@ impl Default for FakeConfig {
             limits: Limits::default(),
             webhook_retry: WebhookRetry::default(),
             first_update_id: 1,
+            file_limits: FileLimits::default(),
         }
     }
 }
@@ -47,9 +51,34 @@ impl FakeConfig {
     }
 }
 
+/// Telegram's file size limits for bots, in bytes.
+///
+/// A file uploaded with `multipart/form-data` (sendDocument, editMessageMedia) larger than
+/// `upload_max` is refused with `413 Request Entity Too Large` (teloxide:
+/// `ApiError::RequestEntityTooLarge`), and nothing is sent; `getFile` of a file larger than
+/// `download_max` answers `400 Bad Request: file is too big`, and the file cannot be
+/// downloaded. Tests set them small to try the limits without big files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileLimits {
+    /// The largest upload (Telegram: 50 MB).
+    pub upload_max: usize,
+    /// The largest file getFile hands out (Telegram: 20 MB).
+    pub download_max: usize,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        Self {
+            upload_max: 50 * 1024 * 1024,
+            download_max: 20 * 1024 * 1024,
+        }
+    }
+}
+
 /// Telegram's outbound limits, as the fake enforces them.
 ///
-/// Every `sendMessage`, `sendDocument`, `editMessageText` and `editMessageReplyMarkup` that
+/// Every `sendMessage`, `sendDocument`, `editMessageText`, `editMessageReplyMarkup` and
+/// `editMessageMedia` that
 /// would be accepted is first checked against three sliding windows: the chat's (`chat_burst`
 /// calls in any `chat_window`), the group's (chats with a negative id: `group_per_minute` in any
 /// minute) and the bot's global one (`global_per_second` in any second, groups included). Edits

@@ -60,6 +60,11 @@ impl ApiError {
         }
     }
 
+    /// 413 `Request Entity Too Large`: an upload over the limit.
+    pub(crate) fn too_large() -> Self {
+        Self::new(413, "Request Entity Too Large")
+    }
+
     pub(crate) fn chat_not_found() -> Self {
         Self::bad_request("chat not found")
     }

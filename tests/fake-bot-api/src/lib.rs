@@ -55,7 +55,7 @@ use tokio::{sync::broadcast, task::AbortHandle};
 
 use crate::state::Shared;
 pub use crate::{
-    config::{Failure, FakeConfig, Limits, WebhookRetry},
+    config::{Failure, FakeConfig, FileLimits, Limits, WebhookRetry},
     model::{
         AnsweredCallback, ChatEntry, ChatEvent, Counters, Document, InlineButton, Markup,
         ReplyKeyboard, TestUser,

@@ -3,6 +3,7 @@
 mod callbacks;
 mod files;
 mod messages;
+mod pins;
 mod updates;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::{
 };
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 20] = [
+const METHODS: [&str; 24] = [
     "getme",
     "getupdates",
     "setwebhook",
@@ -39,6 +40,10 @@ const METHODS: [&str; 20] = [
     "close",
     "getchat",
     "deletemessages",
+    "pinchatmessage",
+    "unpinchatmessage",
+    "unpinallchatmessages",
+    "editmessagemedia",
 ];
 
 /// A successful answer: `{"ok":true,"result":…}` plus Telegram's occasional `description`.
@@ -119,8 +124,12 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         }
         "getchat" => {
             let chat_id = chat_id(params)?;
-            let mut chat =
-                shared.read(|state| state.chat(chat_id).map(|chat| chat.json.clone()))?;
+            let (mut chat, pinned) = shared.read(|state| {
+                state.chat(chat_id).map(|chat| {
+                    let pinned = chat.pinned_message().map(|stored| stored.json.clone());
+                    (chat.json.clone(), pinned)
+                })
+            })?;
             chat["accent_color_id"] = json!(0);
             chat["max_reaction_count"] = json!(11);
             // Required since Bot API 9.0 (teloxide-core 0.13 fails to parse a chat without it).
@@ -130,9 +139,16 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
                 "unique_gifts": true,
                 "premium_subscription": true,
             });
+            if let Some(pinned) = pinned {
+                chat["pinned_message"] = pinned;
+            }
             Ok(chat.into())
         }
         "deletemessages" => messages::delete_messages(shared, params).map(Reply::from),
+        "pinchatmessage" => pins::pin(shared, params).map(Reply::from),
+        "unpinchatmessage" => pins::unpin(shared, params).map(Reply::from),
+        "unpinallchatmessages" => pins::unpin_all(shared, params).map(Reply::from),
+        "editmessagemedia" => files::edit_media(shared, params).map(Reply::from),
         // logOut and close: nothing to tear down in a fake.
         _ => Ok(json!(true).into()),
     }

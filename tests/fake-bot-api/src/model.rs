@@ -88,7 +88,7 @@ impl ChatEntry {
     }
 }
 
-/// A file sent with sendDocument.
+/// A file sent with sendDocument (or editMessageMedia).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
     /// The `file_id` getFile accepts.
@@ -168,7 +168,7 @@ pub enum ChatEvent {
         /// The new message.
         entry: ChatEntry,
     },
-    /// The bot edited a message's text or keyboard.
+    /// The bot edited a message's text, document or keyboard.
     BotEdited {
         /// The chat.
         chat_id: i64,
@@ -196,7 +196,7 @@ pub enum ChatEvent {
 pub struct Counters {
     /// Accepted `sendMessage` (and `sendDocument`) calls.
     pub sends: u64,
-    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`).
+    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`, `editMessageMedia`).
     pub edits: u64,
     /// Requests answered with 429: those over a limit window and forced ones (see
     /// [`FakeBotApi::too_many_requests_in`](crate::FakeBotApi::too_many_requests_in) for one chat).

@@ -138,6 +138,11 @@ impl Params {
         }
     }
 
+    /// The uploaded part named `name` (what `attach://<name>` refers to).
+    pub(crate) fn attached(&self, name: &str) -> Option<&Upload> {
+        self.files.get(name)
+    }
+
     /// A file parameter: an uploaded part named `key`, or the part `attach://<name>` names.
     pub(crate) fn upload(&self, key: &str) -> Option<&Upload> {
         if let Some(upload) = self.files.get(key) {

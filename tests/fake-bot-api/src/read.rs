@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::{
     FakeBotApi,
-    model::{AnsweredCallback, ChatEntry, Counters, Markup, ReplyKeyboard},
+    model::{AnsweredCallback, ChatEntry, Counters, Document, Markup, ReplyKeyboard},
     state::State,
 };
 
@@ -49,6 +49,36 @@ impl<'a> StateView<'a> {
             .rev()
             .find(|stored| stored.entry.from_bot && !stored.entry.deleted)
             .map(|stored| stored.entry.clone())
+    }
+
+    /// The message `getChat` shows as `pinned_message`: the most recently pinned one that is
+    /// still pinned and not deleted.
+    pub fn pinned_message(&self, chat_id: i64) -> Option<ChatEntry> {
+        let chat = self.state.chats.get(&chat_id)?;
+        chat.pinned_message().map(|stored| stored.entry.clone())
+    }
+
+    /// Every pinned message of the chat that is not deleted, the most recently pinned first.
+    pub fn pinned_messages(&self, chat_id: i64) -> Vec<ChatEntry> {
+        let Some(chat) = self.state.chats.get(&chat_id) else {
+            return Vec::new();
+        };
+        chat.pinned
+            .iter()
+            .filter_map(|id| chat.messages.get(id))
+            .filter(|stored| !stored.entry.deleted)
+            .map(|stored| stored.entry.clone())
+            .collect()
+    }
+
+    /// The current documents of the bot's messages in the chat that are not deleted, in
+    /// message order (after editMessageMedia, the new document).
+    pub fn documents(&self, chat_id: i64) -> Vec<Document> {
+        self.transcript(chat_id)
+            .into_iter()
+            .filter(|entry| entry.from_bot && !entry.deleted)
+            .filter_map(|entry| entry.document)
+            .collect()
     }
 
     /// The reply keyboard the bot most recently showed in the chat, unless it removed it since.
@@ -161,6 +191,21 @@ impl FakeBotApi {
     /// See [`StateView::last_bot_message`].
     pub fn last_bot_message(&self, chat_id: i64) -> Option<ChatEntry> {
         self.view(|view| view.last_bot_message(chat_id))
+    }
+
+    /// See [`StateView::pinned_message`].
+    pub fn pinned_message(&self, chat_id: i64) -> Option<ChatEntry> {
+        self.view(|view| view.pinned_message(chat_id))
+    }
+
+    /// See [`StateView::pinned_messages`].
+    pub fn pinned_messages(&self, chat_id: i64) -> Vec<ChatEntry> {
+        self.view(|view| view.pinned_messages(chat_id))
+    }
+
+    /// See [`StateView::documents`].
+    pub fn documents(&self, chat_id: i64) -> Vec<Document> {
+        self.view(|view| view.documents(chat_id))
     }
 
     /// See [`StateView::current_reply_keyboard`].

@@ -5,23 +5,29 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, RawQuery, State},
-    http::{HeaderMap, header},
+    extract::{DefaultBodyLimit, Path, RawQuery, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{any, get},
 };
 
 use crate::{error::ApiError, methods, params::Params, state::Shared};
 
-/// Telegram accepts uploads up to 50 MB.
-const MAX_BODY: usize = 50 * 1024 * 1024;
+/// Room for the other parts of a request besides its largest allowed upload, so that a file
+/// just over the limit reaches the method, which refuses it.
+const BODY_OVERHEAD: usize = 1024 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let max_body = shared
+        .config
+        .file_limits
+        .upload_max
+        .saturating_add(BODY_OVERHEAD);
     Router::new()
         .route("/file/{token}/{*path}", get(download))
         .route("/{token}/{method}", any(call))
         .fallback(|| async { ApiError::not_found() })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(max_body))
         .with_state(shared)
 }
 
@@ -39,11 +45,18 @@ async fn call(
     Path((token, method)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if let Err(error) = check_token(&shared, &token) {
         return error.into_response();
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::too_large().into_response();
+        }
+        Err(rejection) => return rejection.into_response(),
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());

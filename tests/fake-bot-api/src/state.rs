@@ -89,10 +89,20 @@ pub(crate) struct Chat {
     pub(crate) messages: BTreeMap<i64, Stored>,
     /// The reply keyboard the bot shows, until it removes it.
     pub(crate) reply_keyboard: Option<ReplyKeyboard>,
+    /// The ids of the pinned messages, the most recently pinned first.
+    pub(crate) pinned: Vec<i64>,
     last_message_id: i64,
 }
 
 impl Chat {
+    /// The most recently pinned message that still exists.
+    pub(crate) fn pinned_message(&self) -> Option<&Stored> {
+        self.pinned
+            .iter()
+            .filter_map(|id| self.messages.get(id))
+            .find(|stored| !stored.entry.deleted)
+    }
+
     /// Adds a message and returns its `Message` object.
     pub(crate) fn add_message(&mut self, mut entry: ChatEntry, from: Value, extra: Value) -> Value {
         self.last_message_id += 1;
@@ -213,6 +223,7 @@ impl State {
             json: Value::Null,
             messages: BTreeMap::new(),
             reply_keyboard: None,
+            pinned: Vec::new(),
             last_message_id: 0,
         });
         chat.json = json;

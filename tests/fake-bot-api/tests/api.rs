@@ -11,6 +11,7 @@ mod api {
     mod files;
     mod limits;
     mod messages;
+    mod pins;
     mod updates;
     mod webhook;
 }

@@ -18,7 +18,7 @@ use crate::{
 /// The longest text of a message, in UTF-16 code units.
 const MAX_TEXT: usize = 4096;
 
-const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+pub(super) const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 
 /// The formatted `text` of a send or edit; `too_long` is the description when it exceeds 4096.
 fn message_text(params: &Params, too_long: &str) -> Result<(Formatted, Option<String>), ApiError> {
@@ -198,6 +198,7 @@ pub(super) fn delete_message(shared: &Arc<Shared>, params: &Params) -> Result<Va
         }
         stored.entry.deleted = true;
         let entry = stored.entry.clone();
+        chat.pinned.retain(|&id| id != message_id);
         state.emit(ChatEvent::BotDeleted { chat_id, entry });
         Ok(json!(true))
     })
@@ -225,6 +226,7 @@ pub(super) fn delete_messages(shared: &Arc<Shared>, params: &Params) -> Result<V
             {
                 stored.entry.deleted = true;
                 deleted.push(stored.entry.clone());
+                chat.pinned.retain(|&pinned| pinned != id);
             }
         }
         for entry in deleted {
