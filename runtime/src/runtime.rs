@@ -411,6 +411,30 @@ impl Runtime {
     }
 }
 
+/// Serves `app` on `listener` until `shutdown` turns true, letting requests in progress finish.
+pub(crate) fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    what: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = async move {
+            while shutdown.changed().await.is_ok() {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!("{what} failed: {e}");
+        }
+    })
+}
+
 /// How long an update id is remembered for deduplication (Telegram redelivers for 24 hours).
 const SEEN_RETENTION: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 3600);
 

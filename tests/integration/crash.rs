@@ -22,6 +22,25 @@ fn spawn_bot(config_file: &std::path::Path) -> tokio::process::Child {
         .expect("start botbox")
 }
 
+/// Writes a `botbox.toml` in `dir` for the real binary: data and `modules` in `dir`, the fake
+/// Bot API, and `extra` TOML sections.
+fn write_config(
+    dir: &std::path::Path,
+    fake: &FakeBotApi,
+    modules: &std::path::Path,
+    extra: &str,
+) -> std::path::PathBuf {
+    let file = dir.join("botbox.toml");
+    let text = format!(
+        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{extra}",
+        data = dir.join("data"),
+        token = fake.token(),
+        url = fake.api_url().to_string(),
+    );
+    std::fs::write(&file, text).expect("write botbox.toml");
+    file
+}
+
 fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
     bot_texts(fake, user)
         .iter()
@@ -38,27 +57,16 @@ async fn kill_9_during_a_stream_of_clicks_counts_every_click_once_and_loses_no_r
     })
     .unwrap();
     let modules = modules_dir(dir.path(), &[CLICKER]);
-    let config_file = dir.path().join("botbox.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            r#"data_dir = {data:?}
-modules_dir = {modules:?}
-[telegram]
-token = {token:?}
-api_url = {url:?}
-poll_timeout_secs = 1
-[outbox]
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        r#"[outbox]
 chat_per_second = 50.0
 chat_burst = 50
 global_per_second = 1000
 "#,
-            data = dir.path().join("data"),
-            token = fake.token(),
-            url = fake.api_url().to_string(),
-        ),
-    )
-    .unwrap();
+    );
 
     let users: Vec<TestUser> = (1..=USERS)
         .map(|i| TestUser::new(1000 + i, format!("U{i}")))
@@ -172,26 +180,17 @@ async fn kill_9_mid_broadcast_delivers_every_message_and_repeats_only_what_was_i
     .unwrap();
     fake.open_chats((FIRST..FIRST + N).map(|id| TestUser::new(id, format!("R{id}"))));
     let modules = modules_dir(dir.path(), &[BROADCASTER]);
-    let config_file = dir.path().join("botbox.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            r#"data_dir = {data:?}
-modules_dir = {modules:?}
-[telegram]
-token = {token:?}
-api_url = {url:?}
-poll_timeout_secs = 1
-[outbox]
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        &format!(
+            r#"[outbox]
 global_per_second = 300
 max_in_flight = {MAX_IN_FLIGHT}
-"#,
-            data = dir.path().join("data"),
-            token = fake.token(),
-            url = fake.api_url().to_string(),
+"#
         ),
-    )
-    .unwrap();
+    );
     let delivered = |fake: &FakeBotApi| {
         fake.view(|v| {
             (FIRST..FIRST + N)
@@ -254,26 +253,15 @@ async fn kill_9_during_scheduled_backups_leaves_the_database_and_finished_backup
     })
     .unwrap();
     let modules = modules_dir(dir.path(), &[CLICKER]);
-    let config_file = dir.path().join("botbox.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            r#"data_dir = {data:?}
-modules_dir = {modules:?}
-[telegram]
-token = {token:?}
-api_url = {url:?}
-poll_timeout_secs = 1
-[backup]
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        r#"[backup]
 interval_secs = 1
 keep = 50
 "#,
-            data = dir.path().join("data"),
-            token = fake.token(),
-            url = fake.api_url().to_string(),
-        ),
-    )
-    .unwrap();
+    );
     let alice = TestUser::alice();
     let mut clicks = 0;
     // Kill the bot at moments spread around its first scheduled backups.

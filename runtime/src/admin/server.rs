@@ -31,7 +31,7 @@ pub async fn serve(
     kv: KvOps,
     db: Arc<Db>,
     outbox: Arc<OutboxStats>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -61,21 +61,7 @@ pub async fn serve(
     tracing::info!(%listen, "admin API listening");
     Ok((
         listen,
-        tokio::spawn(async move {
-            let stop = async move {
-                while shutdown.changed().await.is_ok() {
-                    if *shutdown.borrow() {
-                        break;
-                    }
-                }
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!("admin API failed: {e}");
-            }
-        }),
+        crate::runtime::serve_until(listener, app, shutdown, "admin API"),
     ))
 }
 

@@ -34,7 +34,7 @@ pub fn path(url: &str) -> String {
 /// Binds the server, registers the webhook when a public URL is configured, serves until shutdown.
 pub(crate) async fn start(
     rt: Runtime,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>> {
     let cfg = rt.inner.config.telegram.webhook.clone();
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -62,21 +62,12 @@ pub(crate) async fn start(
         .route(&path(&cfg.url), post(receive))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .with_state(Arc::new(rt));
-    Ok(tokio::spawn(async move {
-        let stop = async move {
-            while shutdown.changed().await.is_ok() {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!("webhook server failed: {e}");
-        }
-    }))
+    Ok(crate::runtime::serve_until(
+        listener,
+        app,
+        shutdown,
+        "webhook server",
+    ))
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a guess was right.
