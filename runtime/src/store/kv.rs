@@ -291,13 +291,13 @@ impl Namespace {
         let s = self.state.lock();
         let total_bytes = s.bytes as i64 + bytes;
         let total_keys = s.keys as i64 + keys;
-        if grows_keys && total_keys > s.quota.max_keys as i64 {
+        if grows_keys && total_keys > cap(s.quota.max_keys) {
             return Err(KvError::QuotaExceeded(format!(
                 "the module may keep {} keys; this would make {total_keys}",
                 s.quota.max_keys
             )));
         }
-        if grows_bytes && total_bytes > s.quota.max_bytes as i64 {
+        if grows_bytes && total_bytes > cap(s.quota.max_bytes) {
             return Err(KvError::QuotaExceeded(format!(
                 "the module may keep {} bytes of keys and values; this would make {total_bytes}",
                 s.quota.max_bytes
@@ -592,8 +592,8 @@ impl Namespace {
         // again, and then its write fails with `quota-exceeded`.
         let grows = txn.delta_bytes > 0 || txn.delta_keys > 0;
         let over = grows
-            && (s.bytes as i64 + txn.delta_bytes > s.quota.max_bytes as i64
-                || s.keys as i64 + txn.delta_keys > s.quota.max_keys as i64);
+            && (s.bytes as i64 + txn.delta_bytes > cap(s.quota.max_bytes)
+                || s.keys as i64 + txn.delta_keys > cap(s.quota.max_keys));
         txn.open = false;
         release(&mut s, start);
         if conflict || over {
@@ -648,6 +648,11 @@ impl Namespace {
     pub fn overlay_len(&self) -> usize {
         self.state.lock().overlay.len()
     }
+}
+
+/// A quota as a signed bound (quotas above `i64::MAX` are as good as unlimited).
+fn cap(quota: u64) -> i64 {
+    i64::try_from(quota).unwrap_or(i64::MAX)
 }
 
 fn release(s: &mut State, start: u64) {

@@ -220,3 +220,24 @@ fn a_batch_is_judged_by_what_its_writes_do_together() {
     ));
     ns.abort(&mut t);
 }
+
+#[test]
+fn an_unlimited_quota_allows_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
+    let limits = KvLimits {
+        max_key: 16,
+        max_value: 32,
+        max_scan: 10,
+    };
+    let quota = Quota {
+        max_bytes: u64::MAX,
+        max_keys: u64::MAX,
+    };
+    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    let mut t = ns.begin();
+    ns.set(&mut t, b"k", b"v").unwrap();
+    ns.batch(&mut t, &[(b"l".to_vec(), Some(b"w".to_vec()))])
+        .unwrap();
+    assert!(apply(&ns, &mut t));
+}
