@@ -16,6 +16,9 @@ pub(crate) use tables::*;
 
 use crate::{Error, Result};
 
+/// The database's page cache.
+const CACHE_BYTES: usize = 128 << 20;
+
 /// An update that was recorded but not yet handled by every module it was routed to.
 #[derive(Debug, Clone)]
 pub struct PendingUpdate {
@@ -37,7 +40,10 @@ impl Db {
     pub fn open(data_dir: &Path) -> Result<Db> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
         let path = data_dir.join("botbox.redb");
-        let db = Database::create(&path)?;
+        // redb's default page cache is 1 GiB; the smallest VPS botbox targets has 1 GiB of RAM.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)?;
         let txn = db.begin_write()?;
         {
             txn.open_table(INBOX)?;
