@@ -555,20 +555,28 @@ fn env_for(
     db: &Arc<Db>,
     tickets: &Arc<TicketCounter>,
     name: &str,
-    tag: String,
+    tag: Option<String>,
 ) -> Result<Arc<ModuleEnv>> {
     let limits = kv_limits(config);
     let name: Arc<str> = name.into();
-    // The host's default until the manifest is known (see `load_module`).
-    let quota = Quota {
-        max_bytes: config.sandbox.kv_max_bytes,
-        max_keys: config.sandbox.kv_max_keys,
+    // Without a tag this is the probe that only runs `init` to learn the module's name: it
+    // needs no KV usage count (a scan of the whole table).
+    let namespace = match &tag {
+        None => Namespace::for_init(db.raw().clone(), &name, limits),
+        Some(_) => {
+            // The host's default until the manifest is known (see `load_module`).
+            let quota = Quota {
+                max_bytes: config.sandbox.kv_max_bytes,
+                max_keys: config.sandbox.kv_max_keys,
+            };
+            Namespace::open(db.raw().clone(), &name, limits, quota).map_err(|e| {
+                Error::module(&*name, format!("cannot open its KV namespace: {e:?}"))
+            })?
+        }
     };
-    let namespace = Namespace::open(db.raw().clone(), &name, limits, quota)
-        .map_err(|e| Error::module(&*name, format!("cannot open its KV namespace: {e:?}")))?;
     Ok(Arc::new(ModuleEnv {
         namespace: Arc::new(namespace),
-        tag,
+        tag: tag.unwrap_or_default(),
         config: config
             .modules
             .get(&*name)
@@ -602,7 +610,7 @@ async fn load_module(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let probe_env = env_for(config, db, tickets, &stem, String::new())?;
+    let probe_env = env_for(config, db, tickets, &stem, None)?;
     let mut probe = sandbox.instantiate(&code, probe_env).await?;
     let manifest = probe
         .init()
@@ -611,7 +619,7 @@ async fn load_module(
     router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
     let tag = module_tag(db, &manifest.name)?;
     // Now with the settings of its real name: the manifest may depend on them.
-    let env = env_for(config, db, tickets, &manifest.name, tag)?;
+    let env = env_for(config, db, tickets, &manifest.name, Some(tag))?;
     let mut first = sandbox.instantiate(&code, env.clone()).await?;
     let manifest = first
         .init()

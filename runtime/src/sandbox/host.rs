@@ -218,29 +218,33 @@ fn no_call() -> kv::Error {
 
 impl types::Host for HostState {}
 
+impl HostState {
+    /// Runs a KV operation in the current call's transaction.
+    fn kv<T>(
+        &mut self,
+        op: impl FnOnce(&Namespace, &mut Txn) -> Result<T, KvError>,
+    ) -> Result<T, kv::Error> {
+        let ns = self.env.namespace.clone();
+        let call = self.call.as_mut().ok_or_else(no_call)?;
+        op(&ns, &mut call.txn).map_err(kv_error)
+    }
+}
+
 impl kv::Host for HostState {
     fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        ns.get(&mut call.txn, &key).map_err(kv_error)
+        self.kv(|ns, txn| ns.get(txn, &key))
     }
 
     fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        ns.set(&mut call.txn, &key, &value).map_err(kv_error)
+        self.kv(|ns, txn| ns.set(txn, &key, &value))
     }
 
     fn delete(&mut self, key: Vec<u8>) -> Result<bool, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        ns.delete(&mut call.txn, &key).map_err(kv_error)
+        self.kv(|ns, txn| ns.delete(txn, &key))
     }
 
     fn increment(&mut self, key: Vec<u8>, delta: i64) -> Result<i64, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        ns.increment(&mut call.txn, &key, delta).map_err(kv_error)
+        self.kv(|ns, txn| ns.increment(txn, &key, delta))
     }
 
     fn scan(
@@ -249,12 +253,8 @@ impl kv::Host for HostState {
         after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<kv::Page, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        let page = ns
-            .scan(&mut call.txn, &prefix, after.as_deref(), limit)
-            .map_err(kv_error)?;
-        Ok(to_page(page))
+        self.kv(|ns, txn| ns.scan(txn, &prefix, after.as_deref(), limit))
+            .map(to_page)
     }
 
     fn range(
@@ -264,18 +264,8 @@ impl kv::Host for HostState {
         after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<kv::Page, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        let page = ns
-            .range(
-                &mut call.txn,
-                &start,
-                end.as_deref(),
-                after.as_deref(),
-                limit,
-            )
-            .map_err(kv_error)?;
-        Ok(to_page(page))
+        self.kv(|ns, txn| ns.range(txn, &start, end.as_deref(), after.as_deref(), limit))
+            .map(to_page)
     }
 
     fn compare_and_swap(
@@ -284,15 +274,10 @@ impl kv::Host for HostState {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> Result<bool, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        ns.compare_and_swap(&mut call.txn, &key, expected.as_deref(), new.as_deref())
-            .map_err(kv_error)
+        self.kv(|ns, txn| ns.compare_and_swap(txn, &key, expected.as_deref(), new.as_deref()))
     }
 
     fn batch(&mut self, writes: Vec<kv::Write>) -> Result<(), kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
         let writes: Vec<_> = writes
             .into_iter()
             .map(|w| match w {
@@ -300,13 +285,11 @@ impl kv::Host for HostState {
                 kv::Write::Delete(k) => (k, None),
             })
             .collect();
-        ns.batch(&mut call.txn, &writes).map_err(kv_error)
+        self.kv(|ns, txn| ns.batch(txn, &writes))
     }
 
     fn get_usage(&mut self) -> Result<kv::Usage, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call().ok_or_else(no_call)?;
-        let u = ns.usage(&call.txn);
+        let u = self.kv(|ns, txn| Ok(ns.usage(txn)))?;
         Ok(kv::Usage {
             bytes: u.bytes,
             keys: u.keys,

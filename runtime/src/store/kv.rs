@@ -158,9 +158,30 @@ impl Namespace {
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(io(&e)),
         }
-        Ok(Namespace {
+        Ok(Self::with_usage(db, module, limits, quota, bytes, keys))
+    }
+
+    /// A namespace for an instance that only runs `init` (where the KV store is not
+    /// available), without the start-up scan that counts its usage.
+    pub fn for_init(db: Arc<Database>, module: &str, limits: KvLimits) -> Namespace {
+        let quota = Quota {
+            max_bytes: 0,
+            max_keys: 0,
+        };
+        Self::with_usage(db, module, limits, quota, 0, 0)
+    }
+
+    fn with_usage(
+        db: Arc<Database>,
+        module: &str,
+        limits: KvLimits,
+        quota: Quota,
+        bytes: u64,
+        keys: u64,
+    ) -> Namespace {
+        Namespace {
             module: module.into(),
-            table,
+            table: kv_table_name(module),
             db,
             limits,
             state: Mutex::new(State {
@@ -172,7 +193,7 @@ impl Namespace {
                 keys,
                 quota,
             }),
-        })
+        }
     }
 
     /// The module's name.

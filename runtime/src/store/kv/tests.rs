@@ -15,6 +15,18 @@ fn ns() -> (tempfile::TempDir, Namespace) {
     (dir, Namespace::open(db, "m", limits, quota).expect("open"))
 }
 
+/// A namespace with a small scan page and `quota`.
+fn ns_with(quota: Quota) -> (tempfile::TempDir, Namespace) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
+    let limits = KvLimits {
+        max_key: 16,
+        max_value: 32,
+        max_scan: 10,
+    };
+    (dir, Namespace::open(db, "m", limits, quota).expect("open"))
+}
+
 fn apply(ns: &Namespace, txn: &mut Txn) -> bool {
     matches!(ns.validate_and_apply(txn, |_, _| ()), Applied::Ok(..))
 }
@@ -123,18 +135,10 @@ fn bad_keys_and_values_are_error_values() {
 
 #[test]
 fn a_write_over_the_quota_is_refused_and_a_shrinking_one_is_not() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
-    let limits = KvLimits {
-        max_key: 16,
-        max_value: 32,
-        max_scan: 10,
-    };
-    let quota = Quota {
+    let (_dir, ns) = ns_with(Quota {
         max_bytes: 100,
         max_keys: 3,
-    };
-    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    });
     let mut t = ns.begin();
     for k in [b"a", b"b", b"c"] {
         ns.set(&mut t, k, b"v").unwrap();
@@ -182,18 +186,10 @@ fn compare_and_swap_writes_only_when_the_value_is_the_expected_one() {
 
 #[test]
 fn a_batch_is_judged_by_what_its_writes_do_together() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
-    let limits = KvLimits {
-        max_key: 16,
-        max_value: 32,
-        max_scan: 10,
-    };
-    let quota = Quota {
+    let (_dir, ns) = ns_with(Quota {
         max_bytes: 100,
         max_keys: 2,
-    };
-    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    });
     let mut t = ns.begin();
     ns.batch(
         &mut t,
@@ -223,18 +219,10 @@ fn a_batch_is_judged_by_what_its_writes_do_together() {
 
 #[test]
 fn an_unlimited_quota_allows_writes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Arc::new(Database::create(dir.path().join("t.redb")).expect("db"));
-    let limits = KvLimits {
-        max_key: 16,
-        max_value: 32,
-        max_scan: 10,
-    };
-    let quota = Quota {
+    let (_dir, ns) = ns_with(Quota {
         max_bytes: u64::MAX,
         max_keys: u64::MAX,
-    };
-    let ns = Namespace::open(db, "m", limits, quota).unwrap();
+    });
     let mut t = ns.begin();
     ns.set(&mut t, b"k", b"v").unwrap();
     ns.batch(&mut t, &[(b"l".to_vec(), Some(b"w".to_vec()))])
