@@ -4,8 +4,16 @@
 //! in a group) and answers 429 the moment a window holds too many. A token bucket of capacity N
 //! refilling N per period would allow up to 2N in one window, so hard caps use a
 //! [`SlidingWindow`]: the time of each of the last N sends is kept, and a send may go when the
-//! oldest of them left the window. Each window is widened by [`MARGIN`] so that network jitter
-//! between our clock and Telegram's cannot squeeze N+1 sends into Telegram's window.
+//! oldest of them left the window.
+//!
+//! Which time? Telegram counts a call when it *arrives*, somewhere between the moment we start it
+//! and the moment its answer is back, and the delay varies per call (a loaded machine, a slow
+//! connection). Counting calls from their start lets a late-arriving old call and a fast new one
+//! land in the same Telegram window, one too many. So a call counts from the moment it starts
+//! (while it is in flight it always counts) until one window after its answer came back: every
+//! call Telegram can still see in its window is then also in ours, whatever the delays. The cost
+//! is one round trip per window (30 sends per 1.1 s at 100 ms latency instead of per 1 s). Each
+//! window is also widened by [`MARGIN`].
 //!
 //! Within a chat Telegram asks for "about one message per second" and tolerates short bursts: a
 //! [`TokenBucket`] (capacity `chat_burst`, refill `chat_per_second`) gives that shape, and a
@@ -70,12 +78,16 @@ impl TokenBucket {
     }
 }
 
-/// At most `max` events in any `window`.
+/// At most `max` calls in any `window`, a call counting from its start until one window after it
+/// ended (see the module docs).
 #[derive(Debug, Clone)]
 pub struct SlidingWindow {
     max: usize,
     window: Duration,
+    /// When each of the last ended calls ended, oldest first.
     sent: VecDeque<Instant>,
+    /// Calls started and not ended yet.
+    in_flight: usize,
 }
 
 impl SlidingWindow {
@@ -85,6 +97,7 @@ impl SlidingWindow {
             max: max.max(1) as usize,
             window: window + MARGIN,
             sent: VecDeque::new(),
+            in_flight: 0,
         }
     }
 
@@ -98,28 +111,38 @@ impl SlidingWindow {
         }
     }
 
-    /// When the next event may happen (`now` if it may).
+    /// When the next call may start (`now` if it may). When the window is full of calls still in
+    /// flight, the answer is a window from now; an ended call is the earlier wake-up.
     pub fn ready_at(&mut self, now: Instant) -> Instant {
         self.expire(now);
-        if self.sent.len() < self.max {
+        let used = self.sent.len() + self.in_flight;
+        if used < self.max {
             now
+        } else if self.in_flight >= self.max {
+            now + self.window
         } else {
-            self.sent[self.sent.len() - self.max] + self.window
+            self.sent[used - self.max] + self.window
         }
     }
 
-    /// Records an event at `now`.
-    pub fn take(&mut self, now: Instant) {
+    /// Records that a call starts.
+    pub fn take(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// Records that a call started with [`Self::take`] ended at `now`.
+    pub fn settle(&mut self, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         self.sent.push_back(now);
         while self.sent.len() > self.max {
             self.sent.pop_front();
         }
     }
 
-    /// Whether no event is inside the window (it can be forgotten).
+    /// Whether no call is inside the window (it can be forgotten).
     pub fn is_idle(&mut self, now: Instant) -> bool {
         self.expire(now);
-        self.sent.is_empty()
+        self.sent.is_empty() && self.in_flight == 0
     }
 }
 
@@ -150,11 +173,12 @@ mod tests {
         let mut w = SlidingWindow::new(30, Duration::from_secs(1));
         let mut now = t0;
         let mut times = Vec::new();
-        // Send as fast as allowed for three seconds of simulated time.
+        // Send as fast as allowed for three seconds of simulated time; each call ends at once.
         while now < t0 + Duration::from_secs(3) {
             let at = w.ready_at(now);
             now = at;
-            w.take(now);
+            w.take();
+            w.settle(now);
             times.push(now);
         }
         for (i, t) in times.iter().enumerate() {
@@ -166,5 +190,24 @@ mod tests {
         }
         // And it is not much slower than the limit: 30 per (1 s + margin).
         assert!(times.len() >= 85, "{} sends in 3 s", times.len());
+    }
+
+    #[test]
+    fn a_call_counts_while_in_flight_and_for_a_window_after_it_ended() {
+        let t0 = Instant::now();
+        let window = Duration::from_secs(1) + MARGIN;
+        let mut w = SlidingWindow::new(2, Duration::from_secs(1));
+        w.take();
+        w.take();
+        // Both in flight: nothing may start, however long they take.
+        assert!(w.ready_at(t0 + Duration::from_secs(5)) > t0 + Duration::from_secs(5));
+        // The first ends 300 ms after it started: it counts until a window after that.
+        let end = t0 + Duration::from_millis(300);
+        w.settle(end);
+        assert_eq!(w.ready_at(end), end + window);
+        w.settle(end + Duration::from_millis(10));
+        assert_eq!(w.ready_at(end + window), end + window);
+        w.take();
+        assert!(!w.is_idle(end + Duration::from_secs(10)));
     }
 }

@@ -77,6 +77,9 @@ struct ChatQueue {
     window: SlidingWindow,
     group: Option<SlidingWindow>,
     failures: u32,
+    /// The request in flight took from the limiters: `Some(true)` from the paid-broadcast one,
+    /// `Some(false)` from the global one. Its end is recorded in them (see [`super::limits`]).
+    limited_in_flight: Option<bool>,
 }
 
 /// What became of one request.
@@ -189,8 +192,8 @@ impl Paced {
         self.window.ready_at(now).max(self.pace.ready_at(now))
     }
 
-    fn take(&mut self, now: Instant) {
-        self.window.take(now);
+    fn take(&mut self) {
+        self.window.take();
         self.pace.take();
     }
 }
@@ -238,6 +241,7 @@ impl Scheduler {
             group: (chat_id < 0)
                 .then(|| SlidingWindow::new(cfg.group_per_minute, Duration::from_secs(60))),
             failures: 0,
+            limited_in_flight: None,
         }
     }
 
@@ -363,7 +367,7 @@ impl Scheduler {
             if pick.0 == Priority::Bulk {
                 self.since_bulk = 0;
             }
-            self.start(deps, done, pick.2, now);
+            self.start(deps, done, pick.2);
         }
         // Forget idle chats, so memory follows active chats.
         if self.chats.len() > 10_000 {
@@ -378,25 +382,26 @@ impl Scheduler {
         wake
     }
 
-    fn start(
-        &mut self,
-        deps: &Arc<Deps>,
-        done: &mpsc::UnboundedSender<Finished>,
-        chat_id: i64,
-        now: Instant,
-    ) {
+    fn start(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>, chat_id: i64) {
         let c = self.chats.get_mut(&chat_id).expect("chosen from the map");
         let (seq, e) = c.queue.front().cloned().expect("has a head");
         if e.is_limited() {
             c.bucket.take();
-            c.window.take(now);
+            c.window.take();
             if let Some(g) = &mut c.group {
-                g.take(now);
+                g.take();
             }
-            match &mut self.paid {
-                Some(p) if e.priority == Priority::Bulk => p.take(now),
-                _ => self.global.take(now),
-            }
+            let paid = match &mut self.paid {
+                Some(p) if e.priority == Priority::Bulk => {
+                    p.take();
+                    true
+                }
+                _ => {
+                    self.global.take();
+                    false
+                }
+            };
+            c.limited_in_flight = Some(paid);
         }
         if let Some(q) = self.modules.get_mut(&e.module) {
             q.take();
@@ -434,6 +439,16 @@ impl Scheduler {
             return;
         };
         c.busy = false;
+        if let Some(paid) = c.limited_in_flight.take() {
+            c.window.settle(now);
+            if let Some(g) = &mut c.group {
+                g.settle(now);
+            }
+            match &mut self.paid {
+                Some(p) if paid => p.window.settle(now),
+                _ => self.global.window.settle(now),
+            }
+        }
         match f.outcome {
             Outcome::Done => {
                 c.failures = 0;
