@@ -20,11 +20,13 @@ use crate::__private::botbox::bot::types as wit;
 pub struct Manifest {
     name: String,
     version: String,
-    commands: Vec<(String, String)>,
+    commands: Vec<(String, String, bool)>,
     wants: wit::UpdateFilter,
     outbox_per_minute: Option<u32>,
     kv_max_bytes: Option<u64>,
     kv_max_keys: Option<u64>,
+    timers: bool,
+    http_hosts: Vec<String>,
 }
 
 impl Manifest {
@@ -43,6 +45,8 @@ impl Manifest {
             outbox_per_minute: None,
             kv_max_bytes: None,
             kv_max_keys: None,
+            timers: false,
+            http_hosts: Vec::new(),
         }
     }
 
@@ -73,7 +77,34 @@ impl Manifest {
     /// Adds a command the module answers, shown in Telegram's command menu. `name` has no slash
     /// and is 1-32 characters of `a-z`, `0-9` and `_`; `description` is 1-256 characters.
     pub fn command(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
-        self.commands.push((name.into(), description.into()));
+        self.commands.push((name.into(), description.into(), false));
+        self
+    }
+
+    /// Adds a command only the bot's operators may use (Telegram user ids in the host's
+    /// configuration). The host drops it, unseen by the module, when anyone else sends it, so
+    /// the module need not check who asked.
+    pub fn admin_command(
+        mut self,
+        name: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.commands.push((name.into(), description.into(), true));
+        self
+    }
+
+    /// Declares that the module schedules timers. Without it every timer call fails with a
+    /// `not-allowed` error; the operator may take the capability away.
+    pub fn timers(mut self) -> Self {
+        self.timers = true;
+        self
+    }
+
+    /// Declares a host the module may reach over HTTP: an exact name (`api.example.com`) or one
+    /// leading wildcard label (`*.example.com`). Requests to any other host are refused by the
+    /// host; the operator may narrow the list further.
+    pub fn http_host(mut self, host: impl Into<String>) -> Self {
+        self.http_hosts.push(host.into());
         self
     }
 
@@ -111,7 +142,7 @@ impl Manifest {
     pub fn commands(&self) -> impl Iterator<Item = (&str, &str)> {
         self.commands
             .iter()
-            .map(|(name, description)| (name.as_str(), description.as_str()))
+            .map(|(name, description, _)| (name.as_str(), description.as_str()))
     }
 
     pub(crate) fn into_wit(self) -> wit::Manifest {
@@ -121,12 +152,18 @@ impl Manifest {
             commands: self
                 .commands
                 .into_iter()
-                .map(|(name, description)| wit::Command { name, description })
+                .map(|(name, description, admin_only)| wit::Command {
+                    name,
+                    description,
+                    admin_only,
+                })
                 .collect(),
             wants: self.wants,
             outbox_per_minute: self.outbox_per_minute,
             kv_max_bytes: self.kv_max_bytes,
             kv_max_keys: self.kv_max_keys,
+            timers: self.timers,
+            http_hosts: self.http_hosts,
         }
     }
 }
@@ -170,5 +207,19 @@ mod tests {
             .into_wit();
         assert_eq!(manifest.kv_max_bytes, Some(1 << 20));
         assert_eq!(manifest.kv_max_keys, Some(500));
+    }
+
+    #[test]
+    fn capabilities_are_declared_only_when_asked_for() {
+        let plain = Manifest::new("plain", "1").command("a", "A").into_wit();
+        assert!(!plain.timers && plain.http_hosts.is_empty());
+        assert!(!plain.commands[0].admin_only);
+        let full = Manifest::new("full", "1")
+            .admin_command("ban", "Ban someone")
+            .timers()
+            .http_host("*.example.com")
+            .into_wit();
+        assert!(full.timers && full.commands[0].admin_only);
+        assert_eq!(full.http_hosts, ["*.example.com"]);
     }
 }

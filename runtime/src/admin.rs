@@ -11,12 +11,26 @@
 //! | `POST /v1/kv/{module}/import` | JSON lines in, applied atomically; `{"imported": n}` |
 //! | `POST /v1/backup` | a consistent snapshot of the whole database (see [`crate::backup`]) |
 //! | `GET /v1/outbox` | the outbox metrics |
+//! | `GET /v1/modules` | every module: name, version, hash, state, shards, calls, errors, traps, latency, capabilities |
+//! | `POST /v1/modules` | body: a component; adds it (409 when its name is taken) |
+//! | `GET /v1/modules/{name}` | one module |
+//! | `PUT /v1/modules/{name}` | body: a component; swaps the module for it (404 when absent) |
+//! | `DELETE /v1/modules/{name}` | stops and removes the module and its file (its KV data stays) |
+//! | `POST /v1/modules/{name}/rollback` | back to the previous version |
+//! | `POST /v1/modules/{name}/enable`, `.../disable` | start or stop routing updates to it |
+//! | `PUT /v1/modules/{name}/config` | body: a JSON object; the module restarts with it |
+//! | `GET /v1/modules/{name}/logs?lines=` | its last log lines and what the host did with it |
+//! | `GET /v1/quarantine` | updates given up after failing: module, update id, reason |
+//!
+//! Module changes answer `{"name","version","hash","action","replaced"}`; a refused change
+//! answers 422 (or 404, 409) with `{"error": "..."}` saying why, and nothing changed.
 //!
 //! Keys travel hex-encoded because they are bytes. Without a configured token the runtime makes
 //! one at start and keeps it in `<data_dir>/admin.token` (readable by its owner only), where the
 //! CLI finds it.
 
 pub mod kv_ops;
+mod modules_api;
 mod server;
 
 use std::path::Path;

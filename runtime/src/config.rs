@@ -146,6 +146,10 @@ pub struct TelegramConfig {
     pub poll_timeout_secs: u32,
     /// Webhook settings.
     pub webhook: WebhookConfig,
+    /// The bot's operators, as Telegram user ids (`BOTBOX_OPERATORS`, comma-separated): they
+    /// may install modules by sending them to the bot (`/install`, `/modules`, `/rollback`),
+    /// use modules' admin-only commands and hear about modules the circuit breaker stopped.
+    pub operators: Vec<i64>,
 }
 
 /// Webhook settings.
@@ -189,6 +193,18 @@ pub struct SandboxConfig {
     pub kv_max_bytes: u64,
     /// KV keys a module may keep unless its manifest says otherwise.
     pub kv_max_keys: u64,
+    /// WebAssembly stack per call, in KiB: deeper recursion traps ("call stack exhausted").
+    pub max_stack_kib: usize,
+    /// Elements one instance's tables may grow to (function pointers and resources).
+    pub max_table_elements: usize,
+    /// Updates quarantined in a row after which a module is stopped (the circuit breaker) and
+    /// the operators are told; 0 turns the breaker off.
+    pub breaker_quarantines: u32,
+    /// How often the modules directory is looked at for new, replaced and removed files, in
+    /// milliseconds; 0 turns watching off.
+    pub watch_interval_ms: u64,
+    /// Guest log lines kept per module for `botbox module logs`.
+    pub log_lines_kept: usize,
 }
 
 /// Outgoing message limits (Telegram's Bot FAQ).
@@ -228,6 +244,12 @@ pub struct ModuleSettings {
     pub kv_max_bytes: Option<u64>,
     /// Narrows the module's KV key quota; never widens it.
     pub kv_max_keys: Option<u64>,
+    /// `false` takes the timers capability away from a module that declares it.
+    pub timers: Option<bool>,
+    /// Narrows the HTTP hosts the module declares to those listed here (same patterns).
+    pub http_hosts: Option<Vec<String>>,
+    /// More of its commands that only operators may use, besides those its manifest marks.
+    pub admin_commands: Vec<String>,
 }
 
 impl Default for Config {
@@ -253,6 +275,7 @@ impl Default for TelegramConfig {
             mode: Mode::Polling,
             poll_timeout_secs: 30,
             webhook: WebhookConfig::default(),
+            operators: Vec::new(),
         }
     }
 }
@@ -282,6 +305,11 @@ impl Default for SandboxConfig {
             log_lines_per_minute: 600,
             kv_max_bytes: 64 << 20,
             kv_max_keys: 1_000_000,
+            max_stack_kib: 512,
+            max_table_elements: 20_000,
+            breaker_quarantines: 5,
+            watch_interval_ms: 1000,
+            log_lines_kept: 200,
         }
     }
 }
@@ -359,6 +387,20 @@ impl Config {
         if let Some(v) = var("BOTBOX_WEBHOOK_SECRET") {
             self.telegram.webhook.secret = Secret::new(v);
         }
+        if let Some(v) = var("BOTBOX_OPERATORS") {
+            self.telegram.operators = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse().map_err(|_| {
+                        Error::Config(format!(
+                            "BOTBOX_OPERATORS: `{s}` is not a Telegram user id (a number)"
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?;
+        }
         if let Some(v) = var("BOTBOX_ADMIN_TOKEN") {
             self.admin.token = Secret::new(v);
         }
@@ -387,6 +429,12 @@ impl Config {
         }
         if self.sandbox.max_attempts == 0 {
             return bad("`sandbox.max_attempts` must be at least 1");
+        }
+        if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
+            return bad("`sandbox.max_stack_kib` must be 64..=16384");
+        }
+        if !(100..=1_000_000).contains(&self.sandbox.max_table_elements) {
+            return bad("`sandbox.max_table_elements` must be 100..=1000000");
         }
         if self.outbox.chat_per_second <= 0.0
             || self.outbox.chat_burst == 0

@@ -43,6 +43,14 @@ pub enum Error {
     #[error("Bot API: {0}")]
     Telegram(#[from] teloxide_core::RequestError),
 
+    /// The named thing (a module, ...) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// The request conflicts with the current state (a module of that name exists, ...).
+    #[error("{0}")]
+    Conflict(String),
+
     /// The runtime is shutting down and no longer accepts work.
     #[error("the runtime is shutting down")]
     ShuttingDown,

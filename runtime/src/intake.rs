@@ -42,11 +42,12 @@ impl Payload for GetUpdatesRaw {
 
 /// The update types the loaded modules can use; `None` asks for Telegram's default set.
 pub(crate) fn allowed_updates(rt: &Runtime) -> Option<Vec<&'static str>> {
-    if rt.inner.router.wants_other() {
+    let router = rt.inner.registry.router();
+    if router.wants_other() {
         return None;
     }
     let mut v = vec!["message", "callback_query"];
-    if rt.inner.router.wants_edited() {
+    if router.wants_edited() {
         v.push("edited_message");
     }
     Some(v)
@@ -120,6 +121,8 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
     let mut records: Vec<(u64, String, Vec<String>)> = Vec::new();
     let mut skipped: Vec<u64> = Vec::new();
     let mut parsed = Vec::new();
+    let mut operator_commands = Vec::new();
+    let router = inner.registry.router();
     {
         for raw in updates {
             let Some(id) = raw.get("update_id").and_then(serde_json::Value::as_u64) else {
@@ -154,7 +157,12 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
             let text = raw.to_string();
             match serde_json::from_str::<Update>(&text) {
                 Ok(update) => {
-                    let routes = inner.router.route(&update);
+                    if let Some(cmd) = crate::ops::operator_command(rt, &update) {
+                        skipped.push(id);
+                        operator_commands.push(cmd);
+                        continue;
+                    }
+                    let routes = router.route(&update);
                     tracing::debug!(update = id, ?routes, "routed");
                     if routes.is_empty() {
                         skipped.push(id);
@@ -199,6 +207,9 @@ pub(crate) async fn submit(rt: &Runtime, updates: Vec<serde_json::Value>) -> Res
         }
     }
     result?;
+    for cmd in operator_commands {
+        tokio::spawn(crate::ops::run_operator_command(rt.clone(), cmd));
+    }
     for (id, raw, update, routes) in parsed {
         rt.dispatch(id, &raw, &update, routes).await?;
     }

@@ -31,6 +31,14 @@ enum Command {
         #[command(subcommand)]
         command: botbox::cli::KvCommand,
     },
+    /// Manage the modules of the running bot: list, add, swap, rollback, remove, ...
+    Module {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: botbox::module_cli::ModuleCommand,
+    },
     /// Writes a consistent, compressed, checksummed snapshot of all data (running or stopped bot).
     Backup {
         /// The configuration file; `botbox.toml` is used when it exists.
@@ -69,9 +77,11 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<botbox::Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Dev(_) | Command::Kv { .. } | Command::Backup { .. } | Command::Restore { .. } => {
-            "warn"
-        }
+        Command::Dev(_)
+        | Command::Kv { .. }
+        | Command::Module { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => "warn",
         Command::Run { .. } => "info",
     };
     tracing_subscriber::fmt()
@@ -92,6 +102,10 @@ fn main() -> anyhow::Result<()> {
             Command::Kv { config, command } => {
                 let config = load_config(config)?;
                 botbox::cli::kv(&config, command, &mut std::io::stdout()).await
+            }
+            Command::Module { config, command } => {
+                let config = load_config(config)?;
+                botbox::module_cli::module(&config, command, &mut std::io::stdout()).await
             }
             Command::Backup {
                 config,

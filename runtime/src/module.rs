@@ -1,23 +1,36 @@
-//! A loaded module: its code, its manifest, its shards.
+//! A module in service: its current version, its shards.
 //!
 //! Each shard is a task that owns one instance and handles its chats' updates one at a time, in
 //! arrival order. A trap or a deadline discards the instance (a trapped instance cannot be
 //! entered again); the next try gets a fresh one, which is cheap. An update that keeps failing
 //! is tried `max_attempts` times, then quarantined and counted as handled, so one bad update
-//! cannot stall its chat.
+//! cannot stall its chat. `breaker_quarantines` quarantines in a row trip the circuit breaker:
+//! the registry is told and stops the module.
+//!
+//! A swap sends the new version down every shard's queue like an update: what was queued before
+//! it is handled by the old version (calls in flight finish there), what comes after by the new
+//! one. A chat always maps to the same shard, so its order holds across the switch and each
+//! update is handled by exactly one version.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::{
     bindings::types,
     config::SandboxConfig,
     sandbox::{CallError, Instance, ModuleCode, ModuleEnv, Sandbox},
-    store::{Committer, Handled, Op, kv::Applied},
+    store::{
+        Committer, Handled, Op,
+        kv::{Applied, Namespace},
+    },
 };
 
 /// How many updates may wait in one shard's queue before intake waits.
@@ -35,7 +48,7 @@ pub struct Work {
     pub chat_id: Option<i64>,
 }
 
-/// Counters of one module.
+/// Counters of one module, across its versions.
 #[derive(Debug, Default)]
 pub struct ModuleStats {
     /// Calls of `handle-update` (each try counts).
@@ -48,49 +61,114 @@ pub struct ModuleStats {
     pub quarantined: AtomicU64,
     /// Reruns because another shard changed what the handler read.
     pub conflicts: AtomicU64,
+    /// Updates quarantined since the last one handled (the circuit breaker's count).
+    pub quarantined_in_a_row: AtomicU64,
+    /// Handling time of recent calls, for percentiles.
+    latency: Mutex<LatencyRing>,
+}
+
+/// The last [`LATENCY_SAMPLES`] handling times, in microseconds.
+#[derive(Debug, Default)]
+struct LatencyRing {
+    samples: Vec<u32>,
+    next: usize,
+}
+
+const LATENCY_SAMPLES: usize = 1024;
+
+impl ModuleStats {
+    fn record_latency(&self, started: Instant) {
+        let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let mut ring = self.latency.lock();
+        if ring.samples.len() < LATENCY_SAMPLES {
+            ring.samples.push(us);
+        } else {
+            let i = ring.next;
+            ring.samples[i] = us;
+        }
+        ring.next = (ring.next + 1) % LATENCY_SAMPLES;
+    }
+
+    /// (p50, p99) of the recent handling times in microseconds, from the start of the call to
+    /// its effects being queued for the commit; `None` before the first call.
+    pub fn latency_us(&self) -> Option<(u32, u32)> {
+        let mut s = self.latency.lock().samples.clone();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_unstable();
+        let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+        Some((at(0.5), at(0.99)))
+    }
+}
+
+/// One version of a module: its code, its environment, its manifest.
+pub struct Version {
+    /// Its code.
+    pub code: ModuleCode,
+    /// What its instances share (the module's namespace, tag and log stay across versions).
+    pub env: Arc<ModuleEnv>,
+    /// Its manifest.
+    pub manifest: types::Manifest,
+}
+
+enum Msg {
+    Work(Box<Work>),
+    Switch(Arc<Version>),
+}
+
+/// What a module tells the registry.
+#[derive(Debug)]
+pub enum ModuleEvent {
+    /// `breaker_quarantines` updates in a row were quarantined.
+    BreakerTripped {
+        /// The module.
+        module: String,
+        /// The last failure.
+        reason: String,
+    },
 }
 
 /// A module in service.
 pub struct LoadedModule {
-    /// What it shares across instances.
-    pub env: Arc<ModuleEnv>,
-    /// Its manifest.
-    pub manifest: types::Manifest,
-    /// Its code.
-    pub code: ModuleCode,
+    name: Arc<str>,
+    current: Mutex<Arc<Version>>,
     /// Counters.
     pub stats: Arc<ModuleStats>,
-    /// Its outbox quota in messages per minute (manifest narrowed by the operator).
-    pub outbox_per_minute: Option<u32>,
-    shards: Vec<mpsc::Sender<Work>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shards: parking_lot::RwLock<Vec<mpsc::Sender<Msg>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// What the shards of every module share.
+#[derive(Clone)]
+pub struct ShardDeps {
+    /// The engine.
+    pub sandbox: Arc<Sandbox>,
+    /// The limits.
+    pub limits: SandboxConfig,
+    /// The committer.
+    pub committer: Committer,
+    /// Where the circuit breaker reports.
+    pub events: mpsc::UnboundedSender<ModuleEvent>,
 }
 
 impl LoadedModule {
-    /// Starts `shards` shard tasks for a module whose `init` already succeeded on `first`.
+    /// Starts the shard tasks of a module whose `init` already succeeded on `first`.
     pub fn start(
-        sandbox: Arc<Sandbox>,
-        code: ModuleCode,
-        env: Arc<ModuleEnv>,
-        manifest: types::Manifest,
+        deps: &ShardDeps,
+        version: Arc<Version>,
         first: Instance,
-        limits: &SandboxConfig,
-        committer: Committer,
+        stats: Arc<ModuleStats>,
     ) -> LoadedModule {
-        let stats = Arc::new(ModuleStats::default());
         let mut first = Some(first);
         let mut tasks = Vec::new();
-        let max_attempts = limits.max_attempts;
-        let senders = (0..limits.shards)
+        let senders = (0..deps.limits.shards)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(SHARD_QUEUE);
                 let shard = Shard {
-                    sandbox: sandbox.clone(),
-                    code: code.clone(),
-                    env: env.clone(),
+                    deps: deps.clone(),
+                    version: version.clone(),
                     instance: first.take(),
-                    max_attempts,
-                    committer: committer.clone(),
                     stats: stats.clone(),
                 };
                 tasks.push(tokio::spawn(shard.run(rx)));
@@ -98,56 +176,88 @@ impl LoadedModule {
             })
             .collect();
         LoadedModule {
-            env,
-            manifest,
-            code,
+            name: version.env.name.clone(),
+            current: Mutex::new(version),
             stats,
-            outbox_per_minute: None,
-            shards: senders,
-            tasks,
+            shards: parking_lot::RwLock::new(senders),
+            tasks: Mutex::new(tasks),
+        }
+    }
+
+    /// The version new updates go to.
+    pub fn current(&self) -> Arc<Version> {
+        self.current.lock().clone()
+    }
+
+    /// Switches to `version`: updates queued before this are handled by the old version, later
+    /// ones by the new. Returns once every shard has the switch in its queue.
+    pub async fn switch(&self, version: Arc<Version>) {
+        *self.current.lock() = version.clone();
+        let shards = self.shards.read().clone();
+        for s in shards {
+            let _ = s.send(Msg::Switch(version.clone())).await;
         }
     }
 
     /// Stops taking work and waits until every shard finished what it had queued.
-    pub async fn stop(self) {
-        drop(self.shards);
-        for t in self.tasks {
+    pub async fn stop(&self) {
+        self.shards.write().clear();
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for t in tasks {
             let _ = t.await;
         }
     }
 
     /// The module's name.
     pub fn name(&self) -> &str {
-        &self.env.name
+        &self.name
     }
 
-    /// Queues `work` on the shard of its chat; waits while that shard's queue is full.
-    pub async fn submit(&self, work: Work) -> crate::Result<()> {
+    /// Queues `work` on the shard of its chat; waits while that shard's queue is full. Gives
+    /// the work back when the module has stopped.
+    pub async fn submit(&self, work: Work) -> Result<(), Work> {
         let key = work.chat_id.unwrap_or(0).unsigned_abs();
-        // Fibonacci hashing spreads consecutive chat ids over the shards.
-        let n = self.shards.len() as u64;
-        let shard = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n;
-        self.shards[shard as usize]
-            .send(work)
+        let shard = {
+            let shards = self.shards.read();
+            if shards.is_empty() {
+                return Err(work);
+            }
+            // Fibonacci hashing spreads consecutive chat ids over the shards.
+            let n = shards.len() as u64;
+            shards[((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n) as usize].clone()
+        };
+        shard
+            .send(Msg::Work(Box::new(work)))
             .await
-            .map_err(|_| crate::Error::ShuttingDown)
+            .map_err(|e| match e.0 {
+                Msg::Work(w) => *w,
+                Msg::Switch(_) => unreachable!("only work is submitted"),
+            })
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.read().len()
     }
 }
 
 struct Shard {
-    sandbox: Arc<Sandbox>,
-    code: ModuleCode,
-    env: Arc<ModuleEnv>,
+    deps: ShardDeps,
+    version: Arc<Version>,
     instance: Option<Instance>,
-    max_attempts: u32,
-    committer: Committer,
     stats: Arc<ModuleStats>,
 }
 
 impl Shard {
-    async fn run(mut self, mut rx: mpsc::Receiver<Work>) {
-        while let Some(work) = rx.recv().await {
-            self.handle(work).await;
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Work(work) => self.handle(*work).await,
+                Msg::Switch(v) => {
+                    self.version = v;
+                    self.instance = None;
+                }
+            }
         }
     }
 
@@ -155,8 +265,9 @@ impl Shard {
     async fn instance(&mut self) -> Result<&mut Instance, String> {
         if self.instance.is_none() {
             let mut fresh = self
+                .deps
                 .sandbox
-                .instantiate(&self.code, self.env.clone())
+                .instantiate(&self.version.code, self.version.env.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             fresh.init().await.map_err(|e| format!("init {e}"))?;
@@ -166,9 +277,11 @@ impl Shard {
     }
 
     async fn handle(&mut self, work: Work) {
-        let module = self.env.name.clone();
-        let ns = self.env.namespace.clone();
+        let env = self.version.env.clone();
+        let module = env.name.clone();
+        let ns = env.namespace.clone();
         let stats = self.stats.clone();
+        let max_attempts = self.deps.limits.max_attempts;
         let mut failures = 0;
         let mut conflicts = 0;
         loop {
@@ -177,21 +290,20 @@ impl Shard {
                 Err(e) => {
                     failures += 1;
                     tracing::error!(module = %module, update = work.update_id, "cannot start an instance: {e}");
-                    if failures >= self.max_attempts {
-                        self.finish(work.update_id, Some(format!("no instance: {e}")));
+                    if failures >= max_attempts {
+                        self.quarantine(work.update_id, format!("no instance: {e}"));
                         return;
                     }
                     continue;
                 }
             };
             stats.calls.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(module = %module, update = work.update_id, "handling");
+            let started = Instant::now();
             let (result, mut out) = instance.handle(&work.update, work.chat_id).await;
-            tracing::debug!(module = %module, update = work.update_id, ok = result.is_ok(), requests = out.outbox.len(), "handled");
+            stats.record_latency(started);
             match result {
                 Ok(()) => {
-                    let committer = &self.committer;
-                    let env = &self.env;
+                    let committer = &self.deps.committer;
                     let applied = ns.validate_and_apply(&mut out.txn, |seq, writes| {
                         {
                             let mut recent = env.recent_tickets.lock();
@@ -213,9 +325,12 @@ impl Shard {
                         })))
                     });
                     match applied {
-                        Applied::Ok(..) => return,
+                        Applied::Ok(..) => {
+                            stats.quarantined_in_a_row.store(0, Ordering::Relaxed);
+                            return;
+                        }
                         Applied::Conflict => {
-                            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                            stats.conflicts.fetch_add(1, Ordering::Relaxed);
                             conflicts += 1;
                             if conflicts >= MAX_CONFLICT_RETRIES {
                                 self.finish(work.update_id, Some("endless KV conflicts".into()));
@@ -226,15 +341,18 @@ impl Shard {
                 }
                 Err(CallError::Refused(msg)) => {
                     ns.abort(&mut out.txn);
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                    stats.quarantined_in_a_row.store(0, Ordering::Relaxed);
                     tracing::warn!(module = %module, update = work.update_id, "handler returned an error: {msg}");
+                    env.log
+                        .line("warn", &format!("handler returned an error: {msg}"));
                     self.finish(work.update_id, None);
                     return;
                 }
                 Err(CallError::Trap(msg)) => {
                     ns.abort(&mut out.txn);
                     self.instance = None;
-                    self.stats.traps.fetch_add(1, Ordering::Relaxed);
+                    stats.traps.fetch_add(1, Ordering::Relaxed);
                     failures += 1;
                     tracing::error!(
                         module = %module,
@@ -242,10 +360,12 @@ impl Shard {
                         attempt = failures,
                         "module stopped: {msg}"
                     );
-                    if failures >= self.max_attempts {
-                        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(module = %module, update = work.update_id, "update quarantined after {failures} failed tries");
-                        self.finish(work.update_id, Some(msg));
+                    if failures >= max_attempts {
+                        env.log.host_event(&format!(
+                            "update {} quarantined after {failures} failed tries: {msg}",
+                            work.update_id
+                        ));
+                        self.quarantine(work.update_id, msg);
                         return;
                     }
                 }
@@ -253,17 +373,50 @@ impl Shard {
         }
     }
 
+    fn quarantine(&self, update_id: u64, reason: String) {
+        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+        let in_a_row = self
+            .stats
+            .quarantined_in_a_row
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        let breaker = u64::from(self.deps.limits.breaker_quarantines);
+        if breaker > 0 && in_a_row == breaker {
+            let _ = self.deps.events.send(ModuleEvent::BreakerTripped {
+                module: self.version.env.name.to_string(),
+                reason: reason.clone(),
+            });
+        }
+        self.finish(update_id, Some(reason));
+    }
+
     /// Marks the update handled with no effects (quarantined when `reason` is given).
     fn finish(&self, update_id: u64, reason: Option<String>) {
-        let _ = self.committer.send(Op::Handled(Box::new(Handled {
-            namespace: self.env.namespace.clone(),
-            update_id: Some(update_id),
-            writes: Vec::new(),
-            kv_seq: 0,
-            outbox: Vec::new(),
-            quarantine: reason,
-            tickets: None,
-            done: None,
-        })));
+        finish_unhandled(
+            &self.deps.committer,
+            &self.version.env.namespace,
+            update_id,
+            reason,
+        );
     }
+}
+
+/// Marks an update handled by the module of `namespace` with no effects (quarantined when
+/// `reason` is given).
+pub fn finish_unhandled(
+    committer: &Committer,
+    namespace: &Arc<Namespace>,
+    update_id: u64,
+    reason: Option<String>,
+) {
+    let _ = committer.send(Op::Handled(Box::new(Handled {
+        namespace: namespace.clone(),
+        update_id: Some(update_id),
+        writes: Vec::new(),
+        kv_seq: 0,
+        outbox: Vec::new(),
+        quarantine: reason,
+        tickets: None,
+        done: None,
+    })));
 }

@@ -6,8 +6,10 @@
 //! - A callback query goes to the module whose tag starts its data (`<tag>:<data>`); the host
 //!   added the tag when the module drew the button.
 //! - Other messages, edited messages and other updates go to every module that asked for them.
+//! - A command marked admin-only (by the manifest or the operator's config) goes nowhere unless
+//!   its sender is one of the configured operators.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use teloxide_core::types::{self as tg, UpdateKind};
 
@@ -28,6 +30,8 @@ pub enum Reason {
 #[derive(Default, Clone)]
 pub struct Router {
     bot_username: String,
+    operators: HashSet<i64>,
+    admin_only: HashSet<String>,
     commands: HashMap<String, String>,
     tags: HashMap<String, String>,
     messages: Vec<String>,
@@ -36,25 +40,39 @@ pub struct Router {
 }
 
 impl Router {
-    /// An empty table for the bot `@bot_username`.
-    pub fn new(bot_username: &str) -> Router {
+    /// An empty table for the bot `@bot_username` run by `operators` (Telegram user ids).
+    pub fn new(bot_username: &str, operators: &[i64]) -> Router {
         Router {
             bot_username: bot_username.to_ascii_lowercase(),
+            operators: operators.iter().copied().collect(),
             ..Router::default()
         }
     }
 
-    /// Adds a module; returns the commands it lost to modules added earlier.
-    pub fn add(&mut self, manifest: &Manifest, tag: &str) -> Vec<String> {
+    /// An empty table with the bot and operators of this one.
+    pub fn empty_like(&self) -> Router {
+        Router {
+            bot_username: self.bot_username.clone(),
+            operators: self.operators.clone(),
+            ..Router::default()
+        }
+    }
+
+    /// Adds a module, with `extra_admin` commands restricted to operators besides those its
+    /// manifest marks; returns the commands it lost to modules added earlier.
+    pub fn add(&mut self, manifest: &Manifest, tag: &str, extra_admin: &[String]) -> Vec<String> {
         let name = &manifest.name;
         let mut lost = Vec::new();
         for c in &manifest.commands {
+            let cmd = c.name.to_ascii_lowercase();
             let owner = self
                 .commands
-                .entry(c.name.to_ascii_lowercase())
+                .entry(cmd.clone())
                 .or_insert_with(|| name.clone());
             if owner != name {
                 lost.push(c.name.clone());
+            } else if c.admin_only || extra_admin.iter().any(|a| a.eq_ignore_ascii_case(&cmd)) {
+                self.admin_only.insert(cmd);
             }
         }
         self.tags.insert(tag.to_string(), name.clone());
@@ -90,6 +108,9 @@ impl Router {
                     if !for_us {
                         return Vec::new();
                     }
+                    if self.admin_only.contains(&cmd) && !self.is_operator(m.from.as_ref()) {
+                        return Vec::new();
+                    }
                     if let Some(owner) = self.commands.get(&cmd) {
                         return vec![(owner.clone(), Reason::Command(cmd, args))];
                     }
@@ -119,6 +140,29 @@ impl Router {
                 .map(|m| (m.clone(), Reason::Wanted))
                 .collect(),
         }
+    }
+
+    /// The command and its arguments, when `text` is a command addressed to this bot.
+    pub fn command_of(&self, text: &str) -> Option<(String, String)> {
+        self.parse_command(text)
+            .and_then(|(cmd, args, for_us)| for_us.then_some((cmd, args)))
+    }
+
+    /// Whether `user` is one of the bot's operators.
+    pub fn is_operator(&self, user: Option<&tg::User>) -> bool {
+        user.is_some_and(|u| i64::try_from(u.id.0).is_ok_and(|id| self.operators.contains(&id)))
+    }
+
+    /// The modules that own a command or a tag, or want some update.
+    pub fn modules(&self) -> HashSet<&str> {
+        self.commands
+            .values()
+            .chain(self.tags.values())
+            .chain(&self.messages)
+            .chain(&self.edited)
+            .chain(&self.other)
+            .map(String::as_str)
+            .collect()
     }
 
     /// Splits `/cmd@bot args` into (cmd, args, addressed to this bot).
@@ -155,6 +199,21 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
     }
     if m.version.is_empty() || m.version.len() > 64 {
         return Err("version must be 1-64 characters".into());
+    }
+    for h in &m.http_hosts {
+        let bare = h.strip_prefix("*.").unwrap_or(h);
+        let ok = !bare.is_empty()
+            && h.len() <= 253
+            && bare.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !ok {
+            return Err(format!(
+                "http host `{h}` must be a host name, optionally starting with `*.`"
+            ));
+        }
     }
     if m.outbox_per_minute == Some(0) {
         return Err("outbox-per-minute must be positive".into());

@@ -1,13 +1,12 @@
 //! The runtime: everything wired together.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     path::Path,
     sync::Arc,
 };
 
 use parking_lot::Mutex;
-use redb::ReadableTable;
 use teloxide_core::{Bot, prelude::Requester};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -15,14 +14,12 @@ use crate::{
     Error, Result,
     config::{Config, Mode},
     convert, intake,
-    module::{LoadedModule, ModuleStats, Work},
+    module::{ModuleStats, ShardDeps, Work, finish_unhandled},
     outbox::{self, metrics::OutboxStats},
-    router::{self, Reason, Router},
-    sandbox::{GuestLog, ModuleEnv, Sandbox, TicketCounter},
-    store::{
-        Committed, Committer, Db, META, META_TAGS,
-        kv::{KvLimits, Namespace, Quota},
-    },
+    registry::{Ctx, Registry},
+    router::{Reason, Router},
+    sandbox::{Sandbox, TicketCounter},
+    store::{Committed, Committer, Db, kv::KvLimits},
 };
 
 /// Options that tests, benchmarks and `botbox dev` change.
@@ -44,8 +41,7 @@ pub(crate) struct Inner {
     pub(crate) db: Arc<Db>,
     pub(crate) committer: Committer,
     pub(crate) bot: Bot,
-    pub(crate) router: Router,
-    pub(crate) modules: HashMap<String, Arc<LoadedModule>>,
+    pub(crate) registry: Arc<Registry>,
     /// Update ids recorded in a commit that is not durable yet (deduplication).
     pub(crate) in_flight: Mutex<HashSet<u64>>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -100,29 +96,24 @@ impl Runtime {
         let committer = Committer::start(db.raw().clone(), outbox_tx, fatal_tx)?;
         let tickets = Arc::new(TicketCounter::new(db.last_ticket()?));
 
-        let mut router = Router::new(&bot_username);
-        let mut modules = HashMap::new();
-        for (file, bytes) in read_modules_dir(&config.modules_dir)? {
-            match load_module(&config, &db, &sandbox, &tickets, &committer, &file, &bytes).await {
-                Ok(m) if modules.contains_key(m.name()) => {
-                    tracing::error!(file = %file, "module `{}` is loaded already; skipped", m.name());
-                }
-                Ok(m) => {
-                    for lost in router.add(&m.manifest, &m.env.tag) {
-                        tracing::warn!(
-                            module = m.name(),
-                            "command /{lost} belongs to a module loaded earlier"
-                        );
-                    }
-                    tracing::info!(module = m.name(), version = %m.manifest.version, file = %file, "module loaded");
-                    modules.insert(m.name().to_string(), Arc::new(m));
-                }
-                Err(e) => tracing::error!(file = %file, "module not loaded: {e}"),
-            }
-        }
-        if modules.is_empty() {
-            tracing::warn!(dir = %config.modules_dir.display(), "no modules loaded: the bot will not answer");
-        }
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let quotas = Arc::new(outbox::Quotas::default());
+        let registry = Arc::new(Registry::new(
+            Ctx {
+                config: config.clone(),
+                db: db.clone(),
+                tickets,
+                shard_deps: ShardDeps {
+                    sandbox,
+                    limits: config.sandbox.clone(),
+                    committer: committer.clone(),
+                    events: events_tx,
+                },
+                quotas: quotas.clone(),
+            },
+            Router::new(&bot_username, &config.telegram.operators),
+        ));
+        registry.load_dir().await?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let outbox_stats = Arc::new(OutboxStats::default());
@@ -131,8 +122,7 @@ impl Runtime {
             db: db.clone(),
             committer: committer.clone(),
             bot: bot.clone(),
-            router,
-            modules,
+            registry: registry.clone(),
             in_flight: Mutex::new(HashSet::new()),
             shutdown,
             fatal,
@@ -159,12 +149,6 @@ impl Runtime {
                 "resuming delivery of queued messages"
             );
         }
-        let quotas = runtime
-            .inner
-            .modules
-            .values()
-            .filter_map(|m| m.outbox_per_minute.map(|q| (m.name().to_string(), q)))
-            .collect();
         let deps = outbox::scheduler::Deps {
             bot,
             db,
@@ -183,15 +167,10 @@ impl Runtime {
         runtime.inner.tasks.lock().push(scheduler);
         {
             let inner = &runtime.inner;
-            let namespaces = inner
-                .modules
-                .iter()
-                .map(|(name, m)| (name.clone(), m.env.namespace.clone()))
-                .collect();
             let kv = crate::admin::kv_ops::KvOps::online(
                 inner.db.clone(),
                 inner.committer.clone(),
-                namespaces,
+                inner.registry.clone(),
                 kv_limits(&inner.config),
             );
             let token =
@@ -200,6 +179,7 @@ impl Runtime {
                 inner.config.admin.listen,
                 token,
                 kv,
+                inner.registry.clone(),
                 inner.db.clone(),
                 inner.outbox_stats.clone(),
                 shutdown_rx.clone(),
@@ -207,6 +187,24 @@ impl Runtime {
             .await?;
             crate::admin::write_addr(&inner.config.data_dir, addr)?;
             inner.tasks.lock().push(task);
+        }
+        runtime
+            .inner
+            .tasks
+            .lock()
+            .push(tokio::spawn(crate::ops::breaker_watch(
+                runtime.clone(),
+                events_rx,
+                shutdown_rx.clone(),
+            )));
+        if runtime.inner.config.sandbox.watch_interval_ms > 0 {
+            let task = tokio::spawn(crate::ops::watch_modules_dir(
+                runtime.inner.registry.clone(),
+                runtime.inner.config.modules_dir.clone(),
+                std::time::Duration::from_millis(runtime.inner.config.sandbox.watch_interval_ms),
+                shutdown_rx.clone(),
+            ));
+            runtime.inner.tasks.lock().push(task);
         }
         runtime
             .inner
@@ -259,7 +257,8 @@ impl Runtime {
             };
             let routes: Vec<_> = self
                 .inner
-                .router
+                .registry
+                .router()
                 .route(&update)
                 .into_iter()
                 .filter(|(m, _)| p.modules.contains(m))
@@ -285,8 +284,8 @@ impl Runtime {
             }
         }
         for (name, reason) in routes {
-            let Some(module) = self.inner.modules.get(&name) else {
-                tracing::warn!(module = %name, update = update_id, "update waits for a module that is not loaded");
+            let Some(module) = self.inner.registry.get(&name) else {
+                self.skip_for(&name, update_id);
                 continue;
             };
             let (callback, command) = match &reason {
@@ -295,15 +294,35 @@ impl Runtime {
                 Reason::Wanted => (None, None),
             };
             let wit = convert::update(update, raw, callback, command);
-            module
-                .submit(Work {
-                    update_id,
-                    update: wit,
-                    chat_id,
-                })
-                .await?;
+            let work = Work {
+                update_id,
+                update: wit,
+                chat_id,
+            };
+            if module.submit(work).await.is_err() {
+                // Removed or disabled between routing and now.
+                self.skip_for(&name, update_id);
+            }
         }
         Ok(())
+    }
+
+    /// Marks an update routed to a module that is no longer running as handled by it, so it
+    /// is not resumed forever.
+    fn skip_for(&self, module: &str, update_id: u64) {
+        tracing::info!(
+            module,
+            update = update_id,
+            "update skipped: the module is not running"
+        );
+        if let Some(ns) = self.inner.registry.namespace(module) {
+            finish_unhandled(&self.inner.committer, &ns, update_id, None);
+        }
+    }
+
+    /// The modules of the bot.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
     }
 
     /// Every durable commit of a handled update, as it happens.
@@ -313,11 +332,7 @@ impl Runtime {
 
     /// The modules in service, by name, with their counters.
     pub fn modules(&self) -> BTreeMap<String, Arc<ModuleStats>> {
-        self.inner
-            .modules
-            .iter()
-            .map(|(k, m)| (k.clone(), m.stats.clone()))
-            .collect()
+        self.inner.registry.stats()
     }
 
     /// The outbox's counters.
@@ -394,17 +409,13 @@ impl Runtime {
             return;
         };
         let Inner {
-            modules,
+            registry,
             committer,
             db,
             ..
         } = inner;
-        for (_, m) in modules {
-            if let Ok(m) = Arc::try_unwrap(m) {
-                m.stop().await;
-            }
-        }
-        drop((committer, db));
+        registry.stop_all().await;
+        drop((registry, committer, db));
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
@@ -518,29 +529,6 @@ async fn send_file_to_telegram(bot: &Bot, chat: i64, path: &Path, part_bytes: us
     Ok(())
 }
 
-fn read_modules_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::warn!(dir = %dir.display(), "modules directory does not exist");
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-            Ok((p.display().to_string(), bytes))
-        })
-        .collect()
-}
-
 /// The host's KV size limits from the configuration.
 pub fn kv_limits(config: &Config) -> KvLimits {
     KvLimits {
@@ -548,163 +536,4 @@ pub fn kv_limits(config: &Config) -> KvLimits {
         max_value: config.sandbox.max_value_bytes,
         max_scan: config.sandbox.max_scan_entries,
     }
-}
-
-fn env_for(
-    config: &Config,
-    db: &Arc<Db>,
-    tickets: &Arc<TicketCounter>,
-    name: &str,
-    tag: Option<String>,
-) -> Result<Arc<ModuleEnv>> {
-    let limits = kv_limits(config);
-    let name: Arc<str> = name.into();
-    // Without a tag this is the probe that only runs `init` to learn the module's name: it
-    // needs no KV usage count (a scan of the whole table).
-    let namespace = match &tag {
-        None => Namespace::for_init(db.raw().clone(), &name, limits),
-        Some(_) => {
-            // The host's default until the manifest is known (see `load_module`).
-            let quota = Quota {
-                max_bytes: config.sandbox.kv_max_bytes,
-                max_keys: config.sandbox.kv_max_keys,
-            };
-            Namespace::open(db.raw().clone(), &name, limits, quota).map_err(|e| {
-                Error::module(&*name, format!("cannot open its KV namespace: {e:?}"))
-            })?
-        }
-    };
-    Ok(Arc::new(ModuleEnv {
-        namespace: Arc::new(namespace),
-        tag: tag.unwrap_or_default(),
-        config: config
-            .modules
-            .get(&*name)
-            .map(|m| m.config.clone())
-            .unwrap_or_default(),
-        log: GuestLog::new(name.clone(), config.sandbox.log_lines_per_minute),
-        tickets: tickets.clone(),
-        db: db.clone(),
-        recent_tickets: Mutex::default(),
-        name,
-    }))
-}
-
-/// Compiles a module, runs `init` on a probe instance, checks the manifest, starts its shards.
-async fn load_module(
-    config: &Config,
-    db: &Arc<Db>,
-    sandbox: &Arc<Sandbox>,
-    tickets: &Arc<TicketCounter>,
-    committer: &Committer,
-    file: &str,
-    bytes: &[u8],
-) -> Result<LoadedModule> {
-    let code = {
-        let (sandbox, file, bytes) = (sandbox.clone(), file.to_string(), bytes.to_vec());
-        tokio::task::spawn_blocking(move || sandbox.compile(&file, &bytes))
-            .await
-            .map_err(|e| Error::Sandbox(e.to_string()))??
-    };
-    let stem = Path::new(file)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let probe_env = env_for(config, db, tickets, &stem, None)?;
-    let mut probe = sandbox.instantiate(&code, probe_env).await?;
-    let manifest = probe
-        .init()
-        .await
-        .map_err(|e| Error::module(file, format!("init {e}")))?;
-    router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
-    let tag = module_tag(db, &manifest.name)?;
-    // Now with the settings of its real name: the manifest may depend on them.
-    let env = env_for(config, db, tickets, &manifest.name, Some(tag))?;
-    let mut first = sandbox.instantiate(&code, env.clone()).await?;
-    let manifest = first
-        .init()
-        .await
-        .map_err(|e| Error::module(file, format!("init {e}")))?;
-    router::validate(&manifest).map_err(|e| Error::module(file, format!("bad manifest: {e}")))?;
-    if *manifest.name != *env.name {
-        return Err(Error::module(
-            file,
-            "its name changes with its configuration",
-        ));
-    }
-    // The operator can narrow the module's quotas, never widen them.
-    let operator = config.modules.get(&manifest.name);
-    // The host's setting is the default and the ceiling: a module cannot grant itself more.
-    let narrow = |declared: Option<u64>, host: u64, op: Option<u64>| {
-        let declared = declared.map_or(host, |d| d.min(host));
-        op.map_or(declared, |o| o.min(declared))
-    };
-    env.namespace.set_quota(Quota {
-        max_bytes: narrow(
-            manifest.kv_max_bytes,
-            config.sandbox.kv_max_bytes,
-            operator.and_then(|m| m.kv_max_bytes),
-        ),
-        max_keys: narrow(
-            manifest.kv_max_keys,
-            config.sandbox.kv_max_keys,
-            operator.and_then(|m| m.kv_max_keys),
-        ),
-    });
-    tracing::info!(module = %manifest.name, quota = ?env.namespace.quota(), "KV quota");
-    let outbox_per_minute = match (
-        manifest.outbox_per_minute,
-        operator.and_then(|m| m.outbox_per_minute),
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let mut module = LoadedModule::start(
-        sandbox.clone(),
-        code,
-        env,
-        manifest,
-        first,
-        &config.sandbox,
-        committer.clone(),
-    );
-    module.outbox_per_minute = outbox_per_minute;
-    Ok(module)
-}
-
-/// The module's callback-data tag: short, stable across restarts, never reused.
-fn module_tag(db: &Db, name: &str) -> Result<String> {
-    let corrupt = |e: serde_json::Error| Error::Corrupt(format!("module tags: {e}"));
-    let mut tags: BTreeMap<String, String> = match db.meta(META_TAGS)? {
-        Some(b) => serde_json::from_slice(&b).map_err(corrupt)?,
-        None => BTreeMap::new(),
-    };
-    if let Some(t) = tags.get(name) {
-        return Ok(t.clone());
-    }
-    let tag = base36(tags.len() as u64);
-    tags.insert(name.to_string(), tag.clone());
-    let txn = db.raw().begin_write()?;
-    {
-        let mut meta = txn.open_table(META)?;
-        let bytes = serde_json::to_vec(&tags).map_err(corrupt)?;
-        meta.insert(META_TAGS, bytes.as_slice())?;
-        let _ = meta.get(META_TAGS)?;
-    }
-    txn.commit()?;
-    Ok(tag)
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ascii")
 }

@@ -13,8 +13,8 @@ use wasmtime::{
     component::{Component, Linker},
 };
 
-pub use guest_log::GuestLog;
-pub use host::{CallOutput, HostState, ModuleEnv, TicketCounter};
+pub use guest_log::{GuestLog, LogLine};
+pub use host::{CallOutput, Capabilities, HostState, ModuleEnv, TicketCounter};
 pub use instance::{CallError, Instance};
 
 use crate::{Error, Result, bindings, config::SandboxConfig};
@@ -44,6 +44,11 @@ impl Sandbox {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Recursion deeper than this traps ("call stack exhausted"); the host's own stack for
+        // the call is that plus room for host functions.
+        let stack = limits.max_stack_kib << 10;
+        config.max_wasm_stack(stack);
+        config.async_stack_size(stack + (1 << 20));
         let mut pool = PoolingAllocationConfig::default();
         // Enough slots for many modules x shards; slots are virtual memory until used.
         pool.total_component_instances(1000)
@@ -55,7 +60,7 @@ impl Sandbox {
             .max_core_instances_per_component(32)
             .max_memories_per_component(4)
             .max_tables_per_component(32)
-            .table_elements(100_000);
+            .table_elements(limits.max_table_elements);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
         let mut cache = CacheConfig::new();

@@ -130,6 +130,14 @@ impl Db {
         Ok(txn.open_table(META)?.get(key)?.map(|v| v.value().to_vec()))
     }
 
+    /// Writes a value of the metadata table (durably).
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert(key, value)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Queued outgoing messages, in queue order.
     pub fn outbox(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         let txn = self.db.begin_read()?;

@@ -84,10 +84,10 @@ pub struct KvOps {
     committer: Committer,
     limits: KvLimits,
     quota: Quota,
-    /// The namespaces of running modules; others are opened on demand.
+    /// Namespaces opened on demand (a stopped runtime).
     namespaces: Mutex<HashMap<String, Arc<Namespace>>>,
-    /// Whether only the namespaces given at creation may be used (a running runtime).
-    only_known: bool,
+    /// The modules of a running runtime: only their namespaces may be used.
+    registry: Option<Arc<crate::registry::Registry>>,
 }
 
 fn kv_err(e: KvError) -> Error {
@@ -99,7 +99,7 @@ impl KvOps {
     pub fn online(
         db: Arc<Db>,
         committer: Committer,
-        namespaces: HashMap<String, Arc<Namespace>>,
+        registry: Arc<crate::registry::Registry>,
         limits: KvLimits,
     ) -> KvOps {
         KvOps {
@@ -110,8 +110,8 @@ impl KvOps {
                 max_bytes: u64::MAX,
                 max_keys: u64::MAX,
             },
-            namespaces: Mutex::new(namespaces),
-            only_known: true,
+            namespaces: Mutex::default(),
+            registry: Some(registry),
         }
     }
 
@@ -123,17 +123,19 @@ impl KvOps {
             limits,
             quota,
             namespaces: Mutex::default(),
-            only_known: false,
+            registry: None,
         }
     }
 
     fn namespace(&self, module: &str) -> Result<Arc<Namespace>> {
+        if let Some(registry) = &self.registry {
+            return registry
+                .namespace(module)
+                .ok_or_else(|| Error::Config(format!("no module `{module}` is loaded")));
+        }
         let mut map = self.namespaces.lock();
         if let Some(ns) = map.get(module) {
             return Ok(ns.clone());
-        }
-        if self.only_known {
-            return Err(Error::Config(format!("no module `{module}` is loaded")));
         }
         if module.is_empty() || module.len() > 32 {
             return Err(Error::Config(format!("`{module}` is not a module name")));

@@ -15,12 +15,13 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::kv_ops::{KvOps, Line};
-use crate::{Error, Result, outbox::metrics::OutboxStats, store::Db};
+use crate::{Error, Result, outbox::metrics::OutboxStats, registry::Registry, store::Db};
 
-struct Ctx {
+pub(super) struct Ctx {
     token: String,
     kv: KvOps,
-    db: Arc<Db>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) db: Arc<Db>,
     outbox: Arc<OutboxStats>,
 }
 
@@ -29,6 +30,7 @@ pub async fn serve(
     listen: SocketAddr,
     token: String,
     kv: KvOps,
+    registry: Arc<Registry>,
     db: Arc<Db>,
     outbox: Arc<OutboxStats>,
     shutdown: watch::Receiver<bool>,
@@ -42,6 +44,7 @@ pub async fn serve(
     let ctx = Arc::new(Ctx {
         token,
         kv,
+        registry,
         db,
         outbox,
     });
@@ -55,6 +58,7 @@ pub async fn serve(
         .route("/v1/kv/{module}/import", post(kv_import))
         .route("/v1/backup", post(backup))
         .route("/v1/outbox", get(outbox_metrics))
+        .merge(super::modules_api::routes())
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx);

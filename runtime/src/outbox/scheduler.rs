@@ -66,7 +66,7 @@ pub struct Deps {
     /// Chats whose user blocked the bot; intake removes a chat when its user writes again.
     pub blocked: Arc<Mutex<HashSet<i64>>>,
     /// Messages per minute each module may send, for modules with a quota.
-    pub quotas: HashMap<String, u32>,
+    pub quotas: Arc<super::Quotas>,
 }
 
 struct ChatQueue {
@@ -117,17 +117,8 @@ pub async fn run(
             .paid_broadcast
             .then(|| Paced::new(cfg.paid_broadcast_per_second, now)),
         global_blocked_until: None,
-        modules: deps
-            .quotas
-            .iter()
-            .map(|(m, per_min)| {
-                let per_min = f64::from(*per_min);
-                (
-                    m.clone(),
-                    TokenBucket::new((per_min / 6.0).max(1.0), per_min / 60.0, now),
-                )
-            })
-            .collect(),
+        modules: HashMap::new(),
+        quota_generation: None,
         in_flight: 0,
         cfg,
         message_ids: HashMap::new(),
@@ -204,7 +195,10 @@ struct Scheduler {
     global: Paced,
     paid: Option<Paced>,
     global_blocked_until: Option<Instant>,
-    modules: HashMap<String, TokenBucket>,
+    /// Each module's quota as (messages per minute, bucket).
+    modules: HashMap<String, (u32, TokenBucket)>,
+    /// The generation of the quotas `modules` reflects.
+    quota_generation: Option<u64>,
     in_flight: usize,
     cfg: OutboxConfig,
     /// Message ids of recently delivered tickets (older ones are looked up in the database).
@@ -284,6 +278,26 @@ impl Scheduler {
         chat.queue.push_back((seq, e));
     }
 
+    /// Follows changes of the modules' quotas; a module whose quota did not change keeps its
+    /// bucket.
+    fn refresh_quotas(&mut self, quotas: &super::Quotas, now: Instant) {
+        if self.quota_generation == Some(quotas.generation()) {
+            return;
+        }
+        let (generation, map) = quotas.snapshot();
+        self.modules.retain(|m, (q, _)| map.get(m) == Some(q));
+        for (m, per_min) in map {
+            self.modules.entry(m).or_insert_with(|| {
+                let rate = f64::from(per_min);
+                (
+                    per_min,
+                    TokenBucket::new((rate / 6.0).max(1.0), rate / 60.0, now),
+                )
+            });
+        }
+        self.quota_generation = Some(generation);
+    }
+
     /// Starts every request that may go now; returns when to look again.
     fn dispatch(
         &mut self,
@@ -295,6 +309,7 @@ impl Scheduler {
             request::spawn(deps, done, seq, e, None, false);
         }
         let now = Instant::now();
+        self.refresh_quotas(&deps.quotas, now);
         let mut wake: Option<Instant> = None;
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
         if let Some(until) = self.global_blocked_until {
@@ -339,7 +354,7 @@ impl Scheduler {
                         _ => global_at,
                     });
                 }
-                if let Some(q) = self.modules.get_mut(&head.module) {
+                if let Some((_, q)) = self.modules.get_mut(&head.module) {
                     at = at.max(q.ready_at(now));
                 }
                 if at > now {
@@ -403,7 +418,7 @@ impl Scheduler {
             };
             c.limited_in_flight = Some(paid);
         }
-        if let Some(q) = self.modules.get_mut(&e.module) {
+        if let Some((_, q)) = self.modules.get_mut(&e.module) {
             q.take();
         }
         c.busy = true;

@@ -13,10 +13,12 @@ use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-/// A token bucket of log lines per module, plus the last lines kept for trap reports.
+/// A token bucket of log lines per module, plus the last lines kept for `botbox module logs`
+/// and trap reports. One log serves every version of a module.
 pub struct GuestLog {
     module: Arc<str>,
     per_minute: f64,
+    keep: usize,
     state: Mutex<LogState>,
 }
 
@@ -24,25 +26,68 @@ struct LogState {
     tokens: f64,
     last: Instant,
     dropped: u64,
-    recent: VecDeque<String>,
+    kept: VecDeque<LogLine>,
 }
 
-/// How many recent lines are kept for trap reports.
+/// One kept line of a module's log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogLine {
+    /// When it was written, Unix milliseconds.
+    pub at_ms: u64,
+    /// `debug`, `info`, `warn`, `error`, or `host` for what the host reports about the module.
+    pub level: String,
+    /// The line (at most 4 KiB).
+    pub text: String,
+}
+
+/// How many recent lines a trap report quotes.
 const RECENT: usize = 8;
 
 impl GuestLog {
-    /// A log for `module` allowing `per_minute` lines a minute (bursts up to that many).
-    pub fn new(module: Arc<str>, per_minute: u32) -> Arc<GuestLog> {
+    /// A log for `module` allowing `per_minute` lines a minute (bursts up to that many) and
+    /// keeping the last `keep` lines.
+    pub fn new(module: Arc<str>, per_minute: u32, keep: usize) -> Arc<GuestLog> {
         Arc::new(GuestLog {
             module,
             per_minute: f64::from(per_minute.max(1)),
+            keep: keep.max(RECENT),
             state: Mutex::new(LogState {
                 tokens: f64::from(per_minute.max(1)),
                 last: Instant::now(),
                 dropped: 0,
-                recent: VecDeque::new(),
+                kept: VecDeque::new(),
             }),
         })
+    }
+
+    fn keep_line(&self, s: &mut LogState, level: &str, text: &str) {
+        if s.kept.len() >= self.keep {
+            s.kept.pop_front();
+        }
+        s.kept.push_back(LogLine {
+            at_ms: crate::outbox::now_ms(),
+            level: level.to_string(),
+            text: text.to_string(),
+        });
+    }
+
+    /// Records what the host did with the module (loaded, swapped, trapped, stopped): kept
+    /// with its lines, logged, never rate-limited.
+    pub fn host_event(&self, text: &str) {
+        let mut s = self.state.lock();
+        self.keep_line(&mut s, "host", text);
+        drop(s);
+        tracing::info!(module = &*self.module, "{text}");
+    }
+
+    /// The last `n` lines kept, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<LogLine> {
+        let s = self.state.lock();
+        s.kept
+            .iter()
+            .skip(s.kept.len().saturating_sub(n))
+            .cloned()
+            .collect()
     }
 
     /// Writes one line at `level` (`"debug"`, `"info"`, `"warn"`, `"error"`), if the bucket allows.
@@ -50,10 +95,7 @@ impl GuestLog {
         // Module-controlled size: one line is cut at 4 KiB.
         let line = truncate(line, 4096);
         let mut s = self.state.lock();
-        if s.recent.len() == RECENT {
-            s.recent.pop_front();
-        }
-        s.recent.push_back(line.to_string());
+        self.keep_line(&mut s, level, line);
         let now = Instant::now();
         let refill = now.duration_since(s.last).as_secs_f64() * self.per_minute / 60.0;
         s.tokens = (s.tokens + refill).min(self.per_minute);
@@ -77,9 +119,13 @@ impl GuestLog {
         }
     }
 
-    /// The last lines written (also those dropped by the rate limit), oldest first.
+    /// The module's last few lines (also those dropped by the rate limit), oldest first.
     pub fn recent(&self) -> Vec<String> {
-        self.state.lock().recent.iter().cloned().collect()
+        self.tail(RECENT)
+            .into_iter()
+            .filter(|l| l.level != "host")
+            .map(|l| l.text)
+            .collect()
     }
 
     /// A WASI output stream that writes whole lines to this log.

@@ -66,6 +66,53 @@ pub struct ModuleEnv {
     pub db: Arc<Db>,
     /// Tickets queued but maybe not yet durable: ticket → chat.
     pub recent_tickets: Mutex<HashMap<u64, i64>>,
+    /// What it may use beyond KV, the outbox, the log and its config: its manifest's
+    /// declaration narrowed by the operator, set once the manifest is known.
+    pub capabilities: parking_lot::RwLock<Capabilities>,
+}
+
+/// Capabilities a module declares in its manifest and the operator may narrow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// It may schedule timers.
+    pub timers: bool,
+    /// The hosts it may reach over HTTP (exact names or `*.suffix`).
+    pub http_hosts: Vec<String>,
+}
+
+impl Capabilities {
+    /// What a module gets: what it declared, narrowed by the operator (`timers = false` takes
+    /// timers away; `http_hosts` keeps only the declared patterns the operator also lists).
+    pub fn granted(
+        declared_timers: bool,
+        declared_hosts: &[String],
+        operator: Option<&crate::config::ModuleSettings>,
+    ) -> Capabilities {
+        let timers = declared_timers && operator.and_then(|o| o.timers).unwrap_or(true);
+        let http_hosts = declared_hosts
+            .iter()
+            .filter(|h| {
+                operator
+                    .and_then(|o| o.http_hosts.as_ref())
+                    .is_none_or(|allowed| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+            })
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        Capabilities { timers, http_hosts }
+    }
+
+    /// Whether `host` matches one of the allowed patterns.
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.http_hosts.iter().any(|p| match p.strip_prefix("*.") {
+            Some(suffix) => {
+                host.len() > suffix.len() + 1
+                    && host.ends_with(suffix)
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            }
+            None => *p == host,
+        })
+    }
 }
 
 /// The state of one call of `handle-update`.
@@ -618,5 +665,35 @@ impl config::Host for HostState {
 
     fn keys(&mut self) -> Vec<String> {
         self.env.config.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod capability_tests {
+    use super::Capabilities;
+    use crate::config::ModuleSettings;
+
+    #[test]
+    fn the_operator_narrows_what_a_module_declares_and_never_widens_it() {
+        let declared = ["api.example.com".to_string(), "*.cdn.example".to_string()];
+        let all = Capabilities::granted(true, &declared, None);
+        assert!(all.timers);
+        assert!(all.allows_host("api.example.com") && all.allows_host("a.b.cdn.example"));
+        assert!(!all.allows_host("cdn.example") && !all.allows_host("evil-cdn.example"));
+        assert!(!all.allows_host("example.com"));
+        let op = ModuleSettings {
+            timers: Some(false),
+            http_hosts: Some(vec!["api.example.com".into(), "other.org".into()]),
+            ..ModuleSettings::default()
+        };
+        let narrowed = Capabilities::granted(true, &declared, Some(&op));
+        assert!(!narrowed.timers);
+        assert_eq!(narrowed.http_hosts, ["api.example.com"]);
+        // Not declared: the operator cannot grant it.
+        let op = ModuleSettings {
+            timers: Some(true),
+            ..ModuleSettings::default()
+        };
+        assert!(!Capabilities::granted(false, &[], Some(&op)).timers);
     }
 }

@@ -47,7 +47,7 @@ impl Instance {
     ) -> Result<Instance> {
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX))
-            .table_elements(100_000)
+            .table_elements(limits.max_table_elements)
             .instances(32)
             .tables(32)
             .memories(4)

@@ -53,7 +53,7 @@ pub type Page = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// How much a namespace may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Quota {
     /// Bytes of keys plus values.
     pub max_bytes: u64,

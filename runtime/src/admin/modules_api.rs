@@ -1,0 +1,132 @@
+//! The admin API's module routes (see the parent module for the table).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use serde::Deserialize;
+
+use super::server::Ctx;
+use crate::{Error, registry::Expect};
+
+/// The routes under `/v1/modules` and `/v1/quarantine`.
+pub(super) fn routes() -> Router<Arc<Ctx>> {
+    Router::new()
+        .route("/v1/modules", get(list).post(add))
+        .route("/v1/modules/{name}", get(one).put(swap).delete(remove))
+        .route("/v1/modules/{name}/rollback", post(rollback))
+        .route("/v1/modules/{name}/enable", post(enable))
+        .route("/v1/modules/{name}/disable", post(disable))
+        .route("/v1/modules/{name}/config", put(config))
+        .route("/v1/modules/{name}/logs", get(logs))
+        .route("/v1/quarantine", get(quarantine))
+}
+
+/// An error as JSON: `{"error": "..."}` with a status that says what kind.
+fn fail(e: Error) -> Response {
+    let status = match &e {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Module { .. } | Error::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(serde_json::json!({ "error": e.to_string() }))).into_response()
+}
+
+fn reply<T: serde::Serialize>(r: crate::Result<T>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn list(State(ctx): State<Arc<Ctx>>) -> Response {
+    Json(ctx.registry.list()).into_response()
+}
+
+async fn one(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(ctx.registry.info(&name))
+}
+
+async fn add(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
+    reply(ctx.registry.install_expecting(&body, Expect::New).await)
+}
+
+async fn swap(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>, body: Bytes) -> Response {
+    reply(
+        ctx.registry
+            .install_expecting(&body, Expect::Swap(&name))
+            .await,
+    )
+}
+
+async fn remove(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(
+        ctx.registry
+            .remove(&name, false)
+            .await
+            .map(|()| serde_json::json!({ "removed": name })),
+    )
+}
+
+async fn rollback(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(ctx.registry.rollback(&name).await)
+}
+
+async fn enable(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(ctx.registry.enable(&name).await)
+}
+
+async fn disable(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(
+        ctx.registry
+            .disable(&name, "disabled by the operator")
+            .await
+            .map(|()| serde_json::json!({ "disabled": name })),
+    )
+}
+
+async fn config(
+    State(ctx): State<Arc<Ctx>>,
+    Path(name): Path<String>,
+    Json(value): Json<serde_json::Value>,
+) -> Response {
+    let table = match toml::Table::try_from(&value) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(Error::Config(format!(
+                "the configuration must be a JSON object of strings, numbers and booleans: {e}"
+            )));
+        }
+    };
+    reply(ctx.registry.set_config(&name, table).await)
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    lines: Option<usize>,
+}
+
+async fn logs(
+    State(ctx): State<Arc<Ctx>>,
+    Path(name): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Response {
+    reply(ctx.registry.logs(&name, q.lines.unwrap_or(50)))
+}
+
+async fn quarantine(State(ctx): State<Arc<Ctx>>) -> Response {
+    reply(ctx.db.quarantined().map(|rows| {
+        rows.into_iter()
+            .map(|(module, update_id, reason)| {
+                serde_json::json!({ "module": module, "update_id": update_id, "reason": reason })
+            })
+            .collect::<Vec<_>>()
+    }))
+}
