@@ -22,6 +22,8 @@ const COMPONENTS: &[&str] = &[
     "echo",
     "broadcaster",
     "kv_probe",
+    "clicker_v2",
+    "clicker_broken",
 ];
 
 fn main() {

@@ -53,6 +53,14 @@ pub const BROADCASTER: &str = include!(concat!(env!("OUT_DIR"), "/broadcaster.pa
 /// `kv_max_bytes` when its config sets `max_keys` / `max_bytes`.
 pub const KV_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/kv_probe.path"));
 
+/// `tests/guests/clicker-v2`: the example clicker as version `2.0.0` (same name, KV layout and
+/// commands), answering `Clicks (v2): N` instead of `Clicks: N`.
+pub const CLICKER_V2: &str = include!(concat!(env!("OUT_DIR"), "/clicker_v2.path"));
+
+/// `tests/guests/clicker-broken`: a version of `clicker` whose `init` panics; a swap to it must
+/// be refused.
+pub const CLICKER_BROKEN: &str = include!(concat!(env!("OUT_DIR"), "/clicker_broken.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,6 +73,8 @@ mod tests {
             super::ECHO,
             super::BROADCASTER,
             super::KV_PROBE,
+            super::CLICKER_V2,
+            super::CLICKER_BROKEN,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module

@@ -36,6 +36,50 @@ impl FakeBotApi {
             .expect("a new message in an open chat cannot fail")
     }
 
+    /// `user` sends a file to the bot in their private chat, as a document named `file_name`
+    /// with `caption`; the bot can fetch it with getFile and the file download.
+    pub fn send_document(
+        &self,
+        user: &TestUser,
+        file_name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+    ) -> i64 {
+        let chat = json::private_chat(user);
+        self.inner.shared.write(|state| {
+            let file = crate::methods::new_file(
+                state.files.len(),
+                Some(file_name.to_owned()),
+                Some("application/wasm".to_owned()),
+                bytes.into(),
+            );
+            let mut extra = json!({ "document": crate::methods::document_json(&file) });
+            if !caption.is_empty() {
+                extra["caption"] = json!(caption);
+                if let Some(entities) = text::command_entities(caption) {
+                    extra["caption_entities"] = entities;
+                }
+            }
+            let entry = ChatEntry {
+                message_id: 0,
+                from_bot: false,
+                from_id: user.id,
+                text: caption.to_owned(),
+                document: Some(file.document.clone()),
+                parse_mode: None,
+                reply_markup: None,
+                reply_to: None,
+                edits: 0,
+                deleted: false,
+                silent: false,
+            };
+            state.files.insert(file.document.file_id.clone(), file);
+            let chat = state.open_chat(user.id, chat);
+            let message = chat.add_message(entry, json::user(user), extra);
+            state.enqueue("message", message)
+        })
+    }
+
     /// `user` replies with `text` to message `reply_to` of a chat someone already wrote in
     /// (e.g. answering a `force_reply`).
     pub fn send_reply(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-pub(crate) use self::files::{StoredFile, download};
+pub(crate) use self::files::{StoredFile, document_json, download, new_file};
 use crate::{
     error::ApiError,
     json,

@@ -119,7 +119,7 @@ fn check_upload(shared: &Shared, upload: &Upload) -> Result<(), ApiError> {
 }
 
 /// The `Document` object of a message.
-fn document_json(file: &StoredFile) -> Value {
+pub(crate) fn document_json(file: &StoredFile) -> Value {
     let mut document = json!({
         "file_id": file.document.file_id,
         "file_unique_id": file.unique_id,
@@ -279,7 +279,7 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
     })
 }
 
-fn new_file(
+pub(crate) fn new_file(
     n: usize,
     file_name: Option<String>,
     mime_type: Option<String>,
