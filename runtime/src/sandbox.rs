@@ -86,7 +86,14 @@ impl Sandbox {
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            Error::module(name, format!("does not fit the botbox:bot world: {e:#}"))
+            let wanted = contract_versions(&self.engine, &component);
+            let reason = match wanted.iter().find(|v| *v != CONTRACT_VERSION) {
+                Some(v) => format!(
+                    "is built for the contract botbox:bot@{v}; this runtime speaks botbox:bot@{CONTRACT_VERSION} ({e:#})"
+                ),
+                None => format!("does not fit the botbox:bot@{CONTRACT_VERSION} world: {e:#}"),
+            };
+            Error::module(name, reason)
         })?;
         let pre = bindings::ModulePre::new(pre).map_err(|e| {
             Error::module(name, format!("does not export botbox:bot/handler: {e:#}"))
@@ -98,6 +105,25 @@ impl Sandbox {
     pub async fn instantiate(&self, code: &ModuleCode, env: Arc<ModuleEnv>) -> Result<Instance> {
         Instance::new(&self.engine, &code.pre, env, &self.limits).await
     }
+}
+
+/// The version of the `botbox:bot` contract this runtime provides.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The versions of the `botbox:bot` contract a component imports or exports (from names like
+/// `botbox:bot/kv@0.1.0`).
+fn contract_versions(engine: &Engine, component: &Component) -> Vec<String> {
+    let ty = component.component_type();
+    let mut versions: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .chain(ty.exports(engine).map(|(name, _)| name))
+        .filter_map(|name| name.strip_prefix("botbox:bot/"))
+        .filter_map(|rest| rest.split_once('@').map(|(_, v)| v.to_string()))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    versions
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
@@ -113,4 +139,53 @@ fn spawn_epoch_ticker(engine: &Engine) {
                 thread::sleep(EPOCH_TICK);
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> (tempfile::TempDir, Arc<Sandbox>) {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::new(&SandboxConfig::default(), dir.path()).unwrap();
+        (dir, sandbox)
+    }
+
+    fn refusal(sandbox: &Sandbox, wat: &str) -> String {
+        match sandbox.compile("m.wasm", wat.as_bytes()) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_module_for_another_contract_version_is_refused_naming_both_versions() {
+        let (_dir, sandbox) = sandbox();
+        let msg = refusal(
+            &sandbox,
+            r#"(component (import "botbox:bot/log@0.2.0" (instance (export "write" (func (param "line" string))))))"#,
+        );
+        assert!(
+            msg.contains("built for the contract botbox:bot@0.2.0")
+                && msg.contains("this runtime speaks botbox:bot@0.1.0"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_botbox_component_is_refused_saying_so() {
+        let (_dir, sandbox) = sandbox();
+        let msg = refusal(&sandbox, "(module)");
+        assert!(msg.contains("not a valid component"), "{msg}");
+        let msg = refusal(&sandbox, "(component)");
+        assert!(msg.contains("does not export botbox:bot/handler"), "{msg}");
+        let msg = refusal(
+            &sandbox,
+            r#"(component (import "evil:net/socket" (instance (export "open" (func)))))"#,
+        );
+        assert!(
+            msg.contains("does not fit the botbox:bot@0.1.0 world"),
+            "{msg}"
+        );
+    }
 }
