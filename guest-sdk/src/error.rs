@@ -17,6 +17,9 @@ pub enum Error {
     /// A config value could not be read or parsed.
     #[error("config: {0}")]
     Config(#[from] crate::config::Error),
+    /// A timer could not be scheduled or cancelled.
+    #[error("timers: {0}")]
+    Timers(#[from] crate::timers::Error),
     /// Anything else the module reports, as a message.
     #[error("{0}")]
     Other(String),

@@ -10,7 +10,8 @@
 //! - [`Update`] is one update from Telegram, with accessors for what handlers usually need.
 //! - [`kv`] is the module's private, transactional key-value store; [`outbox`] sends, edits and
 //!   deletes messages ([`reply`] and [`Message`] for the common cases); [`config`] reads the
-//!   operator's settings and [`log`] writes to the runtime's log.
+//!   operator's settings and [`log`] writes to the runtime's log; [`timers`] calls the module
+//!   back later, durably.
 //!
 //! Everything a handler writes to [`kv`] and every message it queues become durable together,
 //! atomically, when [`Module::handle_update`] returns `Ok`; an `Err` or a panic discards them.
@@ -50,6 +51,7 @@ pub mod kv;
 pub mod log;
 mod manifest;
 pub mod outbox;
+pub mod timers;
 mod update;
 
 pub use error::Error;
@@ -60,7 +62,7 @@ pub use update::Update;
 /// The Telegram data types found in an [`Update`]: users, chats, messages and button presses.
 pub mod types {
     pub use crate::__private::botbox::bot::types::{
-        CallbackQuery, Chat, ChatKind, Message, UpdateKind, User,
+        CallbackQuery, Chat, ChatKind, Message, TimerFired, UpdateKind, User,
     };
 }
 

@@ -1,7 +1,7 @@
 //! One update from Telegram and the accessors handlers use most.
 
 use crate::__private::botbox::bot::types as wit;
-use crate::types::{CallbackQuery, Message, UpdateKind, User};
+use crate::types::{CallbackQuery, Message, TimerFired, UpdateKind, User};
 
 /// One update from Telegram, as the host routed it to this module.
 ///
@@ -67,13 +67,22 @@ impl Update {
         }
     }
 
+    /// The timer that fired, when the update is one of this module's timers (see
+    /// [`timers`](crate::timers)).
+    pub fn timer(&self) -> Option<&TimerFired> {
+        match &self.inner.kind {
+            UpdateKind::Timer(timer) => Some(timer),
+            _ => None,
+        }
+    }
+
     /// The message the update is about: the new message, the edited message, or the message
     /// whose button was pressed (if Telegram still has it).
     pub fn any_message(&self) -> Option<&Message> {
         match &self.inner.kind {
             UpdateKind::Message(message) | UpdateKind::EditedMessage(message) => Some(message),
             UpdateKind::CallbackQuery(query) => query.message.as_ref(),
-            UpdateKind::Other(_) => None,
+            UpdateKind::Other(_) | UpdateKind::Timer(_) => None,
         }
     }
 
@@ -88,10 +97,13 @@ impl Update {
         }
     }
 
-    /// The chat to answer in: the chat of the message, or of the message whose button was
-    /// pressed. `None` for updates without a chat.
+    /// The chat to answer in: the chat of the message, of the message whose button was
+    /// pressed, or the chat a timer was scheduled for. `None` for updates without a chat.
     pub fn chat_id(&self) -> Option<i64> {
-        self.any_message().map(|message| message.chat.id)
+        match &self.inner.kind {
+            UpdateKind::Timer(timer) => timer.chat_id,
+            _ => self.any_message().map(|message| message.chat.id),
+        }
     }
 
     /// Who sent the message or pressed the button. `None` for channel posts and updates without
@@ -102,7 +114,7 @@ impl Update {
                 message.from.as_ref()
             }
             UpdateKind::CallbackQuery(query) => Some(&query.from),
-            UpdateKind::Other(_) => None,
+            UpdateKind::Other(_) | UpdateKind::Timer(_) => None,
         }
     }
 
