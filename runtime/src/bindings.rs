@@ -7,4 +7,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::botbox::bot::{config, kv, log, outbox, types};
+pub use self::botbox::bot::{config, kv, log, outbox, timers, types};

@@ -205,6 +205,8 @@ pub struct SandboxConfig {
     pub watch_interval_ms: u64,
     /// Guest log lines kept per module for `botbox module logs`.
     pub log_lines_kept: usize,
+    /// Timers a module may have pending.
+    pub max_timers: u64,
 }
 
 /// Outgoing message limits (Telegram's Bot FAQ).
@@ -310,6 +312,7 @@ impl Default for SandboxConfig {
             breaker_quarantines: 5,
             watch_interval_ms: 1000,
             log_lines_kept: 200,
+            max_timers: 10_000,
         }
     }
 }

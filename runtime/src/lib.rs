@@ -23,6 +23,7 @@ pub mod router;
 mod runtime;
 pub mod sandbox;
 pub mod store;
+pub mod timers;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -46,6 +46,15 @@ pub struct Work {
     pub update: types::Update,
     /// Its chat (picks the shard; replies there are interactive).
     pub chat_id: Option<i64>,
+    /// The timer whose firing this is (`update_id` is then 0).
+    pub timer_id: Option<u64>,
+}
+
+impl Work {
+    /// The update id to mark handled: none for a timer.
+    fn update(&self) -> Option<u64> {
+        self.timer_id.is_none().then_some(self.update_id)
+    }
 }
 
 /// Counters of one module, across its versions.
@@ -291,7 +300,7 @@ impl Shard {
                     failures += 1;
                     tracing::error!(module = %module, update = work.update_id, "cannot start an instance: {e}");
                     if failures >= max_attempts {
-                        self.quarantine(work.update_id, format!("no instance: {e}"));
+                        self.quarantine(&work, format!("no instance: {e}"));
                         return;
                     }
                     continue;
@@ -315,12 +324,15 @@ impl Shard {
                         }
                         committer.send(Op::Handled(Box::new(Handled {
                             namespace: ns.clone(),
-                            update_id: Some(work.update_id),
+                            update_id: work.update(),
                             writes,
                             kv_seq: seq,
                             outbox: std::mem::take(&mut out.outbox),
                             quarantine: None,
                             tickets: Some(env.clone()),
+                            timers: std::mem::take(&mut out.timers),
+                            cancel_timers: std::mem::take(&mut out.cancel_timers),
+                            fired_timer: work.timer_id,
                             done: None,
                         })))
                     });
@@ -333,7 +345,7 @@ impl Shard {
                             stats.conflicts.fetch_add(1, Ordering::Relaxed);
                             conflicts += 1;
                             if conflicts >= MAX_CONFLICT_RETRIES {
-                                self.finish(work.update_id, Some("endless KV conflicts".into()));
+                                self.finish(&work, Some("endless KV conflicts".into()));
                                 return;
                             }
                         }
@@ -346,7 +358,7 @@ impl Shard {
                     tracing::warn!(module = %module, update = work.update_id, "handler returned an error: {msg}");
                     env.log
                         .line("warn", &format!("handler returned an error: {msg}"));
-                    self.finish(work.update_id, None);
+                    self.finish(&work, None);
                     return;
                 }
                 Err(CallError::Trap(msg)) => {
@@ -365,7 +377,7 @@ impl Shard {
                             "update {} quarantined after {failures} failed tries: {msg}",
                             work.update_id
                         ));
-                        self.quarantine(work.update_id, msg);
+                        self.quarantine(&work, msg);
                         return;
                     }
                 }
@@ -373,7 +385,7 @@ impl Shard {
         }
     }
 
-    fn quarantine(&self, update_id: u64, reason: String) {
+    fn quarantine(&self, work: &Work, reason: String) {
         self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
         let in_a_row = self
             .stats
@@ -387,17 +399,24 @@ impl Shard {
                 reason: reason.clone(),
             });
         }
-        self.finish(update_id, Some(reason));
+        self.finish(work, Some(reason));
     }
 
     /// Marks the update handled with no effects (quarantined when `reason` is given).
-    fn finish(&self, update_id: u64, reason: Option<String>) {
-        finish_unhandled(
-            &self.deps.committer,
-            &self.version.env.namespace,
-            update_id,
-            reason,
-        );
+    fn finish(&self, work: &Work, reason: Option<String>) {
+        let _ = self.deps.committer.send(Op::Handled(Box::new(Handled {
+            namespace: self.version.env.namespace.clone(),
+            update_id: work.update(),
+            writes: Vec::new(),
+            kv_seq: 0,
+            outbox: Vec::new(),
+            quarantine: reason,
+            tickets: None,
+            timers: Vec::new(),
+            cancel_timers: Vec::new(),
+            fired_timer: work.timer_id,
+            done: None,
+        })));
     }
 }
 
@@ -417,6 +436,9 @@ pub fn finish_unhandled(
         outbox: Vec::new(),
         quarantine: reason,
         tickets: None,
+        timers: Vec::new(),
+        cancel_timers: Vec::new(),
+        fired_timer: None,
         done: None,
     })));
 }

@@ -768,6 +768,8 @@ impl Registry {
                 let ns = Namespace::open(db.raw().clone(), &name, limits, quota).map_err(|e| {
                     Error::module(&*name, format!("cannot open its KV namespace: {e:?}"))
                 })?;
+                let timers = db.timer_counts()?.get(&*name).copied().unwrap_or(0);
+                ns.add_pending_timers(i64::try_from(timers).unwrap_or(i64::MAX));
                 (tag, Arc::new(ns), log, Some(p))
             }
         };
@@ -790,6 +792,7 @@ impl Registry {
             db: db.clone(),
             recent_tickets: parking_lot::Mutex::default(),
             capabilities: RwLock::default(),
+            max_timers: config.sandbox.max_timers,
             name,
         }))
     }

@@ -197,6 +197,15 @@ impl Runtime {
                 events_rx,
                 shutdown_rx.clone(),
             )));
+        runtime
+            .inner
+            .tasks
+            .lock()
+            .push(tokio::spawn(crate::timers::run(
+                runtime.inner.db.clone(),
+                runtime.inner.registry.clone(),
+                shutdown_rx.clone(),
+            )));
         if runtime.inner.config.sandbox.watch_interval_ms > 0 {
             let task = tokio::spawn(crate::ops::watch_modules_dir(
                 runtime.inner.registry.clone(),
@@ -298,6 +307,7 @@ impl Runtime {
                 update_id,
                 update: wit,
                 chat_id,
+                timer_id: None,
             };
             if module.submit(work).await.is_err() {
                 // Removed or disabled between routing and now.

@@ -53,6 +53,8 @@ impl Db {
             txn.open_table(TICKETS)?;
             txn.open_table(META)?;
             txn.open_table(QUARANTINE)?;
+            txn.open_table(TIMERS)?;
+            txn.open_table(TIMER_DUE)?;
         }
         txn.commit()?;
         Ok(Db { db: Arc::new(db) })
@@ -161,6 +163,50 @@ impl Db {
         Ok(last.unwrap_or(0).max(meta.unwrap_or(1).saturating_sub(1)))
     }
 
+    /// Timers due at `now_ms` or earlier, oldest first, at most `limit`.
+    pub fn due_timers(&self, now_ms: u64, limit: usize) -> Result<Vec<DueTimer>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TIMERS)?;
+        let mut out = Vec::new();
+        for row in t.range((0, 0)..=(now_ms, u64::MAX))?.take(limit) {
+            let (k, v) = row?;
+            let (due_ms, id) = k.value();
+            let record = serde_json::from_slice(v.value())
+                .map_err(|e| Error::Corrupt(format!("timer {id}: {e}")))?;
+            out.push(DueTimer { id, due_ms, record });
+        }
+        Ok(out)
+    }
+
+    /// The module a pending timer belongs to.
+    pub fn timer_module(&self, id: u64) -> Result<Option<String>> {
+        let txn = self.db.begin_read()?;
+        let Some(due) = txn.open_table(TIMER_DUE)?.get(id)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let t = txn.open_table(TIMERS)?;
+        let Some(v) = t.get((due, id))? else {
+            return Ok(None);
+        };
+        let record: TimerRecord = serde_json::from_slice(v.value())
+            .map_err(|e| Error::Corrupt(format!("timer {id}: {e}")))?;
+        Ok(Some(record.module))
+    }
+
+    /// Pending timers per module.
+    pub fn timer_counts(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TIMERS)?;
+        let mut counts = std::collections::HashMap::new();
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let record: TimerRecord = serde_json::from_slice(v.value())
+                .map_err(|e| Error::Corrupt(format!("timer: {e}")))?;
+            *counts.entry(record.module).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
     /// A ticket's delivery record.
     pub fn ticket(&self, ticket: u64) -> Result<Option<TicketRecord>> {
         let txn = self.db.begin_read()?;
@@ -220,6 +266,39 @@ mod tests {
             "the highest id stays for the offset"
         );
     }
+}
+
+/// A pending timer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct TimerRecord {
+    /// The module that scheduled it.
+    pub module: String,
+    /// The chat it was scheduled for.
+    pub chat_id: Option<i64>,
+    /// Its payload, hex.
+    pub payload_hex: String,
+}
+
+/// A timer scheduled by a handler call, committed with it.
+#[derive(Debug, Clone)]
+pub struct NewTimer {
+    /// Its id.
+    pub id: u64,
+    /// When it is due, Unix ms.
+    pub due_ms: u64,
+    /// What it carries.
+    pub record: TimerRecord,
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone)]
+pub struct DueTimer {
+    /// Its id.
+    pub id: u64,
+    /// When it was due, Unix ms.
+    pub due_ms: u64,
+    /// What it carries.
+    pub record: TimerRecord,
 }
 
 /// What the host knows of a message sent through the outbox.

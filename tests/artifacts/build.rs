@@ -24,6 +24,7 @@ const COMPONENTS: &[&str] = &[
     "kv_probe",
     "clicker_v2",
     "clicker_broken",
+    "timer_probe",
 ];
 
 fn main() {

@@ -221,6 +221,9 @@ impl KvOps {
                     outbox: Vec::new(),
                     quarantine: None,
                     tickets: None,
+                    timers: Vec::new(),
+                    cancel_timers: Vec::new(),
+                    fired_timer: None,
                     done: Some(tx),
                 })))
             });

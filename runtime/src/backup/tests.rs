@@ -35,6 +35,17 @@ fn sample(dir: &Path) -> Db {
             .unwrap();
         let mut quarantine = txn.open_table(store::QUARANTINE).unwrap();
         quarantine.insert(("echo", 3), "trapped").unwrap();
+        let mut timers = txn.open_table(store::TIMERS).unwrap();
+        timers
+            .insert(
+                (1_700_000_500_000, 4),
+                br#"{"module":"echo","chat_id":42,"payload_hex":"00ff"}"#.as_slice(),
+            )
+            .unwrap();
+        txn.open_table(store::TIMER_DUE)
+            .unwrap()
+            .insert(4, 1_700_000_500_000)
+            .unwrap();
         let mut kv = txn.open_table(KV_ECHO).unwrap();
         kv.insert(b"".as_slice(), b"empty key".as_slice()).unwrap();
         kv.insert(b"\x00\xff\x00".as_slice(), b"\xfe\xfd".as_slice())
@@ -97,7 +108,7 @@ fn a_database_with_every_kind_of_table_round_trips_through_a_snapshot() {
     let original = sample(from.path());
     let bytes = snapshot(original.raw());
     let checked = verify(bytes.as_slice()).unwrap();
-    assert_eq!((checked.tables, checked.records), (9, 12));
+    assert_eq!((checked.tables, checked.records), (11, 14));
     assert_eq!(checked.bytes, bytes.len() as u64);
 
     let to = tempfile::tempdir().unwrap();
@@ -112,6 +123,14 @@ fn a_database_with_every_kind_of_table_round_trips_through_a_snapshot() {
     assert_eq!(rows(a, store::SEEN), rows(b, store::SEEN));
     assert_eq!(rows(a, store::META), rows(b, store::META));
     assert_eq!(rows(a, store::QUARANTINE), rows(b, store::QUARANTINE));
+    assert_eq!(rows(a, store::TIMERS), rows(b, store::TIMERS));
+    assert_eq!(rows(a, store::TIMER_DUE), rows(b, store::TIMER_DUE));
+    assert_eq!(
+        restored.due_timers(u64::MAX, 10).unwrap()[0]
+            .record
+            .payload_hex,
+        "00ff"
+    );
     assert_eq!(rows(a, KV_ECHO), rows(b, KV_ECHO));
     assert_eq!(rows(a, KV_ECHO).len(), 3);
 

@@ -71,6 +71,7 @@ fn with_types<F: TypedTable>(
         u32,
         &'static str,
         &'static [u8],
+        (u64, u64),
         (u64, &'static str),
         (&'static str, u64)
     );

@@ -16,13 +16,20 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::GuestLog;
 use crate::{
-    bindings::{config, kv, log, outbox, types},
+    bindings::{config, kv, log, outbox, timers, types},
     outbox::{Action, Entry, Priority, Target},
     store::{
-        Db,
+        Db, NewTimer, TimerRecord,
         kv::{KvError, Namespace, Txn},
     },
 };
+
+/// Largest timer payload, in bytes.
+const MAX_TIMER_PAYLOAD: usize = 4096;
+/// Most timers one handler call may schedule.
+const MAX_TIMERS_PER_CALL: usize = 100;
+/// Furthest a timer may be scheduled ahead, in milliseconds (a year).
+const MAX_TIMER_AHEAD_MS: u64 = 366 * 24 * 3600 * 1000;
 
 /// Longest message text Telegram accepts, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
@@ -69,6 +76,8 @@ pub struct ModuleEnv {
     /// What it may use beyond KV, the outbox, the log and its config: its manifest's
     /// declaration narrowed by the operator, set once the manifest is known.
     pub capabilities: parking_lot::RwLock<Capabilities>,
+    /// Most timers the module may have pending.
+    pub max_timers: u64,
 }
 
 /// Capabilities a module declares in its manifest and the operator may narrow.
@@ -124,6 +133,8 @@ struct Call {
     tickets: HashMap<u64, i64>,
     /// Requests queued other than through `broadcast`.
     requests: usize,
+    timers: Vec<NewTimer>,
+    cancel_timers: Vec<u64>,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -132,6 +143,10 @@ pub struct CallOutput {
     pub txn: Txn,
     /// The requests, in order.
     pub outbox: Vec<Entry>,
+    /// Timers scheduled.
+    pub timers: Vec<NewTimer>,
+    /// Timers cancelled.
+    pub cancel_timers: Vec<u64>,
 }
 
 /// The data of one instance's wasmtime store.
@@ -183,6 +198,8 @@ impl HostState {
             chat_id,
             tickets: HashMap::new(),
             requests: 0,
+            timers: Vec::new(),
+            cancel_timers: Vec::new(),
         });
         self.ticks = 0;
     }
@@ -191,6 +208,8 @@ impl HostState {
         self.call.take().map(|c| CallOutput {
             txn: c.txn,
             outbox: c.outbox,
+            timers: c.timers,
+            cancel_timers: c.cancel_timers,
         })
     }
 
@@ -648,6 +667,113 @@ impl log::Host for HostState {
             log::Level::Error => "error",
         };
         self.env.log.line(level, &message);
+    }
+}
+
+impl HostState {
+    fn schedule(
+        &mut self,
+        due_ms: u64,
+        chat_id: Option<i64>,
+        payload: Vec<u8>,
+    ) -> Result<u64, timers::Error> {
+        if !self.env.capabilities.read().timers {
+            return Err(timers::Error::NotAllowed(
+                "the manifest does not declare timers, or the operator turned them off".into(),
+            ));
+        }
+        let Some(call) = self.call.as_mut() else {
+            return Err(timers::Error::NotInUpdate);
+        };
+        // Module-controlled sizes and counts, each bounded.
+        if payload.len() > MAX_TIMER_PAYLOAD {
+            return Err(timers::Error::Invalid(format!(
+                "a payload has at most {MAX_TIMER_PAYLOAD} bytes"
+            )));
+        }
+        let now = crate::outbox::now_ms();
+        if due_ms > now.saturating_add(MAX_TIMER_AHEAD_MS) {
+            return Err(timers::Error::Invalid(
+                "a timer is at most a year away".into(),
+            ));
+        }
+        if call.timers.len() >= MAX_TIMERS_PER_CALL {
+            return Err(timers::Error::QuotaExceeded(format!(
+                "at most {MAX_TIMERS_PER_CALL} timers per update"
+            )));
+        }
+        let pending = self.env.namespace.pending_timers() + call.timers.len() as u64;
+        if pending >= self.env.max_timers {
+            return Err(timers::Error::QuotaExceeded(format!(
+                "at most {} timers pending",
+                self.env.max_timers
+            )));
+        }
+        let id = self.env.tickets.next();
+        call.timers.push(NewTimer {
+            id,
+            due_ms,
+            record: TimerRecord {
+                module: self.env.name.to_string(),
+                chat_id,
+                payload_hex: hex::encode(payload),
+            },
+        });
+        Ok(id)
+    }
+}
+
+impl timers::Host for HostState {
+    fn schedule_after(
+        &mut self,
+        delay_ms: u64,
+        chat_id: Option<i64>,
+        payload: Vec<u8>,
+    ) -> Result<u64, timers::Error> {
+        let due = crate::outbox::now_ms().saturating_add(delay_ms);
+        self.schedule(due, chat_id, payload)
+    }
+
+    fn schedule_at(
+        &mut self,
+        at_unix_ms: u64,
+        chat_id: Option<i64>,
+        payload: Vec<u8>,
+    ) -> Result<u64, timers::Error> {
+        self.schedule(at_unix_ms, chat_id, payload)
+    }
+
+    fn cancel(&mut self, id: u64) -> Result<bool, timers::Error> {
+        if !self.env.capabilities.read().timers {
+            return Err(timers::Error::NotAllowed(
+                "the manifest does not declare timers, or the operator turned them off".into(),
+            ));
+        }
+        let Some(call) = self.call.as_mut() else {
+            return Err(timers::Error::NotInUpdate);
+        };
+        if let Some(i) = call.timers.iter().position(|t| t.id == id) {
+            call.timers.remove(i);
+            return Ok(true);
+        }
+        if call.cancel_timers.contains(&id) {
+            return Ok(false);
+        }
+        // Only the module's own timers: another module's id is as good as unknown.
+        let mine = self
+            .env
+            .db
+            .timer_module(id)
+            .map_err(|e| timers::Error::Invalid(format!("cannot read timers: {e}")))?
+            .is_some_and(|m| *m == *self.env.name);
+        if mine {
+            call.cancel_timers.push(id);
+        }
+        Ok(mine)
+    }
+
+    fn now_unix_ms(&mut self) -> u64 {
+        crate::outbox::now_ms()
     }
 }
 

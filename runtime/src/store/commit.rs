@@ -16,8 +16,8 @@ use redb::{Database, ReadableTable};
 use tokio::sync::{broadcast, oneshot};
 
 use super::{
-    INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, OUTBOX, PENDING, QUARANTINE, SEEN, TICKETS,
-    TicketRecord, kv::Namespace, kv_table_name,
+    INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, NewTimer, OUTBOX, PENDING, QUARANTINE, SEEN,
+    TICKETS, TIMER_DUE, TIMERS, TicketRecord, kv::Namespace, kv_table_name,
 };
 use crate::{Error, Result, outbox::Entry, sandbox::ModuleEnv};
 
@@ -65,6 +65,12 @@ pub struct Handled {
     pub quarantine: Option<String>,
     /// The module whose recent-ticket list to clear once `outbox` is durable.
     pub tickets: Option<Arc<ModuleEnv>>,
+    /// Timers the handler scheduled.
+    pub timers: Vec<NewTimer>,
+    /// Timers the handler cancelled.
+    pub cancel_timers: Vec<u64>,
+    /// The timer whose firing this was (it is done, whatever the outcome).
+    pub fired_timer: Option<u64>,
     /// Told once this is durable.
     pub done: Option<oneshot::Sender<Result<(), String>>>,
 }
@@ -223,6 +229,7 @@ fn apply(
     let txn = db.begin_write()?;
     let seq_before = *next_seq;
     let mut max_ticket = 0u64;
+    let mut timer_deltas: Vec<(Arc<Namespace>, i64)> = Vec::new();
     {
         let mut inbox = txn.open_table(INBOX)?;
         let mut pending = txn.open_table(PENDING)?;
@@ -230,6 +237,8 @@ fn apply(
         let mut outbox = txn.open_table(OUTBOX)?;
         let mut tickets = txn.open_table(TICKETS)?;
         let mut quarantine = txn.open_table(QUARANTINE)?;
+        let mut timers = txn.open_table(TIMERS)?;
+        let mut timer_due = txn.open_table(TIMER_DUE)?;
         let now = now_secs();
         for op in group {
             match op {
@@ -279,6 +288,30 @@ fn apply(
                         new_entries.push((*next_seq, entry.clone()));
                         *next_seq += 1;
                     }
+                    let mut delta = 0i64;
+                    for t in &h.timers {
+                        let rec = serde_json::to_vec(&t.record)
+                            .map_err(|e| Error::Corrupt(e.to_string()))?;
+                        timers.insert((t.due_ms, t.id), rec.as_slice())?;
+                        timer_due.insert(t.id, t.due_ms)?;
+                        max_ticket = max_ticket.max(t.id);
+                        delta += 1;
+                    }
+                    for id in h.cancel_timers.iter().chain(&h.fired_timer) {
+                        let due = timer_due.remove(*id)?.map(|v| v.value());
+                        if let Some(due) = due {
+                            timers.remove((due, *id))?;
+                            delta -= 1;
+                        }
+                    }
+                    if delta != 0 {
+                        timer_deltas.push((h.namespace.clone(), delta));
+                    }
+                    if let Some(id) = h.fired_timer
+                        && let Some(reason) = &h.quarantine
+                    {
+                        tracing::warn!(module = %module, timer = id, "timer given up: {reason}");
+                    }
                     if let Some(id) = h.update_id {
                         if let Some(reason) = &h.quarantine {
                             quarantine.insert((&**module, id), reason.as_str())?;
@@ -319,6 +352,9 @@ fn apply(
         *next_seq = seq_before;
         new_entries.clear();
         return Err(e.into());
+    }
+    for (ns, delta) in timer_deltas {
+        ns.add_pending_timers(delta);
     }
     Ok(())
 }

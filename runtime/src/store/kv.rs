@@ -111,6 +111,8 @@ pub struct Namespace {
     db: Arc<Database>,
     limits: KvLimits,
     state: Mutex<State>,
+    /// Timers of the module committed and not fired or cancelled yet.
+    pending_timers: std::sync::atomic::AtomicI64,
 }
 
 /// A read-write transaction of one handler call.
@@ -193,12 +195,28 @@ impl Namespace {
                 keys,
                 quota,
             }),
+            pending_timers: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
     /// The module's name.
     pub fn module(&self) -> &Arc<str> {
         &self.module
+    }
+
+    /// Timers of the module committed and not fired or cancelled yet.
+    pub fn pending_timers(&self) -> u64 {
+        u64::try_from(
+            self.pending_timers
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(0)
+    }
+
+    /// Counts timers committed (positive) or fired and cancelled (negative).
+    pub fn add_pending_timers(&self, delta: i64) {
+        self.pending_timers
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Starts a transaction.

@@ -19,6 +19,11 @@ pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("
 pub(crate) const QUARANTINE: TableDefinition<'_, (&str, u64), &str> =
     TableDefinition::new("quarantine");
 
+/// Pending timers in due order: (due, Unix ms; timer id) → JSON [`super::TimerRecord`].
+pub(crate) const TIMERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("timers");
+/// Pending timers by id: timer id → due, Unix ms.
+pub(crate) const TIMER_DUE: TableDefinition<'_, u64, u64> = TableDefinition::new("timer_due");
+
 /// META key: the next outbox sequence number (u64 big-endian).
 pub(crate) const META_NEXT_SEQ: &str = "next_outbox_seq";
 /// META key: the next ticket (u64 big-endian).

@@ -61,6 +61,13 @@ pub const CLICKER_V2: &str = include!(concat!(env!("OUT_DIR"), "/clicker_v2.path
 /// be refused.
 pub const CLICKER_BROKEN: &str = include!(concat!(env!("OUT_DIR"), "/clicker_broken.path"));
 
+/// `tests/guests/timer-probe` (declares timers): `/remind <ms> <text>` schedules a timer and
+/// answers `scheduled <id>`; when it fires the chat gets `fired: <text> (late: yes|no)` (late:
+/// more than 2 s after it was due); `/cancel <id>` answers `cancelled true|false`; `/many <n>`
+/// schedules n timers an hour away and answers `scheduled <k>[, then <error>]`; `/fail <ms>`
+/// schedules a timer whose handling returns an error; refused calls answer `error: <error>`.
+pub const TIMER_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/timer_probe.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -75,6 +82,7 @@ mod tests {
             super::KV_PROBE,
             super::CLICKER_V2,
             super::CLICKER_BROKEN,
+            super::TIMER_PROBE,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module
