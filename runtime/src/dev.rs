@@ -5,6 +5,11 @@
 //! button (reply-keyboard buttons send their label as a message anyway, as in Telegram). The
 //! bot's messages are printed with their keyboards: `[Label]` for reply keyboards, `(Label)`
 //! for inline buttons. End of input (Ctrl-D) waits for the bot's last replies, then quits.
+//!
+//! With `--watch`, the modules' sources are watched: after an edit they are rebuilt and every
+//! module that changed is hot-swapped into the running bot (compile, canary `init`, switch, as
+//! any swap), so the chat and the modules' data stay. A build error or a refused version is
+//! printed and the running version keeps serving.
 
 use std::{
     io::Write,
@@ -22,8 +27,15 @@ use crate::{Config, Runtime, config::Secret};
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
     /// Load the modules in this directory instead of building the example modules from source.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["project", "watch"])]
     pub modules: Option<PathBuf>,
+    /// Build the modules of this cargo project (its directory or `Cargo.toml`) instead of the
+    /// example modules.
+    #[arg(long)]
+    pub project: Option<PathBuf>,
+    /// Rebuild and hot-swap the modules when their sources change.
+    #[arg(long)]
+    pub watch: bool,
     /// Keep the bot's data here; by default a temporary directory, deleted on exit.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -39,9 +51,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| temp.path().join("data"));
-    let modules_dir = match &args.modules {
-        Some(dir) => dir.clone(),
-        None => build_examples(temp.path()).await?,
+    let project = match (&args.modules, &args.project) {
+        (Some(_), _) => None,
+        (None, Some(p)) if p.is_dir() => Some(p.join("Cargo.toml")),
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => Some(examples_manifest()?),
+    };
+    let (modules_dir, built) = match (&args.modules, &project) {
+        (Some(dir), _) => (dir.clone(), None),
+        (None, Some(manifest)) => {
+            let (dir, built) = build_project(manifest, temp.path()).await?;
+            (dir, Some(built))
+        }
+        (None, None) => unreachable!("one of the two is set"),
     };
     // Update ids continue above those a kept data dir has seen, as Telegram's would.
     let first_update_id = match &args.data_dir {
@@ -74,6 +96,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         user.first_name,
         fake.bot_username(),
     );
+    let watcher = match (&project, built, args.watch) {
+        (Some(manifest), Some(built), true) => {
+            println!("botbox dev: watching the sources of {}", manifest.display());
+            Some(tokio::spawn(watch(manifest.clone(), built, runtime.clone())))
+        }
+        _ => None,
+    };
     let mut events = fake.subscribe();
     let printer = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
@@ -97,6 +126,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     }
     wait_until_quiet(&fake, &runtime).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
     printer.abort();
     runtime.stop().await;
     fake.shutdown();
@@ -175,8 +207,8 @@ fn print_message(out: &mut impl Write, who: &str, entry: &ChatEntry) -> std::io:
     Ok(())
 }
 
-/// Builds the example modules from this source tree; returns a directory holding them.
-async fn build_examples(temp: &Path) -> anyhow::Result<PathBuf> {
+/// The example modules' workspace in this source tree.
+fn examples_manifest() -> anyhow::Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("no source tree")?
@@ -184,23 +216,115 @@ async fn build_examples(temp: &Path) -> anyhow::Result<PathBuf> {
     let manifest = root.join("example-modules/Cargo.toml");
     anyhow::ensure!(
         manifest.exists(),
-        "the example modules' sources are not at {}; pass --modules DIR",
+        "the example modules' sources are not at {}; pass --modules DIR or --project DIR",
         manifest.display()
     );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    Ok(manifest)
+}
+
+/// Where guest builds go: beside the host's target dir, shared with the tests' guest builds.
+fn guest_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("botbox-guests");
-    eprintln!("building the example modules (first time: about a minute)...");
-    let built = tokio::task::spawn_blocking(move || {
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("target")
+        })
+        .join("botbox-guests")
+}
+
+async fn build_components(manifest: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let (manifest, target) = (manifest.to_path_buf(), guest_target());
+    Ok(tokio::task::spawn_blocking(move || {
         botbox_guest_build::build(&manifest, &target, botbox_guest_build::Profile::Release)
     })
-    .await??;
+    .await??)
+}
+
+/// What a build was made from: the source files and their modification times when the build
+/// started.
+struct Built {
+    files: Vec<PathBuf>,
+    stamp: Vec<Option<std::time::SystemTime>>,
+}
+
+/// Builds the modules of `manifest`; returns a directory holding them and what they were built
+/// from. Files that change during the build count as changed after it.
+async fn build_project(manifest: &Path, temp: &Path) -> anyhow::Result<(PathBuf, Built)> {
+    eprintln!(
+        "building the modules of {} (first time: about a minute)...",
+        manifest.display()
+    );
+    let (components, built) = build_stamped(manifest, None).await?;
     let dir = temp.join("modules");
     std::fs::create_dir_all(&dir)?;
-    for wasm in built {
+    for wasm in components {
         let name = wasm.file_name().context("module file name")?;
         std::fs::copy(&wasm, dir.join(name))?;
     }
-    Ok(dir)
+    Ok((dir, built))
+}
+
+/// Builds, with the modification times of `previous`'s files taken before the build.
+async fn build_stamped(
+    manifest: &Path,
+    previous: Option<&Built>,
+) -> anyhow::Result<(Vec<PathBuf>, Built)> {
+    let before = previous.map(|p| (p.files.clone(), stamp(&p.files)));
+    let components = build_components(manifest).await?;
+    let files = botbox_guest_build::watched_files(manifest, &components)?;
+    let stamp = match before {
+        Some((old, stamp)) if old == files => stamp,
+        // New files (or the first build): a change during this build may be missed.
+        _ => self::stamp(&files),
+    };
+    Ok((components, Built { files, stamp }))
+}
+
+/// The newest modification time among `files` (missing files count as changes too).
+fn stamp(files: &[PathBuf]) -> Vec<Option<std::time::SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// Rebuilds the project when one of its source files changes and swaps the modules that did.
+async fn watch(manifest: PathBuf, mut built: Built, runtime: Runtime) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if stamp(&built.files) == built.stamp {
+            continue;
+        }
+        // Let an editor finish writing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        println!("botbox dev: sources changed, rebuilding...");
+        let components = match build_stamped(&manifest, Some(&built)).await {
+            Ok((components, next)) => {
+                built = next;
+                components
+            }
+            Err(e) => {
+                // Try again at the next change.
+                built.stamp = stamp(&built.files);
+                println!("botbox dev: the build failed, the running version stays: {e:#}");
+                continue;
+            }
+        };
+        for wasm in &components {
+            let Ok(bytes) = std::fs::read(wasm) else {
+                continue;
+            };
+            match runtime.registry().install(&bytes, None).await {
+                Ok(done) if done.action == "unchanged" => {}
+                Ok(done) => println!(
+                    "botbox dev: {} {} {} (chat and data kept)",
+                    done.name, done.version, done.action
+                ),
+                Err(e) => println!("botbox dev: refused, the running version stays: {e}"),
+            }
+        }
+    }
 }
