@@ -99,7 +99,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let watcher = match (&project, built, args.watch) {
         (Some(manifest), Some(built), true) => {
             println!("botbox dev: watching the sources of {}", manifest.display());
-            Some(tokio::spawn(watch(manifest.clone(), built, runtime.clone())))
+            Some(tokio::spawn(watch(
+                manifest.clone(),
+                built,
+                runtime.clone(),
+            )))
         }
         _ => None,
     };

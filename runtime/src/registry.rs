@@ -48,6 +48,9 @@ struct Persisted {
     disabled: Option<String>,
     /// Configuration set through the API, replacing the file's `modules.<name>.config`.
     config: Option<toml::Table>,
+    /// Its file in the modules directory.
+    #[serde(default)]
+    file: Option<PathBuf>,
 }
 
 /// One module, running or not.
@@ -258,7 +261,11 @@ impl Registry {
             .slots
             .read()
             .iter()
-            .map(|(n, s)| (n.clone(), s.persisted.clone()))
+            .map(|(n, s)| {
+                let mut p = s.persisted.clone();
+                p.file = Some(s.file.clone());
+                (n.clone(), p)
+            })
             .collect();
         let bytes =
             serde_json::to_vec(&all).map_err(|e| Error::Corrupt(format!("module state: {e}")))?;
@@ -277,10 +284,9 @@ impl Registry {
                 .unwrap_or_default();
             // A module disabled before the stop is not started; its name is its file's stem
             // or the name its state was kept under.
-            if let Some((name, p)) = persisted
-                .iter()
-                .find(|(n, p)| p.disabled.is_some() && **n == stem)
-            {
+            if let Some((name, p)) = persisted.iter().find(|(n, p)| {
+                p.disabled.is_some() && (p.file.as_ref() == Some(&file) || **n == stem)
+            }) {
                 self.insert_disabled(name, &file, hash, p.clone())?;
                 continue;
             }

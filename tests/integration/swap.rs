@@ -484,3 +484,50 @@ async fn the_modules_directory_is_watched_for_new_replaced_and_removed_files() {
     .unwrap();
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_module_stays_disabled_after_a_restart_until_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fast_fake();
+    let c = fast_config(dir.path(), &fake, &[CLICKER_V2]);
+    let rt = start(c.clone()).await;
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks (v2): 1", WAIT)
+        .await
+        .unwrap();
+    cli(
+        &c,
+        ModuleCommand::Disable {
+            name: "clicker".into(),
+        },
+    )
+    .await
+    .unwrap();
+    rt.stop().await;
+
+    let rt = start(c.clone()).await;
+    let info = rt.registry().info("clicker").unwrap();
+    assert_eq!(info.state, "disabled");
+    assert_eq!(
+        info.disabled_reason.as_deref(),
+        Some("disabled by the operator")
+    );
+    assert!(rt.registry().get("clicker").is_none());
+    let list = cli(&c, ModuleCommand::List).await.unwrap();
+    assert!(list.contains("disabled by the operator"), "{list}");
+    cli(
+        &c,
+        ModuleCommand::Enable {
+            name: "clicker".into(),
+        },
+    )
+    .await
+    .unwrap();
+    fake.send_text(&alice, "Click");
+    fake.wait_for_bot_text(alice.id, "Clicks (v2): 2", WAIT)
+        .await
+        .unwrap();
+    rt.stop().await;
+}
