@@ -119,11 +119,13 @@ impl GuestLog {
         }
     }
 
-    /// The module's last few lines (also those dropped by the rate limit), oldest first.
-    pub fn recent(&self) -> Vec<String> {
+    /// The module's last few lines written since `since_ms` (Unix milliseconds; also those
+    /// dropped by the rate limit), oldest first: what a call wrote, without what earlier calls
+    /// left behind.
+    pub fn recent(&self, since_ms: u64) -> Vec<String> {
         self.tail(RECENT)
             .into_iter()
-            .filter(|l| l.level != "host")
+            .filter(|l| l.level != "host" && l.at_ms >= since_ms)
             .map(|l| l.text)
             .collect()
     }

@@ -80,12 +80,13 @@ impl Instance {
     #[doc(hidden)]
     pub fn _pre(_: &InstancePre<HostState>) {}
 
-    fn trap(&self, e: wasmtime::Error) -> CallError {
+    /// The failure of a call that started at `started_ms`, with the last line it wrote.
+    fn trap(&self, e: wasmtime::Error, started_ms: u64) -> CallError {
         let mut msg = format!("{e:#}");
         if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
             msg = format!("{trap}: {msg}");
         }
-        let recent = self.store.data().env.log.recent();
+        let recent = self.store.data().env.log.recent(started_ms);
         if let Some(last) = recent.last() {
             msg.push_str(&format!(" (last output: {last})"));
         }
@@ -94,6 +95,7 @@ impl Instance {
 
     /// Calls `init`.
     pub async fn init(&mut self) -> Result<types::Manifest, CallError> {
+        let started_ms = crate::outbox::now_ms();
         self.store.data_mut().ticks = 0;
         self.store.set_epoch_deadline(1);
         match self
@@ -104,7 +106,7 @@ impl Instance {
         {
             Ok(Ok(m)) => Ok(m),
             Ok(Err(e)) => Err(CallError::Refused(e)),
-            Err(e) => Err(self.trap(e)),
+            Err(e) => Err(self.trap(e, started_ms)),
         }
     }
 
@@ -115,6 +117,7 @@ impl Instance {
         update: &types::Update,
         chat_id: Option<i64>,
     ) -> (Result<(), CallError>, CallOutput) {
+        let started_ms = crate::outbox::now_ms();
         self.store.data_mut().begin_call(chat_id);
         self.store.set_epoch_deadline(1);
         let result = self
@@ -130,7 +133,7 @@ impl Instance {
         let result = match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CallError::Refused(e)),
-            Err(e) => Err(self.trap(e)),
+            Err(e) => Err(self.trap(e, started_ms)),
         };
         (result, output)
     }
