@@ -4,6 +4,8 @@
 mod guest_log;
 mod host;
 mod instance;
+#[cfg(test)]
+mod limit_tests;
 
 use std::{path::Path, sync::Arc, thread, time::Duration};
 

@@ -25,6 +25,7 @@ const COMPONENTS: &[&str] = &[
     "clicker_v2",
     "clicker_broken",
     "timer_probe",
+    "hostile",
 ];
 
 fn main() {

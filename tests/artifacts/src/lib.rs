@@ -68,6 +68,18 @@ pub const CLICKER_BROKEN: &str = include!(concat!(env!("OUT_DIR"), "/clicker_bro
 /// schedules a timer whose handling returns an error; refused calls answer `error: <error>`.
 pub const TIMER_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/timer_probe.path"));
 
+/// `tests/guests/hostile`: tries to break out of its sandbox and answers what it got. `/files`
+/// (`files: denied`), `/env` (`env: <n> vars, <n> args`), `/net <port>` (`net: denied (...)`),
+/// `/token` (`token: not found (...)`), `/escape <user id>...` (`escape: saw nothing of clicker
+/// (...)`, reads and then overwrites keys named like the clicker's), `/bigvalue` (a 2 MiB value,
+/// then fills its 16 KiB KV quota: `bigvalue: <error>; filled <n> then <error>; usage <b> of <max>
+/// bytes`), `/flood` (up to 1000 `flood <i>` messages in one update; `/report` answers `flood: <n>
+/// accepted, then <error>`), `/bigtext` (`bigtext: send <error>; broadcast <error>`), `/logflood`
+/// (100,000 lines to stdout and stderr, then `logflood: wrote 100000 lines`); `/recurse`,
+/// `/recurse_frames`, `/panic`, `/spin` and `/bomb` trap (host stack limit, Rust's in-memory stack,
+/// panic, CPU deadline, memory); `/ping` answers `hostile alive`.
+pub const HOSTILE: &str = include!(concat!(env!("OUT_DIR"), "/hostile.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -83,6 +95,7 @@ mod tests {
             super::CLICKER_V2,
             super::CLICKER_BROKEN,
             super::TIMER_PROBE,
+            super::HOSTILE,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module
