@@ -63,13 +63,14 @@ impl<'de> serde::Deserialize<'de> for Ticket {
     }
 }
 
-/// A message to edit or delete: one this module sent, by ticket, or any message by its chat and
-/// message id.
+/// A message to edit or delete: one this module sent, by ticket, or the message of the update
+/// being handled (the new or edited message, or the one whose button was pressed) by its chat
+/// and message id. The host refuses other messages, so no module can touch another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageRef {
     /// A message this module sent through the outbox.
     Ticket(Ticket),
-    /// A message in a chat.
+    /// The message of the update being handled.
     Message {
         /// The chat's id.
         chat_id: i64,

@@ -392,3 +392,43 @@ async fn the_circuit_breaker_stops_a_module_that_keeps_trapping_and_tells_the_op
     assert_eq!(hostile(&rt).calls, calls);
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_modules_messages_cannot_be_edited_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake();
+    let rt = start_both(dir.path(), &fake, |_| {}).await;
+    let mut alice = Bystander::join(&fake).await;
+    alice.still_answers(&fake, "joining").await;
+    let target = fake
+        .transcript(alice.user.id)
+        .into_iter()
+        .rfind(|e| e.from_bot && e.text == "Clicks: 1")
+        .expect("the clicker's reply");
+    let mallory = TestUser::new(666, "Mallory");
+    let answer = ask(
+        &fake,
+        &mallory,
+        &format!("/vandal {} {}", alice.user.id, target.message_id),
+    )
+    .await;
+    assert!(
+        answer.starts_with("vandal: edit ")
+            && answer
+                .matches("only the message of the update it handles")
+                .count()
+                == 2,
+        "{answer}"
+    );
+    alice.still_answers(&fake, "/vandal").await;
+    let after = fake
+        .transcript(alice.user.id)
+        .into_iter()
+        .find(|e| e.message_id == target.message_id)
+        .unwrap();
+    assert_eq!(
+        (after.text.as_str(), after.edits, after.deleted),
+        ("Clicks: 1", 0, false)
+    );
+    rt.stop().await;
+}

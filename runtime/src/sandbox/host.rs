@@ -135,6 +135,8 @@ struct Call {
     requests: usize,
     timers: Vec<NewTimer>,
     cancel_timers: Vec<u64>,
+    /// The messages of the update being handled: the only ones a module may name by id.
+    own_messages: Vec<(i64, i32)>,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -191,7 +193,7 @@ impl HostState {
         }
     }
 
-    pub(super) fn begin_call(&mut self, chat_id: Option<i64>) {
+    pub(super) fn begin_call(&mut self, chat_id: Option<i64>, own_messages: Vec<(i64, i32)>) {
         self.call = Some(Call {
             txn: self.env.namespace.begin(),
             outbox: Vec::new(),
@@ -200,6 +202,7 @@ impl HostState {
             requests: 0,
             timers: Vec::new(),
             cancel_timers: Vec::new(),
+            own_messages,
         });
         self.ticks = 0;
     }
@@ -245,7 +248,20 @@ impl HostState {
     /// Resolves a message reference to (chat, target), checking that a ticket is this module's.
     fn target(&mut self, r: outbox::MessageRef) -> Result<(i64, Target), outbox::Error> {
         match r {
-            outbox::MessageRef::Message((chat, id)) => Ok((chat, Target::Message(id))),
+            outbox::MessageRef::Message((chat, id)) => {
+                // Module-chosen ids: only the update's own messages, never another module's.
+                let own = self
+                    .call
+                    .as_ref()
+                    .is_some_and(|c| c.own_messages.contains(&(chat, id)));
+                if own {
+                    Ok((chat, Target::Message(id)))
+                } else {
+                    Err(invalid(
+                        "a module names by id only the message of the update it handles; edit and delete what it sent by ticket",
+                    ))
+                }
+            }
             outbox::MessageRef::Ticket(t) => {
                 if let Some(chat) = self.call.as_ref().and_then(|c| c.tickets.get(&t)) {
                     return Ok((*chat, Target::Ticket(t)));

@@ -118,7 +118,18 @@ impl Instance {
         chat_id: Option<i64>,
     ) -> (Result<(), CallError>, CallOutput) {
         let started_ms = crate::outbox::now_ms();
-        self.store.data_mut().begin_call(chat_id);
+        let own = match &update.kind {
+            types::UpdateKind::Message(m) | types::UpdateKind::EditedMessage(m) => {
+                vec![(m.chat.id, m.message_id)]
+            }
+            types::UpdateKind::CallbackQuery(q) => q
+                .message
+                .iter()
+                .map(|m| (m.chat.id, m.message_id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.store.data_mut().begin_call(chat_id, own);
         self.store.set_epoch_deadline(1);
         let result = self
             .module

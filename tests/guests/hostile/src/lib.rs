@@ -27,6 +27,8 @@
 //!   with big frames in linear memory (Rust's stack), which runs out first and traps on the
 //!   access below its bottom; `/panic` panics, `/spin` loops forever, `/bomb` allocates without
 //!   bound: each traps (panic, CPU deadline, memory).
+//! - `/vandal <chat id> <message id>` tries to edit and to delete that message (another
+//!   module's): `vandal: edit <error or ACCEPTED>; delete <error or ACCEPTED>`.
 //! - `/ping` answers `hostile alive`.
 
 mod reach;
@@ -62,6 +64,7 @@ impl Module for Hostile {
             .command("panic", "Panic")
             .command("spin", "Loop forever")
             .command("bomb", "Allocate memory without bound")
+            .command("vandal", "Edit and delete another module's message")
             .command("ping", "Answer `hostile alive`"))
     }
 
@@ -91,6 +94,7 @@ impl Module for Hostile {
             Some("panic") => panic!("hostile module panics on purpose"),
             Some("spin") => traps::spin(),
             Some("bomb") => traps::bomb(),
+            Some("vandal") => vandal(update.command_args()),
             Some("ping") => "hostile alive".to_owned(),
             _ => return Ok(()),
         };
@@ -107,6 +111,27 @@ fn flood(update: &Update) -> Result<String, Error> {
         }
     }
     Ok("flood: 1000 accepted".to_owned())
+}
+
+/// Tries to edit and delete the message `<chat id> <message id>` named in `args`.
+fn vandal(args: &str) -> String {
+    let mut parts = args.split_whitespace().map(str::parse::<i64>);
+    let (Some(Ok(chat_id)), Some(Ok(message_id))) = (parts.next(), parts.next()) else {
+        return "usage: /vandal <chat id> <message id>".to_owned();
+    };
+    let target = outbox::MessageRef::Message {
+        chat_id,
+        message_id: i32::try_from(message_id).unwrap_or(i32::MAX),
+    };
+    let outcome = |r: Result<(), botbox_sdk::outbox::Error>| match r {
+        Ok(()) => "ACCEPTED".to_owned(),
+        Err(error) => error.to_string(),
+    };
+    format!(
+        "vandal: edit {}; delete {}",
+        outcome(outbox::edit_text(target, "vandalised")),
+        outcome(outbox::delete(target))
+    )
 }
 
 /// Tries to send and to broadcast a 100 kB text.
