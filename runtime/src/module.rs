@@ -404,33 +404,28 @@ impl Shard {
 
     /// Marks the update handled with no effects (quarantined when `reason` is given).
     fn finish(&self, work: &Work, reason: Option<String>) {
-        let _ = self.deps.committer.send(Op::Handled(Box::new(Handled {
-            namespace: self.version.env.namespace.clone(),
-            update_id: work.update(),
-            writes: Vec::new(),
-            kv_seq: 0,
-            outbox: Vec::new(),
-            quarantine: reason,
-            tickets: None,
-            timers: Vec::new(),
-            cancel_timers: Vec::new(),
-            fired_timer: work.timer_id,
-            done: None,
-        })));
+        finish_unhandled(
+            &self.deps.committer,
+            &self.version.env.namespace,
+            work.update(),
+            work.timer_id,
+            reason,
+        );
     }
 }
 
-/// Marks an update handled by the module of `namespace` with no effects (quarantined when
-/// `reason` is given).
+/// Marks an update (or a timer's firing) handled by the module of `namespace` with no effects
+/// (quarantined when `reason` is given).
 pub fn finish_unhandled(
     committer: &Committer,
     namespace: &Arc<Namespace>,
-    update_id: u64,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
     reason: Option<String>,
 ) {
     let _ = committer.send(Op::Handled(Box::new(Handled {
         namespace: namespace.clone(),
-        update_id: Some(update_id),
+        update_id,
         writes: Vec::new(),
         kv_seq: 0,
         outbox: Vec::new(),
@@ -438,7 +433,7 @@ pub fn finish_unhandled(
         tickets: None,
         timers: Vec::new(),
         cancel_timers: Vec::new(),
-        fired_timer: None,
+        fired_timer,
         done: None,
     })));
 }

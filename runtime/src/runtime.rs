@@ -326,7 +326,7 @@ impl Runtime {
             "update skipped: the module is not running"
         );
         if let Some(ns) = self.inner.registry.namespace(module) {
-            finish_unhandled(&self.inner.committer, &ns, update_id, None);
+            finish_unhandled(&self.inner.committer, &ns, Some(update_id), None, None);
         }
     }
 
