@@ -238,7 +238,10 @@ async fn check_running<W: Write>(r: &mut Report<'_, W>, dir: &Path) {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
             r.problem(
-                &format!("the running bot says it is not healthy ({status}): {}", text.trim()),
+                &format!(
+                    "the running bot says it is not healthy ({status}): {}",
+                    text.trim()
+                ),
                 "look at its log: journalctl -u botbox -n 100",
             );
         }
@@ -325,7 +328,10 @@ async fn check_modules<W: Write>(r: &mut Report<'_, W>, config: &Config) {
         Ok(e) => e,
         Err(e) => {
             r.problem(
-                &format!("the modules directory {} cannot be read: {e}", dir.display()),
+                &format!(
+                    "the modules directory {} cannot be read: {e}",
+                    dir.display()
+                ),
                 "create it and put module files (*.wasm) in it",
             );
             return;
@@ -415,7 +421,11 @@ mod tests {
                 .unwrap_err()
                 .contains("not a component")
         );
-        assert!(wasm_kind(b"MZ\x90\x00").unwrap_err().contains("not WebAssembly"));
+        assert!(
+            wasm_kind(b"MZ\x90\x00")
+                .unwrap_err()
+                .contains("not WebAssembly")
+        );
         assert!(wasm_kind(b"").is_err());
     }
 }

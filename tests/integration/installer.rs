@@ -72,7 +72,11 @@ async fn install(args: &[String]) -> Run {
 
 async fn install_ok(args: &[String]) -> String {
     let run = install(args).await;
-    assert!(run.status.success(), "the installer failed:\n{}", run.output);
+    assert!(
+        run.status.success(),
+        "the installer failed:\n{}",
+        run.output
+    );
     run.output
 }
 
@@ -113,7 +117,10 @@ async fn stop(mut bot: tokio::process::Child) {
         .await
         .expect("botbox stops after SIGTERM")
         .unwrap();
-    assert!(status.success(), "botbox exited with {status:?} after SIGTERM");
+    assert!(
+        status.success(),
+        "botbox exited with {status:?} after SIGTERM"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +144,11 @@ async fn a_non_interactive_install_puts_everything_in_place_and_the_bot_answers(
         assert_eq!(mode & 0o111, 0o111, "the program is executable");
         let data = std::fs::metadata(prefix.join("data")).unwrap();
         assert!(data.is_dir());
-        assert_eq!(data.permissions().mode() & 0o077, 0, "only the bot reads its data");
+        assert_eq!(
+            data.permissions().mode() & 0o077,
+            0,
+            "only the bot reads its data"
+        );
     }
     assert!(prefix.join("modules/clicker.wasm").is_file());
     let config = std::fs::read_to_string(prefix.join("botbox.toml")).unwrap();
@@ -176,7 +187,10 @@ async fn the_installed_service_unit_passes_systemd_analyze_verify() {
         )),
         "{text}"
     );
-    assert!(!text.contains('@'), "every placeholder is filled in: {text}");
+    assert!(
+        !text.contains('@'),
+        "every placeholder is filled in: {text}"
+    );
     let out = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .arg(&unit)
@@ -262,9 +276,18 @@ async fn uninstall_keeps_the_data_and_purge_removes_it() {
     };
     let output = install_ok(&remove(false)).await;
     assert!(output.contains("Kept"), "{output}");
-    assert!(!prefix.join("bin/botbox").exists(), "the program is removed");
-    assert!(prefix.join("data/botbox.redb").is_file(), "the data is kept");
-    assert!(prefix.join("botbox.toml").is_file(), "the configuration is kept");
+    assert!(
+        !prefix.join("bin/botbox").exists(),
+        "the program is removed"
+    );
+    assert!(
+        prefix.join("data/botbox.redb").is_file(),
+        "the data is kept"
+    );
+    assert!(
+        prefix.join("botbox.toml").is_file(),
+        "the configuration is kept"
+    );
 
     // Installing again finds everything as it was.
     install_ok(&non_interactive(&prefix, &modules, &fake)).await;
@@ -280,7 +303,11 @@ async fn uninstall_keeps_the_data_and_purge_removes_it() {
     // Removing what is not there says so.
     let again = install(&remove(false)).await;
     assert!(!again.status.success());
-    assert!(again.output.contains("there is no botbox installed"), "{}", again.output);
+    assert!(
+        again.output.contains("there is no botbox installed"),
+        "{}",
+        again.output
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +326,10 @@ async fn a_wrong_token_given_to_a_non_interactive_install_is_explained_and_chang
         run.output
     );
     assert!(run.output.contains("@BotFather"), "{}", run.output);
-    assert!(!prefix.join("botbox.toml").exists(), "no configuration written");
+    assert!(
+        !prefix.join("botbox.toml").exists(),
+        "no configuration written"
+    );
 }
 
 /// A terminal session: the installer runs under `script`, which gives it a pseudo-terminal;
@@ -424,7 +454,10 @@ async fn the_interactive_installer_explains_a_wrong_token_asks_again_and_finds_t
     term.expect("Paste the token here and press Enter:").await;
     {
         let screen = term.screen.lock();
-        assert!(screen.contains("@BotFather"), "says where tokens come from: {screen}");
+        assert!(
+            screen.contains("@BotFather"),
+            "says where tokens come from: {screen}"
+        );
     }
     term.type_line("123456:WRONG-TOKEN").await;
     term.expect("Telegram does not know this token").await;
@@ -449,8 +482,11 @@ async fn the_interactive_installer_explains_a_wrong_token_asks_again_and_finds_t
     fake.send_text(&stranger, "hello bot");
     fake.send_text(&alice, "/start");
     fake.send_text(&alice, &code);
-    term.expect(&format!("hello, Alice! Your Telegram user id is {}.", alice.id))
-        .await;
+    term.expect(&format!(
+        "hello, Alice! Your Telegram user id is {}.",
+        alice.id
+    ))
+    .await;
     term.expect("Done: botbox is installed.").await;
     let status = tokio::time::timeout(WAIT, term.child.wait())
         .await

@@ -124,7 +124,10 @@ async fn healthz_and_metrics_answer_without_the_admin_token_and_count_what_the_b
         let resp = http.get(format!("{base}/metrics")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
         let page = resp.text().await.unwrap();
         let handled = sample(&page, r#"botbox_updates_handled_total{module="clicker"}"#);
         let sent = sample(&page, "botbox_outbox_sent_total");
@@ -141,16 +144,34 @@ async fn healthz_and_metrics_answer_without_the_admin_token_and_count_what_the_b
     };
     assert_eq!(sample(&page, "botbox_up"), Some(1.0), "{page}");
     assert_eq!(sample(&page, "botbox_modules_loaded"), Some(1.0), "{page}");
-    assert_eq!(sample(&page, "botbox_updates_unfinished"), Some(0.0), "{page}");
-    assert_eq!(sample(&page, "botbox_updates_quarantined"), Some(0.0), "{page}");
+    assert_eq!(
+        sample(&page, "botbox_updates_unfinished"),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "botbox_updates_quarantined"),
+        Some(0.0),
+        "{page}"
+    );
     assert_eq!(
         sample(&page, r#"botbox_outbox_queued{priority="bulk"}"#),
         Some(0.0),
         "{page}"
     );
-    assert_eq!(sample(&page, "botbox_outbox_failed_total"), Some(0.0), "{page}");
-    assert!(sample(&page, "process_resident_memory_bytes").unwrap() > 1e6, "{page}");
-    assert!(page.contains("# TYPE botbox_updates_handled_total counter"), "{page}");
+    assert_eq!(
+        sample(&page, "botbox_outbox_failed_total"),
+        Some(0.0),
+        "{page}"
+    );
+    assert!(
+        sample(&page, "process_resident_memory_bytes").unwrap() > 1e6,
+        "{page}"
+    );
+    assert!(
+        page.contains("# TYPE botbox_updates_handled_total counter"),
+        "{page}"
+    );
     assert!(page.contains("# TYPE botbox_outbox_queued gauge"), "{page}");
     assert!(!page.contains(fake.token()), "no secrets in the metrics");
     rt.stop().await;
@@ -230,7 +251,10 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
         out.contains("PROBLEM  module notes.wasm is not WebAssembly at all"),
         "{out}"
     );
-    assert!(out.contains("ok       module clicker.wasm is a botbox component"), "{out}");
+    assert!(
+        out.contains("ok       module clicker.wasm is a botbox component"),
+        "{out}"
+    );
     assert!(out.contains("2 problems found."), "{out}");
 
     // A configuration that does not parse.
@@ -250,9 +274,10 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
         .port();
     std::fs::write(
         &unreachable,
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .replace(fake.api_url().as_str(), &format!("http://127.0.0.1:{port}/")),
+        std::fs::read_to_string(&config).unwrap().replace(
+            fake.api_url().as_str(),
+            &format!("http://127.0.0.1:{port}/"),
+        ),
     )
     .unwrap();
     let (ok, out) = doctor(&unreachable).await;
@@ -264,7 +289,10 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
     let config = write_config(dir.path(), &fake, &modules, "");
     let (ok, out) = doctor(&config).await;
     assert!(ok, "{out}");
-    assert!(out.contains("the token works: the bot is @botbox_test_bot"), "{out}");
+    assert!(
+        out.contains("the token works: the bot is @botbox_test_bot"),
+        "{out}"
+    );
     assert!(out.contains("Everything looks right."), "{out}");
     let mut bot = spawn_bot(&config, &[]);
     let _log = read_stderr(&mut bot);
@@ -273,7 +301,10 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
     fake.wait_for_bot_text(alice.id, "", WAIT).await.unwrap();
     let (ok, out) = doctor(&config).await;
     assert!(ok, "{out}");
-    assert!(out.contains("the database is in use: the bot is running"), "{out}");
+    assert!(
+        out.contains("the database is in use: the bot is running"),
+        "{out}"
+    );
     assert!(out.contains("the running bot says it is healthy"), "{out}");
     assert!(sigterm(&mut bot).await.success());
 }
@@ -340,7 +371,10 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
     .unwrap();
     let status = sigterm(&mut bot).await;
     let log = log.await.unwrap();
-    assert!(status.success(), "a clean exit after SIGTERM: {status:?}\n{log}");
+    assert!(
+        status.success(),
+        "a clean exit after SIGTERM: {status:?}\n{log}"
+    );
     let answered_at_stop: usize = users.iter().map(|u| clicks_of(&fake, u.id).len()).sum();
     assert!(
         answered_at_stop < total,

@@ -157,7 +157,11 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
     };
     let mut out = String::new();
     let m = &mut out;
-    gauge(m, "botbox_up", "Whether the runtime answers (its database too).");
+    gauge(
+        m,
+        "botbox_up",
+        "Whether the runtime answers (its database too).",
+    );
     sample(m, "botbox_up", &[], u64::from(db_ok));
     gauge(m, "botbox_build_info", "The botbox version.");
     sample(
@@ -274,7 +278,11 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
     sample(m, "botbox_updates_quarantined", &[], tables.quarantined);
 
     let o = ops.outbox.metrics();
-    gauge(m, "botbox_outbox_queued", "Messages waiting, by priority class.");
+    gauge(
+        m,
+        "botbox_outbox_queued",
+        "Messages waiting, by priority class.",
+    );
     for (class, n) in [
         ("callback", o.queued_callback),
         ("interactive", o.queued_interactive),
@@ -333,7 +341,10 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
     }
     process_metrics(m);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()
@@ -374,16 +385,18 @@ fn process_metrics(m: &mut String) {
         .unwrap_or_default();
     let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
     if let (Some(user), Some(system)) = (field(14), field(15)) {
-        counter(m, "process_cpu_seconds_total", "CPU time used, user and system.");
+        counter(
+            m,
+            "process_cpu_seconds_total",
+            "CPU time used, user and system.",
+        );
         sample_f(m, "process_cpu_seconds_total", (user + system) / TICKS);
     }
-    let boot = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("btime "))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        });
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
     if let (Some(boot), Some(start)) = (boot, field(22)) {
         gauge(
             m,

@@ -244,11 +244,14 @@ pub async fn wait_for_operator(
                 && text.contains(code)
                 && let Some(user) = m["from"]["id"].as_i64()
             {
-                let name = [m["from"]["first_name"].as_str(), m["from"]["last_name"].as_str()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let name = [
+                    m["from"]["first_name"].as_str(),
+                    m["from"]["last_name"].as_str(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
                 // Confirms what was read, so the bot does not answer the code later.
                 let _ = call(
                     &http,
@@ -272,7 +275,9 @@ mod tests {
     #[test]
     fn token_shape() {
         assert!(looks_like_token("123456:TEST-TOKEN"));
-        assert!(looks_like_token("110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"));
+        assert!(looks_like_token(
+            "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+        ));
         assert!(!looks_like_token("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"));
         assert!(!looks_like_token("12:ab cd"));
         assert!(!looks_like_token(":abc"));
