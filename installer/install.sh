@@ -126,6 +126,18 @@ case "$PREFIX" in
 esac
 PREFIX="${PREFIX%/}"
 [ -n "$PREFIX" ] || die "--prefix / is not allowed: botbox needs a directory of its own."
+if ! [[ "$PREFIX" =~ ^[A-Za-z0-9._/+-]+$ ]]; then
+    die "--prefix must be a plain path (letters, digits, . _ - + /), not \"$PREFIX\"."
+fi
+if ! [[ "$API_URL" =~ ^https?://[A-Za-z0-9._:/%+-]+$ ]]; then
+    die "--api-url must be an http(s) address like https://api.telegram.org, not \"$API_URL\"."
+fi
+if ! [[ "$ADMIN_LISTEN" =~ ^[0-9A-Fa-f.:\[\]]+:[0-9]+$ ]]; then
+    die "--admin-listen must be an address and port like 127.0.0.1:9180, not \"$ADMIN_LISTEN\"."
+fi
+if ! [[ "$RUN_USER" =~ ^[a-z_][a-z0-9_-]*$|^$ ]]; then
+    die "--user must be a user name like botbox, not \"$RUN_USER\"."
+fi
 if [ -n "$OPERATOR_ID" ] && ! [[ "$OPERATOR_ID" =~ ^[0-9]+$ ]]; then
     die "--operator-id must be a Telegram user id (a number), not \"$OPERATOR_ID\"."
 fi
@@ -263,7 +275,7 @@ uninstall() {
 }
 
 if [ "$UNINSTALL" = 1 ]; then
-    if [ "$SYSTEMD" = 1 ] && [ "$IS_ROOT" = 0 ]; then
+    if [ "$SYSTEMD" = 1 ] && [ "$IS_ROOT" = 0 ] && [ -f "$UNIT_FILE" ]; then
         die "removing the service needs root." "Run: sudo bash install.sh --uninstall"
     fi
     uninstall
