@@ -132,7 +132,8 @@ fi
 if ! [[ "$API_URL" =~ ^https?://[A-Za-z0-9._:/%+-]+$ ]]; then
     die "--api-url must be an http(s) address like https://api.telegram.org, not \"$API_URL\"."
 fi
-if ! [[ "$ADMIN_LISTEN" =~ ^[0-9A-Fa-f.:\[\]]+:[0-9]+$ ]]; then
+listen_re='^[]0-9A-Fa-f.:[]+:[0-9]+$'
+if ! [[ "$ADMIN_LISTEN" =~ $listen_re ]]; then
     die "--admin-listen must be an address and port like 127.0.0.1:9180, not \"$ADMIN_LISTEN\"."
 fi
 if ! [[ "$RUN_USER" =~ ^[a-z_][a-z0-9_-]*$|^$ ]]; then
