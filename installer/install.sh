@@ -512,8 +512,8 @@ elif [ -z "$TTY" ]; then
     warn "no --operator-id: the bot will not know who operates it (backups stay on this server)"
 else
     code="$(printf '%06d' $(((RANDOM * 32768 + RANDOM) % 1000000)))"
-    say "The bot should know who you are, so that it can send you its daily backups" \
-        "and let you manage it from the chat. Please:" \
+    say "The bot should know who you are, so that it lets you manage it from the chat" \
+        "(send it new modules, for instance) and sends you its daily backups. Please:" \
         "  1. open Telegram (on your phone or computer)," \
         "  2. open your bot: https://t.me/$bot_username (or search for @$bot_username)," \
         "  3. press START, then send the bot this number:  ${BOLD}${code}${RESET}"
@@ -568,11 +568,16 @@ step "writing the configuration"
 if [ "$UPGRADE" = 1 ]; then
     ok "kept $CONFIG as it is"
 else
-    operator_lines="# No operator was given. To get backups in Telegram, add your user id:
+    operators_line="# No operator was given. Add your Telegram user id to manage the bot from the chat:
+# operators = [123456789]"
+    backup_line="# To get the backups in Telegram too, your user id:
 # telegram_chat_id = 123456789"
     if [ -n "$OPERATOR_ID" ]; then
-        operator_lines="# Daily backups also go to you in Telegram (${OPERATOR_NAME:-user $OPERATOR_ID}); restore one on a
-# new server with: botbox restore --from-telegram
+        operators_line="# Who operates the bot (${OPERATOR_NAME:-user $OPERATOR_ID}): they may send it modules (/install),
+# list them (/modules), roll one back (/rollback NAME) and hear when a module is stopped.
+operators = [$OPERATOR_ID]"
+        backup_line="# The backups also go to the operator in Telegram (and one at every stop); restore one
+# on a new server with: botbox restore --from-telegram
 telegram_chat_id = $OPERATOR_ID"
     fi
     umask 077
@@ -587,6 +592,7 @@ modules_dir = "$MODULES_DIR"
 # The bot's token (@BotFather). Anyone who has it can speak as your bot: keep it secret.
 token = "$TOKEN"
 api_url = "$API_URL"
+$operators_line
 
 [admin]
 # The admin API (for \`botbox kv\`, \`botbox backup\`), /healthz and /metrics.
@@ -596,7 +602,7 @@ listen = "$ADMIN_LISTEN"
 # A snapshot of all data every day in $DATA_DIR/backups; the last 7 are kept.
 interval_secs = 86400
 keep = 7
-$operator_lines
+$backup_line
 EOF
     umask 022
     if [ "$IS_ROOT" = 1 ]; then
@@ -628,8 +634,11 @@ Is it running?          systemctl status botbox
 Its log:                journalctl -u botbox -f        (Ctrl-C stops watching)
 Is everything right?    botbox doctor
 Restart / stop / start: systemctl restart botbox   (stop, start)
-Add a module:           cp my-module.wasm $MODULES_DIR/ && systemctl restart botbox
-Remove a module:        rm $MODULES_DIR/NAME.wasm && systemctl restart botbox
+Add a module:           cp my-module.wasm $MODULES_DIR/   (botbox picks it up within seconds;
+                        or send the .wasm file to the bot with the caption /install)
+Replace a module:       copy the new file over the old one (the old version is kept for rollback)
+Remove a module:        rm $MODULES_DIR/NAME.wasm
+Modules and their state: botbox module list
 A backup right now:     botbox backup
 Health and metrics:     curl http://$ADMIN_LISTEN/healthz   and   /metrics
 Upgrade:                run the installer again (configuration and data are kept)
@@ -680,10 +689,10 @@ if [ "$SYSTEMD" = 1 ]; then
         "Is it running?       systemctl status botbox" \
         "Its log:             journalctl -u botbox -f" \
         "A check-up:          botbox doctor" \
-        "Add a module:        copy its .wasm file into $MODULES_DIR, then: systemctl restart botbox"
+        "Add a module:        copy its .wasm file into $MODULES_DIR (picked up by itself)"
 else
     say "" \
         "A check-up:          $BIN doctor --config $CONFIG" \
-        "Add a module:        copy its .wasm file into $MODULES_DIR and restart botbox"
+        "Add a module:        copy its .wasm file into $MODULES_DIR (picked up by itself)"
 fi
 say "Everything else:     $PREFIX/README.txt"

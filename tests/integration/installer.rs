@@ -155,6 +155,7 @@ async fn a_non_interactive_install_puts_everything_in_place_and_the_bot_answers(
     assert!(config.contains(&format!("token = \"{}\"", fake.token())));
     assert!(config.contains(&format!("telegram_chat_id = {}", TestUser::alice().id)));
     let parsed = botbox::Config::from_toml(&config).expect("the written configuration is valid");
+    assert_eq!(parsed.telegram.operators, [TestUser::alice().id]);
     assert_eq!(parsed.data_dir, prefix.join("data"));
     assert_eq!(parsed.modules_dir, prefix.join("modules"));
     assert!(prefix.join("README.txt").is_file());
@@ -497,6 +498,7 @@ async fn the_interactive_installer_explains_a_wrong_token_asks_again_and_finds_t
     let config = std::fs::read_to_string(prefix.join("botbox.toml")).unwrap();
     assert!(config.contains(&format!("token = \"{}\"", fake.token())));
     assert!(config.contains(&format!("telegram_chat_id = {}", alice.id)));
+    assert!(config.contains(&format!("operators = [{}]", alice.id)));
     assert!(!config.contains("WRONG"));
     // The installed bot works.
     let bot = start_installed(&prefix);

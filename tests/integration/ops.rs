@@ -145,6 +145,24 @@ async fn healthz_and_metrics_answer_without_the_admin_token_and_count_what_the_b
     assert_eq!(sample(&page, "botbox_up"), Some(1.0), "{page}");
     assert_eq!(sample(&page, "botbox_modules_loaded"), Some(1.0), "{page}");
     assert_eq!(
+        sample(&page, r#"botbox_module_running{module="clicker"}"#),
+        Some(1.0),
+        "{page}"
+    );
+    assert!(
+        sample(&page, r#"botbox_module_calls_total{module="clicker"}"#).unwrap() >= 4.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, r#"botbox_module_traps_total{module="clicker"}"#),
+        Some(0.0),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"botbox_module_handle_seconds{module="clicker",quantile="0.99"} "#),
+        "{page}"
+    );
+    assert_eq!(
         sample(&page, "botbox_updates_unfinished"),
         Some(0.0),
         "{page}"
