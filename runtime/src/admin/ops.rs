@@ -187,7 +187,12 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
     );
     for name in &modules {
         let up = running.contains(name);
-        sample(m, "botbox_module_running", &[("module", name)], u64::from(up));
+        sample(
+            m,
+            "botbox_module_running",
+            &[("module", name)],
+            u64::from(up),
+        );
     }
     for (metric, help, counter_) in [
         (
