@@ -11,6 +11,8 @@
 //! | `POST /v1/kv/{module}/import` | JSON lines in, applied atomically; `{"imported": n}` |
 //! | `POST /v1/backup` | a consistent snapshot of the whole database (see [`crate::backup`]) |
 //! | `GET /v1/outbox` | the outbox metrics |
+//! | `GET /healthz` | `ok` while the database answers; no token needed (see [`ops`]) |
+//! | `GET /metrics` | Prometheus text format; no token needed (see [`ops`]) |
 //! | `GET /v1/modules` | every module: name, version, hash, state, shards, calls, errors, traps, latency, capabilities |
 //! | `POST /v1/modules` | body: a component; adds it (409 when its name is taken) |
 //! | `GET /v1/modules/{name}` | one module |
@@ -31,6 +33,7 @@
 
 pub mod kv_ops;
 mod modules_api;
+pub mod ops;
 mod server;
 
 use std::path::Path;

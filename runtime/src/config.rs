@@ -29,6 +29,32 @@ pub struct Config {
     pub backup: BackupConfig,
     /// Per-module settings, by module name.
     pub modules: BTreeMap<String, ModuleSettings>,
+    /// How `botbox run` writes its log: `text` or `json` (`BOTBOX_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors (journald, Loki, Elasticsearch...).
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<LogFormat> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(Error::Config(format!(
+                "the log format must be `text` or `json`, not `{other}`"
+            ))),
+        }
+    }
 }
 
 /// Scheduled backups (see `botbox::backup`).
@@ -265,6 +291,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             backup: BackupConfig::default(),
             modules: BTreeMap::new(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -406,6 +433,9 @@ impl Config {
         }
         if let Some(v) = var("BOTBOX_ADMIN_TOKEN") {
             self.admin.token = Secret::new(v);
+        }
+        if let Some(v) = var("BOTBOX_LOG_FORMAT") {
+            self.log_format = v.parse()?;
         }
         if let Some(v) = var("BOTBOX_ADMIN_LISTEN") {
             self.admin.listen = v.parse().map_err(|e| {

@@ -64,13 +64,23 @@ enum Command {
         #[arg(long, conflicts_with = "file")]
         from_telegram: bool,
     },
+    /// Checks the configuration, the token, the data directory, the modules and the connection
+    /// to the Bot API, and says in plain words what is wrong (exit status 1 when something is).
+    Doctor {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Helpers for `installer/install.sh` (token check, finding the operator).
+    #[command(hide = true)]
+    Setup {
+        #[command(subcommand)]
+        command: botbox::doctor::setup::SetupCommand,
+    },
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<botbox::Config> {
-    let path = path.or_else(|| {
-        let p = PathBuf::from("botbox.toml");
-        p.exists().then_some(p)
-    });
+    let path = botbox::doctor::config_path(path);
     botbox::Config::load(path.as_deref()).context("cannot load the configuration")
 }
 
@@ -81,23 +91,42 @@ fn main() -> anyhow::Result<()> {
         | Command::Kv { .. }
         | Command::Module { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => "warn",
+        | Command::Restore { .. }
+        | Command::Doctor { .. }
+        | Command::Setup { .. } => "warn",
         Command::Run { .. } => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BOTBOX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // `run` reads its configuration before logging starts: it may ask for JSON logs.
+    let mut run_config = match &cli.command {
+        Command::Run { config } => Some(load_config(config.clone())?),
+        _ => None,
+    };
+    let log_format = match &run_config {
+        Some(c) => c.log_format,
+        None => std::env::var("BOTBOX_LOG_FORMAT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default(),
+    };
+    botbox::logs::init(log_format, default_level);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         match cli.command {
-            Command::Run { config } => run(config).await,
+            Command::Run { .. } => run(run_config.take().context("no configuration")?).await,
+            Command::Doctor { config } => {
+                let problems = botbox::doctor::run(config, &mut std::io::stdout()).await?;
+                if problems > 0 {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
+            Command::Setup { command } => {
+                let code = botbox::doctor::setup::run(command).await?;
+                std::process::exit(code);
+            }
             Command::Dev(args) => botbox::dev::run(args).await,
             Command::Kv { config, command } => {
                 let config = load_config(config)?;
@@ -154,8 +183,7 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = load_config(config)?;
+async fn run(config: botbox::Config) -> anyhow::Result<()> {
     let runtime = botbox::Runtime::start(config)
         .await
         .context("cannot start")?;

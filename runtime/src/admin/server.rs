@@ -48,6 +48,12 @@ pub async fn serve(
         db,
         outbox,
     });
+    let ops = super::ops::routes(super::ops::Sources {
+        db: ctx.db.clone(),
+        outbox: ctx.outbox.clone(),
+        committer: ctx.kv.committer().clone(),
+        registry: ctx.registry.clone(),
+    });
     let app = Router::new()
         .route(
             "/v1/kv/{module}/keys/{key}",
@@ -61,7 +67,8 @@ pub async fn serve(
         .merge(super::modules_api::routes())
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
-        .with_state(ctx);
+        .with_state(ctx)
+        .merge(ops);
     tracing::info!(%listen, "admin API listening");
     Ok((
         listen,
