@@ -33,7 +33,7 @@
 
 pub mod kv_ops;
 mod modules_api;
-pub mod ops;
+pub mod monitoring;
 mod server;
 
 use std::path::Path;

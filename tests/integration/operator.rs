@@ -255,6 +255,8 @@ async fn scheduled_backups_appear_and_only_the_newest_are_kept() {
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    // A snapshot being written is `.partial` until it is complete.
+                    .filter(|name| name.ends_with(".bbk"))
                     .collect()
             })
             .unwrap_or_default();
@@ -278,11 +280,11 @@ async fn scheduled_backups_appear_and_only_the_newest_are_kept() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    rt.stop().await;
     for f in list() {
         let bytes = std::fs::read(backups.join(&f)).unwrap();
         botbox::backup::verify(bytes.as_slice()).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
-    rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,7 +48,7 @@ pub async fn serve(
         db,
         outbox,
     });
-    let ops = super::ops::routes(super::ops::Sources {
+    let monitoring = super::monitoring::routes(super::monitoring::Sources {
         db: ctx.db.clone(),
         outbox: ctx.outbox.clone(),
         committer: ctx.kv.committer().clone(),
@@ -68,7 +68,7 @@ pub async fn serve(
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx)
-        .merge(ops);
+        .merge(monitoring);
     tracing::info!(%listen, "admin API listening");
     Ok((
         listen,
