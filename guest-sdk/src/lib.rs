@@ -12,6 +12,8 @@
 //!   deletes messages ([`reply`] and [`Message`] for the common cases); [`config`] reads the
 //!   operator's settings and [`log`] writes to the runtime's log; [`timers`] calls the module
 //!   back later, durably.
+//! - [`dialogue`] writes conversations as sequential `async` code ("state on the stack") that
+//!   survives restarts, traps and hot swaps.
 //!
 //! Everything a handler writes to [`kv`] and every message it queues become durable together,
 //! atomically, when [`Module::handle_update`] returns `Ok`; an `Err` or a panic discards them.
@@ -46,6 +48,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod dialogue;
 mod error;
 pub mod kv;
 pub mod log;
