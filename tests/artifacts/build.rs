@@ -26,6 +26,9 @@ const COMPONENTS: &[&str] = &[
     "clicker_broken",
     "timer_probe",
     "hostile",
+    "coroutine_dialogue",
+    "coroutine_dialogue_v2",
+    "coroutine_dialogue_v3",
 ];
 
 fn main() {

@@ -80,6 +80,27 @@ pub const TIMER_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/timer_probe.pa
 /// panic, CPU deadline, memory); `/ping` answers `hostile alive`.
 pub const HOSTILE: &str = include!(concat!(env!("OUT_DIR"), "/hostile.path"));
 
+/// `example-modules/coroutine-dialogue` (config `timeout_secs`, default 300): `/start` asks
+/// `Send me the first number.`, then `Now send the second number.`, and answers `a + b = s`; a
+/// non-number is answered `That is not a whole number. Please send a number like 42.`; after
+/// `timeout_secs` of silence: `You did not answer for N seconds, so I stopped waiting. Send
+/// /start ...`. `/profile` asks a name, an age, a language (inline buttons `Rust`, `Python`,
+/// `Go`, `Other`) and a city, then answers `Saved. Your profile:` + the profile; `/myprofile`
+/// shows it; `/cancel` answers `Cancelled. ...`. A dialogue whose code changed incompatibly is
+/// answered `The bot was updated and cannot go on with this conversation. ...`.
+pub const COROUTINE_DIALOGUE: &str = include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue.path"));
+
+/// `tests/guests/coroutine-dialogue-v2`: the example coroutine-dialogue as a compatible version
+/// `2.0.0` (same dialogues and versions), answering sums as `a + b = s (v2)`; an answer `trap`
+/// makes the step trap.
+pub const COROUTINE_DIALOGUE_V2: &str =
+    include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue_v2.path"));
+
+/// `tests/guests/coroutine-dialogue-v3`: the example coroutine-dialogue as version `3.0.0` whose
+/// `/start` dialogue has version 2, so sums started with the example diverge.
+pub const COROUTINE_DIALOGUE_V3: &str =
+    include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue_v3.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -96,6 +117,9 @@ mod tests {
             super::CLICKER_BROKEN,
             super::TIMER_PROBE,
             super::HOSTILE,
+            super::COROUTINE_DIALOGUE,
+            super::COROUTINE_DIALOGUE_V2,
+            super::COROUTINE_DIALOGUE_V3,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module
