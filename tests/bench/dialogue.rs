@@ -188,6 +188,8 @@ fn config(dir: &std::path::Path, fake: &FakeBotApi) -> Config {
     // Three keys per dialogue (header, start, input) and 100k users: beyond the default quota.
     config.sandbox.kv_max_keys = 1 << 40;
     config.sandbox.kv_max_bytes = 1 << 40;
+    // One pending inactivity timer per live dialogue.
+    config.sandbox.max_timers = 1 << 40;
     // Each instance holds its shard's suspended dialogues.
     config.sandbox.memory_mib = 512;
     config.outbox.chat_per_second = 1e6;

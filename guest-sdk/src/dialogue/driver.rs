@@ -178,7 +178,7 @@ impl Dialogues {
         }
         host.kv_delete(&key.header_key())?;
         if let Some(timer) = header.timer {
-            host.cancel(timer)?;
+            cancel(host.as_ref(), timer);
         }
         self.running.borrow_mut().remove(&(key.a, key.b));
         Ok(())
@@ -391,15 +391,19 @@ impl Dialogues {
             steps += 1;
         }
         if let Some(timer) = previous.and_then(|h| h.timer) {
-            host.cancel(timer)?;
+            cancel(host.as_ref(), timer);
         }
         let delay = match want.timeout {
             Timeout::Inactivity => self.inactivity.as_ref().map(|(delay, _)| *delay),
             Timeout::After(ms) => Some(Duration::from_millis(ms)),
         };
-        let timer = delay
-            .map(|delay| host.schedule(delay, chat, &key.timer_payload()))
-            .transpose()?;
+        // Without a timer (the module's timer quota is used up, or the operator took timers
+        // away) the dialogue still works; it just does not time out.
+        let timer = delay.and_then(|delay| {
+            host.schedule(delay, chat, &key.timer_payload())
+                .map_err(|error| host.warn(&format!("dialogue `{name}` has no timeout: {error}")))
+                .ok()
+        });
         let header = Header {
             name,
             version,
@@ -464,6 +468,14 @@ impl Dialogues {
         Dialogue {
             shared: self.shared.clone(),
         }
+    }
+}
+
+/// Cancels a dialogue's timer. A failure is only logged: the timer then fires for nothing, and
+/// is ignored as stale.
+fn cancel(host: &dyn super::host::Host, timer: u64) {
+    if let Err(error) = host.cancel(timer) {
+        host.warn(&format!("a dialogue timer could not be cancelled: {error}"));
     }
 }
 
