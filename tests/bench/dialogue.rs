@@ -1,4 +1,4 @@
-//! Live dialogues (issue 7): the coroutine-dialogue example's `/start` dialogue suspended at its
+//! Live dialogues (issue 7): the coroutine-dialogue example's `/sum` dialogue suspended at its
 //! first question for 1k, 10k and 100k users at once. Prints one JSON object per size and one
 //! for the rebuild after a restart (progress on stderr); never fails on speed.
 //!
@@ -222,7 +222,7 @@ async fn main() {
     let mut events = rt.subscribe();
     // Warm up: the module's instances exist and a few dialogues ran.
     let id = next_id.fetch_add(1, Ordering::Relaxed);
-    one(&rt, &mut events, update(id, 1, "/start")).await;
+    one(&rt, &mut events, update(id, 1, "/sum")).await;
     drain(&rt).await;
     let rss_base = memory_mib();
     let mut answered = std::collections::HashSet::new();
@@ -230,7 +230,7 @@ async fn main() {
         let add = size - live;
         let (first, ids) = (live, next_id.fetch_add(add, Ordering::Relaxed));
         let started = feed(&rt, add, move |i| {
-            update(ids + i, FIRST_USER + first + i, "/start")
+            update(ids + i, FIRST_USER + first + i, "/sum")
         })
         .await;
         live = size;

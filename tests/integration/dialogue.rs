@@ -15,8 +15,8 @@ const MODULE: &str = "coroutine-dialogue";
 const FIRST: &str = "Send me the first number.";
 const SECOND: &str = "Now send the second number.";
 const NOT_A_NUMBER: &str = "That is not a whole number. Please send a number like 42.";
-const HELP: &str = "Send /start to add two numbers, or /profile to fill in your profile.";
-const DIVERGED: &str = "The bot was updated and cannot go on with this conversation. Send /start to add two numbers, or /profile to fill in your profile.";
+const HELP: &str = "Send /sum to add two numbers, or /profile to fill in your profile.";
+const DIVERGED: &str = "The bot was updated and cannot go on with this conversation. Send /sum to add two numbers, or /profile to fill in your profile.";
 
 fn fast_fake() -> FakeBotApi {
     FakeBotApi::start(FakeConfig {
@@ -78,13 +78,14 @@ async fn the_article_s_dialogue_adds_two_numbers_and_asks_again_after_invalid_in
     ))
     .await;
     let ann = TestUser::alice();
-    say(&fake, &ann, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "twelve", NOT_A_NUMBER).await;
     say(&fake, &ann, "12", SECOND).await;
     say(&fake, &ann, "3.5", NOT_A_NUMBER).await;
     say(&fake, &ann, "-30", "12 + -30 = -18").await;
-    // The dialogue is over: a number now is not an answer.
-    say(&fake, &ann, "5", HELP).await;
+    // The dialogue is over: a number now is no answer (the module leaves it to others).
+    fake.send_text(&ann, "5");
+    say(&fake, &ann, "/sum", FIRST).await;
     assert_eq!(
         bot_texts(&fake, ann.id),
         [
@@ -93,7 +94,7 @@ async fn the_article_s_dialogue_adds_two_numbers_and_asks_again_after_invalid_in
             SECOND,
             NOT_A_NUMBER,
             "12 + -30 = -18",
-            HELP
+            FIRST
         ]
     );
     rt.stop().await;
@@ -105,18 +106,18 @@ async fn after_the_inactivity_timeout_the_bot_says_it_stopped_waiting_and_how_to
     let fake = fast_fake();
     let rt = start(dialogue_config(dir.path(), &fake, &[COROUTINE_DIALOGUE], 2)).await;
     let ann = TestUser::alice();
-    say(&fake, &ann, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "7", SECOND).await;
     let timeout = format!("You did not answer for 2 seconds, so I stopped waiting. {HELP}");
     wait_count(&fake, ann.id, &timeout, 1).await;
-    // The late answer starts nothing; /start starts afresh.
-    say(&fake, &ann, "8", HELP).await;
-    say(&fake, &ann, "/start", FIRST).await;
+    // The late answer is no answer any more; /sum starts afresh.
+    fake.send_text(&ann, "8");
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "1", SECOND).await;
     say(&fake, &ann, "2", "1 + 2 = 3").await;
     assert_eq!(
         bot_texts(&fake, ann.id),
-        [FIRST, SECOND, &timeout, HELP, FIRST, SECOND, "1 + 2 = 3"]
+        [FIRST, SECOND, &timeout, FIRST, SECOND, "1 + 2 = 3"]
     );
     rt.stop().await;
 }
@@ -248,8 +249,8 @@ async fn after_kill_9_mid_dialogue_users_answer_the_pending_questions_and_nothin
         TestUser::new(103, "Cid"),
     );
     let mut bot = spawn_bot(&config_file);
-    say(&fake, &ann, "/start", FIRST).await;
-    say(&fake, &bob, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
+    say(&fake, &bob, "/sum", FIRST).await;
     say(&fake, &bob, "5", SECOND).await;
     say(&fake, &cid, "/profile", "What is your name?").await;
     say(
@@ -314,7 +315,7 @@ async fn a_compatible_swap_mid_dialogue_lets_every_dialogue_go_on() {
     ))
     .await;
     let (ann, bob) = (TestUser::alice(), TestUser::bob());
-    say(&fake, &ann, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "4", SECOND).await;
     say(&fake, &bob, "/profile", "What is your name?").await;
 
@@ -353,7 +354,7 @@ async fn an_incompatible_swap_mid_dialogue_ends_only_the_changed_dialogue_with_t
     ))
     .await;
     let (ann, bob) = (TestUser::alice(), TestUser::bob());
-    say(&fake, &ann, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "4", SECOND).await;
     say(&fake, &bob, "/profile", "What is your name?").await;
 
@@ -370,8 +371,8 @@ async fn an_incompatible_swap_mid_dialogue_ends_only_the_changed_dialogue_with_t
         "Nice to meet you, Bob. How old are you?",
     )
     .await;
-    // The sum starts afresh with the new version.
-    say(&fake, &ann, "/start", FIRST).await;
+    // /sum starts afresh with the new version.
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "5", SECOND).await;
     say(&fake, &ann, "6", "5 + 6 = 11").await;
     assert_eq!(
@@ -394,10 +395,10 @@ async fn a_trap_in_one_dialogue_step_does_not_end_other_users_dialogues() {
         TestUser::new(202, "Bob"),
         TestUser::new(203, "Cid"),
     );
-    say(&fake, &ann, "/start", FIRST).await;
+    say(&fake, &ann, "/sum", FIRST).await;
     say(&fake, &ann, "3", SECOND).await;
-    say(&fake, &bob, "/start", FIRST).await;
-    say(&fake, &cid, "/start", FIRST).await;
+    say(&fake, &bob, "/sum", FIRST).await;
+    say(&fake, &cid, "/sum", FIRST).await;
     say(&fake, &cid, "10", SECOND).await;
 
     fake.send_text(&cid, "trap");
@@ -444,7 +445,7 @@ async fn a_thousand_users_in_concurrent_dialogues_each_get_exactly_their_own_sum
     // Three rounds sent at once, each in another order, so the users' messages interleave: the
     // runtime keeps each chat's order, nothing else.
     for u in &users {
-        fake.send_text(u, "/start");
+        fake.send_text(u, "/sum");
     }
     for (i, u) in users.iter().enumerate().rev() {
         fake.send_text(u, a(i as i64).to_string());

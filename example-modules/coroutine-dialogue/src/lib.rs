@@ -1,7 +1,7 @@
 //! Coroutine dialogue: the bot of the article "State on the stack", written as sequential code
 //! with botbox's [dialogues](botbox_sdk::dialogue), plus a longer questionnaire.
 //!
-//! `/start` asks for a first number, then a second, and answers their sum; anything that is not
+//! `/sum` asks for a first number, then a second, and answers their sum; anything that is not
 //! a whole number is rejected and asked for again. After `timeout_secs` (module config, default
 //! 300) without an answer the bot says it stopped waiting and how to start again. `/profile`
 //! asks for a name, an age, a language (inline buttons) and a city, each validated, saves them as
@@ -16,7 +16,8 @@
 //! - helpers are ordinary async functions (`number`, `ask_until`), loops are ordinary loops;
 //! - KV writes inside a dialogue go through `Dialogue::effect`, so a replay does not repeat them.
 //!
-//! Run it with `botbox dev` from the repository root and send `/start`.
+//! Run it with `botbox dev` from the repository root and send `/sum`. (Plain messages that are
+//! not answers are left to the other modules, such as the clicker, which `botbox dev` runs too.)
 
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use botbox_sdk::{
 use serde::{Deserialize, Serialize};
 
 /// What to send to begin, said whenever a dialogue ends.
-const HELP: &str = "Send /start to add two numbers, or /profile to fill in your profile.";
+const HELP: &str = "Send /sum to add two numbers, or /profile to fill in your profile.";
 /// The languages `/profile` offers, as button labels and data.
 const LANGUAGES: [&str; 4] = ["Rust", "Python", "Go", "Other"];
 
@@ -50,7 +51,7 @@ fn dialogues() -> Dialogues {
         .on_divergence(Divergence::Tell(format!(
             "The bot was updated and cannot go on with this conversation. {HELP}"
         )))
-        .command("start", "Add two numbers", 1, sum)
+        .command("sum", "Add two numbers", 1, sum)
         .command("profile", "Fill in your profile", 1, questionnaire)
 }
 
@@ -74,8 +75,6 @@ impl Module for CoroutineDialogue {
                 None => "You have no profile yet: send /profile.".to_owned(),
             };
             reply(update, &text)?;
-        } else if update.text().is_some() {
-            reply(update, HELP)?;
         }
         Ok(())
     }

@@ -80,11 +80,11 @@ pub const TIMER_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/timer_probe.pa
 /// panic, CPU deadline, memory); `/ping` answers `hostile alive`.
 pub const HOSTILE: &str = include!(concat!(env!("OUT_DIR"), "/hostile.path"));
 
-/// `example-modules/coroutine-dialogue` (config `timeout_secs`, default 300): `/start` asks
+/// `example-modules/coroutine-dialogue` (config `timeout_secs`, default 300): `/sum` asks
 /// `Send me the first number.`, then `Now send the second number.`, and answers `a + b = s`; a
 /// non-number is answered `That is not a whole number. Please send a number like 42.`; after
 /// `timeout_secs` of silence: `You did not answer for N seconds, so I stopped waiting. Send
-/// /start ...`. `/profile` asks a name, an age, a language (inline buttons `Rust`, `Python`,
+/// /sum ...`. `/profile` asks a name, an age, a language (inline buttons `Rust`, `Python`,
 /// `Go`, `Other`) and a city, then answers `Saved. Your profile:` + the profile; `/myprofile`
 /// shows it; `/cancel` answers `Cancelled. ...`. A dialogue whose code changed incompatibly is
 /// answered `The bot was updated and cannot go on with this conversation. ...`.
@@ -97,7 +97,7 @@ pub const COROUTINE_DIALOGUE_V2: &str =
     include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue_v2.path"));
 
 /// `tests/guests/coroutine-dialogue-v3`: the example coroutine-dialogue as version `3.0.0` whose
-/// `/start` dialogue has version 2, so sums started with the example diverge.
+/// `/sum` dialogue has version 2, so sums started with the example diverge.
 pub const COROUTINE_DIALOGUE_V3: &str =
     include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue_v3.path"));
 

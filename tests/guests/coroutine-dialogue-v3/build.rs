@@ -1,5 +1,5 @@
 //! Makes an incompatible version 3 of the example coroutine-dialogue from its source: version
-//! `3.0.0`, and the `/start` dialogue's version bumped from 1 to 2, so that a running sum
+//! `3.0.0`, and the `/sum` dialogue's version bumped from 1 to 2, so that a running sum
 //! dialogue diverges after a swap to it.
 
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ fn main() {
         .join("\n")
         .replace(r#"env!("CARGO_PKG_VERSION")"#, r#""3.0.0""#)
         .replace(
-            r#".command("start", "Add two numbers", 1, sum)"#,
-            r#".command("start", "Add two numbers", 2, sum)"#,
+            r#".command("sum", "Add two numbers", 1, sum)"#,
+            r#".command("sum", "Add two numbers", 2, sum)"#,
         );
     assert!(
         v3.contains("\"3.0.0\"") && v3.contains(r#""Add two numbers", 2, sum"#),
