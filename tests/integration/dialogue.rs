@@ -289,8 +289,18 @@ async fn after_kill_9_mid_dialogue_users_answer_the_pending_questions_and_nothin
         texts_across_a_kill(&fake, bob.id),
         [FIRST, SECOND, "5 + 7 = 12"]
     );
+    // The questionnaire's clock was recorded before the kill and replayed after it.
+    fake.wait_for_bot_text(cid.id, "You answered in", WAIT)
+        .await
+        .unwrap();
+    let mut cid_texts = texts_across_a_kill(&fake, cid.id);
+    let took = cid_texts.pop().unwrap();
+    assert!(
+        took.starts_with("You answered in ") && took.ends_with(" s."),
+        "{took}"
+    );
     assert_eq!(
-        texts_across_a_kill(&fake, cid.id),
+        cid_texts,
         [
             "What is your name?",
             "Nice to meet you, Cid. How old are you?",

@@ -5,7 +5,7 @@
 //! a whole number is rejected and asked for again. After `timeout_secs` (module config, default
 //! 300) without an answer the bot says it stopped waiting and how to start again. `/profile`
 //! asks for a name, an age, a language (inline buttons) and a city, each validated, saves them as
-//! the user's profile in KV and shows it; `/myprofile` shows the saved profile; `/cancel` ends
+//! the user's profile in KV and shows it, with the time the user took; `/myprofile` shows the saved profile; `/cancel` ends
 //! the running dialogue.
 //!
 //! What it shows:
@@ -14,7 +14,8 @@
 //! - it survives restarts, traps and hot swaps: the SDK logs each dialogue's inputs in KV and
 //!   rebuilds a dialogue by replaying them, sending nothing twice;
 //! - helpers are ordinary async functions (`number`, `ask_until`), loops are ordinary loops;
-//! - KV writes inside a dialogue go through `Dialogue::effect`, so a replay does not repeat them.
+//! - KV writes inside a dialogue go through `Dialogue::effect`, so a replay does not repeat them,
+//!   and the clock is read through `Dialogue::now_unix_ms`, which a replay answers from the log.
 //!
 //! Run it with `botbox dev` from the repository root and send `/sum`. (Plain messages that are
 //! not answers are left to the other modules, such as the clicker, which `botbox dev` runs too.)
@@ -150,6 +151,8 @@ fn line(max: usize) -> impl Fn(&str) -> Option<String> {
 
 /// The questionnaire: four validated answers, saved as the user's profile.
 async fn questionnaire(d: Dialogue) -> Result<(), Error> {
+    // The clock differs between runs, so it is recorded: a replay gets the same time back.
+    let started = d.now_unix_ms().await;
     let name = ask_until(
         &d,
         "What is your name?",
@@ -194,5 +197,7 @@ async fn questionnaire(d: Dialogue) -> Result<(), Error> {
         city,
     };
     d.effect(|| kv::set_json(profile_key(d.user()), &profile))?;
-    d.say(&format!("Saved. Your profile:\n{profile}"))
+    d.say(&format!("Saved. Your profile:\n{profile}"))?;
+    let seconds = d.now_unix_ms().await.saturating_sub(started) / 1000;
+    d.say(&format!("You answered in {seconds} s."))
 }

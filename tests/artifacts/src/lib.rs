@@ -85,9 +85,10 @@ pub const HOSTILE: &str = include!(concat!(env!("OUT_DIR"), "/hostile.path"));
 /// non-number is answered `That is not a whole number. Please send a number like 42.`; after
 /// `timeout_secs` of silence: `You did not answer for N seconds, so I stopped waiting. Send
 /// /sum ...`. `/profile` asks a name, an age, a language (inline buttons `Rust`, `Python`,
-/// `Go`, `Other`) and a city, then answers `Saved. Your profile:` + the profile; `/myprofile`
-/// shows it; `/cancel` answers `Cancelled. ...`. A dialogue whose code changed incompatibly is
-/// answered `The bot was updated and cannot go on with this conversation. ...`.
+/// `Go`, `Other`) and a city, then answers `Saved. Your profile:` + the profile and `You
+/// answered in N s.`; `/myprofile` shows it; `/cancel` answers `Cancelled. ...`. A dialogue
+/// whose code changed incompatibly is answered `The bot was updated and cannot go on with this
+/// conversation. ...`.
 pub const COROUTINE_DIALOGUE: &str = include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue.path"));
 
 /// `tests/guests/coroutine-dialogue-v2`: the example coroutine-dialogue as a compatible version
