@@ -11,7 +11,10 @@
 //! - **Step latency**: one dialogue step (a user answers the first question; the dialogue asks
 //!   the second), from `submit` of the update to the durable commit of its handling (log entry,
 //!   header, timer, reply: two group-committed fsyncs), one update at a time, on dialogues
-//!   picked across all the live ones.
+//!   picked across all the live ones; and the module's handling time of those steps (the
+//!   `handle-update` call: KV reads and writes, timer, reply, the dialogue's poll), which is
+//!   what the number of live dialogues could change. fsync times depend on what else the
+//!   machine does: the load average is printed too.
 //! - **Rebuild**: the runtime is stopped and started again on the same data; every live
 //!   dialogue then gets one more step, which rebuilds it by replaying its log in the fresh
 //!   instance. Reported: the time for all of them, and single-step latencies of rebuilt steps.
@@ -33,6 +36,7 @@ use std::{
 
 use botbox::{Config, Options, Runtime, config::ModuleSettings, config::Secret, store::Committed};
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits};
+use redb::{ReadableDatabase, ReadableTableMetadata};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 const MODULE: &str = "coroutine-dialogue";
@@ -76,6 +80,14 @@ fn memory_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// The machine's 1-minute load average: other work on it shows in the fsync-bound latencies.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn pct_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -97,7 +109,6 @@ async fn feed(
             match events.recv().await {
                 Ok(Committed::Handled { .. }) => handled += 1,
                 Err(RecvError::Lagged(n)) => handled += n,
-                Ok(_) => {}
                 Err(RecvError::Closed) => break,
             }
         }
@@ -156,10 +167,7 @@ async fn drain(rt: &Runtime) {
             txn.list_tables()
                 .expect("tables")
                 .find(|t| redb::TableHandle::name(t) == "outbox")
-                .and_then(|t| {
-                    use redb::ReadableTableMetadata;
-                    txn.open_untyped_table(t).ok()?.len().ok()
-                })
+                .and_then(|t| txn.open_untyped_table(t).ok()?.len().ok())
                 .unwrap_or(0)
         };
         if queued == 0 {
@@ -248,6 +256,7 @@ async fn main() {
             latencies.push(one(&rt, &mut events, update(id, user, "1")).await);
         }
         latencies.sort();
+        let handler = rt.modules()[MODULE].latency_us().unwrap_or_default();
         eprintln!("{size} live dialogues: started {add} in {started:?}");
         println!(
             "{}",
@@ -263,6 +272,9 @@ async fn main() {
                 "step_p50_ms": pct_ms(&latencies, 0.5),
                 "step_p99_ms": pct_ms(&latencies, 0.99),
                 "step_max_ms": pct_ms(&latencies, 1.0),
+                "step_handler_p50_us": handler.0,
+                "step_handler_p99_us": handler.1,
+                "load_average": load_average(),
             })
         );
     }
@@ -289,6 +301,7 @@ async fn main() {
         rebuilt.push(one(&rt, &mut events, update(id, user, "2")).await);
     }
     rebuilt.sort();
+    let rebuilt_handler = rt.modules()[MODULE].latency_us().unwrap_or_default();
     // Then one step for every other live dialogue, as fast as the runtime takes them.
     let answered = Arc::new(answered);
     let sampled = Arc::new(sampled);
@@ -316,6 +329,9 @@ async fn main() {
             "rebuilt_step_samples": rebuilt.len(),
             "rebuilt_step_p50_ms": pct_ms(&rebuilt, 0.5),
             "rebuilt_step_p99_ms": pct_ms(&rebuilt, 0.99),
+            "rebuilt_step_handler_p50_us": rebuilt_handler.0,
+            "rebuilt_step_handler_p99_us": rebuilt_handler.1,
+            "load_average": load_average(),
             "all_rebuilt_seconds": all.as_secs_f64(),
             "all_rebuilt_steps_per_sec": live as f64 / all.as_secs_f64(),
             "handler_errors": stats.errors.load(Ordering::Relaxed),
