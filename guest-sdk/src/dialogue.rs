@@ -53,8 +53,9 @@
 //! [`Dialogues`] is a registry of dialogue functions, each started by a command. It runs them on
 //! a small executor inside the module instance: a dialogue is a boxed future, polled (with a
 //! no-op waker) only when an input for it arrives, and suspended at its next await. A suspended
-//! dialogue costs its future (its locals and the await it is stopped at, typically under 100
-//! bytes) plus an entry in a map, not an instance or a thread.
+//! dialogue costs its future (its locals and the await it is stopped at: 176 bytes for a
+//! two-question dialogue on a 64-bit target, less on wasm32) plus an entry in a map, not an
+//! instance or a thread.
 //!
 //! # Durable by replay
 //!
