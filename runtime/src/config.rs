@@ -339,7 +339,7 @@ impl Default for SandboxConfig {
             breaker_quarantines: 5,
             watch_interval_ms: 1000,
             log_lines_kept: 200,
-            max_timers: 10_000,
+            max_timers: 1_000_000,
         }
     }
 }
