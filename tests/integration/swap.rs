@@ -530,3 +530,34 @@ async fn a_disabled_module_stays_disabled_after_a_restart_until_enabled() {
         .unwrap();
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_only_commands_reach_the_module_only_from_an_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fast_fake();
+    let operator = TestUser::new(777, "Op");
+    let stranger = TestUser::new(555, "Stranger");
+    let mut c = fast_config(dir.path(), &fake, &[ECHO]);
+    c.telegram.operators = vec![operator.id];
+    // The operator marks echo's /buttons as theirs.
+    c.modules.entry("echo".into()).or_default().admin_commands = vec!["buttons".into()];
+    let rt = start(c).await;
+
+    fake.send_text(&stranger, "/buttons");
+    fake.send_text(&stranger, "after");
+    fake.wait_for_bot_text(stranger.id, "echo: after", WAIT)
+        .await
+        .unwrap();
+    // Updates are handled in order: the stranger's /buttons reached nobody.
+    assert_eq!(bot_texts(&fake, stranger.id), ["echo: after"]);
+
+    fake.send_text(&operator, "/buttons");
+    fake.wait_until(WAIT, |v| {
+        v.transcript(operator.id)
+            .iter()
+            .any(|e| e.from_bot && e.reply_markup.is_some())
+    })
+    .await
+    .unwrap();
+    rt.stop().await;
+}
