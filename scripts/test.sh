@@ -8,6 +8,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/botbox-target}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+echo "== componentize-py for the Python example module (installed once, then reused)"
+scripts/build-python-module.sh --setup
+
 for ws in guest-sdk example-modules tests/guests; do
     echo "== host tests of the guest workspace $ws"
     cargo test --manifest-path "$ws/Cargo.toml" 2>&1 | tee -a "$log"
