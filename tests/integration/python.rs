@@ -42,7 +42,9 @@ fn dice_wasm() -> &'static str {
         );
         let path = String::from_utf8(output.stdout).expect("a UTF-8 path");
         let path = path.trim().to_string();
-        let size = std::fs::metadata(&path).expect("the component exists").len();
+        let size = std::fs::metadata(&path)
+            .expect("the component exists")
+            .len();
         eprintln!(
             "dice.wasm: {size} bytes, built or found in {:?}",
             started.elapsed()
@@ -104,7 +106,10 @@ async fn a_python_module_rolls_dice_and_keeps_each_users_stats_in_kv() {
 
     let started = Instant::now();
     let rt = start(config_with_shared_cache(dir.path(), &fake, &[dice])).await;
-    eprintln!("start (compile or cache, instantiate, init): {:?}", started.elapsed());
+    eprintln!(
+        "start (compile or cache, instantiate, init): {:?}",
+        started.elapsed()
+    );
     let sent = Instant::now();
     fake.send_text(&alice, "/roll");
     fake.wait_for_bot_text(alice.id, "Alice rolled 1d6: ", WAIT)
