@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{COROUTINE_DIALOGUE, COROUTINE_DIALOGUE_V2, COROUTINE_DIALOGUE_V3};
@@ -194,35 +194,6 @@ async fn the_questionnaire_validates_each_answer_saves_the_profile_and_shows_it(
     rt.stop().await;
 }
 
-fn spawn_bot(config_file: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
-        .args(["run", "--config"])
-        .arg(config_file)
-        .env("BOTBOX_LOG", "warn")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start botbox")
-}
-
-/// Writes a `botbox.toml` in `dir` for the real binary: data and `modules` in `dir`, the fake
-/// Bot API, fast outbox limits.
-fn write_config(
-    dir: &std::path::Path,
-    fake: &FakeBotApi,
-    modules: &std::path::Path,
-) -> std::path::PathBuf {
-    let file = dir.join("botbox.toml");
-    let text = format!(
-        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n[outbox]\nchat_per_second = 50.0\nchat_burst = 50\nglobal_per_second = 1000\n",
-        data = dir.join("data"),
-        token = fake.token(),
-        url = fake.api_url().to_string(),
-    );
-    std::fs::write(&file, text).expect("write botbox.toml");
-    file
-}
-
 /// The bot's texts to `chat` with a repeat of the message in flight at a kill removed (the
 /// outbox may deliver that one message twice, right after itself; see the README), checking
 /// there is at most one.
@@ -242,7 +213,12 @@ async fn after_kill_9_mid_dialogue_users_answer_the_pending_questions_and_nothin
     let dir = tempfile::tempdir().unwrap();
     let fake = fast_fake();
     let modules = modules_dir(dir.path(), &[COROUTINE_DIALOGUE]);
-    let config_file = write_config(dir.path(), &fake, &modules);
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        "[outbox]\nchat_per_second = 50.0\nchat_burst = 50\nglobal_per_second = 1000\n",
+    );
     let (ann, bob, cid) = (
         TestUser::new(101, "Ann"),
         TestUser::new(102, "Bob"),

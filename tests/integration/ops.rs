@@ -3,11 +3,7 @@
 
 mod support;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
-};
+use std::{path::Path, process::Stdio, time::Duration};
 
 use botbox_test_artifacts::CLICKER;
 use fake_bot_api::Limits;
@@ -16,21 +12,8 @@ use tokio::io::AsyncReadExt;
 
 const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
 
-/// Writes a `botbox.toml` in `dir` for the real binary: data and modules in `dir`, the fake
-/// Bot API, a free admin port, and `extra` TOML at the end.
-fn write_config(dir: &Path, fake: &FakeBotApi, modules: &Path, extra: &str) -> PathBuf {
-    let file = dir.join("botbox.toml");
-    let text = format!(
-        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{extra}",
-        data = dir.join("data"),
-        token = fake.token(),
-        url = fake.api_url().to_string(),
-    );
-    std::fs::write(&file, text).expect("write botbox.toml");
-    file
-}
-
-fn spawn_bot(config: &Path, envs: &[(&str, &str)]) -> tokio::process::Child {
+/// Runs the real binary with `envs`, its standard error piped.
+fn spawn_piped(config: &Path, envs: &[(&str, &str)]) -> tokio::process::Child {
     tokio::process::Command::new(BOTBOX)
         .args(["run", "--config"])
         .arg(config)
@@ -201,7 +184,7 @@ async fn json_logs_are_one_object_per_line() {
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let modules = modules_dir(dir.path(), &[CLICKER]);
     let config = write_config(dir.path(), &fake, &modules, "");
-    let mut bot = spawn_bot(
+    let mut bot = spawn_piped(
         &config,
         &[("BOTBOX_LOG", "info"), ("BOTBOX_LOG_FORMAT", "json")],
     );
@@ -233,7 +216,7 @@ async fn json_logs_are_one_object_per_line() {
     let config = write_config(dir.path(), &fake, &modules, "");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("log_format = \"json\"\n{text}")).unwrap();
-    let mut bot = spawn_bot(&config, &[("BOTBOX_LOG", "info")]);
+    let mut bot = spawn_piped(&config, &[("BOTBOX_LOG", "info")]);
     let log = read_stderr(&mut bot);
     fake.send_text(&alice, "Click");
     fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
@@ -312,7 +295,7 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
         "{out}"
     );
     assert!(out.contains("Everything looks right."), "{out}");
-    let mut bot = spawn_bot(&config, &[]);
+    let mut bot = spawn_piped(&config, &[]);
     let _log = read_stderr(&mut bot);
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
@@ -358,7 +341,7 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
     for u in &users {
         fake.send_text(u, "/start");
     }
-    let mut bot = spawn_bot(&config, &[]);
+    let mut bot = spawn_piped(&config, &[]);
     let log = read_stderr(&mut bot);
     // Clicks keep coming while the bot is stopped and started again.
     let feeder = {
@@ -399,7 +382,7 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
         "the stop came too late to test anything"
     );
 
-    let mut bot = spawn_bot(&config, &[]);
+    let mut bot = spawn_piped(&config, &[]);
     let _log = read_stderr(&mut bot);
     feeder.await.unwrap();
     fake.wait_until(Duration::from_secs(120), |v| {

@@ -85,3 +85,34 @@ pub fn bot_texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
         .map(|e| e.text)
         .collect()
 }
+
+/// Runs the real binary (`botbox run`) with `config_file`, logging warnings only.
+pub fn spawn_bot(config_file: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .args(["run", "--config"])
+        .arg(config_file)
+        .env("BOTBOX_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start botbox")
+}
+
+/// Writes a `botbox.toml` in `dir` for the real binary: data and `modules` in `dir`, the fake
+/// Bot API, and `extra` TOML sections.
+pub fn write_config(
+    dir: &std::path::Path,
+    fake: &FakeBotApi,
+    modules: &std::path::Path,
+    extra: &str,
+) -> std::path::PathBuf {
+    let file = dir.join("botbox.toml");
+    let text = format!(
+        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{extra}",
+        data = dir.join("data"),
+        token = fake.token(),
+        url = fake.api_url().to_string(),
+    );
+    std::fs::write(&file, text).expect("write botbox.toml");
+    file
+}
