@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use botbox_test_artifacts::{BROADCASTER, CLICKER};
 use fake_bot_api::Limits;
