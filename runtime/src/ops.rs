@@ -236,7 +236,18 @@ pub(crate) async fn watch_modules_dir(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut last: HashMap<PathBuf, Seen> = look(&dir);
-    let mut failed: HashMap<PathBuf, Seen> = HashMap::new();
+    // Files dealt with as they look now (installed, found unchanged or refused): read again
+    // only once they change. At first, those whose content is what a module runs.
+    let known = registry.files();
+    let mut settled: HashMap<PathBuf, Seen> = last
+        .iter()
+        .filter(|(path, _)| {
+            known
+                .get(*path)
+                .is_some_and(|(_, hash)| file_hash(path).as_ref() == Some(hash))
+        })
+        .map(|(p, s)| (p.clone(), s.clone()))
+        .collect();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -245,24 +256,23 @@ pub(crate) async fn watch_modules_dir(
         let now = look(&dir);
         let known = registry.files();
         for (path, seen) in &now {
-            if last.get(path) != Some(seen) || failed.get(path) == Some(seen) {
+            if last.get(path) != Some(seen) || settled.get(path) == Some(seen) {
                 continue;
             }
+            settled.insert(path.clone(), seen.clone());
             let Ok(bytes) = std::fs::read(path) else {
                 continue;
             };
-            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let hash = hash_of(&bytes);
             if known.get(path).is_some_and(|(_, h)| *h == hash) {
                 continue;
             }
             match registry.install(&bytes, Some(path)).await {
                 Ok(done) => {
-                    failed.remove(path);
                     tracing::info!(file = %path.display(), module = %done.name, version = %done.version, "{} from the modules directory", done.action);
                 }
                 Err(e) => {
                     tracing::error!(file = %path.display(), "module file refused: {e}");
-                    failed.insert(path.clone(), seen.clone());
                 }
             }
         }
@@ -277,9 +287,17 @@ pub(crate) async fn watch_modules_dir(
                 }
             }
         }
-        failed.retain(|p, _| now.contains_key(p));
+        settled.retain(|p, _| now.contains_key(p));
         last = now;
     }
+}
+
+fn hash_of(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+fn file_hash(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| hash_of(&b))
 }
 
 fn look(dir: &Path) -> HashMap<PathBuf, Seen> {
