@@ -9,6 +9,7 @@ pub mod admin;
 pub mod backup;
 pub mod bindings;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod dev;

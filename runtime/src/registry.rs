@@ -150,6 +150,7 @@ pub(crate) struct Ctx {
     pub(crate) tickets: Arc<TicketCounter>,
     pub(crate) shard_deps: ShardDeps,
     pub(crate) quotas: Arc<Quotas>,
+    pub(crate) clock: crate::clock::Clock,
 }
 
 /// The modules of a running bot.
@@ -798,6 +799,7 @@ impl Registry {
             db: db.clone(),
             recent_tickets: parking_lot::Mutex::default(),
             capabilities: RwLock::default(),
+            clock: self.ctx.clock.clone(),
             max_timers: config.sandbox.max_timers,
             name,
         }))

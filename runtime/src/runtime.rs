@@ -28,11 +28,20 @@ pub struct Options {
     /// Start the intake the configuration asks for (polling or webhook). Without it, updates
     /// arrive only through [`Runtime::submit`].
     pub intake: bool,
+    /// The clock modules see; the module test harness moves it forward by hand.
+    pub clock: crate::clock::Clock,
+    /// Where compiled modules are cached; `<data_dir>/cache` when absent. The test harness
+    /// shares one between the many short-lived bots of a test run.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { intake: true }
+        Options {
+            intake: true,
+            clock: crate::clock::Clock::default(),
+            cache_dir: None,
+        }
     }
 }
 
@@ -69,7 +78,9 @@ impl Runtime {
         config.validate()?;
         let db = Arc::new(Db::open(&config.data_dir)?);
         let sandbox = {
-            let (limits, cache) = (config.sandbox.clone(), config.data_dir.join("cache"));
+            let cache =
+                (options.cache_dir.clone()).unwrap_or_else(|| config.data_dir.join("cache"));
+            let limits = config.sandbox.clone();
             tokio::task::spawn_blocking(move || Sandbox::new(&limits, &cache))
                 .await
                 .map_err(|e| Error::Sandbox(e.to_string()))??
@@ -110,6 +121,7 @@ impl Runtime {
                     events: events_tx,
                 },
                 quotas: quotas.clone(),
+                clock: options.clock.clone(),
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
@@ -204,6 +216,7 @@ impl Runtime {
             .push(tokio::spawn(crate::timers::run(
                 runtime.inner.db.clone(),
                 runtime.inner.registry.clone(),
+                options.clock.clone(),
                 shutdown_rx.clone(),
             )));
         if runtime.inner.config.sandbox.watch_interval_ms > 0 {

@@ -25,14 +25,19 @@ pub const TICK: Duration = Duration::from_millis(100);
 const BATCH: usize = 1000;
 
 /// Runs until `shutdown` turns true.
-pub(crate) async fn run(db: Arc<Db>, registry: Arc<Registry>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    db: Arc<Db>,
+    registry: Arc<Registry>,
+    clock: crate::clock::Clock,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut in_hand: HashSet<u64> = HashSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             _ = shutdown.changed() => return,
         }
-        let now = crate::outbox::now_ms();
+        let now = clock.now_ms();
         let due = {
             let db = db.clone();
             match tokio::task::spawn_blocking(move || db.due_timers(now, BATCH + 1000)).await {

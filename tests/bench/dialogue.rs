@@ -222,9 +222,15 @@ async fn main() {
     .expect("fake");
     let c = config(dir.path(), &fake);
     let shards = c.sandbox.shards;
-    let rt = Runtime::start_with(c.clone(), Options { intake: false })
-        .await
-        .expect("runtime");
+    let rt = Runtime::start_with(
+        c.clone(),
+        Options {
+            intake: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("runtime");
     let next_id = Arc::new(AtomicU64::new(1));
     let mut live = 0u64;
     let mut events = rt.subscribe();
@@ -282,9 +288,15 @@ async fn main() {
     // A restart: every instance and its suspended dialogues are gone.
     rt.stop().await;
     let t_restart = Instant::now();
-    let rt = Runtime::start_with(c, Options { intake: false })
-        .await
-        .expect("runtime again");
+    let rt = Runtime::start_with(
+        c,
+        Options {
+            intake: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("runtime again");
     let restart = t_restart.elapsed();
     let mut events = rt.subscribe();
     // Single rebuilt steps first (each replays one log in a fresh instance), on dialogues that

@@ -265,9 +265,15 @@ async fn bench() {
     config.outbox.group_per_minute = u32::MAX;
     config.outbox.max_in_flight = 64;
     let shards = config.sandbox.shards;
-    let rt = Runtime::start_with(config, Options { intake: false })
-        .await
-        .expect("runtime");
+    let rt = Runtime::start_with(
+        config,
+        Options {
+            intake: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("runtime");
 
     // The dataset.
     let registered = feed(&rt, users.div_ceil(BATCH), users, "/start", move |b| {

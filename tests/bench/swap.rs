@@ -73,9 +73,15 @@ async fn main() {
     config.outbox.chat_per_second = 100.0;
     config.outbox.chat_burst = 100;
     config.sandbox.watch_interval_ms = 0;
-    let rt = Runtime::start_with(config, Options { intake: false })
-        .await
-        .expect("runtime");
+    let rt = Runtime::start_with(
+        config,
+        Options {
+            intake: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("runtime");
     let v1 = std::fs::read(botbox_test_artifacts::CLICKER).expect("v1");
     let v2 = std::fs::read(botbox_test_artifacts::CLICKER_V2).expect("v2");
 

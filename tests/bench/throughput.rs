@@ -68,9 +68,15 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
     config.sandbox.shards = shards;
-    let rt = Runtime::start_with(config, Options { intake: false })
-        .await
-        .expect("runtime");
+    let rt = Runtime::start_with(
+        config,
+        Options {
+            intake: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("runtime");
 
     let updates = workload();
     let total = updates.len();

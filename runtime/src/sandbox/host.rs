@@ -78,6 +78,8 @@ pub struct ModuleEnv {
     pub capabilities: parking_lot::RwLock<Capabilities>,
     /// Most timers the module may have pending.
     pub max_timers: u64,
+    /// The time it sees (timers, `now-unix-ms`).
+    pub clock: crate::clock::Clock,
 }
 
 /// Capabilities a module declares in its manifest and the operator may narrow.
@@ -746,7 +748,7 @@ impl timers::Host for HostState {
         chat_id: Option<i64>,
         payload: Vec<u8>,
     ) -> Result<u64, timers::Error> {
-        let due = crate::outbox::now_ms().saturating_add(delay_ms);
+        let due = self.env.clock.now_ms().saturating_add(delay_ms);
         self.schedule(due, chat_id, payload)
     }
 
@@ -789,7 +791,7 @@ impl timers::Host for HostState {
     }
 
     fn now_unix_ms(&mut self) -> u64 {
-        crate::outbox::now_ms()
+        self.env.clock.now_ms()
     }
 }
 
