@@ -25,7 +25,9 @@ pub mod registry;
 pub mod router;
 mod runtime;
 pub mod sandbox;
+pub mod scaffold;
 pub mod store;
+pub mod testing;
 pub mod timers;
 
 pub use config::Config;

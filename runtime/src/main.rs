@@ -71,6 +71,12 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Creates a module project: a small working module, a test, a README; `cargo build` in it
+    /// builds the module, `cargo test` runs its tests against a real bot.
+    New(botbox::scaffold::NewArgs),
+    /// Runs a module's tests against a real bot (cargo's runner for wasm32-wasip2: the
+    /// `.cargo/config.toml` of a project made by `botbox new` names it).
+    TestRunner(botbox::testing::TestRunnerArgs),
     /// Helpers for `installer/install.sh` (token check, finding the operator).
     #[command(hide = true)]
     Setup {
@@ -93,7 +99,9 @@ fn main() -> anyhow::Result<()> {
         | Command::Backup { .. }
         | Command::Restore { .. }
         | Command::Doctor { .. }
-        | Command::Setup { .. } => "warn",
+        | Command::Setup { .. }
+        | Command::New(_)
+        | Command::TestRunner(_) => "warn",
         Command::Run { .. } => "info",
     };
     // `run` reads its configuration before logging starts: it may ask for JSON logs.
@@ -128,6 +136,11 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(code);
             }
             Command::Dev(args) => botbox::dev::run(args).await,
+            Command::New(args) => botbox::scaffold::run(args, &mut std::io::stdout()),
+            Command::TestRunner(args) => {
+                let code = botbox::testing::run(args).await?;
+                std::process::exit(code);
+            }
             Command::Kv { config, command } => {
                 let config = load_config(config)?;
                 botbox::cli::kv(&config, command, &mut std::io::stdout()).await
