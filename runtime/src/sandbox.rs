@@ -89,9 +89,11 @@ impl Sandbox {
             .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let wanted = contract_versions(&self.engine, &component);
-            let reason = match wanted.iter().find(|v| *v != CONTRACT_VERSION) {
+            let reason = match wanted.iter().find(|v| !runs_modules_built_for(v)) {
                 Some(v) => format!(
-                    "is built for the contract botbox:bot@{v}; this runtime speaks botbox:bot@{CONTRACT_VERSION} ({e:#})"
+                    "is built for the contract botbox:bot@{v}; this runtime speaks \
+                     botbox:bot@{CONTRACT_VERSION} and runs modules built for \
+                     {OLDEST_COMPATIBLE} to {CONTRACT_VERSION} ({e:#})"
                 ),
                 None => format!("does not fit the botbox:bot@{CONTRACT_VERSION} world: {e:#}"),
             };
@@ -109,8 +111,30 @@ impl Sandbox {
     }
 }
 
-/// The version of the `botbox:bot` contract this runtime provides.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The version of the `botbox:bot` contract this runtime provides (`wit/`).
+pub const CONTRACT_VERSION: &str = "0.1.1";
+
+/// The oldest contract version whose modules this runtime still runs. Versions from this one
+/// to [`CONTRACT_VERSION`] differ only in additions (see docs/contract.md); wasmtime's linker
+/// matches a module's `@0.1.0` imports and exports to the host's `@0.1.1` by semver.
+pub const OLDEST_COMPATIBLE: &str = "0.1.0";
+
+/// Whether a module built for the contract `version` runs here: the same major version (the
+/// same `0.minor` before 1.0), and not newer than this runtime's.
+fn runs_modules_built_for(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??, parts.next()??))
+    };
+    match (
+        parse(version),
+        parse(OLDEST_COMPATIBLE),
+        parse(CONTRACT_VERSION),
+    ) {
+        (Some(v), Some(oldest), Some(newest)) => oldest <= v && v <= newest,
+        _ => false,
+    }
+}
 
 /// The versions of the `botbox:bot` contract a component imports or exports (from names like
 /// `botbox:bot/kv@0.1.0`).
@@ -169,9 +193,20 @@ mod tests {
         );
         assert!(
             msg.contains("built for the contract botbox:bot@0.2.0")
-                && msg.contains("this runtime speaks botbox:bot@0.1.0"),
+                && msg.contains("this runtime speaks botbox:bot@0.1.1")
+                && msg.contains("runs modules built for 0.1.0 to 0.1.1"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn modules_of_older_patch_versions_run_and_newer_or_other_minor_ones_do_not() {
+        for ok in ["0.1.0", "0.1.1"] {
+            assert!(runs_modules_built_for(ok), "{ok}");
+        }
+        for not in ["0.1.2", "0.2.0", "0.0.9", "1.1.0", "0.1", "x"] {
+            assert!(!runs_modules_built_for(not), "{not}");
+        }
     }
 
     #[test]
@@ -186,7 +221,7 @@ mod tests {
             r#"(component (import "evil:net/socket" (instance (export "open" (func)))))"#,
         );
         assert!(
-            msg.contains("does not fit the botbox:bot@0.1.0 world"),
+            msg.contains("does not fit the botbox:bot@0.1.1 world"),
             "{msg}"
         );
     }

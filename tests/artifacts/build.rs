@@ -29,6 +29,7 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue",
     "coroutine_dialogue_v2",
     "coroutine_dialogue_v3",
+    "contract_v0_1_0",
 ];
 
 fn main() {

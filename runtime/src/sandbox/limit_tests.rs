@@ -17,6 +17,7 @@ use crate::{
 /// `done` (so a body that got through is told apart from one that trapped). `$recurse n` calls
 /// itself `n` deep; the table `$t` starts with `table_size` elements.
 fn core_module(table_size: u32, body: &str) -> String {
+    let version = crate::sandbox::CONTRACT_VERSION;
     format!(
         r#"(module
           (memory (export "memory") 1)
@@ -28,14 +29,14 @@ fn core_module(table_size: u32, body: &str) -> String {
               (then (i32.const 0))
               (else (i32.add (call $recurse (i32.sub (local.get $n) (i32.const 1)))
                              (i32.const 1)))))
-          (func (export "botbox:bot/handler@0.1.0#init") (result i32)
+          (func (export "botbox:bot/handler@{version}#init") (result i32)
             {body}
             ;; result<manifest, string>: discriminant 1 (error) at 64, the string at 64 + 8.
             (i32.store8 (i32.const 64) (i32.const 1))
             (i32.store (i32.const 72) (i32.const 128))
             (i32.store (i32.const 76) (i32.const 4))
             (i32.const 64))
-          (func (export "botbox:bot/handler@0.1.0#handle-update") (param i32) (result i32)
+          (func (export "botbox:bot/handler@{version}#handle-update") (param i32) (result i32)
             unreachable))"#
     )
 }

@@ -102,12 +102,18 @@ pub const COROUTINE_DIALOGUE_V2: &str =
 pub const COROUTINE_DIALOGUE_V3: &str =
     include!(concat!(env!("OUT_DIR"), "/coroutine_dialogue_v3.path"));
 
+/// `tests/guests/contract-v0-1-0`: built against the frozen `botbox:bot@0.1.0` contract
+/// (`wit/released/`), without the SDK; `/ping` answers `pong N (contract 0.1.0)`, N counted in KV
+/// under `pings`.
+pub const CONTRACT_V0_1_0: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_0.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_component_exists_and_is_a_component() {
         for path in [
             super::CLICKER,
+            super::CONTRACT_V0_1_0,
             super::BAD_TRAP,
             super::BAD_LOOP,
             super::BAD_ALLOC,

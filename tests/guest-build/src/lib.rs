@@ -35,6 +35,13 @@ use std::process::{Command, Stdio};
 pub use depinfo::{rerun_if_changed_lines, watched_files};
 pub use error::BuildError;
 
+/// Removes from `command`'s environment every variable of an outer cargo build that would leak
+/// into a cargo it runs (flags, target dir, jobserver, package metadata): for tests that run
+/// cargo in a module project of their own.
+pub fn clean_env(command: &mut Command) {
+    env::clean(command);
+}
+
 /// The target guests are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
