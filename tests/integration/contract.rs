@@ -6,15 +6,15 @@ mod support;
 use botbox_test_artifacts::{CLICKER, CONTRACT_V0_1_0};
 use std::time::Duration;
 
-use fake_bot_api::{FakeBotApi, FakeConfig, TestUser};
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_built_for_contract_0_1_0_runs_beside_current_ones() {
     assert_eq!(botbox::sandbox::CONTRACT_VERSION, "0.1.1");
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
-    let c = support::config(dir.path(), &fake, &[CONTRACT_V0_1_0, CLICKER]);
-    let runtime = support::start(c).await;
+    let c = config(dir.path(), &fake, &[CONTRACT_V0_1_0, CLICKER]);
+    let runtime = start(c).await;
     let mut modules: Vec<String> = runtime.modules().into_keys().collect();
     modules.sort();
     assert_eq!(modules, ["clicker", "old-module"]);
