@@ -28,7 +28,7 @@
 //! module, and [`User::expect_no_reply`] means "no reply at all", not "no reply yet".
 //!
 //! Failures panic with the chat so far, like `assert!`. A wasm test binary cannot unwind, so the
-//! first failing test ends the run (its message says which).
+//! runner gives each test an instance of its own: a failing test does not stop the others.
 
 use std::{
     cell::{Cell, RefCell},

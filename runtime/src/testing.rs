@@ -5,8 +5,9 @@
 //! in the project just works. The runner:
 //!
 //! 1. listens on a loopback port for the harness (crate `botbox-test`, in the test binary),
-//! 2. runs the test binary as a WASI command in wasmtime, with its arguments, the terminal's
-//!    output, and network access to loopback addresses only,
+//! 2. runs the test binary as a WASI command in wasmtime, network access to loopback addresses
+//!    only, one fresh instance per test (see `isolate.rs`: wasm cannot unwind, so a failing
+//!    test would otherwise end the ones after it),
 //! 3. for each `Bot` the tests start (one connection each), starts a real bot: the in-memory
 //!    fake Telegram (the same one `botbox dev` uses), a runtime with a fresh data directory, and
 //!    the module under test — the `.wasm` cargo built next to the test binary — and carries out
@@ -17,6 +18,7 @@
 //! The wire protocol is one JSON object per line each way, request then answer
 //! ([`Request`], [`Answer`]); the harness and the runner ship together, so it is not versioned.
 
+mod isolate;
 mod session;
 mod wasm;
 
@@ -144,7 +146,10 @@ pub async fn run(args: TestRunnerArgs) -> anyhow::Result<i32> {
         cache: cache.join("modules"),
     };
     let server = tokio::spawn(serve(listener, shared));
-    let status = wasm::run_test_binary(&args.binary, &args.args, addr, &cache.join("tests")).await;
+    let status = match wasm::TestProgram::load(&args.binary, addr, &cache.join("tests")) {
+        Ok(program) => isolate::run_tests(&program, &args.args).await,
+        Err(e) => Err(e),
+    };
     server.abort();
     status
 }

@@ -7,7 +7,8 @@ use wasmtime::{
     component::{Component, Linker, ResourceTable, types::ComponentItem},
 };
 use wasmtime_wasi::{
-    I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView, p2::bindings::Command,
+    I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+    p2::{bindings::Command, pipe::MemoryOutputPipe},
     sockets::SocketAddrUse,
 };
 
@@ -58,83 +59,131 @@ fn stub_module_imports(
     Ok(())
 }
 
-/// Runs `binary` with `args` and returns its exit status. It reaches the runner at `control`
-/// (`BOTBOX_TEST_ADDR`); it may open TCP connections to loopback addresses only, and sees no
-/// files.
-pub(super) async fn run_test_binary(
-    binary: &Path,
-    args: &[String],
+/// A loaded test binary, run once per test (see `isolate.rs`).
+pub(super) struct TestProgram {
+    engine: Engine,
+    component: Component,
+    linker: Linker<TestBinary>,
+    name: String,
     control: SocketAddr,
-    cache_dir: &Path,
-) -> anyhow::Result<i32> {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    // Compiling a debug test binary takes seconds; an unchanged one is loaded from the cache.
-    if std::fs::create_dir_all(cache_dir).is_ok() {
-        let mut cache = CacheConfig::new();
-        cache.with_directory(cache_dir);
-        if let Ok(cache) = Cache::new(cache) {
-            config.cache(Some(cache));
-        }
-    }
-    let engine = Engine::new(&config)?;
-    let component = Component::from_file(&engine, binary)
-        .map_err(|e| anyhow::anyhow!("cannot load the test binary {}: {e:#}", binary.display()))?;
-    let mut linker = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    // A library's unit tests link the module's own imports (KV, outbox, ...): they trap if a
-    // test calls them, and pure functions can be tested. Conversations go through the bot.
-    stub_module_imports(&engine, &component, &mut linker)?;
+}
 
-    let mut argv = vec![binary.display().to_string()];
-    argv.extend(args.iter().cloned());
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.inherit_stdio()
-        .args(&argv)
-        .env("BOTBOX_TEST_ADDR", control.to_string())
-        .allow_tcp(true)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        // A connection binds its socket to the wildcard address first ("implicit bind").
-        .socket_addr_check(|addr, use_| {
-            let ip = addr.ip();
-            let allowed = match use_ {
-                SocketAddrUse::TcpBind => ip.is_loopback() || ip.is_unspecified(),
-                _ => ip.is_loopback(),
-            };
-            Box::pin(async move { allowed })
-        });
-    // Output goes straight to the terminal: a failing test aborts the binary (wasm cannot
-    // unwind), and output libtest had captured would be lost with it.
-    if std::env::var_os("RUST_TEST_NOCAPTURE").is_none() {
-        wasi.env("RUST_TEST_NOCAPTURE", "1");
-    }
-    // libtest reads these (a filter, the thread count, colour and output capture choices).
-    for (key, value) in std::env::vars() {
-        if key.starts_with("RUST_TEST_") {
-            wasi.env(&key, &value);
-        }
-    }
-    let mut store = Store::new(
-        &engine,
-        TestBinary {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-        },
-    );
-    let command = Command::instantiate_async(&mut store, &component, &linker)
-        .await
-        .map_err(|e| anyhow::anyhow!("the test binary cannot run as a WASI command: {e:#}"))?;
-    match command.wasi_cli_run().call_run(&mut store).await {
-        Ok(Ok(())) => Ok(0),
-        Ok(Err(())) => Ok(1),
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => Ok(exit.0),
-            None => {
-                // A failed assertion aborts (wasm has no unwinding); its message is printed.
-                eprintln!("botbox test-runner: the test binary stopped: {e:#}");
-                Ok(101)
+/// Where a run's standard output goes.
+pub(super) enum Stdout {
+    /// To the terminal.
+    Inherit,
+    /// Into memory, returned with the exit status.
+    Capture,
+}
+
+impl TestProgram {
+    /// Compiles (or loads from `cache_dir`) the test binary. It will reach the runner at
+    /// `control` (`BOTBOX_TEST_ADDR`).
+    pub(super) fn load(
+        binary: &Path,
+        control: SocketAddr,
+        cache_dir: &Path,
+    ) -> anyhow::Result<TestProgram> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Compiling a debug test binary takes seconds; an unchanged one comes from the cache.
+        if std::fs::create_dir_all(cache_dir).is_ok() {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(cache_dir);
+            if let Ok(cache) = Cache::new(cache) {
+                config.cache(Some(cache));
             }
-        },
+        }
+        let engine = Engine::new(&config)?;
+        let component = Component::from_file(&engine, binary).map_err(|e| {
+            anyhow::anyhow!("cannot load the test binary {}: {e:#}", binary.display())
+        })?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // A library's unit tests link the module's own imports (KV, outbox, ...): they fail
+        // if a test calls them, and pure functions can be tested. Conversations go through
+        // the bot.
+        stub_module_imports(&engine, &component, &mut linker)?;
+        Ok(TestProgram {
+            engine,
+            component,
+            linker,
+            name: binary.display().to_string(),
+            control,
+        })
+    }
+
+    /// Runs the binary once, in a fresh instance, with `args`; returns its exit status and, if
+    /// asked for, its standard output. Standard error goes to the terminal. The binary may open
+    /// TCP connections to loopback addresses only, and sees no files.
+    pub(super) async fn run(
+        &self,
+        args: &[String],
+        stdout: Stdout,
+    ) -> anyhow::Result<(i32, String)> {
+        let mut argv = vec![self.name.clone()];
+        argv.extend(args.iter().cloned());
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.inherit_stdin()
+            .inherit_stderr()
+            .args(&argv)
+            .env("BOTBOX_TEST_ADDR", self.control.to_string())
+            .allow_tcp(true)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            // A connection binds its socket to the wildcard address first ("implicit bind").
+            .socket_addr_check(|addr, use_| {
+                let ip = addr.ip();
+                let allowed = match use_ {
+                    SocketAddrUse::TcpBind => ip.is_loopback() || ip.is_unspecified(),
+                    _ => ip.is_loopback(),
+                };
+                Box::pin(async move { allowed })
+            });
+        let captured = match stdout {
+            Stdout::Inherit => {
+                wasi.inherit_stdout();
+                None
+            }
+            Stdout::Capture => {
+                let pipe = MemoryOutputPipe::new(16 << 20);
+                wasi.stdout(pipe.clone());
+                Some(pipe)
+            }
+        };
+        // A failing test aborts its instance (wasm cannot unwind): what libtest would have
+        // captured must be written at once or it is lost.
+        wasi.env("RUST_TEST_NOCAPTURE", "1");
+        for (key, value) in std::env::vars() {
+            if key.starts_with("RUST_TEST_") && key != "RUST_TEST_NOCAPTURE" {
+                wasi.env(&key, &value);
+            }
+        }
+        let mut store = Store::new(
+            &self.engine,
+            TestBinary {
+                wasi: wasi.build(),
+                table: ResourceTable::new(),
+            },
+        );
+        let command = Command::instantiate_async(&mut store, &self.component, &self.linker)
+            .await
+            .map_err(|e| anyhow::anyhow!("the test binary cannot run as a WASI command: {e:#}"))?;
+        let code = match command.wasi_cli_run().call_run(&mut store).await {
+            Ok(Ok(())) => 0,
+            Ok(Err(())) => 1,
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => exit.0,
+                None => {
+                    // A failed assertion aborts; its message is already on stderr.
+                    eprintln!("the test stopped: {}", e.root_cause());
+                    101
+                }
+            },
+        };
+        let out = captured
+            .map(|p| String::from_utf8_lossy(&p.contents()).into_owned())
+            .unwrap_or_default();
+        Ok((code, out))
     }
 }
