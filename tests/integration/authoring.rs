@@ -65,6 +65,15 @@ fn botbox_new_makes_a_project_that_builds_passes_its_own_tests_and_runs_in_botbo
         assert!(project.join(file).is_file(), "{file} missing");
     }
 
+    // What an author starts from is formatted and passes clippy's default lints.
+    let fmt = cargo(&project, &["fmt", "--check"]);
+    assert!(fmt.status.success(), "{}", text(&fmt));
+    let clippy = cargo(
+        &project,
+        &["clippy", "--all-targets", "--", "-D", "warnings"],
+    );
+    assert!(clippy.status.success(), "{}", text(&clippy));
+
     let build = cargo(&project, &["build", "--release"]);
     assert!(build.status.success(), "{}", text(&build));
     let component = target_dir().join("wasm32-wasip2/release/greeter.wasm");
