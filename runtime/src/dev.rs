@@ -226,21 +226,25 @@ fn examples_manifest() -> anyhow::Result<PathBuf> {
     Ok(manifest)
 }
 
-/// Where guest builds go: beside the host's target dir, shared with the tests' guest builds.
-fn guest_target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join("target")
-        })
-        .join("botbox-guests")
+/// Where the modules of `manifest` are built: `$CARGO_TARGET_DIR/botbox-guests` when set (shared
+/// with the tests' guest builds); else the example modules beside the host's target dir, and a
+/// project of one's own in its own `target/`, where `cargo build --release` puts them too.
+fn guest_target(manifest: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("botbox-guests");
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-modules/Cargo.toml");
+    match (manifest.canonicalize(), examples.canonicalize()) {
+        (Ok(m), Ok(e)) if m == e => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("target/botbox-guests"),
+        _ => manifest.parent().unwrap_or(Path::new(".")).join("target"),
+    }
 }
 
 async fn build_components(manifest: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let (manifest, target) = (manifest.to_path_buf(), guest_target());
+    let (manifest, target) = (manifest.to_path_buf(), guest_target(manifest));
     Ok(tokio::task::spawn_blocking(move || {
         botbox_guest_build::build(&manifest, &target, botbox_guest_build::Profile::Release)
     })
