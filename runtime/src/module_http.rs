@@ -209,4 +209,14 @@ impl Body for Reply {
     fn is_end_stream(&self) -> bool {
         self.data.is_none() && self.trailers.is_none()
     }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match (&self.data, &self.trailers) {
+            // Without trailers the length is known: HTTP/1.1 sends `content-length`.
+            (data, None) => {
+                http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            _ => http_body::SizeHint::default(),
+        }
+    }
 }

@@ -21,7 +21,15 @@ const READ_CHUNK: u64 = 64 * 1024;
 /// trailers included. The host bounds how long it may take and how large the body may be.
 pub fn send(request: Request) -> Result<Response, Error> {
     let (scheme, authority, path) = split_url(&request.path)?;
-    let headers = fields(&request.headers).map_err(Error::InvalidRequest)?;
+    let mut headers = request.headers.clone();
+    // The body's size, so HTTP/1.1 sends it whole rather than chunked.
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        headers.push(("content-length".into(), request.body.len().to_string()));
+    }
+    let headers = fields(&headers).map_err(Error::InvalidRequest)?;
     let outgoing = OutgoingRequest::new(headers);
     let invalid = |what: &str| Error::InvalidRequest(format!("bad {what}"));
     outgoing
