@@ -8,3 +8,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::botbox::bot::{config, kv, log, outbox, timers, types};
+
+/// The `wasi:http/incoming-handler` export of modules that serve HTTP (the contract's
+/// `module-with-http` world); wasi:http itself is wasmtime-wasi-http's.
+pub use wasmtime_wasi_http::p2::bindings::exports::wasi::http::incoming_handler;

@@ -29,7 +29,9 @@ use crate::{
     module::{LoadedModule, ModuleStats, ShardDeps, Version},
     outbox::Quotas,
     router::{self, Router},
-    sandbox::{Capabilities, GuestLog, ModuleCode, ModuleEnv, Sandbox, TicketCounter},
+    sandbox::{
+        Capabilities, GuestLog, ModuleCode, ModuleEnv, OutgoingLimits, Sandbox, TicketCounter,
+    },
     store::{
         Db,
         kv::{Namespace, Quota},
@@ -801,6 +803,7 @@ impl Registry {
             capabilities: RwLock::default(),
             clock: self.ctx.clock.clone(),
             max_timers: config.sandbox.max_timers,
+            http: OutgoingLimits::from_config(&config.http),
             name,
         }))
     }

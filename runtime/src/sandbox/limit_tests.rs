@@ -91,6 +91,7 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         capabilities: parking_lot::RwLock::default(),
         max_timers: 0,
         clock: crate::clock::Clock::default(),
+        http: super::OutgoingLimits::from_config(&config.http),
     });
     let mut instance = match sandbox.instantiate(&code, env).await {
         Ok(instance) => instance,
