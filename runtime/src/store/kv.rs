@@ -110,7 +110,7 @@ pub struct Namespace {
     table: String,
     db: Arc<Database>,
     limits: KvLimits,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     /// Timers of the module committed and not fired or cancelled yet.
     pending_timers: std::sync::atomic::AtomicI64,
 }
@@ -127,6 +127,9 @@ pub struct Txn {
     delta_bytes: i64,
     delta_keys: i64,
     open: bool,
+    /// The namespace's state, to end the transaction if it is dropped open (a call cancelled
+    /// because its task stopped, say while it waited for an HTTP response).
+    state: Arc<Mutex<State>>,
 }
 
 /// The outcome of [`Namespace::validate_and_apply`].
@@ -186,7 +189,7 @@ impl Namespace {
             table: kv_table_name(module),
             db,
             limits,
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 seq: 0,
                 overlay: BTreeMap::new(),
                 active: BTreeMap::new(),
@@ -194,7 +197,7 @@ impl Namespace {
                 bytes,
                 keys,
                 quota,
-            }),
+            })),
             pending_timers: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -233,6 +236,7 @@ impl Namespace {
             delta_bytes: 0,
             delta_keys: 0,
             open: true,
+            state: self.state.clone(),
         }
     }
 
@@ -724,11 +728,13 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl Drop for Txn {
+    /// A transaction dropped without `abort` or `apply` (its call was cancelled) is aborted, so
+    /// the overlay does not keep versions for a reader that is gone.
     fn drop(&mut self) {
-        debug_assert!(
-            !self.open || std::thread::panicking(),
-            "a KV transaction was dropped without abort or apply"
-        );
+        if self.open {
+            self.open = false;
+            release(&mut self.state.lock(), self.start);
+        }
     }
 }
 

@@ -229,3 +229,17 @@ fn an_unlimited_quota_allows_writes() {
         .unwrap();
     assert!(apply(&ns, &mut t));
 }
+
+#[test]
+fn a_transaction_dropped_open_stops_holding_back_the_overlay() {
+    let (_dir, ns) = ns();
+    let mut kept = ns.begin();
+    let dropped = ns.begin();
+    assert_eq!(ns.state.lock().active.values().sum::<usize>(), 2);
+    // A call cancelled while it waited (its task stopped) drops its transaction unfinished.
+    drop(dropped);
+    assert_eq!(ns.state.lock().active.values().sum::<usize>(), 1);
+    ns.abort(&mut kept);
+    drop(kept);
+    assert!(ns.state.lock().active.is_empty());
+}
