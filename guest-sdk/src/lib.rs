@@ -12,6 +12,8 @@
 //!   deletes messages ([`reply`] and [`Message`] for the common cases); [`config`] reads the
 //!   operator's settings and [`log`] writes to the runtime's log; [`timers`] calls the module
 //!   back later, durably.
+//! - [`http`] reaches the hosts the manifest declares and serves HTTP requests the host mounts
+//!   under `/modules/<name>/`; [`grpc`] calls and serves unary gRPC methods over it.
 //! - [`dialogue`] writes conversations as sequential `async` code ("state on the stack") that
 //!   survives restarts, traps and hot swaps.
 //!
@@ -50,6 +52,9 @@
 pub mod config;
 pub mod dialogue;
 mod error;
+#[cfg(feature = "grpc")]
+pub mod grpc;
+pub mod http;
 pub mod kv;
 pub mod log;
 mod manifest;
@@ -90,7 +95,9 @@ pub trait Module {
 
 /// Exports a [`Module`] implementation as the component's `handler`, so the host can call it.
 ///
-/// Use it once per crate, at the top level, with the type that implements [`Module`]:
+/// Use it once per crate, at the top level, with the type that implements [`Module`]. A module
+/// that serves HTTP names its [`http::Handler`] too: `export_module!(MyModule, http = MyHttp)`
+/// (the same type may implement both).
 ///
 /// ```no_run
 /// use botbox_sdk::{Error, Manifest, Module, Update};
@@ -111,6 +118,26 @@ pub trait Module {
 /// ```
 #[macro_export]
 macro_rules! export_module {
+    ($module:ty, http = $http:ty) => {
+        $crate::export_module!($module);
+
+        const _: () = {
+            struct BotboxHttpExport;
+
+            impl $crate::__private::http_export::exports::wasi::http::incoming_handler::Guest
+                for BotboxHttpExport
+            {
+                fn handle(
+                    request: $crate::__private::wasi::http::types::IncomingRequest,
+                    response_out: $crate::__private::wasi::http::types::ResponseOutparam,
+                ) {
+                    $crate::__private::handle_http::<$http>(request, response_out)
+                }
+            }
+
+    $crate::__private::http_export::export!(BotboxHttpExport with_types_in $crate::__private::http_export);
+        };
+    };
     ($module:ty) => {
         const _: () = {
             struct BotboxExport;
@@ -139,13 +166,67 @@ macro_rules! export_module {
 /// Not part of the API: module code never uses it directly.
 #[doc(hidden)]
 pub mod __private {
+    /// wasi:http (with the wasi:io and wasi:clocks types it uses), imported by the `module`
+    /// world; no derives, as its types hold resources.
+    mod wasi_http {
+        wit_bindgen::generate!({
+            path: "../wit",
+            inline: "package botbox:sdk-glue; world outgoing { import wasi:http/outgoing-handler@0.2.12; }",
+            world: "outgoing",
+            // wit-bindgen 0.46 cannot resolve wasi:cli's gated import of this interface
+            // otherwise; nothing of it is generated (no world here imports it).
+            features: ["clocks-timezone"],
+            generate_all,
+        });
+    }
+    pub use wasi_http::wasi;
+
     wit_bindgen::generate!({
         path: "../wit",
         world: "module",
         pub_export_macro: true,
         default_bindings_module: "botbox_sdk::__private",
         additional_derives: [PartialEq, Eq],
+        features: ["clocks-timezone"],
+        with: {
+            "wasi:http/types@0.2.12": crate::__private::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": crate::__private::wasi::http::outgoing_handler,
+            "wasi:io/poll@0.2.12": crate::__private::wasi::io::poll,
+            "wasi:io/error@0.2.12": crate::__private::wasi::io::error,
+            "wasi:io/streams@0.2.12": crate::__private::wasi::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": crate::__private::wasi::clocks::monotonic_clock,
+        },
     });
+
+    /// The `wasi:http/incoming-handler` export, for modules that serve HTTP: exported next to
+    /// `handler` by `export_module!(M, http = H)`, which makes the component fit the contract's
+    /// `module-with-http` world.
+    pub mod http_export {
+        wit_bindgen::generate!({
+            path: "../wit",
+            inline: "package botbox:sdk-glue; world incoming { export wasi:http/incoming-handler@0.2.12; }",
+            world: "incoming",
+            pub_export_macro: true,
+            default_bindings_module: "botbox_sdk::__private::http_export",
+            features: ["clocks-timezone"],
+            with: {
+                "wasi:http/types@0.2.12": crate::__private::wasi::http::types,
+                "wasi:io/poll@0.2.12": crate::__private::wasi::io::poll,
+                "wasi:io/error@0.2.12": crate::__private::wasi::io::error,
+                "wasi:io/streams@0.2.12": crate::__private::wasi::io::streams,
+                "wasi:clocks/monotonic-clock@0.2.12": crate::__private::wasi::clocks::monotonic_clock,
+            },
+        });
+    }
+
+    /// Runs an [`http::Handler`](crate::http::Handler) for the export glue.
+    pub fn handle_http<H: crate::http::Handler>(
+        request: wasi::http::types::IncomingRequest,
+        out: wasi::http::types::ResponseOutparam,
+    ) {
+        crate::log::install_panic_hook();
+        crate::http::serve::<H>(request, out);
+    }
 
     /// Runs [`Module::init`](crate::Module::init) for the export glue.
     pub fn init<M: crate::Module>() -> Result<botbox::bot::types::Manifest, String> {

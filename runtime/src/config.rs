@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::{Error, Result};
 
+mod http;
+pub use http::HttpConfig;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +30,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Scheduled backups.
     pub backup: BackupConfig,
+    /// Modules' HTTP: the listener for `/modules/<name>/...` and the limits both ways.
+    pub http: HttpConfig,
     /// Per-module settings, by module name.
     pub modules: BTreeMap<String, ModuleSettings>,
     /// How `botbox run` writes its log: `text` or `json` (`BOTBOX_LOG_FORMAT`).
@@ -290,6 +295,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             admin: AdminConfig::default(),
             backup: BackupConfig::default(),
+            http: HttpConfig::default(),
             modules: BTreeMap::new(),
             log_format: LogFormat::Text,
         }
@@ -437,6 +443,9 @@ impl Config {
         if let Some(v) = var("BOTBOX_LOG_FORMAT") {
             self.log_format = v.parse()?;
         }
+        if let Some(v) = var("BOTBOX_HTTP_ADDR") {
+            self.http.addr = v;
+        }
         if let Some(v) = var("BOTBOX_ADMIN_LISTEN") {
             self.admin.listen = v.parse().map_err(|e| {
                 Error::Config(format!("BOTBOX_ADMIN_LISTEN `{v}` is not host:port: {e}"))
@@ -447,6 +456,7 @@ impl Config {
 
     /// Checks what serde cannot: ranges and required values.
     pub fn validate(&self) -> Result<()> {
+        self.http.validate()?;
         let bad = |m: &str| Err(Error::Config(m.to_string()));
         if self.telegram.token.is_empty() {
             return bad("no bot token: set `telegram.token` or BOTBOX_TOKEN (or try `botbox dev`)");

@@ -18,6 +18,7 @@ pub mod intake;
 pub mod logs;
 pub mod module;
 pub mod module_cli;
+pub mod module_http;
 mod ops;
 pub mod outbox;
 pub mod registry;

@@ -23,6 +23,10 @@ use std::{
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
+mod http;
+
+pub use http::HttpFailure;
+
 use crate::{
     bindings::types,
     config::SandboxConfig,
@@ -146,6 +150,10 @@ pub struct LoadedModule {
     pub stats: Arc<ModuleStats>,
     shards: parking_lot::RwLock<Vec<mpsc::Sender<Msg>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// What the shards use; HTTP requests use it too.
+    deps: ShardDeps,
+    /// Idle instances serving HTTP requests.
+    http_pool: http::HttpPool,
 }
 
 /// What the shards of every module share.
@@ -190,6 +198,8 @@ impl LoadedModule {
             stats,
             shards: parking_lot::RwLock::new(senders),
             tasks: Mutex::new(tasks),
+            deps: deps.clone(),
+            http_pool: http::HttpPool::default(),
         }
     }
 

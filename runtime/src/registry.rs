@@ -29,7 +29,9 @@ use crate::{
     module::{LoadedModule, ModuleStats, ShardDeps, Version},
     outbox::Quotas,
     router::{self, Router},
-    sandbox::{Capabilities, GuestLog, ModuleCode, ModuleEnv, Sandbox, TicketCounter},
+    sandbox::{
+        Capabilities, GuestLog, ModuleCode, ModuleEnv, OutgoingLimits, Sandbox, TicketCounter,
+    },
     store::{
         Db,
         kv::{Namespace, Quota},
@@ -799,6 +801,7 @@ impl Registry {
             recent_tickets: parking_lot::Mutex::default(),
             capabilities: RwLock::default(),
             max_timers: config.sandbox.max_timers,
+            http: OutgoingLimits::from_config(&config.http),
             name,
         }))
     }

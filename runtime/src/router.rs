@@ -201,7 +201,13 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
         return Err("version must be 1-64 characters".into());
     }
     for h in &m.http_hosts {
-        let bare = h.strip_prefix("*.").unwrap_or(h);
+        // An optional `:port` or `:*` after the name.
+        let name = match h.rsplit_once(':') {
+            Some((name, port)) if port == "*" || port.parse::<u16>().is_ok_and(|p| p > 0) => name,
+            Some(_) => return Err(format!("http host `{h}` has a bad port")),
+            None => h,
+        };
+        let bare = name.strip_prefix("*.").unwrap_or(name);
         let ok = !bare.is_empty()
             && h.len() <= 253
             && bare.split('.').all(|l| {
@@ -211,7 +217,7 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
             });
         if !ok {
             return Err(format!(
-                "http host `{h}` must be a host name, optionally starting with `*.`"
+                "http host `{h}` must be a host name, optionally starting with `*.` and ending with `:port` or `:*`"
             ));
         }
     }

@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Chats whose user blocked the bot (shared with the outbox).
     pub(crate) blocked_chats: Arc<Mutex<HashSet<i64>>>,
+    /// Where modules' HTTP is served, once listening.
+    pub(crate) http_addr: Mutex<Option<std::net::SocketAddr>>,
 }
 
 /// A running bot. Cheap to clone.
@@ -129,6 +131,7 @@ impl Runtime {
             outbox_stats: outbox_stats.clone(),
             tasks: Mutex::new(Vec::new()),
             blocked_chats: Arc::default(),
+            http_addr: Mutex::new(None),
         });
         let runtime = Runtime { inner };
 
@@ -188,6 +191,7 @@ impl Runtime {
             crate::admin::write_addr(&inner.config.data_dir, addr)?;
             inner.tasks.lock().push(task);
         }
+        runtime.serve_module_http(shutdown_rx.clone()).await?;
         runtime
             .inner
             .tasks
@@ -240,6 +244,39 @@ impl Runtime {
             runtime.inner.tasks.lock().push(task);
         }
         Ok(runtime)
+    }
+
+    /// Where modules' HTTP is served (`/modules/<name>/...`); `None` when `http.addr` is off
+    /// or the address could not be bound.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        *self.inner.http_addr.lock()
+    }
+
+    /// Starts the listener of modules' HTTP. An address that cannot be bound is logged and the
+    /// bot runs without it: Telegram traffic matters more than module endpoints.
+    async fn serve_module_http(&self, shutdown: watch::Receiver<bool>) -> Result<()> {
+        let inner = &self.inner;
+        let Some(addr) = inner.config.http.listen()? else {
+            return Ok(());
+        };
+        let served = crate::module_http::serve(
+            addr,
+            inner.registry.clone(),
+            inner.config.http.clone(),
+            shutdown,
+        )
+        .await;
+        match served {
+            Ok((bound, task)) => {
+                tracing::info!(%bound, "serving modules' HTTP under /modules/<name>/");
+                let file = inner.config.data_dir.join("http.addr");
+                std::fs::write(&file, bound.to_string()).map_err(|e| Error::io(&file, e))?;
+                *inner.http_addr.lock() = Some(bound);
+                inner.tasks.lock().push(task);
+            }
+            Err(e) => tracing::error!("modules' HTTP is not served: {e}"),
+        }
+        Ok(())
     }
 
     /// Records `updates` (raw Bot API JSON) durably, then hands them to their modules. Returns

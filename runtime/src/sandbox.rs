@@ -3,6 +3,7 @@
 
 mod guest_log;
 mod host;
+mod http_out;
 mod instance;
 #[cfg(test)]
 mod limit_tests;
@@ -17,7 +18,8 @@ use wasmtime::{
 
 pub use guest_log::{GuestLog, LogLine};
 pub use host::{CallOutput, Capabilities, HostState, ModuleEnv, TicketCounter};
-pub use instance::{CallError, Instance};
+pub use http_out::OutgoingLimits;
+pub use instance::{CallError, HttpReply, Instance};
 
 use crate::{Error, Result, bindings, config::SandboxConfig};
 
@@ -35,6 +37,8 @@ pub struct Sandbox {
 #[derive(Clone)]
 pub struct ModuleCode {
     pre: bindings::ModulePre<HostState>,
+    /// Where the `wasi:http/incoming-handler` export is, when the component has one.
+    http: Option<bindings::incoming_handler::GuestIndices>,
     /// SHA-256 of the component file, hex.
     pub hash: String,
 }
@@ -71,8 +75,19 @@ impl Sandbox {
         let engine = Engine::new(&config).map_err(err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
-        bindings::Module::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(err)?;
+        // The contract's own interfaces, one by one: the world's `add_to_linker` would add
+        // wasi:http too, which wasmtime-wasi-http provides below.
+        {
+            use bindings::botbox::bot as b;
+            type Own = wasmtime::component::HasSelf<HostState>;
+            b::types::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+            b::kv::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+            b::outbox::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+            b::log::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+            b::config::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+            b::timers::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
+        }
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
         spawn_epoch_ticker(&engine);
         Ok(Arc::new(Sandbox {
             engine,
@@ -97,15 +112,29 @@ impl Sandbox {
             };
             Error::module(name, reason)
         })?;
+        // Serving HTTP is optional: only a component exporting the handler gets requests.
+        let http = component
+            .get_export_index(None, INCOMING_HANDLER)
+            .and_then(|_| bindings::incoming_handler::GuestIndices::new(&pre).ok());
         let pre = bindings::ModulePre::new(pre).map_err(|e| {
             Error::module(name, format!("does not export botbox:bot/handler: {e:#}"))
         })?;
-        Ok(ModuleCode { pre, hash })
+        Ok(ModuleCode { pre, http, hash })
     }
 
     /// Creates a fresh instance of `code` for `env`.
     pub async fn instantiate(&self, code: &ModuleCode, env: Arc<ModuleEnv>) -> Result<Instance> {
-        Instance::new(&self.engine, &code.pre, env, &self.limits).await
+        Instance::new(&self.engine, code, env, &self.limits).await
+    }
+}
+
+/// The export a module serves HTTP with (the contract's `module-with-http` world).
+pub const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.12";
+
+impl ModuleCode {
+    /// Whether the module exports `wasi:http/incoming-handler`, so it can serve HTTP.
+    pub fn serves_http(&self) -> bool {
+        self.http.is_some()
     }
 }
 

@@ -13,8 +13,12 @@ use std::{
 use parking_lot::Mutex;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::GuestLog;
+use super::{
+    GuestLog,
+    http_out::{HttpHooks, OutgoingLimits},
+};
 use crate::{
     bindings::{config, kv, log, outbox, timers, types},
     outbox::{Action, Entry, Priority, Target},
@@ -78,6 +82,8 @@ pub struct ModuleEnv {
     pub capabilities: parking_lot::RwLock<Capabilities>,
     /// Most timers the module may have pending.
     pub max_timers: u64,
+    /// The limits of its outgoing HTTP requests.
+    pub http: OutgoingLimits,
 }
 
 /// Capabilities a module declares in its manifest and the operator may narrow.
@@ -110,16 +116,31 @@ impl Capabilities {
         Capabilities { timers, http_hosts }
     }
 
-    /// Whether `host` matches one of the allowed patterns.
+    /// Whether `host` on its scheme's default port matches one of the allowed patterns.
     pub fn allows_host(&self, host: &str) -> bool {
+        self.allows(host, 443, 443)
+    }
+
+    /// Whether `host:port` may be reached. A pattern is a host name (`api.example.com`) or one
+    /// leading wildcard label (`*.example.com`), optionally followed by `:port` or `:*`;
+    /// without a port it allows only the scheme's `default_port` (80 or 443).
+    pub fn allows(&self, host: &str, port: u16, default_port: u16) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.http_hosts.iter().any(|p| match p.strip_prefix("*.") {
-            Some(suffix) => {
-                host.len() > suffix.len() + 1
-                    && host.ends_with(suffix)
-                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            }
-            None => *p == host,
+        self.http_hosts.iter().any(|p| {
+            let (name, port_ok) = match p.rsplit_once(':') {
+                Some((name, "*")) => (name, true),
+                Some((name, n)) => (name, n.parse() == Ok(port)),
+                None => (p.as_str(), port == default_port),
+            };
+            port_ok
+                && match name.strip_prefix("*.") {
+                    Some(suffix) => {
+                        host.len() > suffix.len() + 1
+                            && host.ends_with(suffix)
+                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                    }
+                    None => name == host,
+                }
         })
     }
 }
@@ -154,6 +175,8 @@ pub struct CallOutput {
 /// The data of one instance's wasmtime store.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
     table: ResourceTable,
     pub(super) limits: wasmtime::StoreLimits,
     pub(super) env: Arc<ModuleEnv>,
@@ -172,6 +195,16 @@ impl WasiView for HostState {
     }
 }
 
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
 impl HostState {
     pub(super) fn new(env: Arc<ModuleEnv>, limits: wasmtime::StoreLimits, max_ticks: u64) -> Self {
         // No files, no environment, no sockets, no arguments: output goes to the log.
@@ -184,6 +217,11 @@ impl HostState {
             .build();
         HostState {
             wasi,
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks {
+                env: env.clone(),
+                limits: env.http,
+            },
             table: ResourceTable::new(),
             limits,
             env,
@@ -823,6 +861,14 @@ mod capability_tests {
         assert!(all.allows_host("api.example.com") && all.allows_host("a.b.cdn.example"));
         assert!(!all.allows_host("cdn.example") && !all.allows_host("evil-cdn.example"));
         assert!(!all.allows_host("example.com"));
+        assert!(!all.allows("api.example.com", 8080, 80));
+        let ports = Capabilities::granted(
+            false,
+            &["127.0.0.1:*".into(), "localhost:50051".into()],
+            None,
+        );
+        assert!(ports.allows("127.0.0.1", 9, 80) && ports.allows("localhost", 50051, 80));
+        assert!(!ports.allows("localhost", 50052, 80) && !ports.allows("localhost", 80, 80));
         let op = ModuleSettings {
             timers: Some(false),
             http_hosts: Some(vec!["api.example.com".into(), "other.org".into()]),

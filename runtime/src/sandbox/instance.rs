@@ -1,8 +1,12 @@
 //! One live instance of a module: a wasmtime store, its limits and deadline.
 
+mod http_call;
+
+pub use http_call::HttpReply;
+
 use std::sync::Arc;
 
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline, component::InstancePre};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
 use super::{CallOutput, EPOCH_TICK, HostState, ModuleEnv};
 use crate::{
@@ -33,6 +37,8 @@ impl std::fmt::Display for CallError {
 pub struct Instance {
     store: Store<HostState>,
     module: bindings::Module,
+    /// Its `wasi:http/incoming-handler` export, when it has one.
+    http: Option<bindings::incoming_handler::Guest>,
 }
 
 /// The message of the trap raised when a call runs past its CPU deadline.
@@ -41,7 +47,7 @@ pub const DEADLINE_MESSAGE: &str = "CPU time limit of the call exceeded";
 impl Instance {
     pub(super) async fn new(
         engine: &wasmtime::Engine,
-        pre: &bindings::ModulePre<HostState>,
+        code: &super::ModuleCode,
         env: Arc<ModuleEnv>,
         limits: &SandboxConfig,
     ) -> Result<Instance> {
@@ -69,16 +75,25 @@ impl Instance {
             }
         });
         store.set_epoch_deadline(1);
-        let module = pre
+        let fail =
+            |e: wasmtime::Error| Error::module(&name, format!("cannot be instantiated: {e:#}"));
+        let instance = code
+            .pre
+            .instance_pre()
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Error::module(name, format!("cannot be instantiated: {e:#}")))?;
-        Ok(Instance { store, module })
+            .map_err(fail)?;
+        let module = bindings::Module::new(&mut store, &instance).map_err(fail)?;
+        let http = match &code.http {
+            Some(indices) => Some(indices.load(&mut store, &instance).map_err(fail)?),
+            None => None,
+        };
+        Ok(Instance {
+            store,
+            module,
+            http,
+        })
     }
-
-    /// The module's pre-instantiated code, for callers that hold an [`InstancePre`].
-    #[doc(hidden)]
-    pub fn _pre(_: &InstancePre<HostState>) {}
 
     /// The failure of a call that started at `started_ms`, with the last line it wrote.
     fn trap(&self, e: wasmtime::Error, started_ms: u64) -> CallError {

@@ -89,6 +89,7 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         recent_tickets: Mutex::default(),
         capabilities: parking_lot::RwLock::default(),
         max_timers: 0,
+        http: super::OutgoingLimits::from_config(&config.http),
     });
     let mut instance = match sandbox.instantiate(&code, env).await {
         Ok(instance) => instance,
