@@ -29,6 +29,7 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue",
     "coroutine_dialogue_v2",
     "coroutine_dialogue_v3",
+    "download_queue",
 ];
 
 fn main() {

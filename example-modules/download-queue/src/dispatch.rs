@@ -63,7 +63,9 @@ pub fn send(
     now: u64,
 ) -> Result<(String, String), String> {
     let names: Vec<String> = downloaders.iter().map(|d| d.name.clone()).collect();
-    let candidates = settings.routes.candidates(&link.url, &names, mix(now, link.id));
+    let candidates = settings
+        .routes
+        .candidates(&link.url, &names, mix(now, link.id));
     if candidates.is_empty() {
         return Err(if downloaders.is_empty() {
             "no downloader is registered".into()
@@ -100,9 +102,14 @@ pub fn send(
     Err(errors.join("; "))
 }
 
-/// A downloader's answer tells its current name and addresses: keep them.
+/// A downloader's answer tells its current name and addresses: keep them when they changed.
+/// (Only then: a write here would make every concurrent registry call rerun this dispatch.)
 fn refresh(known: &Downloader, reply: &DownloadReply, now: u64) {
-    if reply.name != known.name || reply.addresses.is_empty() {
+    if reply.name != known.name
+        || reply.addresses.is_empty()
+        || reply.addresses == known.addresses
+        || crate::registry::check(&reply.name, &reply.addresses).is_err()
+    {
         return;
     }
     let record = Downloader {

@@ -53,7 +53,10 @@ impl Module for DownloadQueue {
             .command("start", "How to queue links")
             .command("list", "Your queued links (admins: all)")
             .command("cancel", "Cancel a queued link: /cancel <number>")
-            .command("quality", "Change a link's quality: /quality <number> <quality>")
+            .command(
+                "quality",
+                "Change a link's quality: /quality <number> <quality>",
+            )
             .command("downloaders", "The registered downloaders (admins)")
             .wants_messages()
             .timers();

@@ -95,8 +95,12 @@ mod tests {
         let long = format!("https://a.org/{}", "x".repeat(300));
         let parsed = parse(&long, 100);
         assert!(parsed.links.is_empty());
-        assert!(parsed.rejected[0].contains("is too long for a link (314 characters, at most 100)"));
-        assert!(parse("javascript:alert(1)", 100).rejected[0].contains("unsupported scheme javascript"));
+        assert!(
+            parsed.rejected[0].contains("is too long for a link (314 characters, at most 100)")
+        );
+        assert!(
+            parse("javascript:alert(1)", 100).rejected[0].contains("unsupported scheme javascript")
+        );
         assert!(parse("http://", 100).links.is_empty());
         assert!(parse("", 100) == Parsed::default());
     }

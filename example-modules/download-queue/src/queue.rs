@@ -27,48 +27,67 @@ pub fn add(update: &Update, user: &User, text: &str, settings: &Settings) -> Res
     let chat = update.chat_id().ok_or("a message has a chat")?;
     let chars = text.chars().count();
     if chars > settings.max_text_chars {
-        reply(update, &format!(
-            "Your message is too long: {chars} characters (at most {}). Nothing was queued; send the links in shorter messages.",
-            settings.max_text_chars
-        ))?;
+        reply(
+            update,
+            &format!(
+                "Your message is too long: {chars} characters (at most {}). Nothing was queued; send the links in shorter messages.",
+                settings.max_text_chars
+            ),
+        )?;
         return Ok(());
     }
     let parsed = links::parse(text, settings.max_link_chars);
-    let skipped = parsed.rejected.iter().map(|r| format!("\nSkipped: {r}.")).collect::<String>();
+    let skipped = parsed
+        .rejected
+        .iter()
+        .map(|r| format!("\nSkipped: {r}."))
+        .collect::<String>();
     if parsed.links.is_empty() {
-        reply(update, &format!(
-            "I found no link to download.{skipped}\nSend http:// or https:// links, several per message if you like."
-        ))?;
+        reply(
+            update,
+            &format!(
+                "I found no link to download.{skipped}\nSend http:// or https:// links, several per message if you like."
+            ),
+        )?;
         return Ok(());
     }
     if parsed.links.len() > settings.max_links_per_message {
-        reply(update, &format!(
-            "Too many links in one message: {} (at most {}). Nothing was queued; send them in smaller messages.",
-            parsed.links.len(),
-            settings.max_links_per_message
-        ))?;
+        reply(
+            update,
+            &format!(
+                "Too many links in one message: {} (at most {}). Nothing was queued; send them in smaller messages.",
+                parsed.links.len(),
+                settings.max_links_per_message
+            ),
+        )?;
         return Ok(());
     }
     let now = timers::now_unix_ms();
     let rate_key = store::rate_key(user.id);
     let mut rate: Rate = kv::get_json(&rate_key)?.unwrap_or_default();
     if now.saturating_sub(rate.since_ms) >= 60_000 {
-        rate = Rate { since_ms: now, count: 0 };
+        rate = Rate {
+            since_ms: now,
+            count: 0,
+        };
     }
     let count = u32::try_from(parsed.links.len()).unwrap_or(u32::MAX);
     if rate.count.saturating_add(count) > settings.max_links_per_minute {
         let wait = (rate.since_ms + 60_000).saturating_sub(now).div_ceil(1000);
-        reply(update, &format!(
-            "Slow down: at most {} links a minute, and you sent {} already. Nothing was queued; try again in {wait} s.",
-            settings.max_links_per_minute, rate.count
-        ))?;
+        reply(
+            update,
+            &format!(
+                "Slow down: at most {} links a minute, and you sent {} already. Nothing was queued; try again in {wait} s.",
+                settings.max_links_per_minute, rate.count
+            ),
+        )?;
         return Ok(());
     }
     rate.count += count;
     // The rate is best effort: with the store full the links still go out (rule 4).
     let _ = kv::set_json(&rate_key, &rate);
 
-    let due_ms = now + settings.interval_secs * 1000;
+    let due_ms = now + settings.delay_secs * 1000;
     let status = Message::new(chat, format!(
         "Queued {} link{}; they go to a downloader at {}. Change the quality with the buttons.{skipped}",
         parsed.links.len(),
@@ -161,17 +180,22 @@ pub fn change(
     settings: &Settings,
 ) -> Result<Result<String, String>, Error> {
     let Some(link) = store::link(id)? else {
-        return Ok(Err(format!("Link #{id} is not in the queue (sent or cancelled).")));
+        return Ok(Err(format!(
+            "Link #{id} is not in the queue (sent or cancelled)."
+        )));
     };
     if link.owner != user && !settings.is_admin(user) {
-        return Ok(Err(format!("Link #{id} is not yours: only who queued it (or an admin) can change it.")));
+        return Ok(Err(format!(
+            "Link #{id} is not yours: only who queued it (or an admin) can change it."
+        )));
     }
     match press {
         Press::Cancel(_) => {
             store::remove_link(&link)?;
             dispatch::forget_messages(&link)?;
             if link.owner != user {
-                Message::new(link.chat, format!("An admin cancelled #{id} {}.", link.url)).send()?;
+                Message::new(link.chat, format!("An admin cancelled #{id} {}.", link.url))
+                    .send()?;
             }
             Ok(Ok(format!("Cancelled #{id}.")))
         }
@@ -199,12 +223,17 @@ pub fn change(
 /// whose `/list` shows links of other chats).
 pub fn command(update: &Update, user: &User, settings: &Settings) -> Result<(), Error> {
     let args: Vec<&str> = update.command_args().split_whitespace().collect();
-    let id = args.first().and_then(|id| id.trim_start_matches('#').parse().ok());
+    let id = args
+        .first()
+        .and_then(|id| id.trim_start_matches('#').parse().ok());
     let press = match (update.command(), id, args.get(1)) {
         (Some("cancel"), Some(id), None) => Press::Cancel(id),
         (Some("quality"), Some(id), Some(quality)) => Press::Quality(id, quality),
         _ => {
-            reply(update, "Use /cancel <number> or /quality <number> <quality>; /list shows the numbers.")?;
+            reply(
+                update,
+                "Use /cancel <number> or /quality <number> <quality>; /list shows the numbers.",
+            )?;
             return Ok(());
         }
     };
@@ -223,10 +252,21 @@ pub fn list(update: &Update, user: &User, settings: &Settings) -> Result<(), Err
     let admin = settings.is_admin(user.id);
     let links = store::links_of((!admin).then_some(user.id), LIST_MAX + 1)?;
     if links.is_empty() {
-        reply(update, if admin { "The queue is empty." } else { "You have no links in the queue." })?;
+        reply(
+            update,
+            if admin {
+                "The queue is empty."
+            } else {
+                "You have no links in the queue."
+            },
+        )?;
         return Ok(());
     }
-    let mut text = String::from(if admin { "All queued links:" } else { "Your queued links:" });
+    let mut text = String::from(if admin {
+        "All queued links:"
+    } else {
+        "Your queued links:"
+    });
     for link in links.iter().take(LIST_MAX) {
         let line = view::list_line(link, admin);
         if text.chars().count() + line.chars().count() > 3900 {

@@ -20,8 +20,12 @@ pub fn handle(request: http::Request) -> http::Response {
         );
     }
     botbox_sdk::grpc::Router::new()
-        .unary(REGISTER, |request: RegisterRequest| with_settings(|s| register(request, s)))
-        .unary(REPORT, |request: ReportRequest| with_settings(|s| report(request, s)))
+        .unary(REGISTER, |request: RegisterRequest| {
+            with_settings(|s| register(request, s))
+        })
+        .unary(REPORT, |request: ReportRequest| {
+            with_settings(|s| report(request, s))
+        })
         .handle(&request)
 }
 
@@ -87,7 +91,11 @@ fn register(request: RegisterRequest, settings: &Settings) -> Result<RegisterRep
     check_token(&request.token, settings)?;
     check(&request.name, &request.addresses)?;
     remember(&request.name, &request.addresses)?;
-    log::info!("downloader {} registered at {:?}", request.name, request.addresses);
+    log::info!(
+        "downloader {} registered at {:?}",
+        request.name,
+        request.addresses
+    );
     let downloaders = store::downloaders().map_err(internal)?.len();
     Ok(RegisterReply {
         downloaders: u32::try_from(downloaders).unwrap_or(u32::MAX),
@@ -96,13 +104,23 @@ fn register(request: RegisterRequest, settings: &Settings) -> Result<RegisterRep
 
 fn report(request: ReportRequest, settings: &Settings) -> Result<ReportReply, Status> {
     check_token(&request.token, settings)?;
-    // Every exchange refreshes what the module knows of the downloader.
+    // Every exchange refreshes what the module knows of the downloader (written only when it
+    // changed, so reports do not make a running dispatch, which read the records, run again).
     if check(&request.name, &request.addresses).is_ok() {
-        remember(&request.name, &request.addresses)?;
+        let known: Option<Downloader> =
+            kv::get_json(store::downloader_key(&request.name)).map_err(internal)?;
+        if known.is_none_or(|known| known.addresses != request.addresses) {
+            remember(&request.name, &request.addresses)?;
+        }
     }
     let key = store::job_key(&request.job_id);
     let Some(job) = kv::get_json::<Job>(&key).map_err(internal)? else {
-        return Ok(ReportReply { known: false });
+        // Not yet committed (a fast download can be reported before the dispatch that sent it
+        // commits) or long gone: the downloader tries again a few times.
+        return Err(Status::new(
+            Code::NotFound,
+            format!("no job {} (yet)", request.job_id),
+        ));
     };
     kv::delete(&key).map_err(internal)?;
     let link = &job.link;
@@ -120,7 +138,11 @@ fn report(request: ReportRequest, settings: &Settings) -> Result<ReportReply, St
 
 /// A download failed after it was accepted: the link goes back to the queue, with a new
 /// message and keyboard, a longer wait and the error.
-fn requeue(job: Job, request: &ReportRequest, settings: &Settings) -> Result<(), botbox_sdk::Error> {
+fn requeue(
+    job: Job,
+    request: &ReportRequest,
+    settings: &Settings,
+) -> Result<(), botbox_sdk::Error> {
     let now = timers::now_unix_ms();
     let mut link = job.link;
     link.message = None;

@@ -27,7 +27,11 @@ impl Routes {
     /// Parses the `routes` setting; the error names the bad rule.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut rules = Vec::new();
-        for rule in text.split([';', '\n']).map(str::trim).filter(|r| !r.is_empty()) {
+        for rule in text
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             let (part, names) = rule
                 .split_once("=>")
                 .ok_or_else(|| format!("rule {rule:?} has no `=>`"))?;
@@ -69,7 +73,11 @@ impl Routes {
             .map_or(link, |(_, rest)| rest)
             .to_lowercase();
         for rule in &self.rules {
-            if rule.part.as_ref().is_some_and(|part| !address.contains(part)) {
+            if rule
+                .part
+                .as_ref()
+                .is_some_and(|part| !address.contains(part))
+            {
                 continue;
             }
             let names: Vec<String> = registered
@@ -121,14 +129,21 @@ mod tests {
         let mut yt = routes.candidates("https://www.YouTube.com/watch?v=1", &all, 0);
         yt.sort();
         assert_eq!(yt, ["yt-1", "yt-2"]);
-        assert_eq!(routes.candidates("http://x.org/podcasts/1.mp3", &all, 7), ["audio"]);
+        assert_eq!(
+            routes.candidates("http://x.org/podcasts/1.mp3", &all, 7),
+            ["audio"]
+        );
         assert_eq!(routes.candidates("http://x.org/other", &all, 7), ["main"]);
         // No yt-* registered: the next matching rule.
         assert_eq!(
             routes.candidates("https://youtube.com/x", &names(&["main"]), 1),
             ["main"]
         );
-        assert!(routes.candidates("http://x.org", &names(&["yt-1"]), 1).is_empty());
+        assert!(
+            routes
+                .candidates("http://x.org", &names(&["yt-1"]), 1)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -145,9 +160,21 @@ mod tests {
 
     #[test]
     fn bad_rules_are_named() {
-        assert!(Routes::parse("youtube.com yt").unwrap_err().contains("no `=>`"));
-        assert!(Routes::parse(" => yt").unwrap_err().contains("needs a part"));
-        assert!(Routes::parse("x => a*b*").unwrap_err().contains("more than one"));
+        assert!(
+            Routes::parse("youtube.com yt")
+                .unwrap_err()
+                .contains("no `=>`")
+        );
+        assert!(
+            Routes::parse(" => yt")
+                .unwrap_err()
+                .contains("needs a part")
+        );
+        assert!(
+            Routes::parse("x => a*b*")
+                .unwrap_err()
+                .contains("more than one")
+        );
         assert_eq!(Routes::parse(" ; ").unwrap(), Routes::default());
     }
 }

@@ -11,8 +11,10 @@ pub struct Settings {
     pub qualities: Vec<String>,
     /// A new link's quality (`default_quality`, one of `qualities`).
     pub default_quality: String,
-    /// Seconds between dispatches, and until a new link is due (`interval_secs`).
+    /// Seconds between dispatches (`interval_secs`).
     pub interval_secs: u64,
+    /// Seconds a new link waits before it is due, time to change its quality (`delay_secs`).
+    pub delay_secs: u64,
     /// Telegram user ids that see and manage every link (`admins`, comma-separated).
     pub admins: Vec<i64>,
     /// Which downloaders take which links (`routes`; see [`Routes`]).
@@ -43,7 +45,8 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks every setting; the error names the bad one.
     pub fn load() -> Result<Self, String> {
-        let text = |key: &str, default: &str| config::get_or(key, default).map_err(|e| e.to_string());
+        let text =
+            |key: &str, default: &str| config::get_or(key, default).map_err(|e| e.to_string());
         let number = |key: &str, default: u64, min: u64| -> Result<u64, String> {
             let value = config::get_parsed_or(key, default).map_err(|e| e.to_string())?;
             if value < min {
@@ -83,7 +86,8 @@ impl Settings {
         Ok(Self {
             qualities,
             default_quality,
-            interval_secs: number("interval_secs", 60, 1)?,
+            interval_secs: number("interval_secs", 10, 1)?,
+            delay_secs: number("delay_secs", 60, 0)?,
             admins,
             routes,
             downloader_hosts: list(&text("downloader_hosts", "")?),

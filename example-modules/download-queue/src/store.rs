@@ -154,7 +154,10 @@ pub fn links_of(user: Option<i64>, limit: usize) -> Result<Vec<Link>, kv::Error>
 
 fn id_at_end(key: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(key);
-    text.rsplit('/').next().and_then(|id| id.parse().ok()).unwrap_or(0)
+    text.rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Every registered downloader, by name.
@@ -163,11 +166,10 @@ pub fn downloaders() -> Result<Vec<Downloader>, kv::Error> {
         .limit(1000)
         .map(|entry| {
             let entry = entry?;
-            serde_json::from_slice(&entry.value)
-                .map_err(|e| kv::Error::Decode {
-                    key: String::from_utf8_lossy(&entry.key).into_owned(),
-                    reason: e.to_string(),
-                })
+            serde_json::from_slice(&entry.value).map_err(|e| kv::Error::Decode {
+                key: String::from_utf8_lossy(&entry.key).into_owned(),
+                reason: e.to_string(),
+            })
         })
         .collect()
 }

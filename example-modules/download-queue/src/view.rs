@@ -46,10 +46,7 @@ pub fn link_text(link: &Link) -> String {
         clock(link.due_ms)
     );
     if let Some(error) = &link.last_error {
-        text.push_str(&format!(
-            "\nTry {} failed: {error}",
-            link.attempts
-        ));
+        text.push_str(&format!("\nTry {} failed: {error}", link.attempts));
     }
     text
 }
@@ -77,7 +74,13 @@ pub fn keyboard(link: &Link, settings: &Settings) -> InlineKeyboard {
 
 /// One line of `/list`.
 pub fn list_line(link: &Link, with_owner: bool) -> String {
-    let mut line = format!("#{} {} [{}] at {}", link.id, link.url, link.quality, clock(link.due_ms));
+    let mut line = format!(
+        "#{} {} [{}] at {}",
+        link.id,
+        link.url,
+        link.quality,
+        clock(link.due_ms)
+    );
     if with_owner {
         line.push_str(&format!(" by {} ({})", link.owner_name, link.owner));
     }
@@ -106,7 +109,10 @@ mod tests {
     fn button_data_reads_back_and_fits_telegram() {
         let data = quality_data(u64::MAX, "abcdefghijklmnopqrst");
         assert!(data.len() <= 60);
-        assert_eq!(parse_press(&data), Some(Press::Quality(u64::MAX, "abcdefghijklmnopqrst")));
+        assert_eq!(
+            parse_press(&data),
+            Some(Press::Quality(u64::MAX, "abcdefghijklmnopqrst"))
+        );
         assert_eq!(parse_press(&cancel_data(7)), Some(Press::Cancel(7)));
         assert_eq!(parse_press("x/7/more"), None);
         assert_eq!(parse_press("q/no/720p"), None);
@@ -115,6 +121,9 @@ mod tests {
 
     #[test]
     fn times_show_as_utc_clock() {
-        assert_eq!(clock(((13 * 60 + 5) * 60 + 9) * 1000 + 86_400_000), "13:05:09 UTC");
+        assert_eq!(
+            clock(((13 * 60 + 5) * 60 + 9) * 1000 + 86_400_000),
+            "13:05:09 UTC"
+        );
     }
 }

@@ -14,6 +14,9 @@ use crate::service::Shared;
 
 /// Tries of one report before it is given up (with the waits between, about ten minutes).
 const REPORT_TRIES: u32 = 25;
+/// Tries of a report the module does not know the job of (yet: a report can arrive before the
+/// module's dispatch that sent the job is committed), about two minutes.
+const UNKNOWN_JOB_TRIES: u32 = 8;
 
 /// A gRPC client of the module's `Registry` at `bot_url`, which may have a path
 /// (`http://bot:8080/modules/download-queue`): tonic's `connect` would drop the path, so the
@@ -100,6 +103,12 @@ async fn send_report(
         report.token.clone_from(&shared.settings.token);
         match client.report(report.clone()).await {
             Ok(_) => return,
+            Err(status)
+                if status.code() == tonic::Code::NotFound && attempt >= UNKNOWN_JOB_TRIES =>
+            {
+                tracing::warn!(job = %report.job_id, "the module does not know this job; report dropped");
+                return;
+            }
             Err(status) => {
                 let wait = backoff(attempt);
                 tracing::warn!(

@@ -1,6 +1,6 @@
 //! The `Downloader` gRPC service: accepting or refusing jobs, and running accepted ones.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -31,7 +31,8 @@ pub struct Shared {
 #[derive(Default)]
 struct Jobs {
     running: HashSet<String>,
-    finished: HashSet<String>,
+    /// Finished jobs and their reports, to report again when a job is sent again.
+    finished: HashMap<String, ReportRequest>,
     finished_order: VecDeque<String>,
 }
 
@@ -111,8 +112,14 @@ impl Shared {
         }
         {
             let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            if jobs.running.contains(&job.job_id) || jobs.finished.contains(&job.job_id) {
+            if jobs.running.contains(&job.job_id) {
                 // Sent again (the module retried a call whose answer it lost): already ours.
+                return self.reply(true, "");
+            }
+            if let Some(report) = jobs.finished.get(&job.job_id) {
+                // Sent again after it finished: the module may have lost the report with the
+                // call it retried, so report again instead of downloading again.
+                let _ = self.reports.send(report.clone());
                 return self.reply(true, "");
             }
             if jobs.running.len() >= self.settings.max_jobs {
@@ -153,7 +160,6 @@ impl Shared {
             path: &path,
             bytes,
         });
-        self.finish(&job.job_id);
         let report = ReportRequest {
             job_id: job.job_id,
             ok,
@@ -162,14 +168,19 @@ impl Shared {
             bytes,
             ..ReportRequest::default()
         };
+        self.finish(&report);
         let _ = self.reports.send(report);
     }
 
-    fn finish(&self, job_id: &str) {
+    fn finish(&self, report: &ReportRequest) {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        jobs.running.remove(job_id);
-        if jobs.finished.insert(job_id.to_owned()) {
-            jobs.finished_order.push_back(job_id.to_owned());
+        jobs.running.remove(&report.job_id);
+        if jobs
+            .finished
+            .insert(report.job_id.clone(), report.clone())
+            .is_none()
+        {
+            jobs.finished_order.push_back(report.job_id.clone());
         }
         while jobs.finished_order.len() > REMEMBERED {
             if let Some(old) = jobs.finished_order.pop_front() {
