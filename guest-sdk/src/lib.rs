@@ -166,8 +166,9 @@ macro_rules! export_module {
 /// Not part of the API: module code never uses it directly.
 #[doc(hidden)]
 pub mod __private {
-    /// wasi:http (with the wasi:io and wasi:clocks types it uses), imported by the `module`
-    /// world; no derives, as its types hold resources.
+    /// wasi:http's outgoing handler (with the wasi:io and wasi:clocks types it uses), as the
+    /// contract's `module-with-http-client` world imports it; no derives, as its types hold
+    /// resources. A component imports it only when the module calls out.
     mod wasi_http {
         wit_bindgen::generate!({
             path: "../wit",
@@ -188,14 +189,6 @@ pub mod __private {
         default_bindings_module: "botbox_sdk::__private",
         additional_derives: [PartialEq, Eq],
         features: ["clocks-timezone"],
-        with: {
-            "wasi:http/types@0.2.12": crate::__private::wasi::http::types,
-            "wasi:http/outgoing-handler@0.2.12": crate::__private::wasi::http::outgoing_handler,
-            "wasi:io/poll@0.2.12": crate::__private::wasi::io::poll,
-            "wasi:io/error@0.2.12": crate::__private::wasi::io::error,
-            "wasi:io/streams@0.2.12": crate::__private::wasi::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.12": crate::__private::wasi::clocks::monotonic_clock,
-        },
     });
 
     /// The `wasi:http/incoming-handler` export, for modules that serve HTTP: exported next to

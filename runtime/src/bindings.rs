@@ -5,16 +5,10 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "botbox:bot/module",
     exports: { default: async },
-    // wasi:http (outgoing) and the wasi types it uses are wasmtime's own implementations.
-    with: {
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi:io": wasmtime_wasi::p2::bindings::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-    },
 });
 
 pub use self::botbox::bot::{config, kv, log, outbox, timers, types};
 
 /// The `wasi:http/incoming-handler` export of modules that serve HTTP (the contract's
-/// `module-with-http` world).
+/// `module-with-http` world); wasi:http itself is wasmtime-wasi-http's.
 pub use wasmtime_wasi_http::p2::bindings::exports::wasi::http::incoming_handler;

@@ -51,6 +51,9 @@ pub async fn serve(
         .map_err(|e| Error::Config(format!("http.addr {addr}: {e}")))?;
     let state = Arc::new(State { registry, config });
     let task = tokio::spawn(async move {
+        // The connections, so that stopping ends them: they hold the registry, and with it
+        // what the runtime waits for when it stops.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             let stream = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -60,11 +63,12 @@ pub async fn serve(
                         continue;
                     }
                 },
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 _ = shutdown.changed() => break,
             };
             let _ = stream.set_nodelay(true);
             let state = state.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let service = service_fn(move |req| handle(state.clone(), req));
                 let builder = auto::Builder::new(TokioExecutor::new());
                 if let Err(e) = builder
@@ -75,6 +79,8 @@ pub async fn serve(
                 }
             });
         }
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     });
     Ok((bound, task))
 }

@@ -75,18 +75,9 @@ impl Sandbox {
         let engine = Engine::new(&config).map_err(err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
-        // The contract's own interfaces, one by one: the world's `add_to_linker` would add
-        // wasi:http too, which wasmtime-wasi-http provides below.
-        {
-            use bindings::botbox::bot as b;
-            type Own = wasmtime::component::HasSelf<HostState>;
-            b::types::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-            b::kv::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-            b::outbox::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-            b::log::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-            b::config::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-            b::timers::add_to_linker::<_, Own>(&mut linker, |s| s).map_err(err)?;
-        }
+        bindings::Module::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(err)?;
+        // wasi:http for every module: only those that call out import it.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
         spawn_epoch_ticker(&engine);
         Ok(Arc::new(Sandbox {

@@ -25,6 +25,7 @@ const COMPONENTS: &[&str] = &[
     "clicker_v2",
     "clicker_broken",
     "timer_probe",
+    "http_probe",
     "hostile",
     "coroutine_dialogue",
     "coroutine_dialogue_v2",

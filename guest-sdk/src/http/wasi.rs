@@ -104,6 +104,18 @@ fn from_code(code: ErrorCode) -> Error {
     }
 }
 
+/// A body error the host reported as text only (it carries no error code).
+fn from_message(message: String) -> Error {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("body size") {
+        Error::TooLarge(message)
+    } else if lower.contains("timeout") || lower.contains("timed out") {
+        Error::Timeout(message)
+    } else {
+        Error::Failed(message)
+    }
+}
+
 fn to_wit_method(method: &Method) -> wit::Method {
     match method {
         Method::Get => wit::Method::Get,
@@ -171,7 +183,7 @@ fn read_stream(stream: &InputStream) -> Result<Vec<u8>, Error> {
                 let code = wit::http_error_code(&e);
                 return Err(match code {
                     Some(code) => from_code(code),
-                    None => Error::Failed(e.to_debug_string()),
+                    None => from_message(e.to_debug_string()),
                 });
             }
         }

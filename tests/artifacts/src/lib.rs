@@ -68,6 +68,15 @@ pub const CLICKER_BROKEN: &str = include!(concat!(env!("OUT_DIR"), "/clicker_bro
 /// schedules a timer whose handling returns an error; refused calls answer `error: <error>`.
 pub const TIMER_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/timer_probe.path"));
 
+/// `tests/guests/http-probe` (declares the outgoing host `127.0.0.1:*`; serves HTTP and gRPC):
+/// `POST /note/<chat>` stores KV `note/<chat>`, sends `note: <text>` and answers 201 `noted`;
+/// `GET /kv/<key>` answers the value (404 when absent); `GET /mount` answers `<x-botbox-mount>
+/// <path>`; `GET /trap` panics; gRPC `/probe.Probe/Echo` (`Note {chat = 1, text = 2}`) stores
+/// `grpc/<chat>`, sends `grpc: <text>` and echoes; `/probe.Probe/Fail` answers NOT_FOUND `no such
+/// note`. Commands: `/get <url>` answers `<status> <body>`; `/grpc <url> <text>` calls Echo at
+/// `<url>` and answers `grpc <text>`; failures answer `error: <error>`.
+pub const HTTP_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/http_probe.path"));
+
 /// `tests/guests/hostile`: tries to break out of its sandbox and answers what it got. `/files`
 /// (`files: denied`), `/env` (`env: <n> vars, <n> args`), `/net <port>` (`net: denied (...)`),
 /// `/token` (`token: not found (...)`), `/escape <user id>...` (`escape: saw nothing of clicker

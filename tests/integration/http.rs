@@ -1,0 +1,223 @@
+//! Modules' HTTP, both ways, with real clients and servers: requests to `/modules/<name>/...`
+//! over HTTP/1.1 and h2c, gRPC from a tonic client, and a module calling real HTTP and tonic
+//! servers it is granted (and refused those it is not).
+
+#[path = "http/peers.rs"]
+mod peers;
+mod support;
+
+use botbox::{Config, config::ModuleSettings};
+use botbox_test_artifacts::{HTTP_PROBE, TIMER_PROBE};
+use fake_bot_api::Limits;
+use peers::*;
+use support::*;
+
+fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
+    let fake = FakeBotApi::start(FakeConfig {
+        limits: Limits::unlimited(),
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let mut c = config(root, &fake, wasm);
+    c.outbox.chat_per_second = 100.0;
+    c.outbox.chat_burst = 100;
+    c.http.addr = "127.0.0.1:0".into();
+    (fake, c)
+}
+
+/// Sends a command and returns the bot's next answer.
+async fn ask(fake: &FakeBotApi, user: &TestUser, text: &str) -> String {
+    let before = bot_texts(fake, user.id).len();
+    fake.send_text(user, text);
+    fake.wait_until(WAIT, |v| {
+        v.transcript(user.id).iter().filter(|e| e.from_bot).count() > before
+    })
+    .await
+    .unwrap_or_else(|e| panic!("no answer to {text}: {e}"));
+    bot_texts(fake, user.id).swap_remove(before)
+}
+
+async fn notes_reach_the_module_and_commit_before_the_answer(version: Version) {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, c) = setup(dir.path(), &[HTTP_PROBE]);
+    let rt = start(c).await;
+    let addr = rt.http_addr().expect("module HTTP is served");
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let path = format!("/modules/http-probe/note/{}", alice.id);
+    let (status, body) = request(addr, version, "POST", &path, b"hello there").await;
+    assert_eq!((status, body.as_str()), (201, "noted"));
+    // The KV write is durable and visible to the next request; the message is delivered.
+    let (status, body) = request(
+        addr,
+        version,
+        "GET",
+        &format!("/modules/http-probe/kv/note/{}", alice.id),
+        b"",
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "hello there"));
+    fake.wait_for_bot_text(alice.id, "note: hello there", WAIT)
+        .await
+        .unwrap();
+    let (_, body) = request(addr, version, "GET", "/modules/http-probe/mount?x=1", b"").await;
+    assert_eq!(body, "/modules/http-probe /mount?x=1");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_get_and_post_reach_the_module_whose_kv_write_and_message_are_committed() {
+    notes_reach_the_module_and_commit_before_the_answer(Version::Http1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_requests_work_over_h2c() {
+    notes_reach_the_module_and_commit_before_the_answer(Version::H2c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tonic_client_calls_a_module_grpc_method_and_gets_its_error_status_from_trailers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, c) = setup(dir.path(), &[HTTP_PROBE]);
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let mut client = grpc_client(addr).await;
+    let note = Note {
+        chat: alice.id,
+        text: "via grpc".into(),
+    };
+    let echoed = grpc_call(
+        &mut client,
+        "/modules/http-probe/probe.Probe/Echo",
+        note.clone(),
+    )
+    .await;
+    assert_eq!(echoed.unwrap(), note);
+    fake.wait_for_bot_text(alice.id, "grpc: via grpc", WAIT)
+        .await
+        .unwrap();
+    let kv = format!("/modules/http-probe/kv/grpc/{}", alice.id);
+    assert_eq!(
+        request(addr, Version::H2c, "GET", &kv, b"").await.1,
+        "via grpc"
+    );
+    let failed = grpc_call(
+        &mut client,
+        "/modules/http-probe/probe.Probe/Fail",
+        note.clone(),
+    )
+    .await;
+    let status = failed.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert_eq!(status.message(), "no such note");
+    let missing = grpc_call(&mut client, "/modules/http-probe/probe.Probe/Nope", note).await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::Unimplemented);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_calls_granted_http_and_grpc_servers_and_waiting_costs_it_no_cpu_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, c) = setup(dir.path(), &[HTTP_PROBE]);
+    // support's CPU deadline is 300 ms; the slow route answers after 600 ms.
+    assert!(c.sandbox.call_timeout_ms < SLOW_MS);
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let grpc = GrpcServer::start().await;
+    let alice = TestUser::alice();
+    let hello = format!("/get http://127.0.0.1:{}/hello", web.port);
+    assert_eq!(ask(&fake, &alice, &hello).await, "200 hello");
+    let slow = format!("/get http://127.0.0.1:{}/slow", web.port);
+    assert_eq!(ask(&fake, &alice, &slow).await, "200 slow");
+    let call = format!("/grpc http://127.0.0.1:{} ping", grpc.port);
+    assert_eq!(ask(&fake, &alice, &call).await, "grpc ping (from tonic)");
+    assert_eq!(grpc.calls(), 1);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_not_granted_is_refused_with_an_error_value_and_no_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, c) = setup(dir.path(), &[HTTP_PROBE]);
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let alice = TestUser::alice();
+    // Granted: `127.0.0.1:*`. `localhost` is the same server under a name not granted.
+    let asked = format!("/get http://localhost:{}/hello", web.port);
+    let answer = ask(&fake, &alice, &asked).await;
+    assert!(answer.starts_with("error: HttpRequestDenied"), "{answer}");
+    assert_eq!(web.connections(), 0);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_narrowing_a_grant_away_refuses_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.modules.insert(
+        "http-probe".into(),
+        ModuleSettings {
+            http_hosts: Some(vec!["api.example.org".into()]),
+            ..ModuleSettings::default()
+        },
+    );
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let alice = TestUser::alice();
+    let asked = format!("/get http://127.0.0.1:{}/hello", web.port);
+    let answer = ask(&fake, &alice, &asked).await;
+    assert!(answer.starts_with("error: HttpRequestDenied"), "{answer}");
+    assert_eq!(web.connections(), 0);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_response_is_cut_at_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.outgoing_max_response_bytes = 256 << 10;
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let alice = TestUser::alice();
+    let asked = format!("/get http://127.0.0.1:{}/endless", web.port);
+    let answer = ask(&fake, &alice, &asked).await;
+    assert!(answer.starts_with("error: response too large"), "{answer}");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_without_an_incoming_handler_answers_404_and_so_does_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, c) = setup(dir.path(), &[HTTP_PROBE, TIMER_PROBE]);
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    let (status, body) = request(addr, Version::Http1, "GET", "/modules/timer-probe/x", b"").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("does not serve HTTP"), "{body}");
+    let (status, body) = request(addr, Version::Http1, "GET", "/modules/nope/x", b"").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("no module named `nope`"), "{body}");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_gets_413_and_a_trap_500_and_the_next_request_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.max_body_bytes = 1000;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    for version in [Version::Http1, Version::H2c] {
+        let big = vec![b'x'; 2000];
+        let (status, _) = request(addr, version, "POST", "/modules/http-probe/note/1", &big).await;
+        assert_eq!(status, 413);
+        let (status, _) = request(addr, version, "GET", "/modules/http-probe/trap", b"").await;
+        assert_eq!(status, 500);
+        let (status, body) =
+            request(addr, version, "POST", "/modules/http-probe/note/1", b"ok").await;
+        assert_eq!((status, body.as_str()), (201, "noted"));
+    }
+    rt.stop().await;
+}
