@@ -519,7 +519,7 @@ async fn a_link_that_cannot_be_stored_goes_to_a_downloader_at_once() {
     let a = Downloader::start(dir.path(), "a", &url).await;
     a.wait_line("registered a", 1).await;
     let alice = TestUser::alice();
-    fake.send_text(&alice, &format!("http://{files}/files/now.bin"));
+    fake.send_text(&alice, format!("http://{files}/files/now.bin"));
     let status = fake
         .wait_for_bot_text(alice.id, "went straight to downloader a", WAIT)
         .await
