@@ -14,6 +14,8 @@ use crate::__private::wasi::{
 
 /// Most bytes `blocking-write-and-flush` takes at once.
 const WRITE_CHUNK: usize = 4096;
+/// Longest error text kept from the host, in characters.
+const MAX_MESSAGE_CHARS: usize = 300;
 /// Bytes asked for per read.
 const READ_CHUNK: u64 = 64 * 1024;
 
@@ -100,12 +102,22 @@ fn from_code(code: ErrorCode) -> Error {
         | ErrorCode::HttpResponseTimeout
         | ErrorCode::DnsTimeout => Error::Timeout(format!("{code:?}")),
         ErrorCode::HttpResponseBodySize(_) => Error::TooLarge(format!("{code:?}")),
-        other => Error::Failed(format!("{other:?}")),
+        other => Error::Failed(truncated(format!("{other:?}"))),
     }
+}
+
+/// The host's text may carry a whole error chain; a reason needs its start.
+fn truncated(mut message: String) -> String {
+    if let Some((at, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(at);
+        message.push('…');
+    }
+    message
 }
 
 /// A body error the host reported as text only (it carries no error code).
 fn from_message(message: String) -> Error {
+    let message = truncated(message);
     let lower = message.to_ascii_lowercase();
     if lower.contains("body size") {
         Error::TooLarge(message)

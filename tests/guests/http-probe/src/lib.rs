@@ -62,6 +62,7 @@ impl Module for HttpProbe {
             }
             _ => return Ok(()),
         };
+        let answer: String = answer.chars().take(1000).collect();
         reply(update, &answer)?;
         Ok(())
     }
