@@ -45,9 +45,15 @@ pub fn on_tick(settings: &Settings, timer: u64) -> Result<(), Error> {
     schedule_tick(settings, now)?;
     let downloaders = store::downloaders()?;
     for link in store::due_links(now, settings.max_dispatch)? {
-        match send(&link, &downloaders, settings, now) {
-            Ok((name, job_id)) => sent(&link, &name, &job_id)?,
-            Err(error) => failed(link, error, settings, now)?,
+        let id = link.id;
+        let done = match send(&link, &downloaders, settings, now) {
+            Ok((name, job_id)) => sent(&link, &name, &job_id),
+            Err(error) => failed(link, error, settings, now),
+        };
+        // One link's trouble must not undo the others' or the next timer (an `Err` would
+        // discard every effect of this call).
+        if let Err(error) = done {
+            log::error!("dispatch of link {id}: {error}");
         }
     }
     Ok(())

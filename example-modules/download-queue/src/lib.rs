@@ -74,7 +74,10 @@ impl Module for DownloadQueue {
             }
             return Ok(());
         }
-        dispatch::ensure_tick(&settings)?;
+        if let Err(error) = dispatch::ensure_tick(&settings) {
+            // Without timers (the operator may take them away) links wait; users are served.
+            botbox_sdk::log::warn!("cannot schedule the dispatch timer: {error}");
+        }
         if let Some(query) = update.callback() {
             return queue::press(query, &settings);
         }

@@ -33,7 +33,9 @@ fn with_settings<T>(f: impl FnOnce(&Settings) -> Result<T, Status>) -> Result<T,
     let settings = Settings::load()
         .map_err(|e| Status::new(Code::FailedPrecondition, format!("module settings: {e}")))?;
     // Any exchange may restart a stalled dispatch timer.
-    dispatch::ensure_tick(&settings).map_err(internal)?;
+    if let Err(error) = dispatch::ensure_tick(&settings) {
+        log::warn!("cannot schedule the dispatch timer: {error}");
+    }
     f(&settings)
 }
 
