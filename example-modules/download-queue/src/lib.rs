@@ -44,15 +44,16 @@ struct DownloadQueue;
 
 const HELP: &str = "Send me links (http:// or https://), several per message if you like. \
 Each goes to a downloader after a while; until then change its quality or cancel it with the \
-buttons under it. /list shows your queued links.";
+buttons under it (or /quality <number> <quality>, /remove <number>). /list shows your queued \
+links.";
 
 impl Module for DownloadQueue {
     fn init() -> Result<Manifest, Error> {
         let settings = Settings::load()?;
         let mut manifest = Manifest::new("download-queue", env!("CARGO_PKG_VERSION"))
-            .command("start", "How to queue links")
+            .command("links", "How to queue links for download")
             .command("list", "Your queued links (admins: all)")
-            .command("cancel", "Cancel a queued link: /cancel <number>")
+            .command("remove", "Take a queued link out: /remove <number>")
             .command(
                 "quality",
                 "Change a link's quality: /quality <number> <quality>",
@@ -85,12 +86,12 @@ impl Module for DownloadQueue {
             return Ok(());
         };
         match update.command() {
-            Some("start") => {
+            Some("links") => {
                 reply(update, HELP)?;
                 Ok(())
             }
             Some("list") => queue::list(update, user, &settings),
-            Some("cancel" | "quality") => queue::command(update, user, &settings),
+            Some("remove" | "quality") => queue::command(update, user, &settings),
             Some("downloaders") => downloaders(update, user.id, &settings),
             Some(_) => Ok(()),
             None => match update.text() {

@@ -5,12 +5,16 @@
 pub struct Parsed {
     /// http(s) links, in the order written, each once.
     pub links: Vec<String>,
-    /// One explanation per word that is not a link we can take.
+    /// One explanation per word that looks meant as a link but is not one we can take.
     pub rejected: Vec<String>,
+    /// Whether some words were neither (ordinary text, left alone: other modules of the bot
+    /// may be the ones meant).
+    pub other_words: bool,
 }
 
 /// Splits `text` at white space and checks each word: an http or https URL with a host, at
-/// most `max_link_chars` long.
+/// most `max_link_chars` long, is a link; a word that looks meant as a link (a scheme, a
+/// `host.name/path`, `www.`) but is not one is rejected with the reason; other words are text.
 pub fn parse(text: &str, max_link_chars: usize) -> Parsed {
     let mut parsed = Parsed::default();
     for word in text.split_whitespace() {
@@ -21,10 +25,29 @@ pub fn parse(text: &str, max_link_chars: usize) -> Parsed {
         match check(word, max_link_chars) {
             Ok(link) if !parsed.links.contains(&link) => parsed.links.push(link),
             Ok(_) => {}
-            Err(reason) => parsed.rejected.push(reason),
+            Err(reason) if looks_like_a_link(word) => parsed.rejected.push(reason),
+            Err(_) => parsed.other_words = true,
         }
     }
     parsed
+}
+
+/// Whether `word` is meant as a link: it has a scheme (`x://`, `mailto:`), is a host name with
+/// a path (`example.org/a`), starts with `www.`, or is longer than any word.
+fn looks_like_a_link(word: &str) -> bool {
+    let scheme = word.split_once(':').is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && !rest.is_empty()
+            && scheme.len() <= 20
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let host_path = word
+        .split_once('/')
+        .is_some_and(|(host, _)| host.contains('.') && !host.ends_with('.'));
+    scheme || host_path || word.starts_with("www.") || word.chars().count() > 100
 }
 
 fn check(word: &str, max_link_chars: usize) -> Result<String, String> {
@@ -73,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_are_taken_in_order_once_and_other_words_explained() {
+    fn links_are_taken_in_order_once_and_near_misses_explained() {
         let parsed = parse(
             "get <https://a.org/x.mp4> and http://b.org/y, https://a.org/x.mp4 ftp://c.org/z example.com/v",
             200,
@@ -82,12 +105,15 @@ mod tests {
         assert_eq!(
             parsed.rejected,
             [
-                "\"get\" is not a link",
-                "\"and\" is not a link",
                 "\"ftp://c.org/z\" has the unsupported scheme ftp: only http and https links can be downloaded",
                 "\"example.com/v\" is not a link: links start with http:// or https://",
             ]
         );
+        assert!(parsed.other_words, "get, and");
+        let chat = parse("Click. Rating: top 5/10", 200);
+        assert!(chat.links.is_empty() && chat.rejected.is_empty() && chat.other_words);
+        assert_eq!(parse("www.a.org", 200).rejected.len(), 1);
+        assert_eq!(parse("htp:/a.org", 200).rejected.len(), 1);
     }
 
     #[test]

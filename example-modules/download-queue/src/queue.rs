@@ -1,4 +1,4 @@
-//! What users do: send links, press the buttons, `/list`, `/cancel`, `/quality`.
+//! What users do: send links, press the buttons, `/list`, `/remove`, `/quality`.
 
 use botbox_sdk::kv::{self, Write};
 use botbox_sdk::outbox::{self, Edit, answer_callback_with};
@@ -43,6 +43,9 @@ pub fn add(update: &Update, user: &User, text: &str, settings: &Settings) -> Res
         .map(|r| format!("\nSkipped: {r}."))
         .collect::<String>();
     if parsed.links.is_empty() {
+        if parsed.rejected.is_empty() && !settings.answer_plain_text {
+            return Ok(()); // Plain text: maybe meant for another module of the bot.
+        }
         reply(
             update,
             &format!(
@@ -219,7 +222,7 @@ pub fn change(
     }
 }
 
-/// `/cancel <id>` and `/quality <id> <quality>`: the buttons' work as commands (for admins,
+/// `/remove <id>` and `/quality <id> <quality>`: the buttons' work as commands (for admins,
 /// whose `/list` shows links of other chats).
 pub fn command(update: &Update, user: &User, settings: &Settings) -> Result<(), Error> {
     let args: Vec<&str> = update.command_args().split_whitespace().collect();
@@ -227,12 +230,12 @@ pub fn command(update: &Update, user: &User, settings: &Settings) -> Result<(), 
         .first()
         .and_then(|id| id.trim_start_matches('#').parse().ok());
     let press = match (update.command(), id, args.get(1)) {
-        (Some("cancel"), Some(id), None) => Press::Cancel(id),
+        (Some("remove"), Some(id), None) => Press::Cancel(id),
         (Some("quality"), Some(id), Some(quality)) => Press::Quality(id, quality),
         _ => {
             reply(
                 update,
-                "Use /cancel <number> or /quality <number> <quality>; /list shows the numbers.",
+                "Use /remove <number> or /quality <number> <quality>; /list shows the numbers.",
             )?;
             return Ok(());
         }

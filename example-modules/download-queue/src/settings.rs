@@ -24,6 +24,9 @@ pub struct Settings {
     pub downloader_hosts: Vec<String>,
     /// A secret downloaders must send (`registry_token`); empty: none.
     pub registry_token: String,
+    /// Whether a message without anything like a link is answered (`answer_plain_text`); off,
+    /// such text is left to the bot's other modules.
+    pub answer_plain_text: bool,
     /// Most links in one message (`max_links_per_message`).
     pub max_links_per_message: usize,
     /// Most links one user may queue per minute (`max_links_per_minute`).
@@ -92,6 +95,8 @@ impl Settings {
             routes,
             downloader_hosts: list(&text("downloader_hosts", "")?),
             registry_token: text("registry_token", "")?,
+            answer_plain_text: config::get_parsed_or("answer_plain_text", false)
+                .map_err(|e| e.to_string())?,
             max_links_per_message: as_usize(number("max_links_per_message", 10, 1)?),
             max_links_per_minute: u32::try_from(number("max_links_per_minute", 30, 1)?)
                 .unwrap_or(u32::MAX),
