@@ -345,7 +345,10 @@ async fn bad_input_gets_a_clear_answer_and_the_queue_keeps_working() {
     let (fake, rt, _url) = start_bot(dir.path(), &settings, |_| {}).await;
     let alice = TestUser::alice();
     let answer = ask(&fake, &alice, "hello there", "no link").await;
-    assert!(answer.starts_with("I found no link to download."), "{answer}");
+    assert!(
+        answer.starts_with("I found no link to download."),
+        "{answer}"
+    );
     assert!(
         answer.contains("Send http:// or https:// links"),
         "{answer}"
