@@ -442,3 +442,42 @@ async fn a_link_that_cannot_be_stored_goes_to_a_downloader_at_once() {
     wait_downloaded(&[&a], "720p", "now.bin").await;
     stop(rt, [a]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_exchange_with_a_downloader_refreshes_the_addresses_the_module_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = file_server().await;
+    let (fake, rt, url) = start_bot(dir.path(), &[], |_| {}).await;
+    let a = Downloader::start(dir.path(), "a", &url).await;
+    a.wait_line("registered a", 1).await;
+    let real = format!("http://{}", a.listening());
+    // A stale record: a dead address first, then the real one (as after a move half done).
+    let mut client = registrar::client(&url).unwrap();
+    let stale = RegisterRequest {
+        name: "a".into(),
+        addresses: vec!["http://127.0.0.1:1".into(), real.clone()],
+        token: String::new(),
+    };
+    client.register(stale).await.unwrap();
+    let carol = carol();
+    let known = ask(&fake, &carol, "/downloaders", "registered").await;
+    assert!(
+        known.contains(&format!("a at http://127.0.0.1:1 {real}")),
+        "{known}"
+    );
+
+    let alice = TestUser::alice();
+    ask(
+        &fake,
+        &alice,
+        &format!("http://{files}/files/fresh.bin"),
+        "Queued 1 link",
+    )
+    .await;
+    wait_downloaded(&[&a], "720p", "fresh.bin").await;
+    // The job went to the second address; the answer (and the report) named the one address.
+    let known = ask(&fake, &carol, "/downloaders", "registered").await;
+    assert!(known.contains(&format!("a at {real} (")), "{known}");
+    assert!(!known.contains("127.0.0.1:1 "), "{known}");
+    stop(rt, [a]).await;
+}
