@@ -41,7 +41,10 @@ enum Sender {
 }
 
 async fn connect(addr: std::net::SocketAddr, h2: bool) -> Sender {
-    let io = TokioIo::new(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // Without it, HTTP/2's separate HEADERS and DATA writes wait for a delayed ACK (~40 ms).
+    stream.set_nodelay(true).expect("nodelay");
+    let io = TokioIo::new(stream);
     if h2 {
         let (s, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await

@@ -19,7 +19,8 @@ pub struct HttpConfig {
     /// Largest response body a module may answer with, in bytes; larger ones become 500.
     pub max_response_bytes: usize,
     /// Wall time one incoming request may take in the module, in milliseconds (its CPU time is
-    /// bounded by `sandbox.call_timeout_ms` like an update's); past it the client gets 504.
+    /// bounded by `sandbox.call_timeout_ms` like an update's); past it the client gets 500 and
+    /// the instance is discarded.
     pub request_timeout_ms: u64,
     /// Wall time one outgoing request may take, connect, response and whole body, in
     /// milliseconds. Waiting for the network never counts against the CPU deadline.
