@@ -31,6 +31,7 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue_v2",
     "coroutine_dialogue_v3",
     "contract_v0_1_0",
+    "download_queue",
 ];
 
 fn main() {

@@ -116,6 +116,10 @@ pub const COROUTINE_DIALOGUE_V3: &str =
 /// under `pings`.
 pub const CONTRACT_V0_1_0: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_0.path"));
 
+/// `example-modules/download-queue`: a queue of links handed to downloader services over gRPC
+/// (see the module's `//!` header and README for its commands, settings and answers).
+pub const DOWNLOAD_QUEUE: &str = include!(concat!(env!("OUT_DIR"), "/download_queue.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -136,6 +140,7 @@ mod tests {
             super::COROUTINE_DIALOGUE,
             super::COROUTINE_DIALOGUE_V2,
             super::COROUTINE_DIALOGUE_V3,
+            super::DOWNLOAD_QUEUE,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module
