@@ -11,11 +11,25 @@ use wasmtime_wasi::{
     p2::{bindings::Command, pipe::MemoryOutputPipe},
     sockets::SocketAddrUse,
 };
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The test binary's WASI state.
 struct TestBinary {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    /// wasmtime-wasi-http's defaults: the tests are the author's own code, like a build script.
+    http_hooks: [(); 0],
     table: ResourceTable,
+}
+
+impl WasiHttpView for TestBinary {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
 }
 
 impl WasiView for TestBinary {
@@ -100,6 +114,8 @@ impl TestProgram {
         })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // A module that uses HTTP links wasi:http into its unit tests too.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         // A library's unit tests link the module's own imports (KV, outbox, ...): they fail
         // if a test calls them, and pure functions can be tested. Conversations go through
         // the bot.
@@ -163,6 +179,8 @@ impl TestProgram {
             &self.engine,
             TestBinary {
                 wasi: wasi.build(),
+                http: WasiHttpCtx::new(),
+                http_hooks: [],
                 table: ResourceTable::new(),
             },
         );
