@@ -1,4 +1,4 @@
-//! gRPC over [`http`](crate::http): unary calls to a service ([`call`]) and unary handlers a
+//! gRPC over [`http`]: unary calls to a service ([`call`]) and unary handlers a
 //! module serves ([`Router`]), with [prost] messages. The `.proto` file stays the source of
 //! truth; write the message types with prost (by hand, or generated with `prost-build`).
 //!

@@ -30,7 +30,7 @@ pub use http::HttpFailure;
 use crate::{
     bindings::types,
     config::SandboxConfig,
-    sandbox::{CallError, Instance, ModuleCode, ModuleEnv, Sandbox},
+    sandbox::{CallError, CallOutput, Instance, ModuleCode, ModuleEnv, Sandbox},
     store::{
         Committer, Handled, Op,
         kv::{Applied, Namespace},
@@ -322,30 +322,15 @@ impl Shard {
             stats.record_latency(started);
             match result {
                 Ok(()) => {
-                    let committer = &self.deps.committer;
-                    let applied = ns.validate_and_apply(&mut out.txn, |seq, writes| {
-                        {
-                            let mut recent = env.recent_tickets.lock();
-                            for e in &out.outbox {
-                                if let Some(t) = e.ticket {
-                                    recent.insert(t, e.chat_id);
-                                }
-                            }
-                        }
-                        committer.send(Op::Handled(Box::new(Handled {
-                            namespace: ns.clone(),
-                            update_id: work.update(),
-                            writes,
-                            kv_seq: seq,
-                            outbox: std::mem::take(&mut out.outbox),
-                            quarantine: None,
-                            tickets: Some(env.clone()),
-                            timers: std::mem::take(&mut out.timers),
-                            cancel_timers: std::mem::take(&mut out.cancel_timers),
-                            fired_timer: work.timer_id,
-                            done: None,
-                        })))
-                    });
+                    let applied = commit_call(
+                        &self.deps.committer,
+                        &ns,
+                        &env,
+                        &mut out,
+                        work.update(),
+                        work.timer_id,
+                        None,
+                    );
                     match applied {
                         Applied::Ok(..) => {
                             stats.quarantined_in_a_row.store(0, Ordering::Relaxed);
@@ -422,6 +407,47 @@ impl Shard {
             reason,
         );
     }
+}
+
+/// Commits a successful call's effects — its KV writes (if its reads still hold), queued
+/// messages and timers — as the handling of `update_id` or `fired_timer` (neither for an HTTP
+/// request); `done` hears when they are durable. On a conflict nothing is sent and the caller
+/// runs the call again.
+pub(crate) fn commit_call(
+    committer: &Committer,
+    namespace: &Arc<Namespace>,
+    env: &Arc<ModuleEnv>,
+    out: &mut CallOutput,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) -> Applied<()> {
+    namespace.validate_and_apply(&mut out.txn, |seq, writes| {
+        {
+            // Tickets are known before they are durable, so a later call may edit by ticket.
+            let mut recent = env.recent_tickets.lock();
+            for e in &out.outbox {
+                if let Some(t) = e.ticket {
+                    recent.insert(t, e.chat_id);
+                }
+            }
+        }
+        // The committer is gone only when the runtime stops: the update is then resumed at the
+        // next start, and an HTTP request's `done` is dropped, which answers it.
+        let _ = committer.send(Op::Handled(Box::new(Handled {
+            namespace: namespace.clone(),
+            update_id,
+            writes,
+            kv_seq: seq,
+            outbox: std::mem::take(&mut out.outbox),
+            quarantine: None,
+            tickets: Some(env.clone()),
+            timers: std::mem::take(&mut out.timers),
+            cancel_timers: std::mem::take(&mut out.cancel_timers),
+            fired_timer,
+            done,
+        })));
+    })
 }
 
 /// Marks an update (or a timer's firing) handled by the module of `namespace` with no effects

@@ -15,7 +15,7 @@ use super::{LoadedModule, MAX_CONFLICT_RETRIES, Version};
 use crate::{
     config::HttpConfig,
     sandbox::{CallError, HttpReply, Instance},
-    store::{Handled, Op, kv::Applied},
+    store::kv::Applied,
 };
 
 /// Idle instances kept per module for HTTP.
@@ -100,30 +100,15 @@ impl LoadedModule {
                 }
             };
             let (done, durable) = oneshot::channel();
-            let committer = &self.deps.committer;
-            let applied = ns.validate_and_apply(&mut out.txn, |seq, writes| {
-                {
-                    let mut recent = env.recent_tickets.lock();
-                    for e in &out.outbox {
-                        if let Some(t) = e.ticket {
-                            recent.insert(t, e.chat_id);
-                        }
-                    }
-                }
-                committer.send(Op::Handled(Box::new(Handled {
-                    namespace: ns.clone(),
-                    update_id: None,
-                    writes,
-                    kv_seq: seq,
-                    outbox: std::mem::take(&mut out.outbox),
-                    quarantine: None,
-                    tickets: Some(env.clone()),
-                    timers: std::mem::take(&mut out.timers),
-                    cancel_timers: std::mem::take(&mut out.cancel_timers),
-                    fired_timer: None,
-                    done: Some(done),
-                })))
-            });
+            let applied = super::commit_call(
+                &self.deps.committer,
+                &ns,
+                &env,
+                &mut out,
+                None,
+                None,
+                Some(done),
+            );
             self.http_pool.give_back(version, instance);
             match applied {
                 Applied::Ok(..) => {
