@@ -32,6 +32,7 @@
 
 use std::{
     cell::{Cell, RefCell},
+    collections::HashMap,
     fmt,
     io::{Read, Write},
     net::TcpStream,
@@ -43,12 +44,17 @@ use serde_json::{Value, json};
 
 /// The first user id [`Bot::user`] hands out.
 const FIRST_USER_ID: i64 = 1001;
+/// The first group id [`Bot::group`] hands out (supergroup ids look like this).
+const FIRST_GROUP_ID: i64 = -1_001_000_000_001;
 
 /// A bot running the module under test. Dropping it stops the bot and removes its data.
 pub struct Bot {
     conn: RefCell<Conn>,
     module: String,
     next_user: Cell<i64>,
+    next_group: Cell<i64>,
+    /// Users' first names by id, for transcripts.
+    names: RefCell<HashMap<i64, String>>,
 }
 
 /// How to start a [`Bot`] other than with [`Bot::start`]'s defaults.
@@ -100,6 +106,8 @@ impl Builder {
             conn: RefCell::new(conn),
             module: started["module"].as_str().unwrap_or_default().to_string(),
             next_user: Cell::new(FIRST_USER_ID),
+            next_group: Cell::new(FIRST_GROUP_ID),
+            names: RefCell::default(),
         })
     }
 }
@@ -129,11 +137,34 @@ impl Bot {
 
     /// A user with the given Telegram id (say, one made operator with [`Builder::operator`]).
     pub fn user_with_id(&self, first_name: &str, id: i64) -> User<'_> {
+        self.names.borrow_mut().insert(id, first_name.to_string());
         User {
             bot: self,
             id,
             name: first_name.to_string(),
-            seen: Cell::new(0),
+            chat: Chat {
+                bot: self,
+                id,
+                label: first_name.to_string(),
+                seen: Cell::new(0),
+            },
+        }
+    }
+
+    /// A new group chat with the bot in it; ids count down from -1001000000001.
+    pub fn group(&self, title: &str) -> Group<'_> {
+        let id = self.next_group.get();
+        self.next_group.set(id - 1);
+        Group {
+            bot: self,
+            id,
+            title: title.to_string(),
+            chat: Chat {
+                bot: self,
+                id,
+                label: format!("the group {title}"),
+                seen: Cell::new(0),
+            },
         }
     }
 
@@ -201,11 +232,6 @@ impl Bot {
             .call(request)
             .unwrap_or_else(|e| panic!("botbox-test: {e}"))
     }
-
-    fn chat(&self, user: i64) -> Vec<Message> {
-        let value = self.call(json!({ "op": "chat", "user": user }));
-        serde_json::from_value(value).expect("botbox-test: a chat is a list of messages")
-    }
 }
 
 impl fmt::Debug for Bot {
@@ -220,8 +246,7 @@ pub struct User<'a> {
     bot: &'a Bot,
     id: i64,
     name: String,
-    /// Bot messages of the chat already looked at by `expect_reply`/`replies`.
-    seen: Cell<usize>,
+    chat: Chat<'a>,
 }
 
 impl User<'_> {
@@ -230,33 +255,141 @@ impl User<'_> {
         self.id
     }
 
-    /// Writes `text` to the bot (a command if it starts with `/`).
+    /// The user's first name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes `text` to the bot in the private chat (a command if it starts with `/`).
     pub fn send(&self, text: &str) {
         self.bot.call(json!({
             "op": "send", "user": self.id, "name": self.name, "text": text,
         }));
     }
 
-    /// Presses the inline button labelled `label` on the newest bot message that has one
-    /// (after the bot settles, so a button the module just drew can be pressed). Buttons of a
-    /// reply keyboard send their label as a message: use [`User::send`] for those.
+    /// Presses the inline button labelled `label` on the newest bot message of the private
+    /// chat that has one (after the bot settles, so a button the module just drew can be
+    /// pressed). Buttons of a reply keyboard send their label as a message: use
+    /// [`User::send`] for those.
     pub fn press(&self, label: &str) {
-        let pressed = self.bot.conn.borrow_mut().call(json!({
-            "op": "press", "user": self.id, "name": self.name, "label": label,
+        self.chat.press(self, label);
+    }
+
+    /// The bot's next reply in the private chat, which must contain `text`: the first bot
+    /// message not returned before by `expect_reply` or [`User::replies`].
+    pub fn expect_reply(&self, text: &str) -> Message {
+        self.chat.expect_reply(text)
+    }
+
+    /// Every bot message of the private chat not returned before by [`User::expect_reply`] or
+    /// `replies`.
+    pub fn replies(&self) -> Vec<Message> {
+        self.chat.replies()
+    }
+
+    /// Checks that the bot sent nothing new in the private chat.
+    pub fn expect_no_reply(&self) {
+        self.chat.expect_no_reply();
+    }
+
+    /// The newest bot message of the private chat that is not deleted, as it is now (after
+    /// edits).
+    pub fn last_message(&self) -> Message {
+        self.chat.last_message()
+    }
+
+    /// The whole private chat, oldest first, as it is now.
+    pub fn messages(&self) -> Vec<Message> {
+        self.chat.messages()
+    }
+}
+
+/// A group chat with the bot in it; users write there with [`Group::send`].
+#[derive(Debug)]
+pub struct Group<'a> {
+    bot: &'a Bot,
+    id: i64,
+    title: String,
+    chat: Chat<'a>,
+}
+
+impl Group<'_> {
+    /// The group's chat id (negative, as Telegram's are).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// `from` writes `text` in the group (a command if it starts with `/`).
+    pub fn send(&self, from: &User<'_>, text: &str) {
+        self.bot.call(json!({
+            "op": "send", "user": from.id, "name": from.name, "text": text,
+            "group": [self.id, self.title],
         }));
+    }
+
+    /// `from` presses the inline button labelled `label` on the newest bot message of the
+    /// group that has one.
+    pub fn press(&self, from: &User<'_>, label: &str) {
+        self.chat.press(from, label);
+    }
+
+    /// The bot's next message in the group, which must contain `text`.
+    pub fn expect_reply(&self, text: &str) -> Message {
+        self.chat.expect_reply(text)
+    }
+
+    /// Every bot message of the group not returned before.
+    pub fn replies(&self) -> Vec<Message> {
+        self.chat.replies()
+    }
+
+    /// Checks that the bot sent nothing new in the group.
+    pub fn expect_no_reply(&self) {
+        self.chat.expect_no_reply();
+    }
+
+    /// The newest bot message of the group that is not deleted, as it is now.
+    pub fn last_message(&self) -> Message {
+        self.chat.last_message()
+    }
+
+    /// The whole group chat, oldest first, as it is now.
+    pub fn messages(&self) -> Vec<Message> {
+        self.chat.messages()
+    }
+}
+
+/// What users and groups share: a chat and how far the test has read it.
+#[derive(Debug)]
+struct Chat<'a> {
+    bot: &'a Bot,
+    id: i64,
+    /// How failure messages name it: `Alice`, or `the group Team`.
+    label: String,
+    /// Bot messages already returned by `expect_reply`/`replies`.
+    seen: Cell<usize>,
+}
+
+impl Chat<'_> {
+    fn press(&self, from: &User<'_>, label: &str) {
+        let mut request = json!({
+            "op": "press", "user": from.id, "name": from.name, "label": label,
+        });
+        if self.id != from.id {
+            request["group"] = json!(self.id);
+        }
+        let pressed = self.bot.conn.borrow_mut().call(request);
         if let Err(e) = pressed {
             panic!(
                 "botbox-test: {} cannot press {label:?}: {e}\n{}",
-                self.name,
-                self.transcript()
+                from.name,
+                self.render(&self.messages())
             );
         }
     }
 
-    /// The bot's next reply in this chat, which must contain `text`: the first bot message
-    /// not returned before by `expect_reply` or [`User::replies`].
-    pub fn expect_reply(&self, text: &str) -> Message {
-        let chat = self.bot.chat(self.id);
+    fn expect_reply(&self, text: &str) -> Message {
+        let chat = self.messages();
         let next = chat.iter().filter(|m| m.from_bot).nth(self.seen.get());
         match next {
             Some(m) if m.text.contains(text) => {
@@ -266,24 +399,22 @@ impl User<'_> {
             Some(m) => panic!(
                 "botbox-test: expected the bot to reply to {} with a message containing \
                  {text:?}, but its next message is {:?}\n{}",
-                self.name,
+                self.label,
                 m.text,
-                render(&self.name, &chat)
+                self.render(&chat)
             ),
             None => panic!(
                 "botbox-test: expected the bot to reply to {} with a message containing \
                  {text:?}, but it sent nothing more\n{}",
-                self.name,
-                render(&self.name, &chat)
+                self.label,
+                self.render(&chat)
             ),
         }
     }
 
-    /// Every bot message not returned before by [`User::expect_reply`] or `replies`.
-    pub fn replies(&self) -> Vec<Message> {
+    fn replies(&self) -> Vec<Message> {
         let fresh: Vec<Message> = self
-            .bot
-            .chat(self.id)
+            .messages()
             .into_iter()
             .filter(|m| m.from_bot)
             .skip(self.seen.get())
@@ -292,36 +423,33 @@ impl User<'_> {
         fresh
     }
 
-    /// Checks that the bot sent nothing new in this chat.
-    pub fn expect_no_reply(&self) {
-        let chat = self.bot.chat(self.id);
+    fn expect_no_reply(&self) {
+        let chat = self.messages();
         if let Some(m) = chat.iter().filter(|m| m.from_bot).nth(self.seen.get()) {
             panic!(
                 "botbox-test: expected no reply to {}, but the bot sent {:?}\n{}",
-                self.name,
+                self.label,
                 m.text,
-                render(&self.name, &chat)
+                self.render(&chat)
             );
         }
     }
 
-    /// The newest bot message of the chat that is not deleted, as it is now (after edits).
-    pub fn last_message(&self) -> Message {
-        let chat = self.bot.chat(self.id);
-        chat.iter()
+    fn last_message(&self) -> Message {
+        self.messages()
+            .into_iter()
             .rev()
             .find(|m| m.from_bot && !m.deleted)
-            .cloned()
-            .unwrap_or_else(|| panic!("botbox-test: the bot has sent {} nothing", self.name))
+            .unwrap_or_else(|| panic!("botbox-test: the bot has sent {} nothing", self.label))
     }
 
-    /// The whole chat, oldest first, as it is now.
-    pub fn messages(&self) -> Vec<Message> {
-        self.bot.chat(self.id)
+    fn messages(&self) -> Vec<Message> {
+        let value = self.bot.call(json!({ "op": "chat", "chat": self.id }));
+        serde_json::from_value(value).expect("botbox-test: a chat is a list of messages")
     }
 
-    fn transcript(&self) -> String {
-        render(&self.name, &self.bot.chat(self.id))
+    fn render(&self, chat: &[Message]) -> String {
+        render(&self.label, chat, &self.bot.names.borrow())
     }
 }
 
@@ -331,8 +459,10 @@ impl User<'_> {
 pub struct Message {
     /// Its id within the chat.
     pub id: i64,
-    /// Whether the bot sent it (otherwise the user did).
+    /// Whether the bot sent it (otherwise a user did).
     pub from_bot: bool,
+    /// The sender's Telegram user id.
+    pub from_id: i64,
     /// Its visible text (without markup).
     pub text: String,
     /// The labels of its inline buttons, row by row.
@@ -350,11 +480,16 @@ impl Message {
     }
 }
 
-/// The chat as a failure message shows it.
-fn render(user: &str, chat: &[Message]) -> String {
-    let mut out = format!("--- chat with {user} ---\n");
+/// The chat as a failure message shows it, senders by first name.
+fn render(label: &str, chat: &[Message], names: &HashMap<i64, String>) -> String {
+    let mut out = format!("--- chat with {label} ---\n");
     for m in chat {
-        let who = if m.from_bot { "bot" } else { user };
+        let unknown = format!("user {}", m.from_id);
+        let who = match names.get(&m.from_id) {
+            _ if m.from_bot => "bot",
+            Some(name) => name,
+            None => &unknown,
+        };
         let mut notes = Vec::new();
         if m.edits > 0 {
             notes.push(format!("edited {}x", m.edits));
@@ -440,29 +575,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failure_shows_the_chat_with_edits_deletions_and_buttons() {
+    fn a_failure_shows_the_chat_by_sender_with_edits_deletions_and_buttons() {
+        let message = |id, from_id, from_bot, text: &str| Message {
+            id,
+            from_bot,
+            from_id,
+            text: text.into(),
+            buttons: vec![],
+            edits: 0,
+            deleted: false,
+        };
+        let mut hi = message(3, 42, true, "Hi");
+        hi.buttons = vec![vec!["Click".into()]];
+        hi.edits = 2;
+        hi.deleted = true;
         let chat = [
-            Message {
-                id: 1,
-                from_bot: false,
-                text: "/start".into(),
-                buttons: vec![],
-                edits: 0,
-                deleted: false,
-            },
-            Message {
-                id: 2,
-                from_bot: true,
-                text: "Hi".into(),
-                buttons: vec![vec!["Click".into()]],
-                edits: 2,
-                deleted: true,
-            },
+            message(1, 1001, false, "/start"),
+            message(2, 7, false, "me too"),
+            hi,
         ];
+        let names = HashMap::from([(1001, "Alice".to_string())]);
         assert_eq!(
-            render("Alice", &chat),
-            "--- chat with Alice ---\nAlice: /start\nbot: Hi  [edited 2x, deleted, buttons \
-             [[\"Click\"]]]\n---"
+            render("the group Team", &chat, &names),
+            "--- chat with the group Team ---\nAlice: /start\nuser 7: me too\nbot: Hi  [edited \
+             2x, deleted, buttons [[\"Click\"]]]\n---"
         );
     }
 }

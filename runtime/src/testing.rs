@@ -56,7 +56,7 @@ pub enum Request {
         #[serde(default)]
         operators: Vec<i64>,
     },
-    /// A user writes in their private chat with the bot.
+    /// A user writes to the bot: in their private chat, or in a group.
     Send {
         /// The user's id.
         user: i64,
@@ -64,8 +64,12 @@ pub enum Request {
         name: String,
         /// The text.
         text: String,
+        /// The group (its id and title), if not the private chat.
+        #[serde(default)]
+        group: Option<(i64, String)>,
     },
-    /// A user presses the inline button labelled `label` on the newest bot message that has it.
+    /// A user presses the inline button labelled `label` on the newest bot message of the chat
+    /// that has it.
     Press {
         /// The user's id.
         user: i64,
@@ -73,13 +77,17 @@ pub enum Request {
         name: String,
         /// The button's label.
         label: String,
+        /// The group's id, if not the private chat.
+        #[serde(default)]
+        group: Option<i64>,
     },
     /// Waits until the bot settles.
     Settle,
-    /// The private chat with `user`, after the bot settles.
+    /// A chat (a user's private chat: the user's id; a group: its negative id), after the bot
+    /// settles.
     Chat {
-        /// The user's id (the chat's id).
-        user: i64,
+        /// The chat's id.
+        chat: i64,
     },
     /// Moves the modules' clock forward, then waits until the bot settles.
     Advance {
@@ -117,6 +125,8 @@ pub struct Message {
     pub id: i64,
     /// Whether the bot sent it.
     pub from_bot: bool,
+    /// The sender's user id.
+    pub from_id: i64,
     /// Its visible text.
     pub text: String,
     /// The labels of its inline buttons, row by row.

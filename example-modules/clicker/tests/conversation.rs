@@ -63,3 +63,24 @@ fn coming_back_keeps_the_count_and_other_text_is_ignored() {
     alice.send("/start");
     alice.expect_reply("Welcome back, Alice! Clicks: 1");
 }
+
+#[test]
+fn in_a_group_each_member_counts_for_themselves() {
+    let bot = Bot::start();
+    let alice = bot.user("Alice");
+    let bob = bot.user("Bob");
+    let team = bot.group("Team");
+    team.send(&alice, "/start");
+    team.expect_reply("Hello, Alice!");
+    team.send(&bob, "/start@botbox_test_bot");
+    team.expect_reply("Hello, Bob!");
+    team.send(&alice, "Click");
+    team.expect_reply("Clicks: 1");
+    team.send(&alice, "Click");
+    team.expect_reply("Clicks: 2");
+    team.send(&bob, "Click");
+    team.expect_reply("Clicks: 1");
+    // Nothing went to their private chats.
+    alice.expect_no_reply();
+    assert_eq!(team.messages().iter().filter(|m| m.from_bot).count(), 5);
+}

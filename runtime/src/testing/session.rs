@@ -144,21 +144,35 @@ impl Session {
     pub(super) async fn handle(&self, request: Request) -> anyhow::Result<Value> {
         match request {
             Request::Start { .. } => bail!("the bot is already started"),
-            Request::Send { user, name, text } => {
+            Request::Send {
+                user,
+                name,
+                text,
+                group,
+            } => {
                 let user = self.user(user, name);
-                Ok(json!(self.fake.send_text(&user, text)))
+                Ok(json!(match group {
+                    Some((id, title)) => self.fake.send_text_in_group(id, &title, &user, text),
+                    None => self.fake.send_text(&user, text),
+                }))
             }
-            Request::Press { user, name, label } => {
+            Request::Press {
+                user,
+                name,
+                label,
+                group,
+            } => {
                 // A button drawn by a reply still on its way cannot be pressed yet.
                 self.settle().await?;
                 let user = self.user(user, name);
-                Ok(json!(self.fake.press_inline_label(&user, user.id, &label)?))
+                let chat = group.unwrap_or(user.id);
+                Ok(json!(self.fake.press_inline_label(&user, chat, &label)?))
             }
             Request::Settle => self.settle().await.map(|()| Value::Null),
-            Request::Chat { user } => {
+            Request::Chat { chat } => {
                 self.settle().await?;
                 let messages: Vec<Message> =
-                    self.fake.transcript(user).iter().map(message).collect();
+                    self.fake.transcript(chat).iter().map(message).collect();
                 Ok(serde_json::to_value(messages)?)
             }
             Request::Advance { ms } => {
@@ -269,6 +283,7 @@ fn message(entry: &ChatEntry) -> Message {
     Message {
         id: entry.message_id,
         from_bot: entry.from_bot,
+        from_id: entry.from_id,
         text: entry.text.clone(),
         buttons: entry
             .inline_buttons()
