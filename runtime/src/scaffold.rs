@@ -130,17 +130,20 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 
 /// `$XDG_DATA_HOME/botbox/sdk/<version>`, or the same under `~/.local/share`.
 fn default_sdk_dir() -> anyhow::Result<PathBuf> {
-    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(
-            std::env::var_os("HOME").context("neither XDG_DATA_HOME nor HOME is set")?,
-        )
-        .join(".local/share"),
-    };
+    let base = xdg_dir("XDG_DATA_HOME", ".local/share")
+        .context("neither XDG_DATA_HOME nor HOME is set")?;
     Ok(base
         .join("botbox/sdk")
         .join(env!("CARGO_PKG_VERSION"))
         .join(sdk_fingerprint()))
+}
+
+/// The XDG base directory in `var`, or `$HOME/<under_home>` (the specification's default).
+pub(crate) fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(under_home)))
 }
 
 /// A short hash of the embedded SDK: two botbox builds with different SDKs never share a

@@ -9,7 +9,7 @@ mod tables;
 
 use std::{path::Path, sync::Arc};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use commit::{Committed, Committer, Handled, Op};
 pub(crate) use tables::*;
@@ -85,6 +85,12 @@ impl Db {
             });
         }
         Ok(out)
+    }
+
+    /// How many updates are recorded but not yet handled (without reading them).
+    pub fn pending_update_count(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(INBOX)?.len()?)
     }
 
     /// Whether `update_id` was recorded before (handled or not).

@@ -208,11 +208,8 @@ impl Shared {
 /// new cache entry): `$XDG_CACHE_HOME/botbox/test-runner` or `~/.cache/botbox/test-runner`,
 /// or a temporary directory when neither is set.
 fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
+    let base =
+        crate::scaffold::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
     base.join("botbox/test-runner")
 }
 

@@ -26,6 +26,8 @@
 //! Run: `cargo bench -p botbox --bench dialogue` (release build; a few minutes), or
 //! `BOTBOX_BENCH_DIALOGUES=20000` for a quicker run up to that many.
 
+mod support;
+
 use std::{
     sync::{
         Arc,
@@ -34,7 +36,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use botbox::{Config, Options, Runtime, config::ModuleSettings, config::Secret, store::Committed};
+use botbox::{Config, Options, Runtime, config::ModuleSettings, store::Committed};
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits};
 use redb::{ReadableDatabase, ReadableTableMetadata};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -179,20 +181,7 @@ async fn drain(rt: &Runtime) {
 }
 
 fn config(dir: &std::path::Path, fake: &FakeBotApi) -> Config {
-    let modules = dir.join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::fs::copy(
-        botbox_test_artifacts::COROUTINE_DIALOGUE,
-        modules.join("coroutine_dialogue.wasm"),
-    )
-    .expect("copy");
-    let mut config = Config {
-        data_dir: dir.join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    config.telegram.token = Secret::new(fake.token());
-    config.telegram.api_url = fake.api_url().to_string();
+    let mut config = support::config(dir, fake, &[botbox_test_artifacts::COROUTINE_DIALOGUE]);
     // Three keys per dialogue (header, start, input) and 100k users: beyond the default quota.
     config.sandbox.kv_max_keys = 1 << 40;
     config.sandbox.kv_max_bytes = 1 << 40;

@@ -10,9 +10,11 @@
 #[expect(dead_code, reason = "shared with the tests; the bench uses part of it")]
 mod peers;
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use botbox::{Config, Options, Runtime, config::Secret};
+use botbox::{Options, Runtime};
 use bytes::Bytes;
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits};
 use http_body_util::{BodyExt, Full};
@@ -96,20 +98,7 @@ async fn main() {
         ..FakeConfig::default()
     })
     .expect("fake");
-    let modules = dir.path().join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::fs::copy(
-        botbox_test_artifacts::HTTP_PROBE,
-        modules.join("http_probe.wasm"),
-    )
-    .expect("copy");
-    let mut c = Config {
-        data_dir: dir.path().join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    c.telegram.token = Secret::new(fake.token());
-    c.telegram.api_url = fake.api_url().to_string();
+    let mut c = support::config(dir.path(), &fake, &[botbox_test_artifacts::HTTP_PROBE]);
     c.telegram.poll_timeout_secs = 1;
     c.outbox.chat_per_second = 1000.0;
     c.outbox.chat_burst = 1000;

@@ -11,13 +11,15 @@
 //!
 //! Run: `cargo bench -p botbox --bench outbox` (release build; about two minutes).
 
+mod support;
+
 use std::{
     collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use botbox::{Config, Options, Runtime, config::Secret};
+use botbox::{Options, Runtime};
 use fake_bot_api::{ChatEvent, FakeBotApi, FakeConfig, TestUser};
 use parking_lot::Mutex;
 use teloxide_core::{
@@ -307,22 +309,14 @@ fn fake() -> FakeBotApi {
 async fn botbox_side() {
     let fake = fake();
     let dir = tempfile::tempdir().expect("tempdir");
-    let modules = dir.path().join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    for wasm in [
-        botbox_test_artifacts::CLICKER,
-        botbox_test_artifacts::BROADCASTER,
-    ] {
-        let wasm = std::path::Path::new(wasm);
-        std::fs::copy(wasm, modules.join(wasm.file_name().expect("a file name"))).expect("copy");
-    }
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    config.telegram.token = Secret::new(fake.token());
-    config.telegram.api_url = fake.api_url().to_string();
+    let config = support::config(
+        dir.path(),
+        &fake,
+        &[
+            botbox_test_artifacts::CLICKER,
+            botbox_test_artifacts::BROADCASTER,
+        ],
+    );
     let rt = Runtime::start_with(config, Options::default())
         .await
         .expect("the runtime starts");

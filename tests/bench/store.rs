@@ -17,6 +17,8 @@
 //! Run: `cargo bench -p botbox --bench store` (release build; a few minutes), or
 //! `BOTBOX_BENCH_USERS=20000 cargo bench -p botbox --bench store` for a quick check.
 
+mod support;
+
 use std::{
     sync::{
         Arc,
@@ -25,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use botbox::{Config, Options, Runtime, config::Secret, store::Committed};
+use botbox::{Options, Runtime, store::Committed};
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits, TestUser};
 use redb::{ReadableDatabase, ReadableTableMetadata};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -244,16 +246,7 @@ async fn bench() {
     })
     .expect("fake");
     fake.open_chat(&TestUser::new(OPERATORS, "Operators"));
-    let modules = dir.path().join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::fs::copy(botbox_test_artifacts::CLICKER, modules.join("clicker.wasm")).expect("copy");
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    config.telegram.token = Secret::new(fake.token());
-    config.telegram.api_url = fake.api_url().to_string();
+    let mut config = support::config(dir.path(), &fake, &[botbox_test_artifacts::CLICKER]);
     // Two keys and about 90 bytes per user (record and rating entry): far beyond the default
     // quotas (a million keys, 64 MiB).
     config.sandbox.kv_max_keys = 1 << 40;

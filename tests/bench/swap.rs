@@ -6,13 +6,15 @@
 //!
 //! Run: `cargo bench -p botbox --bench swap` (release build).
 
+mod support;
+
 use std::{
     collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use botbox::{Config, Options, Runtime, config::Secret, store::Committed};
+use botbox::{Options, Runtime, store::Committed};
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits};
 use parking_lot::Mutex;
 
@@ -58,17 +60,11 @@ async fn main() {
         ..FakeConfig::default()
     })
     .expect("fake");
-    let modules = dir.path().join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::fs::copy(botbox_test_artifacts::CLICKER, modules.join("clicker.wasm")).expect("copy");
-    std::fs::copy(botbox_test_artifacts::ECHO, modules.join("echo.wasm")).expect("copy");
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    config.telegram.token = Secret::new(fake.token());
-    config.telegram.api_url = fake.api_url().to_string();
+    let mut config = support::config(
+        dir.path(),
+        &fake,
+        &[botbox_test_artifacts::CLICKER, botbox_test_artifacts::ECHO],
+    );
     config.outbox.global_per_second = 1000;
     config.outbox.chat_per_second = 100.0;
     config.outbox.chat_burst = 100;

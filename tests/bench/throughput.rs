@@ -4,13 +4,15 @@
 //!
 //! Run: `cargo bench -p botbox --bench throughput` (release build).
 
+mod support;
+
 use std::{
     collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use botbox::{Config, Options, Runtime, config::Secret, store::Committed};
+use botbox::{Options, Runtime, store::Committed};
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits};
 use parking_lot::Mutex;
 
@@ -57,16 +59,7 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
         ..FakeConfig::default()
     })
     .expect("fake");
-    let modules = dir.path().join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::fs::copy(botbox_test_artifacts::CLICKER, modules.join("clicker.wasm")).expect("copy");
-    let mut config = Config {
-        data_dir: dir.path().join("data"),
-        modules_dir: modules,
-        ..Config::default()
-    };
-    config.telegram.token = Secret::new(fake.token());
-    config.telegram.api_url = fake.api_url().to_string();
+    let mut config = support::config(dir.path(), &fake, &[botbox_test_artifacts::CLICKER]);
     config.sandbox.shards = shards;
     let rt = Runtime::start_with(
         config,

@@ -101,10 +101,15 @@ pub(super) async fn run_tests(program: &TestProgram, args: &[String]) -> anyhow:
         }
         Ok::<_, anyhow::Error>(listed(&out))
     };
-    let all = list(options.clone()).await?.len();
-    let mut selection = options.clone();
-    selection.extend(filters);
-    let tests = list(selection).await?;
+    let listed_all = list(options.clone()).await?;
+    let all = listed_all.len();
+    let tests = if filters.is_empty() {
+        listed_all
+    } else {
+        let mut selection = options.clone();
+        selection.extend(filters);
+        list(selection).await?
+    };
     // Each test runs alone: options still apply (--ignored, --include-ignored, ...), except
     // those about the selection and the output format, which the runner handles.
     let mut run_options = Vec::new();

@@ -260,7 +260,7 @@ impl Session {
     fn busy(&self) -> anyhow::Result<Option<String>> {
         let db = self.runtime.db();
         let waiting = self.fake.pending_updates();
-        let unhandled = db.pending_updates()?.len();
+        let unhandled = usize::try_from(db.pending_update_count()?).unwrap_or(usize::MAX);
         let queued = db.outbox()?.len();
         let due = db.due_timers(self.clock.now_ms(), 1)?.len();
         // A message leaves the outbox table once its delivery is committed.

@@ -1,0 +1,25 @@
+//! What the benchmark programs share: a bot's configuration against the fake Bot API.
+
+use std::path::Path;
+
+use botbox::{Config, config::Secret};
+use fake_bot_api::FakeBotApi;
+
+/// A configuration for a runtime in `root` (data in `root/data`) talking to `fake`, with copies
+/// of the `wasm` modules in `root/modules`; each benchmark sets its own knobs on top.
+pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
+    let modules = root.join("modules");
+    std::fs::create_dir_all(&modules).expect("modules dir");
+    for w in wasm {
+        let src = Path::new(w);
+        std::fs::copy(src, modules.join(src.file_name().expect("a file name"))).expect("copy");
+    }
+    let mut config = Config {
+        data_dir: root.join("data"),
+        modules_dir: modules,
+        ..Config::default()
+    };
+    config.telegram.token = Secret::new(fake.token());
+    config.telegram.api_url = fake.api_url().to_string();
+    config
+}
