@@ -22,6 +22,7 @@
 //! truncation; it does not authenticate: anyone who can write the file can also recompute it.
 
 mod format;
+pub(crate) mod schedule;
 pub mod telegram;
 mod types;
 
@@ -62,7 +63,7 @@ pub struct SnapshotInfo {
 /// format does not know is an error naming it, never silently left out.
 pub fn write_snapshot(db: &Database, out: impl Write) -> Result<SnapshotInfo> {
     let txn = db.begin_read()?;
-    let created = unix_now();
+    let created = crate::clock::unix_secs();
     let mut writer = format::Writer::new(out, created).map_err(format::output_error)?;
     types::dump(&txn, &mut writer)?;
     writer.finish().map_err(format::output_error)
@@ -251,10 +252,4 @@ fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -1,4 +1,4 @@
-//! The time modules see.
+//! Time: the system's Unix time (one place computes it), and the clock modules see.
 //!
 //! Timers' due times, the `now-unix-ms` host call and the moment timers fire all read one
 //! [`Clock`]. In production it is the system clock. The module test harness (`botbox
@@ -11,8 +11,22 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
+
+/// Milliseconds since the Unix epoch by the system clock (0 if the clock is before 1970).
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Seconds since the Unix epoch by the system clock (0 if the clock is before 1970).
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// The modules' clock: the system time plus an offset that only grows. Cheap to clone; clones
 /// share the offset.
@@ -24,7 +38,7 @@ pub struct Clock {
 impl Clock {
     /// Milliseconds since the Unix epoch, as modules see them.
     pub fn now_ms(&self) -> u64 {
-        crate::outbox::now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+        unix_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Moves the clock forward by `by` (the harness's "advance time").

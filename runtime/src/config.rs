@@ -509,6 +509,23 @@ impl Config {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.sandbox.call_timeout_ms)
     }
+
+    /// The host's KV size limits (keys, values, scans).
+    pub fn kv_limits(&self) -> crate::store::kv::KvLimits {
+        crate::store::kv::KvLimits {
+            max_key: self.sandbox.max_key_bytes,
+            max_value: self.sandbox.max_value_bytes,
+            max_scan: self.sandbox.max_scan_entries,
+        }
+    }
+
+    /// The host's default KV quota of a module (before its manifest and the operator narrow it).
+    pub fn kv_quota(&self) -> crate::store::kv::Quota {
+        crate::store::kv::Quota {
+            max_bytes: self.sandbox.kv_max_bytes,
+            max_keys: self.sandbox.kv_max_keys,
+        }
+    }
 }
 
 #[cfg(test)]

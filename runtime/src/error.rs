@@ -51,6 +51,11 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// A background task (blocking work handed to a thread, a spawned task) panicked or was
+    /// cancelled before it finished.
+    #[error("a background task failed: {0}")]
+    Join(String),
+
     /// The runtime is shutting down and no longer accepts work.
     #[error("the runtime is shutting down")]
     ShuttingDown,
@@ -75,6 +80,12 @@ redb_error!(
     redb::StorageError,
     redb::CommitError
 );
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Join(e.to_string())
+    }
+}
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

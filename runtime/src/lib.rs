@@ -5,32 +5,27 @@
 //! WIT contract in `wit/`. See `DESIGN.md` for the map and the README for how to run it.
 #![deny(missing_docs)]
 
-pub mod admin;
-pub mod backup;
+// The floor: shared by everything, importing nothing of the crate but each other.
 pub mod bindings;
-pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod convert;
-pub mod dev;
-pub mod doctor;
 mod error;
-pub mod intake;
 pub mod logs;
-pub mod module;
-pub mod module_cli;
-pub mod module_http;
-mod ops;
+pub mod text;
+
+// The data path, in the order an update travels (see ARCHITECTURE.md).
+pub mod backup;
+pub mod intake;
+pub mod modules;
 pub mod outbox;
-pub mod registry;
-pub mod router;
-mod runtime;
 pub mod sandbox;
-pub mod scaffold;
 pub mod store;
-pub mod testing;
-pub mod timers;
+
+// Outside the data path, calling in.
+pub mod cli;
+pub mod control;
+mod runtime;
 
 pub use config::Config;
 pub use error::{Error, Result};
-pub use runtime::{Options, Runtime, kv_limits};
+pub use runtime::{Options, Runtime};

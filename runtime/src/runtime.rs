@@ -1,8 +1,11 @@
-//! The runtime: everything wired together.
+//! The runtime: everything wired together. It opens the store, starts the sandbox, the
+//! registry (which loads the modules), the committer and the outbox, the control plane and the
+//! intake the configuration asks for; each part gets the handles it uses, not the runtime.
+
+mod tasks;
 
 use std::{
     collections::{BTreeMap, HashSet},
-    path::Path,
     sync::Arc,
 };
 
@@ -13,14 +16,14 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::{
     Error, Result,
     config::{Config, Mode},
-    convert, intake,
-    module::{ModuleStats, ShardDeps, Work, finish_unhandled},
+    control,
+    intake::{self, Intake},
+    modules::{ModuleStats, Registry, Router, ShardDeps, registry::Ctx},
     outbox::{self, metrics::OutboxStats},
-    registry::{Ctx, Registry},
-    router::{Reason, Router},
     sandbox::{Sandbox, TicketCounter},
-    store::{Committed, Committer, Db, kv::KvLimits},
+    store::{Committed, Committer, Db},
 };
+use tasks::Tasks;
 
 /// Options that tests, benchmarks and `botbox dev` change.
 #[derive(Debug, Clone)]
@@ -45,28 +48,25 @@ impl Default for Options {
     }
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) db: Arc<Db>,
-    pub(crate) committer: Committer,
-    pub(crate) bot: Bot,
-    pub(crate) registry: Arc<Registry>,
-    /// Update ids recorded in a commit that is not durable yet (deduplication).
-    pub(crate) in_flight: Mutex<HashSet<u64>>,
-    pub(crate) shutdown: watch::Sender<bool>,
-    pub(crate) fatal: watch::Receiver<Option<String>>,
-    pub(crate) outbox_stats: Arc<OutboxStats>,
-    pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Chats whose user blocked the bot (shared with the outbox).
-    pub(crate) blocked_chats: Arc<Mutex<HashSet<i64>>>,
+struct Inner {
+    config: Arc<Config>,
+    db: Arc<Db>,
+    committer: Committer,
+    bot: Bot,
+    registry: Arc<Registry>,
+    intake: Intake,
+    shutdown: watch::Sender<bool>,
+    fatal: watch::Receiver<Option<String>>,
+    outbox_stats: Arc<OutboxStats>,
+    tasks: Tasks,
     /// Where modules' HTTP is served, once listening.
-    pub(crate) http_addr: Mutex<Option<std::net::SocketAddr>>,
+    http_addr: Mutex<Option<std::net::SocketAddr>>,
 }
 
 /// A running bot. Cheap to clone.
 #[derive(Clone)]
 pub struct Runtime {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl Runtime {
@@ -78,18 +78,15 @@ impl Runtime {
     /// Starts the bot with `options`.
     pub async fn start_with(config: Config, options: Options) -> Result<Runtime> {
         config.validate()?;
+        let config = Arc::new(config);
         let db = Arc::new(Db::open(&config.data_dir)?);
         let sandbox = {
             let cache =
                 (options.cache_dir.clone()).unwrap_or_else(|| config.data_dir.join("cache"));
             let limits = config.sandbox.clone();
-            tokio::task::spawn_blocking(move || Sandbox::new(&limits, &cache))
-                .await
-                .map_err(|e| Error::Sandbox(e.to_string()))??
+            tokio::task::spawn_blocking(move || Sandbox::new(&limits, &cache)).await??
         };
-        let url = reqwest::Url::parse(&config.telegram.api_url)
-            .map_err(|e| Error::Config(format!("telegram.api_url: {e}")))?;
-        let bot = Bot::new(config.telegram.token.expose()).set_api_url(url);
+        let bot = connect(&config).await?;
         let me = bot.get_me().await.map_err(|e| match e {
             teloxide_core::RequestError::Api(teloxide_core::ApiError::InvalidToken) => {
                 Error::Config("the Bot API rejected the token".into())
@@ -99,11 +96,7 @@ impl Runtime {
         let bot_username = me.username.clone().unwrap_or_default();
         tracing::info!(bot = %bot_username, "connected to the Bot API");
 
-        // Update ids older than Telegram's redelivery window are forgotten now and every hour.
-        let pruned = db.prune_seen(SEEN_RETENTION)?;
-        if pruned > 0 {
-            tracing::info!(pruned, "forgot old update ids");
-        }
+        intake::seen::prune_now(&db)?;
         let (fatal_tx, fatal) = watch::channel(None);
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let committer = Committer::start(db.raw().clone(), outbox_tx, fatal_tx)?;
@@ -113,7 +106,7 @@ impl Runtime {
         let quotas = Arc::new(outbox::Quotas::default());
         let registry = Arc::new(Registry::new(
             Ctx {
-                config: config.clone(),
+                config: (*config).clone(),
                 db: db.clone(),
                 tickets,
                 shard_deps: ShardDeps {
@@ -130,133 +123,149 @@ impl Runtime {
         registry.load_dir().await?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let outbox_stats = Arc::new(OutboxStats::default());
-        let inner = Arc::new(Inner {
-            config,
+        let (host_commands_tx, host_commands_rx) = mpsc::unbounded_channel();
+        let blocked_chats = Arc::new(Mutex::new(HashSet::new()));
+        let intake = Intake::new(intake::Parts {
             db: db.clone(),
             committer: committer.clone(),
-            bot: bot.clone(),
             registry: registry.clone(),
-            in_flight: Mutex::new(HashSet::new()),
-            shutdown,
-            fatal,
-            outbox_stats: outbox_stats.clone(),
-            tasks: Mutex::new(Vec::new()),
-            blocked_chats: Arc::default(),
-            http_addr: Mutex::new(None),
+            bot: bot.clone(),
+            telegram: config.telegram.clone(),
+            blocked_chats: blocked_chats.clone(),
+            host_commands: host_commands_tx,
         });
-        let runtime = Runtime { inner };
+        let runtime = Runtime {
+            inner: Arc::new(Inner {
+                config: config.clone(),
+                db: db.clone(),
+                committer: committer.clone(),
+                bot: bot.clone(),
+                registry: registry.clone(),
+                intake: intake.clone(),
+                shutdown,
+                fatal,
+                outbox_stats: Arc::new(OutboxStats::default()),
+                tasks: Tasks::default(),
+                http_addr: Mutex::new(None),
+            }),
+        };
+        let tasks = &runtime.inner.tasks;
 
         // Resume updates recorded before a stop, then queued messages, then new updates.
-        runtime.resume().await?;
-        let initial = db
-            .outbox()?
-            .into_iter()
-            .map(|(seq, bytes)| {
-                serde_json::from_slice::<outbox::Entry>(&bytes)
-                    .map(|e| (seq, e))
-                    .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !initial.is_empty() {
-            tracing::info!(
-                queued = initial.len(),
-                "resuming delivery of queued messages"
-            );
-        }
+        intake.resume().await?;
+        let initial = queued_outbox(&db)?;
         let deps = outbox::scheduler::Deps {
-            bot,
-            db,
-            committer,
-            stats: outbox_stats,
-            blocked: runtime.inner.blocked_chats.clone(),
+            bot: bot.clone(),
+            db: db.clone(),
+            committer: committer.clone(),
+            stats: runtime.inner.outbox_stats.clone(),
+            blocked: blocked_chats,
             quotas,
         };
-        let scheduler = tokio::spawn(outbox::scheduler::run(
-            deps,
-            runtime.inner.config.outbox.clone(),
-            initial,
-            outbox_rx,
-            shutdown_rx.clone(),
-        ));
-        runtime.inner.tasks.lock().push(scheduler);
-        {
-            let inner = &runtime.inner;
-            let kv = crate::admin::kv_ops::KvOps::online(
-                inner.db.clone(),
-                inner.committer.clone(),
-                inner.registry.clone(),
-                kv_limits(&inner.config),
-            );
-            let token =
-                crate::admin::token(inner.config.admin.token.expose(), &inner.config.data_dir)?;
-            let (addr, task) = crate::admin::serve(
-                inner.config.admin.listen,
-                token,
-                kv,
-                inner.registry.clone(),
-                inner.db.clone(),
-                inner.outbox_stats.clone(),
+        tasks.spawn(
+            "outbox",
+            outbox::scheduler::run(
+                deps,
+                config.outbox.clone(),
+                initial,
+                outbox_rx,
                 shutdown_rx.clone(),
-            )
-            .await?;
-            crate::admin::write_addr(&inner.config.data_dir, addr)?;
-            inner.tasks.lock().push(task);
-        }
+            ),
+        );
+        runtime.serve_admin(shutdown_rx.clone()).await?;
         runtime.serve_module_http(shutdown_rx.clone()).await?;
-        runtime
-            .inner
-            .tasks
-            .lock()
-            .push(tokio::spawn(crate::ops::breaker_watch(
-                runtime.clone(),
+        tasks.spawn(
+            "circuit breaker",
+            control::breaker::run(
+                registry.clone(),
+                bot.clone(),
+                config.clone(),
                 events_rx,
                 shutdown_rx.clone(),
-            )));
-        runtime
-            .inner
-            .tasks
-            .lock()
-            .push(tokio::spawn(crate::timers::run(
-                runtime.inner.db.clone(),
-                runtime.inner.registry.clone(),
+            ),
+        );
+        tasks.spawn(
+            "operators' commands",
+            control::operator_commands::run(
+                registry.clone(),
+                bot.clone(),
+                host_commands_rx,
+                shutdown_rx.clone(),
+            ),
+        );
+        tasks.spawn(
+            "timers",
+            intake::timers::run(
+                db.clone(),
+                registry.clone(),
                 options.clock.clone(),
                 shutdown_rx.clone(),
-            )));
-        if runtime.inner.config.sandbox.watch_interval_ms > 0 {
-            let task = tokio::spawn(crate::ops::watch_modules_dir(
-                runtime.inner.registry.clone(),
-                runtime.inner.config.modules_dir.clone(),
-                std::time::Duration::from_millis(runtime.inner.config.sandbox.watch_interval_ms),
-                shutdown_rx.clone(),
-            ));
-            runtime.inner.tasks.lock().push(task);
+            ),
+        );
+        if config.sandbox.watch_interval_ms > 0 {
+            tasks.spawn(
+                "modules directory watcher",
+                control::watcher::watch_modules_dir(
+                    registry.clone(),
+                    config.modules_dir.clone(),
+                    std::time::Duration::from_millis(config.sandbox.watch_interval_ms),
+                    shutdown_rx.clone(),
+                ),
+            );
         }
-        runtime
-            .inner
-            .tasks
-            .lock()
-            .push(tokio::spawn(prune_seen_hourly(
-                runtime.inner.db.clone(),
-                shutdown_rx.clone(),
-            )));
-        if runtime.inner.config.backup.interval_secs > 0 {
-            let task = tokio::spawn(scheduled_backups(
-                runtime.inner.db.clone(),
-                runtime.inner.bot.clone(),
-                runtime.inner.config.clone(),
-                shutdown_rx.clone(),
-            ));
-            runtime.inner.tasks.lock().push(task);
+        tasks.spawn(
+            "update id pruning",
+            intake::seen::prune_hourly(db.clone(), shutdown_rx.clone()),
+        );
+        if config.backup.interval_secs > 0 {
+            tasks.spawn(
+                "scheduled backups",
+                crate::backup::schedule::run(
+                    db.clone(),
+                    bot.clone(),
+                    (*config).clone(),
+                    shutdown_rx.clone(),
+                ),
+            );
         }
         if options.intake {
-            let task = match runtime.inner.config.telegram.mode {
-                Mode::Polling => tokio::spawn(intake::poll(runtime.clone(), shutdown_rx)),
-                Mode::Webhook => intake::webhook::start(runtime.clone(), shutdown_rx).await?,
-            };
-            runtime.inner.tasks.lock().push(task);
+            match config.telegram.mode {
+                Mode::Polling => {
+                    tasks.spawn("polling", intake::polling::poll(intake, shutdown_rx));
+                }
+                Mode::Webhook => {
+                    let server = intake::webhook::start(intake, shutdown_rx).await?;
+                    tasks.add("webhook", server);
+                }
+            }
         }
         Ok(runtime)
+    }
+
+    /// Starts the admin API on `admin.listen` and writes its address to the data directory.
+    async fn serve_admin(&self, shutdown: watch::Receiver<bool>) -> Result<()> {
+        let inner = &self.inner;
+        let kv = control::admin::kv_ops::KvOps::online(
+            inner.db.clone(),
+            inner.committer.clone(),
+            inner.registry.clone(),
+            inner.config.kv_limits(),
+        );
+        let token =
+            control::admin::token(inner.config.admin.token.expose(), &inner.config.data_dir)?;
+        let (addr, task) = control::admin::serve(
+            inner.config.admin.listen,
+            token,
+            kv,
+            inner.registry.clone(),
+            inner.db.clone(),
+            inner.outbox_stats.clone(),
+            shutdown,
+        )
+        .await?;
+        control::admin::write_addr(&inner.config.data_dir, addr)?;
+        inner.tasks.add("admin API", task);
+        Ok(())
     }
 
     /// Where modules' HTTP is served (`/modules/<name>/...`); `None` when `http.addr` is off
@@ -272,7 +281,7 @@ impl Runtime {
         let Some(addr) = inner.config.http.listen()? else {
             return Ok(());
         };
-        let served = crate::module_http::serve(
+        let served = intake::http_gateway::serve(
             addr,
             inner.registry.clone(),
             inner.config.http.clone(),
@@ -285,7 +294,7 @@ impl Runtime {
                 let file = inner.config.data_dir.join("http.addr");
                 std::fs::write(&file, bound.to_string()).map_err(|e| Error::io(&file, e))?;
                 *inner.http_addr.lock() = Some(bound);
-                inner.tasks.lock().push(task);
+                inner.tasks.add("modules' HTTP", task);
             }
             Err(e) => tracing::error!("modules' HTTP is not served: {e}"),
         }
@@ -295,89 +304,7 @@ impl Runtime {
     /// Records `updates` (raw Bot API JSON) durably, then hands them to their modules. Returns
     /// once they are durable: the moment Telegram may be told they arrived.
     pub async fn submit(&self, updates: Vec<serde_json::Value>) -> Result<()> {
-        intake::submit(self, updates).await
-    }
-
-    /// Updates recorded but not handled yet are handed to their modules again.
-    async fn resume(&self) -> Result<()> {
-        let pending = self.inner.db.pending_updates()?;
-        if !pending.is_empty() {
-            tracing::info!(
-                count = pending.len(),
-                "resuming updates recorded before the last stop"
-            );
-        }
-        for p in pending {
-            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
-                continue;
-            };
-            let Ok(update) = serde_json::from_str(&p.raw) else {
-                continue;
-            };
-            let routes: Vec<_> = self
-                .inner
-                .registry
-                .router()
-                .route(&update)
-                .into_iter()
-                .filter(|(m, _)| p.modules.contains(m))
-                .collect();
-            self.dispatch(p.update_id, &raw, &update, routes).await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn dispatch(
-        &self,
-        update_id: u64,
-        raw: &serde_json::Value,
-        update: &teloxide_core::types::Update,
-        routes: Vec<(String, Reason)>,
-    ) -> Result<()> {
-        let chat_id = convert::chat_of(update);
-        // A user who blocked the bot and writes again has unblocked it.
-        if let Some(chat) = chat_id {
-            let mut blocked = self.inner.blocked_chats.lock();
-            if !blocked.is_empty() {
-                blocked.remove(&chat);
-            }
-        }
-        for (name, reason) in routes {
-            let Some(module) = self.inner.registry.get(&name) else {
-                self.skip_for(&name, update_id);
-                continue;
-            };
-            let (callback, command) = match &reason {
-                Reason::Callback(d) => (Some(d.as_str()), None),
-                Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
-                Reason::Wanted => (None, None),
-            };
-            let wit = convert::update(update, raw, callback, command);
-            let work = Work {
-                update_id,
-                update: wit,
-                chat_id,
-                timer_id: None,
-            };
-            if module.submit(work).await.is_err() {
-                // Removed or disabled between routing and now.
-                self.skip_for(&name, update_id);
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks an update routed to a module that is no longer running as handled by it, so it
-    /// is not resumed forever.
-    fn skip_for(&self, module: &str, update_id: u64) {
-        tracing::info!(
-            module,
-            update = update_id,
-            "update skipped: the module is not running"
-        );
-        if let Some(ns) = self.inner.registry.namespace(module) {
-            finish_unhandled(&self.inner.committer, &ns, Some(update_id), None, None);
-        }
+        self.inner.intake.submit(updates).await
     }
 
     /// The modules of the bot.
@@ -433,36 +360,13 @@ impl Runtime {
     /// database is closed. Other clones of this runtime must be dropped for it to finish.
     pub async fn stop(self) {
         self.shutdown();
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock());
-        for t in tasks {
-            let _ = t.await;
-        }
-        if let Some(chat) = self.inner.config.backup.telegram_chat_id {
-            // A last snapshot at shutdown, so the chat has everything up to the stop.
-            let db = self.inner.db.clone();
-            let snapshot = tokio::task::spawn_blocking(move || {
-                let mut out = Vec::new();
-                crate::backup::write_snapshot(db.raw(), &mut out).map(|info| (out, info))
-            })
-            .await;
-            let part_bytes = self.inner.config.backup.telegram_part_bytes;
-            let sent = match snapshot {
-                Ok(Ok((bytes, info))) => {
-                    crate::backup::telegram::send(&self.inner.bot, chat, &bytes, &info, part_bytes)
-                        .await
-                }
-                Ok(Err(e)) => Err(e),
-                Err(e) => Err(Error::Sandbox(e.to_string())),
-            };
-            match sent {
-                Ok(m) => tracing::info!(
-                    chat,
-                    parts = m.parts.len(),
-                    "shutdown backup sent to Telegram"
-                ),
-                Err(e) => tracing::error!("shutdown backup not sent to Telegram: {e}"),
-            }
-        }
+        self.inner.tasks.join_all().await;
+        crate::backup::schedule::at_shutdown(
+            self.inner.db.clone(),
+            &self.inner.bot,
+            &self.inner.config,
+        )
+        .await;
         let thread = self.inner.committer.take_thread();
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             tracing::warn!("runtime still in use elsewhere; not waiting for the database to close");
@@ -472,8 +376,10 @@ impl Runtime {
             registry,
             committer,
             db,
+            intake,
             ..
         } = inner;
+        drop(intake);
         registry.stop_all().await;
         drop((registry, committer, db));
         if let Some(thread) = thread {
@@ -482,118 +388,29 @@ impl Runtime {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` turns true, letting requests in progress finish.
-pub(crate) fn serve_until(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-    what: &'static str,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let stop = async move {
-            while shutdown.changed().await.is_ok() {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!("{what} failed: {e}");
-        }
-    })
+/// The Bot API client for `config`.
+async fn connect(config: &Config) -> Result<Bot> {
+    let url = reqwest::Url::parse(&config.telegram.api_url)
+        .map_err(|e| Error::Config(format!("telegram.api_url: {e}")))?;
+    Ok(Bot::new(config.telegram.token.expose()).set_api_url(url))
 }
 
-/// How long an update id is remembered for deduplication (Telegram redelivers for 24 hours).
-const SEEN_RETENTION: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 3600);
-
-async fn prune_seen_hourly(db: Arc<Db>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-            _ = shutdown.changed() => return,
-        }
-        let db = db.clone();
-        match tokio::task::spawn_blocking(move || db.prune_seen(SEEN_RETENTION)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "forgot old update ids"),
-            Ok(Err(e)) => tracing::warn!("cannot prune old update ids: {e}"),
-            _ => {}
-        }
-    }
-}
-
-/// Writes a snapshot every `backup.interval_secs` and keeps the newest `backup.keep`.
-async fn scheduled_backups(
-    db: Arc<Db>,
-    bot: Bot,
-    config: Config,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let every = std::time::Duration::from_secs(config.backup.interval_secs);
-    let dir = config.backup_dir();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        let (db, dir, keep) = (db.clone(), dir.clone(), config.backup.keep);
-        let result = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf> {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let path = dir.join(crate::backup::backup_file_name(now));
-            // Written under a temporary name, so a crash never leaves a half file that looks
-            // like a backup.
-            let partial = path.with_extension("partial");
-            let file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-            let mut out = std::io::BufWriter::new(file);
-            crate::backup::write_snapshot(db.raw(), &mut out)?;
-            let file = out
-                .into_inner()
-                .map_err(|e| Error::io(&partial, e.into_error()))?;
-            file.sync_all().map_err(|e| Error::io(&partial, e))?;
-            std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
-            crate::backup::prune_backups(&dir, keep)?;
-            Ok(path)
+/// The messages queued before the last stop, in queue order.
+fn queued_outbox(db: &Db) -> Result<Vec<(u64, outbox::Entry)>> {
+    let initial = db
+        .outbox()?
+        .into_iter()
+        .map(|(seq, bytes)| {
+            serde_json::from_slice::<outbox::Entry>(&bytes)
+                .map(|e| (seq, e))
+                .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
         })
-        .await;
-        match result {
-            Ok(Ok(path)) => {
-                tracing::info!(file = %path.display(), "scheduled backup written");
-                if let Some(chat) = config.backup.telegram_chat_id
-                    && let Err(e) =
-                        send_file_to_telegram(&bot, chat, &path, config.backup.telegram_part_bytes)
-                            .await
-                {
-                    tracing::error!("backup not sent to Telegram: {e}");
-                }
-            }
-            Ok(Err(e)) => tracing::error!("scheduled backup failed: {e}"),
-            Err(e) => tracing::error!("scheduled backup failed: {e}"),
-        }
+        .collect::<Result<Vec<_>>>()?;
+    if !initial.is_empty() {
+        tracing::info!(
+            queued = initial.len(),
+            "resuming delivery of queued messages"
+        );
     }
-}
-
-async fn send_file_to_telegram(bot: &Bot, chat: i64, path: &Path, part_bytes: usize) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let info = crate::backup::verify(bytes.as_slice())?;
-    let manifest = crate::backup::telegram::send(bot, chat, &bytes, &info, part_bytes).await?;
-    tracing::info!(
-        chat,
-        parts = manifest.parts.len(),
-        "backup sent to Telegram"
-    );
-    Ok(())
-}
-
-/// The host's KV size limits from the configuration.
-pub fn kv_limits(config: &Config) -> KvLimits {
-    KvLimits {
-        max_key: config.sandbox.max_key_bytes,
-        max_value: config.sandbox.max_value_bytes,
-        max_scan: config.sandbox.max_scan_entries,
-    }
+    Ok(initial)
 }

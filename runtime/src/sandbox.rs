@@ -1,6 +1,7 @@
 //! The WebAssembly engine: one wasmtime [`Engine`] for all modules, compiled code cached on disk,
 //! instances from a pooling allocator, CPU deadlines by epoch interruption.
 
+mod env;
 mod guest_log;
 mod host;
 mod http_out;
@@ -10,18 +11,25 @@ mod limit_tests;
 
 use std::{path::Path, sync::Arc, thread, time::Duration};
 
-use sha2::{Digest, Sha256};
 use wasmtime::{
     Cache, CacheConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
     component::{Component, Linker},
 };
 
+pub use env::{Capabilities, ModuleEnv, TicketCounter};
 pub use guest_log::{GuestLog, LogLine};
-pub use host::{CallOutput, Capabilities, HostState, ModuleEnv, TicketCounter};
+pub use host::{CallOutput, HostState};
 pub use http_out::OutgoingLimits;
 pub use instance::{CallError, HttpReply, Instance};
 
 use crate::{Error, Result, bindings, config::SandboxConfig};
+
+/// A module's identity: the SHA-256 of its component file, in hex. The compiled-code cache,
+/// the registry and the modules-directory watcher all name a version by it.
+pub fn module_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
 
 /// How often the epoch advances; the granularity of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -90,7 +98,7 @@ impl Sandbox {
     /// Compiles (or loads from the cache) and links a component. Blocking: run it off the
     /// async executor.
     pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<ModuleCode> {
-        let hash = hex::encode(Sha256::digest(bytes));
+        let hash = module_hash(bytes);
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {

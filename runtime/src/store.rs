@@ -5,6 +5,7 @@
 
 mod commit;
 pub mod kv;
+pub mod records;
 mod tables;
 
 use std::{path::Path, sync::Arc};
@@ -109,10 +110,7 @@ impl Db {
     /// polling offset). Telegram redelivers an update for at most 24 hours, so older ids can
     /// never come back. Returns how many were forgotten.
     pub fn prune_seen(&self, max_age: std::time::Duration) -> Result<usize> {
-        let cutoff = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .saturating_sub(max_age.as_secs());
+        let cutoff = crate::clock::unix_secs().saturating_sub(max_age.as_secs());
         let txn = self.db.begin_write()?;
         let pruned = {
             let mut seen = txn.open_table(SEEN)?;
@@ -247,10 +245,7 @@ mod tests {
     fn pruning_forgets_old_update_ids_but_keeps_the_highest_and_recent_ones() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = crate::clock::unix_secs();
         let txn = db.raw().begin_write().unwrap();
         {
             let mut seen = txn.open_table(SEEN).unwrap();

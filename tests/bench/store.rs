@@ -231,7 +231,7 @@ fn outbox_len(db: &redb::Database) -> u64 {
     tables(db).1
 }
 
-fn module_stat(rt: &Runtime, f: impl Fn(&botbox::module::ModuleStats) -> &AtomicU64) -> u64 {
+fn module_stat(rt: &Runtime, f: impl Fn(&botbox::modules::ModuleStats) -> &AtomicU64) -> u64 {
     rt.modules()
         .get("clicker")
         .map_or(0, |s| f(s).load(Ordering::Relaxed))

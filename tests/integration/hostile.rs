@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use botbox::{Config, Runtime, registry::ModuleInfo};
+use botbox::{Config, Runtime, modules::registry::ModuleInfo};
 use botbox_test_artifacts::{CLICKER, HOSTILE};
 use fake_bot_api::Limits;
 use support::*;

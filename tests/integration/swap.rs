@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use botbox::{
     Config,
-    module_cli::{ModuleCommand, module},
-    registry::ModuleInfo,
+    cli::module::{ModuleCommand, module},
+    modules::registry::ModuleInfo,
 };
 use botbox_test_artifacts::{CLICKER, CLICKER_BROKEN, CLICKER_V2, ECHO};
 use fake_bot_api::Limits;

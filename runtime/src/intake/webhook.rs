@@ -17,7 +17,8 @@ use axum::{
 use teloxide_core::{payloads::SetWebhookSetters, prelude::Requester};
 use tokio::sync::watch;
 
-use crate::{Error, Result, Runtime};
+use super::Intake;
+use crate::{Error, Result};
 
 /// The header Telegram sends the secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -33,10 +34,10 @@ pub fn path(url: &str) -> String {
 
 /// Binds the server, registers the webhook when a public URL is configured, serves until shutdown.
 pub(crate) async fn start(
-    rt: Runtime,
+    intake: Intake,
     shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let cfg = rt.inner.config.telegram.webhook.clone();
+    let cfg = intake.inner.telegram.webhook.clone();
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", cfg.listen)))?;
@@ -44,13 +45,13 @@ pub(crate) async fn start(
     if !cfg.url.is_empty() {
         let url = reqwest::Url::parse(&cfg.url)
             .map_err(|e| Error::Config(format!("telegram.webhook.url: {e}")))?;
-        let mut req = rt
+        let mut req = intake
             .inner
             .bot
             .set_webhook(url)
             .secret_token(cfg.secret.expose().to_string())
             .max_connections(cfg.max_connections);
-        if let Some(allowed) = super::allowed_updates(&rt) {
+        if let Some(allowed) = intake.allowed_updates() {
             let kinds = allowed
                 .into_iter()
                 .filter_map(|k| serde_json::from_value(serde_json::Value::String(k.into())).ok());
@@ -61,8 +62,8 @@ pub(crate) async fn start(
     let app = Router::new()
         .route(&path(&cfg.url), post(receive))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .with_state(Arc::new(rt));
-    Ok(crate::runtime::serve_until(
+        .with_state(Arc::new(intake));
+    Ok(super::listen::serve_until(
         listener,
         app,
         shutdown,
@@ -75,8 +76,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn receive(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let expected = rt.inner.config.telegram.webhook.secret.expose().as_bytes();
+async fn receive(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let expected = intake.inner.telegram.webhook.secret.expose().as_bytes();
     let given = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
@@ -95,7 +96,7 @@ async fn receive(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes
             return StatusCode::OK;
         }
     };
-    match rt.submit(vec![value]).await {
+    match intake.submit(vec![value]).await {
         Ok(()) => StatusCode::OK,
         Err(e) => {
             tracing::error!("cannot record a webhook update: {e}");

@@ -556,7 +556,7 @@ impl Scheduler {
             queued_interactive: self.depth[1],
             queued_normal: self.depth[2],
             queued_bulk: self.depth[3],
-            oldest_age_ms: oldest.map_or(0, |t| super::now_ms().saturating_sub(t)),
+            oldest_age_ms: oldest.map_or(0, |t| crate::clock::unix_ms().saturating_sub(t)),
             sent_per_second: (sent - self.last_snapshot.1) as f64 / elapsed.as_secs_f64(),
             sent_total: sent,
             rate_limited_total: stats

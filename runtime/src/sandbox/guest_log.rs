@@ -65,7 +65,7 @@ impl GuestLog {
             s.kept.pop_front();
         }
         s.kept.push_back(LogLine {
-            at_ms: crate::outbox::now_ms(),
+            at_ms: crate::clock::unix_ms(),
             level: level.to_string(),
             text: text.to_string(),
         });
@@ -93,7 +93,7 @@ impl GuestLog {
     /// Writes one line at `level` (`"debug"`, `"info"`, `"warn"`, `"error"`), if the bucket allows.
     pub fn line(&self, level: &str, line: &str) {
         // Module-controlled size: one line is cut at 4 KiB.
-        let line = truncate(line, 4096);
+        let line = crate::text::cut_bytes(line, 4096);
         let mut s = self.state.lock();
         self.keep_line(&mut s, level, line);
         let now = Instant::now();
@@ -137,17 +137,6 @@ impl GuestLog {
             level,
         }
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// stdout or stderr of a module.

@@ -110,7 +110,7 @@ impl Instance {
 
     /// Calls `init`.
     pub async fn init(&mut self) -> Result<types::Manifest, CallError> {
-        let started_ms = crate::outbox::now_ms();
+        let started_ms = crate::clock::unix_ms();
         self.store.data_mut().ticks = 0;
         self.store.set_epoch_deadline(1);
         match self
@@ -132,7 +132,7 @@ impl Instance {
         update: &types::Update,
         chat_id: Option<i64>,
     ) -> (Result<(), CallError>, CallOutput) {
-        let started_ms = crate::outbox::now_ms();
+        let started_ms = crate::clock::unix_ms();
         let own = match &update.kind {
             types::UpdateKind::Message(m) | types::UpdateKind::EditedMessage(m) => {
                 vec![(m.chat.id, m.message_id)]

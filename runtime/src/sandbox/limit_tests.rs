@@ -78,7 +78,7 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         sandbox: limits.clone(),
         ..Config::default()
     };
-    let namespace = Namespace::for_init(db.raw().clone(), "wat", crate::kv_limits(&config));
+    let namespace = Namespace::for_init(db.raw().clone(), "wat", config.kv_limits());
     let env = Arc::new(ModuleEnv {
         name: "wat".into(),
         namespace: Arc::new(namespace),
@@ -87,7 +87,7 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         log: GuestLog::new("wat".into(), 60, 10),
         tickets: Arc::new(TicketCounter::new(0)),
         db,
-        recent_tickets: Mutex::default(),
+        recent_tickets: Arc::default(),
         capabilities: parking_lot::RwLock::default(),
         max_timers: 0,
         clock: crate::clock::Clock::default(),

@@ -9,17 +9,17 @@
 use std::{
     sync::{Arc, mpsc},
     thread,
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use redb::{Database, ReadableTable};
 use tokio::sync::{broadcast, oneshot};
 
+use super::records::{Entry, RecentTickets};
 use super::{
     INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, NewTimer, OUTBOX, PENDING, QUARANTINE, SEEN,
     TICKETS, TIMER_DUE, TIMERS, TicketRecord, kv::Namespace, kv_table_name,
 };
-use crate::{Error, Result, outbox::Entry, sandbox::ModuleEnv};
+use crate::{Error, Result};
 
 /// Most ops in one transaction.
 const MAX_GROUP: usize = 4096;
@@ -64,7 +64,7 @@ pub struct Handled {
     /// Why the update was given up, if it was.
     pub quarantine: Option<String>,
     /// The module whose recent-ticket list to clear once `outbox` is durable.
-    pub tickets: Option<Arc<ModuleEnv>>,
+    pub tickets: Option<Arc<RecentTickets>>,
     /// Timers the handler scheduled.
     pub timers: Vec<NewTimer>,
     /// Timers the handler cancelled.
@@ -150,13 +150,8 @@ impl Committer {
                                 }
                                 if failure.is_none() {
                                     h.namespace.mark_durable(&h.writes, h.kv_seq);
-                                    if let Some(env) = &h.tickets {
-                                        let mut recent = env.recent_tickets.lock();
-                                        for e in &h.outbox {
-                                            if let Some(t) = e.ticket {
-                                                recent.remove(&t);
-                                            }
-                                        }
+                                    if let Some(recent) = &h.tickets {
+                                        recent.forget(h.outbox.iter().filter_map(|e| e.ticket));
                                     }
                                     if let Some(update_id) = h.update_id {
                                         let _ = ev.send(Committed::Handled {
@@ -176,7 +171,7 @@ impl Committer {
                     }
                 }
             })
-            .map_err(|e| Error::Sandbox(format!("cannot start the commit thread: {e}")))?;
+            .map_err(|e| Error::io("the commit thread", e))?;
         Ok(Committer {
             tx,
             events,
@@ -214,12 +209,6 @@ impl Committer {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn apply(
     db: &Database,
     group: &[Op],
@@ -239,7 +228,7 @@ fn apply(
         let mut quarantine = txn.open_table(QUARANTINE)?;
         let mut timers = txn.open_table(TIMERS)?;
         let mut timer_due = txn.open_table(TIMER_DUE)?;
-        let now = now_secs();
+        let now = crate::clock::unix_secs();
         for op in group {
             match op {
                 Op::Record {

@@ -9,7 +9,7 @@ pub(crate) const INBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("
 pub(crate) const PENDING: TableDefinition<'_, (u64, &str), ()> = TableDefinition::new("pending");
 /// Every update id recorded, for deduplication: update id → unix seconds when recorded.
 pub(crate) const SEEN: TableDefinition<'_, u64, u64> = TableDefinition::new("seen");
-/// Queued outgoing requests: queue sequence number → JSON [`crate::outbox::Entry`].
+/// Queued outgoing requests: queue sequence number → JSON [`super::records::Entry`].
 pub(crate) const OUTBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("outbox");
 /// Sent messages: ticket → JSON [`super::TicketRecord`].
 pub(crate) const TICKETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("tickets");

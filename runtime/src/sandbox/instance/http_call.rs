@@ -44,7 +44,7 @@ impl Instance {
         max_response: usize,
         wall: Duration,
     ) -> (Result<HttpReply, CallError>, CallOutput) {
-        let started_ms = crate::outbox::now_ms();
+        let started_ms = crate::clock::unix_ms();
         let started = tokio::time::Instant::now();
         self.store.data_mut().begin_call(None, Vec::new());
         self.store.set_epoch_deadline(1);

@@ -26,7 +26,7 @@ use hyper_util::{
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
-use crate::{Error, Result, config::HttpConfig, module::HttpFailure, registry::Registry};
+use crate::{Error, Result, config::HttpConfig, modules::HttpFailure, modules::registry::Registry};
 
 /// The header that carries the stripped mount prefix (`/modules/<name>`).
 pub const MOUNT_HEADER: &str = "x-botbox-mount";

@@ -326,7 +326,7 @@ async fn watch(manifest: PathBuf, mut built: Built, runtime: Runtime) {
                 continue;
             };
             match runtime.registry().install(&bytes, None).await {
-                Ok(done) if done.action == "unchanged" => {}
+                Ok(done) if done.action == crate::modules::registry::Action::Unchanged => {}
                 Ok(done) => println!(
                     "botbox dev: {} {} {} (chat and data kept)",
                     done.name, done.version, done.action

@@ -3,8 +3,6 @@
 //! bot is, tries the data directory and the database, and compiles each module in a scratch
 //! cache. It works whether the bot runs or not (a running bot is asked through `/healthz`).
 
-pub mod setup;
-
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -117,21 +115,21 @@ async fn check_telegram<W: Write>(r: &mut Report<'_, W>, config: &Config) {
             "there is no bot token",
             &format!(
                 "put it in the configuration ([telegram] token = \"...\") or BOTBOX_TOKEN. {}",
-                setup::WHERE_TOKENS_COME_FROM
+                crate::cli::setup::WHERE_TOKENS_COME_FROM
             ),
         );
         return;
     }
-    match setup::check_token(api, config.telegram.token.expose()).await {
-        setup::TokenCheck::Valid(name) => {
+    match crate::cli::setup::check_token(api, config.telegram.token.expose()).await {
+        crate::cli::setup::TokenCheck::Valid(name) => {
             r.ok(&format!("the Bot API at {api} answers"));
             r.ok(&format!("the token works: the bot is @{name}"));
         }
-        setup::TokenCheck::Wrong(why) => {
+        crate::cli::setup::TokenCheck::Wrong(why) => {
             r.ok(&format!("the Bot API at {api} answers"));
             r.problem("the bot token is wrong", &why);
         }
-        setup::TokenCheck::Unreachable(why) => r.problem(
+        crate::cli::setup::TokenCheck::Unreachable(why) => r.problem(
             &why,
             "check the server's internet connection and DNS (ping api.telegram.org), a firewall or proxy, and telegram.api_url",
         ),
@@ -220,7 +218,7 @@ async fn check_data_dir<W: Write>(r: &mut Report<'_, W>, config: &Config) -> boo
 
 /// Asks a running bot's `/healthz`.
 async fn check_running<W: Write>(r: &mut Report<'_, W>, dir: &Path) {
-    let Ok(addr) = std::fs::read_to_string(crate::admin::addr_path(dir)) else {
+    let Ok(addr) = std::fs::read_to_string(crate::control::admin::addr_path(dir)) else {
         r.note("the admin API's address is unknown (no admin.addr): cannot ask the bot how it is");
         return;
     };

@@ -209,7 +209,7 @@ impl Shared {
 /// or a temporary directory when neither is set.
 fn cache_dir() -> PathBuf {
     let base =
-        crate::scaffold::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
+        crate::cli::new::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
     base.join("botbox/test-runner")
 }
 

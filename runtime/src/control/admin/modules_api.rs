@@ -13,7 +13,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::server::Ctx;
-use crate::{Error, registry::Expect};
+use crate::{Error, modules::registry::Expect};
 
 /// The routes under `/v1/modules` and `/v1/quarantine`.
 pub(super) fn routes() -> Router<Arc<Ctx>> {

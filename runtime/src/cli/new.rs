@@ -79,18 +79,15 @@ pub fn run(args: NewArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .replace("{{runner}}", &runner())
     };
     let files: [(&str, &str); 6] = [
-        (
-            "Cargo.toml",
-            include_str!("scaffold/template/Cargo.toml.in"),
-        ),
+        ("Cargo.toml", include_str!("new/template/Cargo.toml.in")),
         (
             ".cargo/config.toml",
-            include_str!("scaffold/template/config.toml.in"),
+            include_str!("new/template/config.toml.in"),
         ),
-        ("src/lib.rs", include_str!("scaffold/template/lib.rs.in")),
-        ("tests/bot.rs", include_str!("scaffold/template/bot.rs.in")),
-        ("README.md", include_str!("scaffold/template/README.md.in")),
-        (".gitignore", include_str!("scaffold/template/gitignore.in")),
+        ("src/lib.rs", include_str!("new/template/lib.rs.in")),
+        ("tests/bot.rs", include_str!("new/template/bot.rs.in")),
+        ("README.md", include_str!("new/template/README.md.in")),
+        (".gitignore", include_str!("new/template/gitignore.in")),
     ];
     for (path, template) in files {
         write_file(&dir.join(path), fill(template).as_bytes())?;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::kv_ops::{KvOps, Line};
-use crate::{Error, Result, outbox::metrics::OutboxStats, registry::Registry, store::Db};
+use crate::{Error, Result, modules::registry::Registry, outbox::metrics::OutboxStats, store::Db};
 
 pub(super) struct Ctx {
     token: String,
@@ -72,7 +72,7 @@ pub async fn serve(
     tracing::info!(%listen, "admin API listening");
     Ok((
         listen,
-        crate::runtime::serve_until(listener, app, shutdown, "admin API"),
+        crate::intake::listen::serve_until(listener, app, shutdown, "admin API"),
     ))
 }
 
@@ -251,7 +251,7 @@ async fn backup(State(ctx): State<Arc<Ctx>>) -> Response {
             ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
         }
         Ok(Err(e)) => fail(e),
-        Err(e) => fail(Error::Sandbox(e.to_string())),
+        Err(e) => fail(Error::Join(e.to_string())),
     }
 }
 

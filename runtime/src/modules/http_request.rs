@@ -11,7 +11,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use tokio::sync::oneshot;
 
-use super::{LoadedModule, MAX_CONFLICT_RETRIES, Version};
+use super::{
+    module::{LoadedModule, Version},
+    shard::MAX_CONFLICT_RETRIES,
+};
 use crate::{
     config::HttpConfig,
     sandbox::{CallError, HttpReply, Instance},
@@ -100,7 +103,7 @@ impl LoadedModule {
                 }
             };
             let (done, durable) = oneshot::channel();
-            let applied = super::commit_call(
+            let applied = super::effects::commit_call(
                 &self.deps.committer,
                 &ns,
                 &env,

@@ -87,7 +87,7 @@ pub struct KvOps {
     /// Namespaces opened on demand (a stopped runtime).
     namespaces: Mutex<HashMap<String, Arc<Namespace>>>,
     /// The modules of a running runtime: only their namespaces may be used.
-    registry: Option<Arc<crate::registry::Registry>>,
+    registry: Option<Arc<crate::modules::registry::Registry>>,
 }
 
 fn kv_err(e: KvError) -> Error {
@@ -99,7 +99,7 @@ impl KvOps {
     pub fn online(
         db: Arc<Db>,
         committer: Committer,
-        registry: Arc<crate::registry::Registry>,
+        registry: Arc<crate::modules::registry::Registry>,
         limits: KvLimits,
     ) -> KvOps {
         KvOps {

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::{
     bindings::types,
-    module::Work,
-    registry::Registry,
+    modules::Work,
+    modules::registry::Registry,
     store::{Db, DueTimer},
 };
 

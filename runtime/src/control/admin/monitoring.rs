@@ -52,9 +52,9 @@ use redb::{ReadableDatabase, ReadableTableMetadata};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    module::ModuleStats,
+    modules::ModuleStats,
+    modules::registry::Registry,
     outbox::metrics::OutboxStats,
-    registry::Registry,
     store::{Committed, Committer, Db, INBOX, OUTBOX, QUARANTINE},
 };
 

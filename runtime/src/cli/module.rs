@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use crate::{Config, admin, registry::ModuleInfo};
+use crate::{Config, control::admin, modules::registry::ModuleInfo};
 
 /// `botbox module ...`.
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,61 @@
+//! `botbox backup`: a snapshot of the running or stopped bot, optionally sent to Telegram.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::target::{Target, call, target};
+use crate::Config;
+
+/// Runs `botbox backup`: writes a snapshot to `out_file` (default
+/// `<data_dir>/backups/botbox-<unix time>.bbk`) and returns its path.
+pub async fn backup(
+    config: &Config,
+    out_file: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, crate::backup::SnapshotInfo)> {
+    let path = out_file.unwrap_or_else(|| {
+        let now = crate::clock::unix_secs();
+        config
+            .data_dir
+            .join("backups")
+            .join(crate::backup::backup_file_name(now))
+    });
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let bytes = match target(config).await? {
+        Target::Offline { db, .. } => {
+            let mut out = Vec::new();
+            crate::backup::write_snapshot(db.raw(), &mut out)?;
+            out
+        }
+        Target::Online { url, token, http } => {
+            let u = format!("{url}/v1/backup");
+            call(&url, &token, http.post(&u))
+                .await?
+                .bytes()
+                .await?
+                .to_vec()
+        }
+    };
+    let info = crate::backup::verify(bytes.as_slice()).context("the snapshot does not verify")?;
+    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((path, info))
+}
+
+/// Sends a snapshot file to the operators' chat (`botbox backup --telegram`).
+pub async fn send_to_telegram(config: &Config, path: &std::path::Path) -> anyhow::Result<usize> {
+    let chat = config
+        .backup
+        .telegram_chat_id
+        .context("set backup.telegram_chat_id: the operators' chat")?;
+    let url = reqwest::Url::parse(&config.telegram.api_url).context("telegram.api_url")?;
+    let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
+    let bytes = std::fs::read(path)?;
+    let info = crate::backup::verify(bytes.as_slice())?;
+    let m =
+        crate::backup::telegram::send(&bot, chat, &bytes, &info, config.backup.telegram_part_bytes)
+            .await?;
+    Ok(m.parts.len())
+}

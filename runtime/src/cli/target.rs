@@ -1,0 +1,109 @@
+//! Where an operator's command acts: the running bot (through its admin API, found through
+//! `<data_dir>/admin.addr` and `admin.token`) or the stopped one (on the database directly).
+//! Which one is decided by the database's lock: if this process can open the database, the
+//! runtime is not running.
+
+use anyhow::{Context, bail};
+use tokio::sync::{mpsc, watch};
+
+use crate::{
+    Config, Error,
+    control::admin::{self, kv_ops::KvOps},
+    store::{Committer, Db},
+};
+
+/// The bot a command acts on.
+pub(crate) enum Target {
+    Online {
+        url: String,
+        token: String,
+        http: reqwest::Client,
+    },
+    Offline {
+        db: std::sync::Arc<Db>,
+        ops: Box<KvOps>,
+        _keep: (
+            mpsc::UnboundedReceiver<(u64, crate::outbox::Entry)>,
+            watch::Receiver<Option<String>>,
+        ),
+    },
+}
+
+pub(crate) async fn target(config: &Config) -> anyhow::Result<Target> {
+    let dir = &config.data_dir;
+    if !dir.join("botbox.redb").exists() {
+        bail!(
+            "no botbox database in {} (set data_dir or BOTBOX_DATA_DIR)",
+            dir.display()
+        );
+    }
+    match Db::open(dir) {
+        Ok(db) => {
+            let db = std::sync::Arc::new(db);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (fatal, fatal_rx) = watch::channel(None);
+            let committer = Committer::start(db.raw().clone(), tx, fatal)?;
+            let quota = config.kv_quota();
+            let ops = KvOps::offline(db.clone(), committer, config.kv_limits(), quota);
+            Ok(Target::Offline {
+                db,
+                ops: Box::new(ops),
+                _keep: (rx, fatal_rx),
+            })
+        }
+        Err(Error::Database(redb::Error::DatabaseAlreadyOpen)) => {
+            let addr = std::fs::read_to_string(admin::addr_path(dir))
+                .context("the bot is running but its admin address is unknown (no admin.addr)")?;
+            let token = admin::token(config.admin.token.expose(), dir)?;
+            Ok(Target::Online {
+                url: format!("http://{}", addr.trim()),
+                token,
+                http: reqwest::Client::new(),
+            })
+        }
+        Err(e) => Err(e).context("cannot open the database"),
+    }
+}
+
+pub(crate) fn bytes_of(s: &str, hex: bool) -> anyhow::Result<Vec<u8>> {
+    if hex {
+        hex::decode(s).context("not hex")
+    } else {
+        Ok(s.as_bytes().to_vec())
+    }
+}
+
+pub(crate) fn show(v: &[u8], hex: bool) -> String {
+    match (hex, std::str::from_utf8(v)) {
+        (false, Ok(t)) => t.to_string(),
+        _ => hex::encode(v),
+    }
+}
+
+/// Sends `req` to the admin API with the token; an error status becomes an error naming it.
+pub(crate) async fn call(
+    url: &str,
+    token: &str,
+    req: reqwest::RequestBuilder,
+) -> anyhow::Result<reqwest::Response> {
+    let resp = req
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the admin API at {url}"))?;
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status == reqwest::StatusCode::NOT_FOUND && text.starts_with("no such key") {
+            return Ok(reqwest::Response::from(http_404()));
+        }
+        bail!("{status}: {}", text.trim());
+    }
+    Ok(resp)
+}
+
+fn http_404() -> axum::http::Response<Vec<u8>> {
+    let mut r = axum::http::Response::new(Vec::new());
+    *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    r
+}

@@ -1,0 +1,93 @@
+//! Handing recorded updates to their modules: on arrival, and again at start for those recorded
+//! before a stop and not handled yet.
+
+use crate::{
+    Result,
+    modules::{Reason, Work, finish_unhandled},
+};
+
+use super::Intake;
+
+impl Intake {
+    /// Updates recorded but not handled yet are handed to their modules again.
+    pub(crate) async fn resume(&self) -> Result<()> {
+        let pending = self.inner.db.pending_updates()?;
+        if !pending.is_empty() {
+            tracing::info!(
+                count = pending.len(),
+                "resuming updates recorded before the last stop"
+            );
+        }
+        for p in pending {
+            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
+                continue;
+            };
+            let Ok(update) = serde_json::from_str(&p.raw) else {
+                continue;
+            };
+            let routes: Vec<_> = self
+                .inner
+                .registry
+                .router()
+                .route(&update)
+                .into_iter()
+                .filter(|(m, _)| p.modules.contains(m))
+                .collect();
+            self.dispatch(p.update_id, &raw, &update, routes).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn dispatch(
+        &self,
+        update_id: u64,
+        raw: &serde_json::Value,
+        update: &teloxide_core::types::Update,
+        routes: Vec<(String, Reason)>,
+    ) -> Result<()> {
+        let chat_id = super::convert::chat_of(update);
+        // A user who blocked the bot and writes again has unblocked it.
+        if let Some(chat) = chat_id {
+            let mut blocked = self.inner.blocked_chats.lock();
+            if !blocked.is_empty() {
+                blocked.remove(&chat);
+            }
+        }
+        for (name, reason) in routes {
+            let Some(module) = self.inner.registry.get(&name) else {
+                self.skip_for(&name, update_id);
+                continue;
+            };
+            let (callback, command) = match &reason {
+                Reason::Callback(d) => (Some(d.as_str()), None),
+                Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
+                Reason::Wanted => (None, None),
+            };
+            let wit = super::convert::update(update, raw, callback, command);
+            let work = Work {
+                update_id,
+                update: wit,
+                chat_id,
+                timer_id: None,
+            };
+            if module.submit(work).await.is_err() {
+                // Removed or disabled between routing and now.
+                self.skip_for(&name, update_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks an update routed to a module that is no longer running as handled by it, so it
+    /// is not resumed forever.
+    fn skip_for(&self, module: &str, update_id: u64) {
+        tracing::info!(
+            module,
+            update = update_id,
+            "update skipped: the module is not running"
+        );
+        if let Some(ns) = self.inner.registry.namespace(module) {
+            finish_unhandled(&self.inner.committer, &ns, Some(update_id), None, None);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Operators' commands to the host in Telegram (`/install` with a `.wasm` document, `/modules`,
+//! `/rollback <name>`), recognized at intake and carried out by the control plane.
+
+use teloxide_core::types::{Update, UpdateKind};
+
+use crate::modules::Router;
+
+/// An operator's command to the host.
+#[derive(Debug)]
+pub enum HostCommand {
+    /// `/install` as the caption of a document.
+    Install {
+        /// Where to answer.
+        chat: i64,
+        /// Telegram's id of the document.
+        file_id: String,
+        /// Its name.
+        file_name: String,
+        /// Its size in bytes.
+        size: u32,
+    },
+    /// `/install` without a document.
+    InstallWithoutFile {
+        /// Where to answer.
+        chat: i64,
+    },
+    /// `/modules`.
+    List {
+        /// Where to answer.
+        chat: i64,
+    },
+    /// `/rollback <name>`.
+    Rollback {
+        /// Where to answer.
+        chat: i64,
+        /// The module.
+        name: String,
+    },
+}
+
+/// The host's own command in `update`, when an operator sent one. Anyone else's `/install`,
+/// `/modules` or `/rollback` is not the host's business (a module may answer it).
+pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
+    let UpdateKind::Message(m) = &update.kind else {
+        return None;
+    };
+    if !router.is_operator(m.from.as_ref()) {
+        return None;
+    }
+    let chat = m.chat.id.0;
+    let text = m.text().or_else(|| m.caption())?;
+    let (cmd, args) = router.command_of(text)?;
+    match cmd.as_str() {
+        "install" => Some(match m.document() {
+            Some(d) => HostCommand::Install {
+                chat,
+                file_id: d.file.id.0.clone(),
+                file_name: d.file_name.clone().unwrap_or_else(|| "module.wasm".into()),
+                size: d.file.size,
+            },
+            None => HostCommand::InstallWithoutFile { chat },
+        }),
+        "modules" => Some(HostCommand::List { chat }),
+        "rollback" => Some(HostCommand::Rollback {
+            chat,
+            name: args.trim().to_string(),
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,27 @@
+//! Serving an HTTP app until shutdown (the webhook here; the admin API uses it too).
+
+use tokio::sync::watch;
+
+/// Serves `app` on `listener` until `shutdown` turns true, letting requests in progress finish.
+pub(crate) fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    what: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = async move {
+            while shutdown.changed().await.is_ok() {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!("{what} failed: {e}");
+        }
+    })
+}

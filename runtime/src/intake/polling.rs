@@ -1,0 +1,96 @@
+//! Long polling: `getUpdates` in a loop, `offset` moved past an update only once it is durable.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use teloxide_core::{
+    RequestError,
+    payloads::GetUpdates,
+    requests::{JsonRequest, Payload, Request},
+};
+use tokio::sync::watch;
+
+use super::Intake;
+
+/// `getUpdates` returning the updates as raw JSON, so that a module gets exactly what Telegram
+/// sent and one malformed update cannot hide the others.
+#[derive(Debug, Clone, Serialize)]
+struct GetUpdatesRaw {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i64>,
+    limit: u8,
+    timeout: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_updates: Option<Vec<&'static str>>,
+}
+
+impl Payload for GetUpdatesRaw {
+    type Output = Vec<serde_json::Value>;
+    const NAME: &'static str = <GetUpdates as Payload>::NAME;
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(self.timeout)))
+    }
+}
+
+/// Long polling until shutdown.
+pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
+    let inner = &intake.inner;
+    // A webhook left over from another deployment makes getUpdates fail with 409.
+    if let Err(e) = teloxide_core::prelude::Requester::delete_webhook(&inner.bot).await {
+        tracing::warn!("deleteWebhook failed: {e}");
+    }
+    let mut offset = match inner.db.last_seen() {
+        Ok(last) => last.map(|l| l as i64 + 1),
+        Err(e) => {
+            tracing::error!("cannot read the last update id: {e}");
+            return;
+        }
+    };
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let payload = GetUpdatesRaw {
+            offset,
+            limit: 100,
+            timeout: inner.telegram.poll_timeout_secs,
+            allowed_updates: intake.allowed_updates(),
+        };
+        let request = JsonRequest::new(inner.bot.clone(), payload).send();
+        let result = tokio::select! {
+            r = request => r,
+            _ = shutdown.changed() => return,
+        };
+        match result {
+            Ok(updates) => {
+                tracing::debug!(count = updates.len(), ?offset, "getUpdates answered");
+                backoff = Duration::from_millis(500);
+                let next = updates
+                    .iter()
+                    .filter_map(|u| u.get("update_id").and_then(serde_json::Value::as_i64))
+                    .max();
+                if updates.is_empty() {
+                    continue;
+                }
+                if let Err(e) = intake.submit(updates).await {
+                    tracing::error!("cannot record updates: {e}; stopping intake");
+                    return;
+                }
+                if let Some(n) = next {
+                    offset = Some(n + 1);
+                }
+            }
+            Err(e) => {
+                let wait = match &e {
+                    RequestError::RetryAfter(s) => s.duration(),
+                    _ => backoff,
+                };
+                tracing::warn!("getUpdates failed: {e}; retrying in {wait:?}");
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The effects of a call: what a module's handler did, committed as one unit of work with the
+//! update's (or timer's, or HTTP request's) done mark.
+
+use std::sync::Arc;
+
+use crate::{
+    sandbox::{CallOutput, ModuleEnv},
+    store::{
+        Committer, Handled, Op,
+        kv::{Applied, Namespace},
+    },
+};
+
+/// Commits a successful call's effects — its KV writes (if its reads still hold), queued
+/// messages and timers — as the handling of `update_id` or `fired_timer` (neither for an HTTP
+/// request); `done` hears when they are durable. On a conflict nothing is sent and the caller
+/// runs the call again.
+pub(crate) fn commit_call(
+    committer: &Committer,
+    namespace: &Arc<Namespace>,
+    env: &Arc<ModuleEnv>,
+    out: &mut CallOutput,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) -> Applied<()> {
+    namespace.validate_and_apply(&mut out.txn, |seq, writes| {
+        {
+            // Tickets are known before they are durable, so a later call may edit by ticket.
+            for e in &out.outbox {
+                if let Some(t) = e.ticket {
+                    env.recent_tickets.insert(t, e.chat_id);
+                }
+            }
+        }
+        // The committer is gone only when the runtime stops: the update is then resumed at the
+        // next start, and an HTTP request's `done` is dropped, which answers it.
+        let _ = committer.send(Op::Handled(Box::new(Handled {
+            namespace: namespace.clone(),
+            update_id,
+            writes,
+            kv_seq: seq,
+            outbox: std::mem::take(&mut out.outbox),
+            quarantine: None,
+            tickets: Some(env.recent_tickets.clone()),
+            timers: std::mem::take(&mut out.timers),
+            cancel_timers: std::mem::take(&mut out.cancel_timers),
+            fired_timer,
+            done,
+        })));
+    })
+}
+
+/// Marks an update (or a timer's firing) handled by the module of `namespace` with no effects
+/// (quarantined when `reason` is given).
+pub fn finish_unhandled(
+    committer: &Committer,
+    namespace: &Arc<Namespace>,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    reason: Option<String>,
+) {
+    let _ = committer.send(Op::Handled(Box::new(Handled {
+        namespace: namespace.clone(),
+        update_id,
+        writes: Vec::new(),
+        kv_seq: 0,
+        outbox: Vec::new(),
+        quarantine: reason,
+        tickets: None,
+        timers: Vec::new(),
+        cancel_timers: Vec::new(),
+        fired_timer,
+        done: None,
+    })));
+}

@@ -1,0 +1,555 @@
+//! The modules of a running bot: what is loaded, what each one is, and what survives a
+//! restart. How they change is [`lifecycle`].
+//!
+//! What survives a restart: the modules directory holds each module's current file (the API
+//! writes it there; the directory watcher reads it), `<data_dir>/versions/<name>/<hash>.wasm`
+//! holds every version that ever served (for rollback), and the `modules` metadata record holds
+//! each module's previous version, whether it is disabled and why, and its configuration set
+//! through the API.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Error, Result,
+    bindings::types::Manifest,
+    config::Config,
+    modules::{LoadedModule, ModuleStats, Router, ShardDeps, Version},
+    outbox::Quotas,
+    sandbox::{
+        Capabilities, GuestLog, ModuleCode, ModuleEnv, OutgoingLimits, Sandbox, TicketCounter,
+    },
+    store::{
+        Db,
+        kv::{Namespace, Quota},
+    },
+};
+
+mod lifecycle;
+
+/// META key of the modules' persistent state.
+const META_MODULES: &str = "modules";
+
+/// What is remembered of a module across restarts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Persisted {
+    /// Hash of the version before the current one.
+    previous: Option<String>,
+    /// Why it is disabled, when it is.
+    disabled: Option<String>,
+    /// Configuration set through the API, replacing the file's `modules.<name>.config`.
+    config: Option<toml::Table>,
+    /// Its file in the modules directory.
+    #[serde(default)]
+    file: Option<PathBuf>,
+}
+
+/// One module, running or not.
+struct Slot {
+    module: Option<Arc<LoadedModule>>,
+    stats: Arc<ModuleStats>,
+    /// Its file in the modules directory.
+    file: PathBuf,
+    /// SHA-256 of its current version.
+    hash: String,
+    /// Its current manifest, once it was known.
+    manifest: Option<Manifest>,
+    namespace: Option<Arc<Namespace>>,
+    log: Arc<GuestLog>,
+    tag: String,
+    persisted: Persisted,
+}
+
+/// A module as the admin API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModuleInfo {
+    /// Its name.
+    pub name: String,
+    /// Its version, from its manifest.
+    pub version: String,
+    /// SHA-256 of its component file.
+    pub hash: String,
+    /// Whether it serves.
+    pub state: State,
+    /// Why it is disabled.
+    pub disabled_reason: Option<String>,
+    /// Instances handling its chats.
+    pub shards: usize,
+    /// Calls of `handle-update`.
+    pub calls: u64,
+    /// Calls that returned an error value.
+    pub errors: u64,
+    /// Calls that trapped or hit a limit.
+    pub traps: u64,
+    /// Updates quarantined.
+    pub quarantined: u64,
+    /// Median handling time of recent calls, microseconds.
+    pub latency_p50_us: Option<u32>,
+    /// 99th percentile of recent handling times, microseconds.
+    pub latency_p99_us: Option<u32>,
+    /// Its file in the modules directory.
+    pub file: String,
+    /// Hash of the version a rollback returns to.
+    pub previous: Option<String>,
+    /// Its commands.
+    pub commands: Vec<String>,
+    /// Capabilities granted (declared, narrowed by the operator).
+    pub capabilities: Option<Capabilities>,
+    /// KV quota in force.
+    pub kv_quota: Option<Quota>,
+}
+
+/// Whether a module serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Updates are routed to it.
+    Running,
+    /// Stopped by an operator or the circuit breaker; its data and file stay.
+    Disabled,
+}
+
+impl State {
+    /// The word the admin API and the CLI show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Disabled => "disabled",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a change did to a module (shown as the lowercase words in the admin API and the CLI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// A new module.
+    #[serde(rename = "added")]
+    Added,
+    /// A new version of a running module.
+    #[serde(rename = "swapped")]
+    Swapped,
+    /// The same version was installed again: nothing changed.
+    #[serde(rename = "unchanged")]
+    Unchanged,
+    /// Back to the previous version.
+    #[serde(rename = "rolled back")]
+    RolledBack,
+    /// Restarted with a new configuration.
+    #[serde(rename = "reconfigured")]
+    Reconfigured,
+    /// A disabled module serves again.
+    #[serde(rename = "enabled")]
+    Enabled,
+}
+
+impl Action {
+    /// The word the admin API and the CLI show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Added => "added",
+            Action::Swapped => "swapped",
+            Action::Unchanged => "unchanged",
+            Action::RolledBack => "rolled back",
+            Action::Reconfigured => "reconfigured",
+            Action::Enabled => "enabled",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the word the admin API and the CLI show (`done.action == "swapped"`).
+impl PartialEq<&str> for Action {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
+
+/// Compares with the word the admin API and the CLI show (`info.state == "running"`).
+impl PartialEq<&str> for State {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
+
+/// What an install did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Installed {
+    /// The module.
+    pub name: String,
+    /// Its version now.
+    pub version: String,
+    /// Its hash now.
+    pub hash: String,
+    /// What was done.
+    pub action: Action,
+    /// The version it replaced.
+    pub replaced: Option<String>,
+}
+
+/// What a module's environment keeps from its earlier versions: its tag, namespace, log and
+/// persisted state.
+type RealEnv<'a> = (
+    String,
+    Option<Arc<Namespace>>,
+    Option<Arc<GuestLog>>,
+    &'a Persisted,
+);
+
+/// What an install may do.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// Add a new module or swap the one of the same name.
+    Any,
+    /// Add a new module only.
+    New,
+    /// Swap the named module only.
+    Swap(&'a str),
+}
+
+/// Everything a change needs.
+pub(crate) struct Ctx {
+    pub(crate) config: Config,
+    pub(crate) db: Arc<Db>,
+    pub(crate) tickets: Arc<TicketCounter>,
+    pub(crate) shard_deps: ShardDeps,
+    pub(crate) quotas: Arc<Quotas>,
+    pub(crate) clock: crate::clock::Clock,
+}
+
+/// The modules of a running bot.
+pub struct Registry {
+    ctx: Ctx,
+    slots: RwLock<BTreeMap<String, Slot>>,
+    router: RwLock<Arc<Router>>,
+    /// One change at a time.
+    change: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    pub(crate) fn new(ctx: Ctx, router: Router) -> Registry {
+        Registry {
+            ctx,
+            slots: RwLock::new(BTreeMap::new()),
+            router: RwLock::new(Arc::new(router)),
+            change: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.ctx.shard_deps.sandbox
+    }
+
+    /// The routing table in force.
+    pub fn router(&self) -> Arc<Router> {
+        self.router.read().clone()
+    }
+
+    /// The running module `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedModule>> {
+        self.slots.read().get(name).and_then(|s| s.module.clone())
+    }
+
+    /// The KV namespace of module `name`, once it ran.
+    pub fn namespace(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.slots
+            .read()
+            .get(name)
+            .and_then(|s| s.namespace.clone())
+    }
+
+    /// Every running module.
+    pub fn running(&self) -> Vec<Arc<LoadedModule>> {
+        self.slots
+            .read()
+            .values()
+            .filter_map(|s| s.module.clone())
+            .collect()
+    }
+
+    /// Counters of every module, running or not.
+    pub fn stats(&self) -> BTreeMap<String, Arc<ModuleStats>> {
+        self.slots
+            .read()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.stats.clone()))
+            .collect()
+    }
+
+    /// The modules, as the admin API shows them.
+    pub fn list(&self) -> Vec<ModuleInfo> {
+        self.slots
+            .read()
+            .iter()
+            .map(|(name, s)| info(name, s))
+            .collect()
+    }
+
+    /// One module, as the admin API shows it.
+    pub fn info(&self, name: &str) -> Result<ModuleInfo> {
+        self.slots
+            .read()
+            .get(name)
+            .map(|s| info(name, s))
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// The module's log: its last `n` lines and what the host did with it.
+    pub fn logs(&self, name: &str, n: usize) -> Result<Vec<crate::sandbox::LogLine>> {
+        self.slots
+            .read()
+            .get(name)
+            .map(|s| s.log.tail(n))
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// The file of each module, with its current hash (the directory watcher compares them).
+    pub(crate) fn files(&self) -> HashMap<PathBuf, (String, String)> {
+        self.slots
+            .read()
+            .iter()
+            .map(|(n, s)| (s.file.clone(), (n.clone(), s.hash.clone())))
+            .collect()
+    }
+
+    fn persisted_all(&self) -> Result<BTreeMap<String, Persisted>> {
+        match self.ctx.db.meta(META_MODULES)? {
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| Error::Corrupt(format!("module state: {e}")))
+            }
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    fn persist(&self) -> Result<()> {
+        let all: BTreeMap<String, Persisted> = self
+            .slots
+            .read()
+            .iter()
+            .map(|(n, s)| {
+                let mut p = s.persisted.clone();
+                p.file = Some(s.file.clone());
+                (n.clone(), p)
+            })
+            .collect();
+        let bytes =
+            serde_json::to_vec(&all).map_err(|e| Error::Corrupt(format!("module state: {e}")))?;
+        self.ctx.db.set_meta(META_MODULES, &bytes)
+    }
+
+    fn rebuild_router(&self) {
+        let slots = self.slots.read();
+        let mut router = self.router.read().empty_like();
+        for (name, s) in slots.iter() {
+            let (Some(_), Some(manifest)) = (&s.module, &s.manifest) else {
+                continue;
+            };
+            let extra = self
+                .ctx
+                .config
+                .modules
+                .get(name)
+                .map(|m| m.admin_commands.clone())
+                .unwrap_or_default();
+            for lost in router.add(manifest, &s.tag, &extra) {
+                tracing::warn!(
+                    module = %name,
+                    "command /{lost} belongs to another module; it stays there"
+                );
+            }
+        }
+        *self.router.write() = Arc::new(router);
+    }
+
+    /// The environment of module `name`'s instances. `real` carries its tag, and the
+    /// namespace and log it already has (a new version shares them); `None` makes the probe
+    /// environment that only runs `init` to learn the name.
+    fn env(&self, name: &str, real: Option<RealEnv<'_>>) -> Result<Arc<ModuleEnv>> {
+        let config = &self.ctx.config;
+        let limits = config.kv_limits();
+        let name: Arc<str> = name.into();
+        let db = &self.ctx.db;
+        let (tag, namespace, log, persisted) = match real {
+            None => (
+                String::new(),
+                Arc::new(Namespace::for_init(db.raw().clone(), &name, limits)),
+                None,
+                None,
+            ),
+            Some((tag, Some(ns), log, p)) => (tag, ns, log, Some(p)),
+            Some((tag, None, log, p)) => {
+                // The host's default until the manifest is known (see `grant`).
+                let quota = config.kv_quota();
+                let ns = Namespace::open(db.raw().clone(), &name, limits, quota).map_err(|e| {
+                    Error::module(&*name, format!("cannot open its KV namespace: {e:?}"))
+                })?;
+                let timers = db.timer_counts()?.get(&*name).copied().unwrap_or(0);
+                ns.add_pending_timers(i64::try_from(timers).unwrap_or(i64::MAX));
+                (tag, Arc::new(ns), log, Some(p))
+            }
+        };
+        let module_config = persisted
+            .and_then(|p| p.config.clone())
+            .or_else(|| config.modules.get(&*name).map(|m| m.config.clone()))
+            .unwrap_or_default();
+        Ok(Arc::new(ModuleEnv {
+            namespace,
+            tag,
+            config: module_config,
+            log: log.unwrap_or_else(|| {
+                GuestLog::new(
+                    name.clone(),
+                    config.sandbox.log_lines_per_minute,
+                    config.sandbox.log_lines_kept,
+                )
+            }),
+            tickets: self.ctx.tickets.clone(),
+            db: db.clone(),
+            recent_tickets: Arc::default(),
+            capabilities: RwLock::default(),
+            clock: self.ctx.clock.clone(),
+            max_timers: config.sandbox.max_timers,
+            http: OutgoingLimits::from_config(&config.http),
+            name,
+        }))
+    }
+
+    /// Stops every module (at shutdown), letting each finish what it has queued.
+    pub(crate) async fn stop_all(&self) {
+        let modules: Vec<_> = self
+            .slots
+            .write()
+            .values_mut()
+            .filter_map(|s| s.module.take())
+            .collect();
+        for m in modules {
+            m.stop().await;
+        }
+    }
+}
+
+fn info(name: &str, s: &Slot) -> ModuleInfo {
+    use std::sync::atomic::Ordering::Relaxed;
+    let latency = s.stats.latency_us();
+    let current = s.module.as_ref().map(|m| m.current());
+    ModuleInfo {
+        name: name.to_string(),
+        version: s
+            .manifest
+            .as_ref()
+            .map(|m| m.version.clone())
+            .unwrap_or_default(),
+        hash: s.hash.clone(),
+        state: if s.module.is_some() {
+            State::Running
+        } else {
+            State::Disabled
+        },
+        disabled_reason: s.persisted.disabled.clone(),
+        shards: s.module.as_ref().map_or(0, |m| m.shard_count()),
+        calls: s.stats.calls.load(Relaxed),
+        errors: s.stats.errors.load(Relaxed),
+        traps: s.stats.traps.load(Relaxed),
+        quarantined: s.stats.quarantined.load(Relaxed),
+        latency_p50_us: latency.map(|l| l.0),
+        latency_p99_us: latency.map(|l| l.1),
+        file: s.file.display().to_string(),
+        previous: s.persisted.previous.clone(),
+        commands: s
+            .manifest
+            .as_ref()
+            .map(|m| m.commands.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default(),
+        capabilities: current.as_ref().map(|v| v.env.capabilities.read().clone()),
+        kv_quota: current.as_ref().map(|v| v.env.namespace.quota()),
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("no module named `{name}`"))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader (the directory watcher, a restart) never sees half a file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.partial",
+        path.file_name()
+            .map_or_else(|| "module".into(), |f| f.to_string_lossy().into_owned())
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// The `*.wasm` files of `dir`, in name order, with their bytes.
+pub(crate) fn read_modules_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "modules directory does not exist");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            Ok((p, bytes))
+        })
+        .collect()
+}
+
+/// The module's callback-data tag: short, stable across restarts, never reused.
+fn module_tag(db: &Db, name: &str) -> Result<String> {
+    use crate::store::META_TAGS;
+    let corrupt = |e: serde_json::Error| Error::Corrupt(format!("module tags: {e}"));
+    let mut tags: BTreeMap<String, String> = match db.meta(META_TAGS)? {
+        Some(b) => serde_json::from_slice(&b).map_err(corrupt)?,
+        None => BTreeMap::new(),
+    };
+    if let Some(t) = tags.get(name) {
+        return Ok(t.clone());
+    }
+    let tag = base36(tags.len() as u64);
+    tags.insert(name.to_string(), tag.clone());
+    db.set_meta(META_TAGS, &serde_json::to_vec(&tags).map_err(corrupt)?)?;
+    Ok(tag)
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
+}

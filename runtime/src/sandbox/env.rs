@@ -1,0 +1,149 @@
+//! What the instances of one module share: its environment (namespace, tag, log, config, the
+//! capabilities it was granted), and the ticket counter all modules share.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use super::{GuestLog, http_out::OutgoingLimits};
+use crate::store::{Db, kv::Namespace, records::RecentTickets};
+
+/// Hands out tickets, unique for the life of the database.
+pub struct TicketCounter(AtomicU64);
+
+impl TicketCounter {
+    /// Continues after `last`.
+    pub fn new(last: u64) -> Self {
+        TicketCounter(AtomicU64::new(last + 1))
+    }
+    pub(crate) fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// What every instance of one module shares.
+pub struct ModuleEnv {
+    /// The module's name (from its manifest, or its file name before `init`).
+    pub name: Arc<str>,
+    /// Its KV namespace.
+    pub namespace: Arc<Namespace>,
+    /// Its tag in callback data (`<tag>:<data>`).
+    pub tag: String,
+    /// The operator's settings for it.
+    pub config: toml::Table,
+    /// Its log.
+    pub log: Arc<GuestLog>,
+    /// The runtime's ticket counter.
+    pub tickets: Arc<TicketCounter>,
+    /// The database, to look up tickets.
+    pub db: Arc<Db>,
+    /// Tickets queued but maybe not yet durable: ticket → chat.
+    pub recent_tickets: Arc<RecentTickets>,
+    /// What it may use beyond KV, the outbox, the log and its config: its manifest's
+    /// declaration narrowed by the operator, set once the manifest is known.
+    pub capabilities: parking_lot::RwLock<Capabilities>,
+    /// Most timers the module may have pending.
+    pub max_timers: u64,
+    /// The time it sees (timers, `now-unix-ms`).
+    pub clock: crate::clock::Clock,
+    /// The limits of its outgoing HTTP requests.
+    pub http: OutgoingLimits,
+}
+
+/// Capabilities a module declares in its manifest and the operator may narrow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// It may schedule timers.
+    pub timers: bool,
+    /// The hosts it may reach over HTTP (exact names or `*.suffix`).
+    pub http_hosts: Vec<String>,
+}
+
+impl Capabilities {
+    /// What a module gets: what it declared, narrowed by the operator (`timers = false` takes
+    /// timers away; `http_hosts` keeps only the declared patterns the operator also lists).
+    pub fn granted(
+        declared_timers: bool,
+        declared_hosts: &[String],
+        operator: Option<&crate::config::ModuleSettings>,
+    ) -> Capabilities {
+        let timers = declared_timers && operator.and_then(|o| o.timers).unwrap_or(true);
+        let http_hosts = declared_hosts
+            .iter()
+            .filter(|h| {
+                operator
+                    .and_then(|o| o.http_hosts.as_ref())
+                    .is_none_or(|allowed| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+            })
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        Capabilities { timers, http_hosts }
+    }
+
+    /// Whether `host` on its scheme's default port matches one of the allowed patterns.
+    pub fn allows_host(&self, host: &str) -> bool {
+        self.allows(host, 443, 443)
+    }
+
+    /// Whether `host:port` may be reached. A pattern is a host name (`api.example.com`) or one
+    /// leading wildcard label (`*.example.com`), optionally followed by `:port` or `:*`;
+    /// without a port it allows only the scheme's `default_port` (80 or 443).
+    pub fn allows(&self, host: &str, port: u16, default_port: u16) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.http_hosts.iter().any(|p| {
+            let (name, port_ok) = match p.rsplit_once(':') {
+                Some((name, "*")) => (name, true),
+                Some((name, n)) => (name, n.parse() == Ok(port)),
+                None => (p.as_str(), port == default_port),
+            };
+            port_ok
+                && match name.strip_prefix("*.") {
+                    Some(suffix) => {
+                        host.len() > suffix.len() + 1
+                            && host.ends_with(suffix)
+                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                    }
+                    None => name == host,
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Capabilities;
+    use crate::config::ModuleSettings;
+
+    #[test]
+    fn the_operator_narrows_what_a_module_declares_and_never_widens_it() {
+        let declared = ["api.example.com".to_string(), "*.cdn.example".to_string()];
+        let all = Capabilities::granted(true, &declared, None);
+        assert!(all.timers);
+        assert!(all.allows_host("api.example.com") && all.allows_host("a.b.cdn.example"));
+        assert!(!all.allows_host("cdn.example") && !all.allows_host("evil-cdn.example"));
+        assert!(!all.allows_host("example.com"));
+        assert!(!all.allows("api.example.com", 8080, 80));
+        let ports = Capabilities::granted(
+            false,
+            &["127.0.0.1:*".into(), "localhost:50051".into()],
+            None,
+        );
+        assert!(ports.allows("127.0.0.1", 9, 80) && ports.allows("localhost", 50051, 80));
+        assert!(!ports.allows("localhost", 50052, 80) && !ports.allows("localhost", 80, 80));
+        let op = ModuleSettings {
+            timers: Some(false),
+            http_hosts: Some(vec!["api.example.com".into(), "other.org".into()]),
+            ..ModuleSettings::default()
+        };
+        let narrowed = Capabilities::granted(true, &declared, Some(&op));
+        assert!(!narrowed.timers);
+        assert_eq!(narrowed.http_hosts, ["api.example.com"]);
+        // Not declared: the operator cannot grant it.
+        let op = ModuleSettings {
+            timers: Some(true),
+            ..ModuleSettings::default()
+        };
+        assert!(!Capabilities::granted(false, &[], Some(&op)).timers);
+    }
+}

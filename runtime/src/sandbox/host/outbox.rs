@@ -1,0 +1,294 @@
+//! `outbox`: sends, broadcasts, edits, deletes and callback answers, checked and queued for the
+//! call's commit.
+
+use super::{HostState, MAX_ENTRIES_PER_CALL, invalid, not_in_init};
+use crate::{
+    bindings::outbox,
+    outbox::{Action, Entry, Priority},
+};
+
+/// Longest message text Telegram accepts, in characters.
+const MAX_TEXT_CHARS: usize = 4096;
+/// Telegram's limit on `callback_data`, in bytes.
+const MAX_CALLBACK_BYTES: usize = 64;
+/// Most chats one `broadcast` call may name.
+const MAX_BROADCAST_CHATS: usize = 10_000;
+
+fn check_text(text: &str) -> Result<(), outbox::Error> {
+    // Module-controlled size: Telegram's limits, checked before anything is queued.
+    if text.trim().is_empty() {
+        return Err(invalid("message text is empty"));
+    }
+    let n = text.chars().count();
+    if n > MAX_TEXT_CHARS {
+        return Err(invalid(format!(
+            "message text has {n} characters, Telegram allows {MAX_TEXT_CHARS}"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_mode(p: outbox::ParseMode) -> Option<String> {
+    match p {
+        outbox::ParseMode::Plain => None,
+        outbox::ParseMode::MarkdownV2 => Some("MarkdownV2".into()),
+        outbox::ParseMode::Html => Some("HTML".into()),
+    }
+}
+
+/// Turns a keyboard into a Bot API `reply_markup`, tagging callback data with the module's tag.
+fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, outbox::Error> {
+    use serde_json::json;
+    // Module-controlled sizes: Telegram allows 100 buttons; labels and data are checked too.
+    let count_ok = |n: usize| {
+        if n > 100 {
+            Err(invalid(format!(
+                "a keyboard has at most 100 buttons, this one {n}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match kb {
+        outbox::Keyboard::Inline(rows) => {
+            count_ok(rows.iter().map(Vec::len).sum())?;
+            let max_data = MAX_CALLBACK_BYTES - tag.len() - 1;
+            let mut out = Vec::new();
+            for row in rows {
+                let mut r = Vec::new();
+                for b in row {
+                    if b.text.is_empty() || b.text.len() > 256 {
+                        return Err(invalid("button labels must be 1..=256 bytes"));
+                    }
+                    r.push(match b.action {
+                        outbox::ButtonAction::Callback(data) => {
+                            if data.len() > max_data {
+                                return Err(invalid(format!(
+                                    "callback data has {} bytes, at most {max_data} fit",
+                                    data.len()
+                                )));
+                            }
+                            json!({"text": b.text, "callback_data": format!("{tag}:{data}")})
+                        }
+                        outbox::ButtonAction::Url(url) => {
+                            if !(url.starts_with("https://")
+                                || url.starts_with("http://")
+                                || url.starts_with("tg://"))
+                            {
+                                return Err(invalid(format!(
+                                    "button URL `{url}` is not http(s) or tg"
+                                )));
+                            }
+                            json!({"text": b.text, "url": url})
+                        }
+                    });
+                }
+                out.push(r);
+            }
+            Ok(json!({ "inline_keyboard": out }))
+        }
+        outbox::Keyboard::Reply(k) => {
+            count_ok(k.rows.iter().map(Vec::len).sum())?;
+            if k.rows
+                .iter()
+                .flatten()
+                .any(|l| l.is_empty() || l.len() > 256)
+            {
+                return Err(invalid("button labels must be 1..=256 bytes"));
+            }
+            let rows: Vec<Vec<_>> = k
+                .rows
+                .into_iter()
+                .map(|r| r.into_iter().map(|t| json!({ "text": t })).collect())
+                .collect();
+            Ok(json!({
+                "keyboard": rows,
+                "resize_keyboard": k.resize,
+                "one_time_keyboard": k.one_time,
+            }))
+        }
+        outbox::Keyboard::RemoveReply => Ok(json!({ "remove_keyboard": true })),
+    }
+}
+
+impl outbox::Host for HostState {
+    fn send_message(
+        &mut self,
+        chat_id: i64,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<outbox::Ticket, outbox::Error> {
+        check_text(&text)?;
+        let markup = options
+            .keyboard
+            .map(|k| reply_markup(&self.env.tag, k))
+            .transpose()?;
+        let priority = self.priority(chat_id, options.priority);
+        let ticket = self.env.tickets.next();
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: Some(ticket),
+            queued_at_ms: crate::clock::unix_ms(),
+            action: Action::Send {
+                text,
+                parse_mode: parse_mode(options.parse_mode),
+                reply_markup: markup,
+                reply_to: options.reply_to,
+                silent: options.disable_notification,
+            },
+        })?;
+        if let Some(c) = self.call() {
+            c.tickets.insert(ticket, chat_id);
+        }
+        Ok(ticket)
+    }
+
+    fn broadcast(
+        &mut self,
+        chat_ids: Vec<i64>,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<Vec<outbox::Ticket>, outbox::Error> {
+        // Module-controlled sizes: the chat list, the text, the keyboard.
+        if chat_ids.len() > MAX_BROADCAST_CHATS {
+            return Err(invalid(format!(
+                "a broadcast names at most {MAX_BROADCAST_CHATS} chats, this one {}",
+                chat_ids.len()
+            )));
+        }
+        check_text(&text)?;
+        let markup = options
+            .keyboard
+            .map(|k| reply_markup(&self.env.tag, k))
+            .transpose()?;
+        let priority = match options.priority {
+            Some(p) => self.priority(0, Some(p)),
+            None => Priority::Bulk,
+        };
+        let module = self.env.name.to_string();
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        if call.outbox.len() + chat_ids.len() > MAX_ENTRIES_PER_CALL {
+            return Err(outbox::Error::QuotaExceeded(format!(
+                "at most {MAX_ENTRIES_PER_CALL} messages per update"
+            )));
+        }
+        let now = crate::clock::unix_ms();
+        let mut tickets = Vec::with_capacity(chat_ids.len());
+        for chat_id in chat_ids {
+            let ticket = self.env.tickets.next();
+            call.outbox.push(Entry {
+                module: module.clone(),
+                chat_id,
+                priority,
+                ticket: Some(ticket),
+                queued_at_ms: now,
+                action: Action::Send {
+                    text: text.clone(),
+                    parse_mode: parse_mode(options.parse_mode),
+                    reply_markup: markup.clone(),
+                    reply_to: None,
+                    silent: options.disable_notification,
+                },
+            });
+            call.tickets.insert(ticket, chat_id);
+            tickets.push(ticket);
+        }
+        Ok(tickets)
+    }
+
+    fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
+        if self
+            .call
+            .as_ref()
+            .is_some_and(|c| c.tickets.contains_key(&ticket))
+            || self.env.recent_tickets.chat_of(ticket).is_some()
+        {
+            return Ok(outbox::Delivery::Queued);
+        }
+        match self.env.db.ticket(ticket) {
+            Ok(Some(rec)) if *rec.module == *self.env.name => {
+                Ok(match (rec.message_id, rec.failed) {
+                    (Some(id), _) => outbox::Delivery::Delivered(id),
+                    (None, Some(why)) => outbox::Delivery::Failed(why),
+                    (None, None) => outbox::Delivery::Queued,
+                })
+            }
+            _ => Err(outbox::Error::UnknownTicket(ticket)),
+        }
+    }
+
+    fn edit_message_text(
+        &mut self,
+        target: outbox::MessageRef,
+        text: String,
+        options: outbox::MessageOptions,
+    ) -> Result<(), outbox::Error> {
+        check_text(&text)?;
+        let markup = match options.keyboard {
+            Some(k @ outbox::Keyboard::Inline(_)) => Some(reply_markup(&self.env.tag, k)?),
+            Some(_) => {
+                return Err(invalid(
+                    "only inline keyboards can be edited into a message",
+                ));
+            }
+            None => None,
+        };
+        let (chat_id, target) = self.target(target)?;
+        let priority = self.priority(chat_id, options.priority);
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: None,
+            queued_at_ms: crate::clock::unix_ms(),
+            action: Action::EditText {
+                target,
+                text,
+                parse_mode: parse_mode(options.parse_mode),
+                reply_markup: markup,
+            },
+        })
+    }
+
+    fn delete_message(&mut self, target: outbox::MessageRef) -> Result<(), outbox::Error> {
+        let (chat_id, target) = self.target(target)?;
+        let priority = self.priority(chat_id, None);
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id,
+            priority,
+            ticket: None,
+            queued_at_ms: crate::clock::unix_ms(),
+            action: Action::Delete { target },
+        })
+    }
+
+    fn answer_callback_query(
+        &mut self,
+        callback_query_id: String,
+        text: Option<String>,
+        show_alert: bool,
+    ) -> Result<(), outbox::Error> {
+        // Module-controlled sizes: Telegram's limits.
+        if callback_query_id.is_empty() || callback_query_id.len() > 64 {
+            return Err(invalid("callback query id must be 1..=64 bytes"));
+        }
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(invalid("callback answers have at most 200 characters"));
+        }
+        self.queue(Entry {
+            module: self.env.name.to_string(),
+            chat_id: 0,
+            priority: Priority::Callback,
+            ticket: None,
+            queued_at_ms: crate::clock::unix_ms(),
+            action: Action::AnswerCallback {
+                id: callback_query_id,
+                text,
+                alert: show_alert,
+            },
+        })
+    }
+}

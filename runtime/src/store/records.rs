@@ -1,0 +1,126 @@
+//! The records the data path shares, defined at the floor so that the store needs nothing above
+//! it: the outbox's queued requests (written by a handler's commit, read by the outbox) and a
+//! module's recent tickets (filled by the commit, read by the module's next calls).
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+/// How urgent an entry is; lower goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// answerCallbackQuery: never rate-limited, always first.
+    Callback,
+    /// A reply to the user being served.
+    Interactive,
+    /// Anything else that should arrive soon.
+    Normal,
+    /// Broadcasts.
+    Bulk,
+}
+
+/// Which message an edit or delete applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A message sent through the outbox, by ticket.
+    Ticket(u64),
+    /// A message by id, in the entry's chat.
+    Message(i32),
+}
+
+/// What to ask the Bot API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Action {
+    /// sendMessage.
+    Send {
+        /// The text.
+        text: String,
+        /// `MarkdownV2`, `HTML` or none.
+        parse_mode: Option<String>,
+        /// A Bot API `reply_markup` object.
+        reply_markup: Option<serde_json::Value>,
+        /// Message to reply to.
+        reply_to: Option<i32>,
+        /// Deliver silently.
+        silent: bool,
+    },
+    /// editMessageText.
+    EditText {
+        /// The message.
+        target: Target,
+        /// The new text.
+        text: String,
+        /// `MarkdownV2`, `HTML` or none.
+        parse_mode: Option<String>,
+        /// A Bot API inline keyboard markup object.
+        reply_markup: Option<serde_json::Value>,
+    },
+    /// deleteMessage.
+    Delete {
+        /// The message.
+        target: Target,
+    },
+    /// answerCallbackQuery.
+    AnswerCallback {
+        /// The query.
+        id: String,
+        /// Notification text.
+        text: Option<String>,
+        /// Show an alert instead of a notification.
+        alert: bool,
+    },
+}
+
+/// One queued request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The module that asked.
+    pub module: String,
+    /// The chat it goes to (0 for answerCallbackQuery, which has none).
+    pub chat_id: i64,
+    /// Urgency.
+    pub priority: Priority,
+    /// The ticket of a sent message.
+    pub ticket: Option<u64>,
+    /// The request.
+    pub action: Action,
+    /// When the module queued it, in Unix milliseconds (for the age metric).
+    #[serde(default)]
+    pub queued_at_ms: u64,
+}
+
+impl Entry {
+    /// Whether this entry counts against the chat's rate limits (sends and edits do).
+    pub fn is_limited(&self) -> bool {
+        matches!(self.action, Action::Send { .. } | Action::EditText { .. })
+    }
+}
+
+/// Tickets a module was given whose delivery is not recorded yet, with their chats, so that a
+/// later call may edit or delete a message by ticket before it was even sent.
+#[derive(Debug, Default)]
+pub struct RecentTickets(Mutex<HashMap<u64, i64>>);
+
+impl RecentTickets {
+    /// Remembers `ticket`, sent to `chat`.
+    pub fn insert(&self, ticket: u64, chat: i64) {
+        self.0.lock().insert(ticket, chat);
+    }
+
+    /// The chat of `ticket`, if it is recent.
+    pub fn chat_of(&self, ticket: u64) -> Option<i64> {
+        self.0.lock().get(&ticket).copied()
+    }
+
+    /// Forgets `tickets` (their deliveries are durable now).
+    pub fn forget(&self, tickets: impl IntoIterator<Item = u64>) {
+        let mut map = self.0.lock();
+        for t in tickets {
+            map.remove(&t);
+        }
+    }
+}
