@@ -13,7 +13,7 @@ mod error;
 pub mod logs;
 pub mod text;
 
-// The data path, in the order an update travels (see ARCHITECTURE.md).
+// The data path (see ARCHITECTURE.md for the order an update travels them in).
 pub mod backup;
 pub mod intake;
 pub mod modules;
@@ -29,3 +29,6 @@ mod runtime;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use runtime::{Options, Runtime};
+
+#[cfg(test)]
+mod layout;

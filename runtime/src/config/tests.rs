@@ -1,0 +1,31 @@
+use super::*;
+
+#[test]
+fn env_overrides_file_and_token_is_never_printed() {
+    let mut c =
+        Config::from_toml("[telegram]\ntoken = \"1:file\"\nmode = \"polling\"\n").expect("parses");
+    c.apply_env(|k| (k == "BOTBOX_TOKEN").then(|| "2:env".to_string()))
+        .expect("applies");
+    assert_eq!(c.telegram.token.expose(), "2:env");
+    assert!(!format!("{c:?}").contains("2:env"));
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_name() {
+    let err = Config::from_toml("[sandbox]\nshard = 3\n").unwrap_err();
+    assert!(err.to_string().contains("shard"), "{err}");
+}
+
+#[test]
+fn the_example_file_is_valid_and_shows_the_defaults() {
+    let example = Config::from_toml(include_str!("../../../botbox.example.toml")).expect("parses");
+    assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+}
+
+#[test]
+fn webhook_mode_requires_a_secret() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("1:x");
+    c.telegram.mode = Mode::Webhook;
+    assert!(c.validate().unwrap_err().to_string().contains("secret"));
+}
