@@ -84,15 +84,17 @@ fn first_ident(s: &str) -> String {
         .collect()
 }
 
-/// (folder graph: unit → units it imports, with one file per edge as evidence; line counts).
-fn read_tree() -> (
-    BTreeMap<String, BTreeMap<String, String>>,
-    Vec<(String, usize, String)>,
-) {
+/// Folder → folders it imports, each edge with one file that makes it.
+type Graph = BTreeMap<String, BTreeMap<String, String>>;
+/// Each file: path under `src/`, line count, text.
+type Files = Vec<(String, usize, String)>;
+
+/// The import graph of the folders and the files.
+fn read_tree() -> (Graph, Files) {
     let root = src();
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut graph = Graph::new();
     let mut sizes = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&root).expect("under src").to_path_buf();
@@ -114,10 +116,10 @@ fn read_tree() -> (
 }
 
 /// A cycle in `graph`, if there is one, as the units along it.
-fn find_cycle(graph: &BTreeMap<String, BTreeMap<String, String>>) -> Option<Vec<String>> {
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
     fn visit(
         node: &str,
-        graph: &BTreeMap<String, BTreeMap<String, String>>,
+        graph: &Graph,
         path: &mut Vec<String>,
         done: &mut BTreeSet<String>,
     ) -> Option<Vec<String>> {
