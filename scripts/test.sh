@@ -3,26 +3,47 @@
 # harness, test guests), the host workspace (unit tests, and the integration tests against the
 # fake Bot API with modules built from source), then the example modules' own tests, built for
 # wasm32-wasip2 and run by `botbox test-runner` against a real bot, as a module author's would
-# be. Ends with one line: "N passed, N failed".
-set -euo pipefail
+# be. Every step runs even when an earlier one failed; the last line counts the tests of all of
+# them ("N passed, N failed"), and the exit status is non-zero if any step failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/botbox-target}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+failed_steps=()
 
-echo "== componentize-py for the Python example module (installed once, then reused)"
-scripts/build-python-module.sh --setup
+# Runs one step, its output shown and kept for the count.
+step() {
+    local name="$1"
+    shift
+    echo "== $name"
+    if ! "$@" 2>&1 | tee -a "$log"; then
+        failed_steps+=("$name")
+    fi
+}
+
+step "componentize-py for the Python example module (installed once, then reused)" \
+    scripts/build-python-module.sh --setup
 
 for ws in guest-sdk guest-test tests/guests; do
-    echo "== host tests of the guest workspace $ws"
-    cargo test --manifest-path "$ws/Cargo.toml" 2>&1 | tee -a "$log"
+    step "host tests of the guest workspace $ws" cargo test --manifest-path "$ws/Cargo.toml"
 done
-echo "== host workspace"
-cargo test --workspace 2>&1 | tee -a "$log"
+step "host workspace" cargo test --workspace
 
-echo "== the example modules' own tests (in botbox test-runner)"
-cargo build -p botbox
+step "botbox for the example modules' own tests" cargo build -p botbox
 export CARGO_TARGET_WASM32_WASIP2_RUNNER="$CARGO_TARGET_DIR/debug/botbox test-runner"
-cargo test --manifest-path example-modules/Cargo.toml --target wasm32-wasip2 2>&1 | tee -a "$log"
+step "the example modules' own tests (in botbox test-runner)" \
+    cargo test --manifest-path example-modules/Cargo.toml --target wasm32-wasip2
 
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+echo "== summary"
+# libtest's line, wherever it stands on the line (a runner may prefix it):
+# "test result: ok. 12 passed; 0 failed; ..."
+grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
+    awk '{ passed += $4; failed += $6; binaries += 1 }
+         END { printf "%d test binaries\n", binaries }'
+if [ "${#failed_steps[@]}" -gt 0 ]; then
+    printf 'failed step: %s\n' "${failed_steps[@]}"
+fi
+grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
+    awk '{ passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }'
+[ "${#failed_steps[@]}" -eq 0 ]

@@ -3,14 +3,12 @@
 //! Limits are scaled up from Telegram's (30/s overall) so the tests run fast; the per-chat and
 //! per-group limits and the ratios stay as they are.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use botbox::Config;
 use botbox_test_artifacts::{BROADCASTER, CLICKER, ECHO};
 use fake_bot_api::{Failure, Limits};
-use support::*;
 
 /// Broadcast targets start here.
 const FIRST: i64 = 5_000_000;

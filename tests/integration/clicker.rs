@@ -1,9 +1,7 @@
 //! The clicker module end to end: real runtime, real component, fake Bot API.
 
-mod support;
-
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use support::*;
 
 async fn register_click_and_rate(fake: &FakeBotApi) {
     let (alice, bob) = (TestUser::alice(), TestUser::bob());

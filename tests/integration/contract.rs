@@ -1,12 +1,10 @@
 //! Contract versions: a module built against an older compatible `botbox:bot` keeps loading and
 //! working next to modules built against the current one.
 
-mod support;
-
 use botbox_test_artifacts::{CLICKER, CONTRACT_V0_1_0};
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_built_for_contract_0_1_0_runs_beside_current_ones() {

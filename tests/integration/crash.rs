@@ -1,12 +1,10 @@
 //! `kill -9` of the real binary in the middle of a stream of clicks.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox_test_artifacts::{BROADCASTER, CLICKER};
 use fake_bot_api::Limits;
-use support::*;
 
 const USERS: i64 = 12;
 const CLICKS: usize = 40;

@@ -2,14 +2,12 @@
 //! the article's flow, the questionnaire, and dialogues that survive `kill -9`, hot swaps and
 //! traps, with a thousand users talking at once.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{COROUTINE_DIALOGUE, COROUTINE_DIALOGUE_V2, COROUTINE_DIALOGUE_V3};
 use fake_bot_api::Limits;
-use support::*;
 
 const MODULE: &str = "coroutine-dialogue";
 const FIRST: &str = "Send me the first number.";

@@ -2,17 +2,14 @@
 //! module's gRPC registry, real downloader processes (`download-queue-downloader`) that
 //! register over gRPC and download from a local file server into a folder per quality.
 
-#[path = "download_queue/bot.rs"]
 mod bot;
-#[path = "download_queue/peers.rs"]
 mod peers;
-mod support;
 
+use crate::support::*;
 use bot::*;
 use download_queue_downloader::proto::RegisterRequest;
 use download_queue_downloader::registrar;
 use peers::*;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_are_queued_a_button_changes_a_quality_and_on_schedule_real_downloaders_fetch_the_files_and_the_messages_go()

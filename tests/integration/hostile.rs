@@ -4,14 +4,12 @@
 //! reported (in the hostile module's own answer, or in its counters, quarantine and log), and
 //! the clicker answers right after each one.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox::{Config, Runtime, modules::registry::ModuleInfo};
 use botbox_test_artifacts::{CLICKER, HOSTILE};
 use fake_bot_api::Limits;
-use support::*;
 
 /// The hostile module's KV quota (its manifest declares it).
 const HOSTILE_KV_BYTES: u64 = 16 * 1024;

@@ -2,15 +2,13 @@
 //! over HTTP/1.1 and h2c, gRPC from a tonic client, and a module calling real HTTP and tonic
 //! servers it is granted (and refused those it is not).
 
-#[path = "http/peers.rs"]
 mod peers;
-mod support;
 
+use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{HTTP_PROBE, TIMER_PROBE};
 use fake_bot_api::Limits;
 use peers::*;
-use support::*;
 
 fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
     let fake = FakeBotApi::start(FakeConfig {

@@ -2,8 +2,6 @@
 //! non-interactive install, the interactive one driven through its prompts on a terminal
 //! (a pty made by `script`), upgrades, removal, and the service unit it writes.
 
-mod support;
-
 use std::{
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
@@ -11,9 +9,9 @@ use std::{
     time::Duration,
 };
 
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
 use parking_lot::Mutex;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../installer/install.sh");

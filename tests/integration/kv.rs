@@ -3,13 +3,11 @@
 //! batches, compare-and-swap and range scans. The kv-probe guest checks most of it from inside
 //! the sandbox and answers `... ok` or `... FAILED: <what>`.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{CLICKER, KV_PROBE};
-use support::*;
 
 /// A configuration running `wasm`, with the kv-probe's settings changed by `probe`.
 fn probe_config(

@@ -1,11 +1,9 @@
 //! Operator tools: `botbox kv`, `botbox backup`, `botbox restore`, scheduled backups, the admin API.
 
-mod support;
-
 use std::{path::Path, time::Duration};
 
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use support::*;
 
 /// Runs the real binary with `args` against the data in `root`; returns (success, stdout, stderr).
 async fn botbox(root: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {

@@ -1,13 +1,11 @@
 //! Running botbox as a service: `/healthz` and `/metrics`, JSON logs, `botbox doctor`, and a
 //! graceful stop (SIGTERM) in the middle of a stream of updates.
 
-mod support;
-
 use std::{path::Path, process::Stdio, time::Duration};
 
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
 use fake_bot_api::Limits;
-use support::*;
 use tokio::io::AsyncReadExt;
 
 const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");

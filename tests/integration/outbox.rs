@@ -1,12 +1,10 @@
 //! The first outbox: tickets, buttons, 429s, unreachable chats.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox_test_artifacts::{CLICKER, ECHO};
 use fake_bot_api::Failure;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_is_edited_through_its_ticket_before_it_was_delivered() {

@@ -7,8 +7,6 @@
 //! of the host minutes, so the runtime's compiled-code cache is kept beside it too: only the first
 //! run after a change of the module compiles it.
 
-mod support;
-
 use std::{
     path::Path,
     process::{Command, Stdio},
@@ -16,7 +14,7 @@ use std::{
     time::Instant,
 };
 
-use support::*;
+use crate::support::*;
 
 /// The path of `dice.wasm`, built once per test process.
 fn dice_wasm() -> &'static str {

@@ -1,12 +1,10 @@
 //! Modules that try to break the host are stopped and reported; the clicker keeps answering.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 
+use crate::support::*;
 use botbox::Runtime;
 use botbox_test_artifacts::{BAD_ALLOC, BAD_LOOP, BAD_TRAP, CLICKER};
-use support::*;
 
 /// Sends `attack`, checks the clicker answers meanwhile, then that the bad module was stopped
 /// (`max_attempts` = 2 tries, then quarantined) and serves again from a fresh instance.

@@ -1,9 +1,5 @@
 //! Shared set-up of the integration tests: a fake Bot API, modules built from source, and a
 //! runtime (in-process or the real binary) wired to them.
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the support code"
-)]
 
 use std::{
     path::{Path, PathBuf},

@@ -1,10 +1,9 @@
 //! Modules changed while the bot runs: swap, rollback, refused versions, the admin API's token,
 //! `botbox module ...`, the watched modules directory, operators' commands in Telegram.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox::{
     Config,
     cli::module::{ModuleCommand, module},
@@ -12,7 +11,6 @@ use botbox::{
 };
 use botbox_test_artifacts::{CLICKER, CLICKER_BROKEN, CLICKER_V2, ECHO};
 use fake_bot_api::Limits;
-use support::*;
 
 fn fast_fake() -> FakeBotApi {
     FakeBotApi::start(FakeConfig {

@@ -1,14 +1,12 @@
 //! Durable timers: they fire once, in their chat, after restarts too; cancelling works; the
 //! capability and the quota are enforced.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use botbox::Config;
 use botbox_test_artifacts::TIMER_PROBE;
 use fake_bot_api::Limits;
-use support::*;
 
 fn setup(root: &std::path::Path) -> (FakeBotApi, Config) {
     let fake = FakeBotApi::start(FakeConfig {

@@ -1,11 +1,9 @@
 //! The bot token stays in the host: never in the log, never visible to a module.
 
-mod support;
-
 use std::process::Stdio;
 
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use support::*;
 use tokio::io::AsyncReadExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,7 @@
 //! The webhook's door: secrets, malformed bodies.
 
-mod support;
-
+use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_or_missing_secret_gets_401_and_nothing_is_processed() {

@@ -6,7 +6,7 @@ use botbox_test_artifacts::DOWNLOAD_QUEUE;
 use fake_bot_api::Limits;
 
 use super::peers::{Downloader, PATIENCE, file_bytes, wait};
-use super::support::*;
+use crate::support::*;
 
 pub const MODULE: &str = "download-queue";
 

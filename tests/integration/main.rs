@@ -1,0 +1,27 @@
+//! The integration tests: the real binary or the real `Runtime`, real modules built from
+//! source, the fake Bot API. One test binary (one link, one copy of the support code); each
+//! file below is one feature's tests, named as sentences.
+
+mod support;
+
+mod authoring;
+mod broadcast;
+mod clicker;
+mod contract;
+mod crash;
+mod dev;
+mod dialogue;
+mod download_queue;
+mod hostile;
+mod http;
+mod installer;
+mod kv;
+mod operator;
+mod ops;
+mod outbox;
+mod python;
+mod sandbox_limits;
+mod swap;
+mod timers;
+mod token;
+mod webhook;
