@@ -126,10 +126,7 @@ async fn injected_429s_for_one_chat_and_for_everyone_are_waited_out_without_loss
     let alice = TestUser::alice();
     // One chat: a single 429.
     fake.fail_next("sendMessage", 1, Failure::RetryAfter(1));
-    fake.send_text(&alice, "hello");
-    fake.wait_for_bot_text(alice.id, "echo: hello", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "hello", "echo: hello").await;
     // Everyone: every send answered 429 for a while.
     fake.fail_all(
         "sendMessage",
@@ -192,10 +189,7 @@ async fn a_user_who_blocked_the_bot_and_an_unknown_chat_fail_alone_and_are_repor
     assert!(bot_texts(&fake, blocker.id).is_empty());
     // Later messages to the blocked chat are given up at once, until the user writes again.
     fake.set_blocked(&blocker, false);
-    fake.send_text(&blocker, "/start");
-    fake.wait_for_bot_text(blocker.id, "Hello", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &blocker, "/start", "Hello").await;
     rt.stop().await;
 }
 
@@ -255,10 +249,7 @@ async fn a_module_over_its_quota_is_slowed_and_others_are_not() {
     let t0 = Instant::now();
     // Another module's reply is not held back by the broadcaster's quota.
     let alice = TestUser::alice();
-    fake.send_text(&alice, "/start");
-    fake.wait_for_bot_text(alice.id, "Hello", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "/start", "Hello").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     // An upper bound only: a slow machine delivers fewer, never more. The "queued" reply
     // came out of the same quota before t0.

@@ -98,16 +98,10 @@ async fn counts_are_still_there_after_a_restart() {
         let rt = start(config(dir.path(), &fake, &[CLICKER])).await;
         fake.send_text(&alice, "/start");
         fake.send_text(&alice, "Click");
-        fake.send_text(&alice, "Click");
-        fake.wait_for_bot_text(alice.id, "Clicks: 2", WAIT)
-            .await
-            .unwrap();
+        send_expecting(&fake, &alice, "Click", "Clicks: 2").await;
         rt.stop().await;
     }
     let rt = start(config(dir.path(), &fake, &[])).await;
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 3", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 3").await;
     rt.stop().await;
 }

@@ -19,11 +19,7 @@ fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_stream_of_clicks_counts_every_click_once_and_loses_no_reply() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let modules = modules_dir(dir.path(), &[CLICKER]);
     let config_file = write_config(
         dir.path(),
@@ -50,20 +46,7 @@ global_per_second = 1000
     let mut bot = spawn_bot(&config_file);
     // Kill it once part of the stream has been answered.
     let total = USERS as usize * CLICKS;
-    fake.wait_until(WAIT, |v| {
-        users
-            .iter()
-            .map(|u| {
-                v.transcript(u.id)
-                    .iter()
-                    .filter(|e| e.text.starts_with("Clicks:"))
-                    .count()
-            })
-            .sum::<usize>()
-            >= total / 4
-    })
-    .await
-    .unwrap();
+    wait_for_clicks_answered(&fake, &users, total / 4).await;
     bot.start_kill().unwrap();
     let status = bot.wait().await.unwrap();
     assert!(!status.success(), "killed, not exited: {status:?}");
@@ -215,11 +198,7 @@ max_in_flight = {MAX_IN_FLIGHT}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_scheduled_backups_leaves_the_database_and_finished_backups_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let modules = modules_dir(dir.path(), &[CLICKER]);
     let config_file = write_config(
         dir.path(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{COROUTINE_DIALOGUE, COROUTINE_DIALOGUE_V2, COROUTINE_DIALOGUE_V3};
-use fake_bot_api::Limits;
 
 const MODULE: &str = "coroutine-dialogue";
 const FIRST: &str = "Send me the first number.";
@@ -17,11 +16,7 @@ const HELP: &str = "Send /sum to add two numbers, or /profile to fill in your pr
 const DIVERGED: &str = "The bot was updated and cannot go on with this conversation. Send /sum to add two numbers, or /profile to fill in your profile.";
 
 fn fast_fake() -> FakeBotApi {
-    FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap()
+    unlimited_fake()
 }
 
 /// A runtime configuration with fast outbox limits and the module's `timeout_secs`.

@@ -7,15 +7,10 @@ mod peers;
 use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
 use botbox_test_artifacts::{HTTP_PROBE, TIMER_PROBE};
-use fake_bot_api::Limits;
 use peers::*;
 
 fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let mut c = config(root, &fake, wasm);
     c.outbox.chat_per_second = 100.0;
     c.outbox.chat_burst = 100;

@@ -162,10 +162,7 @@ async fn a_non_interactive_install_puts_everything_in_place_and_the_bot_answers(
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
     fake.wait_for_bot_text(alice.id, "", WAIT).await.unwrap();
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     stop(bot).await;
 }
 
@@ -217,10 +214,7 @@ async fn rerunning_the_installer_upgrades_in_place_and_keeps_the_configuration_a
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
     fake.wait_for_bot_text(alice.id, "", WAIT).await.unwrap();
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     stop(bot).await;
 
     // The upgrade: another token is not taken, an old program file is replaced.
@@ -242,10 +236,7 @@ async fn rerunning_the_installer_upgrades_in_place_and_keeps_the_configuration_a
 
     // The data is kept: Alice's click counts on.
     let bot = start_installed(&prefix);
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 2", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 2").await;
     stop(bot).await;
 }
 
@@ -291,10 +282,7 @@ async fn uninstall_keeps_the_data_and_purge_removes_it() {
     // Installing again finds everything as it was.
     install_ok(&non_interactive(&prefix, &modules, &fake)).await;
     let bot = start_installed(&prefix);
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     stop(bot).await;
 
     install_ok(&remove(true)).await;
@@ -501,9 +489,6 @@ async fn the_interactive_installer_explains_a_wrong_token_asks_again_and_finds_t
     // The installed bot works.
     let bot = start_installed(&prefix);
     fake.send_text(&alice, "/start");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     stop(bot).await;
 }

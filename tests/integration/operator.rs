@@ -114,10 +114,7 @@ async fn kv_commands_reach_a_running_bot_through_its_authenticated_admin_api() {
     let (ok, _, err) = botbox(dir.path(), &["kv", "get", "nosuch", "k"], None).await;
     assert!(!ok && err.contains("no module"), "{err}");
     // The bot kept serving, and saw nothing of it.
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 2", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 2").await;
 
     // Without the token: 401.
     let addr = std::fs::read_to_string(dir.path().join("data/admin.addr")).unwrap();
@@ -191,10 +188,7 @@ async fn a_backup_taken_during_a_stream_of_writes_restores_a_consistent_state_an
         assert!(err.contains("not restored"), "{err}");
     }
     let rt = start(config(dir.path(), &fake, &[])).await;
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 202", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 202").await;
     rt.stop().await;
 
     // The good one restores one consistent moment: the rating index and the user's record agree.
@@ -341,9 +335,6 @@ async fn backups_sent_to_the_operators_chat_rebuild_a_blank_machine() {
     assert!(ok, "{err}");
     assert!(out.contains("restored"), "{out}");
     let rt = start(config(blank.path(), &fake, &[CLICKER])).await;
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 4", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 4").await;
     rt.stop().await;
 }

@@ -5,7 +5,6 @@ use std::{path::Path, process::Stdio, time::Duration};
 
 use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use fake_bot_api::Limits;
 use tokio::io::AsyncReadExt;
 
 const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
@@ -216,10 +215,7 @@ async fn json_logs_are_one_object_per_line() {
     std::fs::write(&config, format!("log_format = \"json\"\n{text}")).unwrap();
     let mut bot = spawn_piped(&config, &[("BOTBOX_LOG", "info")]);
     let log = read_stderr(&mut bot);
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     assert!(sigterm(&mut bot).await.success());
     let log = log.await.unwrap();
     let first = log.lines().next().unwrap_or_default();
@@ -320,11 +316,7 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
     const USERS: i64 = 10;
     const ROUNDS: u64 = 40;
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let modules = modules_dir(dir.path(), &[CLICKER]);
     // Replies leave slower than clicks arrive, so the outbox holds a queue at the stop.
     let config = write_config(
@@ -354,20 +346,7 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
         })
     };
     let total = (USERS as u64 * ROUNDS) as usize;
-    fake.wait_until(WAIT, |v| {
-        users
-            .iter()
-            .map(|u| {
-                v.transcript(u.id)
-                    .iter()
-                    .filter(|e| e.text.starts_with("Clicks:"))
-                    .count()
-            })
-            .sum::<usize>()
-            >= total / 5
-    })
-    .await
-    .unwrap();
+    wait_for_clicks_answered(&fake, &users, total / 5).await;
     let status = sigterm(&mut bot).await;
     let log = log.await.unwrap();
     assert!(

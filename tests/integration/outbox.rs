@@ -64,10 +64,7 @@ async fn a_429_is_waited_out_and_the_reply_arrives_once() {
     let rt = start(config(dir.path(), &fake, &[ECHO])).await;
     fake.fail_next("sendMessage", 1, Failure::RetryAfter(1));
     let alice = TestUser::alice();
-    fake.send_text(&alice, "hello");
-    fake.wait_for_bot_text(alice.id, "echo: hello", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "hello", "echo: hello").await;
     assert_eq!(bot_texts(&fake, alice.id), ["echo: hello"]);
     assert_eq!(
         rt.outbox_stats()
@@ -84,16 +81,10 @@ async fn a_user_who_blocked_the_bot_costs_nothing_and_others_are_still_served() 
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let rt = start(config(dir.path(), &fake, &[ECHO])).await;
     let (alice, bob) = (TestUser::alice(), TestUser::bob());
-    fake.send_text(&alice, "first");
-    fake.wait_for_bot_text(alice.id, "echo: first", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "first", "echo: first").await;
     fake.set_blocked(&alice, true);
     fake.send_text(&alice, "second");
-    fake.send_text(&bob, "hi");
-    fake.wait_for_bot_text(bob.id, "echo: hi", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &bob, "hi", "echo: hi").await;
     // The refused message is given up, not retried forever: the outbox drains.
     let deadline = tokio::time::Instant::now() + WAIT;
     while !rt.db().outbox().unwrap().is_empty() {

@@ -73,6 +73,40 @@ pub async fn start(c: Config) -> Runtime {
         .expect("runtime starts")
 }
 
+/// A fake Bot API without Telegram's rate limits (tests that drive load, not limits).
+pub fn unlimited_fake() -> FakeBotApi {
+    FakeBotApi::start(FakeConfig {
+        limits: fake_bot_api::Limits::unlimited(),
+        ..FakeConfig::default()
+    })
+    .unwrap()
+}
+
+/// Waits until the clicker has answered at least `at_least` clicks of `users` in all.
+pub async fn wait_for_clicks_answered(fake: &FakeBotApi, users: &[TestUser], at_least: usize) {
+    fake.wait_until(WAIT, |v| {
+        let answered = users.iter().map(|u| {
+            let transcript = v.transcript(u.id);
+            transcript
+                .iter()
+                .filter(|e| e.text.starts_with("Clicks:"))
+                .count()
+        });
+        answered.sum::<usize>() >= at_least
+    })
+    .await
+    .unwrap();
+}
+
+/// `user` sends `text`; returns once the bot's reply in that chat contains `reply` (fails the
+/// test after [`WAIT`]).
+pub async fn send_expecting(fake: &FakeBotApi, user: &TestUser, text: &str, reply: &str) {
+    fake.send_text(user, text);
+    fake.wait_for_bot_text(user.id, reply, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("no reply containing {reply:?} to {text:?}: {e:?}"));
+}
+
 /// The texts the bot sent to `chat`, in order, deleted ones included.
 pub fn bot_texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
     fake.transcript(chat)

@@ -10,14 +10,9 @@ use botbox::{
     modules::registry::ModuleInfo,
 };
 use botbox_test_artifacts::{CLICKER, CLICKER_BROKEN, CLICKER_V2, ECHO};
-use fake_bot_api::Limits;
 
 fn fast_fake() -> FakeBotApi {
-    FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap()
+    unlimited_fake()
 }
 
 fn fast_config(root: &std::path::Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
@@ -157,10 +152,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     let rt = start(c.clone()).await;
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
 
     let out = cli(
         &c,
@@ -172,10 +164,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     .await
     .unwrap();
     assert!(out.starts_with("swapped: clicker 2.0.0"), "{out}");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks (v2): 2", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks (v2): 2").await;
 
     // Broken versions are refused, saying why, and v2 keeps serving.
     let err = cli(
@@ -222,10 +211,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     .await
     .unwrap_err();
     assert!(err.contains("exists"), "{err}");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks (v2): 3", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks (v2): 3").await;
 
     let out = cli(
         &c,
@@ -236,10 +222,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     .await
     .unwrap();
     assert!(out.starts_with("rolled back: clicker 0.1.0"), "{out}");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 4", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 4").await;
 
     // The list and the log tell the story.
     let list = cli(&c, ModuleCommand::List).await.unwrap();
@@ -278,10 +261,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     )
     .await
     .unwrap();
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 5", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 5").await;
     let out = cli(
         &c,
         ModuleCommand::Config {
@@ -296,10 +276,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     // After a restart: still v1, and the rollback target is remembered.
     rt.stop().await;
     let rt = start(c.clone()).await;
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 6", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 6").await;
     let out = cli(
         &c,
         ModuleCommand::Rollback {
@@ -309,10 +286,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
     .await
     .unwrap();
     assert!(out.starts_with("rolled back: clicker 2.0.0"), "{out}");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks (v2): 7", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks (v2): 7").await;
     rt.stop().await;
 }
 
@@ -384,10 +358,7 @@ async fn an_operator_installs_from_telegram_and_everyone_else_is_ignored() {
     fake.wait_for_bot_text(operator.id, "Installed echo 0.1.0.", WAIT)
         .await
         .unwrap();
-    fake.send_text(&stranger, "hi");
-    fake.wait_for_bot_text(stranger.id, "echo: hi", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &stranger, "hi", "echo: hi").await;
 
     let v2 = std::fs::read(CLICKER_V2).unwrap();
     fake.send_document(&operator, "clicker.wasm", v2, "/install");
@@ -399,10 +370,13 @@ async fn an_operator_installs_from_telegram_and_everyone_else_is_ignored() {
     fake.wait_for_bot_text(operator.id, "Refused, nothing changed", WAIT)
         .await
         .unwrap();
-    fake.send_text(&operator, "/rollback clicker");
-    fake.wait_for_bot_text(operator.id, "Rolled back clicker to version 0.1.0.", WAIT)
-        .await
-        .unwrap();
+    send_expecting(
+        &fake,
+        &operator,
+        "/rollback clicker",
+        "Rolled back clicker to version 0.1.0.",
+    )
+    .await;
     // The stranger's /install never reached the host: still only the operator's modules.
     let names: Vec<_> = rt.registry().list().into_iter().map(|m| m.name).collect();
     assert_eq!(names, ["clicker", "echo"]);
@@ -426,10 +400,7 @@ async fn the_modules_directory_is_watched_for_new_replaced_and_removed_files() {
         assert!(tokio::time::Instant::now() < deadline, "echo was not added");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    fake.send_text(&alice, "hello");
-    fake.wait_for_bot_text(alice.id, "echo: hello", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "hello", "echo: hello").await;
 
     // A replaced file is swapped.
     let tmp = c.modules_dir.join("clicker.tmp");
@@ -490,10 +461,7 @@ async fn a_disabled_module_stays_disabled_after_a_restart_until_enabled() {
     let rt = start(c.clone()).await;
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks (v2): 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks (v2): 1").await;
     cli(
         &c,
         ModuleCommand::Disable {
@@ -522,10 +490,7 @@ async fn a_disabled_module_stays_disabled_after_a_restart_until_enabled() {
     )
     .await
     .unwrap();
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks (v2): 2", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks (v2): 2").await;
     rt.stop().await;
 }
 
@@ -542,10 +507,7 @@ async fn admin_only_commands_reach_the_module_only_from_an_operator() {
     let rt = start(c).await;
 
     fake.send_text(&stranger, "/buttons");
-    fake.send_text(&stranger, "after");
-    fake.wait_for_bot_text(stranger.id, "echo: after", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &stranger, "after", "echo: after").await;
     // Updates are handled in order: the stranger's /buttons reached nobody.
     assert_eq!(bot_texts(&fake, stranger.id), ["echo: after"]);
 

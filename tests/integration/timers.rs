@@ -6,14 +6,9 @@ use std::time::Duration;
 use crate::support::*;
 use botbox::Config;
 use botbox_test_artifacts::TIMER_PROBE;
-use fake_bot_api::Limits;
 
 fn setup(root: &std::path::Path) -> (FakeBotApi, Config) {
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let mut c = config(root, &fake, &[TIMER_PROBE]);
     c.outbox.chat_per_second = 100.0;
     c.outbox.chat_burst = 100;

@@ -42,10 +42,7 @@ async fn the_token_never_appears_in_the_log_even_at_trace_level() {
     });
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     child.start_kill().unwrap();
     let _ = child.wait().await;
     let log = reader.await.unwrap();

@@ -84,9 +84,6 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     fake.wait_for_bot_text(alice.id, "Hello", WAIT)
         .await
         .unwrap();
-    fake.send_text(&alice, "Click");
-    fake.wait_for_bot_text(alice.id, "Clicks: 1", WAIT)
-        .await
-        .unwrap();
+    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     rt.stop().await;
 }

@@ -3,7 +3,6 @@
 
 use botbox::{Runtime, config::ModuleSettings};
 use botbox_test_artifacts::DOWNLOAD_QUEUE;
-use fake_bot_api::Limits;
 
 use super::peers::{Downloader, PATIENCE, file_bytes, wait};
 use crate::support::*;
@@ -22,11 +21,7 @@ pub async fn start_bot(
     settings: &[(&str, &str)],
     tweak: impl FnOnce(&mut ModuleSettings),
 ) -> (FakeBotApi, Runtime, String) {
-    let fake = FakeBotApi::start(FakeConfig {
-        limits: Limits::unlimited(),
-        ..FakeConfig::default()
-    })
-    .unwrap();
+    let fake = unlimited_fake();
     let mut c = config(root, &fake, &[DOWNLOAD_QUEUE]);
     c.outbox.chat_per_second = 100.0;
     c.outbox.chat_burst = 100;
