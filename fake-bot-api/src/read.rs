@@ -116,6 +116,13 @@ impl<'a> StateView<'a> {
         self.state.waiting_polls
     }
 
+    /// How many getUpdates calls their client gave up before they answered (went away, or asked
+    /// again so that the newer call replaced them): a bot whose HTTP client times out before its
+    /// own long poll does this every poll.
+    pub fn abandoned_polls(&self) -> usize {
+        self.state.abandoned_polls
+    }
+
     /// The chats someone has written in (or a test opened), by id.
     pub fn chat_ids(&self) -> Vec<i64> {
         self.state.chats.keys().copied().collect()

@@ -177,6 +177,9 @@ pub(crate) struct State {
     pub(crate) files: HashMap<String, crate::methods::StoredFile>,
     /// getUpdates calls waiting for updates right now.
     pub(crate) waiting_polls: usize,
+    /// getUpdates calls whose client went away or asked again before they answered (a client
+    /// timeout shorter than the long poll's, for one).
+    pub(crate) abandoned_polls: usize,
     /// Set on shutdown: long polls return at once.
     pub(crate) closed: bool,
     next_callback_id: u64,
@@ -203,6 +206,7 @@ impl State {
             poll_generation: 0,
             files: HashMap::new(),
             waiting_polls: 0,
+            abandoned_polls: 0,
             closed: false,
             next_callback_id: 0,
             events: Vec::new(),

@@ -210,6 +210,12 @@ pub struct SandboxConfig {
     pub memory_mib: u64,
     /// CPU time one call may take before it is stopped, in milliseconds.
     pub call_timeout_ms: u64,
+    /// Wall-clock time one call (`init`, an update, a timer) may take, waiting included (on a
+    /// sleep, on an HTTP peer), in milliseconds; at least `call_timeout_ms`.
+    pub wall_timeout_ms: u64,
+    /// Updates that may wait in one shard's queue; past that, a module's new updates stay
+    /// recorded in the database and are handed over as its queue drains (no one else waits).
+    pub shard_queue: usize,
     /// How often a failing update is tried before it is quarantined.
     pub max_attempts: u32,
     /// Largest KV key, in bytes.
@@ -333,6 +339,8 @@ impl Default for SandboxConfig {
             shards: 2,
             memory_mib: 64,
             call_timeout_ms: 1000,
+            wall_timeout_ms: 60_000,
+            shard_queue: 4096,
             max_attempts: 3,
             max_key_bytes: 1024,
             max_value_bytes: 1 << 20,
@@ -470,8 +478,32 @@ impl Config {
         if self.sandbox.memory_mib == 0 || self.sandbox.call_timeout_ms == 0 {
             return bad("`sandbox.memory_mib` and `sandbox.call_timeout_ms` must be positive");
         }
+        if self.sandbox.wall_timeout_ms < self.sandbox.call_timeout_ms {
+            return bad("`sandbox.wall_timeout_ms` must be at least `sandbox.call_timeout_ms`");
+        }
+        if self.sandbox.shard_queue == 0 {
+            return bad("`sandbox.shard_queue` must be positive");
+        }
         if self.sandbox.max_attempts == 0 {
             return bad("`sandbox.max_attempts` must be at least 1");
+        }
+        if self.sandbox.max_scan_entries == 0
+            || self.sandbox.max_key_bytes == 0
+            || self.sandbox.max_value_bytes == 0
+        {
+            return bad(
+                "`sandbox.max_scan_entries`, `sandbox.max_key_bytes` and `sandbox.max_value_bytes` must be positive",
+            );
+        }
+        if self.telegram.poll_timeout_secs > 50 {
+            return bad("`telegram.poll_timeout_secs` must be 0..=50 (Telegram's longest poll)");
+        }
+        for (name, m) in &self.modules {
+            if m.outbox_per_minute == Some(0) {
+                return Err(Error::Config(format!(
+                    "`modules.{name}.outbox_per_minute` must be positive (leave it out to keep the module's own quota; `botbox module disable {name}` stops the module)"
+                )));
+            }
         }
         if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
             return bad("`sandbox.max_stack_kib` must be 64..=16384");
@@ -479,7 +511,7 @@ impl Config {
         if !(100..=1_000_000).contains(&self.sandbox.max_table_elements) {
             return bad("`sandbox.max_table_elements` must be 100..=1000000");
         }
-        if self.outbox.chat_per_second <= 0.0
+        if !(self.outbox.chat_per_second > 0.0 && self.outbox.chat_per_second.is_finite())
             || self.outbox.chat_burst == 0
             || self.outbox.global_per_second == 0
             || self.outbox.group_per_minute == 0

@@ -11,6 +11,7 @@
 //! (`/install`, `/modules`, `/rollback`) are recognized here and handed to the control plane
 //! as [`HostCommand`] events on a channel.
 
+mod backlog;
 pub mod convert;
 mod dispatch;
 mod host_commands;
@@ -27,6 +28,7 @@ use parking_lot::Mutex;
 use teloxide_core::{Bot, types::Update};
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use backlog::pump as pump_backlogs;
 pub use host_commands::HostCommand;
 
 use crate::{

@@ -214,6 +214,10 @@ impl Runtime {
             );
         }
         tasks.spawn(
+            "backlog pump",
+            intake::pump_backlogs(intake.clone(), shutdown_rx.clone()),
+        );
+        tasks.spawn(
             "update id pruning",
             intake::seen::prune_hourly(db.clone(), shutdown_rx.clone()),
         );

@@ -88,6 +88,34 @@ impl Db {
         Ok(out)
     }
 
+    /// Up to `limit` updates still pending for `module`, from update id `from` on, in order.
+    pub fn pending_updates_for(
+        &self,
+        module: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingUpdate>> {
+        let txn = self.db.begin_read()?;
+        let inbox = txn.open_table(INBOX)?;
+        let pending = txn.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for row in inbox.range(from..)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (id, raw) = row?;
+            let update_id = id.value();
+            if pending.get((update_id, module))?.is_some() {
+                out.push(PendingUpdate {
+                    update_id,
+                    raw: String::from_utf8_lossy(raw.value()).into_owned(),
+                    modules: vec![module.to_string()],
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// How many updates are recorded but not yet handled (without reading them).
     pub fn pending_update_count(&self) -> Result<u64> {
         let txn = self.db.begin_read()?;

@@ -19,6 +19,7 @@ mod kv;
 mod operator;
 mod ops;
 mod outbox;
+mod polling;
 mod python;
 mod sandbox_limits;
 mod swap;

@@ -17,6 +17,13 @@ use crate::{
 const MAX_TIMEOUT: i64 = 50;
 const DEFAULT_MAX_CONNECTIONS: i64 = 40;
 
+/// What a long poll answers when a newer getUpdates took its place.
+fn superseded() -> ApiError {
+    ApiError::conflict(
+        "terminated by other getUpdates request; make sure that only one bot instance is running",
+    )
+}
+
 fn webhook_active() -> ApiError {
     ApiError::conflict(
         "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
@@ -46,14 +53,29 @@ pub(super) async fn get_updates(shared: &Arc<Shared>, params: &Params) -> Result
         state.waiting_polls += 1;
         Ok(state.poll_generation)
     })?;
-    // Counts this poll as waiting until it answers or its client goes away.
-    let _waiting = Waiting(shared);
+    // Counts this poll as waiting until it answers or its client goes away (then abandoned).
+    let mut waiting = Waiting {
+        shared,
+        answered: false,
+    };
+    let answer = wait_for_batch(shared, generation, limit, deadline, &mut changes).await;
+    // A poll that a newer one replaced was given up by its client too (it asked again).
+    waiting.answered = !matches!(&answer, Err(e) if e.description == superseded().description);
+    answer
+}
+
+/// Waits until there are updates for the poll `generation`, or its deadline, or shutdown.
+async fn wait_for_batch(
+    shared: &Arc<Shared>,
+    generation: u64,
+    limit: i64,
+    deadline: Instant,
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+) -> Result<Reply, ApiError> {
     loop {
         let batch = shared.read(|state| {
             if state.poll_generation != generation {
-                return Err(ApiError::conflict(
-                    "terminated by other getUpdates request; make sure that only one bot instance is running",
-                ));
+                return Err(superseded());
             }
             if state.webhook.is_some() {
                 return Err(webhook_active());
@@ -79,12 +101,22 @@ pub(super) async fn get_updates(shared: &Arc<Shared>, params: &Params) -> Result
     }
 }
 
-/// Uncounts a waiting getUpdates when dropped.
-struct Waiting<'a>(&'a Shared);
+/// Uncounts a waiting getUpdates when dropped; counts it abandoned when its client went away
+/// or asked again before it answered.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    answered: bool,
+}
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.write(|state| state.waiting_polls -= 1);
+        let answered = self.answered;
+        self.shared.write(|state| {
+            state.waiting_polls -= 1;
+            if !answered {
+                state.abandoned_polls += 1;
+            }
+        });
     }
 }
 

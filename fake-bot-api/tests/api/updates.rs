@@ -114,6 +114,27 @@ async fn a_long_poll_returns_as_soon_as_an_update_arrives() {
 }
 
 #[tokio::test]
+async fn a_long_poll_its_client_gives_up_on_is_counted_as_abandoned_and_an_answered_one_is_not() {
+    let (fake, bot) = start();
+    bot.get_updates()
+        .timeout(0)
+        .await
+        .expect("an answered poll");
+    assert_eq!(fake.view(|v| v.abandoned_polls()), 0);
+    // Given up by asking again: the newer poll replaces the waiting one.
+    let first = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.get_updates().timeout(50).await }
+    });
+    fake.wait_until(PATIENCE, |view| view.waiting_polls() == 1)
+        .await
+        .expect("the first poll waits");
+    bot.get_updates().await.expect("the newer poll is answered");
+    let _ = first.await;
+    assert_eq!(fake.view(|v| v.abandoned_polls()), 1);
+}
+
+#[tokio::test]
 async fn a_long_poll_without_updates_answers_an_empty_list_at_its_timeout() {
     let (_fake, bot) = start();
     let updates = bot.get_updates().timeout(1).await.expect("getUpdates");

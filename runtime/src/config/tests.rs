@@ -29,3 +29,37 @@ fn webhook_mode_requires_a_secret() {
     c.telegram.mode = Mode::Webhook;
     assert!(c.validate().unwrap_err().to_string().contains("secret"));
 }
+
+#[test]
+fn settings_that_would_stop_delivery_or_a_shard_are_refused_with_their_name() {
+    let base = || {
+        let mut c = Config::default();
+        c.telegram.token = Secret::new("1:token");
+        c
+    };
+    let refused = |c: Config| c.validate().unwrap_err().to_string();
+
+    let mut c = base();
+    c.modules.insert(
+        "clicker".into(),
+        ModuleSettings {
+            outbox_per_minute: Some(0),
+            ..ModuleSettings::default()
+        },
+    );
+    assert!(refused(c).contains("modules.clicker.outbox_per_minute"));
+
+    let mut c = base();
+    c.sandbox.max_scan_entries = 0;
+    assert!(refused(c).contains("sandbox.max_scan_entries"));
+
+    let mut c = base();
+    c.outbox.chat_per_second = f64::INFINITY;
+    assert!(refused(c).contains("outbox"));
+
+    let mut c = base();
+    c.telegram.poll_timeout_secs = 51;
+    assert!(refused(c).contains("poll_timeout_secs"));
+
+    assert!(base().validate().is_ok(), "the defaults are valid");
+}

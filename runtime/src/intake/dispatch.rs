@@ -3,7 +3,7 @@
 
 use crate::{
     Result,
-    modules::{Reason, Work, finish_unhandled},
+    modules::{Offered, Reason, Work, finish_unhandled},
 };
 
 use super::Intake;
@@ -58,19 +58,8 @@ impl Intake {
                 self.skip_for(&name, update_id);
                 continue;
             };
-            let (callback, command) = match &reason {
-                Reason::Callback(d) => (Some(d.as_str()), None),
-                Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
-                Reason::Wanted => (None, None),
-            };
-            let wit = super::convert::update(update, raw, callback, command);
-            let work = Work {
-                update_id,
-                update: wit,
-                chat_id,
-                timer_id: None,
-            };
-            if module.submit(work).await.is_err() {
+            let work = work_for(update_id, raw, update, &reason);
+            if let Offered::Stopped = module.offer(work) {
                 // Removed or disabled between routing and now.
                 self.skip_for(&name, update_id);
             }
@@ -80,7 +69,7 @@ impl Intake {
 
     /// Marks an update routed to a module that is no longer running as handled by it, so it
     /// is not resumed forever.
-    fn skip_for(&self, module: &str, update_id: u64) {
+    pub(super) fn skip_for(&self, module: &str, update_id: u64) {
         tracing::info!(
             module,
             update = update_id,
@@ -89,5 +78,25 @@ impl Intake {
         if let Some(ns) = self.inner.registry.namespace(module) {
             finish_unhandled(&self.inner.committer, &ns, Some(update_id), None, None);
         }
+    }
+}
+
+/// The work of `update` for a module it was routed to for `reason`.
+pub(super) fn work_for(
+    update_id: u64,
+    raw: &serde_json::Value,
+    update: &teloxide_core::types::Update,
+    reason: &Reason,
+) -> Work {
+    let (callback, command) = match reason {
+        Reason::Callback(d) => (Some(d.as_str()), None),
+        Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
+        Reason::Wanted => (None, None),
+    };
+    Work {
+        update_id,
+        update: super::convert::update(update, raw, callback, command),
+        chat_id: super::convert::chat_of(update),
+        timer_id: None,
     }
 }

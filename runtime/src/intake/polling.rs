@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use teloxide_core::{
-    RequestError,
+    Bot, RequestError,
     payloads::GetUpdates,
     requests::{JsonRequest, Payload, Request},
 };
@@ -33,9 +33,37 @@ impl Payload for GetUpdatesRaw {
     }
 }
 
+/// How much longer than the long poll itself the HTTP client waits for getUpdates' answer:
+/// Telegram answers an idle poll when its `timeout` ends, so the client must outlast it.
+const CLIENT_MARGIN: Duration = Duration::from_secs(10);
+
+/// A Bot API client for getUpdates whose request timeout outlasts a long poll of
+/// `poll_timeout_secs` (teloxide's default client gives up after 17 s whatever the poll's
+/// timeout, which made every idle poll past 17 s a network error).
+fn long_poll_client(bot: &Bot, poll_timeout_secs: u32) -> Bot {
+    let timeout = Duration::from_secs(u64::from(poll_timeout_secs)) + CLIENT_MARGIN;
+    match teloxide_core::net::default_reqwest_settings()
+        .timeout(timeout)
+        .build()
+    {
+        Ok(client) => Bot::with_client(bot.token(), client).set_api_url(bot.api_url()),
+        Err(e) => {
+            tracing::warn!("cannot build the long-poll client ({e}); using the default one");
+            bot.clone()
+        }
+    }
+}
+
+/// Whether `e` is a client-side timeout: the poll took longer than expected, which is no sign
+/// that the Bot API is failing, so it is retried at once and the backoff does not grow.
+fn is_timeout(e: &RequestError) -> bool {
+    matches!(e, RequestError::Network(n) if n.is_timeout())
+}
+
 /// Long polling until shutdown.
 pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
     let inner = &intake.inner;
+    let poll_bot = long_poll_client(&inner.bot, inner.telegram.poll_timeout_secs);
     // A webhook left over from another deployment makes getUpdates fail with 409.
     if let Err(e) = teloxide_core::prelude::Requester::delete_webhook(&inner.bot).await {
         tracing::warn!("deleteWebhook failed: {e}");
@@ -55,7 +83,7 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
             timeout: inner.telegram.poll_timeout_secs,
             allowed_updates: intake.allowed_updates(),
         };
-        let request = JsonRequest::new(inner.bot.clone(), payload).send();
+        let request = JsonRequest::new(poll_bot.clone(), payload).send();
         let result = tokio::select! {
             r = request => r,
             _ = shutdown.changed() => return,
@@ -78,6 +106,9 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                 if let Some(n) = next {
                     offset = Some(n + 1);
                 }
+            }
+            Err(e) if is_timeout(&e) => {
+                tracing::debug!("getUpdates timed out on the client side; polling again");
             }
             Err(e) => {
                 let wait = match &e {

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::{
     bindings::types,
-    modules::Work,
     modules::registry::Registry,
+    modules::{Offered, Work},
     store::{Db, DueTimer},
 };
 
@@ -64,8 +64,12 @@ pub(crate) async fn run(
             let id = t.id;
             in_hand.insert(id);
             handed += 1;
-            if module.submit(work(t, now)).await.is_err() {
-                in_hand.remove(&id);
+            match module.offer(work(t, now)) {
+                Offered::Queued => {}
+                // No room (the timer fires at a later tick) or the module stopped.
+                Offered::Left | Offered::Stopped => {
+                    in_hand.remove(&id);
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::{
+    backlog::Backlog,
     http_request::HttpPool,
     shard::{Msg, Shard},
 };
@@ -31,8 +32,6 @@ use crate::{
     store::Committer,
 };
 
-/// How many updates may wait in one shard's queue before intake waits.
-const SHARD_QUEUE: usize = 4096;
 /// One update for one module.
 pub struct Work {
     /// Telegram's update id.
@@ -128,6 +127,14 @@ pub enum ModuleEvent {
     },
 }
 
+/// Why work was not queued.
+pub(super) enum NotQueued {
+    /// The shard's queue has no room.
+    Full,
+    /// The module has stopped.
+    Stopped,
+}
+
 /// A module in service.
 pub struct LoadedModule {
     name: Arc<str>,
@@ -140,6 +147,8 @@ pub struct LoadedModule {
     pub(super) deps: ShardDeps,
     /// Idle instances serving HTTP requests.
     pub(super) http_pool: HttpPool,
+    /// Updates left in the database while its queues were full.
+    pub(super) backlog: Backlog,
 }
 
 /// What the shards of every module share.
@@ -167,7 +176,7 @@ impl LoadedModule {
         let mut tasks = Vec::new();
         let senders = (0..deps.limits.shards)
             .map(|_| {
-                let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+                let (tx, rx) = mpsc::channel(deps.limits.shard_queue);
                 let shard = Shard {
                     deps: deps.clone(),
                     version: version.clone(),
@@ -186,6 +195,7 @@ impl LoadedModule {
             tasks: Mutex::new(tasks),
             deps: deps.clone(),
             http_pool: HttpPool::default(),
+            backlog: Backlog::default(),
         }
     }
 
@@ -218,25 +228,22 @@ impl LoadedModule {
         &self.name
     }
 
-    /// Queues `work` on the shard of its chat; waits while that shard's queue is full. Gives
-    /// the work back when the module has stopped.
-    pub async fn submit(&self, work: Work) -> Result<(), Work> {
+    /// Queues `work` on the shard of its chat without waiting. Callers go through
+    /// [`LoadedModule::offer`], which keeps a chat's order when a queue is full.
+    pub(super) fn try_queue(&self, work: Work) -> Result<(), NotQueued> {
         let key = work.chat_id.unwrap_or(0).unsigned_abs();
-        let shard = {
-            let shards = self.shards.read();
-            if shards.is_empty() {
-                return Err(work);
-            }
-            // Fibonacci hashing spreads consecutive chat ids over the shards.
-            let n = shards.len() as u64;
-            shards[((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n) as usize].clone()
-        };
+        let shards = self.shards.read();
+        if shards.is_empty() {
+            return Err(NotQueued::Stopped);
+        }
+        // Fibonacci hashing spreads consecutive chat ids over the shards.
+        let n = shards.len() as u64;
+        let shard = &shards[((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n) as usize];
         shard
-            .send(Msg::Work(Box::new(work)))
-            .await
-            .map_err(|e| match e.0 {
-                Msg::Work(w) => *w,
-                Msg::Switch(_) => unreachable!("only work is submitted"),
+            .try_send(Msg::Work(Box::new(work)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => NotQueued::Full,
+                mpsc::error::TrySendError::Closed(_) => NotQueued::Stopped,
             })
     }
 

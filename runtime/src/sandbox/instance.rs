@@ -4,7 +4,7 @@ mod http_call;
 
 pub use http_call::HttpReply;
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
 
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
@@ -36,6 +36,8 @@ impl std::fmt::Display for CallError {
 /// An instance with its store.
 pub struct Instance {
     store: Store<HostState>,
+    /// Wall-clock time a call may take, waiting included.
+    wall_limit: Duration,
     module: bindings::Module,
     /// Its `wasi:http/incoming-handler` export, when it has one.
     http: Option<bindings::incoming_handler::Guest>,
@@ -90,6 +92,7 @@ impl Instance {
         };
         Ok(Instance {
             store,
+            wall_limit: Duration::from_millis(limits.wall_timeout_ms),
             module,
             http,
         })
@@ -108,20 +111,27 @@ impl Instance {
         CallError::Trap(msg)
     }
 
+    /// The failure of a call stopped at its wall-clock deadline. The instance was left in the
+    /// middle of the call and must not be used again, as after a trap.
+    fn past_wall_limit(&self) -> CallError {
+        CallError::Trap(format!(
+            "wall-clock limit of the call ({} ms) exceeded: it was waiting (a sleep, a slow peer), not computing",
+            self.wall_limit.as_millis()
+        ))
+    }
+
     /// Calls `init`.
     pub async fn init(&mut self) -> Result<types::Manifest, CallError> {
         let started_ms = crate::clock::unix_ms();
         self.store.data_mut().ticks = 0;
         self.store.set_epoch_deadline(1);
-        match self
-            .module
-            .botbox_bot_handler()
-            .call_init(&mut self.store)
-            .await
-        {
-            Ok(Ok(m)) => Ok(m),
-            Ok(Err(e)) => Err(CallError::Refused(e)),
-            Err(e) => Err(self.trap(e, started_ms)),
+        let handler = self.module.botbox_bot_handler();
+        let call = handler.call_init(&mut self.store);
+        match within(self.wall_limit, call).await {
+            None => Err(self.past_wall_limit()),
+            Some(Ok(Ok(m))) => Ok(m),
+            Some(Ok(Err(e))) => Err(CallError::Refused(e)),
+            Some(Err(e)) => Err(self.trap(e, started_ms)),
         }
     }
 
@@ -146,21 +156,25 @@ impl Instance {
         };
         self.store.data_mut().begin_call(chat_id, own);
         self.store.set_epoch_deadline(1);
-        let result = self
-            .module
-            .botbox_bot_handler()
-            .call_handle_update(&mut self.store, update)
-            .await;
+        let handler = self.module.botbox_bot_handler();
+        let call = handler.call_handle_update(&mut self.store, update);
+        let result = within(self.wall_limit, call).await;
         let output = self
             .store
             .data_mut()
             .end_call()
             .expect("begin_call was called above");
         let result = match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CallError::Refused(e)),
-            Err(e) => Err(self.trap(e, started_ms)),
+            None => Err(self.past_wall_limit()),
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(CallError::Refused(e)),
+            Some(Err(e)) => Err(self.trap(e, started_ms)),
         };
         (result, output)
     }
+}
+
+/// `call`'s output, or `None` when it did not finish within `limit` (it is then dropped).
+async fn within<T>(limit: Duration, call: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(limit, call).await.ok()
 }

@@ -19,7 +19,8 @@ pub const CLICKER: &str = include!(concat!(env!("OUT_DIR"), "/clicker.path"));
 pub const BAD_TRAP: &str = include!(concat!(env!("OUT_DIR"), "/bad_trap.path"));
 
 /// `tests/guests/bad-loop`: `/loop` never returns (only a CPU deadline stops it); `/ok_loop`
-/// answers `loop module alive`.
+/// answers `loop module alive`; `/sleep <ms>` waits without computing, then answers
+/// `slept <ms>` (only a wall-clock deadline stops a long one).
 pub const BAD_LOOP: &str = include!(concat!(env!("OUT_DIR"), "/bad_loop.path"));
 
 /// `tests/guests/bad-alloc`: `/alloc` allocates 1 MiB blocks without bound, touching every page,

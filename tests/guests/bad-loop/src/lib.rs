@@ -1,6 +1,7 @@
 //! A module that never returns: `/loop` spins forever. The host's CPU deadline (epoch
 //! interruption) must stop it and replace the instance, while `/ok_loop` (answered
-//! `loop module alive`) and other modules keep working.
+//! `loop module alive`) and other modules keep working. `/sleep <ms>` waits without computing
+//! (only a wall-clock deadline stops a long one), then answers `slept <ms>`.
 
 use botbox_sdk::{Error, Manifest, Module, Update, reply};
 
@@ -10,7 +11,8 @@ impl Module for BadLoop {
     fn init() -> Result<Manifest, Error> {
         Ok(Manifest::new("bad-loop", env!("CARGO_PKG_VERSION"))
             .command("loop", "Loop forever")
-            .command("ok_loop", "Answer `loop module alive`"))
+            .command("ok_loop", "Answer `loop module alive`")
+            .command("sleep", "Wait <ms> milliseconds, then answer `slept <ms>`"))
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
@@ -18,6 +20,11 @@ impl Module for BadLoop {
             Some("loop") => spin(),
             Some("ok_loop") => {
                 reply(update, "loop module alive")?;
+            }
+            Some("sleep") => {
+                let ms: u64 = update.command_args().trim().parse().unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                reply(update, &format!("slept {ms}"))?;
             }
             _ => {}
         }

@@ -1,0 +1,157 @@
+//! A module's backlog: updates recorded for it while its shard queues were full.
+//!
+//! Handing work to a module never waits. When the shard of an update's chat has no room, the
+//! update is left where it already is — recorded in the database, pending for this module — and
+//! the module is *backlogged*: from then on its new updates are left there too, so that none
+//! overtakes an older one of the same chat. Intake's pump (`intake/backlog.rs`) reads the
+//! backlog back in update order and hands it over as the queues drain; once it has caught up
+//! with the newest update left, the module takes updates directly again. One stuck module thus
+//! fills only its own queues; intake, timers and every other module go on.
+//!
+//! Updates left out of order (a webhook's concurrent requests can dispatch a newer update
+//! first) below the point the pump has reached are remembered apart (`late`) and handed first,
+//! so none is skipped and none is handed twice.
+
+use std::collections::BTreeSet;
+
+use parking_lot::Mutex;
+
+use super::module::{LoadedModule, NotQueued, Work};
+
+/// The backlog of one module.
+#[derive(Debug, Default)]
+pub(super) struct Backlog(Mutex<Option<State>>);
+
+#[derive(Debug)]
+struct State {
+    /// The pump reads pending updates from this id on.
+    from: u64,
+    /// The newest update left in the database since the backlog began.
+    newest_left: u64,
+    /// Updates left with an id below `from` (the pump had passed them).
+    late: BTreeSet<u64>,
+}
+
+/// What the pump should read next for a backlogged module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacklogRead {
+    /// Updates left behind the pump, to hand over first.
+    pub late: Vec<u64>,
+    /// Then pending updates from this id on, in order.
+    pub from: u64,
+}
+
+/// What became of work offered to a module.
+pub enum Offered {
+    /// Queued on its shard.
+    Queued,
+    /// Left in the database: the module is backlogged (only updates are left; a timer is
+    /// simply offered again at the next tick).
+    Left,
+    /// The module has stopped: the work was not taken.
+    Stopped,
+}
+
+impl LoadedModule {
+    /// Offers `work` (an update or a timer firing) without waiting. An update that finds no room
+    /// is left recorded in the database and the module becomes backlogged.
+    pub fn offer(&self, work: Work) -> Offered {
+        let is_update = work.timer_id.is_none();
+        let id = work.update_id;
+        let mut backlog = self.backlog.0.lock();
+        if is_update && let Some(state) = backlog.as_mut() {
+            if id >= state.from {
+                state.newest_left = state.newest_left.max(id);
+            } else {
+                state.late.insert(id);
+            }
+            return Offered::Left;
+        }
+        match self.try_queue(work) {
+            Ok(()) => Offered::Queued,
+            Err(NotQueued::Stopped) => Offered::Stopped,
+            Err(NotQueued::Full) => {
+                if is_update {
+                    tracing::warn!(
+                        module = %self.name(),
+                        update = id,
+                        "the module's queue is full; its updates wait in the database"
+                    );
+                    *backlog = Some(State {
+                        from: id,
+                        newest_left: id,
+                        late: BTreeSet::new(),
+                    });
+                }
+                Offered::Left
+            }
+        }
+    }
+
+    /// What the pump should read for this module, when it is backlogged.
+    pub fn backlog_read(&self) -> Option<BacklogRead> {
+        let backlog = self.backlog.0.lock();
+        backlog.as_ref().map(|s| BacklogRead {
+            late: s.late.iter().copied().collect(),
+            from: s.from,
+        })
+    }
+
+    /// Hands over `work` read back from the backlog (a late one, or the next in order). Returns
+    /// `false` when there is no room (the pump stops until the next round).
+    pub fn offer_backlogged(&self, work: Work) -> bool {
+        let id = work.update_id;
+        let mut backlog = self.backlog.0.lock();
+        let Some(state) = backlog.as_mut() else {
+            return false;
+        };
+        let late = state.late.contains(&id);
+        if !late && id < state.from {
+            // Handed already (a round that read it before a later one moved `from`).
+            return true;
+        }
+        match self.try_queue(work) {
+            Ok(()) => {
+                if late {
+                    state.late.remove(&id);
+                } else {
+                    state.from = id + 1;
+                }
+                true
+            }
+            Err(NotQueued::Stopped) => true,
+            Err(NotQueued::Full) => false,
+        }
+    }
+
+    /// Moves the backlog past update `id` without queueing it: it is no longer this module's
+    /// (handled, or its routing changed).
+    pub fn pass_backlogged(&self, id: u64) {
+        let mut backlog = self.backlog.0.lock();
+        if let Some(state) = backlog.as_mut()
+            && !state.late.remove(&id)
+            && id >= state.from
+        {
+            state.from = id + 1;
+        }
+    }
+
+    /// Ends the backlog if the pump read everything from `from` on and nothing newer was left
+    /// meanwhile; returns whether it ended.
+    pub fn end_backlog_if_caught_up(&self) -> bool {
+        let mut backlog = self.backlog.0.lock();
+        let caught_up = backlog
+            .as_ref()
+            .is_some_and(|s| s.late.is_empty() && s.from > s.newest_left);
+        if caught_up {
+            *backlog = None;
+            tracing::info!(module = %self.name(), "the module's backlog is handed over");
+        }
+        caught_up
+    }
+
+    /// Whether updates wait in the database for room in this module's queues.
+    pub fn is_backlogged(&self) -> bool {
+        self.backlog.0.lock().is_some()
+    }
+}
