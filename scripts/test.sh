@@ -30,7 +30,12 @@ for ws in guest-sdk guest-test tests/guests; do
 done
 step "host workspace" cargo test --workspace
 
-step "botbox for the example modules' own tests" cargo build -p botbox
+# The host workspace's tests built target/debug/botbox (the integration tests run the real
+# binary); building it again with `-p botbox` alone would unify features differently and
+# recompile dependencies, so it is built here only if that step did not.
+if [ ! -x "$CARGO_TARGET_DIR/debug/botbox" ]; then
+    step "botbox for the example modules' own tests" cargo build -p botbox
+fi
 export CARGO_TARGET_WASM32_WASIP2_RUNNER="$CARGO_TARGET_DIR/debug/botbox test-runner"
 step "the example modules' own tests (in botbox test-runner)" \
     cargo test --manifest-path example-modules/Cargo.toml --target wasm32-wasip2

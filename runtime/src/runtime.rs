@@ -152,7 +152,7 @@ impl Runtime {
         let tasks = &runtime.inner.tasks;
 
         // Resume updates recorded before a stop, then queued messages, then new updates.
-        intake.resume().await?;
+        intake.resume(config.sandbox.max_attempts).await?;
         let initial = queued_outbox(&db)?;
         let deps = outbox::scheduler::Deps {
             bot: bot.clone(),
@@ -385,6 +385,9 @@ impl Runtime {
         } = inner;
         drop(intake);
         registry.stop_all().await;
+        if let Err(e) = db.mark_clean_stop() {
+            tracing::error!("cannot record the clean stop: {e}");
+        }
         drop((registry, committer, db));
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;

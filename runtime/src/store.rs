@@ -4,6 +4,7 @@
 //! KV writes, its outgoing messages and its update's "done" mark are one atomic transaction.
 
 mod commit;
+mod crashes;
 pub mod kv;
 pub mod records;
 mod tables;
@@ -56,6 +57,7 @@ impl Db {
             txn.open_table(QUARANTINE)?;
             txn.open_table(TIMERS)?;
             txn.open_table(TIMER_DUE)?;
+            txn.open_table(CRASHES)?;
         }
         txn.commit()?;
         Ok(Db { db: Arc::new(db) })

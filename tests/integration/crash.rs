@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::support::*;
-use botbox_test_artifacts::{BROADCASTER, CLICKER};
+use botbox_test_artifacts::{BAD_LOOP, BROADCASTER, CLICKER};
 use fake_bot_api::Limits;
 
 const USERS: i64 = 12;
@@ -246,4 +246,54 @@ keep = 50
         .unwrap();
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_unfinished_at_max_attempts_crashes_is_quarantined_instead_of_resumed_for_ever() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let modules = modules_dir(dir.path(), &[BAD_LOOP]);
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        "[sandbox]\nmax_attempts = 2\nwall_timeout_ms = 600000\n",
+    );
+    let mallory = TestUser::new(666, "Mallory");
+    // An update whose handling outlives every run: each run takes it and dies in its middle
+    // (kill -9, as the kernel's OOM killer would kill a process an update made too big).
+    fake.send_text(&mallory, "/sleep 600000");
+    let admin_addr = dir.path().join("data").join("admin.addr");
+    for _ in 0..2 {
+        let _ = std::fs::remove_file(&admin_addr);
+        let mut bot = spawn_bot(&config_file);
+        // The admin address is written once the start has resumed what was unfinished.
+        let started = tokio::time::Instant::now();
+        while !admin_addr.exists() {
+            assert!(started.elapsed() < WAIT, "the bot did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        fake.wait_until(WAIT, |v| v.pending_updates() == 0)
+            .await
+            .expect("the bot took the update");
+        bot.start_kill().unwrap();
+        let _ = bot.wait().await;
+    }
+    // The third start finds it unfinished after two crashes: quarantined, not run again, so
+    // the chat is served.
+    let mut bot = spawn_bot(&config_file);
+    send_expecting(&fake, &mallory, "/ok_loop", "loop module alive").await;
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+    let quarantined = botbox::store::Db::open(&dir.path().join("data"))
+        .unwrap()
+        .quarantined()
+        .unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].0, "bad-loop");
+    assert!(
+        quarantined[0].2.contains("stopped 2 times"),
+        "{quarantined:?}"
+    );
+    assert_eq!(bot_texts(&fake, mallory.id), ["loop module alive"]);
 }

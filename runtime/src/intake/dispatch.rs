@@ -9,8 +9,12 @@ use crate::{
 use super::Intake;
 
 impl Intake {
-    /// Updates recorded but not handled yet are handed to their modules again.
-    pub(crate) async fn resume(&self) -> Result<()> {
+    /// Updates recorded but not handled yet are handed to their modules again — except those
+    /// found unfinished after `max_attempts` crashes, which are quarantined (see
+    /// `store/crashes.rs`).
+    pub(crate) async fn resume(&self, max_attempts: u32) -> Result<()> {
+        let crashes: std::collections::HashMap<u64, u32> =
+            self.inner.db.count_crashes()?.into_iter().collect();
         let pending = self.inner.db.pending_updates()?;
         if !pending.is_empty() {
             tracing::info!(
@@ -19,6 +23,12 @@ impl Intake {
             );
         }
         for p in pending {
+            if let Some(&n) = crashes.get(&p.update_id)
+                && n >= max_attempts
+            {
+                self.quarantine_after_crashes(p.update_id, &p.modules, n);
+                continue;
+            }
             let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
                 continue;
             };
@@ -65,6 +75,25 @@ impl Intake {
             }
         }
         Ok(())
+    }
+
+    /// Gives up an update that was unfinished at `crashes` crashes in a row.
+    fn quarantine_after_crashes(&self, update_id: u64, modules: &[String], crashes: u32) {
+        let reason = format!(
+            "the process stopped {crashes} times while this update was unfinished (its handling may be what stops it); quarantined instead of resumed"
+        );
+        for module in modules {
+            tracing::error!(module = %module, update = update_id, "{reason}");
+            if let Some(ns) = self.inner.registry.namespace(module) {
+                finish_unhandled(
+                    &self.inner.committer,
+                    &ns,
+                    Some(update_id),
+                    None,
+                    Some(reason.clone()),
+                );
+            }
+        }
     }
 
     /// Marks an update routed to a module that is no longer running as handled by it, so it

@@ -24,6 +24,11 @@ pub(crate) const TIMERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinitio
 /// Pending timers by id: timer id → due, Unix ms.
 pub(crate) const TIMER_DUE: TableDefinition<'_, u64, u64> = TableDefinition::new("timer_due");
 
+/// Updates pending at a crash: update id → how many starts after a crash found it unfinished.
+pub(crate) const CRASHES: TableDefinition<'_, u64, u32> = TableDefinition::new("crashes");
+
+/// META key: present when the last stop was clean (written at stop, taken at start).
+pub(crate) const META_CLEAN_STOP: &str = "clean_stop";
 /// META key: the next outbox sequence number (u64 big-endian).
 pub(crate) const META_NEXT_SEQ: &str = "next_outbox_seq";
 /// META key: the next ticket (u64 big-endian).
