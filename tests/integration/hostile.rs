@@ -430,3 +430,37 @@ async fn another_modules_messages_cannot_be_edited_or_deleted() {
     );
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_cannot_make_the_host_hold_gigabytes_nor_misuse_chat_0_or_interactive_broadcasts()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake();
+    let rt = start_both(dir.path(), &fake, |_| {}).await;
+    let mut alice = Bystander::join(&fake).await;
+    let mallory = TestUser::new(666, "Mallory");
+
+    let hoard = ask(&fake, &mallory, "/hoard").await;
+    let parts: Vec<&str> = hoard.split("; ").collect();
+    assert_eq!(
+        parts[0],
+        "hoard: url invalid argument: button URL has 1048596 bytes, at most 2048"
+    );
+    assert_eq!(parts[1], "chat0 invalid argument: chat id 0 is no chat");
+    // 10,000 copies of 8 KiB of text and a 100-button keyboard: over the call's 16 MiB.
+    assert!(
+        parts[2].starts_with("broadcasts 0 accepted, then") && parts[2].contains("16 MiB"),
+        "{hoard}"
+    );
+    assert_eq!(
+        parts[3],
+        "priority invalid argument: a broadcast cannot be interactive: use normal or bulk priority"
+    );
+    alice.still_answers(&fake, "/hoard").await;
+    assert_eq!(
+        bot_texts(&fake, mallory.id),
+        [hoard],
+        "nothing else was queued"
+    );
+    rt.stop().await;
+}

@@ -41,6 +41,8 @@ struct Call {
     cancel_timers: Vec<u64>,
     /// The messages of the update being handled: the only ones a module may name by id.
     own_messages: Vec<(i64, i32)>,
+    /// Bytes of text and keyboards queued so far (see `outbox::MAX_OUTBOX_BYTES_PER_CALL`).
+    outbox_bytes: usize,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -124,6 +126,7 @@ impl HostState {
             timers: Vec::new(),
             cancel_timers: Vec::new(),
             own_messages,
+            outbox_bytes: 0,
         });
         self.ticks = 0;
     }
@@ -151,6 +154,21 @@ impl HostState {
         }
         call.requests += 1;
         call.outbox.push(entry);
+        Ok(())
+    }
+
+    /// Counts `bytes` more of queued text and keyboards against the call's bound.
+    fn charge_bytes(&mut self, bytes: usize) -> Result<(), wit::outbox::Error> {
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        let total = call.outbox_bytes.saturating_add(bytes);
+        if total > outbox::MAX_OUTBOX_BYTES_PER_CALL {
+            return Err(wit::outbox::Error::QuotaExceeded(format!(
+                "at most {} MiB of text and keyboards per update, this would make {} MiB",
+                outbox::MAX_OUTBOX_BYTES_PER_CALL >> 20,
+                total >> 20
+            )));
+        }
+        call.outbox_bytes = total;
         Ok(())
     }
 

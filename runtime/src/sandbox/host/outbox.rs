@@ -13,6 +13,24 @@ const MAX_TEXT_CHARS: usize = 4096;
 const MAX_CALLBACK_BYTES: usize = 64;
 /// Most chats one `broadcast` call may name.
 const MAX_BROADCAST_CHATS: usize = 10_000;
+/// Longest button URL, in bytes (Telegram's own limit is lower; this bounds what the host holds).
+const MAX_URL_BYTES: usize = 2048;
+/// Most bytes of text and keyboards one handler call may queue, broadcasts included: the host
+/// holds them until the commit, outside the module's memory limit.
+pub(super) const MAX_OUTBOX_BYTES_PER_CALL: usize = 16 << 20;
+
+/// What an entry of `text` with `markup` holds in the host, in bytes (roughly: its strings).
+fn entry_bytes(text: &str, markup: Option<&serde_json::Value>) -> usize {
+    text.len() + markup.map_or(0, |m| m.to_string().len())
+}
+
+/// Chat 0 is no chat: a message to it would sit at the head of a queue no answer clears.
+fn check_chat(chat_id: i64) -> Result<(), outbox::Error> {
+    if chat_id == 0 {
+        return Err(invalid("chat id 0 is no chat"));
+    }
+    Ok(())
+}
 
 fn check_text(text: &str) -> Result<(), outbox::Error> {
     // Module-controlled size: Telegram's limits, checked before anything is queued.
@@ -71,6 +89,13 @@ fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, ou
                             json!({"text": b.text, "callback_data": format!("{tag}:{data}")})
                         }
                         outbox::ButtonAction::Url(url) => {
+                            // Module-controlled size: bounded before it is copied or shown.
+                            if url.len() > MAX_URL_BYTES {
+                                return Err(invalid(format!(
+                                    "button URL has {} bytes, at most {MAX_URL_BYTES}",
+                                    url.len()
+                                )));
+                            }
                             if !(url.starts_with("https://")
                                 || url.starts_with("http://")
                                 || url.starts_with("tg://"))
@@ -118,11 +143,13 @@ impl outbox::Host for HostState {
         text: String,
         options: outbox::MessageOptions,
     ) -> Result<outbox::Ticket, outbox::Error> {
+        check_chat(chat_id)?;
         check_text(&text)?;
         let markup = options
             .keyboard
             .map(|k| reply_markup(&self.env.tag, k))
             .transpose()?;
+        self.charge_bytes(entry_bytes(&text, markup.as_ref()))?;
         let priority = self.priority(chat_id, options.priority);
         let ticket = self.env.tickets.next();
         self.queue(Entry {
@@ -158,15 +185,27 @@ impl outbox::Host for HostState {
                 chat_ids.len()
             )));
         }
+        if let Some(&chat) = chat_ids.iter().find(|c| **c == 0) {
+            check_chat(chat)?;
+        }
         check_text(&text)?;
         let markup = options
             .keyboard
             .map(|k| reply_markup(&self.env.tag, k))
             .transpose()?;
         let priority = match options.priority {
+            // Interactive is for the reply to the user being served; a broadcast would take
+            // every user's turn.
+            Some(outbox::Priority::Interactive) => {
+                return Err(invalid(
+                    "a broadcast cannot be interactive: use normal or bulk priority",
+                ));
+            }
             Some(p) => self.priority(0, Some(p)),
             None => Priority::Bulk,
         };
+        let per_chat = entry_bytes(&text, markup.as_ref());
+        self.charge_bytes(per_chat.saturating_mul(chat_ids.len()))?;
         let module = self.env.name.to_string();
         let call = self.call.as_mut().ok_or_else(not_in_init)?;
         if call.outbox.len() + chat_ids.len() > MAX_ENTRIES_PER_CALL {
@@ -236,6 +275,7 @@ impl outbox::Host for HostState {
             None => None,
         };
         let (chat_id, target) = self.target(target)?;
+        self.charge_bytes(entry_bytes(&text, markup.as_ref()))?;
         let priority = self.priority(chat_id, options.priority);
         self.queue(Entry {
             module: self.env.name.to_string(),

@@ -29,8 +29,11 @@
 //!   bound: each traps (panic, CPU deadline, memory).
 //! - `/vandal <chat id> <message id>` tries to edit and to delete that message (another
 //!   module's): `vandal: edit <error or ACCEPTED>; delete <error or ACCEPTED>`.
+//! - `/hoard` tries a 1 MB button URL, a message to chat 0, broadcasts of full texts with full
+//!   keyboards to 10,000 chats until refused, and an interactive broadcast (see `hoard.rs`).
 //! - `/ping` answers `hostile alive`.
 
+mod hoard;
 mod reach;
 mod store;
 mod traps;
@@ -65,6 +68,7 @@ impl Module for Hostile {
             .command("spin", "Loop forever")
             .command("bomb", "Allocate memory without bound")
             .command("vandal", "Edit and delete another module's message")
+            .command("hoard", "Make the host hold gigabytes for one call")
             .command("ping", "Answer `hostile alive`"))
     }
 
@@ -95,6 +99,7 @@ impl Module for Hostile {
             Some("spin") => traps::spin(),
             Some("bomb") => traps::bomb(),
             Some("vandal") => vandal(update.command_args()),
+            Some("hoard") => hoard::hoard(update),
             Some("ping") => "hostile alive".to_owned(),
             _ => return Ok(()),
         };
