@@ -5,6 +5,7 @@
 
 mod commit;
 mod crashes;
+mod due_timers;
 pub mod kv;
 pub mod records;
 mod tables;
@@ -14,6 +15,7 @@ use std::{path::Path, sync::Arc};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use commit::{Committed, Committer, Handled, Op};
+pub use due_timers::DueRead;
 pub(crate) use tables::*;
 
 use crate::{Error, Result};
@@ -195,21 +197,6 @@ impl Db {
             .get(META_NEXT_TICKET)?
             .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes));
         Ok(last.unwrap_or(0).max(meta.unwrap_or(1).saturating_sub(1)))
-    }
-
-    /// Timers due at `now_ms` or earlier, oldest first, at most `limit`.
-    pub fn due_timers(&self, now_ms: u64, limit: usize) -> Result<Vec<DueTimer>> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(TIMERS)?;
-        let mut out = Vec::new();
-        for row in t.range((0, 0)..=(now_ms, u64::MAX))?.take(limit) {
-            let (k, v) = row?;
-            let (due_ms, id) = k.value();
-            let record = serde_json::from_slice(v.value())
-                .map_err(|e| Error::Corrupt(format!("timer {id}: {e}")))?;
-            out.push(DueTimer { id, due_ms, record });
-        }
-        Ok(out)
     }
 
     /// The module a pending timer belongs to.

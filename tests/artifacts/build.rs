@@ -32,6 +32,7 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue_v3",
     "contract_v0_1_0",
     "download_queue",
+    "reminder",
 ];
 
 fn main() {

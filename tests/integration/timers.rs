@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::support::*;
-use botbox::Config;
-use botbox_test_artifacts::TIMER_PROBE;
+use botbox::{Config, Options, Runtime, clock::Clock};
+use botbox_test_artifacts::{REMINDER, TIMER_PROBE};
 
 fn setup(root: &std::path::Path) -> (FakeBotApi, Config) {
     let fake = unlimited_fake();
@@ -145,5 +145,41 @@ async fn one_update_cannot_schedule_more_than_a_hundred_timers() {
         "{answer}"
     );
     assert_eq!(rt.db().due_timers(u64::MAX, 1000).unwrap().len(), 100);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_due_timers_of_a_disabled_module_hold_back_no_other_module_s_timers() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[TIMER_PROBE, REMINDER]);
+    c.outbox.chat_per_second = 100.0;
+    c.outbox.chat_burst = 100;
+    let clock = Clock::default();
+    let options = Options {
+        clock: clock.clone(),
+        ..Options::default()
+    };
+    let rt = Runtime::start_with(c, options).await.unwrap();
+    // 2,500 timers an hour away, then their module is disabled: once due they stand first in
+    // line, and no one takes them.
+    let probe = TestUser::new(501, "Probe");
+    for _ in 0..25 {
+        assert_eq!(
+            ask(&fake, &probe, "/many 100", "scheduled").await,
+            "scheduled 100"
+        );
+    }
+    rt.registry().disable("timer-probe", "test").await.unwrap();
+    let alice = TestUser::alice();
+    send_expecting(&fake, &alice, "/remind 2h tea", "OK, in 2h: tea").await;
+    clock.advance(Duration::from_secs(3 * 3600));
+    fake.wait_for_bot_text(alice.id, "Reminder: tea", WAIT)
+        .await
+        .expect("the reminder fires though 2,500 older due timers wait");
+    // Removing the module takes its timers with it.
+    rt.registry().remove("timer-probe", true).await.unwrap();
+    let left = rt.db().timer_counts().unwrap();
+    assert_eq!(left.get("timer-probe"), None, "{left:?}");
     rt.stop().await;
 }

@@ -6,7 +6,9 @@
 //! shard of the timer's chat. The firing's handling deletes the timer in its own commit,
 //! whatever the handler's outcome (an error or a quarantine counts as fired), so each timer
 //! fires once. A timer handed over but not committed yet is not handed over again; after a
-//! crash nothing is in hand, so the uncommitted ones fire again, late.
+//! crash nothing is in hand, so the uncommitted ones fire again, late. Due timers are read
+//! fairly (see `store/due_timers.rs`): a module's pile of due timers that it cannot take never
+//! holds back another module's.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -16,13 +18,20 @@ use crate::{
     bindings::types,
     modules::registry::Registry,
     modules::{Offered, Work},
-    store::{Db, DueTimer},
+    store::{Db, DueRead, DueTimer},
 };
 
 /// How often due timers are looked for: the timers' resolution.
 pub const TICK: Duration = Duration::from_millis(100);
 /// Most timers handed over per tick.
 const BATCH: usize = 1000;
+/// How due timers are read each tick: a share per module, so no module's backlog of due
+/// timers holds back another's, and a bounded scan (timers of modules not running are skipped).
+const FAIR: DueRead = DueRead {
+    limit: BATCH + 1000,
+    per_module: 250,
+    scan: 50_000,
+};
 
 /// Runs until `shutdown` turns true.
 pub(crate) async fn run(
@@ -38,19 +47,27 @@ pub(crate) async fn run(
             _ = shutdown.changed() => return,
         }
         let now = clock.now_ms();
-        let due = {
-            let db = db.clone();
-            match tokio::task::spawn_blocking(move || db.due_timers(now, BATCH + 1000)).await {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => {
-                    tracing::error!("cannot read timers: {e}");
-                    continue;
-                }
-                Err(_) => continue,
+        let running: HashSet<String> = registry
+            .running()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        let read = {
+            let (db, held) = (db.clone(), in_hand.clone());
+            tokio::task::spawn_blocking(move || {
+                // Those no longer pending were committed: they are out of our hands.
+                let still = db.pending_timers(held)?;
+                Ok::<_, crate::Error>((still, db.due_timers_fair(now, &running, FAIR)?))
+            })
+            .await
+        };
+        let (still, due) = match read.map_err(crate::Error::from).and_then(|r| r) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::error!("cannot read timers: {e}");
+                continue;
             }
         };
-        // Those no longer due were committed: they are out of our hands.
-        let still: HashSet<u64> = due.iter().map(|t| t.id).collect();
         in_hand.retain(|id| still.contains(id));
         let mut handed = 0;
         for t in due {

@@ -121,6 +121,10 @@ pub const CONTRACT_V0_1_0: &str = include!(concat!(env!("OUT_DIR"), "/contract_v
 /// (see the module's `//!` header and README for its commands, settings and answers).
 pub const DOWNLOAD_QUEUE: &str = include!(concat!(env!("OUT_DIR"), "/download_queue.path"));
 
+/// `example-modules/reminder`: `/remind <n><s|m|h|d> <text>` answers `OK, in <n><unit>: <text>`
+/// and, when it is due, sends `Reminder: <text>`.
+pub const REMINDER: &str = include!(concat!(env!("OUT_DIR"), "/reminder.path"));
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -142,6 +146,7 @@ mod tests {
             super::COROUTINE_DIALOGUE_V2,
             super::COROUTINE_DIALOGUE_V3,
             super::DOWNLOAD_QUEUE,
+            super::REMINDER,
         ] {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{path}: {error}"));
             // The preamble of a component: magic, then version 0x0d and layer 1 (a core module

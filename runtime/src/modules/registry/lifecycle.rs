@@ -353,6 +353,21 @@ impl Registry {
                 Err(e) => return Err(Error::io(&slot.file, e)),
             }
         }
+        // Its timers go with it: no one would fire them, and they would cost every timer read.
+        let db = self.ctx.db.clone();
+        let owner = name.to_string();
+        match tokio::task::spawn_blocking(move || db.delete_timers_of(&owner)).await? {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                module = name,
+                timers = n,
+                "deleted the removed module's timers"
+            ),
+            Err(e) => tracing::warn!(
+                module = name,
+                "cannot delete the removed module's timers: {e}"
+            ),
+        }
         slot.log.host_event("removed");
         self.persist()
     }
