@@ -268,6 +268,11 @@ pub struct OutboxConfig {
     pub paid_broadcast: bool,
     /// The paid-broadcast rate (Telegram allows up to 1000/s).
     pub paid_broadcast_per_second: u32,
+    /// How long a message that keeps failing (network errors, 5xx) is retried, from its first
+    /// failure, before it is given up, in seconds.
+    pub retry_for_secs: u64,
+    /// The longest wait between two tries of a failing message, in milliseconds.
+    pub retry_max_backoff_ms: u64,
 }
 
 /// One module's settings.
@@ -369,6 +374,8 @@ impl Default for OutboxConfig {
             bulk_share: 10,
             paid_broadcast: false,
             paid_broadcast_per_second: 1000,
+            retry_for_secs: 86_400,
+            retry_max_backoff_ms: 60_000,
         }
     }
 }
@@ -519,6 +526,8 @@ impl Config {
             || self.outbox.bulk_share == 0
             || self.outbox.paid_broadcast_per_second == 0
             || self.outbox.paid_broadcast_per_second > 1000
+            || self.outbox.retry_for_secs == 0
+            || self.outbox.retry_max_backoff_ms == 0
         {
             return bad(
                 "`outbox` limits must be positive (paid_broadcast_per_second at most 1000)",

@@ -127,3 +127,64 @@ async fn a_5xx_or_a_broken_answer_is_retried_with_backoff_and_delivered_once() {
     );
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_ten_tries_loses_no_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[ECHO]);
+    c.outbox.retry_max_backoff_ms = 100;
+    let rt = start(c).await;
+    // Fifteen failures in a row (with short waits: the backoff is capped at 100 ms here):
+    // answers that are not JSON, as a broken proxy gives.
+    fake.fail_next(
+        "sendMessage",
+        15,
+        Failure::Raw {
+            status: 200,
+            body: "<html>garbage</html>".into(),
+        },
+    );
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "still there?");
+    fake.wait_for_bot_text(alice.id, "echo: still there?", Duration::from_secs(60))
+        .await
+        .expect("delivered after the outage");
+    assert_eq!(bot_texts(&fake, alice.id), ["echo: still there?"]);
+    let failed = || {
+        rt.outbox_stats()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(failed(), 0);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_failing_for_longer_than_retry_for_secs_is_given_up_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[ECHO]);
+    c.outbox.retry_max_backoff_ms = 100;
+    c.outbox.retry_for_secs = 1;
+    let rt = start(c).await;
+    fake.fail_all(
+        "sendMessage",
+        Duration::from_secs(600),
+        Failure::status(502),
+    );
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "anyone?");
+    let failed = || {
+        rt.outbox_stats()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let started = tokio::time::Instant::now();
+    while failed() == 0 {
+        assert!(started.elapsed() < WAIT, "never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bot_texts(&fake, alice.id), Vec::<String>::new());
+    rt.stop().await;
+}

@@ -19,8 +19,10 @@
 //! the chat's next message may go, so after a crash at most the one in-flight message per chat
 //! can repeat. 429 → the chat waits exactly `retry_after`; when two different chats get a 429
 //! within a second, the limit is the bot's, and every chat waits `retry_after`. Network errors
-//! and 5xx → exponential backoff with jitter (0.5 s doubling to 60 s), at most [`MAX_ATTEMPTS`]
-//! tries. 400 → the entry is given up, recorded on its ticket for the module to read. 403 (the
+//! and 5xx → exponential backoff with jitter (0.5 s doubling to `retry_max_backoff_ms`, 60 s by
+//! default), for as long as `retry_for_secs` (a day by default) since the first failure: an
+//! outage of hours loses no reply (Telegram keeps nothing for us, so giving up early is a lost
+//! message). 400 → the entry is given up, recorded on its ticket for the module to read. 403 (the
 //! user blocked the bot, or the bot was removed) → every pending entry of the chat is given up
 //! and the chat is marked, so later messages to it are given up at once, until the user writes
 //! to the bot again. A group that became a supergroup (`migrate_to_chat_id`) → its pending
@@ -50,9 +52,6 @@ use crate::{
     store::{Committer, Db, Op, TicketRecord},
 };
 
-/// Tries of one entry against network errors and 5xx before it is given up.
-pub const MAX_ATTEMPTS: u32 = 10;
-
 /// Everything the scheduler works with.
 pub struct Deps {
     /// The Bot API client.
@@ -77,6 +76,9 @@ struct ChatQueue {
     window: SlidingWindow,
     group: Option<SlidingWindow>,
     failures: u32,
+    /// When the head entry's first transient failure happened; it is given up once that is
+    /// `retry_for_secs` ago.
+    failing_since: Option<Instant>,
     /// The request in flight took from the limiters: `Some(true)` from the paid-broadcast one,
     /// `Some(false)` from the global one. Its end is recorded in them (see [`super::limits`]).
     limited_in_flight: Option<bool>,
@@ -235,6 +237,7 @@ impl Scheduler {
             group: (chat_id < 0)
                 .then(|| SlidingWindow::new(cfg.group_per_minute, Duration::from_secs(60))),
             failures: 0,
+            failing_since: None,
             limited_in_flight: None,
         }
     }
@@ -467,6 +470,7 @@ impl Scheduler {
         match f.outcome {
             Outcome::Done => {
                 c.failures = 0;
+                c.failing_since = None;
                 if c.queue.front().is_some_and(|(s, _)| *s == f.seq)
                     && let Some((_, e)) = c.queue.pop_front()
                 {
@@ -488,15 +492,19 @@ impl Scheduler {
             }
             Outcome::Transient(err) => {
                 c.failures += 1;
-                if c.failures >= MAX_ATTEMPTS {
-                    tracing::warn!(chat = f.chat_id, error = %err, "giving up a message after {MAX_ATTEMPTS} tries");
+                let since = *c.failing_since.get_or_insert(now);
+                let retry_for = Duration::from_secs(self.cfg.retry_for_secs);
+                if now.duration_since(since) >= retry_for {
+                    tracing::warn!(chat = f.chat_id, error = %err, tries = c.failures, "giving up a message: it failed for {retry_for:?}");
                     c.failures = 0;
+                    c.failing_since = None;
                     if let Some((seq, e)) = c.queue.pop_front() {
                         self.give_up(deps, seq, &e, &err);
                     }
                 } else {
-                    // 0.5 s, 1 s, 2 s ... capped at 60 s, with ±25% jitter.
-                    let base = (500u64 << c.failures.min(7)).min(60_000) as f64;
+                    // 0.5 s, 1 s, 2 s ... capped at retry_max_backoff_ms, with ±25% jitter.
+                    let cap = self.cfg.retry_max_backoff_ms.max(1);
+                    let base = (500u64 << c.failures.min(7)).min(cap) as f64;
                     let jitter = rand::rng().random_range(0.75..1.25);
                     c.blocked_until = Some(now + Duration::from_millis((base * jitter) as u64));
                 }
