@@ -26,9 +26,9 @@ step "componentize-py for the Python example module (installed once, then reused
     scripts/build-python-module.sh --setup
 
 for ws in guest-sdk guest-test tests/guests; do
-    step "host tests of the guest workspace $ws" cargo test --manifest-path "$ws/Cargo.toml"
+    step "host tests of the guest workspace $ws" cargo test --no-fail-fast --manifest-path "$ws/Cargo.toml"
 done
-step "host workspace" cargo test --workspace
+step "host workspace" cargo test --workspace --no-fail-fast
 
 # The host workspace's tests built target/debug/botbox (the integration tests run the real
 # binary); building it again with `-p botbox` alone would unify features differently and
@@ -38,7 +38,7 @@ if [ ! -x "$CARGO_TARGET_DIR/debug/botbox" ]; then
 fi
 export CARGO_TARGET_WASM32_WASIP2_RUNNER="$CARGO_TARGET_DIR/debug/botbox test-runner"
 step "the example modules' own tests (in botbox test-runner)" \
-    cargo test --manifest-path example-modules/Cargo.toml --target wasm32-wasip2
+    cargo test --no-fail-fast --manifest-path example-modules/Cargo.toml --target wasm32-wasip2
 
 echo "== summary"
 # libtest's line, wherever it stands on the line (a runner may prefix it):

@@ -205,4 +205,6 @@ pub struct Counters {
     pub webhook_deliveries: u64,
     /// Webhook deliveries that failed (non-2xx or no answer).
     pub webhook_failures: u64,
+    /// getUpdates calls (a polling bot's first one tells that it has started).
+    pub polls: u64,
 }

@@ -170,10 +170,8 @@ pub fn write_backup_file(db: &Database, dir: &Path) -> Result<(PathBuf, Snapshot
     Ok((path, info))
 }
 
-/// Deletes all but the newest `keep` backups in `dir`, returning the deleted files, oldest first.
-///
-/// Only files named as [`backup_file_name`] makes them count; nothing else is touched.
-pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+/// The backups in `dir` (files named as [`backup_file_name`] makes them), oldest first.
+fn backups_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut backups = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -185,6 +183,19 @@ pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
         }
     }
     backups.sort();
+    Ok(backups)
+}
+
+/// The newest backup in `dir`, if there is one (what to restore when the database is damaged).
+pub fn newest_backup(dir: &Path) -> Option<PathBuf> {
+    backups_in(dir).ok()?.pop().map(|(_, path)| path)
+}
+
+/// Deletes all but the newest `keep` backups in `dir`, returning the deleted files, oldest first.
+///
+/// Only files named as [`backup_file_name`] makes them count; nothing else is touched.
+pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let backups = backups_in(dir)?;
     let excess = backups.len().saturating_sub(keep);
     let mut deleted = Vec::with_capacity(excess);
     for (_, path) in backups.into_iter().take(excess) {

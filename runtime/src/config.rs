@@ -469,83 +469,6 @@ impl Config {
         Ok(())
     }
 
-    /// Checks what serde cannot: ranges and required values.
-    pub fn validate(&self) -> Result<()> {
-        self.http.validate()?;
-        let bad = |m: &str| Err(Error::Config(m.to_string()));
-        if self.telegram.token.is_empty() {
-            return bad("no bot token: set `telegram.token` or BOTBOX_TOKEN (or try `botbox dev`)");
-        }
-        if reqwest::Url::parse(&self.telegram.api_url).is_err() {
-            return bad("`telegram.api_url` is not a URL");
-        }
-        if self.sandbox.shards == 0 || self.sandbox.shards > 256 {
-            return bad("`sandbox.shards` must be 1..=256");
-        }
-        if self.sandbox.memory_mib == 0 || self.sandbox.call_timeout_ms == 0 {
-            return bad("`sandbox.memory_mib` and `sandbox.call_timeout_ms` must be positive");
-        }
-        if self.sandbox.wall_timeout_ms < self.sandbox.call_timeout_ms {
-            return bad("`sandbox.wall_timeout_ms` must be at least `sandbox.call_timeout_ms`");
-        }
-        if self.sandbox.shard_queue == 0 {
-            return bad("`sandbox.shard_queue` must be positive");
-        }
-        if self.sandbox.max_attempts == 0 {
-            return bad("`sandbox.max_attempts` must be at least 1");
-        }
-        if self.sandbox.max_scan_entries == 0
-            || self.sandbox.max_key_bytes == 0
-            || self.sandbox.max_value_bytes == 0
-        {
-            return bad(
-                "`sandbox.max_scan_entries`, `sandbox.max_key_bytes` and `sandbox.max_value_bytes` must be positive",
-            );
-        }
-        if self.telegram.poll_timeout_secs > 50 {
-            return bad("`telegram.poll_timeout_secs` must be 0..=50 (Telegram's longest poll)");
-        }
-        for (name, m) in &self.modules {
-            if m.outbox_per_minute == Some(0) {
-                return Err(Error::Config(format!(
-                    "`modules.{name}.outbox_per_minute` must be positive (leave it out to keep the module's own quota; `botbox module disable {name}` stops the module)"
-                )));
-            }
-        }
-        if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
-            return bad("`sandbox.max_stack_kib` must be 64..=16384");
-        }
-        if !(100..=1_000_000).contains(&self.sandbox.max_table_elements) {
-            return bad("`sandbox.max_table_elements` must be 100..=1000000");
-        }
-        if !(self.outbox.chat_per_second > 0.0 && self.outbox.chat_per_second.is_finite())
-            || self.outbox.chat_burst == 0
-            || self.outbox.global_per_second == 0
-            || self.outbox.group_per_minute == 0
-            || self.outbox.max_in_flight == 0
-            || self.outbox.bulk_share == 0
-            || self.outbox.paid_broadcast_per_second == 0
-            || self.outbox.paid_broadcast_per_second > 1000
-            || self.outbox.retry_for_secs == 0
-            || self.outbox.retry_max_backoff_ms == 0
-        {
-            return bad(
-                "`outbox` limits must be positive (paid_broadcast_per_second at most 1000)",
-            );
-        }
-        if self.backup.telegram_part_bytes == 0 || self.backup.telegram_part_bytes > 20_000_000 {
-            return bad(
-                "`backup.telegram_part_bytes` must be 1..=20000000 (bots download at most 20 MB)",
-            );
-        }
-        if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {
-            return bad(
-                "webhook mode needs `telegram.webhook.secret` (BOTBOX_WEBHOOK_SECRET), 1-256 of A-Z a-z 0-9 _ -",
-            );
-        }
-        Ok(())
-    }
-
     /// CPU time one call may take.
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.sandbox.call_timeout_ms)
@@ -568,6 +491,8 @@ impl Config {
         }
     }
 }
+
+mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,15 @@ pub enum Error {
     #[error("database: {0}")]
     Database(#[from] redb::Error),
 
+    /// The database file cannot be opened: damaged, truncated, or written by a newer redb.
+    #[error("the database {path} is damaged and cannot be opened: {reason}")]
+    DamagedDatabase {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+
     /// A stored record could not be decoded; the database was written by an incompatible version.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),

@@ -120,7 +120,6 @@ impl Runtime {
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
-        registry.load_dir().await?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (host_commands_tx, host_commands_rx) = mpsc::unbounded_channel();
@@ -151,6 +150,10 @@ impl Runtime {
         };
         let tasks = &runtime.inner.tasks;
 
+        // The admin API (and /healthz) first: a module whose `init` is slow must not keep the
+        // operator out while the modules load.
+        runtime.serve_admin(shutdown_rx.clone()).await?;
+        registry.load_dir().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
         intake.resume(config.sandbox.max_attempts).await?;
         let initial = queued_outbox(&db)?;
@@ -172,7 +175,6 @@ impl Runtime {
                 shutdown_rx.clone(),
             ),
         );
-        runtime.serve_admin(shutdown_rx.clone()).await?;
         runtime.serve_module_http(shutdown_rx.clone()).await?;
         tasks.spawn(
             "circuit breaker",

@@ -45,9 +45,24 @@ impl Db {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
         let path = data_dir.join("botbox.redb");
         // redb's default page cache is 1 GiB; the smallest VPS botbox targets has 1 GiB of RAM.
-        let db = Database::builder()
+        let db = match Database::builder()
             .set_cache_size(CACHE_BYTES)
-            .create(&path)?;
+            .create(&path)
+        {
+            Ok(db) => db,
+            // Someone has it open (the running bot, for a command): not damage.
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(Error::Database(
+                    redb::DatabaseError::DatabaseAlreadyOpen.into(),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::DamagedDatabase {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
         let txn = db.begin_write()?;
         {
             txn.open_table(INBOX)?;

@@ -263,19 +263,15 @@ async fn an_update_unfinished_at_max_attempts_crashes_is_quarantined_instead_of_
     // An update whose handling outlives every run: each run takes it and dies in its middle
     // (kill -9, as the kernel's OOM killer would kill a process an update made too big).
     fake.send_text(&mallory, "/sleep 600000");
-    let admin_addr = dir.path().join("data").join("admin.addr");
     for _ in 0..2 {
-        let _ = std::fs::remove_file(&admin_addr);
+        let polls = fake.counters().polls;
         let mut bot = spawn_bot(&config_file);
-        // The admin address is written once the start has resumed what was unfinished.
-        let started = tokio::time::Instant::now();
-        while !admin_addr.exists() {
-            assert!(started.elapsed() < WAIT, "the bot did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        fake.wait_until(WAIT, |v| v.pending_updates() == 0)
-            .await
-            .expect("the bot took the update");
+        // Polling starts once the start has resumed what was unfinished.
+        fake.wait_until(WAIT, |v| {
+            v.pending_updates() == 0 && v.counters().polls > polls
+        })
+        .await
+        .expect("the bot started and took the update");
         bot.start_kill().unwrap();
         let _ = bot.wait().await;
     }

@@ -9,6 +9,7 @@ mod broadcast;
 mod clicker;
 mod contract;
 mod crash;
+mod damaged;
 mod dev;
 mod dialogue;
 mod download_queue;

@@ -4,7 +4,7 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use crate::support::*;
-use botbox_test_artifacts::CLICKER;
+use botbox_test_artifacts::{BAD_LOOP, CLICKER};
 use tokio::io::AsyncReadExt;
 
 const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
@@ -383,4 +383,35 @@ async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_
     }
     eprintln!("answered before the stop: {answered_at_stop} of {total}");
     assert!(sigterm(&mut bot).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_a_module_s_slow_init_holds_up_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let modules = modules_dir(dir.path(), &[BAD_LOOP]);
+    // An init that waits ten minutes, under a wall-clock limit just as long.
+    let config_file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        "[sandbox]\nwall_timeout_ms = 600000\n[modules.bad-loop.config]\ninit_sleep_ms = \"600000\"\n",
+    );
+    let mut bot = spawn_bot(&config_file);
+    let addr_file = dir.path().join("data/admin.addr");
+    let started = tokio::time::Instant::now();
+    while !addr_file.exists() {
+        assert!(
+            started.elapsed() < WAIT,
+            "no admin API while the modules load"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    let health = reqwest::get(format!("http://{}/healthz", addr.trim()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
 }

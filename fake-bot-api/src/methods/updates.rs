@@ -49,6 +49,7 @@ pub(super) async fn get_updates(shared: &Arc<Shared>, params: &Params) -> Result
             state.allowed_updates = allowed;
         }
         state.queue.confirm(offset);
+        state.counters.polls += 1;
         state.poll_generation += 1;
         state.waiting_polls += 1;
         Ok(state.poll_generation)

@@ -205,7 +205,7 @@ async fn check_data_dir<W: Write>(r: &mut Report<'_, W>, config: &Config) -> boo
         Ok(Err(e)) => {
             r.problem(
                 &format!("the database {} cannot be opened: {e}", file.display()),
-                "restore the latest backup with `botbox restore FILE` (the bot stopped)",
+                &super::run::way_back(&config.backup_dir()),
             );
             false
         }
