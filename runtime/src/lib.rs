@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod clock;
 pub mod config;
 mod error;
+pub mod health;
 pub mod logs;
 pub mod text;
 

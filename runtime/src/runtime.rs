@@ -17,6 +17,7 @@ use crate::{
     Error, Result,
     config::{Config, Mode},
     control,
+    health::Health,
     intake::{self, Intake},
     modules::{ModuleStats, Registry, Router, ShardDeps, registry::Ctx},
     outbox::{self, metrics::OutboxStats},
@@ -56,7 +57,7 @@ struct Inner {
     registry: Arc<Registry>,
     intake: Intake,
     shutdown: watch::Sender<bool>,
-    fatal: watch::Receiver<Option<String>>,
+    health: Health,
     outbox_stats: Arc<OutboxStats>,
     tasks: Tasks,
     /// Where modules' HTTP is served, once listening.
@@ -97,9 +98,9 @@ impl Runtime {
         tracing::info!(bot = %bot_username, "connected to the Bot API");
 
         intake::seen::prune_now(&db)?;
-        let (fatal_tx, fatal) = watch::channel(None);
+        let health = Health::default();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
-        let committer = Committer::start(db.raw().clone(), outbox_tx, fatal_tx)?;
+        let committer = Committer::start(db.raw().clone(), outbox_tx, health.sender())?;
         let tickets = Arc::new(TicketCounter::new(db.last_ticket()?));
 
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -114,6 +115,7 @@ impl Runtime {
                     limits: config.sandbox.clone(),
                     committer: committer.clone(),
                     events: events_tx,
+                    health: health.clone(),
                 },
                 quotas: quotas.clone(),
                 clock: options.clock.clone(),
@@ -142,9 +144,9 @@ impl Runtime {
                 registry: registry.clone(),
                 intake: intake.clone(),
                 shutdown,
-                fatal,
+                health: health.clone(),
                 outbox_stats: Arc::new(OutboxStats::default()),
-                tasks: Tasks::default(),
+                tasks: Tasks::new(health.clone(), shutdown_rx.clone()),
                 http_addr: Mutex::new(None),
             }),
         };
@@ -259,16 +261,15 @@ impl Runtime {
         );
         let token =
             control::admin::token(inner.config.admin.token.expose(), &inner.config.data_dir)?;
-        let (addr, task) = control::admin::serve(
-            inner.config.admin.listen,
-            token,
-            kv,
-            inner.registry.clone(),
-            inner.db.clone(),
-            inner.outbox_stats.clone(),
-            shutdown,
-        )
-        .await?;
+        let sources = control::admin::monitoring::Sources {
+            db: inner.db.clone(),
+            outbox: inner.outbox_stats.clone(),
+            committer: inner.committer.clone(),
+            registry: inner.registry.clone(),
+            health: inner.health.clone(),
+        };
+        let (addr, task) =
+            control::admin::serve(inner.config.admin.listen, token, kv, sources, shutdown).await?;
         control::admin::write_addr(&inner.config.data_dir, addr)?;
         inner.tasks.add("admin API", task);
         Ok(())
@@ -343,17 +344,10 @@ impl Runtime {
         &self.inner.db
     }
 
-    /// Resolves when the runtime hits an error it cannot continue after (the database failed).
+    /// Resolves when the runtime hits an error it cannot continue after (the database failed,
+    /// a background task died).
     pub async fn fatal(&self) -> String {
-        let mut rx = self.inner.fatal.clone();
-        loop {
-            if let Some(msg) = rx.borrow().clone() {
-                return msg;
-            }
-            if rx.changed().await.is_err() {
-                return "the runtime stopped".into();
-            }
-        }
+        self.inner.health.failed().await
     }
 
     /// Asks intake and delivery to stop, without waiting. Work already committed is resumed

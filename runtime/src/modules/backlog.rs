@@ -70,6 +70,8 @@ impl LoadedModule {
         match self.try_queue(work) {
             Ok(()) => Offered::Queued,
             Err(NotQueued::Stopped) => Offered::Stopped,
+            // Left recorded: never counted as handled; the restart resumes it.
+            Err(NotQueued::Dead) => Offered::Left,
             Err(NotQueued::Full) => {
                 if is_update {
                     tracing::warn!(
@@ -120,7 +122,7 @@ impl LoadedModule {
                 true
             }
             Err(NotQueued::Stopped) => true,
-            Err(NotQueued::Full) => false,
+            Err(NotQueued::Full | NotQueued::Dead) => false,
         }
     }
 

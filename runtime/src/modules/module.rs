@@ -131,8 +131,10 @@ pub enum ModuleEvent {
 pub(super) enum NotQueued {
     /// The shard's queue has no room.
     Full,
-    /// The module has stopped.
+    /// The module has stopped (removed, disabled, swapped out at shutdown).
     Stopped,
+    /// The shard's task died without being stopped: the work must not count as handled.
+    Dead,
 }
 
 /// A module in service.
@@ -149,6 +151,8 @@ pub struct LoadedModule {
     pub(super) http_pool: HttpPool,
     /// Updates left in the database while its queues were full.
     pub(super) backlog: Backlog,
+    /// Set by [`LoadedModule::stop`]: a closed shard queue is then expected, not a death.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// What the shards of every module share.
@@ -162,6 +166,8 @@ pub struct ShardDeps {
     pub committer: Committer,
     /// Where the circuit breaker reports.
     pub events: mpsc::UnboundedSender<ModuleEvent>,
+    /// Where a shard that died is reported (the process cannot go on without it).
+    pub health: crate::health::Health,
 }
 
 impl LoadedModule {
@@ -196,6 +202,7 @@ impl LoadedModule {
             deps: deps.clone(),
             http_pool: HttpPool::default(),
             backlog: Backlog::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -216,6 +223,8 @@ impl LoadedModule {
 
     /// Stops taking work and waits until every shard finished what it had queued.
     pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
         self.shards.write().clear();
         let tasks = std::mem::take(&mut *self.tasks.lock());
         for t in tasks {
@@ -243,7 +252,18 @@ impl LoadedModule {
             .try_send(Msg::Work(Box::new(work)))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => NotQueued::Full,
-                mpsc::error::TrySendError::Closed(_) => NotQueued::Stopped,
+                mpsc::error::TrySendError::Closed(_)
+                    if self.stopping.load(std::sync::atomic::Ordering::Acquire) =>
+                {
+                    NotQueued::Stopped
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    self.deps.health.fail(format!(
+                        "a shard of module `{}` died; its updates stay recorded for the restart",
+                        self.name
+                    ));
+                    NotQueued::Dead
+                }
             })
     }
 

@@ -127,11 +127,6 @@ impl KvOps {
         }
     }
 
-    /// The group committer (the metrics count its commits).
-    pub(crate) fn committer(&self) -> &Committer {
-        &self.committer
-    }
-
     fn namespace(&self, module: &str) -> Result<Arc<Namespace>> {
         if let Some(registry) = &self.registry {
             return registry

@@ -52,6 +52,7 @@ use redb::{ReadableDatabase, ReadableTableMetadata};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
+    health::Health,
     modules::ModuleStats,
     modules::registry::Registry,
     outbox::metrics::OutboxStats,
@@ -68,9 +69,12 @@ pub struct Sources {
     pub committer: Committer,
     /// The modules and their counters.
     pub registry: Arc<Registry>,
+    /// The process's health: `/healthz` answers 503 with its failure.
+    pub health: Health,
 }
 
 struct Ops {
+    health: Health,
     db: Arc<Db>,
     outbox: Arc<OutboxStats>,
     registry: Arc<Registry>,
@@ -83,6 +87,7 @@ struct Ops {
 pub fn routes<S: Clone + Send + Sync + 'static>(sources: Sources) -> Router<S> {
     let mut commits = sources.committer.subscribe();
     let ops = Arc::new(Ops {
+        health: sources.health,
         db: sources.db,
         outbox: sources.outbox,
         registry: sources.registry,
@@ -113,6 +118,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sources: Sources) -> Router<S> {
 }
 
 async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
+    if let Some(problem) = ops.health.problem() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")).into_response();
+    }
     let db = ops.db.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let txn = db.raw().begin_read()?;

@@ -30,9 +30,7 @@ pub async fn serve(
     listen: SocketAddr,
     token: String,
     kv: KvOps,
-    registry: Arc<Registry>,
-    db: Arc<Db>,
-    outbox: Arc<OutboxStats>,
+    sources: super::monitoring::Sources,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -44,16 +42,11 @@ pub async fn serve(
     let ctx = Arc::new(Ctx {
         token,
         kv,
-        registry,
-        db,
-        outbox,
+        registry: sources.registry.clone(),
+        db: sources.db.clone(),
+        outbox: sources.outbox.clone(),
     });
-    let monitoring = super::monitoring::routes(super::monitoring::Sources {
-        db: ctx.db.clone(),
-        outbox: ctx.outbox.clone(),
-        committer: ctx.kv.committer().clone(),
-        registry: ctx.registry.clone(),
-    });
+    let monitoring = super::monitoring::routes(sources);
     let app = Router::new()
         .route(
             "/v1/kv/{module}/keys/{key}",
