@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use backlog::pump as pump_backlogs;
 pub use host_commands::HostCommand;
+pub use polling::PollingStats;
 
 use crate::{
     Error, Result,
@@ -56,6 +57,8 @@ struct Shared {
     blocked_chats: Arc<Mutex<HashSet<i64>>>,
     /// Where operators' commands to the host go.
     host_commands: mpsc::UnboundedSender<HostCommand>,
+    /// Long polling's failures and backoff.
+    polling: Arc<PollingStats>,
 }
 
 /// What an [`Intake`] is made of.
@@ -81,8 +84,14 @@ impl Intake {
                 in_flight: Mutex::new(HashSet::new()),
                 blocked_chats: p.blocked_chats,
                 host_commands: p.host_commands,
+                polling: Arc::default(),
             }),
         }
+    }
+
+    /// Long polling's failures and backoff (for `/metrics`).
+    pub fn polling_stats(&self) -> Arc<PollingStats> {
+        self.inner.polling.clone()
     }
 
     /// The update types the loaded modules can use; `None` asks for Telegram's default set.

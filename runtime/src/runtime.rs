@@ -267,6 +267,7 @@ impl Runtime {
             committer: inner.committer.clone(),
             registry: inner.registry.clone(),
             health: inner.health.clone(),
+            polling: inner.intake.polling_stats(),
         };
         let (addr, task) =
             control::admin::serve(inner.config.admin.listen, token, kv, sources, shutdown).await?;

@@ -13,6 +13,7 @@ mod damaged;
 mod dev;
 mod dialogue;
 mod download_queue;
+mod faults;
 mod hostile;
 mod http;
 mod installer;

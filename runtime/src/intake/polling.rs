@@ -1,6 +1,9 @@
 //! Long polling: `getUpdates` in a loop, `offset` moved past an update only once it is durable.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use serde::Serialize;
 use teloxide_core::{
@@ -31,6 +34,17 @@ impl Payload for GetUpdatesRaw {
     fn timeout_hint(&self) -> Option<Duration> {
         Some(Duration::from_secs(u64::from(self.timeout)))
     }
+}
+
+/// What long polling reports about itself (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct PollingStats {
+    /// getUpdates calls that failed since start (client-side timeouts of a quiet poll are not
+    /// failures).
+    pub failures: AtomicU64,
+    /// The wait before the next try after the last failure, in milliseconds; 0 once a poll
+    /// succeeds.
+    pub backoff_ms: AtomicU64,
 }
 
 /// How much longer than the long poll itself the HTTP client waits for getUpdates' answer:
@@ -92,6 +106,7 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
             Ok(updates) => {
                 tracing::debug!(count = updates.len(), ?offset, "getUpdates answered");
                 backoff = Duration::from_millis(500);
+                inner.polling.backoff_ms.store(0, Ordering::Relaxed);
                 let next = updates
                     .iter()
                     .filter_map(|u| u.get("update_id").and_then(serde_json::Value::as_i64))
@@ -116,6 +131,9 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                     _ => backoff,
                 };
                 tracing::warn!("getUpdates failed: {e}; retrying in {wait:?}");
+                inner.polling.failures.fetch_add(1, Ordering::Relaxed);
+                let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                inner.polling.backoff_ms.store(wait_ms, Ordering::Relaxed);
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

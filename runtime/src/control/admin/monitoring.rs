@@ -29,6 +29,8 @@
 //! | `botbox_outbox_rate_limited_total` | counter | 429 answers |
 //! | `botbox_outbox_failed_total` | counter | messages given up (blocked chats, bad requests, ...) |
 //! | `botbox_outbox_coalesced_total` | counter | edits merged into a later edit |
+//! | `botbox_polling_failures_total` | counter | getUpdates calls that failed (the Bot API unreachable or answering errors) |
+//! | `botbox_polling_backoff_seconds` | gauge | the wait before the next getUpdates after a failure; 0 when polling works |
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds`, `process_threads`, `process_start_time_seconds` | | the usual process figures, from `/proc/self` |
 
 use std::{
@@ -53,6 +55,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     health::Health,
+    intake::PollingStats,
     modules::ModuleStats,
     modules::registry::Registry,
     outbox::metrics::OutboxStats,
@@ -71,10 +74,13 @@ pub struct Sources {
     pub registry: Arc<Registry>,
     /// The process's health: `/healthz` answers 503 with its failure.
     pub health: Health,
+    /// Long polling's failures and backoff.
+    pub polling: Arc<PollingStats>,
 }
 
 struct Ops {
     health: Health,
+    polling: Arc<PollingStats>,
     db: Arc<Db>,
     outbox: Arc<OutboxStats>,
     registry: Arc<Registry>,
@@ -88,6 +94,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sources: Sources) -> Router<S> {
     let mut commits = sources.committer.subscribe();
     let ops = Arc::new(Ops {
         health: sources.health,
+        polling: sources.polling,
         db: sources.db,
         outbox: sources.outbox,
         registry: sources.registry,
@@ -352,6 +359,21 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
         counter(m, name, help);
         sample(m, name, &[], counter_.load(Ordering::Relaxed));
     }
+    let polling = &ops.polling;
+    counter(
+        m,
+        "botbox_polling_failures_total",
+        "getUpdates calls that failed since start.",
+    );
+    let failures = polling.failures.load(Ordering::Relaxed);
+    sample(m, "botbox_polling_failures_total", &[], failures);
+    gauge(
+        m,
+        "botbox_polling_backoff_seconds",
+        "The wait before the next getUpdates after a failure; 0 when polling works.",
+    );
+    let backoff = polling.backoff_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+    sample_f(m, "botbox_polling_backoff_seconds", backoff);
     process_metrics(m);
     (
         [(
