@@ -464,3 +464,23 @@ async fn one_call_cannot_make_the_host_hold_gigabytes_nor_misuse_chat_0_or_inter
     );
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_reads_and_deletes_in_one_call_are_refused_before_the_host_holds_gigabytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake();
+    // CPU enough to read far past the bound.
+    let rt = start_both(dir.path(), &fake, |c| c.sandbox.call_timeout_ms = 5_000).await;
+    let mut alice = Bystander::join(&fake).await;
+    let mallory = TestUser::new(666, "Mallory");
+    let answer = ask(&fake, &mallory, "/readloop").await;
+    let refused =
+        "quota exceeded: one call may read, scan and write at most 64 MiB of keys and values";
+    // 64 MiB of 1 KiB keys: 65,536 reads; the deletes each read and write their key.
+    assert_eq!(
+        answer,
+        format!("readloop: 65536 reads, then {refused}; 0 deletes, then {refused}")
+    );
+    alice.still_answers(&fake, "/readloop").await;
+    rt.stop().await;
+}

@@ -45,6 +45,9 @@ pub enum KvError {
 
 /// Most writes in one batch.
 pub const MAX_BATCH: usize = 10_000;
+/// Most bytes of keys (and written values) one transaction may track: what it read, scanned
+/// and wrote, held by the host until the commit, outside the module's memory limit.
+pub const MAX_TRACKED_BYTES: usize = 64 << 20;
 
 /// A page of entries and the cursor of the next page.
 pub type Page = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
@@ -126,6 +129,8 @@ pub struct Txn {
     /// Change in bytes and keys this transaction makes.
     delta_bytes: i64,
     delta_keys: i64,
+    /// Bytes of keys and values the transaction tracks (bounded by [`MAX_TRACKED_BYTES`]).
+    tracked: usize,
     open: bool,
     /// The namespace's state, to end the transaction if it is dropped open (a call cancelled
     /// because its task stopped, say while it waited for an HTTP response).
@@ -235,6 +240,7 @@ impl Namespace {
             before: HashMap::new(),
             delta_bytes: 0,
             delta_keys: 0,
+            tracked: 0,
             open: true,
             state: self.state.clone(),
         }
@@ -275,12 +281,27 @@ impl Namespace {
         }
     }
 
+    /// Counts `bytes` more that `txn` holds; refuses past [`MAX_TRACKED_BYTES`] (module-controlled
+    /// growth: a loop of reads or deletes would otherwise hold memory without bound).
+    fn track(txn: &mut Txn, bytes: usize) -> Result<(), KvError> {
+        let total = txn.tracked.saturating_add(bytes);
+        if total > MAX_TRACKED_BYTES {
+            return Err(KvError::QuotaExceeded(format!(
+                "one call may read, scan and write at most {} MiB of keys and values",
+                MAX_TRACKED_BYTES >> 20
+            )));
+        }
+        txn.tracked = total;
+        Ok(())
+    }
+
     /// Reads `key` as the transaction sees it.
     pub fn get(&self, txn: &mut Txn, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         self.check_key(key)?;
         if let Some(v) = txn.writes.get(key) {
             return Ok(v.clone());
         }
+        Self::track(txn, key.len())?;
         txn.reads.push(key.to_vec());
         self.read_committed(key)
     }
@@ -365,6 +386,7 @@ impl Namespace {
     pub fn set(&self, txn: &mut Txn, key: &[u8], value: &[u8]) -> Result<(), KvError> {
         self.check_key(key)?;
         self.check_value(value)?;
+        Self::track(txn, key.len() + value.len())?;
         self.account(txn, key, Some(value.len()), true)?;
         txn.writes.insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
@@ -373,6 +395,7 @@ impl Namespace {
     /// Buffers a delete; says whether the key existed.
     pub fn delete(&self, txn: &mut Txn, key: &[u8]) -> Result<bool, KvError> {
         let existed = self.get(txn, key)?.is_some();
+        Self::track(txn, key.len())?;
         self.account(txn, key, None, true)?;
         txn.writes.insert(key.to_vec(), None);
         Ok(existed)
@@ -413,6 +436,11 @@ impl Namespace {
                 self.check_value(v)?;
             }
         }
+        let bytes = writes
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        Self::track(txn, bytes)?;
         let saved = (
             txn.writes.clone(),
             txn.before.clone(),
@@ -602,6 +630,15 @@ impl Namespace {
             Some(k) => Bound::Included(k.clone()),
             None => upper,
         };
+        let lower_len = match &lower {
+            Bound::Included(k) | Bound::Excluded(k) => k.len(),
+            Bound::Unbounded => 0,
+        };
+        let upper_len = match &read_upper {
+            Bound::Included(k) | Bound::Excluded(k) => k.len(),
+            Bound::Unbounded => 0,
+        };
+        Self::track(txn, lower_len + upper_len)?;
         txn.scans.push((
             match lower {
                 Bound::Included(k) | Bound::Excluded(k) => k,

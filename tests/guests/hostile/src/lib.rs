@@ -19,6 +19,8 @@
 //!   refused)` or `escape: SAW <key>`.
 //! - `/bigvalue` stores a 2 MiB value, then 1000-byte values until its quota refuses one:
 //!   `bigvalue: <error>; filled <n> then <error>; usage <bytes> of <max> bytes`.
+//! - `/readloop` reads a 1 KiB key and deletes absent 1 KiB keys in loops until refused:
+//!   `readloop: <n> reads, then <error>; <m> deletes, then <error>`.
 //! - `/flood` sends `flood 1`, `flood 2`, ... up to 1000 messages in one update; the outcome,
 //!   `flood: <n> accepted, then <error>`, is kept and answered by `/report`.
 //! - `/bigtext` sends and broadcasts a 100 kB text: `bigtext: send <error>; broadcast <error>`.
@@ -58,6 +60,7 @@ impl Module for Hostile {
             .command("token", "Look for the bot token")
             .command("escape", "Try to reach other modules' KV data")
             .command("bigvalue", "Store a giant value and fill the KV quota")
+            .command("readloop", "Read and delete keys until the host refuses")
             .command("flood", "Send 1000 messages in one update")
             .command("report", "Show what /flood got")
             .command("bigtext", "Send a 100 kB message")
@@ -83,6 +86,7 @@ impl Module for Hostile {
             Some("token") => reach::token(update),
             Some("escape") => store::escape(update.command_args()),
             Some("bigvalue") => store::big_value(),
+            Some("readloop") => store::read_loop(),
             Some("flood") => {
                 kv::set(FLOOD_REPORT, flood(update)?)?;
                 return Ok(());

@@ -104,3 +104,33 @@ pub fn big_value() -> String {
     };
     format!("bigvalue: {big}; filled {filled} then {stopped}; {usage}")
 }
+
+/// `/readloop`: reads one 1 KiB key over and over (the host tracks every read until the commit)
+/// and deletes 1 KiB keys that never existed, until the host refuses:
+/// `readloop: <n> reads, then <error>; <m> deletes, then <error>`.
+pub fn read_loop() -> String {
+    let key = vec![b'r'; 1024];
+    let mut reads = 0u64;
+    let read_error = loop {
+        match kv::get(&key[..]) {
+            Ok(_) => reads += 1,
+            Err(error) => break error.to_string(),
+        }
+        if reads == 10_000_000 {
+            break "never refused".to_owned();
+        }
+    };
+    let mut deletes = 0u64;
+    let delete_error = loop {
+        let mut doomed = key.clone();
+        doomed[..8].copy_from_slice(&deletes.to_be_bytes());
+        match kv::delete(&doomed[..]) {
+            Ok(_) => deletes += 1,
+            Err(error) => break error.to_string(),
+        }
+        if deletes == 10_000_000 {
+            break "never refused".to_owned();
+        }
+    };
+    format!("readloop: {reads} reads, then {read_error}; {deletes} deletes, then {delete_error}")
+}
