@@ -51,10 +51,12 @@ pub struct HttpConfig {
 /// The most instances incoming HTTP requests may hold at once, all modules together: half of
 /// the 1000 component instances the sandbox's pooling allocator holds for every module
 /// (`total_component_instances` in `sandbox.rs`). The other half stays for the shards
-/// (`sandbox.shards` per module, 2 by default) and canaries, so requests can never take the
-/// slots updates need. `max_requests_in_flight` may not exceed it, and
-/// `module_max_requests_in_flight` may not exceed `max_requests_in_flight`: the defaults (64
-/// and 16) leave 936 instances to the shards, those of 468 modules.
+/// (`sandbox.shards` per module, 2 by default), canaries, and the few idle instances each
+/// module keeps for its next requests (at most 4, `modules/http_request.rs`), so requests can
+/// never take the instances updates need. `max_requests_in_flight` may not exceed it, and
+/// `module_max_requests_in_flight` may not exceed `max_requests_in_flight`. With the defaults
+/// (64 and 16) requests hold at most 64 instances, leaving 936: a bot of 150 modules (2 shards
+/// and 4 idle each) still fits.
 pub const MAX_HTTP_INSTANCES: usize = 500;
 
 impl Default for HttpConfig {

@@ -132,9 +132,13 @@ type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type Sent = Result<(http::Response<WasiBody>, IoFuture), Error>;
 type SendFuture = Box<dyn Future<Output = Sent> + Send>;
 
-/// A request refused before anything was sent.
-fn refused(error: Error) -> SendFuture {
-    Box::new(async move { Sent::Err(error) })
+/// A request refused before anything was sent. The request lives until the refusal is read, so
+/// the module writing its body meanwhile sees the refusal, not a closed body stream.
+fn refused(error: Error, request: http::Request<WasiBody>) -> SendFuture {
+    Box::new(async move {
+        drop(request);
+        Sent::Err(error)
+    })
 }
 
 impl WasiHttpHooks for HttpHooks {
@@ -162,7 +166,7 @@ impl WasiHttpHooks for HttpHooks {
                 "outgoing HTTP to {} refused: host not granted",
                 authority()
             ));
-            return refused(Error::HttpRequestDenied);
+            return refused(Error::HttpRequestDenied, request);
         }
         // Module-controlled count: checked here, when the module sends, never waited on.
         let Some(place) = self.take_place() else {
@@ -174,7 +178,7 @@ impl WasiHttpHooks for HttpHooks {
                 limits.max_in_flight_per_instance,
                 limits.max_in_flight
             ));
-            return refused(Error::ConnectionLimitReached);
+            return refused(Error::ConnectionLimitReached, request);
         };
         let limits = self.env.http.clone();
         Box::new(async move { send(request, options, limits, place).await })
