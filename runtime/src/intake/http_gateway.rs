@@ -65,37 +65,50 @@ too many connections; try again later\n";
 struct State {
     registry: Arc<Registry>,
     config: HttpConfig,
-    /// Requests being served by modules, all together (`http.max_requests_in_flight`).
-    in_flight: Arc<Semaphore>,
-    /// Requests being served, per module name (`http.module_max_requests_in_flight`).
-    per_module: parking_lot::Mutex<HashMap<String, Arc<Semaphore>>>,
+    admission: Admission,
 }
 
-impl State {
-    /// A place for one more request to `module`, or why there is none.
+/// The count of requests being served by modules: all together
+/// (`http.max_requests_in_flight`) and per module (`http.module_max_requests_in_flight`).
+struct Admission {
+    global: Arc<Semaphore>,
+    global_max: usize,
+    per_module: parking_lot::Mutex<HashMap<String, Arc<Semaphore>>>,
+    module_max: usize,
+}
+
+impl Admission {
+    fn new(config: &HttpConfig) -> Self {
+        Admission {
+            global: Arc::new(Semaphore::new(config.max_requests_in_flight)),
+            global_max: config.max_requests_in_flight,
+            per_module: parking_lot::Mutex::default(),
+            module_max: config.module_max_requests_in_flight,
+        }
+    }
+
+    /// A place for one more request to `module`, held until dropped, or why there is none.
     fn admit(&self, module: &str) -> std::result::Result<[OwnedSemaphorePermit; 2], String> {
         let mine = {
             let mut map = self.per_module.lock();
             // Client-controlled names: only modules that exist get an entry (the caller looked
-            // the name up in the registry first), and idle entries are dropped.
-            // A permit holds its semaphore: an entry no request holds is idle.
+            // the name up in the registry first), and idle entries are dropped. A permit holds
+            // its semaphore: an entry no request holds is idle.
             map.retain(|_, s| Arc::strong_count(s) > 1);
             map.entry(module.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Semaphore::new(self.config.module_max_requests_in_flight))
-                })
+                .or_insert_with(|| Arc::new(Semaphore::new(self.module_max)))
                 .clone()
         };
         let module_permit = mine.try_acquire_owned().map_err(|_| {
             format!(
                 "module `{module}` is serving {} requests already; try again later",
-                self.config.module_max_requests_in_flight
+                self.module_max
             )
         })?;
-        let global = self.in_flight.clone().try_acquire_owned().map_err(|_| {
+        let global = self.global.clone().try_acquire_owned().map_err(|_| {
             format!(
                 "{} requests are being served already; try again later",
-                self.config.max_requests_in_flight
+                self.global_max
             )
         })?;
         Ok([module_permit, global])
@@ -118,8 +131,7 @@ pub async fn serve(
     let connection_slots = Arc::new(Semaphore::new(config.max_connections));
     let state = Arc::new(State {
         registry,
-        in_flight: Arc::new(Semaphore::new(config.max_requests_in_flight)),
-        per_module: parking_lot::Mutex::default(),
+        admission: Admission::new(&config),
         config,
     });
     let task = tokio::spawn(async move {
@@ -326,7 +338,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
         }
     };
     // Each request served holds an instance: past the caps, 503 rather than one more.
-    let _permits = match state.admit(name) {
+    let _permits = match state.admission.admit(name) {
         Ok(permits) => permits,
         Err(why) => return Ok(text(StatusCode::SERVICE_UNAVAILABLE, &why)),
     };
@@ -419,5 +431,33 @@ impl Body for Reply {
             }
             _ => http_body::SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_global_cap_every_module_is_refused_and_a_finished_request_makes_room() {
+        let config = HttpConfig {
+            max_requests_in_flight: 3,
+            module_max_requests_in_flight: 2,
+            ..HttpConfig::default()
+        };
+        let admission = Admission::new(&config);
+        let a1 = admission.admit("a").unwrap();
+        let _a2 = admission.admit("a").unwrap();
+        let err = admission.admit("a").unwrap_err();
+        assert!(err.contains("module `a` is serving 2 requests"), "{err}");
+        let _b1 = admission.admit("b").unwrap();
+        let err = admission.admit("b").unwrap_err();
+        assert!(err.contains("3 requests are being served already"), "{err}");
+        let err = admission.admit("c").unwrap_err();
+        assert!(err.contains("3 requests are being served already"), "{err}");
+        // A refused request took nothing: once one ends, the next is served.
+        drop(a1);
+        let _c1 = admission.admit("c").unwrap();
+        assert!(admission.admit("a").is_err());
     }
 }
