@@ -6,7 +6,7 @@ mod peers;
 
 use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
-use botbox_test_artifacts::{HTTP_PROBE, TIMER_PROBE};
+use botbox_test_artifacts::{CLICKER, HTTP_PROBE, TIMER_PROBE};
 use peers::*;
 
 fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
@@ -212,5 +212,190 @@ async fn an_oversized_body_gets_413_and_a_trap_500_and_the_next_request_works() 
             request(addr, version, "POST", "/modules/http-probe/note/1", b"ok").await;
         assert_eq!((status, body.as_str()), (201, "noted"));
     }
+    rt.stop().await;
+}
+
+/// Never enough: read until the server closes the connection.
+fn until_closed(_: &str) -> bool {
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_get_503_and_are_closed_while_the_bot_still_answers_in_telegram() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE, CLICKER]);
+    c.http.max_connections = 3;
+    c.http.header_read_timeout_ms = 60_000;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    // Three clients connect and say nothing: they hold every connection there is.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let refused = raw_exchange(addr, b"", until_closed, WAIT)
+        .await
+        .expect("the connection past the cap is closed, not left waiting");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too many connections"), "{refused}");
+    // Telegram's side does not go through the listener: the clicker still answers.
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.wait_for_bot_text(alice.id, "", WAIT)
+        .await
+        .expect("the clicker's greeting");
+    // A connection given up frees its place for the next client.
+    drop(held);
+    let get = b"GET /modules/http-probe/mount HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let mut answer = String::new();
+    for _ in 0..100 {
+        answer = raw_exchange(addr, get, until_closed, WAIT)
+            .await
+            .unwrap_or_default();
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("/modules/http-probe /mount"), "{answer}");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_half_a_header_and_stops_is_disconnected_and_so_is_one_that_sends_nothing()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.header_read_timeout_ms = 300;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    let half = b"GET /modules/http-probe/mount HTTP/1.1\r\nhost: x\r\n";
+    let answer = raw_exchange(addr, half, until_closed, WAIT)
+        .await
+        .expect("half a header: the server closes the connection");
+    assert!(!answer.contains("200"), "{answer}");
+    raw_exchange(addr, b"", until_closed, WAIT)
+        .await
+        .expect("nothing sent: the server closes the connection");
+    raw_exchange(addr, b"PRI * HTTP/2.0\r\n", until_closed, WAIT)
+        .await
+        .expect("half of HTTP/2's preface: the server closes the connection");
+    // Whole requests are served as before, over both protocols.
+    for version in [Version::Http1, Version::H2c] {
+        let (status, _) = request(addr, version, "GET", "/modules/http-probe/mount", b"").await;
+        assert_eq!(status, 200);
+    }
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_within_the_request_timeout_gets_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.request_timeout_ms = 500;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    let stalled =
+        b"POST /modules/http-probe/note/1 HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly ten b";
+    let answer = raw_exchange(addr, stalled, |s| s.contains("\r\n\r\n"), WAIT)
+        .await
+        .expect("an answer to a body that stopped coming");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_cap_of_requests_in_flight_a_module_answers_503_and_another_module_still_answers()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE, CLICKER]);
+    c.http.module_max_requests_in_flight = 2;
+    c.http.max_requests_in_flight = 4;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    // Five slow requests at once; each served one holds an instance until it answers.
+    let slow: Vec<_> = (0..5)
+        .map(|_| {
+            tokio::spawn(async move {
+                request(
+                    addr,
+                    Version::Http1,
+                    "GET",
+                    "/modules/http-probe/wait/3000",
+                    b"",
+                )
+                .await
+            })
+        })
+        .collect();
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.wait_for_bot_text(alice.id, "", WAIT)
+        .await
+        .expect("the clicker answers while http-probe is busy");
+    let mut answers = Vec::new();
+    for request in slow {
+        answers.push(request.await.unwrap());
+    }
+    let served = answers.iter().filter(|(s, b)| *s == 200 && b == "waited");
+    assert_eq!(served.count(), 2, "{answers:?}");
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    assert_eq!(refused.len(), 3, "{answers:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|(_, b)| b.contains("module `http-probe` is serving 2 requests already")),
+        "{answers:?}"
+    );
+    // Once they are done, the module serves again.
+    let (status, _) = request(
+        addr,
+        Version::Http1,
+        "GET",
+        "/modules/http-probe/wait/1",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_starting_more_outgoing_requests_than_an_instance_may_gets_errors_for_the_extra_ones_and_keeps_answering()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.outgoing_max_in_flight_per_instance = 3;
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let alice = TestUser::alice();
+    let burst = format!("/burst 5 http://127.0.0.1:{}/slow", web.port);
+    assert_eq!(
+        ask(&fake, &alice, &burst).await,
+        "ok=3 ConnectionLimitReached=2"
+    );
+    assert_eq!(web.connections(), 3);
+    // The places are given back when the requests end.
+    let hello = format!("/get http://127.0.0.1:{}/hello", web.port);
+    assert_eq!(ask(&fake, &alice, &hello).await, "200 hello");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_module_wide_cap_on_outgoing_requests_in_flight_refuses_the_extra_ones_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.outgoing_max_in_flight = 2;
+    let rt = start(c).await;
+    let web = WebServer::start().await;
+    let alice = TestUser::alice();
+    let burst = format!("/burst 4 http://127.0.0.1:{}/slow", web.port);
+    assert_eq!(
+        ask(&fake, &alice, &burst).await,
+        "ok=2 ConnectionLimitReached=2"
+    );
+    let hello = format!("/get http://127.0.0.1:{}/hello", web.port);
+    assert_eq!(ask(&fake, &alice, &hello).await, "200 hello");
     rt.stop().await;
 }

@@ -28,7 +28,36 @@ pub struct HttpConfig {
     /// Largest response body an outgoing request may receive, in bytes; the module gets an
     /// error (`HTTP-response-body-size`) when the response is longer.
     pub outgoing_max_response_bytes: usize,
+    /// Connections open to the listener at once, all modules together; past it a new
+    /// connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Requests being served by modules at once, all modules together; past it 503. Each holds
+    /// an instance from the sandbox's pool (see [`MAX_HTTP_INSTANCES`]).
+    pub max_requests_in_flight: usize,
+    /// Requests being served by one module at once; past it 503.
+    pub module_max_requests_in_flight: usize,
+    /// Wall time a client has to send a request's head (and, on a new connection, its first
+    /// bytes), in milliseconds; past it the connection is closed. An idle keep-alive
+    /// connection is closed after it too.
+    pub header_read_timeout_ms: u64,
+    /// Outgoing requests one module may have in flight (connect to the end of the response),
+    /// all its instances together; past it a request fails with `connection-limit-reached`.
+    pub outgoing_max_in_flight: usize,
+    /// Outgoing requests one instance (one shard, one HTTP request) may have in flight; past
+    /// it a request fails with `connection-limit-reached`.
+    pub outgoing_max_in_flight_per_instance: usize,
 }
+
+/// The most instances incoming HTTP requests may hold at once, all modules together: half of
+/// the 1000 component instances the sandbox's pooling allocator holds for every module
+/// (`total_component_instances` in `sandbox.rs`). The other half stays for the shards
+/// (`sandbox.shards` per module, 2 by default), canaries, and the few idle instances each
+/// module keeps for its next requests (at most 4, `modules/http_request.rs`), so requests can
+/// never take the instances updates need. `max_requests_in_flight` may not exceed it, and
+/// `module_max_requests_in_flight` may not exceed `max_requests_in_flight`. With the defaults
+/// (64 and 16) requests hold at most 64 instances, leaving 936: a bot of 150 modules (2 shards
+/// and 4 idle each) still fits.
+pub const MAX_HTTP_INSTANCES: usize = 500;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -39,6 +68,12 @@ impl Default for HttpConfig {
             request_timeout_ms: 30_000,
             outgoing_timeout_ms: 30_000,
             outgoing_max_response_bytes: 8 << 20,
+            max_connections: 256,
+            max_requests_in_flight: 64,
+            module_max_requests_in_flight: 16,
+            header_read_timeout_ms: 10_000,
+            outgoing_max_in_flight: 64,
+            outgoing_max_in_flight_per_instance: 16,
         }
     }
 }
@@ -66,11 +101,41 @@ impl HttpConfig {
                 "http.outgoing_max_response_bytes",
                 self.outgoing_max_response_bytes as u64,
             ),
+            ("http.max_connections", self.max_connections as u64),
+            (
+                "http.max_requests_in_flight",
+                self.max_requests_in_flight as u64,
+            ),
+            (
+                "http.module_max_requests_in_flight",
+                self.module_max_requests_in_flight as u64,
+            ),
+            ("http.header_read_timeout_ms", self.header_read_timeout_ms),
+            (
+                "http.outgoing_max_in_flight",
+                self.outgoing_max_in_flight as u64,
+            ),
+            (
+                "http.outgoing_max_in_flight_per_instance",
+                self.outgoing_max_in_flight_per_instance as u64,
+            ),
         ];
-        match positive.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(Error::Config(format!("{name} must be positive"))),
-            None => Ok(()),
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(Error::Config(format!("{name} must be positive")));
         }
+        if self.max_requests_in_flight > MAX_HTTP_INSTANCES {
+            return Err(Error::Config(format!(
+                "http.max_requests_in_flight must be at most {MAX_HTTP_INSTANCES}: the rest of \
+                 the sandbox's instances are kept for the shards"
+            )));
+        }
+        if self.module_max_requests_in_flight > self.max_requests_in_flight {
+            return Err(Error::Config(
+                "http.module_max_requests_in_flight must be at most http.max_requests_in_flight"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -86,5 +151,37 @@ mod tests {
         assert_eq!(c.listen().unwrap(), None);
         c.addr = "nowhere".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn caps_and_timeouts_must_be_positive_and_leave_instances_to_the_shards() {
+        assert!(HttpConfig::default().validate().is_ok());
+        let refused = |f: fn(&mut HttpConfig), what: &str| {
+            let mut c = HttpConfig::default();
+            f(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        };
+        refused(|c| c.max_connections = 0, "http.max_connections");
+        refused(
+            |c| c.header_read_timeout_ms = 0,
+            "http.header_read_timeout_ms",
+        );
+        refused(
+            |c| c.outgoing_max_in_flight = 0,
+            "http.outgoing_max_in_flight",
+        );
+        refused(
+            |c| c.outgoing_max_in_flight_per_instance = 0,
+            "http.outgoing_max_in_flight_per_instance",
+        );
+        refused(
+            |c| c.max_requests_in_flight = MAX_HTTP_INSTANCES + 1,
+            "kept for the shards",
+        );
+        refused(
+            |c| c.module_max_requests_in_flight = c.max_requests_in_flight + 1,
+            "http.module_max_requests_in_flight",
+        );
     }
 }

@@ -5,14 +5,31 @@
 //! The `/modules/<name>` prefix is stripped: the module sees `/rest?query` (gRPC clients send
 //! `/package.Service/Method` under a mount they do not know about) and the prefix in the
 //! `x-botbox-mount` header. The body is read whole first, at most `http.max_body_bytes` (413
-//! beyond); the module's effects are durable before the response head is sent.
+//! beyond) within `http.request_timeout_ms` (408 past it); the module's effects are durable
+//! before the response head is sent.
+//!
+//! Limits, so that clients cannot exhaust the process or the other modules:
+//! - at most `http.max_connections` connections are open; a connection past it gets 503 and is
+//!   closed;
+//! - a client has `http.header_read_timeout_ms` to send its first bytes and each request head
+//!   (an idle keep-alive connection is closed after it too);
+//! - at most `http.max_requests_in_flight` requests are being served by modules, and
+//!   `http.module_max_requests_in_flight` by one module (503 past them). Each one holds an
+//!   instance from the sandbox's pooling allocator, which every module's shards share; the
+//!   global cap is at most half of it (see `config::http::MAX_HTTP_INSTANCES`), so requests
+//!   never take the instances the shards need;
+//! - an accept error (EMFILE: out of file descriptors) is followed by a short sleep, so the
+//!   loop cannot spin.
 
 use std::{
+    collections::HashMap,
     convert::Infallible,
+    io,
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -21,19 +38,81 @@ use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Limited};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
 };
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    task::JoinHandle,
+};
 
 use crate::{Error, Result, config::HttpConfig, modules::HttpFailure, modules::registry::Registry};
 
 /// The header that carries the stripped mount prefix (`/modules/<name>`).
 pub const MOUNT_HEADER: &str = "x-botbox-mount";
 
+/// How long the accept loop waits after an accept error (EMFILE, ENFILE, ...), so that it does
+/// not spin while the process is out of file descriptors.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What a connection past `http.max_connections` is told before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\ncontent-length: 38\r\nconnection: close\r\n\r\n\
+too many connections; try again later\n";
+
 struct State {
     registry: Arc<Registry>,
     config: HttpConfig,
+    admission: Admission,
+}
+
+/// The count of requests being served by modules: all together
+/// (`http.max_requests_in_flight`) and per module (`http.module_max_requests_in_flight`).
+struct Admission {
+    global: Arc<Semaphore>,
+    global_max: usize,
+    per_module: parking_lot::Mutex<HashMap<String, Arc<Semaphore>>>,
+    module_max: usize,
+}
+
+impl Admission {
+    fn new(config: &HttpConfig) -> Self {
+        Admission {
+            global: Arc::new(Semaphore::new(config.max_requests_in_flight)),
+            global_max: config.max_requests_in_flight,
+            per_module: parking_lot::Mutex::default(),
+            module_max: config.module_max_requests_in_flight,
+        }
+    }
+
+    /// A place for one more request to `module`, held until dropped, or why there is none.
+    fn admit(&self, module: &str) -> std::result::Result<[OwnedSemaphorePermit; 2], String> {
+        let mine = {
+            let mut map = self.per_module.lock();
+            // Client-controlled names: only modules that exist get an entry (the caller looked
+            // the name up in the registry first), and idle entries are dropped. A permit holds
+            // its semaphore: an entry no request holds is idle.
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+            map.entry(module.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.module_max)))
+                .clone()
+        };
+        let module_permit = mine.try_acquire_owned().map_err(|_| {
+            format!(
+                "module `{module}` is serving {} requests already; try again later",
+                self.module_max
+            )
+        })?;
+        let global = self.global.clone().try_acquire_owned().map_err(|_| {
+            format!(
+                "{} requests are being served already; try again later",
+                self.global_max
+            )
+        })?;
+        Ok([module_permit, global])
+    }
 }
 
 /// Listens on `addr` and serves until `shutdown` turns true. Returns the bound address.
@@ -49,7 +128,12 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("http.addr {addr}: {e}")))?;
-    let state = Arc::new(State { registry, config });
+    let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+    let state = Arc::new(State {
+        registry,
+        admission: Admission::new(&config),
+        config,
+    });
     let task = tokio::spawn(async move {
         // The connections, so that stopping ends them: they hold the registry, and with it
         // what the runtime waits for when it stops.
@@ -60,29 +144,135 @@ pub async fn serve(
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         tracing::warn!("module HTTP: accept failed: {e}");
+                        // Out of file descriptors, the listener stays readable: without a
+                        // pause this loop would spin on one core.
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 _ = shutdown.changed() => break,
             };
+            let Ok(slot) = connection_slots.clone().try_acquire_owned() else {
+                // Past the cap: say so if the socket takes it at once, never wait on it.
+                let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                tracing::debug!("module HTTP: connection refused, too many open");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let state = state.clone();
             connections.spawn(async move {
-                let service = service_fn(move |req| handle(state.clone(), req));
-                let builder = auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!("module HTTP connection ended: {e}");
-                }
+                let _slot = slot;
+                serve_connection(state, stream).await;
             });
         }
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     });
     Ok((bound, task))
+}
+
+/// Serves one connection, HTTP/1.1 or h2c, until it ends or is timed out.
+async fn serve_connection(state: Arc<State>, mut stream: TcpStream) {
+    let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
+    // The auto builder waits, without a timer, for the bytes that tell HTTP/2's preface from
+    // HTTP/1.1; they are read here under the header timeout and handed back to it.
+    let prefix = match tokio::time::timeout(header_timeout, sniff(&mut stream)).await {
+        Ok(Ok(prefix)) if !prefix.is_empty() => prefix,
+        Ok(_) => return,
+        Err(_) => {
+            tracing::debug!("module HTTP: no request within the header timeout; closed");
+            return;
+        }
+    };
+    let service = service_fn(move |req| handle(state.clone(), req));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let io = Sniffed {
+        prefix: Some(prefix),
+        stream,
+    };
+    if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
+        tracing::debug!("module HTTP connection ended: {e}");
+    }
+}
+
+/// HTTP/2's connection preface (prior knowledge, h2c).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the bytes read are the whole HTTP/2 preface or differ from it; empty when the
+/// client closed first.
+async fn sniff(stream: &mut TcpStream) -> io::Result<Bytes> {
+    let mut buf = Vec::with_capacity(H2_PREFACE.len());
+    loop {
+        let mut chunk = [0; 24];
+        let want = H2_PREFACE.len() - buf.len();
+        let n = stream.read(&mut chunk[..want]).await?;
+        if n == 0 {
+            return Ok(Bytes::new());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() == H2_PREFACE.len() || !H2_PREFACE.starts_with(&buf) {
+            return Ok(buf.into());
+        }
+    }
+}
+
+/// A connection whose first bytes were read already: they come first.
+struct Sniffed {
+    prefix: Option<Bytes>,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Sniffed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(prefix) = self.prefix.as_mut() {
+            let n = prefix.len().min(buf.remaining());
+            buf.put_slice(&prefix.split_to(n));
+            if prefix.is_empty() {
+                self.prefix = None;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Sniffed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
 }
 
 /// One request: route, read the body, hand it to the module, answer.
@@ -125,15 +315,32 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
     if announced.is_some_and(|n| n > limit as u64) {
         return Ok(too_large());
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
-        Err(e) => {
+    // The whole body within the request's time: a client that trickles it, or stops, does not
+    // hold the connection for ever.
+    let read_for = Duration::from_millis(state.config.request_timeout_ms);
+    let body = match tokio::time::timeout(read_for, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
+        Ok(Err(e)) => {
             return Ok(text(
                 StatusCode::BAD_REQUEST,
                 &format!("reading the body: {e}"),
             ));
         }
+        Err(_) => {
+            return Ok(text(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the body did not arrive within {} ms",
+                    state.config.request_timeout_ms
+                ),
+            ));
+        }
+    };
+    // Each request served holds an instance: past the caps, 503 rather than one more.
+    let _permits = match state.admission.admit(name) {
+        Ok(permits) => permits,
+        Err(why) => return Ok(text(StatusCode::SERVICE_UNAVAILABLE, &why)),
     };
     let authority = parts.uri.authority().map(|a| a.to_string());
     let query = parts
@@ -224,5 +431,33 @@ impl Body for Reply {
             }
             _ => http_body::SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_global_cap_every_module_is_refused_and_a_finished_request_makes_room() {
+        let config = HttpConfig {
+            max_requests_in_flight: 3,
+            module_max_requests_in_flight: 2,
+            ..HttpConfig::default()
+        };
+        let admission = Admission::new(&config);
+        let a1 = admission.admit("a").unwrap();
+        let _a2 = admission.admit("a").unwrap();
+        let err = admission.admit("a").unwrap_err();
+        assert!(err.contains("module `a` is serving 2 requests"), "{err}");
+        let _b1 = admission.admit("b").unwrap();
+        let err = admission.admit("b").unwrap_err();
+        assert!(err.contains("3 requests are being served already"), "{err}");
+        let err = admission.admit("c").unwrap_err();
+        assert!(err.contains("3 requests are being served already"), "{err}");
+        // A refused request took nothing: once one ends, the next is served.
+        drop(a1);
+        let _c1 = admission.admit("c").unwrap();
+        assert!(admission.admit("a").is_err());
     }
 }

@@ -103,10 +103,7 @@ impl HostState {
         HostState {
             wasi,
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks {
-                env: env.clone(),
-                limits: env.http,
-            },
+            http_hooks: HttpHooks::new(env.clone()),
             table: ResourceTable::new(),
             limits,
             env,

@@ -12,10 +12,19 @@
 //!   `http.outgoing_timeout_ms` of wall time, and its response body at most
 //!   `http.outgoing_max_response_bytes`. Waiting costs the module no CPU budget: the epoch
 //!   deadline counts only ticks in which the module's code runs.
+//! - At most `http.outgoing_max_in_flight_per_instance` requests of one instance, and
+//!   `http.outgoing_max_in_flight` of one module (all its instances), are in flight at once: a
+//!   request holds its place from the moment the module sends it until its connection is closed
+//!   (response read or dropped, or the deadline). Past either cap the request fails at once with
+//!   `connection-limit-reached`; it never waits. So a module cannot open connections until the
+//!   process runs out of file descriptors.
 
 use std::{
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -35,21 +44,30 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::ModuleEnv;
 
-/// The limits of one outgoing request.
-#[derive(Debug, Clone, Copy)]
+/// The limits of one module's outgoing requests, and the count of those in flight.
+#[derive(Debug, Clone)]
 pub struct OutgoingLimits {
     /// Wall time of the whole request.
     pub timeout: Duration,
     /// Largest response body.
     pub max_response_bytes: usize,
+    /// Most requests in flight for the whole module.
+    pub max_in_flight: usize,
+    /// Most requests in flight for one instance.
+    pub max_in_flight_per_instance: usize,
+    /// The module's requests in flight now, all its instances together.
+    pub in_flight: Arc<AtomicUsize>,
 }
 
 impl OutgoingLimits {
-    /// The limits the operator's `[http]` section sets.
+    /// The limits the operator's `[http]` section sets, with nothing in flight yet.
     pub fn from_config(http: &crate::config::HttpConfig) -> Self {
         OutgoingLimits {
             timeout: Duration::from_millis(http.outgoing_timeout_ms),
             max_response_bytes: http.outgoing_max_response_bytes,
+            max_in_flight: http.outgoing_max_in_flight,
+            max_in_flight_per_instance: http.outgoing_max_in_flight_per_instance,
+            in_flight: Arc::default(),
         }
     }
 }
@@ -57,12 +75,71 @@ impl OutgoingLimits {
 /// The `wasi:http` hooks of one instance.
 pub struct HttpHooks {
     pub(super) env: Arc<ModuleEnv>,
-    pub(super) limits: OutgoingLimits,
+    /// This instance's requests in flight.
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl HttpHooks {
+    /// The hooks of a new instance of the module `env` describes.
+    pub(super) fn new(env: Arc<ModuleEnv>) -> Self {
+        HttpHooks {
+            env,
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// A place for one more request, or `None` past the instance's or the module's cap.
+    fn take_place(&self) -> Option<Place> {
+        let limits = &self.env.http;
+        let instance = Counted::take(&self.in_flight, limits.max_in_flight_per_instance)?;
+        let module = Counted::take(&limits.in_flight, limits.max_in_flight)?;
+        Some(Place {
+            _instance: instance,
+            _module: module,
+        })
+    }
+}
+
+/// One request's place in its instance's and its module's count of requests in flight, given
+/// back when dropped.
+struct Place {
+    _instance: Counted,
+    _module: Counted,
+}
+
+/// One unit of a counter, given back when dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    /// Counts one more in `counter` if it is below `max`.
+    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Counted> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Counted(counter.clone()))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture =
-    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+type Sent = Result<(http::Response<WasiBody>, IoFuture), Error>;
+type SendFuture = Box<dyn Future<Output = Sent> + Send>;
+
+/// A request refused before anything was sent. The request lives until the refusal is read, so
+/// the module writing its body meanwhile sees the refusal, not a closed body stream.
+fn refused(error: Error, request: http::Request<WasiBody>) -> SendFuture {
+    Box::new(async move {
+        drop(request);
+        Sent::Err(error)
+    })
+}
 
 impl WasiHttpHooks for HttpHooks {
     fn send_request(
@@ -83,19 +160,28 @@ impl WasiHttpHooks for HttpHooks {
                     .allows(host, port, default_port)
             })
         };
+        let authority = || request.uri().authority().map_or("?", |a| a.as_str());
         if !allowed {
             self.env.log.host_event(&format!(
                 "outgoing HTTP to {} refused: host not granted",
-                request.uri().authority().map_or("?", |a| a.as_str())
+                authority()
             ));
+            return refused(Error::HttpRequestDenied, request);
         }
-        let limits = self.limits;
-        Box::new(async move {
-            if !allowed {
-                return Err(Error::HttpRequestDenied);
-            }
-            send(request, options, limits).await
-        })
+        // Module-controlled count: checked here, when the module sends, never waited on.
+        let Some(place) = self.take_place() else {
+            let limits = &self.env.http;
+            self.env.log.host_event(&format!(
+                "outgoing HTTP to {} refused: too many requests in flight (at most {} per \
+                 instance, {} per module)",
+                authority(),
+                limits.max_in_flight_per_instance,
+                limits.max_in_flight
+            ));
+            return refused(Error::ConnectionLimitReached, request);
+        };
+        let limits = self.env.http.clone();
+        Box::new(async move { send(request, options, limits, place).await })
     }
 }
 
@@ -107,7 +193,8 @@ async fn send(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
     limits: OutgoingLimits,
-) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    place: Place,
+) -> Sent {
     let deadline = Instant::now() + limits.timeout;
     // The module's own timeouts may shorten the host's, never lengthen it.
     let connect_by = options
@@ -148,6 +235,8 @@ async fn send(
         .map_err(|_| Error::ConnectionTimeout)??;
         tokio::spawn(async move {
             let _ = timeout_at(deadline, conn).await;
+            // The connection is closed: the request is no longer in flight.
+            drop(place);
         });
         timeout_at(deadline, sender.send_request(request)).await
     } else {
@@ -162,6 +251,8 @@ async fn send(
         .map_err(|_| Error::ConnectionTimeout)??;
         tokio::spawn(async move {
             let _ = timeout_at(deadline, conn).await;
+            // The connection is closed: the request is no longer in flight.
+            drop(place);
         });
         timeout_at(deadline, sender.send_request(request)).await
     };

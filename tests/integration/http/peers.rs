@@ -222,3 +222,32 @@ pub async fn grpc_call(
         .await
         .map(tonic::Response::into_inner)
 }
+
+/// Opens a raw TCP connection to `addr`, writes `bytes`, and reads what the server sends until
+/// it closes the connection or what was read satisfies `enough`. `None` when neither happened
+/// within `wait`: the server left the connection hanging.
+pub async fn raw_exchange(
+    addr: SocketAddr,
+    bytes: &[u8],
+    enough: impl Fn(&str) -> bool,
+    wait: Duration,
+) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if enough(&String::from_utf8_lossy(&got)) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    tokio::time::timeout(wait, read).await.ok()
+}

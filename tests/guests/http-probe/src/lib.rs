@@ -6,13 +6,16 @@
 //! - `GET /kv/<key>`: the value of KV key `<key>` (404 when absent);
 //! - `GET /mount`: `<x-botbox-mount header> <path>`;
 //! - `GET /trap`: panics;
+//! - `GET /wait/<ms>`: sleeps `<ms>` milliseconds (no CPU time), then answers `waited`;
 //! - gRPC `/probe.Probe/Echo` (`Note {chat, text}`): stores `grpc/<chat>`, sends
 //!   `grpc: <text>` to the chat and answers the same note; `/probe.Probe/Fail` answers
 //!   NOT_FOUND `no such note`.
 //!
 //! Outgoing, as commands: `/get <url>` answers `<status> <body>`; `/grpc <url> <text>` calls
 //! `/probe.Probe/Echo` at `<url>` with `Note {chat, text}` and answers `grpc <text>`; failures
-//! answer `error: <error>` (`HttpRequestDenied` for a host not granted).
+//! answer `error: <error>` (`HttpRequestDenied` for a host not granted). `/burst <n> <url>`
+//! starts `<n>` GETs of the plain-HTTP `<url>` at once, then waits for them all, and answers the
+//! outcomes counted, in order: `ok=3 ConnectionLimitReached=2`.
 
 use botbox_sdk::{
     Error, Manifest, Message, Module, Update, grpc,
@@ -38,6 +41,7 @@ impl Module for HttpProbe {
         Ok(Manifest::new("http-probe", env!("CARGO_PKG_VERSION"))
             .command("get", "GET a URL: /get <url>")
             .command("grpc", "Call Probe/Echo: /grpc <url> <text>")
+            .command("burst", "Start n GETs at once: /burst <n> <url>")
             .http_host("127.0.0.1:*"))
     }
 
@@ -59,6 +63,10 @@ impl Module for HttpProbe {
                     Ok(n) => format!("grpc {}", n.text),
                     Err(e) => format!("error: {e}"),
                 }
+            }
+            Some("burst") => {
+                let (n, url) = args.split_once(' ').unwrap_or((args, ""));
+                burst(n.parse().map_err(|_| "bad count")?, url)
             }
             _ => return Ok(()),
         };
@@ -99,10 +107,69 @@ impl http::Handler for HttpProbe {
                 request.path
             ))),
             (Method::Get, "/trap") => panic!("asked to trap"),
+            (Method::Get, p) if p.starts_with("/wait/") => match p["/wait/".len()..].parse() {
+                Ok(ms) => {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                    Ok(Response::text("waited"))
+                }
+                Err(_) => Ok(Response::new(400).with_body("bad wait")),
+            },
             _ => Ok(Response::new(404).with_body("no such route")),
         };
         result.unwrap_or_else(|e: Error| Response::new(500).with_body(e.to_string()))
     }
+}
+
+/// Starts `n` GETs of `url` (`http://host:port/path`) before waiting for any; the outcomes,
+/// counted.
+fn burst(n: usize, url: &str) -> String {
+    use botbox_sdk::__private::wasi::http::{
+        outgoing_handler,
+        types::{Fields, OutgoingRequest, Scheme},
+    };
+    use std::collections::BTreeMap;
+    let Some((authority, path)) = url
+        .strip_prefix("http://")
+        .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
+    else {
+        return "error: only http:// URLs".into();
+    };
+    let path = format!("/{path}");
+    let mut outcomes = BTreeMap::<String, usize>::new();
+    let mut pending = Vec::new();
+    for _ in 0..n {
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_scheme(Some(&Scheme::Http));
+        let _ = request.set_authority(Some(authority));
+        let _ = request.set_path_with_query(Some(&path));
+        match outgoing_handler::handle(request, None) {
+            Ok(future) => pending.push(future),
+            Err(code) => *outcomes.entry(code_name(&code)).or_default() += 1,
+        }
+    }
+    for future in pending {
+        future.subscribe().block();
+        let outcome = match future.get() {
+            Some(Ok(Ok(_response))) => "ok".to_string(),
+            Some(Ok(Err(code))) => code_name(&code),
+            _ => "no-response".to_string(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+    }
+    let mut outcomes: Vec<_> = outcomes.into_iter().collect();
+    // `ok` first, then the errors by name.
+    outcomes.sort_by_key(|(name, _)| (name != "ok", name.clone()));
+    outcomes
+        .iter()
+        .map(|(name, count)| format!("{name}={count}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `ConnectionLimitReached` for `ErrorCode::ConnectionLimitReached`.
+fn code_name(code: &impl std::fmt::Debug) -> String {
+    let name = format!("{code:?}");
+    name.trim_start_matches("ErrorCode::").to_string()
 }
 
 fn echo(note: &Note) -> Result<(), Error> {
