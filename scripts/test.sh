@@ -8,8 +8,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/botbox-target}"
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# The log that the closing line is counted from lives beside the build, not in /tmp: a fresh-clone
+# run once ended with "25 passed" because the log in /tmp vanished during the host tests.
+mkdir -p "$CARGO_TARGET_DIR"
+log="$CARGO_TARGET_DIR/test-sh.log"
+: > "$log"
 failed_steps=()
 
 # Runs one step, its output shown and kept for the count.

@@ -206,7 +206,9 @@ async fn a_backup_taken_during_a_stream_of_writes_restores_a_consistent_state_an
     };
     let before = fake.transcript(alice.id).len();
     fake.send_text(&alice, "Rating");
-    fake.wait_until(WAIT, |v| after(v, before, &|t| t.starts_with("Total:")))
+    // The replies queued in the snapshot (up to 200) leave first, at the chat's ~1 per second.
+    let patience = Duration::from_secs(240);
+    fake.wait_until(patience, |v| after(v, before, &|t| t.starts_with("Total:")))
         .await
         .unwrap();
     let rating = fake

@@ -134,9 +134,9 @@ async fn a_module_whose_queue_is_full_holds_up_no_one_and_gets_every_update_once
     c.sandbox.wall_timeout_ms = 5_000;
     let rt: Runtime = start(c).await;
     let (mallory, alice) = (TestUser::new(666, "Mallory"), TestUser::alice());
-    // Eight slow updates for one chat: 12 s of work, far more than its queue holds.
+    // Eight slow updates for one chat: 24 s of work, far more than its queue holds.
     for _ in 0..8 {
-        fake.send_text(&mallory, "/sleep 1500");
+        fake.send_text(&mallory, "/sleep 3000");
     }
     // Meanwhile the clicker answers at once: intake never waits for the slow module (which
     // made the clicker wait until five of the slow updates were done and the rest fit).
@@ -148,7 +148,7 @@ async fn a_module_whose_queue_is_full_holds_up_no_one_and_gets_every_update_once
         "the clicker waited for {slow_done} slow updates"
     );
     // The slow module's updates were left in the database, not lost: each is handled once.
-    fake.wait_until(std::time::Duration::from_secs(60), |v| {
+    fake.wait_until(std::time::Duration::from_secs(120), |v| {
         let transcript = v.transcript(mallory.id);
         transcript
             .iter()
@@ -159,6 +159,6 @@ async fn a_module_whose_queue_is_full_holds_up_no_one_and_gets_every_update_once
     .await
     .expect("every slow update handled");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(bot_texts(&fake, mallory.id), vec!["slept 1500"; 8]);
+    assert_eq!(bot_texts(&fake, mallory.id), vec!["slept 3000"; 8]);
     rt.stop().await;
 }

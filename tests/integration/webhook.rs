@@ -76,7 +76,18 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     );
     // A body over the limit is refused before it is read.
     let huge = format!(r#"{{"update_id": 902, "pad": "{}"}}"#, "x".repeat(2 << 20));
-    assert_eq!(post(huge).await.unwrap().status(), 413);
+    // (The server may answer and close before the client finished writing: then the client
+    // sees its write refused instead of the 413.)
+    match post(huge).await {
+        Ok(response) => assert_eq!(response.status(), 413),
+        Err(e) => {
+            let e = format!("{e:?}");
+            assert!(
+                e.contains("BrokenPipe") || e.contains("ConnectionReset"),
+                "{e}"
+            );
+        }
+    }
     // And the bot still works, through the fake's own webhook delivery.
     let alice = TestUser::alice();
     fake.send_text(&alice, "/start");
