@@ -2,7 +2,7 @@
 //! over HTTP/1.1 and h2c, gRPC from a tonic client, and a module calling real HTTP and tonic
 //! servers it is granted (and refused those it is not).
 
-mod peers;
+pub(crate) mod peers;
 
 use crate::support::*;
 use botbox::{Config, config::ModuleSettings};
@@ -286,6 +286,25 @@ async fn a_client_that_sends_half_a_header_and_stops_is_disconnected_and_so_is_o
         let (status, _) = request(addr, version, "GET", "/modules/http-probe/mount", b"").await;
         assert_eq!(status, 200);
     }
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_connection_that_asks_nothing_is_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
+    c.http.header_read_timeout_ms = 300;
+    let rt = start(c).await;
+    let addr = rt.http_addr().unwrap();
+    // HTTP/2's preface and an empty SETTINGS frame, then nothing: a client that holds the
+    // connection (one of `http.max_connections`) without asking anything.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let answer = raw_exchange(addr, &hello, until_closed, WAIT)
+        .await
+        .expect("an idle h2c connection is closed");
+    // The server spoke HTTP/2 (its SETTINGS frame, type 4, first) before it went away.
+    assert!(answer.len() >= 9, "{answer:?}");
     rt.stop().await;
 }
 

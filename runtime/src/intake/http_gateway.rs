@@ -12,7 +12,8 @@
 //! - at most `http.max_connections` connections are open; a connection past it gets 503 and is
 //!   closed;
 //! - a client has `http.header_read_timeout_ms` to send its first bytes and each request head
-//!   (an idle keep-alive connection is closed after it too);
+//!   (a connection idle that long between requests is closed too, over HTTP/1.1 by hyper's
+//!   header timeout, over h2c with a GOAWAY: see [`connection`]);
 //! - at most `http.max_requests_in_flight` requests are being served by modules, and
 //!   `http.module_max_requests_in_flight` by one module (503 past them). Each one holds an
 //!   instance from the sandbox's pooling allocator, which every module's shards share; the
@@ -24,7 +25,6 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    io,
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
@@ -36,19 +36,17 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Limited};
-use hyper::{body::Incoming, service::service_fn};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::conn::auto,
-};
+use hyper::body::Incoming;
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     sync::{OwnedSemaphorePermit, Semaphore, watch},
     task::JoinHandle,
 };
 
+mod connection;
+
 use crate::{Error, Result, config::HttpConfig, modules::HttpFailure, modules::registry::Registry};
+use connection::serve_connection;
 
 /// The header that carries the stripped mount prefix (`/modules/<name>`).
 pub const MOUNT_HEADER: &str = "x-botbox-mount";
@@ -138,12 +136,24 @@ pub async fn serve(
         // The connections, so that stopping ends them: they hold the registry, and with it
         // what the runtime waits for when it stops.
         let mut connections = tokio::task::JoinSet::new();
+        // Failed accepts since the last one that worked: said once when they start and once
+        // when they end, not ten times a second.
+        let mut failed_accepts = 0u64;
         loop {
             let stream = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        if failed_accepts > 0 {
+                            tracing::warn!(failed_accepts, "module HTTP: accepting connections again");
+                            failed_accepts = 0;
+                        }
+                        stream
+                    }
                     Err(e) => {
-                        tracing::warn!("module HTTP: accept failed: {e}");
+                        if failed_accepts == 0 {
+                            tracing::warn!("module HTTP: accept failed: {e}; retrying every {ACCEPT_ERROR_PAUSE:?}");
+                        }
+                        failed_accepts += 1;
                         // Out of file descriptors, the listener stays readable: without a
                         // pause this loop would spin on one core.
                         tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -170,109 +180,6 @@ pub async fn serve(
         while connections.join_next().await.is_some() {}
     });
     Ok((bound, task))
-}
-
-/// Serves one connection, HTTP/1.1 or h2c, until it ends or is timed out.
-async fn serve_connection(state: Arc<State>, mut stream: TcpStream) {
-    let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
-    // The auto builder waits, without a timer, for the bytes that tell HTTP/2's preface from
-    // HTTP/1.1; they are read here under the header timeout and handed back to it.
-    let prefix = match tokio::time::timeout(header_timeout, sniff(&mut stream)).await {
-        Ok(Ok(prefix)) if !prefix.is_empty() => prefix,
-        Ok(_) => return,
-        Err(_) => {
-            tracing::debug!("module HTTP: no request within the header timeout; closed");
-            return;
-        }
-    };
-    let service = service_fn(move |req| handle(state.clone(), req));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    let io = Sniffed {
-        prefix: Some(prefix),
-        stream,
-    };
-    if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
-        tracing::debug!("module HTTP connection ended: {e}");
-    }
-}
-
-/// HTTP/2's connection preface (prior knowledge, h2c).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Reads until the bytes read are the whole HTTP/2 preface or differ from it; empty when the
-/// client closed first.
-async fn sniff(stream: &mut TcpStream) -> io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(H2_PREFACE.len());
-    loop {
-        let mut chunk = [0; 24];
-        let want = H2_PREFACE.len() - buf.len();
-        let n = stream.read(&mut chunk[..want]).await?;
-        if n == 0 {
-            return Ok(Bytes::new());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() == H2_PREFACE.len() || !H2_PREFACE.starts_with(&buf) {
-            return Ok(buf.into());
-        }
-    }
-}
-
-/// A connection whose first bytes were read already: they come first.
-struct Sniffed {
-    prefix: Option<Bytes>,
-    stream: TcpStream,
-}
-
-impl AsyncRead for Sniffed {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if let Some(prefix) = self.prefix.as_mut() {
-            let n = prefix.len().min(buf.remaining());
-            buf.put_slice(&prefix.split_to(n));
-            if prefix.is_empty() {
-                self.prefix = None;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Sniffed {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
 }
 
 /// One request: route, read the body, hand it to the module, answer.

@@ -13,7 +13,7 @@ use std::{
     sync::Arc,
 };
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -100,8 +100,13 @@ pub struct Registry {
     ctx: Ctx,
     slots: RwLock<BTreeMap<String, Slot>>,
     router: RwLock<Arc<Router>>,
-    /// One change at a time.
-    change: tokio::sync::Mutex<()>,
+    /// One change at a time per module name. A module's `init` runs under its own name's lock
+    /// only, so a slow `init` never holds up a change of another module (the breaker's disable,
+    /// an install, a swap).
+    changing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serializes what is derived from all the slots (the router, the persisted record), so
+    /// changes of different modules never publish a stale view over a newer one.
+    publishing: Mutex<()>,
 }
 
 impl Registry {
@@ -110,8 +115,20 @@ impl Registry {
             ctx,
             slots: RwLock::new(BTreeMap::new()),
             router: RwLock::new(Arc::new(router)),
-            change: tokio::sync::Mutex::new(()),
+            changing: Mutex::new(HashMap::new()),
+            publishing: Mutex::new(()),
         }
+    }
+
+    /// Waits until no other change of module `name` runs; the change lasts as long as the guard.
+    async fn lock_name(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .changing
+            .lock()
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     fn sandbox(&self) -> &Arc<Sandbox> {
@@ -200,6 +217,7 @@ impl Registry {
     }
 
     fn persist(&self) -> Result<()> {
+        let _publishing = self.publishing.lock();
         let all: BTreeMap<String, Persisted> = self
             .slots
             .read()
@@ -216,6 +234,7 @@ impl Registry {
     }
 
     fn rebuild_router(&self) {
+        let _publishing = self.publishing.lock();
         let slots = self.slots.read();
         let mut router = self.router.read().empty_like();
         for (name, s) in slots.iter() {

@@ -3,16 +3,21 @@
 //!
 //! Every change follows one path: compile (off the async executor) → validate against the world
 //! → canary `init` on a fresh instance → switch. Anything wrong before the switch leaves what
-//! was serving untouched and comes back as an error that says why. Changes are serialized (one
-//! at a time); updates keep flowing during a change.
+//! was serving untouched and comes back as an error that says why. Changes of one module are
+//! serialized (one at a time per name); changes of different modules run side by side, so one
+//! module's slow `init` (bounded by the sandbox's wall-clock deadline) holds up no other. The
+//! probe that learns a new file's name runs under no lock at all. Updates keep flowing during
+//! a change.
 
 use super::*;
 
 impl Registry {
-    /// Loads every `*.wasm` of the modules directory (at start). A file that fails is logged
-    /// and skipped; a module disabled before the stop stays disabled.
+    /// Loads every `*.wasm` of the modules directory (at start), side by side: a slow `init`
+    /// delays only its own module. A file that fails is logged and skipped; a module disabled
+    /// before the stop stays disabled.
     pub(crate) async fn load_dir(&self) -> Result<()> {
         let persisted = self.persisted_all()?;
+        let mut loads = Vec::new();
         for (file, bytes) in read_modules_dir(&self.ctx.config.modules_dir)? {
             let hash = crate::sandbox::module_hash(&bytes);
             let stem = file
@@ -27,25 +32,34 @@ impl Registry {
                 self.insert_disabled(name, &file, hash, p.clone())?;
                 continue;
             }
-            let _guard = self.change.lock().await;
-            match self
-                .install_locked(&bytes, Some(&file), false, Expect::Any)
-                .await
-            {
-                Ok(done) => {
-                    if let Some(p) = persisted.get(&done.name)
-                        && let Some(slot) = self.slots.write().get_mut(&done.name)
-                    {
-                        slot.persisted.previous = p.previous.clone();
-                    }
-                }
-                Err(e) => tracing::error!(file = %file.display(), "module not loaded: {e}"),
-            }
+            loads.push(self.load_file(file, bytes, &persisted));
         }
+        futures::future::join_all(loads).await;
         if self.slots.read().is_empty() {
             tracing::warn!(dir = %self.ctx.config.modules_dir.display(), "no modules loaded: the bot will not answer");
         }
         Ok(())
+    }
+
+    async fn load_file(
+        &self,
+        file: PathBuf,
+        bytes: Vec<u8>,
+        persisted: &BTreeMap<String, Persisted>,
+    ) {
+        match self
+            .install_named(&bytes, Some(&file), false, Expect::Any)
+            .await
+        {
+            Ok(done) => {
+                if let Some(p) = persisted.get(&done.name)
+                    && let Some(slot) = self.slots.write().get_mut(&done.name)
+                {
+                    slot.persisted.previous = p.previous.clone();
+                }
+            }
+            Err(e) => tracing::error!(file = %file.display(), "module not loaded: {e}"),
+        }
     }
 
     fn insert_disabled(&self, name: &str, file: &Path, hash: String, p: Persisted) -> Result<()> {
@@ -80,18 +94,18 @@ impl Registry {
     /// where the bytes are (the watcher) or should be kept (the API: `None` → the module's
     /// current file, or `<modules_dir>/<name>.wasm`).
     pub async fn install(&self, bytes: &[u8], file: Option<&Path>) -> Result<Installed> {
-        let _guard = self.change.lock().await;
-        self.install_locked(bytes, file, true, Expect::Any).await
+        self.install_named(bytes, file, true, Expect::Any).await
     }
 
     /// Like [`Self::install`], refusing a module whose name is taken (`Expect::New`) or one
     /// that is not the named module (`Expect::Swap`).
     pub async fn install_expecting(&self, bytes: &[u8], expect: Expect<'_>) -> Result<Installed> {
-        let _guard = self.change.lock().await;
-        self.install_locked(bytes, None, true, expect).await
+        self.install_named(bytes, None, true, expect).await
     }
 
-    async fn install_locked(
+    /// Compiles and probes the bytes under no lock, then changes the module they name under
+    /// that name's lock.
+    async fn install_named(
         &self,
         bytes: &[u8],
         file: Option<&Path>,
@@ -115,6 +129,7 @@ impl Registry {
             .map_err(|e| Error::module(&label, format!("bad manifest: {e}")))?;
         drop(probe);
         let name = probed.name.clone();
+        let _guard = self.lock_name(&name).await;
         let existing = self
             .slots
             .read()
@@ -316,7 +331,7 @@ impl Registry {
     /// Swaps back to the version before the current one (which becomes the one a second
     /// rollback returns to).
     pub async fn rollback(&self, name: &str) -> Result<Installed> {
-        let _guard = self.change.lock().await;
+        let _guard = self.lock_name(name).await;
         let (previous, file) = {
             let slots = self.slots.read();
             let s = slots.get(name).ok_or_else(|| not_found(name))?;
@@ -335,7 +350,7 @@ impl Registry {
     /// Stops the module and forgets it; its KV data stays (a module of that name added later
     /// finds it). Its file is deleted from the modules directory unless `keep_file`.
     pub async fn remove(&self, name: &str, keep_file: bool) -> Result<()> {
-        let _guard = self.change.lock().await;
+        let _guard = self.lock_name(name).await;
         let slot = self
             .slots
             .write()
@@ -374,7 +389,7 @@ impl Registry {
 
     /// Stops routing updates to the module and stops its instances; `why` is shown in the list.
     pub async fn disable(&self, name: &str, why: &str) -> Result<()> {
-        let _guard = self.change.lock().await;
+        let _guard = self.lock_name(name).await;
         let module = {
             let mut slots = self.slots.write();
             let s = slots.get_mut(name).ok_or_else(|| not_found(name))?;
@@ -392,7 +407,7 @@ impl Registry {
 
     /// Starts a disabled module again from its file.
     pub async fn enable(&self, name: &str) -> Result<Installed> {
-        let _guard = self.change.lock().await;
+        let _guard = self.lock_name(name).await;
         let (file, running) = {
             let slots = self.slots.read();
             let s = slots.get(name).ok_or_else(|| not_found(name))?;
@@ -415,7 +430,7 @@ impl Registry {
     /// Replaces the module's configuration (what it reads with `config::get`) and restarts it
     /// with it through the same canary path; a module that refuses it keeps the old one.
     pub async fn set_config(&self, name: &str, config: toml::Table) -> Result<Installed> {
-        let _guard = self.change.lock().await;
+        let _guard = self.lock_name(name).await;
         let (file, old) = {
             let mut slots = self.slots.write();
             let s = slots.get_mut(name).ok_or_else(|| not_found(name))?;
