@@ -25,6 +25,16 @@ step() {
     fi
 }
 
+# The fault tests preload libfaketime into the real binary to jump its wall clock. Installed here
+# when this runs as root with apt (CI); elsewhere the test that needs it fails and says how.
+if ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 &&
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== libfaketime for the clock-jump test (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libfaketime >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libfaketime >/dev/null; } ||
+        echo "could not install libfaketime; the clock-jump test will fail"
+fi
+
 step "componentize-py for the Python example module (installed once, then reused)" \
     scripts/build-python-module.sh --setup
 

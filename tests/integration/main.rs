@@ -7,6 +7,7 @@ mod support;
 mod authoring;
 mod broadcast;
 mod clicker;
+mod clock_jump;
 mod contract;
 mod crash;
 mod damaged;

@@ -118,10 +118,19 @@ pub fn bot_texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
 
 /// Runs the real binary (`botbox run`) with `config_file`, logging warnings only.
 pub fn spawn_bot(config_file: &std::path::Path) -> tokio::process::Child {
+    spawn_bot_with_env(config_file, &[])
+}
+
+/// [`spawn_bot`] with more environment variables.
+pub fn spawn_bot_with_env(
+    config_file: &std::path::Path,
+    envs: &[(&str, &str)],
+) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
         .args(["run", "--config"])
         .arg(config_file)
         .env("BOTBOX_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
