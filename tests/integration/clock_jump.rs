@@ -79,7 +79,7 @@ async fn the_wall_clock_jumping_back_an_hour_and_forward_a_day_fires_each_timer_
     );
     let alice = TestUser::alice();
     let users: Vec<TestUser> = (0..6)
-        .map(|i| TestUser::new(9100 + i, &format!("user{i}")))
+        .map(|i| TestUser::new(9100 + i, format!("user{i}")))
         .collect();
     for u in &users {
         send_expecting(&fake, u, "/start", "").await;
