@@ -9,7 +9,7 @@ use std::{
 
 /// Shared by everything; they import only each other (and `config` the store's limit types).
 const FLOOR: &[&str] = &[
-    "bindings", "clock", "config", "error", "health", "logs", "text",
+    "bindings", "bot_api", "clock", "config", "error", "health", "logs", "text",
 ];
 /// The data path, in the order an update travels; none of them may import what sits outside.
 const DATA_PATH: &[&str] = &["intake", "modules", "sandbox", "store", "outbox", "backup"];

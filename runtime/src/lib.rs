@@ -7,6 +7,7 @@
 
 // The floor: shared by everything, importing nothing of the crate but each other.
 pub mod bindings;
+pub mod bot_api;
 pub mod clock;
 pub mod config;
 mod error;
