@@ -107,11 +107,8 @@ impl Intake {
         Some(v)
     }
 
-    /// The host's own command in `update`, when an operator sent one.
+    /// The host's own command in `update` (see [`host_commands::parse`]).
     fn host_command(&self, update: &Update) -> Option<HostCommand> {
-        if self.inner.telegram.operators.is_empty() {
-            return None;
-        }
         host_commands::parse(update, &self.inner.registry.router())
     }
 

@@ -16,6 +16,7 @@ mod dev;
 mod dialogue;
 mod download_queue;
 mod faults;
+mod help;
 mod hostile;
 mod http;
 mod installer;

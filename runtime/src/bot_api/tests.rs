@@ -50,7 +50,10 @@ fn a_parameter_of_the_wrong_type_is_named_with_its_path() {
 #[test]
 fn a_parameter_the_method_does_not_have_is_named() {
     assert_eq!(
-        refused("sendMessage", json!({"chat_id": 1, "text": "x", "chat_di": 2})),
+        refused(
+            "sendMessage",
+            json!({"chat_id": 1, "text": "x", "chat_di": 2})
+        ),
         "`sendMessage`: parameter `chat_di`: the method has no such parameter"
     );
     // Null is absent, as Telegram reads it.
@@ -67,7 +70,13 @@ fn unknown_and_host_methods_are_refused_by_name() {
         refused("sendTelepathy", json!({})),
         "unknown Bot API method `sendTelepathy` (not in the Bot API version this host knows)"
     );
-    for host in ["getUpdates", "setWebhook", "deleteWebhook", "logOut", "close"] {
+    for host in [
+        "getUpdates",
+        "setWebhook",
+        "deleteWebhook",
+        "logOut",
+        "close",
+    ] {
         assert_eq!(
             refused(host, json!({"url": "https://evil.example"})),
             format!("`{host}` is the host's own: modules cannot call it")

@@ -1,5 +1,5 @@
-//! Carries out operators' commands to the host (recognized at intake, see
-//! [`crate::intake::HostCommand`]) and answers in their chat.
+//! Carries out commands to the host (recognized at intake, see [`crate::intake::HostCommand`]):
+//! operators' commands and everyone's `/help`, and answers in their chat.
 
 use std::sync::Arc;
 
@@ -40,6 +40,7 @@ pub(crate) async fn run(
 /// Carries out an operator's command and answers in the chat.
 async fn carry_out(registry: Arc<Registry>, bot: Bot, cmd: HostCommand) {
     let (chat, answer) = match cmd {
+        HostCommand::Help { chat, commands } => (chat, help(&commands)),
         HostCommand::InstallWithoutFile { chat } => (
             chat,
             "Send the module's .wasm file as a document with the caption /install.".to_string(),
@@ -97,6 +98,18 @@ async fn carry_out(registry: Arc<Registry>, bot: Bot, cmd: HostCommand) {
     {
         tracing::warn!(chat, "cannot answer the operator: {e}");
     }
+}
+
+/// The answer to `/help`: every command the sender may use, one per line.
+fn help(commands: &[(String, String)]) -> String {
+    if commands.is_empty() {
+        return "This bot has no commands yet.".to_string();
+    }
+    let lines: Vec<String> = commands
+        .iter()
+        .map(|(cmd, description)| format!("/{cmd} — {description}"))
+        .collect();
+    format!("Commands:\n{}", lines.join("\n"))
 }
 
 async fn install(

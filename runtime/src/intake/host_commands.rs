@@ -1,13 +1,21 @@
-//! Operators' commands to the host in Telegram (`/install` with a `.wasm` document, `/modules`,
-//! `/rollback <name>`), recognized at intake and carried out by the control plane.
+//! Commands to the host in Telegram, recognized at intake and carried out by the control plane:
+//! operators' `/install` with a `.wasm` document, `/modules` and `/rollback <name>`, and
+//! everyone's `/help` when no module answers it itself.
 
 use teloxide_core::types::{Update, UpdateKind};
 
 use crate::modules::Router;
 
-/// An operator's command to the host.
+/// A command to the host.
 #[derive(Debug)]
 pub enum HostCommand {
+    /// `/help`, which no module owns: the host lists every module's commands.
+    Help {
+        /// Where to answer.
+        chat: i64,
+        /// The commands, with their descriptions, the sender may use.
+        commands: Vec<(String, String)>,
+    },
     /// `/install` as the caption of a document.
     Install {
         /// Where to answer.
@@ -38,18 +46,26 @@ pub enum HostCommand {
     },
 }
 
-/// The host's own command in `update`, when an operator sent one. Anyone else's `/install`,
-/// `/modules` or `/rollback` is not the host's business (a module may answer it).
+/// The host's own command in `update`: `/help` from anyone when no module owns it, the others
+/// when an operator sent them. Anyone else's `/install`, `/modules` or `/rollback` is not the
+/// host's business (a module may answer it).
 pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
     let UpdateKind::Message(m) = &update.kind else {
         return None;
     };
-    if !router.is_operator(m.from.as_ref()) {
-        return None;
-    }
     let chat = m.chat.id.0;
     let text = m.text().or_else(|| m.caption())?;
     let (cmd, args) = router.command_of(text)?;
+    let operator = router.is_operator(m.from.as_ref());
+    if cmd == "help" && !router.owns_command("help") {
+        return Some(HostCommand::Help {
+            chat,
+            commands: router.described_commands(operator),
+        });
+    }
+    if !operator {
+        return None;
+    }
     match cmd.as_str() {
         "install" => Some(match m.document() {
             Some(d) => HostCommand::Install {

@@ -33,6 +33,8 @@ pub struct Router {
     operators: HashSet<i64>,
     admin_only: HashSet<String>,
     commands: HashMap<String, String>,
+    /// Each command with its description, in the order modules were added.
+    described: Vec<(String, String)>,
     tags: HashMap<String, String>,
     messages: Vec<String>,
     edited: Vec<String>,
@@ -71,7 +73,10 @@ impl Router {
                 .or_insert_with(|| name.clone());
             if owner != name {
                 lost.push(c.name.clone());
-            } else if c.admin_only || extra_admin.iter().any(|a| a.eq_ignore_ascii_case(&cmd)) {
+                continue;
+            }
+            self.described.push((cmd.clone(), c.description.clone()));
+            if c.admin_only || extra_admin.iter().any(|a| a.eq_ignore_ascii_case(&cmd)) {
                 self.admin_only.insert(cmd);
             }
         }
@@ -146,6 +151,21 @@ impl Router {
     pub fn command_of(&self, text: &str) -> Option<(String, String)> {
         self.parse_command(text)
             .and_then(|(cmd, args, for_us)| for_us.then_some((cmd, args)))
+    }
+
+    /// Whether a module owns `/command`.
+    pub fn owns_command(&self, command: &str) -> bool {
+        self.commands.contains_key(command)
+    }
+
+    /// The commands and their descriptions, in the order modules were added; those only
+    /// operators may use are left out unless `operator`.
+    pub fn described_commands(&self, operator: bool) -> Vec<(String, String)> {
+        self.described
+            .iter()
+            .filter(|(cmd, _)| operator || !self.admin_only.contains(cmd))
+            .cloned()
+            .collect()
     }
 
     /// Whether `user` is one of the bot's operators.

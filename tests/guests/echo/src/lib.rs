@@ -5,6 +5,8 @@
 //! - `/edit` sends `v1` and, in the same update, edits it to `v2` through its ticket, before the
 //!   host has delivered it (so the chat must end up showing `v2`);
 //! - `/buttons` sends a message with inline buttons A (data `a`) and B (data `b`);
+//! - `/help` is answered `echo help: send any text` (the module answers it itself, so the host
+//!   does not);
 //! - a press of one of them is answered (answerCallbackQuery) and followed by `pressed: <data>`.
 
 use botbox_sdk::outbox::{self, InlineButton, InlineKeyboard, Message};
@@ -18,6 +20,7 @@ impl Module for Echo {
             .command("edit", "Send v1, then edit it to v2")
             .command("edits", "Send v1, then edit it to v2 and to v3")
             .command("buttons", "Show buttons A and B")
+            .command("help", "How to use the echo")
             .wants_messages())
     }
 
@@ -31,6 +34,9 @@ impl Module for Echo {
             return Ok(());
         }
         match update.command() {
+            Some("help") => {
+                reply(update, "echo help: send any text")?;
+            }
             Some("edit") => {
                 let ticket = reply(update, "v1")?;
                 outbox::edit_text(ticket, "v2")?;

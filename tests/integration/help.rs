@@ -1,0 +1,63 @@
+//! `/help`, tried as a new user would: the host answers with every module's commands (those only
+//! operators may use, only to operators), unless a module answers it itself.
+
+use crate::support::*;
+use botbox::config::ModuleSettings;
+use botbox_test_artifacts::{CLICKER, ECHO, REMINDER};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_every_module_s_commands_and_operators_see_theirs_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[CLICKER, REMINDER]);
+    let operator = TestUser::new(555, "Operator");
+    c.telegram.operators = vec![operator.id];
+    c.modules.insert(
+        "reminder".into(),
+        ModuleSettings {
+            admin_commands: vec!["reminders".into()],
+            ..ModuleSettings::default()
+        },
+    );
+    let rt = start(c).await;
+
+    let newcomer = TestUser::new(71, "Newcomer");
+    send_expecting(&fake, &newcomer, "/help", "Commands:").await;
+    let answer = bot_texts(&fake, newcomer.id).join("\n");
+    assert!(
+        answer.contains("/start — Register and show the Click and Rating buttons"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("/remind — Remind me: /remind 10m buy milk"),
+        "{answer}"
+    );
+    assert!(
+        !answer.contains("/reminders"),
+        "an operators' command shown to a user: {answer}"
+    );
+
+    send_expecting(&fake, &operator, "/help", "Commands:").await;
+    let answer = bot_texts(&fake, operator.id).join("\n");
+    assert!(
+        answer.contains("/reminders — List my pending reminders"),
+        "{answer}"
+    );
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_that_declares_help_answers_it_and_the_host_stays_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let rt = start(config(dir.path(), &fake, &[CLICKER, ECHO])).await;
+    let user = TestUser::new(72, "User");
+    send_expecting(&fake, &user, "/help", "echo help: send any text").await;
+    // Something after it, so that a late answer from the host would have arrived first.
+    send_expecting(&fake, &user, "hello", "echo: hello").await;
+    assert_eq!(
+        bot_texts(&fake, user.id),
+        ["echo help: send any text", "echo: hello"]
+    );
+    rt.stop().await;
+}
