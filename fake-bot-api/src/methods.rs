@@ -114,12 +114,20 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
                 .json("commands")
                 .map_err(|()| ApiError::bad_request("can't parse commands JSON object"))?
                 .unwrap_or_else(|| json!([]));
-            shared.write(|state| state.commands = commands);
+            let scope = scope_key(params)?;
+            shared.write(|state| state.commands.insert(scope, commands));
             Ok(json!(true).into())
         }
-        "getmycommands" => Ok(shared.read(|state| state.commands.clone()).into()),
+        "getmycommands" => {
+            let scope = scope_key(params)?;
+            Ok(shared
+                .read(|state| state.commands.get(&scope).cloned())
+                .unwrap_or_else(|| json!([]))
+                .into())
+        }
         "deletemycommands" => {
-            shared.write(|state| state.commands = json!([]));
+            let scope = scope_key(params)?;
+            shared.write(|state| state.commands.remove(&scope));
             Ok(json!(true).into())
         }
         "getchat" => {
@@ -190,4 +198,27 @@ pub(crate) fn admit(state: &mut State, chat_id: i64) -> Result<(), ApiError> {
             state.count_too_many_requests(Some(chat_id));
             ApiError::too_many_requests(retry_after)
         })
+}
+
+/// The key of a command menu's `scope` parameter: its type, and its chat when it has one
+/// (`default`, `chat:42`, `chat_member:42:7`).
+fn scope_key(params: &Params) -> Result<String, ApiError> {
+    let Some(scope) = params
+        .json("scope")
+        .map_err(|()| ApiError::bad_request("can't parse BotCommandScope JSON object"))?
+    else {
+        return Ok("default".into());
+    };
+    let kind = scope
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("unsupported bot command scope type"))?;
+    let mut key = kind.to_string();
+    for part in ["chat_id", "user_id"] {
+        if let Some(v) = scope.get(part) {
+            key.push(':');
+            key.push_str(&v.to_string().trim_matches('"').to_string());
+        }
+    }
+    Ok(key)
 }

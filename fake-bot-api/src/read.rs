@@ -91,6 +91,20 @@ impl<'a> StateView<'a> {
         self.state.counters
     }
 
+    /// The bot's command menu for `scope` (`default`, `chat:<id>`, ... as the scope's type and
+    /// chat), as (command, description) pairs; empty when none was set.
+    pub fn bot_commands(&self, scope: &str) -> Vec<(String, String)> {
+        let Some(serde_json::Value::Array(list)) = self.state.commands.get(scope) else {
+            return Vec::new();
+        };
+        list.iter()
+            .map(|c| {
+                let field = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                (field("command"), field("description"))
+            })
+            .collect()
+    }
+
     /// How many calls naming `chat_id` were answered 429, forced ones included.
     pub fn too_many_requests_in(&self, chat_id: i64) -> u64 {
         self.state
@@ -223,6 +237,11 @@ impl FakeBotApi {
     /// See [`StateView::counters`].
     pub fn counters(&self) -> Counters {
         self.view(|view| view.counters())
+    }
+
+    /// See [`StateView::bot_commands`].
+    pub fn bot_commands(&self, scope: &str) -> Vec<(String, String)> {
+        self.view(|view| view.bot_commands(scope))
     }
 
     /// See [`StateView::too_many_requests_in`].

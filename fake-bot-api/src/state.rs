@@ -171,7 +171,8 @@ pub(crate) struct State {
     /// Chats that are supergroups whatever their id says (the targets of migrations).
     pub(crate) supergroups: HashSet<i64>,
     pub(crate) blocked: HashSet<i64>,
-    pub(crate) commands: Value,
+    /// The bot's command menus by scope (`default`, `chat:<id>`, `all_private_chats`, ...).
+    pub(crate) commands: BTreeMap<String, Value>,
     /// Bumped by every getUpdates so an older long poll knows it was superseded.
     pub(crate) poll_generation: u64,
     pub(crate) files: HashMap<String, crate::methods::StoredFile>,
@@ -202,7 +203,7 @@ impl State {
             migrated: HashMap::new(),
             supergroups: HashSet::new(),
             blocked: HashSet::new(),
-            commands: json!([]),
+            commands: BTreeMap::new(),
             poll_generation: 0,
             files: HashMap::new(),
             waiting_polls: 0,

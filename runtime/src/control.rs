@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub(crate) mod breaker;
+pub(crate) mod command_menu;
 pub(crate) mod operator_commands;
 pub(crate) mod watcher;
 

@@ -198,6 +198,15 @@ impl Runtime {
             ),
         );
         tasks.spawn(
+            "command menu",
+            control::command_menu::run(
+                registry.clone(),
+                bot.clone(),
+                config.telegram.operators.clone(),
+                shutdown_rx.clone(),
+            ),
+        );
+        tasks.spawn(
             "timers",
             intake::timers::run(
                 db.clone(),

@@ -61,3 +61,59 @@ async fn a_module_that_declares_help_answers_it_and_the_host_stays_quiet() {
     );
     rt.stop().await;
 }
+
+/// The names in the menu of `scope`.
+fn menu(fake: &FakeBotApi, scope: &str) -> Vec<String> {
+    fake.bot_commands(scope)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_menu_follows_the_modules_and_operators_see_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[CLICKER, REMINDER]);
+    c.telegram.operators = vec![555];
+    c.modules.insert(
+        "reminder".into(),
+        ModuleSettings {
+            admin_commands: vec!["reminders".into()],
+            ..ModuleSettings::default()
+        },
+    );
+    let rt = start(c).await;
+    fake.wait_until(WAIT, |v| !v.bot_commands("chat:555").is_empty())
+        .await
+        .expect("the bot's command menus are set (everyone's first, then the operators')");
+    assert_eq!(menu(&fake, "default"), ["start", "remind", "help"]);
+    assert_eq!(
+        menu(&fake, "chat:555"),
+        [
+            "start",
+            "remind",
+            "reminders",
+            "help",
+            "modules",
+            "rollback",
+            "install"
+        ]
+    );
+    assert!(
+        fake.bot_commands("default")
+            .contains(&("remind".into(), "Remind me: /remind 10m buy milk".into()))
+    );
+
+    // A module removed: its commands leave the menu.
+    rt.registry().remove("reminder", true).await.unwrap();
+    fake.wait_until(WAIT, |v| {
+        !v.bot_commands("chat:555")
+            .iter()
+            .any(|(c, _)| c == "reminders")
+    })
+    .await
+    .expect("the menus follow the removal");
+    assert_eq!(menu(&fake, "default"), ["start", "help"]);
+    rt.stop().await;
+}

@@ -107,6 +107,8 @@ pub struct Registry {
     /// Serializes what is derived from all the slots (the router, the persisted record), so
     /// changes of different modules never publish a stale view over a newer one.
     publishing: Mutex<()>,
+    /// Bumped whenever the routing table changes (see [`Registry::watch_router`]).
+    router_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Registry {
@@ -117,7 +119,14 @@ impl Registry {
             router: RwLock::new(Arc::new(router)),
             changing: Mutex::new(HashMap::new()),
             publishing: Mutex::new(()),
+            router_changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes whenever the routing table does (a module added, swapped, removed, enabled or
+    /// disabled), for what is derived from it, like the bot's command menu.
+    pub fn watch_router(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.router_changes.subscribe()
     }
 
     /// Waits until no other change of module `name` runs; the change lasts as long as the guard.
@@ -256,6 +265,8 @@ impl Registry {
             }
         }
         *self.router.write() = Arc::new(router);
+        self.router_changes
+            .send_modify(|generation| *generation += 1);
     }
 
     /// The environment of module `name`'s instances. `real` carries its tag, and the
