@@ -217,7 +217,7 @@ fn scope_key(params: &Params) -> Result<String, ApiError> {
     for part in ["chat_id", "user_id"] {
         if let Some(v) = scope.get(part) {
             key.push(':');
-            key.push_str(&v.to_string().trim_matches('"').to_string());
+            key.push_str(v.to_string().trim_matches('"'));
         }
     }
     Ok(key)
