@@ -370,6 +370,7 @@ impl Runtime {
     /// database is closed. Other clones of this runtime must be dropped for it to finish.
     pub async fn stop(self) {
         self.shutdown();
+        control::admin::remove_addr(&self.inner.config.data_dir);
         self.inner.tasks.join_all().await;
         crate::backup::schedule::at_shutdown(
             self.inner.db.clone(),

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_token;
 mod authoring;
 mod broadcast;
 mod clicker;

@@ -71,7 +71,7 @@ struct Api {
 }
 
 impl Api {
-    fn find(config: &Config) -> anyhow::Result<Api> {
+    async fn find(config: &Config) -> anyhow::Result<Api> {
         let dir = &config.data_dir;
         let addr = std::fs::read_to_string(admin::addr_path(dir)).with_context(|| {
             format!(
@@ -79,11 +79,13 @@ impl Api {
                 dir.display()
             )
         })?;
-        Ok(Api {
+        let api = Api {
             url: format!("http://{}", addr.trim()),
             token: admin::token(config.admin.token.expose(), dir)?,
             http: reqwest::Client::new(),
-        })
+        };
+        super::target::verify_admin(&api.http, &api.url, &api.token).await?;
+        Ok(api)
     }
 
     async fn send(
@@ -148,7 +150,7 @@ pub async fn module(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     use reqwest::Method;
-    let api = Api::find(config)?;
+    let api = Api::find(config).await?;
     match cmd {
         ModuleCommand::List => {
             let list: Vec<ModuleInfo> =

@@ -55,11 +55,10 @@ pub(crate) async fn target(config: &Config) -> anyhow::Result<Target> {
             let addr = std::fs::read_to_string(admin::addr_path(dir))
                 .context("the bot is running but its admin address is unknown (no admin.addr)")?;
             let token = admin::token(config.admin.token.expose(), dir)?;
-            Ok(Target::Online {
-                url: format!("http://{}", addr.trim()),
-                token,
-                http: reqwest::Client::new(),
-            })
+            let url = format!("http://{}", addr.trim());
+            let http = reqwest::Client::new();
+            verify_admin(&http, &url, &token).await?;
+            Ok(Target::Online { url, token, http })
         }
         Err(e) => Err(e).context("cannot open the database"),
     }
@@ -106,4 +105,45 @@ fn http_404() -> axum::http::Response<Vec<u8>> {
     let mut r = axum::http::Response::new(Vec::new());
     *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
     r
+}
+
+/// Checks that the admin API at `url` is the bot that holds `token`, before the token is sent
+/// there: it must answer a fresh nonce with the proof only the token's holder can compute (a
+/// process that took the port of a stopped bot cannot).
+pub(crate) async fn verify_admin(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    let nonce = {
+        use rand::Rng;
+        hex::encode(rand::rng().random::<[u8; 16]>())
+    };
+    let answer: serde_json::Value = http
+        .get(format!("{url}/v1/hello"))
+        .query(&[("nonce", &nonce)])
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| {
+            format!("the bot's admin API at {url} does not answer: is the bot running?")
+        })?
+        .json()
+        .await
+        .with_context(|| format!("what answers at {url} is not botbox's admin API"))?;
+    let proof = answer["proof"].as_str().unwrap_or_default();
+    let expected = admin::proof(token, &nonce);
+    let same = proof.len() == expected.len()
+        && proof
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        bail!(
+            "what answers at {url} is not this bot: it cannot prove it holds the admin token, so the token was not sent (is the bot running? an address left by a bot that was killed may be someone else's now)"
+        );
+    }
+    Ok(())
 }

@@ -53,6 +53,28 @@ pub fn write_addr(data_dir: &Path, addr: std::net::SocketAddr) -> Result<()> {
     std::fs::write(&path, addr.to_string()).map_err(|e| Error::io(&path, e))
 }
 
+/// Removes the admin API's address at shutdown, so that no command sends the token to whatever
+/// listens there next.
+pub fn remove_addr(data_dir: &Path) {
+    match std::fs::remove_file(addr_path(data_dir)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("cannot remove admin.addr: {e}"),
+    }
+}
+
+/// The admin API's proof that it knows `token`, for a client's `nonce` (`GET /v1/hello`):
+/// HMAC-SHA256 of the nonce under the token, in hex. A client checks it before it sends the
+/// token, so a process that took the port of a stopped bot never receives it.
+pub fn proof(token: &str, nonce: &str) -> String {
+    use hmac::{Mac, digest::KeyInit};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(token.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"botbox-admin-hello:");
+    mac.update(nonce.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// The file the generated admin token is kept in.
 pub fn token_path(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("admin.token")

@@ -60,13 +60,28 @@ pub async fn serve(
         .merge(super::modules_api::routes())
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
-        .with_state(ctx)
-        .merge(monitoring);
+        .with_state(ctx.clone())
+        .merge(monitoring)
+        .merge(Router::new().route("/v1/hello", get(hello)).with_state(ctx));
     tracing::info!(%listen, "admin API listening");
     Ok((
         listen,
         crate::intake::listen::serve_until(listener, app, shutdown, "admin API"),
     ))
+}
+
+#[derive(Deserialize)]
+struct Hello {
+    nonce: String,
+}
+
+/// `GET /v1/hello?nonce=...`, without the token: proves this is the bot that holds it (see
+/// [`super::proof`]).
+async fn hello(State(ctx): State<Arc<Ctx>>, Query(q): Query<Hello>) -> Response {
+    if q.nonce.len() < 16 || q.nonce.len() > 128 {
+        return (StatusCode::BAD_REQUEST, "nonce: 16 to 128 characters").into_response();
+    }
+    Json(serde_json::json!({ "proof": super::proof(&ctx.token, &q.nonce) })).into_response()
 }
 
 async fn auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
