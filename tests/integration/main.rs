@@ -22,6 +22,7 @@ mod hostile;
 mod http;
 mod installer;
 mod kv;
+mod log_forgery;
 mod operator;
 mod ops;
 mod outbox;

@@ -92,8 +92,8 @@ pub async fn kv(
                 }
             };
             match value {
-                Some(v) => writeln!(out, "{}", show(&v, hex))?,
-                None => bail!("no key `{}` in {module}", show(&key, hex)),
+                Some(v) => writeln!(out, "{}", show(&v, hex, true))?,
+                None => bail!("no key `{}` in {module}", show(&key, hex, false)),
             }
         }
         (
@@ -123,7 +123,7 @@ pub async fn kv(
             let key = bytes_of(&key, hex)?;
             let existed = write(&t, &module, vec![(key.clone(), None)]).await?;
             if !existed {
-                bail!("no key `{}` in {module}", show(&key, hex));
+                bail!("no key `{}` in {module}", show(&key, hex, false));
             }
         }
         (
@@ -136,7 +136,12 @@ pub async fn kv(
         ) => {
             let entries = scan(&t, &module, prefix.as_bytes(), limit).await?;
             for (k, v) in entries {
-                writeln!(out, "{}\t{}", show(&k, false), show(&v, false))?;
+                writeln!(
+                    out,
+                    "{}\t{}",
+                    show(&k, false, false),
+                    show(&v, false, false)
+                )?;
             }
         }
         (KvCommand::Export { module, file }, _) => {

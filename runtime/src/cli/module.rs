@@ -174,7 +174,7 @@ pub async fn module(
                     m.latency_p99_us.map_or("-".into(), |l| l.to_string()),
                     &m.hash[..m.hash.len().min(12)],
                     m.disabled_reason
-                        .map(|r| format!("  ({r})"))
+                        .map(|r| format!("  ({})", crate::text::printable(&r, 300)))
                         .unwrap_or_default()
                 )?;
             }
@@ -280,7 +280,7 @@ pub async fn module(
                     "{} {:<5} {}",
                     l["at_ms"],
                     l["level"].as_str().unwrap_or_default(),
-                    l["text"].as_str().unwrap_or_default()
+                    crate::text::printable(l["text"].as_str().unwrap_or_default(), 8192)
                 )?;
             }
         }
@@ -292,7 +292,7 @@ pub async fn module(
                     "{} update {}: {}",
                     q["module"].as_str().unwrap_or_default(),
                     q["update_id"],
-                    q["reason"].as_str().unwrap_or_default()
+                    crate::text::printable(q["reason"].as_str().unwrap_or_default(), 8192)
                 )?;
             }
         }

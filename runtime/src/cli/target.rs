@@ -72,9 +72,13 @@ pub(crate) fn bytes_of(s: &str, hex: bool) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-pub(crate) fn show(v: &[u8], hex: bool) -> String {
+/// A key or value for the terminal: text with its control characters escaped (a module wrote
+/// it), or hex when it is not UTF-8 or `hex` is asked for. `whole` keeps its newlines and tabs
+/// (one value printed alone) instead of escaping them (one line of a listing).
+pub(crate) fn show(v: &[u8], hex: bool, whole: bool) -> String {
     match (hex, std::str::from_utf8(v)) {
-        (false, Ok(t)) => t.to_string(),
+        (false, Ok(t)) if whole => crate::text::printable_lines(t).into_owned(),
+        (false, Ok(t)) => crate::text::printable(t, usize::MAX).into_owned(),
         _ => hex::encode(v),
     }
 }

@@ -25,6 +25,10 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
     if m.version.is_empty() || m.version.len() > 64 {
         return Err("version must be 1-64 characters".into());
     }
+    // Shown in lists, logs and the operator's terminal.
+    if crate::text::printable(&m.version, 64) != m.version {
+        return Err("version must be printable (no control characters)".into());
+    }
     for h in &m.http_hosts {
         // An optional `:port` or `:*` after the name.
         let name = match h.rsplit_once(':') {
@@ -56,9 +60,12 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
         if !ok_name(&c.name, &['_'], 32) {
             return Err(format!("command `{}` must be 1-32 of a-z 0-9 _", c.name));
         }
-        if c.description.is_empty() || c.description.chars().count() > 256 {
+        if c.description.is_empty()
+            || c.description.chars().count() > 256
+            || c.description.chars().any(char::is_control)
+        {
             return Err(format!(
-                "command `{}` needs a description of 1-256 characters",
+                "command `{}` needs a description of 1-256 characters, none of them a control character",
                 c.name
             ));
         }

@@ -74,6 +74,8 @@ impl GuestLog {
     /// Records what the host did with the module (loaded, swapped, trapped, stopped): kept
     /// with its lines, logged, never rate-limited.
     pub fn host_event(&self, text: &str) {
+        // Module-controlled parts (error texts, hosts it asked for) are made printable.
+        let text = &*crate::text::printable(text, 4096);
         let mut s = self.state.lock();
         self.keep_line(&mut s, "host", text);
         drop(s);
@@ -90,10 +92,19 @@ impl GuestLog {
             .collect()
     }
 
-    /// Writes one line at `level` (`"debug"`, `"info"`, `"warn"`, `"error"`), if the bucket allows.
+    /// Records the host's refusal of something the module asked for (an HTTP host it was not
+    /// granted, too many requests in flight): kept like a host event, but under the module's
+    /// log rate limit, since the module decides how often it happens.
+    pub fn refusal(&self, text: &str) {
+        self.line("host", text);
+    }
+
+    /// Writes one line at `level` (`"debug"`, `"info"`, `"warn"`, `"error"`; `"host"` for a
+    /// refusal), if the bucket allows.
     pub fn line(&self, level: &str, line: &str) {
-        // Module-controlled size: one line is cut at 4 KiB.
-        let line = crate::text::cut_bytes(line, 4096);
+        // Module-controlled size and bytes: one line is cut at 4 KiB and made printable (no
+        // newline to forge another log line, no terminal escape).
+        let line = &*crate::text::printable(line, 4096);
         let mut s = self.state.lock();
         self.keep_line(&mut s, level, line);
         let now = Instant::now();
@@ -114,7 +125,7 @@ impl GuestLog {
         match level {
             "debug" => tracing::debug!(module, "{line}"),
             "info" => tracing::info!(module, "{line}"),
-            "warn" => tracing::warn!(module, "{line}"),
+            "warn" | "host" => tracing::warn!(module, "{line}"),
             _ => tracing::error!(module, "{line}"),
         }
     }

@@ -162,7 +162,7 @@ impl WasiHttpHooks for HttpHooks {
         };
         let authority = || request.uri().authority().map_or("?", |a| a.as_str());
         if !allowed {
-            self.env.log.host_event(&format!(
+            self.env.log.refusal(&format!(
                 "outgoing HTTP to {} refused: host not granted",
                 authority()
             ));
@@ -171,7 +171,7 @@ impl WasiHttpHooks for HttpHooks {
         // Module-controlled count: checked here, when the module sends, never waited on.
         let Some(place) = self.take_place() else {
             let limits = &self.env.http;
-            self.env.log.host_event(&format!(
+            self.env.log.refusal(&format!(
                 "outgoing HTTP to {} refused: too many requests in flight (at most {} per \
                  instance, {} per module)",
                 authority(),

@@ -108,7 +108,9 @@ impl Instance {
         if let Some(last) = recent.last() {
             msg.push_str(&format!(" (last output: {last})"));
         }
-        CallError::Trap(msg)
+        // A trap's message names the module's own functions and quotes its output: printable,
+        // and bounded, wherever it is logged or kept.
+        CallError::Trap(crate::text::printable(&msg, 4096).into_owned())
     }
 
     /// The failure of a call stopped at its wall-clock deadline. The instance was left in the
@@ -130,7 +132,7 @@ impl Instance {
         match within(self.wall_limit, call).await {
             None => Err(self.past_wall_limit()),
             Some(Ok(Ok(m))) => Ok(m),
-            Some(Ok(Err(e))) => Err(CallError::Refused(e)),
+            Some(Ok(Err(e))) => Err(CallError::Refused(refusal(&e))),
             Some(Err(e)) => Err(self.trap(e, started_ms)),
         }
     }
@@ -167,7 +169,7 @@ impl Instance {
         let result = match result {
             None => Err(self.past_wall_limit()),
             Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(CallError::Refused(e)),
+            Some(Ok(Err(e))) => Err(CallError::Refused(refusal(&e))),
             Some(Err(e)) => Err(self.trap(e, started_ms)),
         };
         (result, output)
@@ -177,4 +179,9 @@ impl Instance {
 /// `call`'s output, or `None` when it did not finish within `limit` (it is then dropped).
 async fn within<T>(limit: Duration, call: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(limit, call).await.ok()
+}
+
+/// The error a module returned, printable and bounded wherever it is logged or kept.
+pub(crate) fn refusal(e: &str) -> String {
+    crate::text::printable(e, 4096).into_owned()
 }

@@ -85,7 +85,7 @@ impl Instance {
         let left = wall.saturating_sub(started.elapsed());
         let result = match tokio::time::timeout(left, collector).await {
             Ok(Ok(Ok(reply))) => Ok(reply),
-            Ok(Ok(Err(refused))) => Err(CallError::Refused(refused)),
+            Ok(Ok(Err(refused))) => Err(CallError::Refused(super::refusal(&refused))),
             Ok(Err(e)) => Err(CallError::Refused(format!("collecting the response: {e}"))),
             Err(_) => Err(CallError::Trap(
                 "the module returned without finishing its response body".into(),

@@ -25,6 +25,8 @@
 //!   `flood: <n> accepted, then <error>`, is kept and answered by `/report`.
 //! - `/bigtext` sends and broadcasts a 100 kB text: `bigtext: send <error>; broadcast <error>`.
 //! - `/logflood` writes 100,000 lines to stdout and stderr: `logflood: wrote 100000 lines`.
+//! - `/forgelog` writes a line that carries a forged host log line after a newline and terminal
+//!   escape sequences, through its log and stderr, then panics with it (quarantined).
 //! - `/recurse` recurses without bound until the host's stack limit traps; `/recurse_frames` does
 //!   with big frames in linear memory (Rust's stack), which runs out first and traps on the
 //!   access below its bottom; `/panic` panics, `/spin` loops forever, `/bomb` allocates without
@@ -65,6 +67,7 @@ impl Module for Hostile {
             .command("report", "Show what /flood got")
             .command("bigtext", "Send a 100 kB message")
             .command("logflood", "Write 100,000 log lines")
+            .command("forgelog", "Write a forged log line with terminal escapes")
             .command("recurse", "Recurse without bound")
             .command("recurse_frames", "Recurse without bound with big frames")
             .command("panic", "Panic")
@@ -105,12 +108,22 @@ impl Module for Hostile {
             Some("vandal") => vandal(update.command_args()),
             Some("hoard") => hoard::hoard(update),
             Some("ping") => "hostile alive".to_owned(),
+            Some("forgelog") => {
+                botbox_sdk::log::warn!("{FORGED}");
+                eprintln!("{FORGED}");
+                panic!("{FORGED}");
+            }
             _ => return Ok(()),
         };
         reply(update, &answer)?;
         Ok(())
     }
 }
+
+/// A log line that would pass for the host's after a newline, and would clear the operator's
+/// screen and retitle the terminal if printed raw.
+const FORGED: &str =
+    "forged\n2026-12-04T00:00:00Z  INFO botbox: operator approved \u{1b}[2J\u{1b}]0;owned\u{7}";
 
 /// Sends up to 1000 messages to the update's chat; returns how far it got.
 fn flood(update: &Update) -> Result<String, Error> {
