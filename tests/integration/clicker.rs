@@ -59,7 +59,7 @@ async fn clicker_registers_counts_and_ranks_users_through_the_webhook() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let mut c = config(dir.path(), &fake, &[CLICKER]);
-    use_webhook(&mut c, "s3cret-token");
+    use_webhook(&mut c, "s3cret-token-0123456789");
     let rt = start(c).await;
     register_click_and_rate(&fake).await;
     assert!(

@@ -8,7 +8,7 @@ async fn a_wrong_or_missing_secret_gets_401_and_nothing_is_processed() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let mut c = config(dir.path(), &fake, &[CLICKER]);
-    use_webhook(&mut c, "right-secret");
+    use_webhook(&mut c, "right-secret-0123456789");
     let url = c.telegram.webhook.url.clone();
     let rt = start(c).await;
     let update = serde_json::json!({
@@ -26,10 +26,29 @@ async fn a_wrong_or_missing_secret_gets_401_and_nothing_is_processed() {
         }
         assert_eq!(req.send().await.unwrap().status(), 401);
     }
+    // A wrong secret is refused from the headers alone: the server does not wait for a body
+    // (here announced at 500 kB and never sent) before it answers.
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    let head = format!(
+        "POST /telegram HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-telegram-bot-api-secret-token: wrong-secret\r\ncontent-length: 500000\r\n\r\n"
+    );
+    let answer = crate::http::peers::raw_exchange(
+        addr.parse().unwrap(),
+        head.as_bytes(),
+        |got| got.contains("\r\n\r\n"),
+        WAIT,
+    )
+    .await
+    .expect("refused without the body");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     // The right secret is accepted (and the update recorded) ...
     let ok = http
         .post(&url)
-        .header("X-Telegram-Bot-Api-Secret-Token", "right-secret")
+        .header("X-Telegram-Bot-Api-Secret-Token", "right-secret-0123456789")
         .json(&update)
         .send()
         .await
@@ -51,13 +70,13 @@ async fn malformed_updates_are_logged_and_skipped_without_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let mut c = config(dir.path(), &fake, &[CLICKER]);
-    use_webhook(&mut c, "right-secret");
+    use_webhook(&mut c, "right-secret-0123456789");
     let url = c.telegram.webhook.url.clone();
     let rt = start(c).await;
     let http = reqwest::Client::new();
     let post = |body: String| {
         http.post(&url)
-            .header("X-Telegram-Bot-Api-Secret-Token", "right-secret")
+            .header("X-Telegram-Bot-Api-Secret-Token", "right-secret-0123456789")
             .header("content-type", "application/json")
             .body(body)
             .send()

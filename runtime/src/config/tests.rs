@@ -28,6 +28,32 @@ fn webhook_mode_requires_a_secret() {
     c.telegram.token = Secret::new("1:x");
     c.telegram.mode = Mode::Webhook;
     assert!(c.validate().unwrap_err().to_string().contains("secret"));
+    // Too short to keep a guesser out, or with characters Telegram refuses.
+    for weak in [
+        "s3cret",
+        "right-secret",
+        "a b c d e f g h i j k l",
+        &"x".repeat(257),
+    ] {
+        c.telegram.webhook.secret = Secret::new(weak);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("16-256 of A-Z a-z 0-9 _ -"), "{weak}: {e}");
+    }
+    c.telegram.webhook.secret = Secret::new("0123456789abcdef_-XY");
+    c.validate().unwrap();
+}
+
+#[test]
+fn keeping_no_backups_is_refused() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("1:x");
+    c.backup.keep = 0;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`backup.keep` must be at least 1")
+    );
 }
 
 #[test]

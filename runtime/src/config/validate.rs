@@ -73,9 +73,19 @@ impl Config {
                 "`backup.telegram_part_bytes` must be 1..=20000000 (bots download at most 20 MB)",
             );
         }
-        if self.telegram.mode == Mode::Webhook && self.telegram.webhook.secret.is_empty() {
+        if self.backup.keep == 0 {
             return bad(
-                "webhook mode needs `telegram.webhook.secret` (BOTBOX_WEBHOOK_SECRET), 1-256 of A-Z a-z 0-9 _ -",
+                "`backup.keep` must be at least 1 (0 would delete each backup as soon as it is made; set `backup.interval_secs = 0` for no scheduled backups)",
+            );
+        }
+        let secret = self.telegram.webhook.secret.expose();
+        let secret_ok = (16..=256).contains(&secret.len())
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if self.telegram.mode == Mode::Webhook && !secret_ok {
+            return bad(
+                "webhook mode needs `telegram.webhook.secret` (BOTBOX_WEBHOOK_SECRET): 16-256 of A-Z a-z 0-9 _ - (it is all that keeps others from sending the bot updates; `openssl rand -hex 32` makes one)",
             );
         }
         Ok(())
