@@ -12,6 +12,7 @@ mod crash;
 mod damaged;
 mod dev;
 mod dialogue;
+mod disk_full;
 mod download_queue;
 mod faults;
 mod hostile;
