@@ -68,6 +68,11 @@ pub enum Error {
     /// The runtime is shutting down and no longer accepts work.
     #[error("the runtime is shutting down")]
     ShuttingDown,
+
+    /// The disk holding the database is full: nothing new is taken until there is room (see
+    /// `store/disk_full.rs`).
+    #[error("the disk holding the database is full")]
+    DiskFull,
 }
 
 /// The crate's result type.

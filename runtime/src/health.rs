@@ -1,6 +1,7 @@
 //! The process's health: the first failure it cannot continue after (a failed commit, a
 //! background task that died). `botbox run` exits with it, so the service manager restarts the
-//! bot, and `/healthz` answers 503 with it meanwhile.
+//! bot, and `/healthz` answers 503 with it meanwhile. A full disk is not such a failure: the
+//! bot pauses and goes on by itself (`store/disk_full.rs`).
 
 use tokio::sync::watch;
 

@@ -35,7 +35,7 @@ pub use polling::PollingStats;
 use crate::{
     Error, Result,
     config::TelegramConfig,
-    modules::Registry,
+    modules::{Reason, Registry},
     store::{Committer, Db, Op},
 };
 
@@ -113,8 +113,18 @@ impl Intake {
     }
 
     /// Records updates durably, then dispatches them in update order.
+    ///
+    /// While the disk holding the database is full this records nothing and returns
+    /// [`Error::DiskFull`]: the caller leaves the updates at Telegram (polling keeps its offset,
+    /// the webhook answers 500). When the disk fills while the record waits for its commit, the
+    /// commit completes later by itself (`store/disk_full.rs`); the update is then dispatched
+    /// by a task of its own, and this returns [`Error::DiskFull`] at once, so that the webhook
+    /// does not hold Telegram's request. A copy Telegram sends again meanwhile is a duplicate.
     pub async fn submit(&self, updates: Vec<serde_json::Value>) -> Result<()> {
         let inner = &self.inner;
+        if inner.db.disk().is_full() {
+            return Err(Error::DiskFull);
+        }
         let mut records: Vec<(u64, String, Vec<String>)> = Vec::new();
         let mut skipped: Vec<u64> = Vec::new();
         let mut parsed = Vec::new();
@@ -184,33 +194,70 @@ impl Intake {
         if ids.is_empty() {
             return Ok(());
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         let sent = inner.committer.send(Op::Record {
             updates: records,
             skipped,
             done: Some(tx),
         });
-        let result = match sent {
-            Ok(()) => rx
-                .await
-                .map_err(|_| Error::ShuttingDown)
-                .and_then(|r| r.map_err(Error::Corrupt)),
-            Err(e) => Err(e),
+        let recorded = Recorded {
+            ids,
+            operator_commands,
+            parsed,
         };
+        if let Err(e) = sent {
+            return self.finish(recorded, Err(e)).await;
+        }
+        let disk = inner.db.disk().clone();
+        tokio::select! {
+            biased;
+            done = &mut rx => self.finish(recorded, committed(done)).await,
+            () = disk.filled() => {
+                let intake = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = intake.finish(recorded, committed(rx.await)).await {
+                        tracing::error!("cannot hand over updates recorded while the disk was full: {e}");
+                    }
+                });
+                Err(Error::DiskFull)
+            }
+        }
+    }
+
+    /// After the record's commit: forgets its ids as in flight, then (when it is durable)
+    /// passes operators' commands on and dispatches the updates.
+    async fn finish(&self, recorded: Recorded, result: Result<()>) -> Result<()> {
+        let inner = &self.inner;
         {
             let mut in_flight = inner.in_flight.lock();
-            for id in &ids {
+            for id in &recorded.ids {
                 in_flight.remove(id);
             }
         }
         result?;
-        for cmd in operator_commands {
+        for cmd in recorded.operator_commands {
             // The control plane carries them out; gone only while the runtime stops.
             let _ = inner.host_commands.send(cmd);
         }
-        for (id, raw, update, routes) in parsed {
+        for (id, raw, update, routes) in recorded.parsed {
             self.dispatch(id, &raw, &update, routes).await?;
         }
         Ok(())
     }
+}
+
+/// Updates sent to the committer, to hand over once they are durable.
+struct Recorded {
+    ids: Vec<u64>,
+    operator_commands: Vec<HostCommand>,
+    parsed: Vec<Parsed>,
+}
+
+/// An update to dispatch: its id, raw JSON, parsed form and routes.
+type Parsed = (u64, serde_json::Value, Update, Vec<(String, Reason)>);
+
+/// What the committer said about a record.
+fn committed(done: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<()> {
+    done.map_err(|_| Error::ShuttingDown)
+        .and_then(|r| r.map_err(Error::Corrupt))
 }

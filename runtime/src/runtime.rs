@@ -363,6 +363,8 @@ impl Runtime {
     /// Asks intake and delivery to stop, without waiting. Work already committed is resumed
     /// by the next start.
     pub fn shutdown(&self) {
+        // A commit waiting for room on a full disk gives up, so that the stop ends.
+        self.inner.db.disk().give_up();
         let _ = self.inner.shutdown.send(true);
     }
 

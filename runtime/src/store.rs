@@ -5,8 +5,10 @@
 
 mod commit;
 mod crashes;
+pub mod disk_full;
 mod due_timers;
 pub mod kv;
+mod patient_file;
 pub mod records;
 mod tables;
 
@@ -15,6 +17,7 @@ use std::{path::Path, sync::Arc};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use commit::{Committed, Committer, Handled, Op};
+pub use disk_full::DiskFull;
 pub use due_timers::DueRead;
 pub(crate) use tables::*;
 
@@ -37,6 +40,7 @@ pub struct PendingUpdate {
 /// The database: one redb file in the data directory.
 pub struct Db {
     db: Arc<Database>,
+    disk: Arc<DiskFull>,
 }
 
 impl Db {
@@ -44,10 +48,20 @@ impl Db {
     pub fn open(data_dir: &Path) -> Result<Db> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
         let path = data_dir.join("botbox.redb");
+        let disk = Arc::new(DiskFull::new(&path));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        // What `Builder::create` does, with writes that wait for room (see `patient_file`).
+        let backend = patient_file::PatientFile::new(file, disk.clone())?;
         // redb's default page cache is 1 GiB; the smallest VPS botbox targets has 1 GiB of RAM.
         let db = match Database::builder()
             .set_cache_size(CACHE_BYTES)
-            .create(&path)
+            .create_with_backend(backend)
         {
             Ok(db) => db,
             // Someone has it open (the running bot, for a command): not damage.
@@ -77,12 +91,20 @@ impl Db {
             txn.open_table(CRASHES)?;
         }
         txn.commit()?;
-        Ok(Db { db: Arc::new(db) })
+        Ok(Db {
+            db: Arc::new(db),
+            disk,
+        })
     }
 
     /// The underlying database, for readers.
     pub fn raw(&self) -> &Arc<Database> {
         &self.db
+    }
+
+    /// Whether the disk holding the database is full (see [`disk_full`]).
+    pub fn disk(&self) -> &Arc<DiskFull> {
+        &self.disk
     }
 
     /// Updates recorded but not yet handled, oldest first (to resume after a restart).

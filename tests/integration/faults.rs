@@ -15,14 +15,6 @@ fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
         .collect()
 }
 
-/// A value of the Prometheus text `page` for a series without labels.
-fn metric(page: &str, name: &str) -> f64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
-
 /// Sends `signal` (`STOP`, `CONT`) to the process `child`.
 fn signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().expect("running").to_string();

@@ -15,6 +15,7 @@ mod damaged;
 mod descriptors;
 mod dev;
 mod dialogue;
+mod disk_full;
 mod download_queue;
 mod faults;
 mod help;

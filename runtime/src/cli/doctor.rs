@@ -10,6 +10,8 @@ use std::{
 
 use crate::Config;
 
+mod space;
+
 /// The configuration file a command uses: the one given, else `BOTBOX_CONFIG`, else
 /// `botbox.toml` in the current directory when it exists.
 pub fn config_path(given: Option<PathBuf>) -> Option<PathBuf> {
@@ -177,6 +179,7 @@ async fn check_data_dir<W: Write>(r: &mut Report<'_, W>, config: &Config) -> boo
         );
     }
     check_owners(r, dir);
+    space::check(r, dir);
     let file = dir.join("botbox.redb");
     if !file.exists() {
         r.note("there is no database yet; the bot creates it at its first start");

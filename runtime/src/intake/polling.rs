@@ -90,7 +90,15 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
         }
     };
     let mut backoff = Duration::from_millis(500);
+    let disk = inner.db.disk().clone();
     loop {
+        // Updates that cannot be recorded are not fetched: they wait at Telegram.
+        if disk.is_full() {
+            tokio::select! {
+                () = disk.room() => {}
+                _ = shutdown.changed() => return,
+            }
+        }
         let payload = GetUpdatesRaw {
             offset,
             limit: 100,
@@ -114,9 +122,15 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                 if updates.is_empty() {
                     continue;
                 }
-                if let Err(e) = intake.submit(updates).await {
-                    tracing::error!("cannot record updates: {e}; stopping intake");
-                    return;
+                match intake.submit(updates).await {
+                    Ok(()) => {}
+                    // The offset stays: Telegram sends these again once there is room (those
+                    // already on their way to the disk are then duplicates, dropped).
+                    Err(crate::Error::DiskFull) => continue,
+                    Err(e) => {
+                        tracing::error!("cannot record updates: {e}; stopping intake");
+                        return;
+                    }
                 }
                 if let Some(n) = next {
                     offset = Some(n + 1);

@@ -3,7 +3,8 @@
 //! A request without the configured `X-Telegram-Bot-Api-Secret-Token` gets 401 before its body
 //! is read (the refusals are logged once, then at each power of two); a body over the size limit gets 413; a body that is not an update is logged and
 //! answered 200 (Telegram would otherwise redeliver it forever); a valid update is answered 200
-//! only after it is durably recorded, and 500 if it could not be, so Telegram retries it.
+//! only after it is durably recorded, and 500 if it could not be (the disk is full, say), so
+//! Telegram retries it.
 
 use std::sync::{
     Arc,
@@ -127,6 +128,8 @@ async fn receive(State(intake): State<Arc<Intake>>, body: Bytes) -> StatusCode {
     };
     match intake.submit(vec![value]).await {
         Ok(()) => StatusCode::OK,
+        // Said once in the log when it started (`store/disk_full.rs`); Telegram tries again.
+        Err(Error::DiskFull) => StatusCode::INTERNAL_SERVER_ERROR,
         Err(e) => {
             tracing::error!("cannot record a webhook update: {e}");
             StatusCode::INTERNAL_SERVER_ERROR

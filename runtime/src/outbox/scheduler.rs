@@ -17,7 +17,9 @@
 //!
 //! Results: success → the delivery is committed (entry removed, ticket → message id) *before*
 //! the chat's next message may go, so after a crash at most the one in-flight message per chat
-//! can repeat. 429 → the chat waits exactly `retry_after`; when two different chats get a 429
+//! can repeat. While the disk holding the database is full, no request starts; a delivery
+//! Telegram confirmed meanwhile waits in memory for its commit, which completes once there is
+//! room (`store/disk_full.rs`), so it is not sent again. 429 → the chat waits exactly `retry_after`; when two different chats get a 429
 //! within a second, the limit is the bot's, and every chat waits `retry_after`. Network errors
 //! and 5xx → exponential backoff with jitter (0.5 s doubling to `retry_max_backoff_ms`, 60 s by
 //! default), for as long as `retry_for_secs` (a day by default) since the first failure: an
@@ -307,6 +309,11 @@ impl Scheduler {
         deps: &Arc<Deps>,
         done: &mpsc::UnboundedSender<Finished>,
     ) -> Option<Instant> {
+        // A delivery that could not be recorded would be sent again after a restart: nothing
+        // goes while the disk is full (the loop looks again within a second).
+        if deps.db.disk().is_full() {
+            return None;
+        }
         while let Some((seq, e)) = self.callbacks.pop_front() {
             self.in_flight += 1;
             request::spawn(deps, done, seq, e, None, false);

@@ -97,7 +97,9 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer thread. Committed outbox entries go to `outbox` with their sequence
-    /// numbers; a failed commit is reported on `fatal` and stops the writer.
+    /// numbers; a failed commit is reported on `fatal` and stops the writer. A full disk does
+    /// not fail a commit: its writes wait for room below redb (`patient_file.rs`), so the
+    /// writer only takes longer, and the ops sent meanwhile wait in the channel, in order.
     pub fn start(
         db: Arc<Database>,
         outbox: tokio::sync::mpsc::UnboundedSender<(u64, Entry)>,

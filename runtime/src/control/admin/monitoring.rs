@@ -29,6 +29,8 @@
 //! | `botbox_outbox_rate_limited_total` | counter | 429 answers |
 //! | `botbox_outbox_failed_total` | counter | messages given up (blocked chats, bad requests, ...) |
 //! | `botbox_outbox_coalesced_total` | counter | edits merged into a later edit |
+//! | `botbox_store_disk_full` | gauge | 1 while the disk holding the database is full (intake and delivery paused), else 0 |
+//! | `botbox_store_disk_full_total` | counter | times the disk was found full since start |
 //! | `botbox_polling_failures_total` | counter | getUpdates calls that failed (the Bot API unreachable or answering errors) |
 //! | `botbox_polling_backoff_seconds` | gauge | the wait before the next getUpdates after a failure; 0 when polling works |
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds`, `process_threads`, `process_start_time_seconds` | | the usual process figures, from `/proc/self` |
@@ -127,6 +129,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sources: Sources) -> Router<S> {
 async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
     if let Some(problem) = ops.health.problem() {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")).into_response();
+    }
+    if let Some(since) = ops.db.disk().full_for() {
+        let problem = format!(
+            "the disk holding the database is full (for {}s): no updates are taken and no \
+             messages sent until there is room; botbox goes on by itself then\n",
+            since.as_secs()
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, problem).into_response();
     }
     let db = ops.db.clone();
     let answer = tokio::task::spawn_blocking(move || {
@@ -284,6 +294,19 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
             missed,
         );
     }
+    let disk = ops.db.disk();
+    gauge(
+        m,
+        "botbox_store_disk_full",
+        "1 while the disk holding the database is full (intake and delivery paused).",
+    );
+    sample(m, "botbox_store_disk_full", &[], u64::from(disk.is_full()));
+    counter(
+        m,
+        "botbox_store_disk_full_total",
+        "Times the disk holding the database was found full since start.",
+    );
+    sample(m, "botbox_store_disk_full_total", &[], disk.episodes());
     gauge(
         m,
         "botbox_updates_unfinished",
