@@ -9,6 +9,7 @@ pub mod disk_full;
 mod due_timers;
 pub mod kv;
 mod patient_file;
+mod private;
 pub mod records;
 mod tables;
 
@@ -46,16 +47,10 @@ pub struct Db {
 impl Db {
     /// Opens (or creates) `<data_dir>/botbox.redb`.
     pub fn open(data_dir: &Path) -> Result<Db> {
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        private::create_dir(data_dir)?;
         let path = data_dir.join("botbox.redb");
         let disk = Arc::new(DiskFull::new(&path));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = private::open_file(&path)?;
         // What `Builder::create` does, with writes that wait for room (see `patient_file`).
         let backend = patient_file::PatientFile::new(file, disk.clone())?;
         // redb's default page cache is 1 GiB; the smallest VPS botbox targets has 1 GiB of RAM.

@@ -164,6 +164,18 @@ async fn a_backup_taken_during_a_stream_of_writes_restores_a_consistent_state_an
     .await;
     assert!(ok, "{err}");
     assert!(out.contains("sha256"), "{out}");
+    // It holds every module's data: readable by its owner only, and no temporary file left.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
     // A restore while running is refused.
     let (ok, _, err) = botbox(dir.path(), &["restore", file.to_str().unwrap()], None).await;
     assert!(!ok, "restored under a running bot: {err}");

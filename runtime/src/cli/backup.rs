@@ -40,8 +40,26 @@ pub async fn backup(
         }
     };
     let info = crate::backup::verify(bytes.as_slice()).context("the snapshot does not verify")?;
-    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    write_whole(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok((path, info))
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a private temporary file beside it
+/// (0600: a snapshot holds every module's data), flushed to disk, then renamed over `path`.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut part = tempfile::Builder::new()
+        .prefix(".botbox-backup-")
+        .suffix(".part")
+        .tempfile_in(dir)?;
+    part.write_all(bytes)?;
+    part.as_file().sync_all()?;
+    part.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Sends a snapshot file to the operators' chat (`botbox backup --telegram`).
