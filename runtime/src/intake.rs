@@ -18,7 +18,6 @@ mod host_commands;
 pub mod http_gateway;
 pub(crate) mod listen;
 pub(crate) mod polling;
-pub(crate) mod seen;
 pub mod timers;
 pub mod webhook;
 

@@ -2,6 +2,7 @@
 //! registry (which loads the modules), the committer and the outbox, the control plane and the
 //! intake the configuration asks for; each part gets the handles it uses, not the runtime.
 
+mod retention;
 mod tasks;
 
 use std::{
@@ -97,7 +98,7 @@ impl Runtime {
         let bot_username = me.username.clone().unwrap_or_default();
         tracing::info!(bot = %bot_username, "connected to the Bot API");
 
-        intake::seen::prune_now(&db)?;
+        retention::prune_now(&db)?;
         let health = Health::default();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let committer = Committer::start(db.raw().clone(), outbox_tx, health.sender())?;
@@ -231,8 +232,8 @@ impl Runtime {
             intake::pump_backlogs(intake.clone(), shutdown_rx.clone()),
         );
         tasks.spawn(
-            "update id pruning",
-            intake::seen::prune_hourly(db.clone(), shutdown_rx.clone()),
+            "store retention",
+            retention::prune_hourly(db.clone(), shutdown_rx.clone()),
         );
         if config.backup.interval_secs > 0 {
             tasks.spawn(

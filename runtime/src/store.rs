@@ -11,6 +11,7 @@ pub mod kv;
 mod patient_file;
 mod private;
 pub mod records;
+pub mod retention;
 mod tables;
 
 use std::{path::Path, sync::Arc};
@@ -168,30 +169,6 @@ impl Db {
     pub fn last_seen(&self) -> Result<Option<u64>> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(SEEN)?.last()?.map(|(k, _)| k.value()))
-    }
-
-    /// Forgets update ids recorded more than `max_age` ago, except the highest (it sets the
-    /// polling offset). Telegram redelivers an update for at most 24 hours, so older ids can
-    /// never come back. Returns how many were forgotten.
-    pub fn prune_seen(&self, max_age: std::time::Duration) -> Result<usize> {
-        let cutoff = crate::clock::unix_secs().saturating_sub(max_age.as_secs());
-        let txn = self.db.begin_write()?;
-        let pruned = {
-            let mut seen = txn.open_table(SEEN)?;
-            let last = seen.last()?.map(|(k, _)| k.value());
-            let old: Vec<u64> = seen
-                .iter()?
-                .filter_map(|r| r.ok())
-                .filter(|(k, v)| v.value() < cutoff && Some(k.value()) != last)
-                .map(|(k, _)| k.value())
-                .collect();
-            for id in &old {
-                seen.remove(*id)?;
-            }
-            old.len()
-        };
-        txn.commit()?;
-        Ok(pruned)
     }
 
     /// A value from the metadata table.
@@ -362,4 +339,8 @@ pub struct TicketRecord {
     pub message_id: Option<i32>,
     /// Why it was not delivered, if it was given up.
     pub failed: Option<String>,
+    /// When it was delivered or given up, Unix seconds (0 while it is queued): kept
+    /// [`retention::TICKET_RETENTION`] after that.
+    #[serde(default)]
+    pub settled_at_secs: u64,
 }

@@ -29,6 +29,7 @@ mod ops;
 mod outbox;
 mod polling;
 mod python;
+mod retention;
 mod sandbox_limits;
 mod slow_init;
 mod swap;

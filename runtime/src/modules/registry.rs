@@ -28,6 +28,7 @@ use crate::{
 
 mod info;
 mod lifecycle;
+mod versions;
 
 use info::info;
 pub use info::{Action, Installed, ModuleInfo, State};

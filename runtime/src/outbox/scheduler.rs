@@ -611,6 +611,7 @@ fn give_up(deps: &Deps, seq: u64, e: &Entry, why: &str) {
                 chat_id: e.chat_id,
                 message_id: None,
                 failed: Some(why.to_string()),
+                settled_at_secs: crate::clock::unix_secs(),
             },
         )
     });

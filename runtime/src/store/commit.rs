@@ -270,6 +270,7 @@ fn apply(
                                 chat_id: entry.chat_id,
                                 message_id: None,
                                 failed: None,
+                                settled_at_secs: 0,
                             };
                             let rec = serde_json::to_vec(&rec)
                                 .map_err(|e| Error::Corrupt(e.to_string()))?;

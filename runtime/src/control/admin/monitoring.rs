@@ -20,6 +20,7 @@
 //! | `botbox_module_kv_conflicts_total{module}` | counter | handler reruns because another shard changed what it read |
 //! | `botbox_module_handle_seconds{module,quantile}` | gauge | recent handling time, p50 and p99 |
 //! | `botbox_updates_unfinished` | gauge | updates recorded and not yet handled by every module |
+//! | `botbox_store_rows{table}` | gauge | rows of each of the store's own tables (`inbox`, `pending`, `seen`, `tickets`, `quarantine`, `crashes`), kept flat by their retention |
 //! | `botbox_updates_quarantined` | gauge | updates given up after failing too often (kept for inspection) |
 //! | `botbox_outbox_queued{priority}` | gauge | messages waiting, by priority class |
 //! | `botbox_outbox_stored` | gauge | outbox entries in the database (waiting or in flight) |
@@ -162,14 +163,18 @@ struct Tables {
     unfinished: u64,
     quarantined: u64,
     outbox: u64,
+    /// Rows of each of the store's tables (their retention keeps them flat).
+    rows: Vec<(&'static str, u64)>,
 }
 
 fn tables(db: &Db) -> crate::Result<Tables> {
+    let rows = db.table_sizes()?;
     let txn = db.raw().begin_read()?;
     Ok(Tables {
         unfinished: txn.open_table(INBOX)?.len()?,
         quarantined: txn.open_table(QUARANTINE)?.len()?,
         outbox: txn.open_table(OUTBOX)?.len()?,
+        rows,
     })
 }
 
@@ -313,6 +318,14 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
         "Updates recorded and not yet handled by every module they go to.",
     );
     sample(m, "botbox_updates_unfinished", &[], tables.unfinished);
+    gauge(
+        m,
+        "botbox_store_rows",
+        "Rows of each of the store's own tables (kept flat by their retention, docs/operations.md).",
+    );
+    for (table, rows) in &tables.rows {
+        sample(m, "botbox_store_rows", &[("table", table)], *rows);
+    }
     gauge(
         m,
         "botbox_updates_quarantined",

@@ -9,6 +9,7 @@
 //! probe that learns a new file's name runs under no lock at all. Updates keep flowing during
 //! a change.
 
+use super::versions::{KEPT_VERSIONS, forget_old_versions};
 use super::*;
 
 impl Registry {
@@ -308,14 +309,24 @@ impl Registry {
         })
     }
 
-    /// Keeps the bytes of a version that served, for rollback.
+    /// Keeps the bytes of a version that served, for rollback, and forgets all but the newest
+    /// [`KEPT_VERSIONS`] of the module's versions (the one serving and the one a rollback
+    /// returns to are always among them: they are the newest two).
     fn keep_version(&self, name: &str, hash: &str, bytes: &[u8]) {
         let path = self.version_path(name, hash);
         if path.exists() {
-            return;
-        }
-        if let Err(e) = write_atomically(&path, bytes) {
+            // Serving again: the newest.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        } else if let Err(e) = write_atomically(&path, bytes) {
             tracing::warn!(module = name, "cannot keep this version for rollback: {e}");
+        }
+        if let Some(dir) = path.parent() {
+            for (old, e) in forget_old_versions(dir, &path, KEPT_VERSIONS) {
+                tracing::warn!(module = name, file = %old.display(), "cannot forget an old version: {e}");
+            }
         }
     }
 
@@ -381,6 +392,21 @@ impl Registry {
             Err(e) => tracing::warn!(
                 module = name,
                 "cannot delete the removed module's timers: {e}"
+            ),
+        }
+        // So do its unfinished updates: no one would ever handle them.
+        let db = self.ctx.db.clone();
+        let owner = name.to_string();
+        match tokio::task::spawn_blocking(move || db.forget_pending_of(&owner)).await? {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                module = name,
+                updates = n,
+                "forgot the removed module's unfinished updates"
+            ),
+            Err(e) => tracing::warn!(
+                module = name,
+                "cannot forget the removed module's unfinished updates: {e}"
             ),
         }
         slot.log.host_event("removed");

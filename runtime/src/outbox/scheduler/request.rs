@@ -46,6 +46,7 @@ pub(super) fn spawn(
                         chat_id: e.chat_id,
                         message_id,
                         failed: None,
+                        settled_at_secs: crate::clock::unix_secs(),
                     };
                     (t, record)
                 });
