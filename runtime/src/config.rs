@@ -244,6 +244,9 @@ pub struct SandboxConfig {
     pub log_lines_kept: usize,
     /// Timers a module may have pending.
     pub max_timers: u64,
+    /// Bytes a module's pending timers may take in the store (their records: payload in hex,
+    /// chat, module name).
+    pub max_timer_bytes: u64,
 }
 
 /// Outgoing message limits (Telegram's Bot FAQ).
@@ -359,6 +362,7 @@ impl Default for SandboxConfig {
             watch_interval_ms: 1000,
             log_lines_kept: 200,
             max_timers: 1_000_000,
+            max_timer_bytes: 64 << 20,
         }
     }
 }

@@ -223,8 +223,8 @@ impl Db {
         Ok(Some(record.module))
     }
 
-    /// Pending timers per module.
-    pub fn timer_counts(&self) -> Result<std::collections::HashMap<String, u64>> {
+    /// Pending timers per module: how many, and the bytes of their records.
+    pub fn timer_counts(&self) -> Result<std::collections::HashMap<String, (u64, u64)>> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(TIMERS)?;
         let mut counts = std::collections::HashMap::new();
@@ -232,7 +232,9 @@ impl Db {
             let (_, v) = row?;
             let record: TimerRecord = serde_json::from_slice(v.value())
                 .map_err(|e| Error::Corrupt(format!("timer: {e}")))?;
-            *counts.entry(record.module).or_insert(0) += 1;
+            let (n, bytes) = counts.entry(record.module).or_insert((0, 0));
+            *n += 1;
+            *bytes += v.value().len() as u64;
         }
         Ok(counts)
     }
@@ -315,6 +317,8 @@ pub struct NewTimer {
     pub due_ms: u64,
     /// What it carries.
     pub record: TimerRecord,
+    /// The record's size in the store, counted against the module's timer bytes.
+    pub bytes: u64,
 }
 
 /// A timer that is due.

@@ -133,6 +133,45 @@ async fn the_quota_and_the_capability_are_enforced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bytes_of_pending_timers_are_capped_and_counted_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut c) = setup(dir.path());
+    c.sandbox.max_timer_bytes = 16 << 10;
+    let rt = start(c.clone()).await;
+    let alice = TestUser::alice();
+    let mut scheduled = 0;
+    let mut refused = String::new();
+    for _ in 0..5 {
+        let answer = ask(&fake, &alice, "/many 100", "scheduled").await;
+        let n: usize = answer
+            .trim_start_matches("scheduled ")
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        scheduled += n;
+        if n < 100 {
+            refused = answer;
+            break;
+        }
+    }
+    assert!(
+        refused.contains("pending timers may take at most 16384 bytes"),
+        "{refused}"
+    );
+    let (count, bytes) = rt.db().timer_counts().unwrap()["timer-probe"];
+    assert_eq!(count as usize, scheduled);
+    assert!(bytes <= 16 << 10, "{bytes} bytes stored");
+    rt.stop().await;
+    // After a restart the stored timers count against the cap again.
+    let rt = start(c).await;
+    let answer = ask(&fake, &alice, "/many 1", "scheduled").await;
+    assert!(answer.starts_with("scheduled 0, then"), "{answer}");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_update_cannot_schedule_more_than_a_hundred_timers() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, c) = setup(dir.path());

@@ -26,6 +26,9 @@ impl Config {
         if self.sandbox.shard_queue == 0 {
             return bad("`sandbox.shard_queue` must be positive");
         }
+        if self.sandbox.max_timer_bytes < 16 << 10 {
+            return bad("`sandbox.max_timer_bytes` must be at least 16384 (room for one timer)");
+        }
         if self.sandbox.max_attempts == 0 {
             return bad("`sandbox.max_attempts` must be at least 1");
         }

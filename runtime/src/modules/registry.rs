@@ -292,8 +292,11 @@ impl Registry {
                 let ns = Namespace::open(db.raw().clone(), &name, limits, quota).map_err(|e| {
                     Error::module(&*name, format!("cannot open its KV namespace: {e:?}"))
                 })?;
-                let timers = db.timer_counts()?.get(&*name).copied().unwrap_or(0);
-                ns.add_pending_timers(i64::try_from(timers).unwrap_or(i64::MAX));
+                let (timers, bytes) = db.timer_counts()?.get(&*name).copied().unwrap_or((0, 0));
+                ns.add_pending_timers(
+                    i64::try_from(timers).unwrap_or(i64::MAX),
+                    i64::try_from(bytes).unwrap_or(i64::MAX),
+                );
                 (tag, Arc::new(ns), log, Some(p))
             }
         };
@@ -318,6 +321,7 @@ impl Registry {
             capabilities: RwLock::default(),
             clock: self.ctx.clock.clone(),
             max_timers: config.sandbox.max_timers,
+            max_timer_bytes: config.sandbox.max_timer_bytes,
             http: OutgoingLimits::from_config(&config.http),
             name,
         }))

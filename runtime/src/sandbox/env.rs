@@ -45,6 +45,8 @@ pub struct ModuleEnv {
     pub capabilities: parking_lot::RwLock<Capabilities>,
     /// Most timers the module may have pending.
     pub max_timers: u64,
+    /// Most bytes its pending timers may take in the store.
+    pub max_timer_bytes: u64,
     /// The time it sees (timers, `now-unix-ms`).
     pub clock: crate::clock::Clock,
     /// The limits of its outgoing HTTP requests.

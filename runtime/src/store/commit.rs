@@ -220,7 +220,7 @@ fn apply(
     let txn = db.begin_write()?;
     let seq_before = *next_seq;
     let mut max_ticket = 0u64;
-    let mut timer_deltas: Vec<(Arc<Namespace>, i64)> = Vec::new();
+    let mut timer_deltas: Vec<(Arc<Namespace>, i64, i64)> = Vec::new();
     {
         let mut inbox = txn.open_table(INBOX)?;
         let mut pending = txn.open_table(PENDING)?;
@@ -280,7 +280,7 @@ fn apply(
                         new_entries.push((*next_seq, entry.clone()));
                         *next_seq += 1;
                     }
-                    let mut delta = 0i64;
+                    let (mut delta, mut bytes) = (0i64, 0i64);
                     for t in &h.timers {
                         let rec = serde_json::to_vec(&t.record)
                             .map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -288,16 +288,19 @@ fn apply(
                         timer_due.insert(t.id, t.due_ms)?;
                         max_ticket = max_ticket.max(t.id);
                         delta += 1;
+                        bytes += rec.len() as i64;
                     }
                     for id in h.cancel_timers.iter().chain(&h.fired_timer) {
                         let due = timer_due.remove(*id)?.map(|v| v.value());
-                        if let Some(due) = due {
-                            timers.remove((due, *id))?;
+                        if let Some(due) = due
+                            && let Some(gone) = timers.remove((due, *id))?
+                        {
                             delta -= 1;
+                            bytes -= gone.value().len() as i64;
                         }
                     }
-                    if delta != 0 {
-                        timer_deltas.push((h.namespace.clone(), delta));
+                    if delta != 0 || bytes != 0 {
+                        timer_deltas.push((h.namespace.clone(), delta, bytes));
                     }
                     if let Some(id) = h.fired_timer
                         && let Some(reason) = &h.quarantine
@@ -345,8 +348,8 @@ fn apply(
         new_entries.clear();
         return Err(e.into());
     }
-    for (ns, delta) in timer_deltas {
-        ns.add_pending_timers(delta);
+    for (ns, delta, bytes) in timer_deltas {
+        ns.add_pending_timers(delta, bytes);
     }
     Ok(())
 }

@@ -116,6 +116,8 @@ pub struct Namespace {
     state: Arc<Mutex<State>>,
     /// Timers of the module committed and not fired or cancelled yet.
     pending_timers: std::sync::atomic::AtomicI64,
+    /// Their records' bytes.
+    pending_timer_bytes: std::sync::atomic::AtomicI64,
 }
 
 /// A read-write transaction of one handler call.
@@ -204,6 +206,7 @@ impl Namespace {
                 quota,
             })),
             pending_timers: std::sync::atomic::AtomicI64::new(0),
+            pending_timer_bytes: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -221,10 +224,21 @@ impl Namespace {
         .unwrap_or(0)
     }
 
-    /// Counts timers committed (positive) or fired and cancelled (negative).
-    pub fn add_pending_timers(&self, delta: i64) {
+    /// Bytes the module's pending timers take in the store (their records).
+    pub fn pending_timer_bytes(&self) -> u64 {
+        u64::try_from(
+            self.pending_timer_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(0)
+    }
+
+    /// Counts timers (and their bytes) committed (positive) or fired and cancelled (negative).
+    pub fn add_pending_timers(&self, delta: i64, bytes: i64) {
         self.pending_timers
             .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+        self.pending_timer_bytes
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Starts a transaction.

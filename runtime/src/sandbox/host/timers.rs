@@ -52,15 +52,27 @@ impl HostState {
                 self.env.max_timers
             )));
         }
+        let record = TimerRecord {
+            module: self.env.name.to_string(),
+            chat_id,
+            payload_hex: hex::encode(payload),
+        };
+        // What the record will take in the store, counted as the commit counts it.
+        let bytes = serde_json::to_vec(&record).map_or(0, |r| r.len() as u64);
+        let queued: u64 = call.timers.iter().map(|t| t.bytes).sum();
+        let taken = self.env.namespace.pending_timer_bytes() + queued;
+        if taken + bytes > self.env.max_timer_bytes {
+            return Err(timers::Error::QuotaExceeded(format!(
+                "pending timers may take at most {} bytes (sandbox.max_timer_bytes); {taken} are taken",
+                self.env.max_timer_bytes
+            )));
+        }
         let id = self.env.tickets.next();
         call.timers.push(NewTimer {
             id,
             due_ms,
-            record: TimerRecord {
-                module: self.env.name.to_string(),
-                chat_id,
-                payload_hex: hex::encode(payload),
-            },
+            record,
+            bytes,
         });
         Ok(id)
     }
