@@ -276,6 +276,9 @@ pub struct OutboxConfig {
     pub retry_for_secs: u64,
     /// The longest wait between two tries of a failing message, in milliseconds.
     pub retry_max_backoff_ms: u64,
+    /// Bytes of text and keyboards one module may have waiting in the outbox; past them its
+    /// sends are refused with an error value until some leave.
+    pub module_max_queued_bytes: u64,
 }
 
 /// One module's settings.
@@ -380,6 +383,7 @@ impl Default for OutboxConfig {
             paid_broadcast_per_second: 1000,
             retry_for_secs: 86_400,
             retry_max_backoff_ms: 60_000,
+            module_max_queued_bytes: 64 << 20,
         }
     }
 }

@@ -12,6 +12,38 @@ pub mod scheduler;
 
 pub use crate::store::records::{Action, Entry, Priority, Target};
 
+/// The bytes of text and keyboards each module has waiting in the outbox, kept by the
+/// scheduler as entries arrive and leave, and read by the sandbox before a module queues more
+/// (`outbox.module_max_queued_bytes`): a module cannot make the host hold its queue in memory
+/// without bound while Telegram is slow or the module's quota is low.
+#[derive(Debug, Default)]
+pub struct QueuedBytes(parking_lot::Mutex<std::collections::HashMap<String, u64>>);
+
+impl QueuedBytes {
+    /// Counts an entry of `module` arriving.
+    pub fn add(&self, module: &str, bytes: u64) {
+        if bytes > 0 {
+            *self.0.lock().entry(module.to_string()).or_default() += bytes;
+        }
+    }
+
+    /// Counts an entry of `module` leaving (delivered, merged or given up).
+    pub fn remove(&self, module: &str, bytes: u64) {
+        let mut map = self.0.lock();
+        if let Some(n) = map.get_mut(module) {
+            *n = n.saturating_sub(bytes);
+            if *n == 0 {
+                map.remove(module);
+            }
+        }
+    }
+
+    /// The bytes `module` has waiting.
+    pub fn of(&self, module: &str) -> u64 {
+        self.0.lock().get(module).copied().unwrap_or(0)
+    }
+}
+
 /// Messages per minute each module may send, for modules with a quota. Changes as modules are
 /// added, swapped and removed; the scheduler picks changes up at its next wake-up.
 #[derive(Debug, Default)]

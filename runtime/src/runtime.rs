@@ -106,6 +106,7 @@ impl Runtime {
 
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let quotas = Arc::new(outbox::Quotas::default());
+        let queued_bytes = Arc::new(outbox::QueuedBytes::default());
         let registry = Arc::new(Registry::new(
             Ctx {
                 config: (*config).clone(),
@@ -119,6 +120,7 @@ impl Runtime {
                     health: health.clone(),
                 },
                 quotas: quotas.clone(),
+                queued_bytes: queued_bytes.clone(),
                 clock: options.clock.clone(),
             },
             Router::new(&bot_username, &config.telegram.operators),
@@ -167,6 +169,7 @@ impl Runtime {
             stats: runtime.inner.outbox_stats.clone(),
             blocked: blocked_chats,
             quotas,
+            queued: queued_bytes,
         };
         tasks.spawn(
             "outbox",

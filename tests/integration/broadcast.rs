@@ -266,3 +266,45 @@ async fn a_module_over_its_quota_is_slowed_and_others_are_not() {
     );
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_cannot_keep_more_than_its_share_of_bytes_waiting_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[CLICKER, BROADCASTER]);
+    c.outbox.module_max_queued_bytes = 64 << 10;
+    // One message a minute: what it queues stays queued.
+    let mut settings = botbox::config::ModuleSettings::default();
+    settings
+        .config
+        .insert("outbox_per_minute".into(), toml::Value::String("1".into()));
+    c.modules.insert("broadcaster".into(), settings);
+    let rt = start(c).await;
+    let stats = rt.modules()["broadcaster"].clone();
+    let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    let sender = TestUser::new(4242, "Sender");
+    let text = "x".repeat(2000);
+    // 20 kB a broadcast (ten chats): three fit in 64 KiB, the fourth does not.
+    for round in 1..=4u64 {
+        fake.send_text(&sender, &format!("/broadcast {FIRST} 10 {text}"));
+        fake.wait_until(WAIT, |_| count(&stats.calls) >= round)
+            .await
+            .expect("the broadcast is handled");
+        // Its entries reach the outbox's count.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(count(&stats.errors), 1, "the fourth broadcast is refused");
+    let m = rt.outbox_metrics();
+    assert_eq!(
+        m.queued_bulk,
+        3 * 10,
+        "three broadcasts wait, nothing of the fourth"
+    );
+    // Another module is not held up.
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.wait_for_bot_text(alice.id, "", WAIT)
+        .await
+        .expect("the clicker answers");
+    rt.stop().await;
+}

@@ -26,6 +26,11 @@ impl Config {
         if self.sandbox.shard_queue == 0 {
             return bad("`sandbox.shard_queue` must be positive");
         }
+        if self.outbox.module_max_queued_bytes < 64 << 10 {
+            return bad(
+                "`outbox.module_max_queued_bytes` must be at least 65536 (room for a few messages)",
+            );
+        }
         if self.sandbox.max_timer_bytes < 16 << 10 {
             return bad("`sandbox.max_timer_bytes` must be at least 16384 (room for one timer)");
         }

@@ -93,6 +93,7 @@ pub(crate) struct Ctx {
     pub(crate) tickets: Arc<TicketCounter>,
     pub(crate) shard_deps: ShardDeps,
     pub(crate) quotas: Arc<Quotas>,
+    pub(crate) queued_bytes: Arc<crate::outbox::QueuedBytes>,
     pub(crate) clock: crate::clock::Clock,
 }
 
@@ -322,6 +323,8 @@ impl Registry {
             clock: self.ctx.clock.clone(),
             max_timers: config.sandbox.max_timers,
             max_timer_bytes: config.sandbox.max_timer_bytes,
+            queued_outbox: self.ctx.queued_bytes.clone(),
+            max_queued_outbox_bytes: config.outbox.module_max_queued_bytes,
             http: OutgoingLimits::from_config(&config.http),
             name,
         }))

@@ -68,6 +68,8 @@ pub struct Deps {
     pub blocked: Arc<Mutex<HashSet<i64>>>,
     /// Messages per minute each module may send, for modules with a quota.
     pub quotas: Arc<super::Quotas>,
+    /// The bytes each module has waiting, kept here as entries arrive and leave.
+    pub queued: Arc<super::QueuedBytes>,
 }
 
 struct ChatQueue {
@@ -246,6 +248,7 @@ impl Scheduler {
 
     fn push(&mut self, deps: &Deps, seq: u64, mut e: Entry) {
         self.depth[slot(e.priority)] += 1;
+        deps.queued.add(&e.module, e.payload_bytes());
         if matches!(e.action, Action::AnswerCallback { .. }) {
             self.callbacks.push_back((seq, e));
             return;
@@ -272,6 +275,7 @@ impl Scheduler {
                 let (old_seq, old) = chat.queue.remove(i + skip).expect("found above");
                 deps.stats.count(&deps.stats.coalesced);
                 self.depth[slot(old.priority)] -= 1;
+                deps.queued.remove(&old.module, old.payload_bytes());
                 let _ = deps.committer.send(Op::Delivered {
                     seq: old_seq,
                     ticket: None,
@@ -482,6 +486,7 @@ impl Scheduler {
                     && let Some((_, e)) = c.queue.pop_front()
                 {
                     self.depth[slot(e.priority)] -= 1;
+                    deps.queued.remove(&e.module, e.payload_bytes());
                 }
             }
             Outcome::RetryAfter(d) => {
@@ -549,6 +554,7 @@ impl Scheduler {
 
     fn give_up(&mut self, deps: &Deps, seq: u64, e: &Entry, why: &str) {
         self.depth[slot(e.priority)] = self.depth[slot(e.priority)].saturating_sub(1);
+        deps.queued.remove(&e.module, e.payload_bytes());
         give_up(deps, seq, e, why);
     }
 

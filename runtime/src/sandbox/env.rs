@@ -47,6 +47,10 @@ pub struct ModuleEnv {
     pub max_timers: u64,
     /// Most bytes its pending timers may take in the store.
     pub max_timer_bytes: u64,
+    /// The bytes of text and keyboards each module has waiting in the outbox.
+    pub queued_outbox: Arc<crate::outbox::QueuedBytes>,
+    /// Most of them this module may have waiting.
+    pub max_queued_outbox_bytes: u64,
     /// The time it sees (timers, `now-unix-ms`).
     pub clock: crate::clock::Clock,
     /// The limits of its outgoing HTTP requests.

@@ -165,6 +165,14 @@ impl HostState {
                 total >> 20
             )));
         }
+        // Module-controlled backlog: what it has waiting counts too, across updates.
+        let waiting = self.env.queued_outbox.of(&self.env.name);
+        if waiting.saturating_add(total as u64) > self.env.max_queued_outbox_bytes {
+            return Err(wit::outbox::Error::QuotaExceeded(format!(
+                "the module has {waiting} bytes of messages waiting in the outbox; at most {} (outbox.module_max_queued_bytes)",
+                self.env.max_queued_outbox_bytes
+            )));
+        }
         call.outbox_bytes = total;
         Ok(())
     }

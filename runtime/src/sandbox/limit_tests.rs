@@ -91,6 +91,8 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         capabilities: parking_lot::RwLock::default(),
         max_timers: 0,
         max_timer_bytes: 0,
+        queued_outbox: Arc::default(),
+        max_queued_outbox_bytes: 0,
         clock: crate::clock::Clock::default(),
         http: super::OutgoingLimits::from_config(&config.http),
     });

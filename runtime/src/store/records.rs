@@ -94,6 +94,23 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The bytes of text and keyboards it holds while it waits in a chat's queue (what a
+    /// module's queued bytes count).
+    pub fn payload_bytes(&self) -> u64 {
+        let markup = |m: &Option<serde_json::Value>| m.as_ref().map_or(0, |m| m.to_string().len());
+        let bytes = match &self.action {
+            Action::Send {
+                text, reply_markup, ..
+            }
+            | Action::EditText {
+                text, reply_markup, ..
+            } => text.len() + markup(reply_markup),
+            // Answers leave at once, ahead of every queue.
+            Action::AnswerCallback { .. } | Action::Delete { .. } => 0,
+        };
+        bytes as u64
+    }
+
     /// Whether this entry counts against the chat's rate limits (sends and edits do).
     pub fn is_limited(&self) -> bool {
         matches!(self.action, Action::Send { .. } | Action::EditText { .. })
