@@ -286,7 +286,7 @@ async fn a_module_cannot_keep_more_than_its_share_of_bytes_waiting_in_the_outbox
     let text = "x".repeat(2000);
     // 20 kB a broadcast (ten chats): three fit in 64 KiB, the fourth does not.
     for round in 1..=4u64 {
-        fake.send_text(&sender, &format!("/broadcast {FIRST} 10 {text}"));
+        fake.send_text(&sender, format!("/broadcast {FIRST} 10 {text}"));
         fake.wait_until(WAIT, |_| count(&stats.calls) >= round)
             .await
             .expect("the broadcast is handled");
