@@ -87,7 +87,10 @@ impl Sandbox {
             .map_err(err)?;
         // wasi:http for every module: only those that call out import it.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
-        spawn_epoch_ticker(&engine);
+        // Without the ticker no CPU limit holds: a module could loop for ever. Not running
+        // without it.
+        spawn_epoch_ticker(&engine)
+            .map_err(|e| Error::Sandbox(format!("cannot start the CPU clock thread: {e}")))?;
         Ok(Arc::new(Sandbox {
             engine,
             linker,
@@ -181,10 +184,9 @@ fn contract_versions(engine: &Engine, component: &Component) -> Vec<String> {
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
-fn spawn_epoch_ticker(engine: &Engine) {
+fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
     let weak = engine.weak();
-
-    let _ = thread::Builder::new()
+    thread::Builder::new()
         .name("botbox-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
@@ -192,7 +194,8 @@ fn spawn_epoch_ticker(engine: &Engine) {
                 drop(engine);
                 thread::sleep(EPOCH_TICK);
             }
-        });
+        })
+        .map(drop)
 }
 
 #[cfg(test)]

@@ -117,3 +117,51 @@ async fn the_command_menu_follows_the_modules_and_operators_see_their_own() {
     assert_eq!(menu(&fake, "default"), ["start", "help"]);
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_s_command_counts_only_typed_in_the_private_chat_not_forwarded_or_in_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[CLICKER]);
+    let operator = TestUser::new(555, "Operator");
+    c.telegram.operators = vec![operator.id];
+    let rt = start(c).await;
+    // In a group, the host does not answer an operator's command.
+    fake.send_text_in_group(-4242, "Team", &operator, "/modules");
+    // Forwarded by the operator into their chat with the bot: someone else wrote it.
+    let mallory = TestUser::new(666, "Mallory");
+    fake.inject_raw_update(serde_json::json!({
+        "update_id": 9_000_001,
+        "message": {
+            "message_id": 77, "date": 1_700_000_000, "text": "/modules",
+            "chat": {"id": operator.id, "type": "private", "first_name": "Operator"},
+            "from": {"id": operator.id, "is_bot": false, "first_name": "Operator"},
+            "forward_origin": {"type": "user", "date": 1_600_000_000,
+                "sender_user": {"id": mallory.id, "is_bot": false, "first_name": "Mallory"}},
+            "forward_date": 1_600_000_000
+        }
+    }));
+    // Typed in the private chat: answered. Twice, so that a late answer to the forwarded one
+    // would have arrived in between.
+    send_expecting(&fake, &operator, "/modules", "clicker").await;
+    fake.send_text(&operator, "/modules");
+    fake.wait_until(WAIT, |v| {
+        v.transcript(operator.id)
+            .iter()
+            .filter(|e| e.from_bot && e.text.contains("clicker"))
+            .count()
+            >= 2
+    })
+    .await
+    .expect("the second typed command is answered");
+    assert!(
+        bot_texts(&fake, -4242).is_empty(),
+        "the host answered in a group"
+    );
+    let answers = bot_texts(&fake, operator.id)
+        .iter()
+        .filter(|t| t.contains("clicker"))
+        .count();
+    assert_eq!(answers, 2, "the host answered a forwarded command");
+    rt.stop().await;
+}

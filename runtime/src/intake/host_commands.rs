@@ -47,7 +47,7 @@ pub enum HostCommand {
 }
 
 /// The host's own command in `update`: `/help` from anyone when no module owns it, the others
-/// when an operator sent them. Anyone else's `/install`, `/modules` or `/rollback` is not the
+/// when an operator typed them in their private chat with the bot. Anyone else's `/install`, `/modules` or `/rollback` is not the
 /// host's business (a module may answer it).
 pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
     let UpdateKind::Message(m) = &update.kind else {
@@ -63,7 +63,10 @@ pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
             commands: router.described_commands(operator),
         });
     }
-    if !operator {
+    // An operator's command counts only when the operator typed it in their private chat
+    // with the bot: not forwarded (anyone can forward an operator's old message), not in a
+    // group (where others see and can reply to the answers).
+    if !operator || !m.chat.is_private() || m.forward_origin().is_some() {
         return None;
     }
     match cmd.as_str() {
