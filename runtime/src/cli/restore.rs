@@ -20,12 +20,15 @@ pub async fn restore_from_telegram(config: &Config) -> anyhow::Result<backup::Sn
     let url = reqwest::Url::parse(&config.telegram.api_url).context("telegram.api_url")?;
     let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
     let (manifest, bytes) = backup::telegram::fetch(&bot, chat).await?;
+    // The snapshot must be the one the manifest names before it replaces anything.
+    let checked = backup::verify(bytes.as_slice())
+        .context("the backup from Telegram does not verify; nothing was restored")?;
+    anyhow::ensure!(
+        checked.sha256 == manifest.sha256,
+        "the snapshot from Telegram is not the one the pinned manifest names; nothing was restored"
+    );
     let info = backup::restore(bytes.as_slice(), &config.data_dir)
         .context("the backup from Telegram was not restored")?;
-    anyhow::ensure!(
-        info.sha256 == manifest.sha256,
-        "the restored snapshot is not the one the manifest names"
-    );
     Ok(info)
 }
 
