@@ -1,6 +1,8 @@
 //! What a module's manifest may ask for: the checks every manifest passes before its module
 //! runs, and the grants that follow from it (declared, narrowed by the operator, never widened).
 
+mod http_hosts;
+
 use crate::{
     bindings::types::Manifest,
     config::Config,
@@ -30,25 +32,7 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
         return Err("version must be printable (no control characters)".into());
     }
     for h in &m.http_hosts {
-        // An optional `:port` or `:*` after the name.
-        let name = match h.rsplit_once(':') {
-            Some((name, port)) if port == "*" || port.parse::<u16>().is_ok_and(|p| p > 0) => name,
-            Some(_) => return Err(format!("http host `{h}` has a bad port")),
-            None => h,
-        };
-        let bare = name.strip_prefix("*.").unwrap_or(name);
-        let ok = !bare.is_empty()
-            && h.len() <= 253
-            && bare.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            });
-        if !ok {
-            return Err(format!(
-                "http host `{h}` must be a host name, optionally starting with `*.` and ending with `:port` or `:*`"
-            ));
-        }
+        http_hosts::check(h)?;
     }
     if m.outbox_per_minute == Some(0) {
         return Err("outbox-per-minute must be positive".into());
