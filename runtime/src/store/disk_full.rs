@@ -121,6 +121,9 @@ pub(crate) fn no_room(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
+/// Below this much free space (and 5%) a filesystem counts as nearly full.
+const NEARLY_FULL_BYTES: u64 = 2 << 30;
+
 /// The room on the filesystem holding a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Space {
@@ -138,9 +141,10 @@ impl Space {
         self.available < (1 << 20) || self.files_available == Some(0)
     }
 
-    /// Whether it is nearly full: under 5% of its size left.
+    /// Whether it is nearly full: under 5% of its size left and under 2 GiB. (A large disk with
+    /// gigabytes free is not nearly full for a bot, whatever the percentage says.)
     pub fn is_nearly_full(&self) -> bool {
-        self.available.saturating_mul(20) < self.total
+        self.available.saturating_mul(20) < self.total && self.available < NEARLY_FULL_BYTES
     }
 }
 

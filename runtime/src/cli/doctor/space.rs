@@ -111,6 +111,20 @@ mod tests {
             files_available: None,
         };
         assert!(report(roomy).starts_with("  ok       the filesystem holding /data has room"));
+        let large_disk_with_gigabytes_free = Space {
+            available: 9 * gib,
+            total: 250 * gib,
+            files_available: None,
+        };
+        assert!(
+            report(large_disk_with_gigabytes_free).contains("has room (9.0 GiB free of 250.0 GiB)")
+        );
+        let large_disk_nearly_full = Space {
+            available: gib,
+            total: 250 * gib,
+            files_available: None,
+        };
+        assert!(report(large_disk_nearly_full).contains("is nearly full"));
     }
 
     #[test]
