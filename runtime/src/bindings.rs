@@ -4,10 +4,15 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "botbox:bot/module",
+    // Reads and downloads wait on Telegram while the guest's call is suspended.
+    imports: {
+        "botbox:bot/bot-api.call": async,
+        "botbox:bot/bot-api.download": async,
+    },
     exports: { default: async },
 });
 
-pub use self::botbox::bot::{config, kv, log, outbox, timers, types};
+pub use self::botbox::bot::{bot_api, config, kv, log, outbox, timers, types};
 
 /// The `wasi:http/incoming-handler` export of modules that serve HTTP (the contract's
 /// `module-with-http` world); wasi:http itself is wasmtime-wasi-http's.

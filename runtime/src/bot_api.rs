@@ -18,6 +18,8 @@
 
 mod methods;
 mod params;
+pub mod transport;
+pub mod update_kinds;
 
 use serde_json::Value;
 

@@ -300,6 +300,13 @@ pub struct ModuleSettings {
     pub http_hosts: Option<Vec<String>>,
     /// More of its commands that only operators may use, besides those its manifest marks.
     pub admin_commands: Vec<String>,
+    /// Bot API methods beyond sends, edits, answers and reads that it may call:
+    /// `bot-settings` (the bot's commands, name, descriptions, photo, menu button),
+    /// `stars` (the bot's balance, transactions, refunds, gifts it pays for), `business`
+    /// (connected business accounts). None by default.
+    pub bot_api_grants: Vec<String>,
+    /// Lets it call Bot API methods newer than this host knows (unchecked parameters).
+    pub unknown_bot_api_methods: bool,
 }
 
 impl Default for Config {

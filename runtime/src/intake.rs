@@ -93,17 +93,53 @@ impl Intake {
         self.inner.polling.clone()
     }
 
-    /// The update types the loaded modules can use; `None` asks for Telegram's default set.
+    /// The update types the loaded modules can use.
     pub(crate) fn allowed_updates(&self) -> Option<Vec<&'static str>> {
+        use crate::bot_api::update_kinds::{KINDS, ONLY_WHEN_ASKED};
         let router = self.inner.registry.router();
-        if router.wants_other() {
-            return None;
-        }
-        let mut v = vec!["message", "callback_query"];
-        if router.wants_edited() {
+        let mut v: Vec<&'static str> = if router.wants_other() {
+            // Every kind Telegram sends by default; those it sends only when asked, when asked.
+            KINDS
+                .iter()
+                .copied()
+                .filter(|k| !ONLY_WHEN_ASKED.contains(k))
+                .collect()
+        } else {
+            vec!["message", "callback_query"]
+        };
+        if router.wants_edited() && !v.contains(&"edited_message") {
             v.push("edited_message");
         }
+        for kind in router.wanted_kinds() {
+            if let Some(k) = KINDS.iter().find(|k| **k == kind)
+                && !v.contains(k)
+            {
+                v.push(k);
+            }
+        }
         Some(v)
+    }
+
+    /// For an update that belongs to one module — a poll's update or answer, a reaction to a
+    /// message — only that module, when the store knows it and it wants the update; else the
+    /// update goes to every module that wants it.
+    fn to_owner(
+        &self,
+        routes: Vec<(String, Reason)>,
+        raw: &serde_json::Value,
+    ) -> Vec<(String, Reason)> {
+        if routes.len() < 2 {
+            return routes;
+        }
+        let Some(key) = crate::bot_api::update_kinds::owner_key(raw) else {
+            return routes;
+        };
+        match self.inner.db.owner(&key) {
+            Ok(Some(owner)) if routes.iter().any(|(m, _)| *m == owner) => {
+                routes.into_iter().filter(|(m, _)| *m == owner).collect()
+            }
+            _ => routes,
+        }
     }
 
     /// The host's own command in `update` (see [`host_commands::parse`]).
@@ -168,7 +204,7 @@ impl Intake {
                             operator_commands.push(cmd);
                             continue;
                         }
-                        let routes = router.route(&update);
+                        let routes = self.to_owner(router.route(&update, &raw), &raw);
                         tracing::debug!(update = id, ?routes, "routed");
                         if routes.is_empty() {
                             skipped.push(id);

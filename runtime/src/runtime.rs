@@ -122,6 +122,9 @@ impl Runtime {
                 quotas: quotas.clone(),
                 queued_bytes: queued_bytes.clone(),
                 clock: options.clock.clone(),
+                bot: crate::sandbox::bot_access::BotAccess::new(
+                    crate::bot_api::transport::Transport::of(&bot),
+                ),
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
@@ -163,6 +166,7 @@ impl Runtime {
         intake.resume(config.sandbox.max_attempts).await?;
         let initial = queued_outbox(&db)?;
         let deps = outbox::scheduler::Deps {
+            transport: crate::bot_api::transport::Transport::of(&bot),
             bot: bot.clone(),
             db: db.clone(),
             committer: committer.clone(),

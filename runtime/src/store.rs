@@ -7,7 +7,9 @@ mod commit;
 mod crashes;
 pub mod disk_full;
 mod due_timers;
+mod files;
 pub mod kv;
+mod owners;
 mod patient_file;
 mod private;
 pub mod records;
@@ -85,6 +87,9 @@ impl Db {
             txn.open_table(TIMERS)?;
             txn.open_table(TIMER_DUE)?;
             txn.open_table(CRASHES)?;
+            txn.open_table(FILES)?;
+            txn.open_table(FILE_BYTES)?;
+            txn.open_table(OWNERS)?;
         }
         txn.commit()?;
         Ok(Db {
@@ -347,4 +352,8 @@ pub struct TicketRecord {
     /// [`retention::TICKET_RETENTION`] after that.
     #[serde(default)]
     pub settled_at_secs: u64,
+    /// Telegram's `result` for a call made through `bot-api` (the sent message with its file
+    /// ids, an album's messages, `true`), as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }

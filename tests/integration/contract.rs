@@ -8,7 +8,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_built_for_contract_0_1_0_runs_beside_current_ones() {
-    assert_eq!(botbox::sandbox::CONTRACT_VERSION, "0.1.1");
+    assert_eq!(botbox::sandbox::CONTRACT_VERSION, "0.1.2");
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let c = config(dir.path(), &fake, &[CONTRACT_V0_1_0, CLICKER]);

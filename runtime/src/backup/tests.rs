@@ -53,6 +53,19 @@ fn sample(dir: &Path) -> Db {
         kv.insert(b"user:42".as_slice(), b"".as_slice()).unwrap();
         txn.open_table(TableDefinition::<&[u8], &[u8]>::new("kv:idle"))
             .unwrap();
+        // A queued photo's bytes and its row (store/files.rs).
+        txn.open_table(store::FILE_BYTES)
+            .unwrap()
+            .insert("ab12", b"\x89PNG".as_slice())
+            .unwrap();
+        txn.open_table(store::FILES)
+            .unwrap()
+            .insert("ab12", br#"{"refs":1}"#.as_slice())
+            .unwrap();
+        txn.open_table(store::OWNERS)
+            .unwrap()
+            .insert("poll:P1", "1700000000 echo")
+            .unwrap();
     }
     txn.commit().unwrap();
     db
@@ -108,8 +121,9 @@ fn a_database_with_every_kind_of_table_round_trips_through_a_snapshot() {
     let original = sample(from.path());
     let bytes = snapshot(original.raw());
     let checked = verify(bytes.as_slice()).unwrap();
-    // Every table of the sample, the crash counts (store/crashes.rs) among them.
-    assert_eq!((checked.tables, checked.records), (12, 14));
+    // Every table of the sample, the crash counts (store/crashes.rs) and queued files
+    // (store/files.rs) and owners of polls and messages (store/owners.rs) among them.
+    assert_eq!((checked.tables, checked.records), (15, 17));
     assert_eq!(checked.bytes, bytes.len() as u64);
 
     let to = tempfile::tempdir().unwrap();

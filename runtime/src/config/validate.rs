@@ -54,6 +54,15 @@ impl Config {
                     "`modules.{name}.outbox_per_minute` must be positive (leave it out to keep the module's own quota; `botbox module disable {name}` stops the module)"
                 )));
             }
+            if let Some(g) = m
+                .bot_api_grants
+                .iter()
+                .find(|g| !["bot-settings", "stars", "business"].contains(&g.as_str()))
+            {
+                return Err(Error::Config(format!(
+                    "`modules.{name}.bot_api_grants`: unknown grant `{g}` (grants are `bot-settings`, `stars` and `business`)"
+                )));
+            }
         }
         if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
             return bad("`sandbox.max_stack_kib` must be 64..=16384");

@@ -86,7 +86,7 @@ impl Intake {
             module.pass_backlogged(p.update_id);
             return true;
         };
-        let route = self.inner.registry.router().route(&update);
+        let route = self.inner.registry.router().route(&update, &raw);
         let Some((_, reason)) = route.into_iter().find(|(m, _)| m == module.name()) else {
             // Its routing changed (a swap dropped the command): not this module's any more.
             self.skip_for(module.name(), p.update_id);

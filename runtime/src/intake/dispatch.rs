@@ -39,7 +39,7 @@ impl Intake {
                 .inner
                 .registry
                 .router()
-                .route(&update)
+                .route(&update, &raw)
                 .into_iter()
                 .filter(|(m, _)| p.modules.contains(m))
                 .collect();

@@ -20,7 +20,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use teloxide_core::{payloads::SetWebhookSetters, prelude::Requester};
 use tokio::sync::watch;
 
 use super::Intake;
@@ -49,21 +48,11 @@ pub(crate) async fn start(
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", cfg.listen)))?;
     tracing::info!(listen = %cfg.listen, path = %path(&cfg.url), "webhook server listening");
     if !cfg.url.is_empty() {
-        let url = reqwest::Url::parse(&cfg.url)
+        reqwest::Url::parse(&cfg.url)
             .map_err(|e| Error::Config(format!("telegram.webhook.url: {e}")))?;
-        let mut req = intake
-            .inner
-            .bot
-            .set_webhook(url)
-            .secret_token(cfg.secret.expose().to_string())
-            .max_connections(cfg.max_connections);
-        if let Some(allowed) = intake.allowed_updates() {
-            let kinds = allowed
-                .into_iter()
-                .filter_map(|k| serde_json::from_value(serde_json::Value::String(k.into())).ok());
-            req = req.allowed_updates(kinds.collect::<Vec<_>>());
-        }
-        req.await?;
+        let allowed = intake.allowed_updates();
+        register(&intake, &allowed).await?;
+        tokio::spawn(follow_modules(intake.clone(), allowed, shutdown.clone()));
     }
     let intake = Arc::new(intake);
     let gate = Arc::new(Gate {
@@ -81,6 +70,55 @@ pub(crate) async fn start(
         shutdown,
         "webhook server",
     ))
+}
+
+/// Tells Telegram where to send updates, with the secret and the kinds the modules want.
+async fn register(intake: &Intake, allowed: &Option<Vec<&'static str>>) -> Result<()> {
+    let cfg = &intake.inner.telegram.webhook;
+    let mut params = serde_json::Map::new();
+    params.insert("url".into(), cfg.url.clone().into());
+    params.insert("secret_token".into(), cfg.secret.expose().into());
+    params.insert("max_connections".into(), cfg.max_connections.into());
+    if let Some(kinds) = allowed {
+        params.insert("allowed_updates".into(), serde_json::json!(kinds));
+    }
+    crate::bot_api::transport::Transport::of(&intake.inner.bot)
+        .call(
+            "setWebhook",
+            &params,
+            &[],
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| Error::Config(format!("setWebhook failed: {e}")))
+}
+
+/// Registers the webhook again whenever the kinds of update the modules want change (a module
+/// added, swapped or removed), until shutdown.
+async fn follow_modules(
+    intake: Intake,
+    mut allowed: Option<Vec<&'static str>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut changes = intake.inner.registry.watch_router();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+        let now = intake.allowed_updates();
+        if now == allowed {
+            continue;
+        }
+        match register(&intake, &now).await {
+            Ok(()) => {
+                tracing::info!(allowed_updates = ?now, "webhook registered again for the modules' update kinds");
+                allowed = now;
+            }
+            Err(e) => tracing::warn!("{e}; the webhook keeps its earlier update kinds"),
+        }
+    }
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a guess was right.

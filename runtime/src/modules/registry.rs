@@ -95,6 +95,8 @@ pub(crate) struct Ctx {
     pub(crate) quotas: Arc<Quotas>,
     pub(crate) queued_bytes: Arc<crate::outbox::QueuedBytes>,
     pub(crate) clock: crate::clock::Clock,
+    /// The Bot API as modules reach it outside the outbox.
+    pub(crate) bot: Arc<crate::sandbox::bot_access::BotAccess>,
 }
 
 /// The modules of a running bot.
@@ -259,7 +261,12 @@ impl Registry {
                 .get(name)
                 .map(|m| m.admin_commands.clone())
                 .unwrap_or_default();
-            for lost in router.add(manifest, &s.tag, &extra) {
+            let kinds = s
+                .module
+                .as_ref()
+                .map(|m| m.current().env.wanted_kinds.read().clone())
+                .unwrap_or_default();
+            for lost in router.add(manifest, &s.tag, &extra, &kinds) {
                 tracing::warn!(
                     module = %name,
                     "command /{lost} belongs to another module; it stays there"
@@ -279,6 +286,7 @@ impl Registry {
         let limits = config.kv_limits();
         let name: Arc<str> = name.into();
         let db = &self.ctx.db;
+        let serving = real.is_some();
         let (tag, namespace, log, persisted) = match real {
             None => (
                 String::new(),
@@ -326,6 +334,10 @@ impl Registry {
             queued_outbox: self.ctx.queued_bytes.clone(),
             max_queued_outbox_bytes: config.outbox.module_max_queued_bytes,
             http: OutgoingLimits::from_config(&config.http),
+            // The probe that only learns a file's name gets no Bot API.
+            bot: serving.then(|| self.ctx.bot.clone()),
+            reads: Default::default(),
+            wanted_kinds: Default::default(),
             name,
         }))
     }

@@ -39,6 +39,8 @@ pub struct Router {
     messages: Vec<String>,
     edited: Vec<String>,
     other: Vec<String>,
+    /// Kinds of update asked for by name (`bot-api.want-updates`): kind → modules.
+    kinds: HashMap<String, Vec<String>>,
 }
 
 impl Router {
@@ -62,7 +64,13 @@ impl Router {
 
     /// Adds a module, with `extra_admin` commands restricted to operators besides those its
     /// manifest marks; returns the commands it lost to modules added earlier.
-    pub fn add(&mut self, manifest: &Manifest, tag: &str, extra_admin: &[String]) -> Vec<String> {
+    pub fn add(
+        &mut self,
+        manifest: &Manifest,
+        tag: &str,
+        extra_admin: &[String],
+        kinds: &[String],
+    ) -> Vec<String> {
         let name = &manifest.name;
         let mut lost = Vec::new();
         for c in &manifest.commands {
@@ -90,6 +98,12 @@ impl Router {
         if manifest.wants.contains(UpdateFilter::OTHER_UPDATES) {
             self.other.push(name.clone());
         }
+        for kind in kinds {
+            self.kinds
+                .entry(kind.clone())
+                .or_default()
+                .push(name.clone());
+        }
         lost
     }
 
@@ -104,7 +118,7 @@ impl Router {
     }
 
     /// The modules `u` goes to, each with the reason.
-    pub fn route(&self, u: &tg::Update) -> Vec<(String, Reason)> {
+    pub fn route(&self, u: &tg::Update, raw: &serde_json::Value) -> Vec<(String, Reason)> {
         match &u.kind {
             UpdateKind::Message(m) => {
                 if let Some(text) = m.text()
@@ -139,12 +153,31 @@ impl Router {
                     None => Vec::new(),
                 }
             }
-            _ => self
-                .other
-                .iter()
-                .map(|m| (m.clone(), Reason::Wanted))
-                .collect(),
+            _ => {
+                let kind = crate::bot_api::update_kinds::kind_of(raw).unwrap_or("");
+                self.wanting(kind)
+                    .into_iter()
+                    .map(|m| (m.to_string(), Reason::Wanted))
+                    .collect()
+            }
         }
+    }
+
+    /// The modules that want updates of `kind` beyond messages, edits and button presses: by
+    /// name, or all other kinds.
+    pub fn wanting(&self, kind: &str) -> Vec<&str> {
+        let mut modules: Vec<&str> = self.other.iter().map(String::as_str).collect();
+        for m in self.kinds.get(kind).into_iter().flatten() {
+            if !modules.contains(&m.as_str()) {
+                modules.push(m);
+            }
+        }
+        modules
+    }
+
+    /// The kinds of update some module asked for by name.
+    pub fn wanted_kinds(&self) -> impl Iterator<Item = &str> {
+        self.kinds.keys().map(String::as_str)
     }
 
     /// The command and its arguments, when `text` is a command addressed to this bot.
@@ -181,6 +214,7 @@ impl Router {
             .chain(&self.messages)
             .chain(&self.edited)
             .chain(&self.other)
+            .chain(self.kinds.values().flatten())
             .map(String::as_str)
             .collect()
     }

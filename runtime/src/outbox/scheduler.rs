@@ -31,6 +31,7 @@
 //! entries, and later ones, go to the supergroup. Several pending edits of one message are
 //! merged into the last one.
 
+mod call;
 mod request;
 
 use std::{
@@ -58,6 +59,8 @@ use crate::{
 pub struct Deps {
     /// The Bot API client.
     pub bot: Bot,
+    /// The same connection for modules' calls of any method (`bot-api`).
+    pub transport: crate::bot_api::transport::Transport,
     /// The database (ticket look-ups).
     pub db: Arc<Db>,
     /// The committer (deliveries, give-ups).
@@ -249,7 +252,7 @@ impl Scheduler {
     fn push(&mut self, deps: &Deps, seq: u64, mut e: Entry) {
         self.depth[slot(e.priority)] += 1;
         deps.queued.add(&e.module, e.payload_bytes());
-        if matches!(e.action, Action::AnswerCallback { .. }) {
+        if e.priority == Priority::Callback {
             self.callbacks.push_back((seq, e));
             return;
         }
@@ -279,6 +282,8 @@ impl Scheduler {
                 let _ = deps.committer.send(Op::Delivered {
                     seq: old_seq,
                     ticket: None,
+                    uploaded: Vec::new(),
+                    owned: Vec::new(),
                     done: None,
                 });
             }
@@ -444,6 +449,10 @@ impl Scheduler {
             }
             | Action::Delete {
                 target: super::Target::Ticket(t),
+            }
+            | Action::Call {
+                acting_on: Some((_, t)),
+                ..
             } => self.message_ids.get(t).copied(),
             _ => None,
         };
@@ -618,12 +627,15 @@ fn give_up(deps: &Deps, seq: u64, e: &Entry, why: &str) {
                 message_id: None,
                 failed: Some(why.to_string()),
                 settled_at_secs: crate::clock::unix_secs(),
+                result: None,
             },
         )
     });
     let _ = deps.committer.send(Op::Delivered {
         seq,
         ticket,
+        uploaded: Vec::new(),
+        owned: Vec::new(),
         done: None,
     });
 }

@@ -55,6 +55,13 @@ pub struct ModuleEnv {
     pub clock: crate::clock::Clock,
     /// The limits of its outgoing HTTP requests.
     pub http: OutgoingLimits,
+    /// The Bot API for its reads, downloads and chat actions (`None` where there is no bot,
+    /// as for the probe that only runs `init` to learn a file's module name).
+    pub bot: Option<Arc<super::bot_access::BotAccess>>,
+    /// Its reads and downloads this minute.
+    pub reads: super::bot_access::ReadBudget,
+    /// The kinds of update it asked for in `init` (`bot-api.want-updates`).
+    pub wanted_kinds: parking_lot::RwLock<Vec<String>>,
 }
 
 /// Capabilities a module declares in its manifest and the operator may narrow.
@@ -64,6 +71,12 @@ pub struct Capabilities {
     pub timers: bool,
     /// The hosts it may reach over HTTP (exact names or `*.suffix`).
     pub http_hosts: Vec<String>,
+    /// The Bot API grants the operator gave it (`bot-settings`, `stars`, `business`).
+    #[serde(default)]
+    pub bot_api_grants: Vec<String>,
+    /// Whether the operator lets it call Bot API methods this host does not know.
+    #[serde(default)]
+    pub unknown_bot_api_methods: bool,
 }
 
 impl Capabilities {
@@ -84,7 +97,14 @@ impl Capabilities {
             })
             .map(|h| h.to_ascii_lowercase())
             .collect();
-        Capabilities { timers, http_hosts }
+        Capabilities {
+            timers,
+            http_hosts,
+            bot_api_grants: operator
+                .map(|o| o.bot_api_grants.clone())
+                .unwrap_or_default(),
+            unknown_bot_api_methods: operator.is_some_and(|o| o.unknown_bot_api_methods),
+        }
     }
 
     /// Whether `host` on its scheme's default port matches one of the allowed patterns.

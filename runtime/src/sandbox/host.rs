@@ -4,6 +4,7 @@
 //!
 //! Every argument here comes from an untrusted module; each size is checked where it is used.
 
+mod bot_api;
 mod config;
 mod kv;
 mod log;
@@ -43,6 +44,8 @@ struct Call {
     own_messages: Vec<(i64, i32)>,
     /// Bytes of text and keyboards queued so far (see `outbox::MAX_OUTBOX_BYTES_PER_CALL`).
     outbox_bytes: usize,
+    /// The bytes of the files queued calls upload, once per content: (SHA-256 hex, bytes).
+    files: Vec<(String, bytes::Bytes)>,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -55,6 +58,8 @@ pub struct CallOutput {
     pub timers: Vec<NewTimer>,
     /// Timers cancelled.
     pub cancel_timers: Vec<u64>,
+    /// The bytes of the files `outbox` uploads.
+    pub files: Vec<(String, bytes::Bytes)>,
 }
 
 /// The data of one instance's wasmtime store.
@@ -124,6 +129,7 @@ impl HostState {
             cancel_timers: Vec::new(),
             own_messages,
             outbox_bytes: 0,
+            files: Vec::new(),
         });
         self.ticks = 0;
     }
@@ -134,6 +140,7 @@ impl HostState {
             outbox: c.outbox,
             timers: c.timers,
             cancel_timers: c.cancel_timers,
+            files: c.files,
         })
     }
 

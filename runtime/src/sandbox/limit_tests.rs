@@ -95,6 +95,9 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         max_queued_outbox_bytes: 0,
         clock: crate::clock::Clock::default(),
         http: super::OutgoingLimits::from_config(&config.http),
+        bot: None,
+        reads: Default::default(),
+        wanted_kinds: Default::default(),
     });
     let mut instance = match sandbox.instantiate(&code, env).await {
         Ok(instance) => instance,

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, oneshot};
 use super::records::{Entry, RecentTickets};
 use super::{
     INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, NewTimer, OUTBOX, PENDING, QUARANTINE, SEEN,
-    TICKETS, TIMER_DUE, TIMERS, TicketRecord, kv::Namespace, kv_table_name,
+    TICKETS, TIMER_DUE, TIMERS, TicketRecord, files, kv::Namespace, kv_table_name, owners,
 };
 use crate::{Error, Result};
 
@@ -44,6 +44,10 @@ pub enum Op {
         seq: u64,
         /// The ticket record to store, if the entry had a ticket.
         ticket: Option<(u64, TicketRecord)>,
+        /// File ids Telegram gave the entry's uploads: (SHA-256 hex, file id).
+        uploaded: Vec<(String, String)>,
+        /// What the delivered call made that later updates belong to: (owner key, module).
+        owned: Vec<(String, String)>,
         /// Told once this is durable.
         done: Option<oneshot::Sender<Result<(), String>>>,
     },
@@ -61,6 +65,8 @@ pub struct Handled {
     pub kv_seq: u64,
     /// Outgoing requests, in the order the module made them.
     pub outbox: Vec<Entry>,
+    /// The bytes of the files `outbox` uploads: (SHA-256 hex, bytes).
+    pub files: Vec<(String, bytes::Bytes)>,
     /// Why the update was given up, if it was.
     pub quarantine: Option<String>,
     /// The module whose recent-ticket list to clear once `outbox` is durable.
@@ -260,6 +266,7 @@ fn apply(
                             };
                         }
                     }
+                    files::add(&txn, &h.files, &h.outbox)?;
                     for entry in &h.outbox {
                         let bytes =
                             serde_json::to_vec(entry).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -271,6 +278,7 @@ fn apply(
                                 message_id: None,
                                 failed: None,
                                 settled_at_secs: 0,
+                                result: None,
                             };
                             let rec = serde_json::to_vec(&rec)
                                 .map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -318,8 +326,17 @@ fn apply(
                         }
                     }
                 }
-                Op::Delivered { seq, ticket, .. } => {
-                    outbox.remove(*seq)?;
+                Op::Delivered {
+                    seq,
+                    ticket,
+                    uploaded,
+                    owned,
+                    ..
+                } => {
+                    owners::record(&txn, owned)?;
+                    if let Some(removed) = outbox.remove(*seq)? {
+                        files::release(&txn, removed.value(), uploaded)?;
+                    }
                     if let Some((t, rec)) = ticket {
                         let rec =
                             serde_json::to_vec(rec).map_err(|e| Error::Corrupt(e.to_string()))?;

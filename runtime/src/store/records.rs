@@ -64,6 +64,21 @@ pub enum Action {
         /// The message.
         target: Target,
     },
+    /// Any Bot API method a module called through `bot-api` (checked when it was queued).
+    Call {
+        /// The method, as Telegram spells it.
+        name: String,
+        /// Its parameters.
+        params: serde_json::Map<String, serde_json::Value>,
+        /// The files it uploads; their bytes are kept apart, once per content (see
+        /// `store/files.rs`), until no queued entry needs them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<StoredFile>,
+        /// The message it acts on by ticket, and that message's chat: filled in as
+        /// `message_id` and `chat_id` (`from_chat_id` for copies and forwards) when it is sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acting_on: Option<(i64, u64)>,
+    },
     /// answerCallbackQuery.
     AnswerCallback {
         /// The query.
@@ -73,6 +88,22 @@ pub enum Action {
         /// Show an alert instead of a notification.
         alert: bool,
     },
+}
+
+/// A file a queued call uploads, by the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// The form part's name (`attach://<name>`).
+    pub name: String,
+    /// The file name Telegram sees.
+    pub file_name: String,
+    /// The SHA-256 of the bytes, in hex: their key in the store.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// How many queued entries were made with it in one call (a broadcast's chats): each
+    /// counts its share of the bytes.
+    pub shared_by: u32,
 }
 
 /// One queued request.
@@ -105,6 +136,14 @@ impl Entry {
             | Action::EditText {
                 text, reply_markup, ..
             } => text.len() + markup(reply_markup),
+            Action::Call { params, files, .. } => {
+                let params = serde_json::to_string(params).map_or(0, |p| p.len());
+                let files: u64 = files
+                    .iter()
+                    .map(|f| f.size / u64::from(f.shared_by.max(1)))
+                    .sum();
+                params + usize::try_from(files).unwrap_or(usize::MAX)
+            }
             // Answers leave at once, ahead of every queue.
             Action::AnswerCallback { .. } | Action::Delete { .. } => 0,
         };
@@ -113,7 +152,14 @@ impl Entry {
 
     /// Whether this entry counts against the chat's rate limits (sends and edits do).
     pub fn is_limited(&self) -> bool {
-        matches!(self.action, Action::Send { .. } | Action::EditText { .. })
+        match &self.action {
+            Action::Send { .. } | Action::EditText { .. } => true,
+            // Answers and deletions do not count, as for the host's own.
+            Action::Call { name, .. } => {
+                self.priority != Priority::Callback && !name.starts_with("delete")
+            }
+            Action::Delete { .. } | Action::AnswerCallback { .. } => false,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use redb::ReadableTable;
 
 use super::{
     Db, TicketRecord,
-    tables::{CRASHES, INBOX, PENDING, QUARANTINE, SEEN, TICKETS},
+    tables::{CRASHES, FILES, INBOX, OWNERS, PENDING, QUARANTINE, SEEN, TICKETS},
 };
 use crate::{Error, Result};
 
@@ -39,6 +39,8 @@ pub struct Pruned {
     pub tickets: usize,
     /// Quarantined updates.
     pub quarantine: usize,
+    /// Owners of sent messages and polls (`store/owners.rs`).
+    pub owners: usize,
 }
 
 impl Db {
@@ -48,6 +50,7 @@ impl Db {
             seen: self.prune_seen(SEEN_RETENTION)?,
             tickets: self.prune_tickets(TICKET_RETENTION)?,
             quarantine: self.prune_quarantine(QUARANTINE_PER_MODULE)?,
+            owners: self.prune_owners(TICKET_RETENTION)?,
         })
     }
 
@@ -174,12 +177,14 @@ impl Db {
             ("tickets", txn.open_table(TICKETS)?.len()?),
             ("quarantine", txn.open_table(QUARANTINE)?.len()?),
             ("crashes", txn.open_table(CRASHES)?.len()?),
+            ("files", txn.open_table(FILES)?.len()?),
+            ("owners", txn.open_table(OWNERS)?.len()?),
         ])
     }
 
     /// Runs `batch` in write transactions until one deletes fewer than [`BATCH`] rows; returns
     /// the total.
-    fn in_batches(
+    pub(super) fn in_batches(
         &self,
         mut batch: impl FnMut(&redb::WriteTransaction) -> Result<usize>,
     ) -> Result<usize> {

@@ -13,6 +13,12 @@ pub(crate) const SEEN: TableDefinition<'_, u64, u64> = TableDefinition::new("see
 pub(crate) const OUTBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("outbox");
 /// Sent messages: ticket → JSON [`super::TicketRecord`].
 pub(crate) const TICKETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("tickets");
+/// Files queued calls upload, by content: SHA-256 hex → JSON row (references, file id).
+pub(crate) const FILES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("files");
+/// Their bytes: SHA-256 hex → bytes.
+pub(crate) const FILE_BYTES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("file_bytes");
+/// Who sent a message or a poll: `msg:<chat>:<id>` or `poll:<id>` → `<unix seconds> <module>`.
+pub(crate) const OWNERS: TableDefinition<'_, &str, &str> = TableDefinition::new("owners");
 /// Small runtime facts (counters, module tags).
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// Updates a module failed on too often: (module, update id) → reason.

@@ -219,6 +219,7 @@ impl KvOps {
                     writes: w,
                     kv_seq: seq,
                     outbox: Vec::new(),
+                    files: Vec::new(),
                     quarantine: None,
                     tickets: None,
                     timers: Vec::new(),

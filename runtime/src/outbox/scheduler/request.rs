@@ -13,8 +13,9 @@ use teloxide_core::{
 };
 use tokio::sync::mpsc;
 
-use super::{Deps, Finished, Outcome, give_up};
+use super::{Deps, Finished, Outcome, call, give_up};
 use crate::{
+    bot_api::transport::Failure,
     outbox::{Action, Entry, Target},
     store::{Db, Op, TicketRecord},
 };
@@ -30,23 +31,41 @@ pub(super) fn spawn(
 ) {
     let (deps, done) = (deps.clone(), done.clone());
     tokio::spawn(async move {
-        let chat_id = if matches!(e.action, Action::AnswerCallback { .. }) {
+        let chat_id = if e.priority == crate::outbox::Priority::Callback {
             0
         } else {
             e.chat_id
         };
         let mut delivered = None;
-        let outcome = match request(&deps, &e, resolved, paid).await {
-            Ok(message_id) => {
+        let sent = if matches!(e.action, Action::Call { .. }) {
+            match call::send(&deps, &e, resolved, paid).await {
+                Ok(sent) => Ok(sent),
+                Err(failure) => Err(classify_failure(&deps, seq, &e, failure)),
+            }
+        } else {
+            match request(&deps, &e, resolved, paid).await {
+                Ok(message_id) => Ok(call::Sent {
+                    result: serde_json::Value::Null,
+                    message_id,
+                    uploaded: Vec::new(),
+                    owned: Vec::new(),
+                }),
+                Err(err) => Err(classify(&deps, seq, &e, err)),
+            }
+        };
+        let outcome = match sent {
+            Ok(sent) => {
                 deps.stats.count(&deps.stats.delivered);
-                delivered = e.ticket.zip(message_id);
+                delivered = e.ticket.zip(sent.message_id);
+                let result = (!sent.result.is_null()).then(|| sent.result_text());
                 let ticket = e.ticket.map(|t| {
                     let record = TicketRecord {
                         module: e.module.clone(),
                         chat_id: e.chat_id,
-                        message_id,
+                        message_id: sent.message_id,
                         failed: None,
                         settled_at_secs: crate::clock::unix_secs(),
+                        result,
                     };
                     (t, record)
                 });
@@ -55,6 +74,8 @@ pub(super) fn spawn(
                 let commit = deps.committer.commit(|tx| Op::Delivered {
                     seq,
                     ticket,
+                    uploaded: sent.uploaded,
+                    owned: sent.owned,
                     done: Some(tx),
                 });
                 match commit.await {
@@ -62,7 +83,7 @@ pub(super) fn spawn(
                     Err(err) => Outcome::Transient(err.to_string()),
                 }
             }
-            Err(err) => classify(&deps, seq, &e, err),
+            Err(outcome) => outcome,
         };
         let _ = done.send(Finished {
             chat_id,
@@ -71,6 +92,21 @@ pub(super) fn spawn(
             delivered,
         });
     });
+}
+
+/// Decides what a failed call of a module's (`bot-api`) means; gives up permanent failures.
+fn classify_failure(deps: &Deps, seq: u64, e: &Entry, failure: Failure) -> Outcome {
+    match failure {
+        Failure::RetryAfter(s) => Outcome::RetryAfter(std::time::Duration::from_secs(s)),
+        Failure::Migrated(chat) => Outcome::Migrated(chat),
+        f if f.is_blocked() => Outcome::Blocked(f.to_string()),
+        f if f.is_transient() => Outcome::Transient(f.to_string()),
+        f => {
+            tracing::warn!(module = %e.module, chat = e.chat_id, error = %f, "Telegram refused a request; it is not retried");
+            give_up(deps, seq, e, &f.to_string());
+            Outcome::Done
+        }
+    }
 }
 
 /// Decides what a failed request means; gives up permanent failures right here.
@@ -208,5 +244,6 @@ async fn request(
             req.await?;
             Ok(None)
         }
+        Action::Call { .. } => unreachable!("sent by call::send"),
     }
 }

@@ -14,6 +14,7 @@ fn ticket(message_id: Option<i32>, failed: bool, settled_at_secs: u64) -> Vec<u8
         message_id,
         failed: failed.then(|| "blocked".to_string()),
         settled_at_secs,
+        result: None,
     })
     .unwrap()
 }

@@ -1,0 +1,140 @@
+//! The kinds of update the Bot API sends (the field of an update besides `update_id`), which of
+//! them Telegram sends only when asked, and which reach a module only from chats where the bot
+//! is an administrator.
+
+use serde_json::Value;
+
+/// Every kind of update of the Bot API version this host speaks, as `allowed_updates` names
+/// them (checked against the `frankenstein` crate's `AllowedUpdate` in the tests).
+pub const KINDS: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "guest_message",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+    "managed_bot",
+    "subscription",
+    "stopped_message_generation",
+];
+
+/// Kinds Telegram sends only when `allowed_updates` names them.
+pub const ONLY_WHEN_ASKED: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
+
+/// Whether `kind` is a kind of update this host knows.
+pub fn is_known(kind: &str) -> bool {
+    KINDS.contains(&kind)
+}
+
+/// Whether the bot must be an administrator of a chat to get updates of `kind` from it.
+pub fn needs_admin(kind: &str) -> bool {
+    matches!(
+        kind,
+        "chat_member"
+            | "chat_join_request"
+            | "message_reaction"
+            | "message_reaction_count"
+            | "chat_boost"
+            | "removed_chat_boost"
+    )
+}
+
+/// The kind of a raw update: its field besides `update_id`.
+pub fn kind_of(raw: &Value) -> Option<&str> {
+    raw.as_object()?
+        .keys()
+        .map(String::as_str)
+        .find(|k| *k != "update_id")
+}
+
+/// What decides which module an update belongs to, for kinds that belong to one: the poll it
+/// is about (`poll:<id>`) or the message it reacts to (`msg:<chat>:<message>`).
+pub fn owner_key(raw: &Value) -> Option<String> {
+    let kind = kind_of(raw)?;
+    let body = &raw[kind];
+    match kind {
+        "poll" => Some(format!("poll:{}", body.get("id")?.as_str()?)),
+        "poll_answer" => Some(format!("poll:{}", body.get("poll_id")?.as_str()?)),
+        "message_reaction" | "message_reaction_count" => Some(format!(
+            "msg:{}:{}",
+            body.get("chat")?.get("id")?.as_i64()?,
+            body.get("message_id")?.as_i64()?
+        )),
+        _ => None,
+    }
+}
+
+/// The owner keys a sent message's result creates: its message, and its poll.
+pub fn owned_by_result(result: &Value) -> Vec<String> {
+    let messages: Vec<&Value> = match result {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut keys = Vec::new();
+    for m in messages {
+        if let (Some(chat), Some(id)) = (
+            m.get("chat")
+                .and_then(|c| c.get("id"))
+                .and_then(Value::as_i64),
+            m.get("message_id").and_then(Value::as_i64),
+        ) {
+            keys.push(format!("msg:{chat}:{id}"));
+        }
+        if let Some(poll) = m
+            .get("poll")
+            .and_then(|p| p.get("id"))
+            .and_then(Value::as_str)
+        {
+            keys.push(format!("poll:{poll}"));
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_is_one_the_bot_api_types_know() {
+        for kind in KINDS {
+            let parsed: Result<frankenstein::types::AllowedUpdate, _> =
+                serde_json::from_value(json!(kind));
+            assert!(parsed.is_ok(), "{kind}");
+        }
+        assert!(!is_known("teleport"));
+    }
+
+    #[test]
+    fn polls_and_reactions_name_their_owner_and_sent_messages_make_the_keys() {
+        let answer = json!({"update_id": 1, "poll_answer": {"poll_id": "P1", "option_ids": [0]}});
+        assert_eq!(kind_of(&answer), Some("poll_answer"));
+        assert_eq!(owner_key(&answer).as_deref(), Some("poll:P1"));
+        let reaction = json!({"update_id": 2, "message_reaction": {
+            "chat": {"id": 42, "type": "private"}, "message_id": 7, "date": 0,
+            "old_reaction": [], "new_reaction": []}});
+        assert_eq!(owner_key(&reaction).as_deref(), Some("msg:42:7"));
+        let sent = json!({"message_id": 7, "chat": {"id": 42}, "poll": {"id": "P1"}});
+        assert_eq!(owned_by_result(&sent), ["msg:42:7", "poll:P1"]);
+        assert!(owner_key(&json!({"update_id": 3, "chat_member": {}})).is_none());
+    }
+}
