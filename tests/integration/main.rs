@@ -6,6 +6,7 @@ mod support;
 
 mod admin_token;
 mod authoring;
+mod bot_api;
 mod broadcast;
 mod clicker;
 mod clock_jump;

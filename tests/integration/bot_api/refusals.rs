@@ -1,0 +1,49 @@
+//! Calls the host refuses before anything is queued or sent, each with the rule named.
+
+use botbox_test_artifacts::API_PROBE;
+
+use super::ask;
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_s_methods_unknown_methods_wrong_parameters_and_oversized_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[API_PROBE]);
+    c.sandbox.call_timeout_ms = 5_000;
+    let runtime = start(c).await;
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let sends_before = fake.counters().sends;
+
+    let webhook = ask(&fake, &alice, "/webhook", "error: ").await;
+    assert!(
+        webhook.starts_with("error: not-allowed") && webhook.contains("setWebhook"),
+        "{webhook}"
+    );
+    assert_eq!(fake.webhook_url(), None, "nothing reached Telegram");
+
+    let unknown = ask(&fake, &alice, "/unknown", "error: ").await;
+    assert!(
+        unknown.starts_with("error: unknown-method") && unknown.contains("sendTeleportation"),
+        "{unknown}"
+    );
+
+    let bad = ask(&fake, &alice, "/badparam", "error: ").await;
+    assert!(
+        bad.starts_with("error: invalid-parameter") && bad.contains("`txt`"),
+        "{bad}"
+    );
+
+    let big = ask(&fake, &alice, "/bigphoto", "error: ").await;
+    assert!(
+        big.starts_with("error: invalid-parameter") && big.contains("at most 50 MB"),
+        "{big}"
+    );
+
+    // Only the four answers were sent; no call reached the fake.
+    assert_eq!(fake.counters().sends, sends_before + 4);
+    assert_eq!(fake.counters().uploads, 0);
+    assert_eq!(runtime.db().stored_files().unwrap(), (0, 0));
+    runtime.stop().await;
+}
