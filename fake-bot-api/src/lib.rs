@@ -57,8 +57,8 @@ use crate::state::Shared;
 pub use crate::{
     config::{Failure, FakeConfig, FileLimits, Limits, WebhookRetry},
     model::{
-        AnsweredCallback, ChatEntry, ChatEvent, Counters, Document, InlineButton, Markup,
-        ReplyKeyboard, TestUser,
+        AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineButton,
+        Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,
     },
     read::StateView,
 };
