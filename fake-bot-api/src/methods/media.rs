@@ -339,11 +339,19 @@ pub(crate) fn message_fields(file: &StoredFile, declared: &Map<String, Value>) -
             "file_size": file.document.bytes.len(),
         })
     };
+    // Telegram detects the type of videos and audio itself and always names it (teloxide
+    // fails to parse a video, animation or audio without `mime_type`).
+    let mime_type = file.document.mime_type.as_deref().or(match file.kind {
+        MediaKind::Video | MediaKind::Animation => Some("video/mp4"),
+        MediaKind::Audio => Some("audio/mpeg"),
+        MediaKind::Voice => Some("audio/ogg"),
+        _ => None,
+    });
     let named = |mut value: Value| {
         if let Some(name) = &file.document.file_name {
             value["file_name"] = json!(name);
         }
-        if let Some(mime) = &file.document.mime_type {
+        if let Some(mime) = mime_type {
             value["mime_type"] = json!(mime);
         }
         value
@@ -376,7 +384,7 @@ pub(crate) fn message_fields(file: &StoredFile, declared: &Map<String, Value>) -
         }
         MediaKind::Voice => {
             let mut voice = timed(base());
-            voice["mime_type"] = json!(file.document.mime_type.as_deref().unwrap_or("audio/ogg"));
+            voice["mime_type"] = json!(mime_type);
             json!({ "voice": voice })
         }
         MediaKind::VideoNote => {
