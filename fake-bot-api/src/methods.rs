@@ -4,6 +4,7 @@ mod albums;
 mod callbacks;
 mod caption_edits;
 mod dice_polls;
+mod file_sources;
 mod files;
 mod forwards;
 mod media;

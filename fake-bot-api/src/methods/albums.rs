@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::{
     admit,
-    media::{self, MediaKind, Source},
+    file_sources::{self, Source},
+    media::{self, MediaKind},
     media_sends::merge,
     outgoing::{Body, Outgoing},
 };
@@ -56,14 +57,14 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
         ));
     }
     for item in &items {
-        media::check_source(shared, &item.source, item.kind)?;
+        file_sources::check_source(shared, &item.source, item.kind)?;
     }
     shared.write(|state| {
         let reply_to = outgoing.check(state)?;
         let mut files = Vec::new();
         for item in &items {
             let n = state.files.len() + files.len();
-            let (mut file, origin) = media::resolve(state, &item.source, item.kind, n)?;
+            let (mut file, origin) = file_sources::resolve(state, &item.source, item.kind, n)?;
             media::declare(&mut file, &item.declared);
             files.push((file, origin));
         }
@@ -77,7 +78,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
             extra["media_group_id"] = json!(group_id);
             let document = (item.kind == MediaKind::Document).then(|| file.document.clone());
             messages.push(outgoing.add(shared, state, reply_to, item.body, document, extra));
-            media::store(state, file, origin);
+            file_sources::store(state, file, origin);
         }
         Ok(Value::Array(messages))
     })
@@ -102,7 +103,7 @@ fn item(params: &Params, media: &Value) -> Result<Item, String> {
     let source = object
         .get("media")
         .and_then(Value::as_str)
-        .and_then(|name| media::media_source(params, name))
+        .and_then(|name| file_sources::media_source(params, name))
         .ok_or("media not found")?;
     let caption = object.get("caption").and_then(Value::as_str).unwrap_or("");
     let parse_mode = object

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{
     admit, chat_id, check_not_blocked,
-    media::{self, MediaKind, Source, StoredFile},
+    file_sources::{self, Source},
+    media::{self, MediaKind},
     message_id,
     messages::NOT_MODIFIED,
+    outgoing::Body,
 };
 use crate::{
     error::ApiError,
@@ -18,17 +20,23 @@ use crate::{
     model::{ChatEvent, Markup},
     params::Params,
     state::Shared,
-    text,
 };
 
-/// The `Document` object of a message.
-fn document_json(file: &StoredFile) -> Value {
-    media::message_fields(file, &Map::new())["document"].take()
-}
+/// The `Message` fields of media editMessageMedia may replace (and their flags).
+const MEDIA_FIELDS: [&str; 7] = [
+    "photo",
+    "video",
+    "animation",
+    "audio",
+    "document",
+    "has_media_spoiler",
+    "show_caption_above_media",
+];
 
-/// editMessageMedia with an `InputMediaDocument`: replaces the document (and the caption,
-/// which is removed if `media` has none) of a bot's document message. As with the other
-/// edits, an edit without `reply_markup` removes the inline keyboard.
+/// editMessageMedia: replaces the photo, video, animation, audio or document (and the
+/// caption, which is removed if `media` has none) of a bot's media message with the file an
+/// `InputMedia` names (`attach://<part>`, `file_id` or URL). As with the other edits, an
+/// edit without `reply_markup` removes the inline keyboard.
 pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
     if params.has("inline_message_id") {
         return Err(ApiError::bad_request("MESSAGE_ID_INVALID"));
@@ -40,35 +48,29 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         .json("media")
         .map_err(|()| cant_parse())?
         .ok_or_else(|| ApiError::bad_request("media not specified"))?;
-    if !media.is_object() {
+    let Value::Object(media) = media else {
         return Err(cant_parse());
-    }
-    match media["type"].as_str() {
-        Some("document") => {}
-        Some("photo" | "video" | "animation" | "audio") => {
-            return Err(ApiError::bad_request(
-                "the fake Bot API supports only documents in editMessageMedia",
-            ));
-        }
-        _ => return Err(ApiError::bad_request("unsupported media type specified")),
-    }
-    let source = media["media"]
-        .as_str()
+    };
+    let kind = media
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(MediaKind::of_input_media)
+        .ok_or_else(|| ApiError::bad_request("unsupported media type specified"))?;
+    let source = media
+        .get("media")
+        .and_then(Value::as_str)
         .filter(|source| !source.is_empty())
-        .ok_or_else(|| ApiError::bad_request("media not specified"))?
-        .to_owned();
-    let source = media::media_source(params, &source)
+        .ok_or_else(|| ApiError::bad_request("media not specified"))?;
+    let source = file_sources::media_source(params, source)
         .ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
-    media::check_source(shared, &source, MediaKind::Document)?;
-    let caption = media["caption"].as_str().unwrap_or_default();
-    let parse_mode = media["parse_mode"]
-        .as_str()
-        .filter(|mode| !mode.is_empty())
-        .map(str::to_owned);
-    let formatted = text::format(caption, parse_mode.as_deref())?;
-    if text::utf16_len(&formatted.text) > 1024 {
-        return Err(ApiError::bad_request("message caption is too long"));
-    }
+    file_sources::check_source(shared, &source, kind)?;
+    let body = Body::caption(
+        media.get("caption").and_then(Value::as_str).unwrap_or(""),
+        media
+            .get("parse_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    )?;
     let Parsed { markup, echo } = markup::parse(params)?.unwrap_or(Parsed {
         markup: None,
         echo: None,
@@ -79,6 +81,7 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
     {
         return Err(ApiError::bad_request("inline keyboard expected"));
     }
+    let caption = body.caption_fields();
     shared.write(|state| {
         check_not_blocked(state, chat_id)?;
         let chat = state.chat_mut(chat_id)?;
@@ -90,24 +93,26 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         if !stored.entry.from_bot {
             return Err(ApiError::bad_request("message can't be edited"));
         }
-        let Some(current) = stored.entry.document.as_ref() else {
+        let Some(current) = current_file_id(&stored.json) else {
             return Err(ApiError::bad_request(
                 "there is no media in the message to edit",
             ));
         };
-        if matches!(&source, Source::Named(name) if *name == current.file_id)
-            && stored.entry.text == formatted.text
-            && stored.json.get("caption_entities") == formatted.entities_json().as_ref()
+        if matches!(&source, Source::Named(name) if *name == current)
+            && stored.json.get("caption") == caption.get("caption")
+            && stored.json.get("caption_entities") == caption.get("caption_entities")
             && stored.entry.reply_markup == markup
         {
             return Err(ApiError::bad_request(NOT_MODIFIED));
         }
-        let (file, origin) =
-            media::resolve(state, &source, MediaKind::Document, state.files.len())?;
+        let (mut file, origin) = file_sources::resolve(state, &source, kind, state.files.len())?;
+        media::declare(&mut file, &media);
         admit(state, chat_id)?;
-        media::store(state, file.clone(), origin);
-        let chat = state.chat_mut(chat_id)?;
-        let stored = chat
+        let fields = media::message_fields(&file, &media);
+        let document = (kind == MediaKind::Document).then(|| file.document.clone());
+        file_sources::store(state, file, origin);
+        let stored = state
+            .chat_mut(chat_id)?
             .messages
             .get_mut(&message_id)
             .expect("checked above, under the same lock");
@@ -115,13 +120,15 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
             .json
             .as_object_mut()
             .expect("a stored message is a JSON object");
-        message.insert("document".to_owned(), document_json(&file));
-        message.remove("caption");
-        message.remove("caption_entities");
-        if !formatted.text.is_empty() {
-            message.insert("caption".to_owned(), json!(formatted.text));
-            if let Some(entities) = formatted.entities_json() {
-                message.insert("caption_entities".to_owned(), entities);
+        for key in MEDIA_FIELDS
+            .into_iter()
+            .chain(["caption", "caption_entities"])
+        {
+            message.remove(key);
+        }
+        for fields in [fields, caption] {
+            if let Value::Object(fields) = fields {
+                message.extend(fields);
             }
         }
         match echo {
@@ -129,9 +136,9 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
             None => message.remove("reply_markup"),
         };
         message.insert("edit_date".to_owned(), json!(json::now()));
-        stored.entry.text = formatted.text;
-        stored.entry.parse_mode = parse_mode;
-        stored.entry.document = Some(file.document);
+        stored.entry.text = body.formatted.text;
+        stored.entry.parse_mode = body.parse_mode;
+        stored.entry.document = document;
         stored.entry.reply_markup = markup;
         stored.entry.edits += 1;
         let (entry, message) = (stored.entry.clone(), stored.json.clone());
@@ -139,6 +146,17 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         state.emit(ChatEvent::BotEdited { chat_id, entry });
         Ok(message)
     })
+}
+
+/// The `file_id` of the media of a message (a photo's largest size), if it has media.
+fn current_file_id(message: &Value) -> Option<String> {
+    let file = match message.get("photo") {
+        Some(sizes) => sizes.as_array()?.last()?,
+        None => ["video", "animation", "audio", "document"]
+            .into_iter()
+            .find_map(|key| message.get(key))?,
+    };
+    file["file_id"].as_str().map(str::to_owned)
 }
 
 /// getFile.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::{
+    file_sources,
     media::{self, MediaKind},
     outgoing::{Body, Outgoing},
 };
@@ -35,8 +36,8 @@ pub(super) fn send_media(
     } else {
         Body::empty()
     };
-    let source = media::source(params, kind)?;
-    media::check_source(shared, &source, kind)?;
+    let source = file_sources::source(params, kind)?;
+    file_sources::check_source(shared, &source, kind)?;
     let mut declared = Map::new();
     for key in DECLARED
         .into_iter()
@@ -49,14 +50,14 @@ pub(super) fn send_media(
     let flags = flags(params, kind);
     shared.write(|state| {
         outgoing.check(state)?;
-        let (mut file, origin) = media::resolve(state, &source, kind, state.files.len())?;
+        let (mut file, origin) = file_sources::resolve(state, &source, kind, state.files.len())?;
         media::declare(&mut file, &declared);
         let mut extra = media::message_fields(&file, &declared);
         merge(&mut extra, body.caption_fields());
         merge(&mut extra, flags);
         let document = (kind == MediaKind::Document).then(|| file.document.clone());
         let message = outgoing.send(shared, state, body, document, extra)?;
-        media::store(state, file, origin);
+        file_sources::store(state, file, origin);
         Ok(message)
     })
 }

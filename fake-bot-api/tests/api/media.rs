@@ -6,7 +6,7 @@ use serde_json::json;
 use teloxide_core::{
     ApiError, RequestError,
     prelude::*,
-    types::{InputFile, MediaKind, MessageKind},
+    types::{InputFile, InputMedia, InputMediaVideo, MediaKind, MessageKind},
 };
 
 use super::support::{download, file_part, png, post_json, post_multipart, start, updates};
@@ -262,4 +262,32 @@ async fn a_users_photo_reaches_the_bot_and_downloads() {
         0,
         "the user's file is not the bot's upload"
     );
+}
+
+#[tokio::test]
+async fn edit_message_media_replaces_a_photo_with_a_video() {
+    let (fake, bot) = start();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let sent = bot
+        .send_photo(ChatId(alice.id), InputFile::memory(png(8, 8, 0)))
+        .caption("before")
+        .await
+        .expect("sent");
+    let edited = bot
+        .edit_message_media(
+            ChatId(alice.id),
+            sent.id,
+            InputMedia::Video(
+                InputMediaVideo::new(InputFile::memory(&b"clip"[..]).file_name("c.mp4"))
+                    .caption("after"),
+            ),
+        )
+        .await
+        .expect("edited");
+    assert!(edited.photo().is_none());
+    assert_eq!(edited.video().expect("a video").file.size, 4);
+    assert_eq!(edited.caption(), Some("after"));
+    assert!(fake.photos(alice.id).is_empty());
+    assert_eq!(fake.counters().uploads, 2);
 }
