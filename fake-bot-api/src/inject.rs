@@ -71,7 +71,7 @@ impl FakeBotApi {
         let chat = json::private_chat(user);
         self.inner.shared.write(|state| {
             let mut file = StoredFile::new(
-                state.files.len(),
+                state.next_file_number(),
                 kind,
                 upload.file_name,
                 upload.content_type,

@@ -192,6 +192,7 @@ pub(crate) struct State {
     /// Member statuses a test arranged, by (chat id, user id), with the `User` object.
     pub(crate) member_statuses: BTreeMap<(i64, i64), (MemberStatus, Value)>,
     next_callback_id: u64,
+    next_file_number: usize,
     next_media_group_id: u64,
     next_poll_id: u64,
     events: Vec<ChatEvent>,
@@ -223,6 +224,7 @@ impl State {
             reactions: Vec::new(),
             member_statuses: BTreeMap::new(),
             next_callback_id: 0,
+            next_file_number: 0,
             next_media_group_id: 0,
             next_poll_id: 0,
             events: Vec::new(),
@@ -294,6 +296,12 @@ impl State {
     pub(crate) fn next_callback_id(&mut self) -> String {
         self.next_callback_id += 1;
         (4_387_000_000_000_000_000_u64 + self.next_callback_id).to_string()
+    }
+
+    /// The number of a new file (its ids and path derive from it).
+    pub(crate) fn next_file_number(&mut self) -> usize {
+        self.next_file_number += 1;
+        self.next_file_number - 1
     }
 
     /// A new `media_group_id`: a long decimal number, as Telegram's are.

@@ -63,8 +63,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
         let reply_to = outgoing.check(state)?;
         let mut files = Vec::new();
         for item in &items {
-            let n = state.files.len() + files.len();
-            let (mut file, origin) = file_sources::resolve(state, &item.source, item.kind, n)?;
+            let (mut file, origin) = file_sources::resolve(state, &item.source, item.kind)?;
             media::declare(&mut file, &item.declared);
             files.push((file, origin));
         }

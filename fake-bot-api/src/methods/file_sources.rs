@@ -90,18 +90,17 @@ pub(crate) fn check_source(
     Ok(())
 }
 
-/// The file `source` names, as a message of `kind` would carry it, numbered `n` if new; not
-/// yet stored (see [`store`]).
+/// The file `source` names, as a message of `kind` would carry it; a new one (an upload, a
+/// URL) is not yet stored (see [`store`]).
 pub(crate) fn resolve(
-    state: &State,
+    state: &mut State,
     source: &Source,
     kind: MediaKind,
-    n: usize,
 ) -> Result<(StoredFile, Origin), ApiError> {
     match source {
         Source::Upload(upload) => {
             let file = StoredFile::new(
-                n,
+                state.next_file_number(),
                 kind,
                 upload.file_name.clone(),
                 upload.content_type.clone(),
@@ -118,6 +117,7 @@ pub(crate) fn resolve(
             Some(file) => Ok((file.clone(), Origin::ByFileId)),
             None if name.starts_with("http://") || name.starts_with("https://") => {
                 let file_name = name.rsplit('/').next().map(str::to_owned);
+                let n = state.next_file_number();
                 let file = StoredFile::new(n, kind, file_name, None, Bytes::new());
                 Ok((file, Origin::ByUrl))
             }

@@ -105,7 +105,7 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         {
             return Err(ApiError::bad_request(NOT_MODIFIED));
         }
-        let (mut file, origin) = file_sources::resolve(state, &source, kind, state.files.len())?;
+        let (mut file, origin) = file_sources::resolve(state, &source, kind)?;
         media::declare(&mut file, &media);
         admit(state, chat_id)?;
         let fields = media::message_fields(&file, &media);

@@ -50,7 +50,7 @@ pub(super) fn send_media(
     let flags = flags(params, kind);
     shared.write(|state| {
         outgoing.check(state)?;
-        let (mut file, origin) = file_sources::resolve(state, &source, kind, state.files.len())?;
+        let (mut file, origin) = file_sources::resolve(state, &source, kind)?;
         media::declare(&mut file, &declared);
         let mut extra = media::message_fields(&file, &declared);
         merge(&mut extra, body.caption_fields());

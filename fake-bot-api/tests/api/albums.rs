@@ -132,3 +132,39 @@ async fn albums_are_checked_like_telegram_checks_them() {
     );
     assert!(fake.bot_messages(alice.id).is_empty());
 }
+
+#[tokio::test]
+async fn files_of_an_album_with_a_resend_keep_distinct_ids() {
+    let (fake, bot) = start();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let first = bot
+        .send_photo(ChatId(alice.id), InputFile::memory(png(1, 1, 0)))
+        .await
+        .expect("sent");
+    let known = first.photo().expect("a photo")[0].file.id.0.clone();
+    let media = json!([
+        { "type": "photo", "media": "attach://a" },
+        { "type": "photo", "media": known },
+        { "type": "photo", "media": "attach://b" },
+    ]);
+    let form = Form::new()
+        .text("chat_id", alice.id.to_string())
+        .text("media", media.to_string())
+        .part("a", file_part(png(2, 2, 0), "a.png"))
+        .part("b", file_part(png(3, 3, 0), "b.png"));
+    let (status, answer) = post_multipart(&fake, "sendMediaGroup", form).await;
+    assert_eq!(status, 200, "{answer}");
+    bot.send_photo(ChatId(alice.id), InputFile::memory(png(4, 4, 0)))
+        .await
+        .expect("sent");
+    let photos = fake.photos(alice.id);
+    let sizes: Vec<_> = photos.iter().map(|p| p.width).collect();
+    assert_eq!(sizes, [1, 2, 1, 3, 4]);
+    let mut ids: Vec<_> = photos.iter().map(|p| p.file_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "one file sent twice, four files in all");
+    let counters = fake.counters();
+    assert_eq!((counters.uploads, counters.sent_by_file_id), (4, 1));
+}
