@@ -5,7 +5,12 @@ use std::{borrow::Borrow, time::Duration};
 
 use serde_json::json;
 
-use crate::{FakeBotApi, config::Failure, json, model::TestUser};
+use crate::{
+    FakeBotApi,
+    config::Failure,
+    json,
+    model::{MemberStatus, TestUser},
+};
 
 impl FakeBotApi {
     /// Makes `user`'s private chat exist, as if they had pressed Start long ago: the bot can
@@ -77,5 +82,24 @@ impl FakeBotApi {
         self.inner
             .shared
             .write(|state| state.failures.start_storm(method, until, failure));
+    }
+
+    /// Makes getChatMember, getChatAdministrators and getChatMemberCount of the group
+    /// `chat_id` show `user` with `status` (without it: a member once they wrote there, else
+    /// `left`). No update is queued.
+    pub fn set_member_status(&self, chat_id: i64, user: &TestUser, status: MemberStatus) {
+        self.inner.shared.write(|state| {
+            state
+                .member_statuses
+                .insert((chat_id, user.id), (status, json::user(user)));
+        });
+    }
+
+    /// Makes the coming sendDice calls answer `values`, in order, each clamped into the
+    /// dice's range; after them the fake's fixed-seed sequence resumes.
+    pub fn queue_dice_values(&self, values: impl IntoIterator<Item = u32>) {
+        self.inner
+            .shared
+            .write(|state| state.dice.queued.extend(values));
     }
 }

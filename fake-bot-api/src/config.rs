@@ -53,9 +53,10 @@ impl FakeConfig {
 
 /// Telegram's file size limits for bots, in bytes.
 ///
-/// A file uploaded with `multipart/form-data` (sendDocument, editMessageMedia) larger than
-/// `upload_max` is refused with `413 Request Entity Too Large` (teloxide:
-/// `ApiError::RequestEntityTooLarge`), and nothing is sent; `getFile` of a file larger than
+/// A file uploaded with `multipart/form-data` (sendPhoto, sendDocument and the other sends of
+/// a file, sendMediaGroup, editMessageMedia) larger than `upload_max` is refused with
+/// `413 Request Entity Too Large` (teloxide: `ApiError::RequestEntityTooLarge`), and nothing
+/// is sent (photos have Telegram's own, fixed 10 MB limit); `getFile` of a file larger than
 /// `download_max` answers `400 Bad Request: file is too big`, and the file cannot be
 /// downloaded. Tests set them small to try the limits without big files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,16 +78,18 @@ impl Default for FileLimits {
 
 /// Telegram's outbound limits, as the fake enforces them.
 ///
-/// Every `sendMessage`, `sendDocument`, `editMessageText`, `editMessageReplyMarkup` and
-/// `editMessageMedia` that
-/// would be accepted is first checked against three sliding windows: the chat's (`chat_burst`
+/// Every send (`sendMessage`, `sendPhoto`, `sendDocument` and the other files, `sendDice`,
+/// `sendPoll`, `sendLocation`, `copyMessage`, `forwardMessage`; a `sendMediaGroup` counts
+/// once) and edit (`editMessageText`, `editMessageReplyMarkup`, `editMessageCaption`,
+/// `editMessageMedia`) that would be accepted is first checked against three sliding windows: the chat's (`chat_burst`
 /// calls in any `chat_window`), the group's (chats with a negative id: `group_per_minute` in any
 /// minute) and the bot's global one (`global_per_second` in any second, groups included). Edits
 /// count like sends. If any window is full the call is answered with 429 and `retry_after` =
 /// the whole seconds (at least 1) until the oldest call in the fullest window leaves it, and
 /// nothing is delivered. Calls that are refused do not count against the windows, but every
 /// 429 counts in [`Counters::too_many_requests`](crate::Counters::too_many_requests).
-/// `answerCallbackQuery` and `deleteMessage` are never limited.
+/// `answerCallbackQuery`, `deleteMessage`, `setMessageReaction` and `stopPoll` are never
+/// limited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Messages per chat in any `chat_window` (Telegram: about 1 per second with short bursts).

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::{
     FakeBotApi, json,
+    methods::{MediaKind, StoredFile},
     model::{ChatEntry, TestUser},
+    params::Upload,
     state::{Body, PendingCallback, State},
     text,
 };
@@ -45,15 +47,41 @@ impl FakeBotApi {
         bytes: Vec<u8>,
         caption: &str,
     ) -> i64 {
+        let file = Upload {
+            file_name: Some(file_name.to_owned()),
+            content_type: Some("application/wasm".to_owned()),
+            bytes: bytes.into(),
+        };
+        self.send_file(user, MediaKind::Document, file, caption)
+    }
+
+    /// `user` sends a photo (PNG or JPEG `bytes`; its width and height are read from them)
+    /// to the bot in their private chat with `caption`. The message's `photo` has one
+    /// `PhotoSize` whose `file_id` the bot can fetch with getFile and the file download.
+    pub fn send_photo(&self, user: &TestUser, bytes: Vec<u8>, caption: &str) -> i64 {
+        let file = Upload {
+            file_name: None,
+            content_type: None,
+            bytes: bytes.into(),
+        };
+        self.send_file(user, MediaKind::Photo, file, caption)
+    }
+
+    fn send_file(&self, user: &TestUser, kind: MediaKind, upload: Upload, caption: &str) -> i64 {
         let chat = json::private_chat(user);
         self.inner.shared.write(|state| {
-            let file = crate::methods::new_file(
-                state.files.len(),
-                Some(file_name.to_owned()),
-                Some("application/wasm".to_owned()),
-                bytes.into(),
+            let mut file = StoredFile::new(
+                state.next_file_number(),
+                kind,
+                upload.file_name,
+                upload.content_type,
+                upload.bytes,
             );
-            let mut extra = json!({ "document": crate::methods::document_json(&file) });
+            if kind == MediaKind::Photo {
+                // Telegram names the files of photos itself.
+                file.document.file_name = None;
+            }
+            let mut extra = crate::methods::media_fields(&file);
             if !caption.is_empty() {
                 extra["caption"] = json!(caption);
                 if let Some(entities) = text::command_entities(caption) {
@@ -65,7 +93,7 @@ impl FakeBotApi {
                 from_bot: false,
                 from_id: user.id,
                 text: caption.to_owned(),
-                document: Some(file.document.clone()),
+                document: (kind == MediaKind::Document).then(|| file.document.clone()),
                 parse_mode: None,
                 reply_markup: None,
                 reply_to: None,

@@ -29,6 +29,14 @@
 //! bot sending to any other chat gets `400 Bad Request: chat not found`, as it would from
 //! Telegram. Tests can also [migrate a group](FakeBotApi::migrate_group) and force failures:
 //! errors, 429 storms and slow answers ([`FakeBotApi::fail_next`], [`FakeBotApi::fail_all`]).
+//!
+//! Files: the sends of a photo, video, audio, voice, animation, sticker, video note or
+//! document, and the items of sendMediaGroup, take an upload (a multipart part, directly or
+//! as `attach://<part>`), the `file_id` of an earlier file of the same kind, or an HTTP URL
+//! (not fetched). Uploads are kept for getFile and the download path; a photo's width and
+//! height are read from its PNG or JPEG bytes. Read them back with [`FakeBotApi::photos`],
+//! [`FakeBotApi::documents`] or, as JSON, [`FakeBotApi::bot_messages`]; count uploads and
+//! sends by id with [`FakeBotApi::counters`].
 
 #![deny(missing_docs)]
 
@@ -57,8 +65,8 @@ use crate::state::Shared;
 pub use crate::{
     config::{Failure, FakeConfig, FileLimits, Limits, WebhookRetry},
     model::{
-        AnsweredCallback, ChatEntry, ChatEvent, Counters, Document, InlineButton, Markup,
-        ReplyKeyboard, TestUser,
+        AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineButton,
+        Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,
     },
     read::StateView,
 };

@@ -1,16 +1,35 @@
 //! The Bot API methods: dispatch by name, and the small ones.
 
+mod albums;
 mod callbacks;
+mod caption_edits;
+mod dice_polls;
+mod file_sources;
 mod files;
+mod forwards;
+mod media;
+mod media_sends;
+mod members;
 mod messages;
+mod outgoing;
 mod pins;
+mod reactions;
 mod updates;
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-pub(crate) use self::files::{StoredFile, document_json, download, new_file};
+pub(crate) use self::{
+    dice_polls::DiceRoller,
+    files::download,
+    media::{MediaKind, StoredFile},
+};
+
+/// The `Message` fields showing `file` (e.g. `photo` or `document`).
+pub(crate) fn media_fields(file: &StoredFile) -> Value {
+    media::message_fields(file, &serde_json::Map::new())
+}
 use crate::{
     error::ApiError,
     json,
@@ -19,7 +38,7 @@ use crate::{
 };
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 24] = [
+const METHODS: [&str; 44] = [
     "getme",
     "getupdates",
     "setwebhook",
@@ -44,6 +63,27 @@ const METHODS: [&str; 24] = [
     "unpinchatmessage",
     "unpinallchatmessages",
     "editmessagemedia",
+    "sendphoto",
+    "sendvideo",
+    "sendaudio",
+    "sendvoice",
+    "sendanimation",
+    "sendsticker",
+    "sendvideonote",
+    "sendmediagroup",
+    "senddice",
+    "sendpoll",
+    "stoppoll",
+    "sendlocation",
+    "copymessage",
+    "forwardmessage",
+    "setmessagereaction",
+    "editmessagecaption",
+    "getchatmember",
+    "getchatadministrators",
+    "getchatmembercount",
+    // The name before Bot API 5.3, which Telegram still answers.
+    "getchatmemberscount",
 ];
 
 /// A successful answer: `{"ok":true,"result":…}` plus Telegram's occasional `description`.
@@ -102,7 +142,25 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         "editmessagereplymarkup" => messages::edit_message(shared, params, false).map(Reply::from),
         "deletemessage" => messages::delete_message(shared, params).map(Reply::from),
         "answercallbackquery" => callbacks::answer(shared, params).map(Reply::from),
-        "senddocument" => files::send_document(shared, params).map(Reply::from),
+        "senddocument" | "sendphoto" | "sendvideo" | "sendaudio" | "sendvoice"
+        | "sendanimation" | "sendsticker" | "sendvideonote" => {
+            let kind = MediaKind::of_method(method).expect("a send method of a file");
+            media_sends::send_media(shared, params, kind).map(Reply::from)
+        }
+        "sendmediagroup" => albums::send_media_group(shared, params).map(Reply::from),
+        "senddice" => dice_polls::send_dice(shared, params).map(Reply::from),
+        "sendpoll" => dice_polls::send_poll(shared, params).map(Reply::from),
+        "stoppoll" => dice_polls::stop_poll(shared, params).map(Reply::from),
+        "sendlocation" => dice_polls::send_location(shared, params).map(Reply::from),
+        "copymessage" => forwards::copy_message(shared, params).map(Reply::from),
+        "forwardmessage" => forwards::forward_message(shared, params).map(Reply::from),
+        "setmessagereaction" => reactions::set_reaction(shared, params).map(Reply::from),
+        "editmessagecaption" => caption_edits::edit_caption(shared, params).map(Reply::from),
+        "getchatmember" => members::get_chat_member(shared, params).map(Reply::from),
+        "getchatadministrators" => members::get_administrators(shared, params).map(Reply::from),
+        "getchatmembercount" | "getchatmemberscount" => {
+            members::get_member_count(shared, params).map(Reply::from)
+        }
         "getfile" => files::get_file(shared, params).map(Reply::from),
         "sendchataction" => {
             let chat_id = chat_id(params)?;

@@ -194,7 +194,7 @@ pub enum ChatEvent {
 /// Counts of what the fake has answered since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Accepted `sendMessage` (and `sendDocument`) calls.
+    /// Accepted sends: each message the bot sent (an album counts each of its messages).
     pub sends: u64,
     /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`, `editMessageMedia`).
     pub edits: u64,
@@ -207,4 +207,86 @@ pub struct Counters {
     pub webhook_failures: u64,
     /// getUpdates calls (a polling bot's first one tells that it has started).
     pub polls: u64,
+    /// Files the bot uploaded (multipart parts) with an accepted send or edit.
+    pub uploads: u64,
+    /// The bytes of those uploads.
+    pub upload_bytes: u64,
+    /// Files the bot sent again by the `file_id` of an earlier file.
+    pub sent_by_file_id: u64,
+    /// Files the bot sent by HTTP URL (which the fake does not fetch).
+    pub sent_by_url: u64,
+}
+
+/// A photo the bot sent, with the file behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Photo {
+    /// The message that carries it.
+    pub message_id: i64,
+    /// The `file_id` getFile accepts.
+    pub file_id: String,
+    /// The width read from the image (0 if the fake could not read it).
+    pub width: u32,
+    /// The height read from the image (0 if the fake could not read it).
+    pub height: u32,
+    /// The content (empty for a photo sent by URL).
+    pub bytes: bytes::Bytes,
+    /// The caption, without markup.
+    pub caption: String,
+}
+
+/// A `setMessageReaction` the bot made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotReaction {
+    /// The chat of the message.
+    pub chat_id: i64,
+    /// The message reacted to.
+    pub message_id: i64,
+    /// The `ReactionType` objects as given (empty: the bot removed its reaction).
+    pub reaction: Vec<serde_json::Value>,
+    /// Whether the reaction is shown with a big animation.
+    pub is_big: bool,
+}
+
+impl BotReaction {
+    /// The emoji of the `emoji` reactions.
+    pub fn emojis(&self) -> Vec<String> {
+        self.reaction
+            .iter()
+            .filter_map(|r| r["emoji"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// A user's status in a chat, as getChatMember answers it (see
+/// [`FakeBotApi::set_member_status`](crate::FakeBotApi::set_member_status)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemberStatus {
+    /// The owner of the group.
+    Creator,
+    /// An administrator, with every right but promoting others.
+    Administrator,
+    /// An ordinary member.
+    Member,
+    /// Not (or no longer) a member.
+    Left,
+    /// Banned from the chat.
+    Kicked,
+}
+
+impl MemberStatus {
+    /// The `status` field of the `ChatMember` object.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creator => "creator",
+            Self::Administrator => "administrator",
+            Self::Member => "member",
+            Self::Left => "left",
+            Self::Kicked => "kicked",
+        }
+    }
+
+    /// Whether the user counts as in the chat (getChatMemberCount).
+    pub fn is_in_chat(self) -> bool {
+        matches!(self, Self::Creator | Self::Administrator | Self::Member)
+    }
 }

@@ -18,7 +18,9 @@ use crate::{
     error::ApiError,
     json,
     limits::RateLimiter,
-    model::{AnsweredCallback, ChatEntry, ChatEvent, Counters, ReplyKeyboard},
+    model::{
+        AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, MemberStatus, ReplyKeyboard,
+    },
     webhook::Webhook,
 };
 
@@ -183,7 +185,16 @@ pub(crate) struct State {
     pub(crate) abandoned_polls: usize,
     /// Set on shutdown: long polls return at once.
     pub(crate) closed: bool,
+    /// The values sendDice answers.
+    pub(crate) dice: crate::methods::DiceRoller,
+    /// The bot's setMessageReaction calls, in order.
+    pub(crate) reactions: Vec<BotReaction>,
+    /// Member statuses a test arranged, by (chat id, user id), with the `User` object.
+    pub(crate) member_statuses: BTreeMap<(i64, i64), (MemberStatus, Value)>,
     next_callback_id: u64,
+    next_file_number: usize,
+    next_media_group_id: u64,
+    next_poll_id: u64,
     events: Vec<ChatEvent>,
 }
 
@@ -209,7 +220,13 @@ impl State {
             waiting_polls: 0,
             abandoned_polls: 0,
             closed: false,
+            dice: crate::methods::DiceRoller::default(),
+            reactions: Vec::new(),
+            member_statuses: BTreeMap::new(),
             next_callback_id: 0,
+            next_file_number: 0,
+            next_media_group_id: 0,
+            next_poll_id: 0,
             events: Vec::new(),
         }
     }
@@ -279,6 +296,24 @@ impl State {
     pub(crate) fn next_callback_id(&mut self) -> String {
         self.next_callback_id += 1;
         (4_387_000_000_000_000_000_u64 + self.next_callback_id).to_string()
+    }
+
+    /// The number of a new file (its ids and path derive from it).
+    pub(crate) fn next_file_number(&mut self) -> usize {
+        self.next_file_number += 1;
+        self.next_file_number - 1
+    }
+
+    /// A new `media_group_id`: a long decimal number, as Telegram's are.
+    pub(crate) fn next_media_group_id(&mut self) -> String {
+        self.next_media_group_id += 1;
+        (13_800_000_000_000_000_u64 + self.next_media_group_id).to_string()
+    }
+
+    /// A new poll id: a long decimal number, as Telegram's are.
+    pub(crate) fn next_poll_id(&mut self) -> String {
+        self.next_poll_id += 1;
+        (5_600_000_000_000_000_000_u64 + self.next_poll_id).to_string()
     }
 
     /// The forced failure, if any, of a call of `method` to `chat_id` now.

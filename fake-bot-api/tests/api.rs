@@ -4,12 +4,17 @@
 mod api {
     pub mod support;
 
+    mod albums;
     mod callbacks;
     mod chats;
+    mod copies;
+    mod dice_polls;
     mod errors;
     mod failures;
     mod files;
     mod limits;
+    mod media;
+    mod members;
     mod messages;
     mod pins;
     mod updates;

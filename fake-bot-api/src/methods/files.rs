@@ -1,168 +1,42 @@
-//! sendDocument, editMessageMedia, getFile and file downloads.
+//! editMessageMedia, getFile and file downloads.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{admit, chat_id, check_not_blocked, message_id, messages::NOT_MODIFIED};
+use super::{
+    admit, chat_id, check_not_blocked,
+    file_sources::{self, Source},
+    media::{self, MediaKind},
+    message_id,
+    messages::NOT_MODIFIED,
+    outgoing::Body,
+};
 use crate::{
     error::ApiError,
     json,
     markup::{self, Parsed},
-    model::{ChatEntry, ChatEvent, Document, Markup},
-    params::{Params, Upload},
-    state::{Shared, State},
-    text,
+    model::{ChatEvent, Markup},
+    params::Params,
+    state::Shared,
 };
 
-/// A file the bot uploaded.
-#[derive(Clone, Debug)]
-pub(crate) struct StoredFile {
-    pub(crate) document: Document,
-    pub(crate) unique_id: String,
-    pub(crate) path: String,
-}
+/// The `Message` fields of media editMessageMedia may replace (and their flags).
+const MEDIA_FIELDS: [&str; 7] = [
+    "photo",
+    "video",
+    "animation",
+    "audio",
+    "document",
+    "has_media_spoiler",
+    "show_caption_above_media",
+];
 
-/// sendDocument: `document` is an upload, the `file_id` of an earlier one, or an HTTP URL
-/// (which the fake does not fetch: the file is empty).
-pub(super) fn send_document(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let chat_id = chat_id(params)?;
-    let caption = params.str("caption").unwrap_or_default();
-    let parse_mode = params.str("parse_mode").filter(|mode| !mode.is_empty());
-    let formatted = text::format(&caption, parse_mode.as_deref())?;
-    if text::utf16_len(&formatted.text) > 1024 {
-        return Err(ApiError::bad_request("message caption is too long"));
-    }
-    let Parsed { echo, .. } = markup::parse(params)?.unwrap_or(Parsed {
-        markup: None,
-        echo: None,
-    });
-    let upload = params.upload("document").cloned();
-    if let Some(upload) = &upload {
-        check_upload(shared, upload)?;
-    }
-    let named = params
-        .str("document")
-        .filter(|name| !name.starts_with("attach://"));
-    if upload.is_none() && named.is_none() {
-        return Err(ApiError::bad_request("there is no document in the request"));
-    }
-    let bot = json::bot_user(&shared.config);
-    shared.write(|state| {
-        check_not_blocked(state, chat_id)?;
-        state.chat_mut(chat_id)?;
-        let file = match (upload, named) {
-            (Some(upload), _) => new_file(
-                state.files.len(),
-                upload.file_name,
-                upload.content_type,
-                upload.bytes,
-            ),
-            (None, Some(name)) => match state.files.get(&name) {
-                Some(file) => file.clone(),
-                None if name.starts_with("http://") || name.starts_with("https://") => {
-                    let file_name = name.rsplit('/').next().map(str::to_owned);
-                    new_file(state.files.len(), file_name, None, Bytes::new())
-                }
-                None => {
-                    return Err(ApiError::bad_request(
-                        "wrong file identifier/HTTP URL specified",
-                    ));
-                }
-            },
-            (None, None) => {
-                return Err(ApiError::bad_request("there is no document in the request"));
-            }
-        };
-        admit(state, chat_id)?;
-        let mut extra = json!({ "document": document_json(&file) });
-        if !formatted.text.is_empty() {
-            extra["caption"] = json!(formatted.text);
-            if let Some(entities) = formatted.entities_json() {
-                extra["caption_entities"] = entities;
-            }
-        }
-        if let Some(echo) = echo {
-            extra["reply_markup"] = echo;
-        }
-        let entry = ChatEntry {
-            message_id: 0,
-            from_bot: true,
-            from_id: shared.config.bot_id(),
-            text: formatted.text.clone(),
-            document: Some(file.document.clone()),
-            parse_mode,
-            reply_markup: None,
-            reply_to: None,
-            edits: 0,
-            deleted: false,
-            silent: params.bool("disable_notification"),
-        };
-        state.files.insert(file.document.file_id.clone(), file);
-        let chat = state.chat_mut(chat_id)?;
-        let message = chat.add_message(entry, bot, extra);
-        let id = message["message_id"].as_i64().unwrap_or_default();
-        let entry = chat.messages[&id].entry.clone();
-        state.counters.sends += 1;
-        state.emit(ChatEvent::BotSent { chat_id, entry });
-        Ok(message)
-    })
-}
-
-/// 413 for an upload over [`FileLimits::upload_max`](crate::FileLimits::upload_max).
-fn check_upload(shared: &Shared, upload: &Upload) -> Result<(), ApiError> {
-    if upload.bytes.len() > shared.config.file_limits.upload_max {
-        return Err(ApiError::too_large());
-    }
-    Ok(())
-}
-
-/// The `Document` object of a message.
-pub(crate) fn document_json(file: &StoredFile) -> Value {
-    let mut document = json!({
-        "file_id": file.document.file_id,
-        "file_unique_id": file.unique_id,
-        "file_size": file.document.bytes.len(),
-    });
-    if let Some(name) = &file.document.file_name {
-        document["file_name"] = json!(name);
-    }
-    if let Some(mime) = &file.document.mime_type {
-        document["mime_type"] = json!(mime);
-    }
-    document
-}
-
-/// The file `media` names: an upload (`attach://<name>`), a known `file_id`, or an HTTP URL
-/// (not fetched: the file is empty).
-fn resolve(state: &State, params: &Params, media: &str) -> Result<StoredFile, ApiError> {
-    if let Some(name) = media.strip_prefix("attach://") {
-        let upload = params
-            .attached(name)
-            .ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
-        return Ok(new_file(
-            state.files.len(),
-            upload.file_name.clone(),
-            upload.content_type.clone(),
-            upload.bytes.clone(),
-        ));
-    }
-    match state.files.get(media) {
-        Some(file) => Ok(file.clone()),
-        None if media.starts_with("http://") || media.starts_with("https://") => {
-            let file_name = media.rsplit('/').next().map(str::to_owned);
-            Ok(new_file(state.files.len(), file_name, None, Bytes::new()))
-        }
-        None => Err(ApiError::bad_request(
-            "wrong file identifier/HTTP URL specified",
-        )),
-    }
-}
-
-/// editMessageMedia with an `InputMediaDocument`: replaces the document (and the caption,
-/// which is removed if `media` has none) of a bot's document message. As with the other
-/// edits, an edit without `reply_markup` removes the inline keyboard.
+/// editMessageMedia: replaces the photo, video, animation, audio or document (and the
+/// caption, which is removed if `media` has none) of a bot's media message with the file an
+/// `InputMedia` names (`attach://<part>`, `file_id` or URL). As with the other edits, an
+/// edit without `reply_markup` removes the inline keyboard.
 pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
     if params.has("inline_message_id") {
         return Err(ApiError::bad_request("MESSAGE_ID_INVALID"));
@@ -174,38 +48,29 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         .json("media")
         .map_err(|()| cant_parse())?
         .ok_or_else(|| ApiError::bad_request("media not specified"))?;
-    if !media.is_object() {
+    let Value::Object(media) = media else {
         return Err(cant_parse());
-    }
-    match media["type"].as_str() {
-        Some("document") => {}
-        Some("photo" | "video" | "animation" | "audio") => {
-            return Err(ApiError::bad_request(
-                "the fake Bot API supports only documents in editMessageMedia",
-            ));
-        }
-        _ => return Err(ApiError::bad_request("unsupported media type specified")),
-    }
-    let source = media["media"]
-        .as_str()
+    };
+    let kind = media
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(MediaKind::of_input_media)
+        .ok_or_else(|| ApiError::bad_request("unsupported media type specified"))?;
+    let source = media
+        .get("media")
+        .and_then(Value::as_str)
         .filter(|source| !source.is_empty())
-        .ok_or_else(|| ApiError::bad_request("media not specified"))?
-        .to_owned();
-    if let Some(upload) = source
-        .strip_prefix("attach://")
-        .and_then(|name| params.attached(name))
-    {
-        check_upload(shared, upload)?;
-    }
-    let caption = media["caption"].as_str().unwrap_or_default();
-    let parse_mode = media["parse_mode"]
-        .as_str()
-        .filter(|mode| !mode.is_empty())
-        .map(str::to_owned);
-    let formatted = text::format(caption, parse_mode.as_deref())?;
-    if text::utf16_len(&formatted.text) > 1024 {
-        return Err(ApiError::bad_request("message caption is too long"));
-    }
+        .ok_or_else(|| ApiError::bad_request("media not specified"))?;
+    let source = file_sources::media_source(params, source)
+        .ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
+    file_sources::check_source(shared, &source, kind)?;
+    let body = Body::caption(
+        media.get("caption").and_then(Value::as_str).unwrap_or(""),
+        media
+            .get("parse_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    )?;
     let Parsed { markup, echo } = markup::parse(params)?.unwrap_or(Parsed {
         markup: None,
         echo: None,
@@ -216,6 +81,7 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
     {
         return Err(ApiError::bad_request("inline keyboard expected"));
     }
+    let caption = body.caption_fields();
     shared.write(|state| {
         check_not_blocked(state, chat_id)?;
         let chat = state.chat_mut(chat_id)?;
@@ -227,25 +93,26 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
         if !stored.entry.from_bot {
             return Err(ApiError::bad_request("message can't be edited"));
         }
-        let Some(current) = stored.entry.document.as_ref() else {
+        let Some(current) = current_file_id(&stored.json) else {
             return Err(ApiError::bad_request(
                 "there is no media in the message to edit",
             ));
         };
-        if current.file_id == source
-            && stored.entry.text == formatted.text
-            && stored.json.get("caption_entities") == formatted.entities_json().as_ref()
+        if matches!(&source, Source::Named(name) if *name == current)
+            && stored.json.get("caption") == caption.get("caption")
+            && stored.json.get("caption_entities") == caption.get("caption_entities")
             && stored.entry.reply_markup == markup
         {
             return Err(ApiError::bad_request(NOT_MODIFIED));
         }
-        let file = resolve(state, params, &source)?;
+        let (mut file, origin) = file_sources::resolve(state, &source, kind)?;
+        media::declare(&mut file, &media);
         admit(state, chat_id)?;
-        state
-            .files
-            .insert(file.document.file_id.clone(), file.clone());
-        let chat = state.chat_mut(chat_id)?;
-        let stored = chat
+        let fields = media::message_fields(&file, &media);
+        let document = (kind == MediaKind::Document).then(|| file.document.clone());
+        file_sources::store(state, file, origin);
+        let stored = state
+            .chat_mut(chat_id)?
             .messages
             .get_mut(&message_id)
             .expect("checked above, under the same lock");
@@ -253,13 +120,15 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
             .json
             .as_object_mut()
             .expect("a stored message is a JSON object");
-        message.insert("document".to_owned(), document_json(&file));
-        message.remove("caption");
-        message.remove("caption_entities");
-        if !formatted.text.is_empty() {
-            message.insert("caption".to_owned(), json!(formatted.text));
-            if let Some(entities) = formatted.entities_json() {
-                message.insert("caption_entities".to_owned(), entities);
+        for key in MEDIA_FIELDS
+            .into_iter()
+            .chain(["caption", "caption_entities"])
+        {
+            message.remove(key);
+        }
+        for fields in [fields, caption] {
+            if let Value::Object(fields) = fields {
+                message.extend(fields);
             }
         }
         match echo {
@@ -267,9 +136,9 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
             None => message.remove("reply_markup"),
         };
         message.insert("edit_date".to_owned(), json!(json::now()));
-        stored.entry.text = formatted.text;
-        stored.entry.parse_mode = parse_mode;
-        stored.entry.document = Some(file.document);
+        stored.entry.text = body.formatted.text;
+        stored.entry.parse_mode = body.parse_mode;
+        stored.entry.document = document;
         stored.entry.reply_markup = markup;
         stored.entry.edits += 1;
         let (entry, message) = (stored.entry.clone(), stored.json.clone());
@@ -279,27 +148,15 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
     })
 }
 
-pub(crate) fn new_file(
-    n: usize,
-    file_name: Option<String>,
-    mime_type: Option<String>,
-    bytes: Bytes,
-) -> StoredFile {
-    let extension = file_name
-        .as_deref()
-        .and_then(|name| name.rsplit_once('.'))
-        .map(|(_, extension)| format!(".{extension}"))
-        .unwrap_or_default();
-    StoredFile {
-        document: Document {
-            file_id: format!("BQACAgIAAxkDAAIB{n:08}FakeDocument"),
-            file_name,
-            mime_type,
-            bytes,
-        },
-        unique_id: format!("AgAD{n:08}"),
-        path: format!("documents/file_{n}{extension}"),
-    }
+/// The `file_id` of the media of a message (a photo's largest size), if it has media.
+fn current_file_id(message: &Value) -> Option<String> {
+    let file = match message.get("photo") {
+        Some(sizes) => sizes.as_array()?.last()?,
+        None => ["video", "animation", "audio", "document"]
+            .into_iter()
+            .find_map(|key| message.get(key))?,
+    };
+    file["file_id"].as_str().map(str::to_owned)
 }
 
 /// getFile.

@@ -36,7 +36,7 @@ fn message_text(params: &Params, too_long: &str) -> Result<(Formatted, Option<St
 
 /// The message to reply to: `reply_parameters` or the older `reply_to_message_id`, and whether
 /// sending without it is allowed.
-fn reply_target(params: &Params) -> Result<Option<(i64, bool)>, ApiError> {
+pub(super) fn reply_target(params: &Params) -> Result<Option<(i64, bool)>, ApiError> {
     let parameters = params
         .json("reply_parameters")
         .map_err(|()| ApiError::bad_request("can't parse reply parameters JSON object"))?;
