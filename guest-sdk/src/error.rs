@@ -17,6 +17,11 @@ pub enum Error {
     /// A config value could not be read or parsed.
     #[error("config: {0}")]
     Config(#[from] crate::config::Error),
+    /// A Bot API call was refused, failed, or had an unexpected outcome: a
+    /// [`bot_api::Error`](crate::bot_api::Error), which [`Error::bot_api`] gives back. (Boxed as
+    /// a trait object so that a module that never calls the Bot API carries none of its code.)
+    #[error("bot api: {0}")]
+    BotApi(Box<dyn std::error::Error + Send + Sync>),
     /// A timer could not be scheduled or cancelled.
     #[error("timers: {0}")]
     Timers(#[from] crate::timers::Error),
@@ -29,6 +34,22 @@ impl Error {
     /// An error with this message, for failures of the module's own logic.
     pub fn msg(message: impl fmt::Display) -> Self {
         Self::Other(message.to_string())
+    }
+}
+
+impl Error {
+    /// The Bot API error, when this is one.
+    pub fn bot_api(&self) -> Option<&crate::bot_api::Error> {
+        match self {
+            Self::BotApi(error) => error.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::bot_api::Error> for Error {
+    fn from(error: crate::bot_api::Error) -> Self {
+        Self::BotApi(Box::new(error))
     }
 }
 

@@ -12,6 +12,8 @@
 //!   deletes messages ([`reply`] and [`Message`] for the common cases); [`config`] reads the
 //!   operator's settings and [`log`] writes to the runtime's log; [`timers`] calls the module
 //!   back later, durably.
+//! - [`bot_api`] calls any Telegram Bot API method by name, with JSON parameters and uploaded
+//!   files, and downloads the files users send.
 //! - [`http`] reaches the hosts the manifest declares and serves HTTP requests the host mounts
 //!   under `/modules/<name>/`; [`grpc`] calls and serves unary gRPC methods over it.
 //! - [`dialogue`] writes conversations as sequential `async` code ("state on the stack") that
@@ -49,6 +51,7 @@
 //! [botbox]: https://example.invalid/botbox
 #![deny(missing_docs)]
 
+pub mod bot_api;
 pub mod config;
 pub mod dialogue;
 mod error;

@@ -1,5 +1,7 @@
 //! One update from Telegram and the accessors handlers use most.
 
+mod media;
+
 use crate::__private::botbox::bot::types as wit;
 use crate::types::{CallbackQuery, Message, TimerFired, UpdateKind, User};
 

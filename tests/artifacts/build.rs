@@ -31,6 +31,9 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue_v2",
     "coroutine_dialogue_v3",
     "contract_v0_1_0",
+    "contract_v0_1_1",
+    "api_probe",
+    "qr",
     "download_queue",
     "reminder",
 ];

@@ -117,6 +117,35 @@ pub const COROUTINE_DIALOGUE_V3: &str =
 /// under `pings`.
 pub const CONTRACT_V0_1_0: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_0.path"));
 
+/// `tests/guests/contract-v0-1-1`: built against the frozen `botbox:bot@0.1.1` contract (world
+/// `module`, `wit/released/`), without the SDK; module name `old-module-11`; `/ping11` answers
+/// `pong N (contract 0.1.1)`, N counted in KV under `pings`.
+pub const CONTRACT_V0_1_1: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_1.path"));
+
+/// `tests/guests/api-probe` (wants messages; contract 0.1.2's `bot-api`): each command makes one
+/// Bot API call and answers in plain text; a refusal is answered `error: <rule>: <error>`, the
+/// rule as the WIT names it (`not-allowed`, `invalid-parameter`, `not-own-message`,
+/// `unknown-method`, `quota-exceeded`, `unknown-ticket`, `telegram`, `unavailable`) and the error
+/// as the SDK words it (`not allowed: <host's text>`, ...). `/photo`: sendPhoto of an 8x8 PNG
+/// (file part `p`, caption `probe photo`) → `queued <ticket>`; `/bigphoto`: sendDocument with a
+/// 60,000,000-byte file part (zeros) → a refusal; `/album`: sendMediaGroup of 3 PNGs
+/// (`attach://a`, `b`, `c`) → `queued <ticket>`; `/member`: getChatMember(chat, sender) →
+/// `member status: <status>`; `/webhook`: setWebhook `https://evil.example/` → refusal;
+/// `/status <ticket>` → `status: queued`, `status: done <result json>` or `status: failed
+/// <why>`; `/edit <ticket> <text>`: editMessageCaption acting on the ticket → `queued <ticket>`;
+/// `/editid <message_id> <text>`: editMessageCaption of that message id in the chat; `/dice`:
+/// sendDice 🎲 → `queued <ticket>`; `/typing`: sendChatAction typing → `sent`; a document with
+/// the caption `/download` → `downloaded <len> bytes`; `/unknown`: sendTeleportation → refusal;
+/// `/badparam`: sendMessage with `txt` for `text` → refusal; `/bcast <n>`: one broadcast of a
+/// sendPhoto (an 8x8 PNG) to chats 1001..=1000+n → `broadcast <n> tickets`.
+pub const API_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/api_probe.path"));
+
+/// `example-modules/qr` (wants messages; `bot-api`): `/qr <text>` and plain text are answered
+/// with a photo of the text's QR code (caption `QR code: <text>`); a photo of a QR code is
+/// answered `QR code says: <text>`, a photo without one `I found no QR code in this picture.`
+/// (see the module's README for the other answers).
+pub const QR: &str = include!(concat!(env!("OUT_DIR"), "/qr.path"));
+
 /// `example-modules/download-queue`: a queue of links handed to downloader services over gRPC
 /// (see the module's `//!` header and README for its commands, settings and answers).
 pub const DOWNLOAD_QUEUE: &str = include!(concat!(env!("OUT_DIR"), "/download_queue.path"));
@@ -132,6 +161,9 @@ mod tests {
         for path in [
             super::CLICKER,
             super::CONTRACT_V0_1_0,
+            super::CONTRACT_V0_1_1,
+            super::API_PROBE,
+            super::QR,
             super::BAD_TRAP,
             super::BAD_LOOP,
             super::BAD_ALLOC,

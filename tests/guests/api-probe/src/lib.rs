@@ -1,0 +1,201 @@
+//! A test guest for the host's integration tests of `bot-api` (contract 0.1.2). Each command
+//! makes one call and answers, as plain text, what came of it; a refused call is answered
+//! `error: <rule>: <error>` (e.g. `error: not-allowed: not allowed: ...`).
+//!
+//! - `/photo`: sendPhoto of an 8×8 PNG (file part `p`, caption `probe photo`) → `queued <ticket>`
+//! - `/bigphoto`: sendDocument with a 60 MB file part (the largest it can allocate below that,
+//!   announced in the log) → the host's refusal
+//! - `/album`: sendMediaGroup of 3 photos (`attach://a`, `b`, `c`) → `queued <ticket>`
+//! - `/member`: getChatMember(chat, sender) → `member status: <status>`
+//! - `/webhook`: setWebhook → `error: not-allowed: ...`
+//! - `/status <ticket>` → `status: queued`, `status: done <json>` or `status: failed <why>`
+//! - `/edit <ticket> <text>`: editMessageCaption of that ticket's message → `queued <ticket>`
+//! - `/editid <message_id> <text>`: editMessageCaption of a literal message id in this chat
+//!   (another module's message → `error: not-own-message: ...`)
+//! - `/dice`: sendDice → `queued <ticket>`; `/typing`: sendChatAction typing → `sent`
+//! - a document whose caption is `/download` → `downloaded <len> bytes`
+//! - `/unknown`: the method sendTeleportation → `error: unknown-method: ...`
+//! - `/badparam`: sendMessage with `txt` → `error: invalid-parameter: ...`
+//! - `/bcast <n>`: broadcast of one sendPhoto to chats 1001..=1000+n → `broadcast <n> tickets`
+
+mod image;
+
+use botbox_sdk::bot_api::{self, Call, FilePart, Outcome};
+use botbox_sdk::outbox::Ticket;
+use botbox_sdk::{Error, Manifest, Module, Update, log, reply};
+use serde_json::json;
+
+/// The size `/bigphoto` tries: above Telegram's 50 MB for a bot's upload.
+const BIG: usize = 60_000_000;
+
+struct ApiProbe;
+
+impl Module for ApiProbe {
+    fn init() -> Result<Manifest, Error> {
+        Ok(Manifest::new("api-probe", env!("CARGO_PKG_VERSION"))
+            .command("photo", "Send an 8x8 PNG")
+            .command("bigphoto", "Send a 60 MB document")
+            .command("album", "Send an album of 3 photos")
+            .command("member", "Read your chat membership")
+            .command("webhook", "Try to set the webhook")
+            .command("status", "The status of a ticket")
+            .command("edit", "Edit a sent photo's caption by ticket")
+            .command("editid", "Edit a caption by message id")
+            .command("dice", "Send a die")
+            .command("typing", "Show typing")
+            .command("download", "Download the document this is the caption of")
+            .command("unknown", "Call a method that does not exist")
+            .command("badparam", "Call sendMessage with a wrong parameter")
+            .command("bcast", "Broadcast a photo to chats 1001..")
+            // A document's caption reaches the module as a plain message.
+            .wants_messages())
+    }
+
+    fn handle_update(update: &Update) -> Result<(), Error> {
+        let Some(chat) = update.chat_id() else {
+            return Ok(());
+        };
+        let command = match update.command() {
+            Some(command) => command.to_owned(),
+            None => match update.caption().and_then(|c| c.strip_prefix('/')) {
+                Some(caption) => caption.split_whitespace().next().unwrap_or("").to_owned(),
+                None => return Ok(()),
+            },
+        };
+        let args = update.command_args();
+        let answer = match run(update, chat, &command, args) {
+            Ok(answer) => answer,
+            Err(error) => format!("error: {}: {error}", error.rule()),
+        };
+        if !answer.is_empty() {
+            reply(update, &answer)?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes the call `command` names and says what came of it (empty: nothing to say).
+fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, bot_api::Error> {
+    let outcome = match command {
+        "photo" => Call::new("sendPhoto")
+            .param("chat_id", chat)
+            .param("photo", "attach://p")
+            .param("caption", "probe photo")
+            .file(FilePart::new("p", "p.png", image::png(8, 8, 0)))
+            .send()?,
+        "bigphoto" => {
+            let bytes = big_file();
+            Call::new("sendDocument")
+                .param("chat_id", chat)
+                .param("document", "attach://big")
+                .file(FilePart::new("big", "big.bin", bytes))
+                .send()?
+        }
+        "album" => {
+            let media: Vec<_> = ["a", "b", "c"]
+                .iter()
+                .map(|name| json!({"type": "photo", "media": format!("attach://{name}")}))
+                .collect();
+            let mut call = Call::new("sendMediaGroup")
+                .param("chat_id", chat)
+                .param("media", media);
+            for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+                let png = image::png(8, 8, i as u8 + 1);
+                call = call.file(FilePart::new(name, format!("{name}.png"), png));
+            }
+            call.send()?
+        }
+        "member" => {
+            let user = update.from().map_or(chat, |user| user.id);
+            let member = bot_api::get_chat_member(chat, user)?;
+            return Ok(format!("member status: {}", member.status));
+        }
+        "webhook" => bot_api::call("setWebhook", &json!({"url": "https://evil.example/"}))?,
+        "status" => {
+            let status = bot_api::status(ticket(args)?)?;
+            return Ok(match status {
+                bot_api::CallStatus::Queued => "status: queued".into(),
+                bot_api::CallStatus::Done(json) => format!("status: done {json}"),
+                bot_api::CallStatus::Failed(why) => format!("status: failed {why}"),
+            });
+        }
+        "edit" => {
+            let (ticket_text, text) = args.split_once(' ').unwrap_or((args, ""));
+            Call::new("editMessageCaption")
+                .param("caption", text)
+                .acting_on(ticket(ticket_text)?)
+                .send()?
+        }
+        "editid" => {
+            let (id, text) = args.split_once(' ').unwrap_or((args, ""));
+            let id: i64 = id
+                .parse()
+                .map_err(|_| bot_api::Error::Json(format!("not a message id: {id:?}")))?;
+            bot_api::call(
+                "editMessageCaption",
+                &json!({"chat_id": chat, "message_id": id, "caption": text}),
+            )?
+        }
+        "dice" => Outcome::Queued(bot_api::send_dice(chat, "🎲")?),
+        "typing" => {
+            bot_api::send_chat_action(chat, "typing")?;
+            Outcome::Sent
+        }
+        "download" => {
+            let Some(document) = update.document() else {
+                return Ok("send /download as the caption of a document".into());
+            };
+            let bytes = bot_api::download(&document.file_id)?;
+            return Ok(format!("downloaded {} bytes", bytes.len()));
+        }
+        "unknown" => bot_api::call("sendTeleportation", &json!({"chat_id": chat}))?,
+        "badparam" => bot_api::call("sendMessage", &json!({"chat_id": chat, "txt": "x"}))?,
+        "bcast" => {
+            let n: i64 = args.trim().parse().unwrap_or(1);
+            let chats: Vec<i64> = (1001..=1000 + n).collect();
+            let tickets = Call::new("sendPhoto")
+                .param("photo", "attach://p")
+                .file(FilePart::new("p", "p.png", image::png(8, 8, 7)))
+                .broadcast(&chats)?;
+            return Ok(format!("broadcast {} tickets", tickets.len()));
+        }
+        _ => return Ok(String::new()),
+    };
+    Ok(describe(&outcome))
+}
+
+/// An outcome as the tests read it.
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Queued(ticket) => format!("queued {}", ticket.to_raw()),
+        Outcome::AnswerQueued => "answer queued".into(),
+        Outcome::Result(json) => format!("result {json}"),
+        Outcome::Sent => "sent".into(),
+    }
+}
+
+fn ticket(text: &str) -> Result<Ticket, bot_api::Error> {
+    text.trim()
+        .parse()
+        .map(Ticket::from_raw)
+        .map_err(|_| bot_api::Error::Json(format!("not a ticket: {text:?}")))
+}
+
+/// 60 MB of zeros, or, when the module's memory cannot hold that, the largest block it can get
+/// (in steps of 1 MiB), which is still over Telegram's 50 MB with the default 64 MiB of memory.
+fn big_file() -> Vec<u8> {
+    let mut size = BIG;
+    loop {
+        let mut bytes = Vec::new();
+        if bytes.try_reserve_exact(size).is_ok() {
+            bytes.resize(size, 0);
+            if size < BIG {
+                log::warn!("bigphoto: {BIG} bytes did not fit; sending {size}");
+            }
+            return bytes;
+        }
+        size = size.saturating_sub(1 << 20);
+    }
+}
+
+botbox_sdk::export_module!(ApiProbe);
