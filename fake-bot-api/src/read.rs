@@ -210,6 +210,12 @@ impl<'a> StateView<'a> {
         self.state.chats.keys().copied().collect()
     }
 
+    /// The `allowed_updates` the bot last gave getUpdates or setWebhook (empty: never given,
+    /// Telegram's default set).
+    pub fn allowed_updates(&self) -> Vec<String> {
+        self.state.allowed_updates.clone()
+    }
+
     /// The webhook URL, if one is set.
     pub fn webhook_url(&self) -> Option<String> {
         self.state
@@ -330,6 +336,11 @@ impl FakeBotApi {
     /// See [`StateView::counters`].
     pub fn counters(&self) -> Counters {
         self.view(|view| view.counters())
+    }
+
+    /// See [`StateView::allowed_updates`].
+    pub fn allowed_updates(&self) -> Vec<String> {
+        self.view(|view| view.allowed_updates())
     }
 
     /// See [`StateView::bot_commands`].

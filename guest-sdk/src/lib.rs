@@ -227,9 +227,12 @@ pub mod __private {
     /// Runs [`Module::init`](crate::Module::init) for the export glue.
     pub fn init<M: crate::Module>() -> Result<botbox::bot::types::Manifest, String> {
         crate::log::install_panic_hook();
-        M::init()
-            .map(crate::Manifest::into_wit)
-            .map_err(|error| error.to_string())
+        let manifest = M::init().map_err(|error| error.to_string())?;
+        if !manifest.wanted_updates().is_empty() {
+            botbox::bot::bot_api::want_updates(manifest.wanted_updates())
+                .map_err(|error| format!("update kinds: {error:?}"))?;
+        }
+        Ok(manifest.into_wit())
     }
 
     /// Runs [`Module::handle_update`](crate::Module::handle_update) for the export glue.

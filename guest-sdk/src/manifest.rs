@@ -27,6 +27,7 @@ pub struct Manifest {
     kv_max_keys: Option<u64>,
     timers: bool,
     http_hosts: Vec<String>,
+    kinds: Vec<String>,
 }
 
 impl Manifest {
@@ -47,7 +48,23 @@ impl Manifest {
             kv_max_keys: None,
             timers: false,
             http_hosts: Vec::new(),
+            kinds: Vec::new(),
         }
+    }
+
+    /// Asks for kinds of update by their Bot API names (`poll_answer`, `message_reaction`,
+    /// `chat_member`, `inline_query`, ...; see docs/bot-api.md). They arrive as
+    /// [`UpdateKind::Other`](crate::UpdateKind) with the raw JSON. A poll's answers come to the
+    /// module that sent the poll, a reaction to the module that sent the message; the host
+    /// refuses the module, naming the kind, if a name is not one it knows.
+    pub fn wants_updates<S: Into<String>>(mut self, kinds: impl IntoIterator<Item = S>) -> Self {
+        self.kinds.extend(kinds.into_iter().map(Into::into));
+        self
+    }
+
+    /// The kinds asked for by name.
+    pub fn wanted_updates(&self) -> &[String] {
+        &self.kinds
     }
 
     /// Declares the most messages per minute the module needs (sends, edits and deletes; a

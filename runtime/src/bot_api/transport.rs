@@ -111,7 +111,8 @@ impl Transport {
         files: &[FilePart],
         timeout: Duration,
     ) -> Result<Value, Failure> {
-        let url = self.url(&format!("bot{}/{method}", self.token))?;
+        // `./`: a token holds a `:`, which would read as a URL scheme.
+        let url = self.url(&format!("./bot{}/{method}", self.token))?;
         let request = self.client.post(url).timeout(timeout);
         let request = if files.is_empty() {
             request.json(params)
@@ -145,7 +146,7 @@ impl Transport {
         max: u64,
         timeout: Duration,
     ) -> Result<Vec<u8>, Failure> {
-        let url = self.url(&format!("file/bot{}/{file_path}", self.token))?;
+        let url = self.url(&format!("./file/bot{}/{file_path}", self.token))?;
         let mut response = self
             .client
             .get(url)

@@ -17,6 +17,8 @@ use std::{
     time::Duration,
 };
 
+mod media;
+
 use anyhow::Context;
 use fake_bot_api::{ChatEntry, ChatEvent, FakeBotApi, FakeConfig, Markup, TestUser};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -92,7 +94,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let modules = runtime.modules().into_keys().collect::<Vec<_>>().join(", ");
     println!(
         "botbox dev: you are {} chatting with @{} (modules: {modules}).\n\
-         Type a message, or a button's label to press it. Ctrl-D quits.",
+         Type a message, or a button's label to press it; `:photo <path>` or `:file <path>`\n\
+         sends a picture or a file (a caption may follow). Ctrl-D quits.",
         user.first_name,
         fake.bot_username(),
     );
@@ -108,15 +111,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let mut events = fake.subscribe();
+    let shown = fake.clone();
     let printer = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            print_event(&event);
+            print_event(&shown, &event);
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let line = line.trim();
         if line.is_empty() {
+            continue;
+        }
+        if media::send_from_path(&fake, &user, line)? {
             continue;
         }
         let pressable = last_bot_message(&fake, user.id).is_some_and(|m| {
@@ -166,10 +173,23 @@ async fn wait_until_quiet(fake: &FakeBotApi, runtime: &Runtime) {
     }
 }
 
-fn print_event(event: &ChatEvent) {
+fn print_event(fake: &FakeBotApi, event: &ChatEvent) {
     let mut out = std::io::stdout().lock();
     let _ = match event {
-        ChatEvent::BotSent { entry, .. } => print_message(&mut out, "bot", entry),
+        ChatEvent::BotSent { chat_id, entry } => {
+            match media::describe(fake, *chat_id, entry.message_id, &media::files_dir()) {
+                Some(media) => {
+                    let mut shown = entry.clone();
+                    shown.text = if entry.text.is_empty() {
+                        media
+                    } else {
+                        format!("{media}\n{}", entry.text)
+                    };
+                    print_message(&mut out, "bot", &shown)
+                }
+                None => print_message(&mut out, "bot", entry),
+            }
+        }
         ChatEvent::BotEdited { entry, .. } => print_message(&mut out, "bot (edited)", entry),
         ChatEvent::BotDeleted { entry, .. } => {
             writeln!(

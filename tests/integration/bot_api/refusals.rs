@@ -21,7 +21,11 @@ async fn the_host_s_methods_unknown_methods_wrong_parameters_and_oversized_files
         webhook.starts_with("error: not-allowed") && webhook.contains("setWebhook"),
         "{webhook}"
     );
-    assert_eq!(fake.webhook_url(), None, "nothing reached Telegram");
+    assert_eq!(
+        fake.view(|s| s.webhook_url()),
+        None,
+        "nothing reached Telegram"
+    );
 
     let unknown = ask(&fake, &alice, "/unknown", "error: ").await;
     assert!(
@@ -31,7 +35,7 @@ async fn the_host_s_methods_unknown_methods_wrong_parameters_and_oversized_files
 
     let bad = ask(&fake, &alice, "/badparam", "error: ").await;
     assert!(
-        bad.starts_with("error: invalid-parameter") && bad.contains("`txt`"),
+        bad.starts_with("error: invalid-parameter") && bad.contains("`parse_mod`"),
         "{bad}"
     );
 

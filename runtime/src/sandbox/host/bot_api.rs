@@ -494,7 +494,17 @@ impl wit::Host for HostState {
             .transport
             .call("getFile", &params, &[], READ_TIMEOUT)
             .await
-            .map_err(telegram)?;
+            .map_err(|f| match f {
+                // Telegram's answer for a file over what bots may download.
+                Failure::Api {
+                    code: 400,
+                    description,
+                } if description.contains("too big") => wit::Error::QuotaExceeded(format!(
+                    "bots download files of at most {} MB (Telegram: {description})",
+                    MAX_DOWNLOAD_BYTES >> 20
+                )),
+                other => telegram(other),
+            })?;
         let size = file.get("file_size").and_then(Value::as_u64).unwrap_or(0);
         if size > MAX_DOWNLOAD_BYTES {
             return Err(wit::Error::QuotaExceeded(format!(

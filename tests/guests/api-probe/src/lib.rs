@@ -2,7 +2,8 @@
 //! makes one call and answers, as plain text, what came of it; a refused call is answered
 //! `error: <rule>: <error>` (e.g. `error: not-allowed: not allowed: ...`).
 //!
-//! - `/photo`: sendPhoto of an 8×8 PNG (file part `p`, caption `probe photo`) → `queued <ticket>`
+//! - `/photo [<kb>]`: sendPhoto of an 8×8 PNG (padded to <kb> KB; file part `p`, caption
+//!   `probe photo`) → `queued <ticket>`
 //! - `/bigphoto`: sendDocument with a 60 MB file part (the largest it can allocate below that,
 //!   announced in the log) → the host's refusal
 //! - `/album`: sendMediaGroup of 3 photos (`attach://a`, `b`, `c`) → `queued <ticket>`
@@ -15,8 +16,12 @@
 //! - `/dice`: sendDice → `queued <ticket>`; `/typing`: sendChatAction typing → `sent`
 //! - a document whose caption is `/download` → `downloaded <len> bytes`
 //! - `/unknown`: the method sendTeleportation → `error: unknown-method: ...`
-//! - `/badparam`: sendMessage with `txt` → `error: invalid-parameter: ...`
-//! - `/bcast <n>`: broadcast of one sendPhoto to chats 1001..=1000+n → `broadcast <n> tickets`
+//! - `/badparam`: sendMessage with `parse_mod` → `error: invalid-parameter: ...`
+//! - `/bcast <n> [<kb>]`: broadcast of one sendPhoto (padded to <kb> KB) to chats
+//!   1001..=1000+n → `broadcast <n> tickets`
+//! - `/poll`: sendPoll (question `Tea?`, options yes and no) → `queued <ticket>`
+//! - asks for `poll_answer` and `message_reaction` by name: each such update is answered
+//!   `got <kind>` in the private chat of the user it comes from
 
 mod image;
 
@@ -47,11 +52,16 @@ impl Module for ApiProbe {
             .command("unknown", "Call a method that does not exist")
             .command("badparam", "Call sendMessage with a wrong parameter")
             .command("bcast", "Broadcast a photo to chats 1001..")
+            .command("poll", "Send a poll")
             // A document's caption reaches the module as a plain message.
-            .wants_messages())
+            .wants_messages()
+            .wants_updates(["poll_answer", "message_reaction"]))
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
+        if let Some(kind) = update.other() {
+            return report_other(update, kind);
+        }
         let Some(chat) = update.chat_id() else {
             return Ok(());
         };
@@ -77,12 +87,19 @@ impl Module for ApiProbe {
 /// Makes the call `command` names and says what came of it (empty: nothing to say).
 fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, bot_api::Error> {
     let outcome = match command {
-        "photo" => Call::new("sendPhoto")
-            .param("chat_id", chat)
-            .param("photo", "attach://p")
-            .param("caption", "probe photo")
-            .file(FilePart::new("p", "p.png", image::png(8, 8, 0)))
-            .send()?,
+        "photo" => {
+            // `/photo [<kb>]`: the PNG padded to <kb> KB after its end.
+            let mut png = image::png(8, 8, 0);
+            if let Ok(kb) = args.trim().parse::<usize>() {
+                png.resize(png.len().max(kb * 1024), 0);
+            }
+            Call::new("sendPhoto")
+                .param("chat_id", chat)
+                .param("photo", "attach://p")
+                .param("caption", "probe photo")
+                .file(FilePart::new("p", "p.png", png))
+                .send()?
+        }
         "bigphoto" => {
             let bytes = big_file();
             Call::new("sendDocument")
@@ -148,20 +165,46 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
             let bytes = bot_api::download(&document.file_id)?;
             return Ok(format!("downloaded {} bytes", bytes.len()));
         }
+        "poll" => bot_api::call(
+            "sendPoll",
+            &json!({"chat_id": chat, "question": "Tea?", "options": [{"text": "yes"}, {"text": "no"}], "is_anonymous": false}),
+        )?,
         "unknown" => bot_api::call("sendTeleportation", &json!({"chat_id": chat}))?,
-        "badparam" => bot_api::call("sendMessage", &json!({"chat_id": chat, "txt": "x"}))?,
+        "badparam" => bot_api::call(
+            "sendMessage",
+            &json!({"chat_id": chat, "text": "x", "parse_mod": "HTML"}),
+        )?,
         "bcast" => {
-            let n: i64 = args.trim().parse().unwrap_or(1);
+            // `/bcast <n> [<kb>]`: the photo padded to <kb> KB after its PNG end (the benchmark's
+            // 100 KB photo).
+            let mut parts = args.split_whitespace();
+            let n: i64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+            let mut png = image::png(8, 8, 7);
+            if let Some(kb) = parts.next().and_then(|kb| kb.parse::<usize>().ok()) {
+                png.resize(png.len().max(kb * 1024), 0);
+            }
             let chats: Vec<i64> = (1001..=1000 + n).collect();
             let tickets = Call::new("sendPhoto")
                 .param("photo", "attach://p")
-                .file(FilePart::new("p", "p.png", image::png(8, 8, 7)))
+                .file(FilePart::new("p", "p.png", png))
                 .broadcast(&chats)?;
             return Ok(format!("broadcast {} tickets", tickets.len()));
         }
         _ => return Ok(String::new()),
     };
     Ok(describe(&outcome))
+}
+
+/// Answers `got <kind>` to the user an update asked for by name comes from.
+fn report_other(update: &Update, kind: &str) -> Result<(), Error> {
+    let raw: serde_json::Value =
+        serde_json::from_str(update.raw_json()).map_err(|e| Error::from(e.to_string()))?;
+    let body = &raw[kind];
+    let user = body["user"]["id"].as_i64().or(body["chat"]["id"].as_i64());
+    if let Some(user) = user {
+        botbox_sdk::outbox::Message::new(user, format!("got {kind}")).send()?;
+    }
+    Ok(())
 }
 
 /// An outcome as the tests read it.
