@@ -218,6 +218,32 @@ impl<'a> StateView<'a> {
             .map(|webhook| webhook.url.clone())
     }
 
+    /// What a message carries besides text, e.g. `photo`, for [`describe`](Self::describe).
+    fn content_kind(&self, chat_id: i64, message_id: i64) -> Option<&'static str> {
+        let message = &self
+            .state
+            .chats
+            .get(&chat_id)?
+            .messages
+            .get(&message_id)?
+            .json;
+        [
+            "photo",
+            "video",
+            "animation",
+            "audio",
+            "voice",
+            "sticker",
+            "video_note",
+            "document",
+            "dice",
+            "poll",
+            "location",
+        ]
+        .into_iter()
+        .find(|key| message.get(key).is_some())
+    }
+
     /// Every chat's transcript as text, for failure messages.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -232,6 +258,9 @@ impl<'a> StateView<'a> {
             for entry in transcript {
                 let who = if entry.from_bot { "bot" } else { "user" };
                 let mut notes = String::new();
+                if let Some(kind) = self.content_kind(chat_id, entry.message_id) {
+                    let _ = write!(notes, " ({kind})");
+                }
                 if entry.edits > 0 {
                     let _ = write!(notes, " (edited {}×)", entry.edits);
                 }
