@@ -109,7 +109,8 @@ fn item(params: &Params, media: &Value) -> Result<Item, String> {
         .get("parse_mode")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let body = Body::caption(caption, parse_mode).map_err(|error| {
+    let entities = object.get("caption_entities").cloned();
+    let body = Body::caption(caption, parse_mode, entities).map_err(|error| {
         error
             .description
             .trim_start_matches("Bad Request: ")

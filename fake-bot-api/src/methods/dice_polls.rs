@@ -148,10 +148,7 @@ pub(super) fn send_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
         }
         poll["correct_option_id"] = json!(correct);
     }
-    let body = Body {
-        formatted: question,
-        parse_mode: None,
-    };
+    let body = Body::plain(question.text.clone());
     shared.write(|state| {
         outgoing.check(state)?;
         poll["id"] = json!(state.next_poll_id());
