@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The dice Telegram has, with the highest value of each (the lowest is 1).
-pub(crate) const DICE: [(&str, u32); 6] = [
+const DICE: [(&str, u32); 6] = [
     ("🎲", 6),
     ("🎯", 6),
     ("🏀", 5),
@@ -68,10 +68,10 @@ pub(super) fn send_dice(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
         .str("emoji")
         .filter(|emoji| !emoji.is_empty())
         .unwrap_or_else(|| "🎲".to_owned());
-    let max = DICE
+    let (emoji, max) = DICE
         .iter()
+        .copied()
         .find(|(known, _)| *known == emoji.trim_end_matches('\u{fe0f}'))
-        .map(|&(_, max)| max)
         // MTProto's error for an emoji that is not a dice, passed on by the Bot API.
         .ok_or_else(|| ApiError::bad_request("EMOTICON_INVALID"))?;
     shared.write(|state| {

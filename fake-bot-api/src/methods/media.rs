@@ -130,11 +130,15 @@ impl StoredFile {
         mime_type: Option<String>,
         bytes: Bytes,
     ) -> Self {
-        let extension = file_name
-            .as_deref()
-            .and_then(|name| name.rsplit_once('.'))
-            .map(|(_, extension)| format!(".{extension}"))
-            .unwrap_or_default();
+        let extension = match kind {
+            // Telegram stores every photo as a JPEG it made.
+            MediaKind::Photo => ".jpg".to_owned(),
+            _ => file_name
+                .as_deref()
+                .and_then(|name| name.rsplit_once('.'))
+                .map(|(_, extension)| format!(".{extension}"))
+                .unwrap_or_default(),
+        };
         let (width, height) = match kind {
             MediaKind::Photo | MediaKind::Sticker => imagesize::blob_size(&bytes)
                 .map(|size| (dimension(size.width), dimension(size.height)))
@@ -282,7 +286,7 @@ mod tests {
         let photo = StoredFile::new(7, MediaKind::Photo, None, None, Bytes::from_static(jpeg));
         assert_eq!((photo.width, photo.height), (300, 200));
         assert_eq!(photo.document.file_id, "AgACAgIAAxkDAAIB00000007FakePhoto");
-        assert_eq!(photo.path, "photos/file_7");
+        assert_eq!(photo.path, "photos/file_7.jpg");
 
         let unknown = Bytes::from_static(b"not an image");
         let photo = StoredFile::new(8, MediaKind::Photo, None, None, unknown.clone());
