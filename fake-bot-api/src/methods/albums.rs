@@ -26,7 +26,8 @@ struct Item {
 /// `InputMediaDocument` or `InputMediaAudio`, each with its own `media` (`attach://<part>`,
 /// `file_id` or URL) and caption. Documents and audio files are grouped only with their own
 /// kind. Answers the array of the sent messages, which share a `media_group_id`. As with
-/// Telegram, `reply_markup` is not accepted for albums (it is ignored).
+/// Telegram, `reply_markup` is not accepted for albums (it is ignored). The album counts
+/// once against the rate limits, and each of its messages in `Counters::sends`.
 pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
     let outgoing = Outgoing::parse_without_markup(params)?;
     if !params.has("media") {
@@ -52,6 +53,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
         items.iter().any(|item| item.kind == kind) && items.iter().any(|item| item.kind != kind)
     };
     if alone(MediaKind::Document) || alone(MediaKind::Audio) {
+        // Telegram refuses such albums; this wording is the fake's own.
         return Err(ApiError::bad_request(
             "documents and audio files can be grouped only with their own kind",
         ));
