@@ -29,7 +29,7 @@ struct Item {
 /// Telegram, `reply_markup` is not accepted for albums (it is ignored). The album counts
 /// once against the rate limits, and each of its messages in `Counters::sends`.
 pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse_without_markup(params)?;
+    // In Telegram's order: the media, then the chat and the rest.
     if !params.has("media") {
         return Err(ApiError::bad_request("parameter \"media\" is required"));
     }
@@ -61,6 +61,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
     for item in &items {
         file_sources::check_source(shared, &item.source, item.kind)?;
     }
+    let outgoing = Outgoing::parse_without_markup(params)?;
     shared.write(|state| {
         let reply_to = outgoing.check(state)?;
         let mut files = Vec::new();

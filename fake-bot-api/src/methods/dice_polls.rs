@@ -87,7 +87,6 @@ pub(super) fn send_dice(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
 /// sendPoll: a regular or quiz poll with 2–12 options (strings or `InputPollOption`
 /// objects). Telegram's (TDLib's) error words.
 pub(super) fn send_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse(params)?;
     let question = text::format(
         &params.str("question").unwrap_or_default(),
         params
@@ -149,6 +148,7 @@ pub(super) fn send_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
         poll["correct_option_id"] = json!(correct);
     }
     let body = Body::plain(question.text.clone());
+    let outgoing = Outgoing::parse(params)?;
     shared.write(|state| {
         outgoing.check(state)?;
         poll["id"] = json!(state.next_poll_id());
@@ -226,7 +226,6 @@ pub(super) fn stop_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
 
 /// sendLocation: `latitude` and `longitude` (required), and the live location's fields.
 pub(super) fn send_location(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse(params)?;
     let coordinate = |key: &str| -> Result<f64, ApiError> {
         let text = params
             .str(key)
@@ -250,6 +249,7 @@ pub(super) fn send_location(shared: &Arc<Shared>, params: &Params) -> Result<Val
     {
         location["horizontal_accuracy"] = json!(accuracy);
     }
+    let outgoing = Outgoing::parse(params)?;
     shared.write(|state| {
         let extra = json!({ "location": location });
         outgoing.send(shared, state, Body::empty(), None, extra)
