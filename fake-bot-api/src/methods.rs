@@ -25,17 +25,17 @@ pub(crate) use self::{
     files::download,
     media::{MediaKind, StoredFile},
 };
-
-/// The `Message` fields showing `file` (e.g. `photo` or `document`).
-pub(crate) fn media_fields(file: &StoredFile) -> Value {
-    media::message_fields(file, &serde_json::Map::new())
-}
 use crate::{
     error::ApiError,
     json,
     params::Params,
     state::{Forced, Shared, State},
 };
+
+/// The `Message` fields showing `file` (e.g. `photo` or `document`).
+pub(crate) fn media_fields(file: &StoredFile) -> Value {
+    media::message_fields(file, &serde_json::Map::new())
+}
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
 const METHODS: [&str; 44] = [

@@ -196,7 +196,8 @@ pub enum ChatEvent {
 pub struct Counters {
     /// Accepted sends: each message the bot sent (an album counts each of its messages).
     pub sends: u64,
-    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`, `editMessageMedia`).
+    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`, `editMessageCaption`,
+    /// `editMessageMedia`).
     pub edits: u64,
     /// Requests answered with 429: those over a limit window and forced ones (see
     /// [`FakeBotApi::too_many_requests_in`](crate::FakeBotApi::too_many_requests_in) for one chat).

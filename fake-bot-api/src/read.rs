@@ -1,14 +1,12 @@
 //! Reading the chats back: [`StateView`] and the shortcuts on [`FakeBotApi`].
 
-use std::fmt::Write as _;
+mod content;
 
-use serde_json::Value;
+use std::fmt::Write as _;
 
 use crate::{
     FakeBotApi,
-    model::{
-        AnsweredCallback, BotReaction, ChatEntry, Counters, Document, Markup, Photo, ReplyKeyboard,
-    },
+    model::{AnsweredCallback, ChatEntry, Counters, Document, Markup, ReplyKeyboard},
     state::State,
 };
 
@@ -83,70 +81,6 @@ impl<'a> StateView<'a> {
             .filter(|entry| entry.from_bot && !entry.deleted)
             .filter_map(|entry| entry.document)
             .collect()
-    }
-
-    /// Every message the bot sent to the chat that is not deleted, as its current `Message`
-    /// JSON (as getUpdates would show it, edits applied), in order.
-    pub fn bot_messages(&self, chat_id: i64) -> Vec<Value> {
-        self.bot_stored(chat_id)
-            .map(|stored| stored.json.clone())
-            .collect()
-    }
-
-    /// The photos the bot sent to the chat (messages not deleted, albums included), with
-    /// the stored bytes and the dimensions read from them.
-    pub fn photos(&self, chat_id: i64) -> Vec<Photo> {
-        self.bot_stored(chat_id)
-            .filter_map(|stored| {
-                let size = stored.json.get("photo")?.as_array()?.last()?;
-                let file = self.state.files.get(size["file_id"].as_str()?)?;
-                Some(Photo {
-                    message_id: stored.entry.message_id,
-                    file_id: file.document.file_id.clone(),
-                    width: file.width,
-                    height: file.height,
-                    bytes: file.document.bytes.clone(),
-                    caption: stored.entry.text.clone(),
-                })
-            })
-            .collect()
-    }
-
-    /// The `(emoji, value)` of the dice the bot sent to the chat, in order.
-    pub fn dice(&self, chat_id: i64) -> Vec<(String, u32)> {
-        self.bot_stored(chat_id)
-            .filter_map(|stored| {
-                let dice = stored.json.get("dice")?;
-                let value = u32::try_from(dice["value"].as_u64()?).ok()?;
-                Some((dice["emoji"].as_str()?.to_owned(), value))
-            })
-            .collect()
-    }
-
-    /// The bot's setMessageReaction calls, in order (the last one for a message is its
-    /// current reaction).
-    pub fn bot_reactions(&self) -> Vec<BotReaction> {
-        self.state.reactions.clone()
-    }
-
-    /// The bot's current reaction emoji on message `message_id` of the chat (empty if none).
-    pub fn bot_reaction_on(&self, chat_id: i64, message_id: i64) -> Vec<String> {
-        self.state
-            .reactions
-            .iter()
-            .rev()
-            .find(|r| r.chat_id == chat_id && r.message_id == message_id)
-            .map(BotReaction::emojis)
-            .unwrap_or_default()
-    }
-
-    fn bot_stored(&self, chat_id: i64) -> impl Iterator<Item = &'a crate::state::Stored> {
-        self.state
-            .chats
-            .get(&chat_id)
-            .into_iter()
-            .flat_map(|chat| chat.messages.values())
-            .filter(|stored| stored.entry.from_bot && !stored.entry.deleted)
     }
 
     /// The reply keyboard the bot most recently showed in the chat, unless it removed it since.
@@ -224,6 +158,32 @@ impl<'a> StateView<'a> {
             .map(|webhook| webhook.url.clone())
     }
 
+    /// What a message carries besides text, e.g. `photo`, for [`describe`](Self::describe).
+    fn content_kind(&self, chat_id: i64, message_id: i64) -> Option<&'static str> {
+        let message = &self
+            .state
+            .chats
+            .get(&chat_id)?
+            .messages
+            .get(&message_id)?
+            .json;
+        [
+            "photo",
+            "video",
+            "animation",
+            "audio",
+            "voice",
+            "sticker",
+            "video_note",
+            "document",
+            "dice",
+            "poll",
+            "location",
+        ]
+        .into_iter()
+        .find(|key| message.get(key).is_some())
+    }
+
     /// Every chat's transcript as text, for failure messages.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -238,6 +198,9 @@ impl<'a> StateView<'a> {
             for entry in transcript {
                 let who = if entry.from_bot { "bot" } else { "user" };
                 let mut notes = String::new();
+                if let Some(kind) = self.content_kind(chat_id, entry.message_id) {
+                    let _ = write!(notes, " ({kind})");
+                }
                 if entry.edits > 0 {
                     let _ = write!(notes, " (edited {}×)", entry.edits);
                 }
@@ -306,31 +269,6 @@ impl FakeBotApi {
     /// See [`StateView::current_reply_keyboard`].
     pub fn current_reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
         self.view(|view| view.current_reply_keyboard(chat_id))
-    }
-
-    /// See [`StateView::bot_messages`].
-    pub fn bot_messages(&self, chat_id: i64) -> Vec<Value> {
-        self.view(|view| view.bot_messages(chat_id))
-    }
-
-    /// See [`StateView::photos`].
-    pub fn photos(&self, chat_id: i64) -> Vec<Photo> {
-        self.view(|view| view.photos(chat_id))
-    }
-
-    /// See [`StateView::dice`].
-    pub fn dice(&self, chat_id: i64) -> Vec<(String, u32)> {
-        self.view(|view| view.dice(chat_id))
-    }
-
-    /// See [`StateView::bot_reactions`].
-    pub fn bot_reactions(&self) -> Vec<BotReaction> {
-        self.view(|view| view.bot_reactions())
-    }
-
-    /// See [`StateView::bot_reaction_on`].
-    pub fn bot_reaction_on(&self, chat_id: i64, message_id: i64) -> Vec<String> {
-        self.view(|view| view.bot_reaction_on(chat_id, message_id))
     }
 
     /// See [`StateView::counters`].

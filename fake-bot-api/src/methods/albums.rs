@@ -26,9 +26,10 @@ struct Item {
 /// `InputMediaDocument` or `InputMediaAudio`, each with its own `media` (`attach://<part>`,
 /// `file_id` or URL) and caption. Documents and audio files are grouped only with their own
 /// kind. Answers the array of the sent messages, which share a `media_group_id`. As with
-/// Telegram, `reply_markup` is not accepted for albums (it is ignored).
+/// Telegram, `reply_markup` is not accepted for albums (it is ignored). The album counts
+/// once against the rate limits, and each of its messages in `Counters::sends`.
 pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse_without_markup(params)?;
+    // In Telegram's order: the media, then the chat and the rest.
     if !params.has("media") {
         return Err(ApiError::bad_request("parameter \"media\" is required"));
     }
@@ -52,6 +53,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
         items.iter().any(|item| item.kind == kind) && items.iter().any(|item| item.kind != kind)
     };
     if alone(MediaKind::Document) || alone(MediaKind::Audio) {
+        // Telegram refuses such albums; this wording is the fake's own.
         return Err(ApiError::bad_request(
             "documents and audio files can be grouped only with their own kind",
         ));
@@ -59,6 +61,7 @@ pub(super) fn send_media_group(shared: &Arc<Shared>, params: &Params) -> Result<
     for item in &items {
         file_sources::check_source(shared, &item.source, item.kind)?;
     }
+    let outgoing = Outgoing::parse_without_markup(params)?;
     shared.write(|state| {
         let reply_to = outgoing.check(state)?;
         let mut files = Vec::new();
@@ -109,7 +112,8 @@ fn item(params: &Params, media: &Value) -> Result<Item, String> {
         .get("parse_mode")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let body = Body::caption(caption, parse_mode).map_err(|error| {
+    let entities = object.get("caption_entities").cloned();
+    let body = Body::caption(caption, parse_mode, entities).map_err(|error| {
         error
             .description
             .trim_start_matches("Bad Request: ")

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The dice Telegram has, with the highest value of each (the lowest is 1).
-pub(crate) const DICE: [(&str, u32); 6] = [
+const DICE: [(&str, u32); 6] = [
     ("🎲", 6),
     ("🎯", 6),
     ("🏀", 5),
@@ -68,10 +68,10 @@ pub(super) fn send_dice(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
         .str("emoji")
         .filter(|emoji| !emoji.is_empty())
         .unwrap_or_else(|| "🎲".to_owned());
-    let max = DICE
+    let (emoji, max) = DICE
         .iter()
+        .copied()
         .find(|(known, _)| *known == emoji.trim_end_matches('\u{fe0f}'))
-        .map(|&(_, max)| max)
         // MTProto's error for an emoji that is not a dice, passed on by the Bot API.
         .ok_or_else(|| ApiError::bad_request("EMOTICON_INVALID"))?;
     shared.write(|state| {
@@ -87,7 +87,6 @@ pub(super) fn send_dice(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
 /// sendPoll: a regular or quiz poll with 2–12 options (strings or `InputPollOption`
 /// objects). Telegram's (TDLib's) error words.
 pub(super) fn send_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse(params)?;
     let question = text::format(
         &params.str("question").unwrap_or_default(),
         params
@@ -148,10 +147,8 @@ pub(super) fn send_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
         }
         poll["correct_option_id"] = json!(correct);
     }
-    let body = Body {
-        formatted: question,
-        parse_mode: None,
-    };
+    let body = Body::plain(question.text.clone());
+    let outgoing = Outgoing::parse(params)?;
     shared.write(|state| {
         outgoing.check(state)?;
         poll["id"] = json!(state.next_poll_id());
@@ -229,7 +226,6 @@ pub(super) fn stop_poll(shared: &Arc<Shared>, params: &Params) -> Result<Value, 
 
 /// sendLocation: `latitude` and `longitude` (required), and the live location's fields.
 pub(super) fn send_location(shared: &Arc<Shared>, params: &Params) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse(params)?;
     let coordinate = |key: &str| -> Result<f64, ApiError> {
         let text = params
             .str(key)
@@ -253,6 +249,7 @@ pub(super) fn send_location(shared: &Arc<Shared>, params: &Params) -> Result<Val
     {
         location["horizontal_accuracy"] = json!(accuracy);
     }
+    let outgoing = Outgoing::parse(params)?;
     shared.write(|state| {
         let extra = json!({ "location": location });
         outgoing.send(shared, state, Body::empty(), None, extra)

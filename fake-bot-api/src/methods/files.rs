@@ -70,6 +70,7 @@ pub(super) fn edit_media(shared: &Arc<Shared>, params: &Params) -> Result<Value,
             .get("parse_mode")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        media.get("caption_entities").cloned(),
     )?;
     let Parsed { markup, echo } = markup::parse(params)?.unwrap_or(Parsed {
         markup: None,

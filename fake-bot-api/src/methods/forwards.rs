@@ -60,6 +60,16 @@ pub(super) fn copy_message(shared: &Arc<Shared>, params: &Params) -> Result<Valu
             }
             None => Body::plain(original.text),
         };
+        if content.get("poll").is_some() {
+            // A copied poll is a new poll, with no votes.
+            content["poll"]["id"] = json!(state.next_poll_id());
+            content["poll"]["total_voter_count"] = json!(0);
+            if let Some(options) = content["poll"]["options"].as_array_mut() {
+                options
+                    .iter_mut()
+                    .for_each(|option| option["voter_count"] = json!(0));
+            }
+        }
         let message = outgoing.send(shared, state, body, original.document, content)?;
         Ok(json!({ "message_id": message["message_id"] }))
     })

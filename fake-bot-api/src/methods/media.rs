@@ -130,11 +130,15 @@ impl StoredFile {
         mime_type: Option<String>,
         bytes: Bytes,
     ) -> Self {
-        let extension = file_name
-            .as_deref()
-            .and_then(|name| name.rsplit_once('.'))
-            .map(|(_, extension)| format!(".{extension}"))
-            .unwrap_or_default();
+        let extension = match kind {
+            // Telegram stores every photo as a JPEG it made.
+            MediaKind::Photo => ".jpg".to_owned(),
+            _ => file_name
+                .as_deref()
+                .and_then(|name| name.rsplit_once('.'))
+                .map(|(_, extension)| format!(".{extension}"))
+                .unwrap_or_default(),
+        };
         let (width, height) = match kind {
             MediaKind::Photo | MediaKind::Sticker => imagesize::blob_size(&bytes)
                 .map(|size| (dimension(size.width), dimension(size.height)))
@@ -265,5 +269,54 @@ pub(crate) fn message_fields(file: &StoredFile, declared: &Map<String, Value>) -
             json!({ "sticker": sticker })
         }
         MediaKind::Document => json!({ "document": named(base()) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photos_and_stickers_take_their_size_from_the_image() {
+        // A JPEG's start: SOI, then a baseline SOF0 of 300 × 200 (height first).
+        let jpeg: &[u8] = &[
+            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0xC8, 0x01, 0x2C, 0x03, 0x01, 0x22,
+            0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9,
+        ];
+        let photo = StoredFile::new(7, MediaKind::Photo, None, None, Bytes::from_static(jpeg));
+        assert_eq!((photo.width, photo.height), (300, 200));
+        assert_eq!(photo.document.file_id, "AgACAgIAAxkDAAIB00000007FakePhoto");
+        assert_eq!(photo.path, "photos/file_7.jpg");
+
+        let unknown = Bytes::from_static(b"not an image");
+        let photo = StoredFile::new(8, MediaKind::Photo, None, None, unknown.clone());
+        assert_eq!((photo.width, photo.height), (0, 0));
+        let sticker = StoredFile::new(9, MediaKind::Sticker, None, None, unknown);
+        assert_eq!((sticker.width, sticker.height), (512, 512));
+    }
+
+    #[test]
+    fn an_animation_message_also_shows_a_document() {
+        let mut file = StoredFile::new(
+            1,
+            MediaKind::Animation,
+            Some("a.gif".to_owned()),
+            None,
+            Bytes::from_static(b"gif"),
+        );
+        declare(
+            &mut file,
+            &serde_json::from_str(r#"{"width":"40","height":30,"duration":2}"#).unwrap(),
+        );
+        let fields = message_fields(&file, &Map::new());
+        assert_eq!(fields["animation"]["width"], 40);
+        assert_eq!(fields["animation"]["height"], 30);
+        assert_eq!(fields["animation"]["duration"], 2);
+        assert_eq!(fields["animation"]["mime_type"], "video/mp4");
+        assert_eq!(
+            fields["document"]["file_id"],
+            fields["animation"]["file_id"]
+        );
+        assert_eq!(file.path, "animations/file_1.gif");
     }
 }

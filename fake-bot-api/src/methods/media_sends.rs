@@ -30,14 +30,15 @@ pub(super) fn send_media(
     params: &Params,
     kind: MediaKind,
 ) -> Result<Value, ApiError> {
-    let outgoing = Outgoing::parse(params)?;
+    // In Telegram's order: the file, the caption, then the chat and the rest.
+    let source = file_sources::source(params, kind)?;
+    file_sources::check_source(shared, &source, kind)?;
     let body = if kind.has_caption() {
         Body::caption_of(params)?
     } else {
         Body::empty()
     };
-    let source = file_sources::source(params, kind)?;
-    file_sources::check_source(shared, &source, kind)?;
+    let outgoing = Outgoing::parse(params)?;
     let mut declared = Map::new();
     for key in DECLARED
         .into_iter()

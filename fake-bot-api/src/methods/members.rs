@@ -1,7 +1,8 @@
 //! getChatMember, getChatAdministrators and getChatMemberCount, from the chats the fake
 //! knows.
 //!
-//! In a private chat the user and the bot are both members. In a group the bot is an
+//! In a private chat the user and the bot are both members (the bot `kicked` once the user
+//! blocked it). In a group the bot is an
 //! administrator, whoever wrote there is a member, and a test may arrange other statuses
 //! ([`FakeBotApi::set_member_status`](crate::FakeBotApi::set_member_status)); a user the fake
 //! has seen elsewhere has `left`; one it never saw is `400 Bad Request: user not found`.
@@ -83,10 +84,12 @@ pub(super) fn get_member_count(shared: &Arc<Shared>, params: &Params) -> Result<
 /// Everyone whose status in the chat the fake knows, by user id, with their `User`.
 fn members(shared: &Shared, state: &State, chat_id: i64) -> BTreeMap<i64, (MemberStatus, Value)> {
     let mut members = BTreeMap::new();
-    let bot_status = if chat_id > 0 {
-        MemberStatus::Member
-    } else {
+    let bot_status = if chat_id < 0 {
         MemberStatus::Administrator
+    } else if state.blocked.contains(&chat_id) {
+        MemberStatus::Kicked
+    } else {
+        MemberStatus::Member
     };
     members.insert(
         shared.config.bot_id(),

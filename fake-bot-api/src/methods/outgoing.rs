@@ -23,12 +23,15 @@ pub(crate) struct Outgoing {
     reply: Option<(i64, bool)>,
     markup: Option<Parsed>,
     silent: bool,
+    protect: bool,
 }
 
 /// The visible text of a message (a caption for media) and how it was formatted.
 pub(crate) struct Body {
     pub(crate) formatted: Formatted,
     pub(crate) parse_mode: Option<String>,
+    /// The `caption_entities` the sender gave instead of a `parse_mode` (echoed unchecked).
+    pub(crate) given_entities: Option<Value>,
 }
 
 impl Body {
@@ -37,6 +40,7 @@ impl Body {
         Self {
             formatted: Formatted::default(),
             parse_mode: None,
+            given_entities: None,
         }
     }
 
@@ -48,27 +52,38 @@ impl Body {
                 entities: Vec::new(),
             },
             parse_mode: None,
+            given_entities: None,
         }
     }
 
-    /// `caption` formatted with `parse_mode`; `message caption is too long` over 1024.
-    pub(crate) fn caption(caption: &str, parse_mode: Option<String>) -> Result<Self, ApiError> {
+    /// `caption` formatted with `parse_mode`, or else with the `entities` given (as with
+    /// Telegram, a `parse_mode` wins); `message caption is too long` over 1024.
+    pub(crate) fn caption(
+        caption: &str,
+        parse_mode: Option<String>,
+        entities: Option<Value>,
+    ) -> Result<Self, ApiError> {
         let parse_mode = parse_mode.filter(|mode| !mode.is_empty());
         let formatted = text::format(caption, parse_mode.as_deref())?;
         if text::utf16_len(&formatted.text) > MAX_CAPTION {
             return Err(ApiError::bad_request("message caption is too long"));
         }
+        let given_entities = entities.filter(|entities| {
+            parse_mode.is_none() && entities.as_array().is_some_and(|a| !a.is_empty())
+        });
         Ok(Self {
             formatted,
             parse_mode,
+            given_entities,
         })
     }
 
-    /// The `caption` and `parse_mode` parameters.
+    /// The `caption`, `parse_mode` and `caption_entities` parameters.
     pub(crate) fn caption_of(params: &Params) -> Result<Self, ApiError> {
         Self::caption(
             &params.str("caption").unwrap_or_default(),
             params.str("parse_mode"),
+            params.json("caption_entities").ok().flatten(),
         )
     }
 
@@ -77,7 +92,11 @@ impl Body {
         let mut fields = json!({});
         if !self.formatted.text.is_empty() {
             fields["caption"] = json!(self.formatted.text);
-            if let Some(entities) = self.formatted.entities_json() {
+            if let Some(entities) = self
+                .formatted
+                .entities_json()
+                .or_else(|| self.given_entities.clone())
+            {
                 fields["caption_entities"] = entities;
             }
         }
@@ -86,14 +105,15 @@ impl Body {
 }
 
 impl Outgoing {
-    /// `chat_id`, `reply_parameters` (or `reply_to_message_id`), `reply_markup` and
-    /// `disable_notification`.
+    /// `chat_id`, `reply_parameters` (or `reply_to_message_id`), `reply_markup`,
+    /// `disable_notification` and `protect_content`.
     pub(crate) fn parse(params: &Params) -> Result<Self, ApiError> {
         Ok(Self {
             chat_id: chat_id(params)?,
             reply: reply_target(params)?,
             markup: markup::parse(params)?,
             silent: params.bool("disable_notification"),
+            protect: params.bool("protect_content"),
         })
     }
 
@@ -104,6 +124,7 @@ impl Outgoing {
             reply: reply_target(params)?,
             markup: None,
             silent: params.bool("disable_notification"),
+            protect: params.bool("protect_content"),
         })
     }
 
@@ -156,6 +177,9 @@ impl Outgoing {
         };
         if let Some(echo) = echo {
             extra["reply_markup"] = echo;
+        }
+        if self.protect {
+            extra["has_protected_content"] = json!(true);
         }
         let entry = ChatEntry {
             message_id: 0,

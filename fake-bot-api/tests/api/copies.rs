@@ -33,6 +33,10 @@ async fn copies_and_forwards() {
     }
     let messages = fake.bot_messages(bob.id);
     assert_eq!(messages.len(), 2);
+    assert!(
+        fake.view(|view| view.describe())
+            .contains("#1 bot: \"/start\"")
+    );
     assert_eq!(messages[0]["text"], "/start");
     assert!(messages[0].get("forward_origin").is_none());
 
@@ -126,4 +130,40 @@ async fn reactions_are_recorded_and_captions_edited() {
         answer["description"],
         "Bad Request: there is no caption in the message to edit"
     );
+}
+
+#[tokio::test]
+async fn a_copied_poll_is_a_new_poll_and_a_copied_photo_keeps_its_file() {
+    let (fake, bot) = start();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let (_, poll) = post_json(
+        &fake,
+        "sendPoll",
+        json!({ "chat_id": alice.id, "question": "Q?", "options": ["a", "b"] }),
+    )
+    .await;
+    let photo = bot
+        .send_photo(ChatId(alice.id), InputFile::memory(png(6, 7, 0)))
+        .caption("original")
+        .await
+        .expect("sent");
+    for id in [
+        poll["result"]["message_id"].as_i64().expect("an id"),
+        photo.id.0 as i64,
+    ] {
+        let (status, answer) = post_json(
+            &fake,
+            "copyMessage",
+            json!({ "chat_id": alice.id, "from_chat_id": alice.id, "message_id": id, "caption": "copy" }),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let messages = fake.bot_messages(alice.id);
+    assert_eq!(messages.len(), 4);
+    assert_ne!(messages[2]["poll"]["id"], messages[0]["poll"]["id"]);
+    assert_eq!(messages[3]["caption"], "copy");
+    assert_eq!(messages[3]["photo"], messages[1]["photo"]);
+    assert!(fake.view(|view| view.describe()).contains("(photo)"));
 }

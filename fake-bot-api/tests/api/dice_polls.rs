@@ -53,6 +53,13 @@ async fn dice_values_stay_in_each_dices_range_and_vary() {
     )
     .await;
     assert_eq!(second["result"]["dice"]["value"], 5, "clamped into 1–5");
+    let (_, third) = post_json(
+        &fake,
+        "sendDice",
+        json!({ "chat_id": alice.id, "emoji": "\u{26bd}\u{fe0f}" }),
+    )
+    .await;
+    assert_eq!(third["result"]["dice"]["emoji"], "⚽", "{third}");
     let (status, answer) = post_json(
         &fake,
         "sendDice",

@@ -291,3 +291,39 @@ async fn edit_message_media_replaces_a_photo_with_a_video() {
     assert!(fake.photos(alice.id).is_empty());
     assert_eq!(fake.counters().uploads, 2);
 }
+
+#[tokio::test]
+async fn given_caption_entities_are_echoed_unless_a_parse_mode_wins() {
+    let (fake, _bot) = start();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let entities = json!([{ "type": "italic", "offset": 0, "length": 4 }]);
+    let (_, answer) = post_json(
+        &fake,
+        "sendDocument",
+        json!({
+            "chat_id": alice.id,
+            "document": "https://example.com/a.txt",
+            "caption": "note",
+            "caption_entities": entities,
+            "protect_content": true,
+        }),
+    )
+    .await;
+    assert_eq!(answer["result"]["caption_entities"], entities);
+    assert_eq!(answer["result"]["has_protected_content"], true);
+    let (_, answer) = post_json(
+        &fake,
+        "sendPhoto",
+        json!({
+            "chat_id": alice.id,
+            "photo": "https://example.com/a.jpg",
+            "caption": "<b>bold</b>",
+            "parse_mode": "HTML",
+            "caption_entities": entities,
+        }),
+    )
+    .await;
+    assert_eq!(answer["result"]["caption"], "bold");
+    assert_eq!(answer["result"]["caption_entities"][0]["type"], "bold");
+}

@@ -98,4 +98,11 @@ async fn administrators_and_private_chats() {
         answer["description"],
         "Bad Request: invalid user_id specified"
     );
+
+    fake.set_blocked(&alice, true);
+    let me = bot
+        .get_chat_member(ChatId(alice.id), UserId(fake.bot_id() as u64))
+        .await
+        .expect("the bot");
+    assert!(me.is_banned(), "a blocked bot is kicked: {me:?}");
 }
