@@ -54,7 +54,7 @@ impl Manifest {
 
     /// Asks for kinds of update by their Bot API names (`poll_answer`, `message_reaction`,
     /// `chat_member`, `inline_query`, ...; see docs/bot-api.md). They arrive as
-    /// [`UpdateKind::Other`](crate::UpdateKind) with the raw JSON. A poll's answers come to the
+    /// `UpdateKind::Other` with the raw JSON. A poll's answers come to the
     /// module that sent the poll, a reaction to the module that sent the message; the host
     /// refuses the module, naming the kind, if a name is not one it knows.
     pub fn wants_updates<S: Into<String>>(mut self, kinds: impl IntoIterator<Item = S>) -> Self {

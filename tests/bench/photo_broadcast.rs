@@ -52,7 +52,7 @@ async fn main() {
     let (rss_before, db_before) = (rss_mib(), file_mib(&db_file));
 
     let started = Instant::now();
-    fake.send_text(&admin, &format!("/bcast {CHATS} {PHOTO_KB}"));
+    fake.send_text(&admin, format!("/bcast {CHATS} {PHOTO_KB}"));
     let (mut rss_peak, mut db_peak, mut stored_peak) = (rss_before, db_before, 0u64);
     let mut samples = Vec::new();
     let delivered = |fake: &FakeBotApi| {

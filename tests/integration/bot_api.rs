@@ -234,7 +234,7 @@ async fn a_photo_broadcast_uploads_the_bytes_once_then_sends_by_file_id_and_free
     fake.open_chat(&alice);
     let chats: Vec<i64> = (1001..=1040).collect();
     for id in &chats {
-        fake.open_chat(&TestUser::new(*id, &format!("user{id}")));
+        fake.open_chat(&TestUser::new(*id, format!("user{id}")));
     }
 
     ask(&fake, &alice, "/bcast 40", "broadcast 40 tickets").await;
