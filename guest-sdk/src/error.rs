@@ -17,11 +17,6 @@ pub enum Error {
     /// A config value could not be read or parsed.
     #[error("config: {0}")]
     Config(#[from] crate::config::Error),
-    /// A Bot API call was refused, failed, or had an unexpected outcome: a
-    /// [`bot_api::Error`](crate::bot_api::Error), which [`Error::bot_api`] gives back. (Boxed as
-    /// a trait object so that a module that never calls the Bot API carries none of its code.)
-    #[error("bot api: {0}")]
-    BotApi(Box<dyn std::error::Error + Send + Sync>),
     /// A timer could not be scheduled or cancelled.
     #[error("timers: {0}")]
     Timers(#[from] crate::timers::Error),
@@ -37,19 +32,13 @@ impl Error {
     }
 }
 
-impl Error {
-    /// The Bot API error, when this is one.
-    pub fn bot_api(&self) -> Option<&crate::bot_api::Error> {
-        match self {
-            Self::BotApi(error) => error.downcast_ref(),
-            _ => None,
-        }
-    }
-}
-
+/// A Bot API error becomes [`Error::Other`] with its text (`bot api: not allowed: ...`): match on
+/// [`bot_api::Error`](crate::bot_api::Error) before `?` to react to a refusal. (Not a variant of
+/// its own, so that a module that never calls the Bot API carries none of its code.)
 impl From<crate::bot_api::Error> for Error {
+    #[inline]
     fn from(error: crate::bot_api::Error) -> Self {
-        Self::BotApi(Box::new(error))
+        Self::Other(format!("bot api: {error}"))
     }
 }
 

@@ -1,9 +1,11 @@
 //! qr: QR codes both ways, made and read inside the module.
 //!
-//! - `/qr <text>`, or any plain text, is answered with a photo of the text's QR code, drawn here
-//!   and uploaded with the call (sendPhoto with a file part), captioned `QR code: <text>`.
-//! - A photo (or a picture sent as a file) of a QR code is downloaded by its file id, decoded
-//!   here, and answered `QR code says: <text>` (one line per code when there are several).
+//! - `/qr <text>`, or any plain text in a private chat, is answered with a photo of the text's
+//!   QR code, drawn here and uploaded with the call (sendPhoto with a file part), captioned
+//!   `QR code: <text>`.
+//! - A photo (or a picture sent as a file) of a QR code, in a private chat or captioned `/qr` in
+//!   a group, is downloaded by its file id, decoded here, and answered `QR code says: <text>`
+//!   (one line per code when there are several).
 //! - Clear answers otherwise: `/qr` alone says how to use it; a text over a code's capacity
 //!   (2331 bytes) says so; a picture without a code is answered
 //!   `I found no QR code in this picture.`, a code that cannot be read
@@ -14,6 +16,7 @@
 pub mod code;
 
 use botbox_sdk::bot_api::{self, Call, FilePart};
+use botbox_sdk::types::ChatKind;
 use botbox_sdk::{Error, Manifest, Module, Update, reply};
 
 use code::{DecodeError, EncodeError};
@@ -50,6 +53,14 @@ impl Module for Qr {
             };
         }
         if update.command().is_some() {
+            return Ok(());
+        }
+        // In a group, plain text and pictures are the members' conversation (and maybe other
+        // modules'): only a picture captioned /qr is for this module there.
+        let private = update
+            .message()
+            .is_some_and(|message| message.chat.kind == ChatKind::Private);
+        if !private && !update.caption().is_some_and(|c| c.starts_with("/qr")) {
             return Ok(());
         }
         if let Some(photo) = update.largest_photo() {

@@ -33,9 +33,12 @@ fn a_text_over_the_capacity_is_refused_with_the_limit() {
 }
 
 #[test]
-fn other_modules_commands_are_left_alone() {
+fn in_a_group_only_the_command_is_answered() {
     let bot = Bot::start();
     let alice = bot.user("Alice");
-    alice.send("/start");
-    alice.expect_no_reply();
+    let team = bot.group("Team");
+    team.send(&alice, "see you at 5");
+    team.expect_no_reply();
+    team.send(&alice, "/qr see you at 5");
+    team.expect_reply("QR code: see you at 5");
 }

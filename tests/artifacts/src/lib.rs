@@ -140,10 +140,11 @@ pub const CONTRACT_V0_1_1: &str = include!(concat!(env!("OUT_DIR"), "/contract_v
 /// sendPhoto (an 8x8 PNG) to chats 1001..=1000+n → `broadcast <n> tickets`.
 pub const API_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/api_probe.path"));
 
-/// `example-modules/qr` (wants messages; `bot-api`): `/qr <text>` and plain text are answered
-/// with a photo of the text's QR code (caption `QR code: <text>`); a photo of a QR code is
-/// answered `QR code says: <text>`, a photo without one `I found no QR code in this picture.`
-/// (see the module's README for the other answers).
+/// `example-modules/qr` (wants messages; `bot-api`): `/qr <text>`, and plain text in a private
+/// chat, are answered with a photo of the text's QR code (sendPhoto with the file part `qr`,
+/// caption `QR code: <text>`); a photo of a QR code (private chat, or captioned `/qr`) is
+/// downloaded and answered `QR code says: <text>`, a photo without one `I found no QR code in
+/// this picture.` (see the module's README for the other answers).
 pub const QR: &str = include!(concat!(env!("OUT_DIR"), "/qr.path"));
 
 /// `example-modules/download-queue`: a queue of links handed to downloader services over gRPC
