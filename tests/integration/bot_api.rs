@@ -149,7 +149,8 @@ async fn an_album_a_die_a_read_inside_the_handler_and_a_chat_action() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_module_edits_its_own_photo_by_ticket_and_cannot_touch_another_module_s_message() {
+async fn a_module_edits_its_own_photo_by_ticket_gets_its_buttons_back_and_cannot_touch_another_module_s_message()
+ {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
     let runtime = start(config(dir.path(), &fake, &[API_PROBE, CLICKER])).await;
@@ -175,6 +176,17 @@ async fn a_module_edits_its_own_photo_by_ticket_and_cannot_touch_another_module_
             .any(|t| t.starts_with("Hello, Alice!")),
         "the clicker's greeting is as it sent it; last message: {untouched:?}"
     );
+
+    // A button drawn through bot-api comes back to the module that drew it.
+    ask(&fake, &alice, "/button", "queued ").await;
+    assert!(
+        fake.wait_until(WAIT, |s| s.bot_texts(chat).iter().any(|t| t == "a button"))
+            .await
+            .is_ok()
+    );
+    let before = bot_texts(&fake, chat).len();
+    fake.press_inline_label(&alice, chat, "Tap").unwrap();
+    answer_after(&fake, &alice, before, "pressed tap").await;
 
     // Its own photo, by ticket, even right after it was queued.
     let ticket = ticket_of(&ask(&fake, &alice, "/photo", "queued ").await);

@@ -118,9 +118,10 @@ impl HostState {
                 "`{method}` acts on every module's messages; unpin the module's own messages one by one with unpinChatMessage"
             )));
         }
-        let Value::Object(params) = value else {
+        let Value::Object(mut params) = value else {
             unreachable!("built from a map above")
         };
+        checks::tag_callbacks(&mut params, &self.env.tag)?;
         Ok(Checked {
             name: method.to_string(),
             class,

@@ -19,6 +19,8 @@
 //! - `/badparam`: sendMessage with `parse_mod` → `error: invalid-parameter: ...`
 //! - `/bcast <n> [<kb>]`: broadcast of one sendPhoto (padded to <kb> KB) to chats
 //!   1001..=1000+n → `broadcast <n> tickets`
+//! - `/button`: sendMessage with an inline button `Tap` (data `tap`); a press is answered
+//!   `pressed tap`
 //! - `/poll`: sendPoll (question `Tea?`, options yes and no) → `queued <ticket>`
 //! - asks for `poll_answer` and `message_reaction` by name: each such update is answered
 //!   `got <kind>` in the private chat of the user it comes from
@@ -53,6 +55,7 @@ impl Module for ApiProbe {
             .command("badparam", "Call sendMessage with a wrong parameter")
             .command("bcast", "Broadcast a photo to chats 1001..")
             .command("poll", "Send a poll")
+            .command("button", "Send a message with a button")
             // A document's caption reaches the module as a plain message.
             .wants_messages()
             .wants_updates(["poll_answer", "message_reaction"]))
@@ -61,6 +64,10 @@ impl Module for ApiProbe {
     fn handle_update(update: &Update) -> Result<(), Error> {
         if let Some(kind) = update.other() {
             return report_other(update, kind);
+        }
+        if let Some(press) = update.callback() {
+            reply(update, &format!("pressed {}", press.data))?;
+            return Ok(());
         }
         let Some(chat) = update.chat_id() else {
             return Ok(());
@@ -165,6 +172,11 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
             let bytes = bot_api::download(&document.file_id)?;
             return Ok(format!("downloaded {} bytes", bytes.len()));
         }
+        "button" => bot_api::call(
+            "sendMessage",
+            &json!({"chat_id": chat, "text": "a button", "reply_markup":
+                {"inline_keyboard": [[{"text": "Tap", "callback_data": "tap"}]]}}),
+        )?,
         "poll" => bot_api::call(
             "sendPoll",
             &json!({"chat_id": chat, "question": "Tea?", "options": [{"text": "yes"}, {"text": "no"}], "is_anonymous": false}),

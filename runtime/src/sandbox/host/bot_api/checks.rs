@@ -195,6 +195,47 @@ pub(super) fn source_chat_key(method: &str) -> &'static str {
     }
 }
 
+/// Telegram's limit on `callback_data`, in bytes.
+const MAX_CALLBACK_BYTES: usize = 64;
+
+/// Prefixes every `callback_data` of an inline keyboard in `reply_markup` (the message's, or
+/// an inline query result's) with the module's tag, so that a press comes back to the module
+/// that drew the button, as for `outbox` keyboards; the data must leave room for the tag.
+pub(super) fn tag_callbacks(params: &mut Map<String, Value>, tag: &str) -> Result<(), wit::Error> {
+    fn walk(v: &mut Value, tag: &str) -> Result<(), wit::Error> {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(rows)) = map.get_mut("inline_keyboard") {
+                    for button in rows.iter_mut().filter_map(Value::as_array_mut).flatten() {
+                        if let Some(Value::String(data)) = button.get_mut("callback_data") {
+                            let room = MAX_CALLBACK_BYTES - tag.len() - 1;
+                            if data.len() > room {
+                                return Err(invalid(format!(
+                                    "`callback_data` has {} bytes, at most {room} fit (the host adds the module's tag)",
+                                    data.len()
+                                )));
+                            }
+                            *data = format!("{tag}:{data}");
+                        }
+                    }
+                }
+                map.values_mut().try_for_each(|v| walk(v, tag))
+            }
+            Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, tag)),
+            _ => Ok(()),
+        }
+    }
+    if tag.is_empty() {
+        return Ok(());
+    }
+    for key in ["reply_markup", "results", "result"] {
+        if let Some(v) = params.get_mut(key) {
+            walk(v, tag)?;
+        }
+    }
+    Ok(())
+}
+
 /// Methods that act on messages of every module at once.
 pub(super) fn acts_on_every_module(method: &str) -> bool {
     matches!(
@@ -252,6 +293,28 @@ mod tests {
         let slash = params(serde_json::json!({"chat_id": 1, "photo": "attach://a/b"}));
         let bad_name = files("sendPhoto", &slash, vec![part("a/b", 1)]).unwrap_err();
         assert!(format!("{bad_name:?}").contains("1-64 of"));
+    }
+
+    #[test]
+    fn callback_data_gets_the_module_s_tag_and_must_leave_room_for_it() {
+        let mut p = params(
+            serde_json::json!({"chat_id": 1, "reply_markup": {"inline_keyboard": [
+            [{"text": "a", "callback_data": "one"}, {"text": "b", "url": "https://x.example/"}]]}}),
+        );
+        tag_callbacks(&mut p, "m7").unwrap();
+        assert_eq!(
+            p["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+            "m7:one"
+        );
+        assert!(
+            p["reply_markup"]["inline_keyboard"][0][1]
+                .get("callback_data")
+                .is_none()
+        );
+        let mut long = params(serde_json::json!({"reply_markup": {"inline_keyboard": [
+            [{"text": "a", "callback_data": "x".repeat(62)}]]}}));
+        let e = tag_callbacks(&mut long, "m7").unwrap_err();
+        assert!(format!("{e:?}").contains("at most 61 fit"), "{e:?}");
     }
 
     #[test]
