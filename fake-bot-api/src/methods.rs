@@ -164,7 +164,21 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         "getfile" => files::get_file(shared, params).map(Reply::from),
         "sendchataction" => {
             let chat_id = chat_id(params)?;
-            shared.read(|state| state.chat(chat_id).map(|_| ()))?;
+            let action = params
+                .str("action")
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| ApiError::bad_request("action is empty"))?;
+            shared.write(|state| {
+                state.chat(chat_id).map(|_| ())?;
+                // Bounded: a test reads the recent ones.
+                if state.chat_actions.len() >= 10_000 {
+                    state.chat_actions.remove(0);
+                }
+                state
+                    .chat_actions
+                    .push((chat_id, action, tokio::time::Instant::now()));
+                Ok::<_, ApiError>(())
+            })?;
             Ok(json!(true).into())
         }
         "setmycommands" => {

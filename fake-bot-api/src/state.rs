@@ -189,6 +189,8 @@ pub(crate) struct State {
     pub(crate) dice: crate::methods::DiceRoller,
     /// The bot's setMessageReaction calls, in order.
     pub(crate) reactions: Vec<BotReaction>,
+    /// The bot's sendChatAction calls: (chat, action, when).
+    pub(crate) chat_actions: Vec<(i64, String, tokio::time::Instant)>,
     /// Member statuses a test arranged, by (chat id, user id), with the `User` object.
     pub(crate) member_statuses: BTreeMap<(i64, i64), (MemberStatus, Value)>,
     next_callback_id: u64,
@@ -222,6 +224,7 @@ impl State {
             closed: false,
             dice: crate::methods::DiceRoller::default(),
             reactions: Vec::new(),
+            chat_actions: Vec::new(),
             member_statuses: BTreeMap::new(),
             next_callback_id: 0,
             next_file_number: 0,

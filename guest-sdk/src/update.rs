@@ -69,6 +69,23 @@ impl Update {
         }
     }
 
+    /// The body of an update of another kind (`update.poll_answer`, `update.chat_member`, ...)
+    /// read into `T`: a struct of your own with the fields you use, or the type of a Bot API
+    /// crate (`frankenstein::types::PollAnswer`). `None` for the kinds typed here.
+    pub fn other_body<T: serde::de::DeserializeOwned>(&self) -> Option<Result<T, crate::Error>> {
+        let kind = self.other()?;
+        let read = || -> Result<T, crate::Error> {
+            let mut raw: serde_json::Value = serde_json::from_str(self.raw_json())
+                .map_err(|e| crate::Error::from(e.to_string()))?;
+            let body = raw
+                .get_mut(kind)
+                .map(serde_json::Value::take)
+                .ok_or_else(|| crate::Error::from(format!("the update has no `{kind}`")))?;
+            serde_json::from_value(body).map_err(|e| crate::Error::from(format!("`{kind}`: {e}")))
+        };
+        Some(read())
+    }
+
     /// The timer that fired, when the update is one of this module's timers (see
     /// [`timers`](crate::timers)).
     pub fn timer(&self) -> Option<&TimerFired> {

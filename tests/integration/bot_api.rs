@@ -3,6 +3,7 @@
 //! chat actions, downloads, broadcasts sent once and then by file id, and every refusal named.
 
 mod crash;
+mod dialogue_read;
 mod refusals;
 mod update_kinds;
 
@@ -282,4 +283,34 @@ pub(crate) async fn wait_for(mut done: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     done()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_stays_on_while_a_slow_handler_runs_and_stops_when_it_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let mut c = config(dir.path(), &fake, &[API_PROBE]);
+    c.sandbox.call_timeout_ms = 5_000;
+    let runtime = start(c).await;
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+    let chat = alice.chat_id();
+
+    assert_eq!(
+        ask(&fake, &alice, "/slowtyping 12", "slept").await,
+        "slept 12 s"
+    );
+    let during = fake.chat_actions(chat);
+    // Sent at once, then again every 4 s while the handler ran (Telegram shows one for 5 s).
+    assert!(
+        during.len() >= 3 && during.iter().all(|a| a == "typing"),
+        "{during:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fake.chat_actions(chat),
+        during,
+        "none after the handler ended"
+    );
+    runtime.stop().await;
 }

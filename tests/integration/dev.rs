@@ -171,3 +171,70 @@ async fn botbox_dev_watch_rebuilds_and_swaps_the_module_keeping_the_chat_and_its
         .unwrap();
     assert!(status.success());
 }
+
+/// `botbox dev` with the qr module: a photo the bot sends is shown in words and kept as a file;
+/// `:photo <path>` sends that file back as the user's photo, and the module reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn botbox_dev_shows_and_keeps_a_photo_and_sends_one_from_a_path() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let modules = dir.path().join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::copy(botbox_test_artifacts::QR, modules.join("qr.wasm")).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .arg("dev")
+        .arg("--modules")
+        .arg(&modules)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"/qr hello from dev\n").await.unwrap();
+    let mut seen = Vec::new();
+    let shown = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line.clone());
+            if line.contains("[photo ") {
+                return line;
+            }
+        }
+        panic!("botbox dev ended without showing a photo: {seen:?}");
+    })
+    .await
+    .expect("a photo shown in words");
+    // `bot: [photo 290×290, 1 KB → botbox-dev/files/3-photo.png]`
+    let path = shown
+        .split("→ ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("no kept file in {shown:?}"));
+    let kept = dir.path().join(path);
+    assert!(
+        std::fs::read(&kept).unwrap().starts_with(b"\x89PNG"),
+        "{kept:?}"
+    );
+    stdin
+        .write_all(format!(":photo {}\n", kept.display()).as_bytes())
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("QR code says: hello from dev") {
+                return;
+            }
+            seen.push(line);
+        }
+        panic!("no answer to the photo: {seen:?}");
+    })
+    .await;
+    assert!(read.is_ok(), "{seen:?}");
+    drop(stdin);
+    let _ = child.wait().await;
+}

@@ -159,5 +159,14 @@ async fn a_python_module_rolls_dice_and_keeps_each_users_stats_in_kv() {
     eprintln!("restart (cached code): {:?}", started.elapsed());
     fake.send_text(&alice, "/stats");
     assert_eq!(bot_says(&fake, &alice, 6).await[5], alice_stats);
+
+    // A real 🎲 through the Bot API (sendDice with a dict): the module reads what fell from
+    // the ticket's result when its timer fires, and answers it.
+    fake.queue_dice_values([5]);
+    fake.send_text(&alice, "/dice");
+    fake.wait_for_bot_text(alice.id, "Alice rolled a 🎲: 5", WAIT)
+        .await
+        .expect("the die's value, read from Telegram's result");
+    assert_eq!(fake.dice(alice.id), [("🎲".to_string(), 5)]);
     rt.stop().await;
 }

@@ -55,6 +55,16 @@ impl<'a> StateView<'a> {
         self.state.reactions.clone()
     }
 
+    /// The chat actions (`typing`, `upload_photo`, ...) the bot sent to the chat, in order.
+    pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
+        self.state
+            .chat_actions
+            .iter()
+            .filter(|(chat, _, _)| *chat == chat_id)
+            .map(|(_, action, _)| action.clone())
+            .collect()
+    }
+
     /// The bot's current reaction emoji on message `message_id` of the chat (empty if none).
     pub fn bot_reaction_on(&self, chat_id: i64, message_id: i64) -> Vec<String> {
         self.state
@@ -95,6 +105,11 @@ impl FakeBotApi {
     /// See [`StateView::bot_reactions`].
     pub fn bot_reactions(&self) -> Vec<BotReaction> {
         self.view(|view| view.bot_reactions())
+    }
+
+    /// See [`StateView::chat_actions`].
+    pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
+        self.view(|view| view.chat_actions(chat_id))
     }
 
     /// See [`StateView::bot_reaction_on`].

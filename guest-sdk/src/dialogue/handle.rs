@@ -206,6 +206,30 @@ impl Dialogue {
             .await
     }
 
+    /// Makes a Bot API read (getChatMember, getChat, ...: see [`crate::bot_api`]) and records
+    /// its answer like [`record`](Self::record), so that a replay of the dialogue gets the
+    /// answer Telegram gave the first time instead of asking again. A refusal or Telegram's
+    /// error is recorded too, as its text.
+    pub async fn bot_api_read<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &impl Serialize,
+    ) -> Result<T, Error> {
+        let answer: Result<String, String> = self
+            .record_tagged(tag("bot-api"), || {
+                match crate::bot_api::call(method, params) {
+                    Ok(outcome) => outcome
+                        .result_json()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("`{method}` is not a read")),
+                    Err(error) => Err(error.to_string()),
+                }
+            })
+            .await;
+        let json = answer.map_err(Error::from)?;
+        serde_json::from_str(&json).map_err(|e| Error::from(format!("`{method}`: {e}")))
+    }
+
     /// The host's clock (Unix time in milliseconds), recorded like [`record`](Self::record).
     pub async fn now_unix_ms(&self) -> u64 {
         let host = &self.shared.host;

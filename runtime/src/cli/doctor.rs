@@ -10,6 +10,7 @@ use std::{
 
 use crate::Config;
 
+mod kinds;
 mod space;
 
 /// The configuration file a command uses: the one given, else `BOTBOX_CONFIG`, else
@@ -396,11 +397,14 @@ async fn check_modules<W: Write>(r: &mut Report<'_, W>, config: &Config) {
         }
         let compiled = tokio::task::spawn_blocking({
             let (sandbox, name) = (sandbox.clone(), name.clone());
-            move || sandbox.compile(&name, &bytes).map(drop)
+            move || sandbox.compile(&name, &bytes)
         })
         .await;
         match compiled {
-            Ok(Ok(())) => r.ok(&format!("module {name} is a botbox component")),
+            Ok(Ok(code)) => {
+                r.ok(&format!("module {name} is a botbox component"));
+                kinds::check(r, config, &sandbox, scratch.path(), &name, &code).await;
+            }
             Ok(Err(e)) => r.problem(
                 &format!("module {e}"),
                 "it was built for another botbox or is damaged: rebuild it against this version's SDK",

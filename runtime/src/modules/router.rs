@@ -236,3 +236,6 @@ impl Router {
         Some((cmd.to_ascii_lowercase(), args.to_string(), for_us))
     }
 }
+
+#[cfg(test)]
+mod tests;

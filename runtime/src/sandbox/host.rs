@@ -46,6 +46,8 @@ struct Call {
     outbox_bytes: usize,
     /// The bytes of the files queued calls upload, once per content: (SHA-256 hex, bytes).
     files: Vec<(String, bytes::Bytes)>,
+    /// Dropped with the call: what keeps its chat actions alive watches it.
+    running: tokio::sync::watch::Sender<()>,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -130,6 +132,7 @@ impl HostState {
             own_messages,
             outbox_bytes: 0,
             files: Vec::new(),
+            running: tokio::sync::watch::Sender::new(()),
         });
         self.ticks = 0;
     }

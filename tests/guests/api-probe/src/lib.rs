@@ -14,6 +14,8 @@
 //! - `/editid <message_id> <text>`: editMessageCaption of a literal message id in this chat
 //!   (another module's message → `error: not-own-message: ...`)
 //! - `/dice`: sendDice → `queued <ticket>`; `/typing`: sendChatAction typing → `sent`
+//! - `/slowtyping <secs>`: sendChatAction typing, then a handler that sleeps that long →
+//!   `slept <secs> s`
 //! - a document whose caption is `/download` → `downloaded <len> bytes`
 //! - `/unknown`: the method sendTeleportation → `error: unknown-method: ...`
 //! - `/badparam`: sendMessage with `parse_mod` → `error: invalid-parameter: ...`
@@ -21,13 +23,17 @@
 //!   1001..=1000+n → `broadcast <n> tickets`
 //! - `/button`: sendMessage with an inline button `Tap` (data `tap`); a press is answered
 //!   `pressed tap`
+//! - `/memberdlg`: a dialogue that reads getChatMember (recorded for its replays), says
+//!   `recorded status: <status>`, asks `Send anything`, then reads again and says
+//!   `recorded: <first>, now: <second>`
 //! - `/poll`: sendPoll (question `Tea?`, options yes and no) → `queued <ticket>`
 //! - asks for `poll_answer` and `message_reaction` by name: each such update is answered
 //!   `got <kind>` in the private chat of the user it comes from
 
 mod image;
 
-use botbox_sdk::bot_api::{self, Call, FilePart, Outcome};
+use botbox_sdk::bot_api::{self, Call, ChatMember, FilePart, Outcome};
+use botbox_sdk::dialogue::{self, Dialogue, Dialogues};
 use botbox_sdk::outbox::Ticket;
 use botbox_sdk::{Error, Manifest, Module, Update, log, reply};
 use serde_json::json;
@@ -35,11 +41,33 @@ use serde_json::json;
 /// The size `/bigphoto` tries: above Telegram's 50 MB for a bot's upload.
 const BIG: usize = 60_000_000;
 
+thread_local! {
+    static DIALOGUES: Dialogues = Dialogues::new().command(
+        "memberdlg",
+        "Read your membership inside a dialogue",
+        1,
+        member_dialogue,
+    );
+}
+
+/// Reads the user's membership (recorded for replays), waits for any answer, then reads it
+/// again: `recorded: <first>, now: <second>`.
+async fn member_dialogue(d: Dialogue) -> Result<(), Error> {
+    let params = json!({"chat_id": d.chat(), "user_id": d.user()});
+    let first: ChatMember = d.bot_api_read("getChatMember", &params).await?;
+    d.say(&format!("recorded status: {}", first.status))?;
+    d.ask("Send anything").await?;
+    let now = bot_api::get_chat_member(d.chat(), d.user())?;
+    d.say(&format!("recorded: {}, now: {}", first.status, now.status))
+}
+
 struct ApiProbe;
 
 impl Module for ApiProbe {
     fn init() -> Result<Manifest, Error> {
-        Ok(Manifest::new("api-probe", env!("CARGO_PKG_VERSION"))
+        let manifest = Manifest::new("api-probe", env!("CARGO_PKG_VERSION"));
+        let manifest = DIALOGUES.with(|d| d.declare(manifest));
+        Ok(manifest
             .command("photo", "Send an 8x8 PNG")
             .command("bigphoto", "Send a 60 MB document")
             .command("album", "Send an album of 3 photos")
@@ -50,6 +78,7 @@ impl Module for ApiProbe {
             .command("editid", "Edit a caption by message id")
             .command("dice", "Send a die")
             .command("typing", "Show typing")
+            .command("slowtyping", "Show typing during a slow handler")
             .command("download", "Download the document this is the caption of")
             .command("unknown", "Call a method that does not exist")
             .command("badparam", "Call sendMessage with a wrong parameter")
@@ -62,6 +91,12 @@ impl Module for ApiProbe {
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
+        if !matches!(
+            DIALOGUES.with(|d| d.handle(update))?,
+            dialogue::Outcome::NotMine
+        ) {
+            return Ok(());
+        }
         if let Some(kind) = update.other() {
             return report_other(update, kind);
         }
@@ -165,6 +200,13 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
             bot_api::send_chat_action(chat, "typing")?;
             Outcome::Sent
         }
+        "slowtyping" => {
+            // `/slowtyping <secs>`: "typing", then a handler that takes that long.
+            bot_api::send_chat_action(chat, "typing")?;
+            let secs: u64 = args.trim().parse().unwrap_or(9);
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            return Ok(format!("slept {secs} s"));
+        }
         "download" => {
             let Some(document) = update.document() else {
                 return Ok("send /download as the caption of a document".into());
@@ -209,12 +251,22 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
 
 /// Answers `got <kind>` to the user an update asked for by name comes from.
 fn report_other(update: &Update, kind: &str) -> Result<(), Error> {
-    let raw: serde_json::Value =
-        serde_json::from_str(update.raw_json()).map_err(|e| Error::from(e.to_string()))?;
-    let body = &raw[kind];
-    let user = body["user"]["id"].as_i64().or(body["chat"]["id"].as_i64());
-    if let Some(user) = user {
-        botbox_sdk::outbox::Message::new(user, format!("got {kind}")).send()?;
+    /// The part of a poll answer's or a reaction's body the probe reads.
+    #[derive(serde::Deserialize)]
+    struct From {
+        user: Option<Id>,
+        chat: Option<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    let Some(body) = update.other_body::<From>() else {
+        return Ok(());
+    };
+    let body = body?;
+    if let Some(to) = body.user.or(body.chat) {
+        botbox_sdk::outbox::Message::new(to.id, format!("got {kind}")).send()?;
     }
     Ok(())
 }
