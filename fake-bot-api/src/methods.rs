@@ -38,8 +38,10 @@ pub(crate) fn media_fields(file: &StoredFile) -> Value {
 }
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 44] = [
+const METHODS: [&str; 46] = [
     "getme",
+    "setmyname",
+    "getmyname",
     "getupdates",
     "setwebhook",
     "deletewebhook",
@@ -133,6 +135,15 @@ pub(crate) async fn call(
 async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Reply, ApiError> {
     match method {
         "getme" => Ok(json::me(&shared.config).into()),
+        "setmyname" => {
+            let name = params.str("name").unwrap_or_default();
+            if name.chars().count() > 64 {
+                return Err(ApiError::bad_request("bot name is too long"));
+            }
+            shared.write(|state| state.my_name = name);
+            Ok(json!(true).into())
+        }
+        "getmyname" => Ok(json!({ "name": shared.read(|state| state.my_name.clone()) }).into()),
         "getupdates" => updates::get_updates(shared, params).await,
         "setwebhook" => updates::set_webhook(shared, params),
         "deletewebhook" => updates::delete_webhook(shared, params),

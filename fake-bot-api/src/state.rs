@@ -189,6 +189,8 @@ pub(crate) struct State {
     pub(crate) dice: crate::methods::DiceRoller,
     /// The bot's setMessageReaction calls, in order.
     pub(crate) reactions: Vec<BotReaction>,
+    /// The bot's name as setMyName set it (empty: the default).
+    pub(crate) my_name: String,
     /// The bot's sendChatAction calls: (chat, action, when).
     pub(crate) chat_actions: Vec<(i64, String, tokio::time::Instant)>,
     /// Member statuses a test arranged, by (chat id, user id), with the `User` object.
@@ -224,6 +226,7 @@ impl State {
             closed: false,
             dice: crate::methods::DiceRoller::default(),
             reactions: Vec::new(),
+            my_name: String::new(),
             chat_actions: Vec::new(),
             member_statuses: BTreeMap::new(),
             next_callback_id: 0,

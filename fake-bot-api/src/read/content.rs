@@ -55,6 +55,11 @@ impl<'a> StateView<'a> {
         self.state.reactions.clone()
     }
 
+    /// The bot's name as setMyName last set it (empty: never set).
+    pub fn my_name(&self) -> String {
+        self.state.my_name.clone()
+    }
+
     /// The chat actions (`typing`, `upload_photo`, ...) the bot sent to the chat, in order.
     pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
         self.state

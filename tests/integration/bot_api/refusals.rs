@@ -51,3 +51,42 @@ async fn the_host_s_methods_unknown_methods_wrong_parameters_and_oversized_files
     assert_eq!(runtime.db().stored_files().unwrap(), (0, 0));
     runtime.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_grants_the_bot_s_settings_and_methods_newer_than_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let alice = TestUser::alice();
+    fake.open_chat(&alice);
+
+    // Without the grants: refused, each naming the setting that would allow it.
+    let runtime = start(config(dir.path(), &fake, &[API_PROBE])).await;
+    let refused = ask(&fake, &alice, "/setname Probe Bot", "error: ").await;
+    assert!(
+        refused.starts_with("error: not-allowed") && refused.contains("bot_api_grants"),
+        "{refused}"
+    );
+    let unknown = ask(&fake, &alice, "/unknown", "error: ").await;
+    assert!(unknown.contains("unknown_bot_api_methods"), "{unknown}");
+    runtime.stop().await;
+
+    // With them: the name is set, and the unknown method passes the host's check (it is
+    // queued; the fake, like Telegram, does not know it).
+    let mut c = config(dir.path(), &fake, &[API_PROBE]);
+    c.modules.insert(
+        "api-probe".into(),
+        botbox::config::ModuleSettings {
+            bot_api_grants: vec!["bot-settings".into()],
+            unknown_bot_api_methods: true,
+            ..Default::default()
+        },
+    );
+    let runtime = start(c).await;
+    assert_eq!(
+        ask(&fake, &alice, "/setname Probe Bot", "result").await,
+        "result true"
+    );
+    assert_eq!(fake.view(|s| s.my_name()), "Probe Bot");
+    ask(&fake, &alice, "/unknown", "queued ").await;
+    runtime.stop().await;
+}

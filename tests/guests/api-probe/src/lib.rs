@@ -17,6 +17,8 @@
 //! - `/slowtyping <secs>`: sendChatAction typing, then a handler that sleeps that long →
 //!   `slept <secs> s`
 //! - a document whose caption is `/download` → `downloaded <len> bytes`
+//! - `/setname <name>`: setMyName → `result true`, or `error: not-allowed: ...` without the
+//!   operator's `bot-settings` grant
 //! - `/unknown`: the method sendTeleportation → `error: unknown-method: ...`
 //! - `/badparam`: sendMessage with `parse_mod` → `error: invalid-parameter: ...`
 //! - `/bcast <n> [<kb>]`: broadcast of one sendPhoto (padded to <kb> KB) to chats
@@ -81,6 +83,7 @@ impl Module for ApiProbe {
             .command("slowtyping", "Show typing during a slow handler")
             .command("download", "Download the document this is the caption of")
             .command("unknown", "Call a method that does not exist")
+            .command("setname", "Set the bot's name (needs the bot-settings grant)")
             .command("badparam", "Call sendMessage with a wrong parameter")
             .command("bcast", "Broadcast a photo to chats 1001..")
             .command("poll", "Send a poll")
@@ -223,6 +226,7 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
             "sendPoll",
             &json!({"chat_id": chat, "question": "Tea?", "options": [{"text": "yes"}, {"text": "no"}], "is_anonymous": false}),
         )?,
+        "setname" => bot_api::call("setMyName", &json!({"name": args.trim()}))?,
         "unknown" => bot_api::call("sendTeleportation", &json!({"chat_id": chat}))?,
         "badparam" => bot_api::call(
             "sendMessage",
