@@ -17,7 +17,10 @@ fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
     c.outbox.chat_burst = 100;
     c.http.addr = "127.0.0.1:0".into();
     // The peers below listen on loopback, which the operator must grant.
-    c.modules.entry("http-probe".into()).or_default().http_private = vec!["127.0.0.1".into()];
+    c.modules
+        .entry("http-probe".into())
+        .or_default()
+        .http_private = vec!["127.0.0.1".into()];
     (fake, c)
 }
 

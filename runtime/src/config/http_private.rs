@@ -35,9 +35,7 @@ pub fn parse_all(grants: &[String]) -> Vec<IpNet> {
 /// Checks `modules.<module>.http_private`; the error names the module and the bad entry.
 pub fn check(module: &str, grants: &[String]) -> Result<()> {
     for grant in grants {
-        parse(grant).map_err(|e| {
-            Error::Config(format!("`modules.{module}.http_private`: {e}"))
-        })?;
+        parse(grant).map_err(|e| Error::Config(format!("`modules.{module}.http_private`: {e}")))?;
     }
     Ok(())
 }

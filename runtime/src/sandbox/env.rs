@@ -174,7 +174,11 @@ mod tests {
         let narrowed = Capabilities::granted(true, &declared, Some(&op));
         assert!(!narrowed.timers);
         assert_eq!(narrowed.http_hosts, ["api.example.com"]);
-        let private: Vec<String> = narrowed.http_private.iter().map(|n| n.to_string()).collect();
+        let private: Vec<String> = narrowed
+            .http_private
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(private, ["10.0.0.0/8", "127.0.0.1/32"]);
         // Not declared: the operator cannot grant it.
         let op = ModuleSettings {

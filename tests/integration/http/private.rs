@@ -8,10 +8,7 @@ use crate::support::*;
 use botbox_test_artifacts::HTTP_PROBE;
 
 /// A bot whose http-probe also declares `localhost:*`, with the operator's `http_private`.
-async fn probe_granted(
-    root: &std::path::Path,
-    private: &[&str],
-) -> (FakeBotApi, botbox::Runtime) {
+async fn probe_granted(root: &std::path::Path, private: &[&str]) -> (FakeBotApi, botbox::Runtime) {
     let (fake, mut c) = setup(root, &[HTTP_PROBE]);
     let settings = c.modules.get_mut("http-probe").unwrap();
     settings.http_private = private.iter().map(|p| p.to_string()).collect();
@@ -30,7 +27,10 @@ async fn a_granted_name_resolving_to_loopback_is_refused_without_the_operators_g
     for host in ["localhost", "127.0.0.1"] {
         let asked = format!("/get http://{host}:{}/hello", web.port);
         let answer = ask(&fake, &alice, &asked).await;
-        assert!(answer.starts_with("error: HttpRequestDenied"), "{host}: {answer}");
+        assert!(
+            answer.starts_with("error: HttpRequestDenied"),
+            "{host}: {answer}"
+        );
     }
     assert_eq!(web.connections(), 0, "the local server saw a connection");
     // The module's log says why, once per name.
@@ -47,11 +47,23 @@ async fn a_granted_name_resolving_to_loopback_is_refused_without_the_operators_g
         logs[0].contains("localhost") && logs[0].contains("loopback"),
         "{logs:?}"
     );
-    assert!(logs[1].contains("127.0.0.1, loopback (127.0.0.0/8)"), "{logs:?}");
+    assert!(
+        logs[1].contains("127.0.0.1, loopback (127.0.0.0/8)"),
+        "{logs:?}"
+    );
     let again = format!("/get http://localhost:{}/hello", web.port);
-    assert!(ask(&fake, &alice, &again).await.starts_with("error: HttpRequestDenied"));
+    assert!(
+        ask(&fake, &alice, &again)
+            .await
+            .starts_with("error: HttpRequestDenied")
+    );
     let told = rt.registry().logs("http-probe", 50).unwrap();
-    assert_eq!(told.iter().filter(|l| l.text.contains("http_private")).count(), 2);
+    assert_eq!(
+        told.iter()
+            .filter(|l| l.text.contains("http_private"))
+            .count(),
+        2
+    );
     rt.stop().await;
 }
 

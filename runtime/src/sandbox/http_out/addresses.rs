@@ -205,7 +205,10 @@ mod tests {
 
     #[test]
     fn a_mapped_address_is_connected_to_as_the_ipv4_address_it_is() {
-        assert_eq!(ip("::ffff:127.0.0.1"), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            ip("::ffff:127.0.0.1"),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(ip("::1"), "::1".parse::<IpAddr>().unwrap());
     }
 }

@@ -92,7 +92,9 @@ pub async fn connect(host: &str, port: u16, reach: Reach<'_>) -> Result<TcpStrea
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Connect(last.expect("at least one address was tried")))
+    Err(Error::Connect(
+        last.expect("at least one address was tried"),
+    ))
 }
 
 /// Splits resolved addresses into those the module may reach (canonical: an IPv4-mapped
@@ -120,7 +122,12 @@ mod tests {
 
     #[test]
     fn only_checked_addresses_are_kept_in_order_and_mapped_ones_become_ipv4() {
-        let resolved = addrs(&["[::1]:80", "127.0.0.1:80", "[::ffff:127.0.0.1]:80", "1.1.1.1:80"]);
+        let resolved = addrs(&[
+            "[::1]:80",
+            "127.0.0.1:80",
+            "[::ffff:127.0.0.1]:80",
+            "1.1.1.1:80",
+        ]);
         let (checked, refused) = check(&resolved, &[]);
         assert_eq!(checked, addrs(&["1.1.1.1:80"]));
         assert_eq!(refused.len(), 3, "{refused:?}");
@@ -158,13 +165,22 @@ mod tests {
                 told: &told,
             };
             let refused = connect(host, port, reach).await.unwrap_err();
-            assert!(matches!(refused, Error::HttpRequestDenied), "{host}: {refused}");
+            assert!(
+                matches!(refused, Error::HttpRequestDenied),
+                "{host}: {refused}"
+            );
         }
         // One line per name, saying which address and range were refused.
         let lines: Vec<String> = log.tail(10).into_iter().map(|l| l.text).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
-        assert!(lines[0].contains("localhost") && lines[0].contains("loopback"), "{lines:?}");
-        assert!(lines[1].contains("127.0.0.1, loopback (127.0.0.0/8)"), "{lines:?}");
+        assert!(
+            lines[0].contains("localhost") && lines[0].contains("loopback"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].contains("127.0.0.1, loopback (127.0.0.0/8)"),
+            "{lines:?}"
+        );
         let granted = ["127.0.0.1/32".parse().unwrap()];
         let reach = Reach {
             granted: &granted,
