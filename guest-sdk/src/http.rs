@@ -92,7 +92,8 @@ pub struct Response {
 #[non_exhaustive]
 pub enum Error {
     /// The module may not reach this host (wasi:http's `HTTP-request-denied`): it is not in the
-    /// manifest's `http_host` list, or the operator took it away. Nothing was sent.
+    /// manifest's `http_host` list, or the operator took it away, or it resolves only to
+    /// loopback or private addresses the operator did not grant. Nothing was sent.
     #[error("HttpRequestDenied: the module is not granted this host")]
     Denied,
     /// The request was not valid: a bad URL, method or header.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 mod http;
+pub mod http_private;
 pub use http::HttpConfig;
 
 /// The whole configuration.
@@ -298,6 +299,9 @@ pub struct ModuleSettings {
     pub timers: Option<bool>,
     /// Narrows the HTTP hosts the module declares to those listed here (same patterns).
     pub http_hosts: Option<Vec<String>>,
+    /// The non-public addresses its outgoing HTTP may reach (loopback, private, link-local...),
+    /// as addresses or CIDR ranges (`127.0.0.1`, `10.0.0.0/8`); none by default.
+    pub http_private: Vec<String>,
     /// More of its commands that only operators may use, besides those its manifest marks.
     pub admin_commands: Vec<String>,
     /// Bot API methods beyond sends, edits, answers and reads that it may call:

@@ -3,9 +3,10 @@
 //! servers it is granted (and refused those it is not).
 
 pub(crate) mod peers;
+mod private;
 
 use crate::support::*;
-use botbox::{Config, config::ModuleSettings};
+use botbox::Config;
 use botbox_test_artifacts::{CLICKER, HTTP_PROBE, TIMER_PROBE};
 use peers::*;
 
@@ -15,6 +16,11 @@ fn setup(root: &std::path::Path, wasm: &[&str]) -> (FakeBotApi, Config) {
     c.outbox.chat_per_second = 100.0;
     c.outbox.chat_burst = 100;
     c.http.addr = "127.0.0.1:0".into();
+    // The peers below listen on loopback, which the operator must grant.
+    c.modules
+        .entry("http-probe".into())
+        .or_default()
+        .http_private = vec!["127.0.0.1".into()];
     (fake, c)
 }
 
@@ -149,13 +155,7 @@ async fn a_host_not_granted_is_refused_with_an_error_value_and_no_connection() {
 async fn the_operator_narrowing_a_grant_away_refuses_the_host() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, mut c) = setup(dir.path(), &[HTTP_PROBE]);
-    c.modules.insert(
-        "http-probe".into(),
-        ModuleSettings {
-            http_hosts: Some(vec!["api.example.org".into()]),
-            ..ModuleSettings::default()
-        },
-    );
+    c.modules.get_mut("http-probe").unwrap().http_hosts = Some(vec!["api.example.org".into()]);
     let rt = start(c).await;
     let web = WebServer::start().await;
     let alice = TestUser::alice();

@@ -87,6 +87,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
     config.telegram.poll_timeout_secs = 1;
+    // The HTTP peers a developer runs next to `botbox dev` are their own: loopback is granted.
+    config.http.private_for_every_module = crate::config::http_private::loopback();
     let runtime = Runtime::start(config)
         .await
         .context("cannot start the runtime")?;

@@ -46,6 +46,11 @@ pub struct HttpConfig {
     /// Outgoing requests one instance (one shard, one HTTP request) may have in flight; past
     /// it a request fails with `connection-limit-reached`.
     pub outgoing_max_in_flight_per_instance: usize,
+    /// Non-public addresses every module's outgoing HTTP may reach, besides each module's own
+    /// `http_private`. Not read from the file: `botbox dev` and `botbox test-runner` set it to
+    /// loopback ([`super::http_private::LOOPBACK`]); a running bot leaves it empty.
+    #[serde(skip)]
+    pub private_for_every_module: Vec<ipnet::IpNet>,
 }
 
 /// The most instances incoming HTTP requests may hold at once, all modules together: half of
@@ -74,6 +79,7 @@ impl Default for HttpConfig {
             header_read_timeout_ms: 10_000,
             outgoing_max_in_flight: 64,
             outgoing_max_in_flight_per_instance: 16,
+            private_for_every_module: Vec::new(),
         }
     }
 }

@@ -54,6 +54,7 @@ impl Config {
                     "`modules.{name}.outbox_per_minute` must be positive (leave it out to keep the module's own quota; `botbox module disable {name}` stops the module)"
                 )));
             }
+            super::http_private::check(name, &m.http_private)?;
             if let Some(g) = m
                 .bot_api_grants
                 .iter()

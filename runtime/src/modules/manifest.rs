@@ -78,8 +78,10 @@ pub(super) fn grant(config: &Config, env: &ModuleEnv, manifest: &Manifest) -> Op
             operator.and_then(|m| m.kv_max_keys),
         ),
     });
-    *env.capabilities.write() =
-        Capabilities::granted(manifest.timers, &manifest.http_hosts, operator);
+    let mut capabilities = Capabilities::granted(manifest.timers, &manifest.http_hosts, operator);
+    // `botbox dev` and `botbox test-runner` let every module reach loopback; a bot, nothing.
+    (capabilities.http_private).extend(&config.http.private_for_every_module);
+    *env.capabilities.write() = capabilities;
     match (
         manifest.outbox_per_minute,
         operator.and_then(|m| m.outbox_per_minute),

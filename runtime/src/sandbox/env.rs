@@ -71,6 +71,9 @@ pub struct Capabilities {
     pub timers: bool,
     /// The hosts it may reach over HTTP (exact names or `*.suffix`).
     pub http_hosts: Vec<String>,
+    /// The non-public addresses those hosts may resolve to (the operator's `http_private`).
+    #[serde(default)]
+    pub http_private: Vec<ipnet::IpNet>,
     /// The Bot API grants the operator gave it (`bot-settings`, `stars`, `business`).
     #[serde(default)]
     pub bot_api_grants: Vec<String>,
@@ -81,7 +84,8 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// What a module gets: what it declared, narrowed by the operator (`timers = false` takes
-    /// timers away; `http_hosts` keeps only the declared patterns the operator also lists).
+    /// timers away; `http_hosts` keeps only the declared patterns the operator also lists), and
+    /// the non-public addresses only the operator grants (`http_private`).
     pub fn granted(
         declared_timers: bool,
         declared_hosts: &[String],
@@ -100,6 +104,9 @@ impl Capabilities {
         Capabilities {
             timers,
             http_hosts,
+            http_private: operator
+                .map(|o| crate::config::http_private::parse_all(&o.http_private))
+                .unwrap_or_default(),
             bot_api_grants: operator
                 .map(|o| o.bot_api_grants.clone())
                 .unwrap_or_default(),
@@ -157,14 +164,22 @@ mod tests {
         );
         assert!(ports.allows("127.0.0.1", 9, 80) && ports.allows("localhost", 50051, 80));
         assert!(!ports.allows("localhost", 50052, 80) && !ports.allows("localhost", 80, 80));
+        assert!(all.http_private.is_empty());
         let op = ModuleSettings {
             timers: Some(false),
             http_hosts: Some(vec!["api.example.com".into(), "other.org".into()]),
+            http_private: vec!["10.0.0.0/8".into(), "127.0.0.1".into()],
             ..ModuleSettings::default()
         };
         let narrowed = Capabilities::granted(true, &declared, Some(&op));
         assert!(!narrowed.timers);
         assert_eq!(narrowed.http_hosts, ["api.example.com"]);
+        let private: Vec<String> = narrowed
+            .http_private
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(private, ["10.0.0.0/8", "127.0.0.1/32"]);
         // Not declared: the operator cannot grant it.
         let op = ModuleSettings {
             timers: Some(true),

@@ -5,6 +5,10 @@
 //! - The authority must match the module's granted host patterns (see
 //!   [`Capabilities::allows`]); otherwise the module gets `HTTP-request-denied` and no connection
 //!   is made.
+//! - The host resolves the name and connects only to addresses it checked: public ones, and
+//!   loopback, private, link-local and other special addresses only inside the operator's
+//!   `http_private` ranges (`http_out/addresses.rs`, `http_out/connect.rs`). A name that
+//!   resolves to nothing else is refused with `HTTP-request-denied`, before any connection.
 //! - `https://` offers ALPN `h2` and `http/1.1` and speaks what the server picks. Plain
 //!   `http://` speaks HTTP/1.1, except a request with `content-type: application/grpc...`,
 //!   which goes out as HTTP/2 with prior knowledge (gRPC over h2c).
@@ -44,6 +48,9 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::ModuleEnv;
 
+mod addresses;
+mod connect;
+
 /// The limits of one module's outgoing requests, and the count of those in flight.
 #[derive(Debug, Clone)]
 pub struct OutgoingLimits {
@@ -57,6 +64,8 @@ pub struct OutgoingLimits {
     pub max_in_flight_per_instance: usize,
     /// The module's requests in flight now, all its instances together.
     pub in_flight: Arc<AtomicUsize>,
+    /// The host names whose refused addresses its log has told about.
+    pub told: Arc<connect::Told>,
 }
 
 impl OutgoingLimits {
@@ -68,6 +77,7 @@ impl OutgoingLimits {
             max_in_flight: http.outgoing_max_in_flight,
             max_in_flight_per_instance: http.outgoing_max_in_flight_per_instance,
             in_flight: Arc::default(),
+            told: Arc::default(),
         }
     }
 }
@@ -181,7 +191,16 @@ impl WasiHttpHooks for HttpHooks {
             return refused(Error::ConnectionLimitReached, request);
         };
         let limits = self.env.http.clone();
-        Box::new(async move { send(request, options, limits, place).await })
+        let granted = self.env.capabilities.read().http_private.clone();
+        let log = self.env.log.clone();
+        Box::new(async move {
+            let reach = connect::Reach {
+                granted: &granted,
+                log: &log,
+                told: &limits.told,
+            };
+            send(request, options, &limits, reach, place).await
+        })
     }
 }
 
@@ -192,7 +211,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 async fn send(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
-    limits: OutgoingLimits,
+    limits: &OutgoingLimits,
+    reach: connect::Reach<'_>,
     place: Place,
 ) -> Sent {
     let deadline = Instant::now() + limits.timeout;
@@ -204,10 +224,10 @@ async fn send(
     let https = uri.scheme() == Some(&Scheme::HTTPS);
     let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = timeout_at(connect_by, TcpStream::connect((host.as_str(), port)))
+    // Resolved here, every address checked, and only a checked one connected to.
+    let tcp = timeout_at(connect_by, connect::connect(&host, port, reach))
         .await
-        .map_err(|_| Error::ConnectionTimeout)?
-        .map_err(Error::Connect)?;
+        .map_err(|_| Error::ConnectionTimeout)??;
     let _ = tcp.set_nodelay(true);
     let (stream, h2): (Box<dyn Stream>, bool) = if https {
         let tls = timeout_at(connect_by, tls_connect(&host, tcp))

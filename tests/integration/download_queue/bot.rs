@@ -14,8 +14,8 @@ pub fn carol() -> TestUser {
 }
 
 /// A bot with the module, its settings (`interval_secs` 1, backoff 1-2 s, carol an admin,
-/// the downloaders' host granted) overridden by `settings`, and `tweak` for the operator's
-/// other module settings. Returns the fake, the runtime and the module's gRPC URL.
+/// the downloaders' host granted) overridden by `settings`, the operator's `http_private`
+/// granting loopback (where the downloaders listen), and `tweak` for its other module settings. Returns the fake, the runtime and the module's gRPC URL.
 pub async fn start_bot(
     root: &std::path::Path,
     settings: &[(&str, &str)],
@@ -41,6 +41,8 @@ pub async fn start_bot(
             .config
             .insert((*key).into(), toml::Value::String((*value).into()));
     }
+    // The downloaders listen on loopback: the operator grants it.
+    module.http_private = vec!["127.0.0.1".into()];
     tweak(&mut module);
     c.modules.insert(MODULE.into(), module);
     let rt = start(c).await;

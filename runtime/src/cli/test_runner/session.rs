@@ -73,6 +73,8 @@ impl Session {
         c.outbox.group_per_minute = 60_000;
         c.outbox.global_per_second = 1000;
         c.sandbox.watch_interval_ms = 0;
+        // The HTTP peers a test starts are the developer's own, on loopback: granted.
+        c.http.private_for_every_module = crate::config::http_private::loopback();
         // The config reaches the module's first `init` under the name its crate most likely
         // gives it; if the manifest says otherwise it is set again below.
         let stem = Path::new(file_name)

@@ -1,4 +1,5 @@
-//! A module for the host's HTTP tests. Declares the outgoing host `127.0.0.1:*`.
+//! A module for the host's HTTP tests. Declares the outgoing host `127.0.0.1:*`, and the one
+//! its setting `extra_host` names (`localhost:*`), if any.
 //!
 //! Incoming (`/modules/http-probe/...`):
 //! - `POST /note/<chat>` with a text body: stores it under KV key `note/<chat>`, sends
@@ -38,11 +39,15 @@ struct HttpProbe;
 
 impl Module for HttpProbe {
     fn init() -> Result<Manifest, Error> {
-        Ok(Manifest::new("http-probe", env!("CARGO_PKG_VERSION"))
+        let mut manifest = Manifest::new("http-probe", env!("CARGO_PKG_VERSION"))
             .command("get", "GET a URL: /get <url>")
             .command("grpc", "Call Probe/Echo: /grpc <url> <text>")
             .command("burst", "Start n GETs at once: /burst <n> <url>")
-            .http_host("127.0.0.1:*"))
+            .http_host("127.0.0.1:*");
+        if let Some(host) = botbox_sdk::config::get("extra_host")? {
+            manifest = manifest.http_host(host);
+        }
+        Ok(manifest)
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
