@@ -83,7 +83,10 @@ impl Module for ApiProbe {
             .command("slowtyping", "Show typing during a slow handler")
             .command("download", "Download the document this is the caption of")
             .command("unknown", "Call a method that does not exist")
-            .command("setname", "Set the bot's name (needs the bot-settings grant)")
+            .command(
+                "setname",
+                "Set the bot's name (needs the bot-settings grant)",
+            )
             .command("badparam", "Call sendMessage with a wrong parameter")
             .command("bcast", "Broadcast a photo to chats 1001..")
             .command("poll", "Send a poll")
