@@ -167,6 +167,7 @@ impl Runtime {
         let initial = queued_outbox(&db)?;
         let deps = outbox::scheduler::Deps {
             transport: crate::bot_api::transport::Transport::of(&bot),
+            uploads: Arc::default(),
             bot: bot.clone(),
             db: db.clone(),
             committer: committer.clone(),

@@ -33,6 +33,9 @@
 
 mod call;
 mod request;
+mod uploads;
+
+pub use uploads::Uploads;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -61,6 +64,8 @@ pub struct Deps {
     pub bot: Bot,
     /// The same connection for modules' calls of any method (`bot-api`).
     pub transport: crate::bot_api::transport::Transport,
+    /// Files being uploaded and the ids they just got (one upload per file).
+    pub uploads: Arc<Uploads>,
     /// The database (ticket look-ups).
     pub db: Arc<Db>,
     /// The committer (deliveries, give-ups).

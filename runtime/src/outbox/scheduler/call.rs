@@ -85,10 +85,27 @@ pub(super) async fn send(
     if paid && name.starts_with("send") {
         params.insert("allow_paid_broadcast".into(), Value::Bool(true));
     }
+    let known = |sha: &str| {
+        deps.uploads
+            .id(sha)
+            .or_else(|| deps.db.file_id(sha).ok().flatten())
+    };
+    // Files without an id yet: upload each once, whatever other copies are in flight.
+    let mut unknown: Vec<&str> = files
+        .iter()
+        .map(|f| f.sha256.as_str())
+        .filter(|sha| known(sha).is_none())
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    let mut guards = Vec::with_capacity(unknown.len());
+    for sha in unknown {
+        guards.push(deps.uploads.lock(sha).await);
+    }
     let mut parts = Vec::new();
     for f in files {
         let reference = format!("attach://{}", f.name);
-        match deps.db.file_id(&f.sha256).ok().flatten() {
+        match known(&f.sha256) {
             Some(file_id) => replace_string(&mut params, &reference, &file_id),
             None => {
                 let bytes = deps
@@ -115,12 +132,17 @@ pub(super) async fn send(
         .transport
         .call(name, &params, &upload, SEND_TIMEOUT)
         .await?;
-    let uploaded = parts
+    let uploaded: Vec<(String, String)> = parts
         .iter()
         .filter_map(|(f, _)| {
             file_id_for(&params, &result, &f.name).map(|id| (f.sha256.clone(), id))
         })
         .collect();
+    for (sha, id) in &uploaded {
+        deps.uploads.learned(sha, id);
+    }
+    drop(guards);
+    deps.uploads.tidy();
     let message_id = result
         .get("message_id")
         .or_else(|| result.get(0).and_then(|m| m.get("message_id")))
