@@ -48,11 +48,25 @@ pub fn send(request: Request) -> Result<Response, Error> {
         .map_err(|()| invalid("path"))?;
     let body = outgoing.body().map_err(|()| invalid("body"))?;
     let future = outgoing_handler::handle(outgoing, None).map_err(from_code)?;
-    {
+    // The host may refuse the request (a host not granted) while its body is being written:
+    // the body stream then closes, and the reason is the response's error, not the write's.
+    let refused = |write_error: Error| {
+        future.subscribe().block();
+        match future.get() {
+            Some(Ok(Err(code))) => from_code(code),
+            _ => write_error,
+        }
+    };
+    let written = {
         let stream = body.write().map_err(|()| invalid("body"))?;
-        write_all(&stream, &request.body).map_err(Error::Failed)?;
+        write_all(&stream, &request.body)
+    };
+    if let Err(e) = written {
+        return Err(refused(Error::Failed(e)));
     }
-    OutgoingBody::finish(body, None).map_err(from_code)?;
+    if let Err(code) = OutgoingBody::finish(body, None) {
+        return Err(refused(from_code(code)));
+    }
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
