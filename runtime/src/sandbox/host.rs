@@ -234,6 +234,25 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// What the store has of `ticket`, one of this module's: `Ok(None)` while it is still
+    /// queued in this call or not yet durable, `Err(())` when the ticket is not this module's.
+    fn own_ticket(&self, ticket: u64) -> Result<Option<crate::store::TicketRecord>, ()> {
+        let queued = self
+            .call
+            .as_ref()
+            .is_some_and(|c| c.tickets.contains_key(&ticket))
+            || self.env.recent_tickets.chat_of(ticket).is_some();
+        if queued {
+            return Ok(None);
+        }
+        match self.env.db.ticket(ticket) {
+            Ok(Some(rec)) if *rec.module == *self.env.name => Ok(Some(rec)),
+            _ => Err(()),
+        }
+    }
+}
+
 fn not_in_init() -> wit::outbox::Error {
     wit::outbox::Error::InvalidArgument("the outbox is not available in init".into())
 }

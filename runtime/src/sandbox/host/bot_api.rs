@@ -294,27 +294,17 @@ impl wit::Host for HostState {
     }
 
     fn status(&mut self, ticket: wit::Ticket) -> Result<wit::CallStatus, wit::Error> {
-        if self
-            .call
-            .as_ref()
-            .is_some_and(|c| c.tickets.contains_key(&ticket))
-            || self.env.recent_tickets.chat_of(ticket).is_some()
-        {
-            return Ok(wit::CallStatus::Queued);
-        }
-        match self.env.db.ticket(ticket) {
-            Ok(Some(rec)) if *rec.module == *self.env.name => {
-                Ok(match (rec.result, rec.message_id, rec.failed) {
-                    (Some(result), _, _) => wit::CallStatus::Done(result),
-                    (None, Some(id), _) => {
-                        wit::CallStatus::Done(serde_json::json!({ "message_id": id }).to_string())
-                    }
-                    (None, None, Some(why)) => wit::CallStatus::Failed(why),
-                    (None, None, None) => wit::CallStatus::Queued,
-                })
+        let rec = self
+            .own_ticket(ticket)
+            .map_err(|()| wit::Error::UnknownTicket(ticket))?;
+        Ok(match rec.map(|r| (r.result, r.message_id, r.failed)) {
+            Some((Some(result), _, _)) => wit::CallStatus::Done(result),
+            Some((None, Some(id), _)) => {
+                wit::CallStatus::Done(serde_json::json!({ "message_id": id }).to_string())
             }
-            _ => Err(wit::Error::UnknownTicket(ticket)),
-        }
+            Some((None, None, Some(why))) => wit::CallStatus::Failed(why),
+            Some((None, None, None)) | None => wit::CallStatus::Queued,
+        })
     }
 
     fn want_updates(&mut self, kinds: Vec<String>) -> Result<(), wit::Error> {

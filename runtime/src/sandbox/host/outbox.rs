@@ -238,24 +238,14 @@ impl outbox::Host for HostState {
     }
 
     fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
-        if self
-            .call
-            .as_ref()
-            .is_some_and(|c| c.tickets.contains_key(&ticket))
-            || self.env.recent_tickets.chat_of(ticket).is_some()
-        {
-            return Ok(outbox::Delivery::Queued);
-        }
-        match self.env.db.ticket(ticket) {
-            Ok(Some(rec)) if *rec.module == *self.env.name => {
-                Ok(match (rec.message_id, rec.failed) {
-                    (Some(id), _) => outbox::Delivery::Delivered(id),
-                    (None, Some(why)) => outbox::Delivery::Failed(why),
-                    (None, None) => outbox::Delivery::Queued,
-                })
-            }
-            _ => Err(outbox::Error::UnknownTicket(ticket)),
-        }
+        let rec = self
+            .own_ticket(ticket)
+            .map_err(|()| outbox::Error::UnknownTicket(ticket))?;
+        Ok(match rec.map(|r| (r.message_id, r.failed)) {
+            Some((Some(id), _)) => outbox::Delivery::Delivered(id),
+            Some((None, Some(why))) => outbox::Delivery::Failed(why),
+            Some((None, None)) | None => outbox::Delivery::Queued,
+        })
     }
 
     fn edit_message_text(
