@@ -60,6 +60,13 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// A module version waits for the operator's approval: it would replace a module and asks
+    /// for more than the version it replaces, or came through a path where a swap is confirmed.
+    /// It carries the registry's `Awaiting` (what the version asks for), found with
+    /// `Awaiting::of`.
+    #[error("{0}")]
+    AwaitingApproval(Box<dyn std::error::Error + Send + Sync>),
+
     /// A background task (blocking work handed to a thread, a spawned task) panicked or was
     /// cancelled before it finished.
     #[error("a background task failed: {0}")]

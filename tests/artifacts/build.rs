@@ -23,6 +23,7 @@ const COMPONENTS: &[&str] = &[
     "broadcaster",
     "kv_probe",
     "clicker_v2",
+    "clicker_v3",
     "clicker_broken",
     "timer_probe",
     "http_probe",

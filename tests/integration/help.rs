@@ -97,6 +97,7 @@ async fn the_command_menu_follows_the_modules_and_operators_see_their_own() {
             "help",
             "modules",
             "rollback",
+            "approve",
             "install"
         ]
     );

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin_token;
+mod approval;
 mod authoring;
 mod bot_api;
 mod broadcast;

@@ -15,7 +15,7 @@ fn fast_fake() -> FakeBotApi {
     unlimited_fake()
 }
 
-fn fast_config(root: &std::path::Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
+pub(super) fn fast_config(root: &std::path::Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     let mut c = config(root, fake, wasm);
     c.outbox.chat_per_second = 1000.0;
     c.outbox.chat_burst = 1000;
@@ -40,7 +40,7 @@ fn clicks(fake: &FakeBotApi, chat: i64) -> Vec<(u8, u64)> {
 }
 
 /// Runs `botbox module <cmd>` (the CLI's code, against the running bot's admin API).
-async fn cli(c: &Config, cmd: ModuleCommand) -> Result<String, String> {
+pub(super) async fn cli(c: &Config, cmd: ModuleCommand) -> Result<String, String> {
     let mut out = Vec::new();
     match module(c, cmd, &mut out).await {
         Ok(()) => Ok(String::from_utf8(out).unwrap()),
@@ -159,6 +159,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
         ModuleCommand::Swap {
             name: "clicker".into(),
             file: CLICKER_V2.into(),
+            approve: false,
         },
     )
     .await
@@ -172,6 +173,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
         ModuleCommand::Swap {
             name: "clicker".into(),
             file: CLICKER_BROKEN.into(),
+            approve: false,
         },
     )
     .await
@@ -187,6 +189,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
         ModuleCommand::Swap {
             name: "clicker".into(),
             file: garbage,
+            approve: false,
         },
     )
     .await
@@ -197,6 +200,7 @@ async fn rollback_restores_v1_a_broken_v3_is_refused_and_v2_keeps_serving() {
         ModuleCommand::Swap {
             name: "clicker".into(),
             file: ECHO.into(),
+            approve: false,
         },
     )
     .await
@@ -360,11 +364,27 @@ async fn an_operator_installs_from_telegram_and_everyone_else_is_ignored() {
         .unwrap();
     send_expecting(&fake, &stranger, "hi", "echo: hi").await;
 
+    // A swap from Telegram waits for the operator's confirmation, showing what changes.
     let v2 = std::fs::read(CLICKER_V2).unwrap();
     fake.send_document(&operator, "clicker.wasm", v2, "/install");
-    fake.wait_for_bot_text(operator.id, "Swapped clicker to version 2.0.0", WAIT)
+    let asked = fake
+        .wait_for_bot_text(operator.id, "send /approve clicker", WAIT)
         .await
         .unwrap();
+    assert!(
+        asked.text.contains("this file is clicker 2.0.0")
+            && asked.text.contains("no change in what it asks for"),
+        "{}",
+        asked.text
+    );
+    assert_eq!(rt.registry().info("clicker").unwrap().version, "0.1.0");
+    send_expecting(
+        &fake,
+        &operator,
+        "/approve clicker",
+        "Swapped clicker to version 2.0.0",
+    )
+    .await;
     let broken = std::fs::read(CLICKER_BROKEN).unwrap();
     fake.send_document(&operator, "clicker.wasm", broken, "/install");
     fake.wait_for_bot_text(operator.id, "Refused, nothing changed", WAIT)

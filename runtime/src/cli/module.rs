@@ -8,6 +8,10 @@ use clap::Subcommand;
 
 use crate::{Config, control::admin, modules::registry::ModuleInfo};
 
+mod swap;
+
+use swap::{done, swap};
+
 /// `botbox module ...`.
 #[derive(Debug, Subcommand)]
 pub enum ModuleCommand {
@@ -18,12 +22,23 @@ pub enum ModuleCommand {
         /// The `.wasm` component.
         file: PathBuf,
     },
-    /// Replaces a running module with a new version of it.
+    /// Replaces a running module with a new version of it. A version that asks for more than
+    /// the running one (hosts, timers, kinds of update, messages a minute) shows what and waits
+    /// for approval: asked at a terminal, or given beforehand with `--approve`.
     Swap {
         /// The module.
         name: String,
         /// The `.wasm` component of the new version.
         file: PathBuf,
+        /// Approve what the new version asks for beyond the running one.
+        #[arg(long)]
+        approve: bool,
+    },
+    /// Swaps in the version awaiting approval (one from the modules directory, Telegram or an
+    /// earlier `swap`).
+    Approve {
+        /// The module.
+        name: String,
     },
     /// Returns a module to its previous version.
     Rollback {
@@ -64,7 +79,7 @@ pub enum ModuleCommand {
     Quarantine,
 }
 
-struct Api {
+pub(super) struct Api {
     url: String,
     token: String,
     http: reqwest::Client,
@@ -88,13 +103,28 @@ impl Api {
         Ok(api)
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<reqwest::Body>,
         json: Option<&serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
+        let (status, value, text) = self.send_raw(method, path, body, json).await?;
+        if !status.is_success() {
+            bail!("{}", error_of(&value, &text));
+        }
+        Ok(value)
+    }
+
+    /// The answer whatever its status: (status, JSON body, body as text).
+    pub(super) async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<reqwest::Body>,
+        json: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value, String)> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -115,32 +145,21 @@ impl Api {
         let text = resp.text().await.unwrap_or_default();
         let value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
-        if !status.is_success() {
-            let why = value
-                .get("error")
-                .and_then(|e| e.as_str())
-                .map_or_else(|| text.trim().to_string(), str::to_string);
-            bail!("{why}");
-        }
-        Ok(value)
+        Ok((status, value, text))
     }
 }
 
-fn read_component(file: &PathBuf) -> anyhow::Result<reqwest::Body> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(bytes.into())
+/// The admin API's reason for a refusal.
+pub(super) fn error_of(value: &serde_json::Value, text: &str) -> String {
+    value
+        .get("error")
+        .and_then(|e| e.as_str())
+        .map_or_else(|| text.trim().to_string(), str::to_string)
 }
 
-fn done(v: &serde_json::Value) -> String {
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default();
-    let hash = s("hash");
-    format!(
-        "{}: {} {} ({})",
-        s("action"),
-        s("name"),
-        s("version"),
-        &hash[..hash.len().min(12)]
-    )
+pub(super) fn read_component(file: &PathBuf) -> anyhow::Result<reqwest::Body> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(bytes.into())
 }
 
 /// Runs `botbox module ...`; what it prints goes to `out`.
@@ -161,9 +180,19 @@ pub async fn module(
                 "name", "version", "state", "shards", "calls", "errors", "traps", "p99 µs"
             )?;
             for m in list {
+                let awaiting = m
+                    .awaiting_approval
+                    .map(|a| {
+                        format!(
+                            "  (version {} awaits approval: {})",
+                            crate::text::printable(&a.version, 40),
+                            crate::text::printable(&a.changes.lines().join("; "), 300)
+                        )
+                    })
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{:<20} {:<10} {:<9} {:>6} {:>8} {:>6} {:>6} {:>10}  {}{}",
+                    "{:<20} {:<10} {:<9} {:>6} {:>8} {:>6} {:>6} {:>10}  {}{}{awaiting}",
                     m.name,
                     m.version,
                     m.state,
@@ -190,15 +219,17 @@ pub async fn module(
                 .await?;
             writeln!(out, "{}", done(&v))?;
         }
-        ModuleCommand::Swap { name, file } => {
-            let v = api
-                .send(
-                    Method::PUT,
-                    &format!("/v1/modules/{name}"),
-                    Some(read_component(&file)?),
-                    None,
-                )
-                .await?;
+        ModuleCommand::Swap {
+            name,
+            file,
+            approve,
+        } => {
+            let v = swap(&api, &name, &file, approve, out).await?;
+            writeln!(out, "{}", done(&v))?;
+        }
+        ModuleCommand::Approve { name } => {
+            let path = format!("/v1/modules/{name}/approve");
+            let v = api.send(Method::POST, &path, None, None).await?;
             writeln!(out, "{}", done(&v))?;
         }
         ModuleCommand::Rollback { name } => {

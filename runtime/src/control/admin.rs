@@ -16,7 +16,8 @@
 //! | `GET /v1/modules` | every module: name, version, hash, state, shards, calls, errors, traps, latency, capabilities |
 //! | `POST /v1/modules` | body: a component; adds it (409 when its name is taken) |
 //! | `GET /v1/modules/{name}` | one module |
-//! | `PUT /v1/modules/{name}` | body: a component; swaps the module for it (404 when absent) |
+//! | `PUT /v1/modules/{name}` | body: a component; swaps the module for it (404 when absent; 409 with `awaiting_approval` when it asks for more, unless `?approve=true`) |
+//! | `POST /v1/modules/{name}/approve` | swaps in the version awaiting approval |
 //! | `DELETE /v1/modules/{name}` | stops and removes the module and its file (its KV data stays) |
 //! | `POST /v1/modules/{name}/rollback` | back to the previous version |
 //! | `POST /v1/modules/{name}/enable`, `.../disable` | start or stop routing updates to it |

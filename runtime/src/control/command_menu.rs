@@ -28,6 +28,10 @@ const HOST_COMMANDS: &[(&str, &str)] = &[
     ("modules", "The modules, their versions and state"),
     ("rollback", "Roll a module back: /rollback <name>"),
     (
+        "approve",
+        "Swap in a module version awaiting approval: /approve <name>",
+    ),
+    (
         "install",
         "Install or swap a module: send its .wasm with this caption",
     ),

@@ -13,7 +13,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::{
     intake::HostCommand,
-    modules::{Registry, registry::Action},
+    modules::{
+        Registry,
+        registry::{Action, Awaiting, Expect, Installed},
+    },
     text,
 };
 
@@ -80,6 +83,17 @@ async fn carry_out(registry: Arc<Registry>, bot: Bot, cmd: HostCommand) {
             };
             (chat, text)
         }
+        HostCommand::Approve { chat, name } => {
+            let text = if name.is_empty() {
+                "Usage: /approve <module name>".to_string()
+            } else {
+                match registry.approve(&name).await {
+                    Ok(done) => done_text(&done),
+                    Err(e) => format!("Not approved, nothing changed: {e}"),
+                }
+            };
+            (chat, text)
+        }
         HostCommand::Rollback { chat, name } => {
             let text = if name.is_empty() {
                 "Usage: /rollback <module name>".to_string()
@@ -135,15 +149,35 @@ async fn install(
     if let Err(e) = bot.download_file(&file.path, &mut bytes).await {
         return format!("Cannot download the file: {e}");
     }
-    match registry.install(&bytes, None).await {
-        Ok(done) => match done.action {
-            Action::Unchanged => format!("{} {} is already running.", done.name, done.version),
-            Action::Added => format!("Installed {} {}.", done.name, done.version),
-            _ => format!(
-                "Swapped {} to version {}. /rollback {} returns to the previous one.",
-                done.name, done.version, done.name
-            ),
-        },
+    match registry
+        .install_expecting(&bytes, Expect::NewOrAsk, false)
+        .await
+    {
+        Ok(done) => done_text(&done),
+        Err(e) if Awaiting::of(&e).is_some() => {
+            let a = Awaiting::of(&e).expect("checked above");
+            format!(
+                "{} is running; this file is {} {}. It asks for:\n{}\nNothing changes until you send /approve {}",
+                a.name,
+                a.name,
+                a.version,
+                a.changes.lines().join("\n"),
+                a.name
+            )
+        }
         Err(e) => format!("Refused, nothing changed: {e}"),
     }
+}
+
+/// What a change did, with what the module now asks for.
+fn done_text(done: &Installed) -> String {
+    let head = match done.action {
+        Action::Unchanged => return format!("{} {} is already running.", done.name, done.version),
+        Action::Added => format!("Installed {} {}.", done.name, done.version),
+        _ => format!(
+            "Swapped {} to version {}. /rollback {} returns to the previous one.",
+            done.name, done.version, done.name
+        ),
+    };
+    format!("{head}\n{}", done.changes.lines().join("\n"))
 }

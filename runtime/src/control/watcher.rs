@@ -61,9 +61,10 @@ pub(crate) async fn watch_modules_dir(
             if known.get(path).is_some_and(|(_, h)| *h == hash) {
                 continue;
             }
-            match registry.install(&bytes, Some(path)).await {
+            match registry.install_file(&bytes, path).await {
                 Ok(done) => {
-                    tracing::info!(file = %path.display(), module = %done.name, version = %done.version, "{} from the modules directory", done.action);
+                    let changes = done.changes.lines().join("; ");
+                    tracing::info!(file = %path.display(), module = %done.name, version = %done.version, changes, "{} from the modules directory", done.action);
                 }
                 Err(e) => {
                     tracing::error!(file = %path.display(), "module file refused: {e}");

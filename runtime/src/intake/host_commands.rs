@@ -1,5 +1,6 @@
 //! Commands to the host in Telegram, recognized at intake and carried out by the control plane:
-//! operators' `/install` with a `.wasm` document, `/modules` and `/rollback <name>`, and
+//! operators' `/install` with a `.wasm` document, `/modules`, `/rollback <name>` and
+//! `/approve <name>`, and
 //! everyone's `/help` when no module answers it itself.
 
 use teloxide_core::types::{Update, UpdateKind};
@@ -36,6 +37,13 @@ pub enum HostCommand {
     List {
         /// Where to answer.
         chat: i64,
+    },
+    /// `/approve <name>`: the version awaiting approval replaces the module.
+    Approve {
+        /// Where to answer.
+        chat: i64,
+        /// The module.
+        name: String,
     },
     /// `/rollback <name>`.
     Rollback {
@@ -81,6 +89,10 @@ pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
         }),
         "modules" => Some(HostCommand::List { chat }),
         "rollback" => Some(HostCommand::Rollback {
+            chat,
+            name: args.trim().to_string(),
+        }),
+        "approve" => Some(HostCommand::Approve {
             chat,
             name: args.trim().to_string(),
         }),

@@ -26,10 +26,15 @@ use crate::{
     store::{Db, kv::Namespace},
 };
 
+mod approval;
 mod info;
 mod lifecycle;
+mod loading;
+mod operator_changes;
 mod versions;
 
+use approval::PendingDir;
+pub use approval::{Awaiting, Changes, Requests};
 use info::info;
 pub use info::{Action, Installed, ModuleInfo, State};
 
@@ -48,6 +53,13 @@ struct Persisted {
     /// Its file in the modules directory.
     #[serde(default)]
     file: Option<PathBuf>,
+    /// Hash of the version serving (or last serving), kept in `<data_dir>/versions/<name>/`.
+    #[serde(default)]
+    current: Option<String>,
+    /// What the serving version asks for, as the operator let it: a new version asking for more
+    /// waits for approval (see [`approval`]).
+    #[serde(default)]
+    granted: Option<Requests>,
 }
 
 /// One module, running or not.
@@ -84,6 +96,11 @@ pub enum Expect<'a> {
     New,
     /// Swap the named module only.
     Swap(&'a str),
+    /// The module of this file of the modules directory: a file naming a module that runs from
+    /// another file is refused (the watcher, the start).
+    File,
+    /// Add a new module; a swap waits for the operator's approval (`/install` in Telegram).
+    NewOrAsk,
 }
 
 /// Everything a change needs.
@@ -186,10 +203,14 @@ impl Registry {
 
     /// The modules, as the admin API shows them.
     pub fn list(&self) -> Vec<ModuleInfo> {
+        let pending = self.pending();
         self.slots
             .read()
             .iter()
-            .map(|(name, s)| info(name, s))
+            .map(|(name, s)| ModuleInfo {
+                awaiting_approval: pending.describe(name),
+                ..info(name, s)
+            })
             .collect()
     }
 
@@ -198,7 +219,10 @@ impl Registry {
         self.slots
             .read()
             .get(name)
-            .map(|s| info(name, s))
+            .map(|s| ModuleInfo {
+                awaiting_approval: self.pending().describe(name),
+                ..info(name, s)
+            })
             .ok_or_else(|| not_found(name))
     }
 

@@ -58,6 +58,11 @@ pub const KV_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/kv_probe.path"));
 /// commands), answering `Clicks (v2): N` instead of `Clicks: N`.
 pub const CLICKER_V2: &str = include!(concat!(env!("OUT_DIR"), "/clicker_v2.path"));
 
+/// `tests/guests/clicker-v3`: the example clicker as version `3.0.0`, answering
+/// `Clicks (v3): N`, whose manifest also asks for an HTTP host (`api.example.com`), timers and
+/// edited messages: a swap to it awaits the operator's approval.
+pub const CLICKER_V3: &str = include!(concat!(env!("OUT_DIR"), "/clicker_v3.path"));
+
 /// `tests/guests/clicker-broken`: a version of `clicker` whose `init` panics; a swap to it must
 /// be refused.
 pub const CLICKER_BROKEN: &str = include!(concat!(env!("OUT_DIR"), "/clicker_broken.path"));
@@ -172,6 +177,7 @@ mod tests {
             super::BROADCASTER,
             super::KV_PROBE,
             super::CLICKER_V2,
+            super::CLICKER_V3,
             super::CLICKER_BROKEN,
             super::TIMER_PROBE,
             super::HOSTILE,

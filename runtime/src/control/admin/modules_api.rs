@@ -21,6 +21,7 @@ pub(super) fn routes() -> Router<Arc<Ctx>> {
         .route("/v1/modules", get(list).post(add))
         .route("/v1/modules/{name}", get(one).put(swap).delete(remove))
         .route("/v1/modules/{name}/rollback", post(rollback))
+        .route("/v1/modules/{name}/approve", post(approve))
         .route("/v1/modules/{name}/enable", post(enable))
         .route("/v1/modules/{name}/disable", post(disable))
         .route("/v1/modules/{name}/config", put(config))
@@ -28,8 +29,13 @@ pub(super) fn routes() -> Router<Arc<Ctx>> {
         .route("/v1/quarantine", get(quarantine))
 }
 
-/// An error as JSON: `{"error": "..."}` with a status that says what kind.
+/// An error as JSON: `{"error": "..."}` with a status that says what kind; a version awaiting
+/// approval also says what it asks for (`awaiting_approval`).
 fn fail(e: Error) -> Response {
+    if let Some(awaiting) = crate::modules::registry::Awaiting::of(&e) {
+        let body = serde_json::json!({ "error": e.to_string(), "awaiting_approval": awaiting });
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    }
     let status = match &e {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
@@ -54,16 +60,37 @@ async fn one(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response 
     reply(ctx.registry.info(&name))
 }
 
-async fn add(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
-    reply(ctx.registry.install_expecting(&body, Expect::New).await)
+/// `?approve=true`: the operator approves what the version asks for beyond the one it
+/// replaces (the CLI sends it after showing the changes, or with `--approve`).
+#[derive(Deserialize, Default)]
+struct InstallQuery {
+    #[serde(default)]
+    approve: bool,
 }
 
-async fn swap(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn add(State(ctx): State<Arc<Ctx>>, Query(q): Query<InstallQuery>, body: Bytes) -> Response {
     reply(
         ctx.registry
-            .install_expecting(&body, Expect::Swap(&name))
+            .install_expecting(&body, Expect::New, q.approve)
             .await,
     )
+}
+
+async fn swap(
+    State(ctx): State<Arc<Ctx>>,
+    Path(name): Path<String>,
+    Query(q): Query<InstallQuery>,
+    body: Bytes,
+) -> Response {
+    reply(
+        ctx.registry
+            .install_expecting(&body, Expect::Swap(&name), q.approve)
+            .await,
+    )
+}
+
+async fn approve(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {
+    reply(ctx.registry.approve(&name).await)
 }
 
 async fn remove(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> Response {

@@ -43,6 +43,9 @@ pub struct ModuleInfo {
     pub capabilities: Option<Capabilities>,
     /// KV quota in force.
     pub kv_quota: Option<Quota>,
+    /// A new version kept aside until the operator approves it.
+    #[serde(default)]
+    pub awaiting_approval: Option<super::Awaiting>,
 }
 
 /// Whether a module serves.
@@ -141,6 +144,9 @@ pub struct Installed {
     pub action: Action,
     /// The version it replaced.
     pub replaced: Option<String>,
+    /// How what it asks for changed from the version it replaced (from nothing, when added).
+    #[serde(default)]
+    pub changes: super::Changes,
 }
 
 pub(super) fn info(name: &str, s: &Slot) -> ModuleInfo {
@@ -177,5 +183,6 @@ pub(super) fn info(name: &str, s: &Slot) -> ModuleInfo {
             .unwrap_or_default(),
         capabilities: current.as_ref().map(|v| v.env.capabilities.read().clone()),
         kv_quota: current.as_ref().map(|v| v.env.namespace.quota()),
+        awaiting_approval: None,
     }
 }

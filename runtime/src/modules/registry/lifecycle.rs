@@ -1,5 +1,7 @@
-//! How modules change: load at start, install (add or swap), rollback, remove, enable,
-//! disable, configure.
+//! How modules change: install (add or swap) and the one path every change takes. Loading at
+//! start is [`loading`](super::loading); rollback, remove, enable, disable and configure are
+//! [`operator_changes`](super::operator_changes); what a version asks for and its approval,
+//! [`approval`](super::approval).
 //!
 //! Every change follows one path: compile (off the async executor) → validate against the world
 //! → canary `init` on a fresh instance → switch. Anything wrong before the switch leaves what
@@ -12,106 +14,85 @@
 use super::versions::{KEPT_VERSIONS, forget_old_versions};
 use super::*;
 
+/// How a version starts: the change it is, whether its file is written to the modules
+/// directory, and whether the operator approved what it asks for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct How {
+    pub(super) action: Action,
+    pub(super) write_file: bool,
+    pub(super) approved: bool,
+}
+
 impl Registry {
-    /// Loads every `*.wasm` of the modules directory (at start), side by side: a slow `init`
-    /// delays only its own module. A file that fails is logged and skipped; a module disabled
-    /// before the stop stays disabled.
-    pub(crate) async fn load_dir(&self) -> Result<()> {
-        let persisted = self.persisted_all()?;
-        let mut loads = Vec::new();
-        for (file, bytes) in read_modules_dir(&self.ctx.config.modules_dir)? {
-            let hash = crate::sandbox::module_hash(&bytes);
-            let stem = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // A module disabled before the stop is not started; its name is its file's stem
-            // or the name its state was kept under.
-            if let Some((name, p)) = persisted.iter().find(|(n, p)| {
-                p.disabled.is_some() && (p.file.as_ref() == Some(&file) || **n == stem)
-            }) {
-                self.insert_disabled(name, &file, hash, p.clone())?;
-                continue;
-            }
-            loads.push(self.load_file(file, bytes, &persisted));
-        }
-        futures::future::join_all(loads).await;
-        if self.slots.read().is_empty() {
-            tracing::warn!(dir = %self.ctx.config.modules_dir.display(), "no modules loaded: the bot will not answer");
-        }
-        Ok(())
-    }
-
-    async fn load_file(
-        &self,
-        file: PathBuf,
-        bytes: Vec<u8>,
-        persisted: &BTreeMap<String, Persisted>,
-    ) {
-        match self
-            .install_named(&bytes, Some(&file), false, Expect::Any)
-            .await
-        {
-            Ok(done) => {
-                if let Some(p) = persisted.get(&done.name)
-                    && let Some(slot) = self.slots.write().get_mut(&done.name)
-                {
-                    slot.persisted.previous = p.previous.clone();
-                }
-            }
-            Err(e) => tracing::error!(file = %file.display(), "module not loaded: {e}"),
-        }
-    }
-
-    fn insert_disabled(&self, name: &str, file: &Path, hash: String, p: Persisted) -> Result<()> {
-        let tag = module_tag(&self.ctx.db, name)?;
-        let log = GuestLog::new(
-            name.into(),
-            self.ctx.config.sandbox.log_lines_per_minute,
-            self.ctx.config.sandbox.log_lines_kept,
-        );
-        log.host_event(&format!(
-            "disabled: {}",
-            p.disabled.as_deref().unwrap_or("by the operator")
-        ));
-        self.slots.write().insert(
-            name.to_string(),
-            Slot {
-                module: None,
-                stats: Arc::default(),
-                file: file.to_path_buf(),
-                hash,
-                manifest: None,
-                namespace: None,
-                log,
-                tag,
-                persisted: p,
-            },
-        );
-        Ok(())
-    }
-
     /// Adds a module, or swaps the running module of the same name for this version. `file` is
     /// where the bytes are (the watcher) or should be kept (the API: `None` → the module's
     /// current file, or `<modules_dir>/<name>.wasm`).
+    /// The caller speaks for the operator: a version asking for more is approved.
     pub async fn install(&self, bytes: &[u8], file: Option<&Path>) -> Result<Installed> {
-        self.install_named(bytes, file, true, Expect::Any).await
+        self.install_named(bytes, file, true, Expect::Any, true)
+            .await
     }
 
     /// Like [`Self::install`], refusing a module whose name is taken (`Expect::New`) or one
-    /// that is not the named module (`Expect::Swap`).
-    pub async fn install_expecting(&self, bytes: &[u8], expect: Expect<'_>) -> Result<Installed> {
-        self.install_named(bytes, None, true, expect).await
+    /// that is not the named module (`Expect::Swap`). Unless `approved`, a version that asks
+    /// for more than the one it replaces is kept aside awaiting approval
+    /// ([`Error::AwaitingApproval`]).
+    pub async fn install_expecting(
+        &self,
+        bytes: &[u8],
+        expect: Expect<'_>,
+        approved: bool,
+    ) -> Result<Installed> {
+        self.install_named(bytes, None, true, expect, approved)
+            .await
+    }
+
+    /// A file of the modules directory, new or changed (the watcher): it adds a module or swaps
+    /// the one it is the file of; one naming a module that runs from another file is refused,
+    /// and one asking for more than the version it replaces awaits approval.
+    pub async fn install_file(&self, bytes: &[u8], file: &Path) -> Result<Installed> {
+        self.install_named(bytes, Some(file), true, Expect::File, false)
+            .await
+    }
+
+    /// Installs the version awaiting approval for `name`: the operator approves what it asks for.
+    pub async fn approve(&self, name: &str) -> Result<Installed> {
+        let Some((awaiting, bytes)) = self.pending().get(name) else {
+            return Err(Error::NotFound(format!(
+                "nothing awaits approval for `{name}`"
+            )));
+        };
+        let done = self
+            .install_named(
+                &bytes,
+                awaiting.file.as_deref(),
+                true,
+                Expect::Swap(name),
+                true,
+            )
+            .await?;
+        self.pending().forget(name);
+        Ok(done)
+    }
+
+    /// What awaits approval for `name`, if anything.
+    pub fn awaiting(&self, name: &str) -> Option<Awaiting> {
+        self.pending().describe(name)
+    }
+
+    pub(super) fn pending(&self) -> PendingDir {
+        PendingDir(self.ctx.config.data_dir.join("pending"))
     }
 
     /// Compiles and probes the bytes under no lock, then changes the module they name under
     /// that name's lock.
-    async fn install_named(
+    pub(super) async fn install_named(
         &self,
         bytes: &[u8],
         file: Option<&Path>,
         write_file: bool,
         expect: Expect<'_>,
+        approved: bool,
     ) -> Result<Installed> {
         let label = file.map_or_else(|| "upload".to_string(), |f| f.display().to_string());
         let code = self.compile(&label, bytes).await?;
@@ -121,7 +102,7 @@ impl Registry {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "upload".into());
         let probe_env = self.env(&stem, None)?;
-        let mut probe = self.sandbox().instantiate(&code, probe_env).await?;
+        let mut probe = self.sandbox().instantiate(&code, probe_env.clone()).await?;
         let probed = probe
             .init()
             .await
@@ -152,6 +133,20 @@ impl Registry {
             }
             Expect::Swap(want) if existing.is_none() => return Err(not_found(want)),
             Expect::Swap(_) => {}
+            Expect::File => {
+                if let (Some((_, _, theirs)), Some(ours)) = (&existing, file)
+                    && !approval::same_file(theirs, ours)
+                {
+                    return Err(Error::module(
+                        &label,
+                        format!(
+                            "names the module `{name}`, which runs from {}: replace that file to swap it, or remove the module first",
+                            theirs.display()
+                        ),
+                    ));
+                }
+            }
+            Expect::NewOrAsk => {}
         }
         let target = match (file, &existing) {
             (Some(f), _) => f.to_path_buf(),
@@ -167,18 +162,59 @@ impl Registry {
                 name,
                 action: Action::Unchanged,
                 replaced: None,
+                changes: Changes::default(),
             });
+        }
+        if matches!(expect, Expect::NewOrAsk) && existing.is_some() {
+            // A swap from Telegram is confirmed by the operator, whatever it asks for.
+            let kinds = probe_env.wanted_kinds.read().clone();
+            let awaiting = Awaiting {
+                changes: Changes::between(
+                    self.granted(&name).as_ref(),
+                    &Requests::of(&probed, &kinds),
+                ),
+                name: name.clone(),
+                version: probed.version.clone(),
+                file: Some(target),
+            };
+            self.pending().keep(&awaiting, bytes)?;
+            return Err(Error::AwaitingApproval(Box::new(awaiting)));
         }
         let action = if existing.as_ref().is_some_and(|e| e.1) {
             Action::Swapped
         } else {
             Action::Added
         };
-        self.start_version(&name, code, &target, bytes, action, write_file)
-            .await
+        self.start_version(
+            &name,
+            code,
+            &target,
+            bytes,
+            How {
+                action,
+                write_file,
+                approved,
+            },
+        )
+        .await
     }
 
-    async fn compile(&self, label: &str, bytes: &[u8]) -> Result<ModuleCode> {
+    /// What the serving (or last serving) version of `name` asks for, as approved.
+    pub(super) fn granted(&self, name: &str) -> Option<Requests> {
+        let slots = self.slots.read();
+        let slot = slots.get(name)?;
+        slot.persisted.granted.clone().or_else(|| {
+            let manifest = slot.manifest.as_ref()?;
+            let kinds = slot
+                .module
+                .as_ref()
+                .map(|m| m.current().env.wanted_kinds.read().clone())
+                .unwrap_or_default();
+            Some(Requests::of(manifest, &kinds))
+        })
+    }
+
+    pub(super) async fn compile(&self, label: &str, bytes: &[u8]) -> Result<ModuleCode> {
         let (sandbox, label, bytes) = (self.sandbox().clone(), label.to_string(), bytes.to_vec());
         tokio::task::spawn_blocking(move || sandbox.compile(&label, &bytes))
             .await
@@ -186,23 +222,35 @@ impl Registry {
     }
 
     /// Canary-inits `code` as module `name` and switches to it (or starts it).
-    async fn start_version(
+    pub(super) async fn start_version(
         &self,
         name: &str,
         code: ModuleCode,
         file: &Path,
         bytes: &[u8],
-        action: Action,
-        write_file: bool,
+        how: How,
     ) -> Result<Installed> {
-        let (namespace, log, tag, persisted) = match self.slots.read().get(name) {
-            Some(s) => (
+        let How {
+            action,
+            write_file,
+            approved,
+        } = how;
+        let slot_state = self.slots.read().get(name).map(|s| {
+            (
                 s.namespace.clone(),
                 Some(s.log.clone()),
                 Some(s.tag.clone()),
                 s.persisted.clone(),
-            ),
-            None => (None, None, None, Persisted::default()),
+            )
+        });
+        let (namespace, log, tag, persisted) = match slot_state {
+            Some(state) => state,
+            // Not loaded since the start: what was kept of it before the stop, if anything.
+            None => {
+                let mut kept = self.persisted_all()?.remove(name).unwrap_or_default();
+                kept.disabled = None;
+                (None, None, None, kept)
+            }
         };
         let tag = match tag {
             Some(t) => t,
@@ -224,6 +272,19 @@ impl Registry {
                     manifest.name
                 ),
             ));
+        }
+        let requests = Requests::of(&manifest, &env.wanted_kinds.read());
+        let baseline = self.granted(name).or_else(|| persisted.granted.clone());
+        let changes = Changes::between(baseline.as_ref(), &requests);
+        if baseline.is_some() && changes.widens() && !approved {
+            let awaiting = Awaiting {
+                name: name.to_string(),
+                version: manifest.version.clone(),
+                changes,
+                file: Some(file.to_path_buf()),
+            };
+            self.pending().keep(&awaiting, bytes)?;
+            return Err(Error::AwaitingApproval(Box::new(awaiting)));
         }
         let outbox_per_minute = crate::modules::manifest::grant(&self.ctx.config, &env, &manifest);
         // Past this point nothing can fail for the module's sake: it switches.
@@ -274,7 +335,7 @@ impl Registry {
                 namespace: None,
                 log: env.log.clone(),
                 tag: tag.clone(),
-                persisted: Persisted::default(),
+                persisted: persisted.clone(),
             });
             slot.module = Some(module);
             slot.hash = code.hash.clone();
@@ -282,6 +343,8 @@ impl Registry {
             slot.namespace = Some(env.namespace.clone());
             slot.file = file.to_path_buf();
             slot.persisted.disabled = None;
+            slot.persisted.current = Some(code.hash.clone());
+            slot.persisted.granted = Some(requests);
             if action != Action::Reconfigured && replaced.is_some() {
                 slot.persisted.previous = replaced.clone();
             }
@@ -296,9 +359,10 @@ impl Registry {
         self.rebuild_router();
         self.persist()?;
         env.log.host_event(&format!(
-            "{action}: version {} ({})",
+            "{action}: version {} ({}): {}",
             manifest.version,
-            &code.hash[..12]
+            &code.hash[..12],
+            changes.lines().join("; ")
         ));
         Ok(Installed {
             name: name.to_string(),
@@ -306,6 +370,7 @@ impl Registry {
             hash: code.hash,
             action,
             replaced,
+            changes,
         })
     }
 
@@ -330,158 +395,12 @@ impl Registry {
         }
     }
 
-    fn version_path(&self, name: &str, hash: &str) -> PathBuf {
+    pub(super) fn version_path(&self, name: &str, hash: &str) -> PathBuf {
         self.ctx
             .config
             .data_dir
             .join("versions")
             .join(name)
             .join(format!("{hash}.wasm"))
-    }
-
-    /// Swaps back to the version before the current one (which becomes the one a second
-    /// rollback returns to).
-    pub async fn rollback(&self, name: &str) -> Result<Installed> {
-        let _guard = self.lock_name(name).await;
-        let (previous, file) = {
-            let slots = self.slots.read();
-            let s = slots.get(name).ok_or_else(|| not_found(name))?;
-            (s.persisted.previous.clone(), s.file.clone())
-        };
-        let previous = previous.ok_or_else(|| {
-            Error::module(name, "has no previous version to roll back to".to_string())
-        })?;
-        let path = self.version_path(name, &previous);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let code = self.compile(name, &bytes).await?;
-        self.start_version(name, code, &file, &bytes, Action::RolledBack, true)
-            .await
-    }
-
-    /// Stops the module and forgets it; its KV data stays (a module of that name added later
-    /// finds it). Its file is deleted from the modules directory unless `keep_file`.
-    pub async fn remove(&self, name: &str, keep_file: bool) -> Result<()> {
-        let _guard = self.lock_name(name).await;
-        let slot = self
-            .slots
-            .write()
-            .remove(name)
-            .ok_or_else(|| not_found(name))?;
-        self.rebuild_router();
-        self.ctx.quotas.set(name, None);
-        if let Some(m) = &slot.module {
-            m.stop().await;
-        }
-        if !keep_file {
-            match std::fs::remove_file(&slot.file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&slot.file, e)),
-            }
-        }
-        // Its timers go with it: no one would fire them, and they would cost every timer read.
-        let db = self.ctx.db.clone();
-        let owner = name.to_string();
-        match tokio::task::spawn_blocking(move || db.delete_timers_of(&owner)).await? {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                module = name,
-                timers = n,
-                "deleted the removed module's timers"
-            ),
-            Err(e) => tracing::warn!(
-                module = name,
-                "cannot delete the removed module's timers: {e}"
-            ),
-        }
-        // So do its unfinished updates: no one would ever handle them.
-        let db = self.ctx.db.clone();
-        let owner = name.to_string();
-        match tokio::task::spawn_blocking(move || db.forget_pending_of(&owner)).await? {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                module = name,
-                updates = n,
-                "forgot the removed module's unfinished updates"
-            ),
-            Err(e) => tracing::warn!(
-                module = name,
-                "cannot forget the removed module's unfinished updates: {e}"
-            ),
-        }
-        slot.log.host_event("removed");
-        self.persist()
-    }
-
-    /// Stops routing updates to the module and stops its instances; `why` is shown in the list.
-    pub async fn disable(&self, name: &str, why: &str) -> Result<()> {
-        let _guard = self.lock_name(name).await;
-        let module = {
-            let mut slots = self.slots.write();
-            let s = slots.get_mut(name).ok_or_else(|| not_found(name))?;
-            s.persisted.disabled = Some(why.to_string());
-            s.log.host_event(&format!("disabled: {why}"));
-            s.module.take()
-        };
-        self.rebuild_router();
-        self.ctx.quotas.set(name, None);
-        if let Some(m) = module {
-            m.stop().await;
-        }
-        self.persist()
-    }
-
-    /// Starts a disabled module again from its file.
-    pub async fn enable(&self, name: &str) -> Result<Installed> {
-        let _guard = self.lock_name(name).await;
-        let (file, running) = {
-            let slots = self.slots.read();
-            let s = slots.get(name).ok_or_else(|| not_found(name))?;
-            (s.file.clone(), s.module.is_some())
-        };
-        if running {
-            return Err(Error::module(name, "is running already".to_string()));
-        }
-        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        let code = self.compile(name, &bytes).await?;
-        if let Some(s) = self.slots.write().get_mut(name) {
-            s.stats
-                .quarantined_in_a_row
-                .store(0, std::sync::atomic::Ordering::Relaxed);
-        }
-        self.start_version(name, code, &file, &bytes, Action::Enabled, false)
-            .await
-    }
-
-    /// Replaces the module's configuration (what it reads with `config::get`) and restarts it
-    /// with it through the same canary path; a module that refuses it keeps the old one.
-    pub async fn set_config(&self, name: &str, config: toml::Table) -> Result<Installed> {
-        let _guard = self.lock_name(name).await;
-        let (file, old) = {
-            let mut slots = self.slots.write();
-            let s = slots.get_mut(name).ok_or_else(|| not_found(name))?;
-            let old = s.persisted.config.replace(config);
-            (s.file.clone(), old)
-        };
-        let running = self.get(name).is_some();
-        let result = async {
-            if !running {
-                return Err(Error::module(
-                    name,
-                    "is disabled: enable it to apply a configuration".to_string(),
-                ));
-            }
-            let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-            let code = self.compile(name, &bytes).await?;
-            self.start_version(name, code, &file, &bytes, Action::Reconfigured, false)
-                .await
-        }
-        .await;
-        if result.is_err()
-            && let Some(s) = self.slots.write().get_mut(name)
-        {
-            s.persisted.config = old;
-        }
-        result
     }
 }
