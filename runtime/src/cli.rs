@@ -1,6 +1,7 @@
 //! The `botbox` command: one file per subcommand, named as the user types it. Only this folder
 //! uses `anyhow`; the library below it returns [`crate::Error`].
 
+pub mod admin_token;
 pub mod backup;
 pub mod dev;
 pub mod doctor;
@@ -51,6 +52,14 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: module::ModuleCommand,
+    },
+    /// The admin API of the running bot: `rotate-token` replaces its token.
+    Admin {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: admin_token::AdminCommand,
     },
     /// Writes a consistent, compressed, checksummed snapshot of all data (running or stopped bot).
     Backup {
@@ -110,6 +119,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Dev(_)
         | Command::Kv { .. }
         | Command::Module { .. }
+        | Command::Admin { .. }
         | Command::Backup { .. }
         | Command::Restore { .. }
         | Command::Doctor { .. }
@@ -162,6 +172,10 @@ pub fn main() -> anyhow::Result<()> {
             Command::Module { config, command } => {
                 let config = load_config(config)?;
                 module::module(&config, command, &mut std::io::stdout()).await
+            }
+            Command::Admin { config, command } => {
+                let config = load_config(config)?;
+                admin_token::admin(&config, command, &mut std::io::stdout()).await
             }
             Command::Backup {
                 config,

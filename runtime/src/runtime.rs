@@ -277,8 +277,14 @@ impl Runtime {
             inner.registry.clone(),
             inner.config.kv_limits(),
         );
-        let token =
-            control::admin::token(inner.config.admin.token.expose(), &inner.config.data_dir)?;
+        let data_dir = &inner.config.data_dir;
+        let configured = !inner.config.admin.token.expose().is_empty();
+        let listen = control::admin::Listen {
+            addr: inner.config.admin.listen,
+            socket: Some(control::admin::socket_path(data_dir)),
+            token: control::admin::token(inner.config.admin.token.expose(), data_dir)?,
+            token_dir: (!configured).then(|| data_dir.clone()),
+        };
         let sources = control::admin::monitoring::Sources {
             db: inner.db.clone(),
             outbox: inner.outbox_stats.clone(),
@@ -287,8 +293,7 @@ impl Runtime {
             health: inner.health.clone(),
             polling: inner.intake.polling_stats(),
         };
-        let (addr, task) =
-            control::admin::serve(inner.config.admin.listen, token, kv, sources, shutdown).await?;
+        let (addr, task) = control::admin::serve(listen, kv, sources, shutdown).await?;
         control::admin::write_addr(&inner.config.data_dir, addr)?;
         inner.tasks.add("admin API", task);
         Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use crate::{Config, control::admin, modules::registry::ModuleInfo};
+use crate::{Config, modules::registry::ModuleInfo};
 
 mod swap;
 
@@ -87,20 +87,12 @@ pub(super) struct Api {
 
 impl Api {
     async fn find(config: &Config) -> anyhow::Result<Api> {
-        let dir = &config.data_dir;
-        let addr = std::fs::read_to_string(admin::addr_path(dir)).with_context(|| {
-            format!(
-                "is the bot running? no admin address in {} (data_dir)",
-                dir.display()
-            )
-        })?;
-        let api = Api {
-            url: format!("http://{}", addr.trim()),
-            token: admin::token(config.admin.token.expose(), dir)?,
-            http: reqwest::Client::new(),
-        };
-        super::target::verify_admin(&api.http, &api.url, &api.token).await?;
-        Ok(api)
+        let found = super::target::AdminApi::find(config).await?;
+        Ok(Api {
+            url: found.url,
+            token: found.token,
+            http: found.http,
+        })
     }
 
     pub(super) async fn send(

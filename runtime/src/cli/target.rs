@@ -52,12 +52,7 @@ pub(crate) async fn target(config: &Config) -> anyhow::Result<Target> {
             })
         }
         Err(Error::Database(redb::Error::DatabaseAlreadyOpen)) => {
-            let addr = std::fs::read_to_string(admin::addr_path(dir))
-                .context("the bot is running but its admin address is unknown (no admin.addr)")?;
-            let token = admin::token(config.admin.token.expose(), dir)?;
-            let url = format!("http://{}", addr.trim());
-            let http = reqwest::Client::new();
-            verify_admin(&http, &url, &token).await?;
+            let AdminApi { url, token, http } = AdminApi::find(config).await?;
             Ok(Target::Online { url, token, http })
         }
         Err(e) => Err(e).context("cannot open the database"),
@@ -80,6 +75,43 @@ pub(crate) fn show(v: &[u8], hex: bool, whole: bool) -> String {
         (false, Ok(t)) if whole => crate::text::printable_lines(t).into_owned(),
         (false, Ok(t)) => crate::text::printable(t, usize::MAX).into_owned(),
         _ => hex::encode(v),
+    }
+}
+
+/// The running bot's admin API, verified to hold the token before the token is sent.
+pub(crate) struct AdminApi {
+    /// Its base URL (over the Unix socket, the host part means nothing).
+    pub(crate) url: String,
+    /// The admin token.
+    pub(crate) token: String,
+    /// A client that reaches it.
+    pub(crate) http: reqwest::Client,
+}
+
+impl AdminApi {
+    /// Finds the bot's admin API: its Unix socket in the data directory when it answers (only
+    /// the bot's user can reach it), else the TCP address in `admin.addr`.
+    pub(crate) async fn find(config: &crate::Config) -> anyhow::Result<AdminApi> {
+        let dir = &config.data_dir;
+        let token = admin::token(config.admin.token.expose(), dir)?;
+        let socket = admin::socket_path(dir);
+        if socket.exists() {
+            let http = reqwest::Client::builder().unix_socket(socket).build()?;
+            let url = "http://botbox".to_string();
+            if verify_admin(&http, &url, &token).await.is_ok() {
+                return Ok(AdminApi { url, token, http });
+            }
+        }
+        let addr = std::fs::read_to_string(admin::addr_path(dir)).with_context(|| {
+            format!(
+                "is the bot running? no admin address in {} (data_dir)",
+                dir.display()
+            )
+        })?;
+        let url = format!("http://{}", addr.trim());
+        let http = reqwest::Client::new();
+        verify_admin(&http, &url, &token).await?;
+        Ok(AdminApi { url, token, http })
     }
 }
 

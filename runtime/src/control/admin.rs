@@ -30,7 +30,8 @@
 //!
 //! Keys travel hex-encoded because they are bytes. Without a configured token the runtime makes
 //! one at start and keeps it in `<data_dir>/admin.token` (readable by its owner only), where the
-//! CLI finds it.
+//! CLI finds it; `POST /v1/admin/token` replaces it (the old one is refused at once). The same
+//! routes answer on the Unix socket `<data_dir>/admin.sock` (0600), which the CLI prefers.
 
 pub mod kv_ops;
 mod modules_api;
@@ -41,7 +42,7 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
-pub use server::{parse_lines, serve};
+pub use server::{Listen, parse_lines, serve};
 
 /// The file the admin API's address is written to at start.
 pub fn addr_path(data_dir: &Path) -> std::path::PathBuf {
@@ -54,13 +55,15 @@ pub fn write_addr(data_dir: &Path, addr: std::net::SocketAddr) -> Result<()> {
     std::fs::write(&path, addr.to_string()).map_err(|e| Error::io(&path, e))
 }
 
-/// Removes the admin API's address at shutdown, so that no command sends the token to whatever
+/// Removes the admin API's address and socket at shutdown, so that no command sends the token to whatever
 /// listens there next.
 pub fn remove_addr(data_dir: &Path) {
-    match std::fs::remove_file(addr_path(data_dir)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!("cannot remove admin.addr: {e}"),
+    for path in [addr_path(data_dir), socket_path(data_dir)] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+        }
     }
 }
 
@@ -92,16 +95,34 @@ pub fn token(configured: &str, data_dir: &Path) -> Result<String> {
     {
         return Ok(t.trim().to_string());
     }
-    let token: String = {
-        use rand::Rng;
-        let mut rng = rand::rng();
-        (0..32)
-            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
-            .collect()
-    };
     std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+    let token = fresh_token();
     write_private(&path, &token)?;
     Ok(token)
+}
+
+/// A new admin token, kept in the data directory in place of the old one (written whole: a
+/// temporary file renamed into place). The running admin API takes it at once
+/// (`POST /v1/admin/token`, `botbox admin rotate-token`).
+pub fn rotate_token(data_dir: &Path) -> Result<String> {
+    let token = fresh_token();
+    let path = token_path(data_dir);
+    let tmp = data_dir.join("admin.token.new");
+    write_private(&tmp, &token)?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(token)
+}
+
+/// 128 random bits in hex.
+fn fresh_token() -> String {
+    use rand::Rng;
+    hex::encode(rand::rng().random::<[u8; 16]>())
+}
+
+/// The admin API's Unix socket: reachable only by the bot's own user (the data directory is
+/// 0700, the socket 0600). The CLI prefers it to the TCP address.
+pub fn socket_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("admin.sock")
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -3,12 +3,16 @@
 use tokio::sync::watch;
 
 /// Serves `app` on `listener` until `shutdown` turns true, letting requests in progress finish.
-pub(crate) fn serve_until(
-    listener: tokio::net::TcpListener,
+pub(crate) fn serve_until<L>(
+    listener: L,
     app: axum::Router,
     mut shutdown: watch::Receiver<bool>,
     what: &'static str,
-) -> tokio::task::JoinHandle<()> {
+) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     tokio::spawn(async move {
         let stop = async move {
             while shutdown.changed().await.is_ok() {

@@ -18,29 +18,58 @@ use super::kv_ops::{KvOps, Line};
 use crate::{Error, Result, modules::registry::Registry, outbox::metrics::OutboxStats, store::Db};
 
 pub(super) struct Ctx {
-    token: String,
+    /// The token in force: rotated in place (`POST /v1/admin/token`).
+    token: parking_lot::RwLock<String>,
+    /// Where the generated token is kept; `None` when the configuration sets it (then it is
+    /// changed there, not rotated here).
+    token_dir: Option<std::path::PathBuf>,
     kv: KvOps,
     pub(super) registry: Arc<Registry>,
     pub(super) db: Arc<Db>,
     outbox: Arc<OutboxStats>,
 }
 
-/// Binds `listen` and serves until `shutdown` turns true.
+/// Where the admin API listens and how its token is kept.
+pub struct Listen {
+    /// The TCP address (`admin.listen`).
+    pub addr: SocketAddr,
+    /// The Unix socket, if any (`<data_dir>/admin.sock`).
+    pub socket: Option<std::path::PathBuf>,
+    /// The token in force.
+    pub token: String,
+    /// Where a generated token is kept (the data directory); `None` when the configuration sets
+    /// the token.
+    pub token_dir: Option<std::path::PathBuf>,
+}
+
+/// Binds `listen` (and its socket) and serves until `shutdown` turns true.
 pub async fn serve(
-    listen: SocketAddr,
-    token: String,
+    listen: Listen,
     kv: KvOps,
     sources: super::monitoring::Sources,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let Listen {
+        addr: listen,
+        socket,
+        token,
+        token_dir,
+    } = listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Config(format!("admin API cannot listen on {listen}: {e}")))?;
     let listen = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("admin API address: {e}")))?;
+    // Without the socket (a path too long for one, a filesystem without them) the CLI uses TCP.
+    let unix = socket.as_deref().and_then(|path| {
+        bind_socket(path)
+            .inspect_err(|e| tracing::warn!("admin API socket not available: {e}"))
+            .ok()
+    });
     let ctx = Arc::new(Ctx {
-        token,
+        token: parking_lot::RwLock::new(token),
+        token_dir,
         kv,
         registry: sources.registry.clone(),
         db: sources.db.clone(),
@@ -57,17 +86,68 @@ pub async fn serve(
         .route("/v1/kv/{module}/import", post(kv_import))
         .route("/v1/backup", post(backup))
         .route("/v1/outbox", get(outbox_metrics))
+        .route("/v1/admin/token", post(rotate_token))
         .merge(super::modules_api::routes())
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx.clone())
         .merge(monitoring)
         .merge(Router::new().route("/v1/hello", get(hello)).with_state(ctx));
-    tracing::info!(%listen, "admin API listening");
-    Ok((
-        listen,
-        crate::intake::listen::serve_until(listener, app, shutdown, "admin API"),
-    ))
+    tracing::info!(%listen, socket = ?socket, "admin API listening");
+    let tcp =
+        crate::intake::listen::serve_until(listener, app.clone(), shutdown.clone(), "admin API");
+    let task = match unix {
+        Some(unix) => {
+            let unix = crate::intake::listen::serve_until(unix, app, shutdown, "admin API socket");
+            tokio::spawn(async move {
+                let _ = tokio::join!(tcp, unix);
+            })
+        }
+        None => tcp,
+    };
+    Ok((listen, task))
+}
+
+/// Binds the Unix socket at `path` (a stale one left by a crash is replaced), readable and
+/// writable by the bot's user only.
+fn bind_socket(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
+        Error::Config(format!(
+            "admin API cannot listen on {}: {e}",
+            path.display()
+        ))
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(listener)
+}
+
+/// `POST /v1/admin/token`: a new token replaces the old one at once (kept in the data
+/// directory, where the CLI reads it); the old one is refused from now on.
+async fn rotate_token(State(ctx): State<Arc<Ctx>>) -> Response {
+    let Some(dir) = &ctx.token_dir else {
+        return (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": "the admin token is set in the configuration (admin.token or BOTBOX_ADMIN_TOKEN): change it there and restart the bot" })),
+        )
+            .into_response();
+    };
+    // Held across the write, so no request is checked against a token half replaced.
+    let mut token = ctx.token.write();
+    match super::rotate_token(dir) {
+        Ok(new) => {
+            *token = new;
+            tracing::info!("admin token rotated");
+            Json(serde_json::json!({ "rotated": true })).into_response()
+        }
+        Err(e) => fail(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -81,7 +161,8 @@ async fn hello(State(ctx): State<Arc<Ctx>>, Query(q): Query<Hello>) -> Response 
     if q.nonce.len() < 16 || q.nonce.len() > 128 {
         return (StatusCode::BAD_REQUEST, "nonce: 16 to 128 characters").into_response();
     }
-    Json(serde_json::json!({ "proof": super::proof(&ctx.token, &q.nonce) })).into_response()
+    let proof = super::proof(&ctx.token.read(), &q.nonce);
+    Json(serde_json::json!({ "proof": proof })).into_response()
 }
 
 async fn auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
@@ -91,7 +172,8 @@ async fn auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let expected = ctx.token.as_bytes();
+    let expected = ctx.token.read().clone();
+    let expected = expected.as_bytes();
     let same = given.len() == expected.len()
         && given
             .bytes()
