@@ -4,6 +4,7 @@
 
 mod bot;
 mod peers;
+mod refusals;
 
 use crate::support::*;
 use bot::*;
