@@ -69,7 +69,14 @@ fn name_internal(name: &str) -> Option<&'static str> {
     if !name.contains('.') {
         return Some("a name only a local network knows (no domain)");
     }
-    const LOCAL: [&str; 6] = [".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet"];
+    const LOCAL: [&str; 6] = [
+        ".localhost",
+        ".local",
+        ".internal",
+        ".lan",
+        ".home.arpa",
+        ".intranet",
+    ];
     let dotted = format!(".{name}");
     LOCAL
         .iter()

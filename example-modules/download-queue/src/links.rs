@@ -133,7 +133,8 @@ mod tests {
             parsed.rejected[0].contains("is too long for a link (314 characters, at most 100)")
         );
         assert!(
-            parse("javascript:alert(1)", 100, &[]).rejected[0].contains("unsupported scheme javascript")
+            parse("javascript:alert(1)", 100, &[]).rejected[0]
+                .contains("unsupported scheme javascript")
         );
         assert!(parse("http://", 100, &[]).links.is_empty());
         assert!(parse("", 100, &[]) == Parsed::default());

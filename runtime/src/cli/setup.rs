@@ -226,7 +226,10 @@ pub struct Sender {
 /// someone else's words, and a bot is not an operator. `Err` says why a message that holds
 /// the code was not taken, for the installer's screen.
 pub fn pairs(message: &Value, code: &str) -> Result<Option<Sender>, String> {
-    let text = message["text"].as_str().unwrap_or_default().to_ascii_uppercase();
+    let text = message["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let code = code.to_ascii_uppercase();
     if code.is_empty() || !text.contains(&code) {
         return Ok(None);
@@ -367,9 +370,15 @@ mod tests {
             name: "Al ice B".into(),
             username: "alice".into(),
         };
-        assert_eq!(pairs(&message(code, json!({})), code), Ok(Some(alice.clone())));
         assert_eq!(
-            pairs(&message(&format!(" {}\n", code.to_lowercase()), json!({})), code),
+            pairs(&message(code, json!({})), code),
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(
+            pairs(
+                &message(&format!(" {}\n", code.to_lowercase()), json!({})),
+                code
+            ),
             Ok(Some(alice))
         );
         assert_eq!(pairs(&message("hello", json!({})), code), Ok(None));
@@ -377,8 +386,11 @@ mod tests {
         let refused = |m: Value| pairs(&m, code).unwrap_err();
         assert!(refused(message(&format!("x{code}y"), json!({}))).contains("among other text"));
         assert!(
-            refused(message(code, json!({"forward_origin": {"type": "hidden_user"}})))
-                .contains("forwarded")
+            refused(message(
+                code,
+                json!({"forward_origin": {"type": "hidden_user"}})
+            ))
+            .contains("forwarded")
         );
         assert!(refused(message(code, json!({"forward_date": 1}))).contains("forwarded"));
         assert!(

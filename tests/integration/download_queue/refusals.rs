@@ -19,7 +19,10 @@ async fn failed_with(downloader: &Downloader, needle: &str) -> String {
             .filter_map(|e| e["error"].as_str().map(String::from))
             .find(|error| error.contains(needle))
     };
-    wait(&format!("a job failing with {needle:?}"), || find().is_some()).await;
+    wait(&format!("a job failing with {needle:?}"), || {
+        find().is_some()
+    })
+    .await;
     find().unwrap()
 }
 
@@ -78,7 +81,7 @@ async fn links_into_the_bot_s_network_are_refused_and_without_a_registry_token_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_downloader_follows_redirects_but_not_into_the_network_and_gives_up_at_its_time_limit()
- {
+{
     let dir = tempfile::tempdir().unwrap();
     let files = file_server().await;
     let port = files.port();

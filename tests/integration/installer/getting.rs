@@ -16,14 +16,14 @@ fn archive_name() -> String {
     format!("botbox-{}-linux.tar.gz", std::env::consts::ARCH)
 }
 
-/// A release folder holding the archive (this build's `botbox`) and, if `checksum` is given,
-/// `<archive>.sha256` with that text.
-fn release(root: &Path, checksum: Option<Checksum>) -> PathBuf {
+/// A release folder holding the archive (with `program` as `botbox`) and, if `checksum` is
+/// given, `<archive>.sha256` with that text.
+fn release(root: &Path, program: &Path, checksum: Option<Checksum>) -> PathBuf {
     let dir = root.join("release");
     let stage = root.join("stage");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&stage).unwrap();
-    std::fs::copy(BOTBOX, stage.join("botbox")).unwrap();
+    std::fs::copy(program, stage.join("botbox")).unwrap();
     let archive = dir.join(archive_name());
     let tar = std::process::Command::new("tar")
         .arg("-czf")
@@ -75,7 +75,7 @@ fn release_args(prefix: &Path, modules: &Path, fake: &FakeBotApi, url: &str) -> 
         "--prefix",
         &prefix.display().to_string(),
         "--api-url",
-        fake.api_url(),
+        fake.api_url().as_str(),
         "--token",
         fake.token(),
         "--release-url",
@@ -95,7 +95,12 @@ async fn refused(fake: &FakeBotApi, checksum: Option<Checksum>, url: Option<&str
     let dir = tempfile::tempdir().unwrap();
     let modules = modules_from(dir.path());
     let prefix = dir.path().join("botbox");
-    let served = serve(release(dir.path(), checksum)).await;
+    // A small program stands in for botbox (archiving 180 MB five times is slow): a refused
+    // release is never run.
+    let program = dir.path().join("stand-in");
+    std::fs::write(&program, "#!/bin/sh\necho botbox 0.0.1\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let served = serve(release(dir.path(), &program, checksum)).await;
     let url = url.unwrap_or(&served);
     let run = install_with_env(&release_args(&prefix, &modules, fake, url), &[]).await;
     assert!(!run.status.success(), "{}", run.output);
@@ -118,7 +123,10 @@ async fn a_release_installs_only_with_its_matching_checksum_and_never_over_plain
     );
     let wrong = |_: &str| format!("{}  {}\n", "0".repeat(64), archive_name());
     let output = refused(&fake, Some(wrong), None).await;
-    assert!(output.contains("its SHA-256 checksum does not match"), "{output}");
+    assert!(
+        output.contains("its SHA-256 checksum does not match"),
+        "{output}"
+    );
     let garbage = |_: &str| "not a checksum\n".to_string();
     let output = refused(&fake, Some(garbage), None).await;
     assert!(output.contains("holds no SHA-256 checksum"), "{output}");
@@ -133,7 +141,7 @@ async fn a_release_installs_only_with_its_matching_checksum_and_never_over_plain
     let dir = tempfile::tempdir().unwrap();
     let modules = modules_from(dir.path());
     let prefix = dir.path().join("botbox");
-    let url = serve(release(dir.path(), Some(right))).await;
+    let url = serve(release(dir.path(), Path::new(BOTBOX), Some(right))).await;
     let run = install_with_env(&release_args(&prefix, &modules, &fake, &url), &[]).await;
     assert!(run.status.success(), "{}", run.output);
     assert!(run.output.contains("checksum verified"), "{}", run.output);
@@ -209,7 +217,8 @@ async fn the_build_happens_in_a_private_folder_and_one_others_can_write_is_refus
     ];
     let run = install_with_env(&args(&prefix), &env).await;
     assert!(
-        run.output.contains("is not a plain folder (a link or a file)"),
+        run.output
+            .contains("is not a plain folder (a link or a file)"),
         "{}",
         run.output
     );

@@ -255,7 +255,8 @@ async fn the_code_inside_a_longer_message_or_forwarded_does_not_pair_and_a_disow
             "forward_date": 1_600_000_000
         }
     }));
-    term.expect("Alice forwarded a message with the code: ignored").await;
+    term.expect("Alice forwarded a message with the code: ignored")
+        .await;
 
     // Mallory read the code over Alice's shoulder and sends it alone: the installer names
     // Mallory and asks; Alice says no, and that code is void.
@@ -266,7 +267,8 @@ async fn the_code_inside_a_longer_message_or_forwarded_does_not_pair_and_a_disow
     term.type_line("maybe").await;
     term.expect("Please answer yes or no.").await;
     term.type_line("no").await;
-    term.expect("then someone else sent the code: it is void").await;
+    term.expect("then someone else sent the code: it is void")
+        .await;
     let new_code = term.pairing_code().await;
     assert_ne!(new_code, code);
     fake.send_text(&mallory, &code);
@@ -286,7 +288,10 @@ async fn the_code_inside_a_longer_message_or_forwarded_does_not_pair_and_a_disow
     let screen = term.screen.lock().clone();
     assert!(!screen.contains("Mallory (@"), "{screen}");
     let config = std::fs::read_to_string(prefix.join("botbox.toml")).unwrap();
-    assert!(config.contains(&format!("operators = [{}]", alice.id)), "{config}");
+    assert!(
+        config.contains(&format!("operators = [{}]", alice.id)),
+        "{config}"
+    );
     assert!(config.contains(&format!("telegram_chat_id = {}", alice.id)));
     assert!(!config.contains("666"), "{config}");
 }

@@ -37,7 +37,9 @@ pub async fn download(
     let url: reqwest::Url = link
         .parse()
         .map_err(|e| format!("{link:?} is not a link: {e}"))?;
-    allowed.check_url(&url).map_err(|why| format!("refused: {why}"))?;
+    allowed
+        .check_url(&url)
+        .map_err(|why| format!("refused: {why}"))?;
     let deadline = tokio::time::Instant::now() + total;
     let too_long = || {
         format!(

@@ -32,7 +32,10 @@ impl Allowed {
             list.split(',')
                 .map(str::trim)
                 .filter(|h| !h.is_empty())
-                .map(|h| h.trim_matches(|c| c == '[' || c == ']').to_ascii_lowercase())
+                .map(|h| {
+                    h.trim_matches(|c| c == '[' || c == ']')
+                        .to_ascii_lowercase()
+                })
                 .collect(),
         ))
     }
@@ -75,9 +78,8 @@ impl Resolve for PublicAddresses {
         let allowed = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let kept: Vec<SocketAddr> = found
                 .iter()
                 .copied()

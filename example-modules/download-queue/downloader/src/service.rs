@@ -8,9 +8,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tonic::{Request, Response, Status};
 
 use crate::Settings;
-use crate::{fetch, guard};
 use crate::journal::{Entry, Journal};
 use crate::proto::{DownloadReply, DownloadRequest, ReportRequest, downloader_server};
+use crate::{fetch, guard};
 
 /// How many finished job ids are remembered, so a job sent again is not downloaded twice.
 const REMEMBERED: usize = 10_000;
