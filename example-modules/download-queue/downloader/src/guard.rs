@@ -149,4 +149,27 @@ mod tests {
         assert!(nas.address_allowed("NAS.lan", "10.0.0.1".parse().unwrap()));
         assert!(none.address_allowed("x.example", "93.184.216.34".parse().unwrap()));
     }
+
+    #[tokio::test]
+    async fn a_name_resolving_only_inside_the_network_is_refused() {
+        let name: Name = "localhost".parse().unwrap();
+        let error = match PublicAddresses(Allowed::parse("127.0.0.1"))
+            .resolve(name)
+            .await
+        {
+            Ok(_) => panic!("localhost was let through"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.starts_with("localhost resolves only to addresses inside this network ("),
+            "{error}"
+        );
+        let name: Name = "localhost".parse().unwrap();
+        let kept: Vec<SocketAddr> = PublicAddresses(Allowed::parse("localhost"))
+            .resolve(name)
+            .await
+            .unwrap()
+            .collect();
+        assert!(kept.iter().all(|a| a.ip().is_loopback()) && !kept.is_empty());
+    }
 }
