@@ -240,7 +240,7 @@ async fn the_code_inside_a_longer_message_or_forwarded_does_not_pair_and_a_disow
 
     // Many codes in one long message (the old six-digit code took ~245 such messages to cover
     // them all): holding the code is not enough.
-    fake.send_text(&mallory, &format!("000001 {code} 999999"));
+    fake.send_text(&mallory, format!("000001 {code} 999999"));
     term.expect("a message from Mallory holds the code among other text: ignored")
         .await;
     // Alice forwards the code Mallory sent her: the words are Mallory's.
@@ -272,7 +272,7 @@ async fn the_code_inside_a_longer_message_or_forwarded_does_not_pair_and_a_disow
     let new_code = term.pairing_code().await;
     assert_ne!(new_code, code);
     fake.send_text(&mallory, &code);
-    fake.send_text(&alice, &new_code.to_lowercase());
+    fake.send_text(&alice, new_code.to_lowercase());
     term.expect(&format!(
         "The code came from Alice (@alice), Telegram user id {}.",
         alice.id
