@@ -67,7 +67,7 @@ pub fn ipv6_internal(ip: Ipv6Addr) -> bool {
 fn name_internal(name: &str) -> Option<&'static str> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if !name.contains('.') {
-        return Some("a name only a local network knows (no domain)");
+        return Some("a name without a domain, known only to a local network");
     }
     const LOCAL: [&str; 6] = [
         ".localhost",
@@ -81,7 +81,7 @@ fn name_internal(name: &str) -> Option<&'static str> {
     LOCAL
         .iter()
         .any(|suffix| dotted.ends_with(suffix))
-        .then_some("a name only a local network knows")
+        .then_some("a name known only to a local network")
 }
 
 #[cfg(test)]

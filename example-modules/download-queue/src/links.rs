@@ -152,7 +152,7 @@ mod tests {
             parsed.rejected,
             [
                 "\"http://169.254.169.254/latest/meta-data/\" points inside the bot's own network (an address of a private network): it is not downloaded",
-                "\"http://localhost:9180/metrics\" points inside the bot's own network (a name only a local network knows): it is not downloaded",
+                "\"http://localhost:9180/metrics\" points inside the bot's own network (a name without a domain, known only to a local network): it is not downloaded",
             ]
         );
         let allowed = parse("http://localhost:9180/x", 200, &["localhost".into()]);
