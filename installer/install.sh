@@ -8,6 +8,10 @@
 # `--uninstall` removes the program and keeps the data; `--purge` removes the data too.
 set -euo pipefail
 
+# Everything is inside this function, called on the last line: a download of this script that
+# breaks off halfway (curl ... | bash) defines half a function and runs nothing.
+botbox_installer() {
+
 VERSION_OF_INSTALLER=1
 DEFAULT_PREFIX=/opt/botbox
 DEFAULT_API_URL=https://api.telegram.org
@@ -132,6 +136,12 @@ fi
 if ! [[ "$API_URL" =~ ^https?://[A-Za-z0-9._:/%+-]+$ ]]; then
     die "--api-url must be an http(s) address like https://api.telegram.org, not \"$API_URL\"."
 fi
+# Release archives come over https; plain http only from this machine itself (a local mirror).
+loopback_http_re='^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/|$)'
+if [ -n "$RELEASE_URL" ] && ! [[ "$RELEASE_URL" =~ ^https:// || "$RELEASE_URL" =~ $loopback_http_re ]]; then
+    die "--release-url must be an https:// address, not \"$RELEASE_URL\"." \
+        "A program downloaded over plain http could be replaced on the way."
+fi
 listen_re='^[]0-9A-Fa-f.:[]+:[0-9]+$'
 if ! [[ "$ADMIN_LISTEN" =~ $listen_re ]]; then
     die "--admin-listen must be an address and port like 127.0.0.1:9180, not \"$ADMIN_LISTEN\"."
@@ -193,8 +203,34 @@ confirm() {
     esac
 }
 
+# ask_yes_no "question": asks until the answer is yes or no; there is no default.
+ask_yes_no() {
+    local reply
+    while :; do
+        ask reply "$1 [yes/no]"
+        case "$reply" in
+            [yY] | [yY][eE][sS]) return 0 ;;
+            [nN] | [nN][oO]) return 1 ;;
+            *) say "Please answer yes or no." ;;
+        esac
+    done
+}
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+# pairing_code: 12 characters from the kernel's random generator, each one of 32 letters and
+# digits that cannot be mistaken for another (no 0/O, 1/I): 60 bits, never guessed within
+# the minutes it is valid. Each byte read picks one of the 32 (256 is a multiple of 32: no
+# bias).
+pairing_code() {
+    local alphabet=ABCDEFGHJKLMNPQRSTUVWXYZ23456789 code="" byte
+    for byte in $(od -An -N12 -tu1 /dev/urandom); do
+        code+="${alphabet:byte%32:1}"
+    done
+    [ ${#code} = 12 ] || die "could not read random numbers from /dev/urandom."
+    printf '%s' "$code"
+}
 
 apt_install() {
     [ "$IS_ROOT" = 1 ] || die "these programs are missing: $*" "Install them (sudo apt-get install $*) or run this as root."
@@ -211,6 +247,30 @@ put() {
     cp "$1" "$tmp"
     chmod "$3" "$tmp"
     mv -f "$tmp" "$2"
+}
+
+# private_dir DIR: makes DIR (mode 700) or checks the one there: a real folder (not a link),
+# owned by this user, that no one else can write to. Otherwise the installation stops.
+private_dir() {
+    local dir="$1"
+    if [ ! -e "$dir" ] && [ ! -L "$dir" ]; then
+        if ! { mkdir -p -- "$(dirname -- "$dir")" && mkdir -m 700 -- "$dir"; }; then
+            die "cannot create the build folder $dir."
+        fi
+    fi
+    if [ -L "$dir" ] || [ ! -d "$dir" ]; then
+        die "the build folder $dir is not a plain folder (a link or a file): not building there." \
+            "Remove it, or choose another with BOTBOX_BUILD_DIR=DIR."
+    fi
+    if [ ! -O "$dir" ]; then
+        die "the build folder $dir belongs to another user ($(stat -c %U -- "$dir")): not building there." \
+            "The program built there is run by this installer; remove the folder, or choose another with BOTBOX_BUILD_DIR=DIR."
+    fi
+    if [ -n "$(find "$dir" -maxdepth 0 -perm /022)" ]; then
+        die "the build folder $dir can be written by other users (mode $(stat -c %a -- "$dir")): not building there." \
+            "Someone could have put their own program in it. Remove the folder, or choose another with BOTBOX_BUILD_DIR=DIR."
+    fi
+    chmod 700 -- "$dir"
 }
 
 owner_of_data() {
@@ -364,15 +424,24 @@ elif [ -n "$RELEASE_URL" ]; then
     command -v curl >/dev/null || apt_install curl ca-certificates
     archive="botbox-$ARCH-linux.tar.gz"
     say "Downloading $RELEASE_URL/$archive ..."
-    curl -fsSL --retry 3 -o "$WORK/$archive" "$RELEASE_URL/$archive" ||
+    # https only (redirects too); plain http only from this machine itself.
+    proto='=https'
+    if [[ "$RELEASE_URL" =~ $loopback_http_re ]]; then proto='=http'; fi
+    curl -fsSL --proto "$proto" --tlsv1.2 --retry 3 -o "$WORK/$archive" "$RELEASE_URL/$archive" ||
         die "the download failed." "Check the internet connection, or build from the source (leave out --release-url)."
-    if curl -fsSL -o "$WORK/$archive.sha256" "$RELEASE_URL/$archive.sha256" 2>/dev/null; then
-        (cd "$WORK" && sha256sum -c --status "$archive.sha256") ||
-            die "the download is damaged (its checksum does not match). Try again."
-        ok "checksum verified"
-    fi
+    curl -fsSL --proto "$proto" --tlsv1.2 --retry 3 -o "$WORK/$archive.sha256" "$RELEASE_URL/$archive.sha256" ||
+        die "the release has no checksum ($RELEASE_URL/$archive.sha256 cannot be downloaded): not installing a program that cannot be checked." \
+            "Publish the checksum beside the archive (sha256sum $archive > $archive.sha256), or build from the source (leave out --release-url)."
+    expected="$(awk 'NR == 1 { print tolower($1) }' "$WORK/$archive.sha256")"
+    actual="$(sha256sum "$WORK/$archive" | awk '{ print $1 }')"
+    [[ "$expected" =~ ^[0-9a-f]{64}$ ]] ||
+        die "the release's checksum file ($archive.sha256) holds no SHA-256 checksum: not installing."
+    [ "$expected" = "$actual" ] ||
+        die "the download is damaged or was changed (its SHA-256 checksum does not match): not installing." \
+            "Try again; if it persists, tell the publisher of $RELEASE_URL."
+    ok "checksum verified"
     mkdir -p "$WORK/release"
-    tar -xzf "$WORK/$archive" -C "$WORK/release"
+    tar --no-same-owner -xzf "$WORK/$archive" -C "$WORK/release"
     NEW_BIN="$WORK/release/botbox"
     [ -d "$WORK/release/modules" ] && NEW_MODULES="$WORK/release/modules"
 else
@@ -403,10 +472,20 @@ else
         fi
     fi
     command -v rustup >/dev/null && rustup target add wasm32-wasip2 >/dev/null 2>&1
+    # The build and the program it makes stay in a folder only this user can write: root
+    # later runs that program, so a folder others could write into (a fixed name in /tmp or
+    # /var/tmp) would let them swap in their own.
+    if [ "$IS_ROOT" = 1 ]; then
+        BUILD_DIR="${BOTBOX_BUILD_DIR:-/var/cache/botbox-build}"
+    else
+        BUILD_DIR="${BOTBOX_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/botbox-build}"
+    fi
+    private_dir "$BUILD_DIR"
     total_mb="$(awk '/^(MemTotal|SwapTotal):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo)"
     if [ "$total_mb" -lt 2500 ] && [ "$IS_ROOT" = 1 ]; then
-        SWAPFILE="/var/tmp/botbox-build.swap"
+        SWAPFILE="$BUILD_DIR/swap"
         say "This machine has little memory for building; adding 2 GB of temporary swap space."
+        rm -f "$SWAPFILE"
         if fallocate -l 2G "$SWAPFILE" 2>/dev/null && chmod 600 "$SWAPFILE" &&
             mkswap "$SWAPFILE" >/dev/null && swapon "$SWAPFILE"; then
             ok "temporary swap on (removed at the end)"
@@ -416,8 +495,6 @@ else
             warn "no temporary swap (the build may run out of memory)"
         fi
     fi
-    BUILD_DIR="${BOTBOX_BUILD_DIR:-/var/tmp/botbox-build}"
-    mkdir -p "$BUILD_DIR"
     say "Building botbox (the progress follows)..."
     (cd "$SOURCE" && env -u RUSTFLAGS CARGO_TARGET_DIR="$BUILD_DIR/host" \
         cargo build --release --locked -p botbox) || die "building botbox failed (see above)."
@@ -511,13 +588,15 @@ elif [ -n "$OPERATOR_ID" ]; then
 elif [ -z "$TTY" ]; then
     warn "no --operator-id: the bot will not know who operates it (backups stay on this server)"
 else
-    code="$(printf '%06d' $(((RANDOM * 32768 + RANDOM) % 1000000)))"
     say "The bot should know who you are, so that it lets you manage it from the chat" \
-        "(send it new modules, for instance) and sends you its daily backups. Please:" \
-        "  1. open Telegram (on your phone or computer)," \
-        "  2. open your bot: https://t.me/$bot_username (or search for @$bot_username)," \
-        "  3. press START, then send the bot this number:  ${BOLD}${code}${RESET}"
+        "(send it new modules, for instance) and sends you its daily backups."
     while :; do
+        code="$(pairing_code)"
+        say "Please:" \
+            "  1. open Telegram (on your phone or computer)," \
+            "  2. open your bot: https://t.me/$bot_username (or search for @$bot_username)," \
+            "  3. press START, then send the bot this code, alone in a message:  ${BOLD}${code}${RESET}" \
+            "     (type or paste it; a forwarded message does not count)"
         if [ "$OPERATOR_TIMEOUT" -ge 120 ]; then
             say "Waiting for your message (up to $((OPERATOR_TIMEOUT / 60)) minutes)..."
         else
@@ -527,10 +606,16 @@ else
         found="$(BOTBOX_TOKEN="$TOKEN" "$BIN" setup operator --api-url "$API_URL" \
             --code "$code" --timeout-secs "$OPERATOR_TIMEOUT")" || status=$?
         if [ "$status" = 0 ]; then
-            OPERATOR_ID="${found%%$'\t'*}"
-            OPERATOR_NAME="${found#*$'\t'}"
-            ok "hello, $OPERATOR_NAME! Your Telegram user id is $OPERATOR_ID."
-            break
+            IFS=$'\t' read -r found_id found_name found_username <<<"$found"
+            say "The code came from ${BOLD}${found_name}${RESET}${found_username:+ (@$found_username)}, Telegram user id $found_id."
+            if ask_yes_no "Is this you? The operator manages the bot and receives every backup."; then
+                OPERATOR_ID="$found_id"
+                OPERATOR_NAME="$found_name"
+                ok "hello, $OPERATOR_NAME! Your Telegram user id is $OPERATOR_ID."
+                break
+            fi
+            warn "then someone else sent the code: it is void. Here is a new one."
+            continue
         fi
         if ! confirm "Try again? (answer n to go on without it)"; then
             warn "going on without an operator (add one later: see $PREFIX/README.txt)"
@@ -696,3 +781,6 @@ else
         "Add a module:        copy its .wasm file into $MODULES_DIR (picked up by itself)"
 fi
 say "Everything else:     $PREFIX/README.txt"
+}
+
+botbox_installer "$@"

@@ -4,6 +4,7 @@
 
 mod bot;
 mod peers;
+mod refusals;
 
 use crate::support::*;
 use bot::*;
@@ -453,7 +454,7 @@ async fn every_exchange_with_a_downloader_refreshes_the_addresses_the_module_kno
     let stale = RegisterRequest {
         name: "a".into(),
         addresses: vec!["http://127.0.0.1:1".into(), real.clone()],
-        token: String::new(),
+        token: REGISTRY_TOKEN.into(),
     };
     client.register(stale).await.unwrap();
     let carol = carol();

@@ -1,24 +1,25 @@
 //! `installer/install.sh`, run for real into a temporary prefix against the fake Bot API: the
 //! non-interactive install, the interactive one driven through its prompts on a terminal
-//! (a pty made by `script`), upgrades, removal, and the service unit it writes.
+//! (a pty made by `script`), upgrades, removal, and the service unit it writes. Pairing with
+//! the operator is in `installer/pairing.rs`, getting the program (a release, a build) in
+//! `installer/getting.rs`.
+
+mod getting;
+mod pairing;
 
 use std::{
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::Arc,
-    time::Duration,
 };
 
 use crate::support::*;
 use botbox_test_artifacts::CLICKER;
-use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../installer/install.sh");
-const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
+pub const INSTALLER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../installer/install.sh");
+pub const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
 
 /// A directory holding the modules the installer installs (the built example modules).
-fn modules_from(root: &Path) -> PathBuf {
+pub fn modules_from(root: &Path) -> PathBuf {
     let dir = root.join("release-modules");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(CLICKER, dir.join("clicker.wasm")).unwrap();
@@ -26,7 +27,7 @@ fn modules_from(root: &Path) -> PathBuf {
 }
 
 /// The options every test gives: this build's binary and modules, the fake, a free admin port.
-fn base_args(prefix: &Path, modules: &Path, fake: &FakeBotApi) -> Vec<String> {
+pub fn base_args(prefix: &Path, modules: &Path, fake: &FakeBotApi) -> Vec<String> {
     vec![
         "--no-systemd".into(),
         "--prefix".into(),
@@ -42,18 +43,26 @@ fn base_args(prefix: &Path, modules: &Path, fake: &FakeBotApi) -> Vec<String> {
     ]
 }
 
-struct Run {
-    status: ExitStatus,
-    output: String,
+pub struct Run {
+    pub status: ExitStatus,
+    pub output: String,
 }
 
 /// Runs the installer with no terminal and no standard input, as automation would.
-async fn install(args: &[String]) -> Run {
+pub async fn install(args: &[String]) -> Run {
+    install_with_env(args, &[]).await
+}
+
+/// [`install`] with these environment variables set.
+pub async fn install_with_env(args: &[String], env: &[(&str, String)]) -> Run {
     let out = tokio::process::Command::new("bash")
         .arg(INSTALLER)
         .args(args)
         .env_remove("BOTBOX_TOKEN")
         .env_remove("BOTBOX_BINARY")
+        .env_remove("BOTBOX_RELEASE_URL")
+        .env_remove("BOTBOX_BUILD_DIR")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
         .await
@@ -68,7 +77,7 @@ async fn install(args: &[String]) -> Run {
     }
 }
 
-async fn install_ok(args: &[String]) -> String {
+pub async fn install_ok(args: &[String]) -> String {
     let run = install(args).await;
     assert!(
         run.status.success(),
@@ -91,7 +100,7 @@ fn non_interactive(prefix: &Path, modules: &Path, fake: &FakeBotApi) -> Vec<Stri
 }
 
 /// The installed bot, started the way the installer says to.
-fn start_installed(prefix: &Path) -> tokio::process::Child {
+pub fn start_installed(prefix: &Path) -> tokio::process::Child {
     tokio::process::Command::new(prefix.join("bin/botbox"))
         .args(["run", "--config"])
         .arg(prefix.join("botbox.toml"))
@@ -104,7 +113,7 @@ fn start_installed(prefix: &Path) -> tokio::process::Child {
 }
 
 /// Stops the bot as systemd does (SIGTERM) and waits for it.
-async fn stop(mut bot: tokio::process::Child) {
+pub async fn stop(mut bot: tokio::process::Child) {
     let pid = bot.id().expect("running").to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -184,9 +193,24 @@ async fn the_installed_service_unit_passes_systemd_analyze_verify() {
         "{text}"
     );
     assert!(
-        !text.contains('@'),
+        !text.contains("@PREFIX@") && !text.contains("@USER@"),
         "every placeholder is filled in: {text}"
     );
+    // The hardening this unit adds beyond running as a plain user in a read-only system.
+    for directive in [
+        "SystemCallFilter=@system-service",
+        "SystemCallFilter=~@privileged @resources",
+        "SystemCallErrorNumber=EPERM",
+        "ProtectProc=invisible",
+        "ProcSubset=pid",
+        "IPAddressDeny=169.254.0.0/16 fd00:ec2::254/128 100.100.100.200/32",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(
+            text.lines().any(|line| line == directive),
+            "the unit sets {directive}: {text}"
+        );
+    }
     let out = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .arg(&unit)
@@ -317,178 +341,4 @@ async fn a_wrong_token_given_to_a_non_interactive_install_is_explained_and_chang
         !prefix.join("botbox.toml").exists(),
         "no configuration written"
     );
-}
-
-/// A terminal session: the installer runs under `script`, which gives it a pseudo-terminal;
-/// the test reads what it prints and types answers.
-struct Terminal {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    screen: Arc<Mutex<String>>,
-    /// How much of the screen was consumed by earlier `expect`s.
-    seen: usize,
-}
-
-/// Drops terminal escape sequences (colours) and carriage returns.
-fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => {
-                if chars.next() == Some('[') {
-                    for c in chars.by_ref() {
-                        if c.is_ascii_alphabetic() {
-                            break;
-                        }
-                    }
-                }
-            }
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-impl Terminal {
-    fn start(command: &str) -> Terminal {
-        let mut child = tokio::process::Command::new("script")
-            .args(["-qfec", command, "/dev/null"])
-            .env("TERM", "dumb")
-            .env("BOTBOX_OPERATOR_TIMEOUT", "60")
-            .env_remove("BOTBOX_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("script (util-linux) runs");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let screen = Arc::new(Mutex::new(String::new()));
-        let s = screen.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            let mut raw = Vec::new();
-            while let Ok(n) = stdout.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                raw.extend_from_slice(&buf[..n]);
-                *s.lock() = plain(&String::from_utf8_lossy(&raw));
-            }
-        });
-        Terminal {
-            child,
-            stdin,
-            screen,
-            seen: 0,
-        }
-    }
-
-    /// Waits until the installer prints `needle` (after what earlier calls consumed).
-    async fn expect(&mut self, needle: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            {
-                let screen = self.screen.lock();
-                if let Some(at) = screen[self.seen..].find(needle) {
-                    let end = self.seen + at + needle.len();
-                    let rest = screen[end..].to_string();
-                    self.seen = end;
-                    return rest;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the installer never printed {needle:?}; the screen:\n{}",
-                self.screen.lock()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn type_line(&mut self, line: &str) {
-        self.stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_interactive_installer_explains_a_wrong_token_asks_again_and_finds_the_operator() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
-    let prefix = dir.path().join("botbox");
-    let modules = modules_from(dir.path());
-    let command = std::iter::once("bash".to_string())
-        .chain(std::iter::once(INSTALLER.to_string()))
-        .chain(base_args(&prefix, &modules, &fake))
-        .map(|a| shell_quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut term = Terminal::start(&command);
-
-    term.expect("Continue? [Y/n]").await;
-    term.type_line("").await;
-    term.expect("Paste the token here and press Enter:").await;
-    {
-        let screen = term.screen.lock();
-        assert!(
-            screen.contains("@BotFather"),
-            "says where tokens come from: {screen}"
-        );
-    }
-    term.type_line("123456:WRONG-TOKEN").await;
-    term.expect("Telegram does not know this token").await;
-    term.expect("Let's try again.").await;
-    term.expect("Paste the token here and press Enter:").await;
-    term.type_line("my token").await;
-    term.expect("That is not a bot token").await;
-    term.expect("Paste the token here and press Enter:").await;
-    term.type_line(fake.token()).await;
-    term.expect("your bot is @botbox_test_bot").await;
-
-    // The operator is asked to send the bot a number, and does.
-    let rest = term.expect("send the bot this number:").await;
-    let code: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    assert_eq!(code.len(), 6, "a six-digit number: {rest:?}");
-    let alice = TestUser::alice();
-    let stranger = TestUser::bob();
-    fake.send_text(&stranger, "hello bot");
-    fake.send_text(&alice, "/start");
-    fake.send_text(&alice, &code);
-    term.expect(&format!(
-        "hello, Alice! Your Telegram user id is {}.",
-        alice.id
-    ))
-    .await;
-    term.expect("Done: botbox is installed.").await;
-    let status = tokio::time::timeout(WAIT, term.child.wait())
-        .await
-        .expect("the installer finishes")
-        .unwrap();
-    assert!(status.success(), "{}", term.screen.lock());
-
-    let config = std::fs::read_to_string(prefix.join("botbox.toml")).unwrap();
-    assert!(config.contains(&format!("token = \"{}\"", fake.token())));
-    assert!(config.contains(&format!("telegram_chat_id = {}", alice.id)));
-    assert!(config.contains(&format!("operators = [{}]", alice.id)));
-    assert!(!config.contains("WRONG"));
-    // The installed bot works.
-    let bot = start_installed(&prefix);
-    fake.send_text(&alice, "/start");
-    send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
-    stop(bot).await;
 }

@@ -27,6 +27,7 @@
 //! downloaders beside the bot: `downloader/` and `README.md` in this folder say how.
 
 mod dispatch;
+mod internal;
 mod links;
 mod proto;
 mod queue;
@@ -63,6 +64,12 @@ impl Module for DownloadQueue {
             .timers();
         for host in &settings.downloader_hosts {
             manifest = manifest.http_host(host);
+        }
+        if settings.registry_token.trim().is_empty() {
+            botbox_sdk::log::warn!(
+                "no registry_token is set: every downloader is refused until one is (set it in \
+                 [modules.download-queue.config] and give it to the downloaders as DQ_TOKEN)"
+            );
         }
         Ok(manifest)
     }

@@ -36,7 +36,7 @@ pub fn add(update: &Update, user: &User, text: &str, settings: &Settings) -> Res
         )?;
         return Ok(());
     }
-    let parsed = links::parse(text, settings.max_link_chars);
+    let parsed = links::parse(text, settings.max_link_chars, &settings.internal_link_hosts);
     let skipped = parsed
         .rejected
         .iter()

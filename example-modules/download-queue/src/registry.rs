@@ -43,12 +43,27 @@ fn internal(error: impl std::fmt::Display) -> Status {
     Status::new(Code::Internal, error.to_string())
 }
 
+/// Whether `token` is the operator's `registry_token`. Without one set, nobody gets in: the
+/// port may be reachable by anyone, and a registered downloader receives users' links.
 fn check_token(token: &str, settings: &Settings) -> Result<(), Status> {
-    if settings.registry_token.is_empty() || token == settings.registry_token {
+    if settings.registry_token.trim().is_empty() {
+        return Err(Status::new(
+            Code::PermissionDenied,
+            "the bot's operator set no registry_token for download-queue: no downloader is \
+             accepted until one is set (and given to the downloaders as DQ_TOKEN)",
+        ));
+    }
+    if equal_in_constant_time(token.as_bytes(), settings.registry_token.as_bytes()) {
         Ok(())
     } else {
         Err(Status::new(Code::PermissionDenied, "wrong registry token"))
     }
+}
+
+/// `a == b`, taking as long wherever they differ (the length aside), so that the time of a
+/// refusal does not tell how much of a guess was right.
+fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Checks a downloader's name and addresses; the error says which is wrong.

@@ -22,8 +22,14 @@ pub struct Settings {
     /// Hosts the module may reach downloaders at (`downloader_hosts`, comma-separated): the
     /// manifest's HTTP grant.
     pub downloader_hosts: Vec<String>,
-    /// A secret downloaders must send (`registry_token`); empty: none.
+    /// A secret downloaders must send (`registry_token`). Unset or empty, every registration
+    /// and report is refused: anyone who reaches the bot's HTTP port could otherwise register
+    /// as a downloader and receive every link.
     pub registry_token: String,
+    /// Hosts that links may name although they are internal (`internal_link_hosts`,
+    /// comma-separated, as written in links: `127.0.0.1`, `nas.lan`); others inside the
+    /// bot's network are refused (see `internal.rs`).
+    pub internal_link_hosts: Vec<String>,
     /// Whether a message without anything like a link is answered (`answer_plain_text`); off,
     /// such text is left to the bot's other modules.
     pub answer_plain_text: bool,
@@ -95,6 +101,7 @@ impl Settings {
             routes,
             downloader_hosts: list(&text("downloader_hosts", "")?),
             registry_token: text("registry_token", "")?,
+            internal_link_hosts: list(&text("internal_link_hosts", "")?),
             answer_plain_text: config::get_parsed_or("answer_plain_text", false)
                 .map_err(|e| e.to_string())?,
             max_links_per_message: as_usize(number("max_links_per_message", 10, 1)?),

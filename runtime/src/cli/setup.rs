@@ -17,8 +17,9 @@ pub enum SetupCommand {
         #[arg(long, default_value = "https://api.telegram.org")]
         api_url: String,
     },
-    /// Waits for a private message to the bot that contains `code`; prints the sender's user
-    /// id, a tab and their name.
+    /// Waits for a private message to the bot that is exactly `code`, typed by a person (not
+    /// forwarded, not from a bot); prints the sender's user id, a tab, their name, a tab and
+    /// their @username (empty when they have none).
     Operator {
         /// The Bot API server.
         #[arg(long, default_value = "https://api.telegram.org")]
@@ -168,14 +169,21 @@ pub async fn run(cmd: SetupCommand) -> anyhow::Result<i32> {
             code,
             timeout_secs,
         } => {
+            if code.trim().chars().count() < MIN_CODE_CHARS {
+                eprintln!(
+                    "The pairing code must be at least {MIN_CODE_CHARS} characters: a short one \
+                     can be guessed by sending many."
+                );
+                return Ok(2);
+            }
             let check = check_token(&api_url, &token).await;
             if let TokenCheck::Wrong(why) | TokenCheck::Unreachable(why) = &check {
                 eprintln!("{why}");
                 return Ok(exit_code(&check));
             }
             match wait_for_operator(&api_url, token.trim(), &code, timeout_secs).await {
-                Ok(Some((id, name))) => {
-                    println!("{id}\t{name}");
+                Ok(Some(sender)) => {
+                    println!("{}\t{}\t{}", sender.id, sender.name, sender.username);
                     Ok(0)
                 }
                 Ok(None) => {
@@ -198,15 +206,83 @@ pub async fn run(cmd: SetupCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// Reads the bot's updates until a private message containing `code` arrives; returns its
-/// sender's id and name. Updates read are confirmed (Telegram forgets them): the bot is not
-/// running yet, and the operator's `/start` and code need no answer.
+/// The shortest pairing code `setup operator` takes.
+pub const MIN_CODE_CHARS: usize = 10;
+
+/// Who sent the pairing code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    /// Their Telegram user id.
+    pub id: i64,
+    /// First and last name, with tabs and line breaks made spaces.
+    pub name: String,
+    /// Their @username without the `@`, or empty.
+    pub username: String,
+}
+
+/// Whether `message` pairs its sender as the operator: a private chat, text that is exactly
+/// `code` (surrounding white space and letter case aside; a code inside a longer text does not count, so
+/// sending every code at once is no use), typed by a person: a forwarded message carries
+/// someone else's words, and a bot is not an operator. `Err` says why a message that holds
+/// the code was not taken, for the installer's screen.
+pub fn pairs(message: &Value, code: &str) -> Result<Option<Sender>, String> {
+    let text = message["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let code = code.to_ascii_uppercase();
+    if code.is_empty() || !text.contains(&code) {
+        return Ok(None);
+    }
+    let from = &message["from"];
+    let who = printable(from["first_name"].as_str().unwrap_or("someone"));
+    if message["chat"]["type"].as_str() != Some("private") {
+        return Err(format!("{who} sent the code in a group: ignored"));
+    }
+    if text.trim() != code {
+        return Err(format!(
+            "a message from {who} holds the code among other text: ignored (send the code alone)"
+        ));
+    }
+    if !message["forward_origin"].is_null() || !message["forward_date"].is_null() {
+        return Err(format!(
+            "{who} forwarded a message with the code: ignored (type or paste the code instead)"
+        ));
+    }
+    let Some(id) = from["id"].as_i64() else {
+        return Ok(None);
+    };
+    if from["is_bot"].as_bool() == Some(true) {
+        return Err(format!("the bot {who} sent the code: ignored"));
+    }
+    let name = [from["first_name"].as_str(), from["last_name"].as_str()]
+        .into_iter()
+        .flatten()
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let username = from["username"].as_str().map(printable).unwrap_or_default();
+    Ok(Some(Sender { id, name, username }))
+}
+
+/// A name as one line of plain text: control characters (tabs, line breaks, escapes) become
+/// spaces, so a name can neither split the installer's tab-separated answer nor drive its
+/// terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Reads the bot's updates until a message that [`pairs`] arrives; returns its sender. Updates
+/// read are confirmed (Telegram forgets them): the bot is not running yet, and the operator's
+/// `/start` and code need no answer.
 pub async fn wait_for_operator(
     api_url: &str,
     token: &str,
     code: &str,
     timeout_secs: u64,
-) -> Result<Option<(i64, String)>, TokenCheck> {
+) -> Result<Option<Sender>, TokenCheck> {
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(timeout_secs);
     let mut offset: Option<i64> = None;
@@ -237,31 +313,21 @@ pub async fn wait_for_operator(
             if let Some(id) = u["update_id"].as_i64() {
                 offset = Some(id + 1);
             }
-            let m = &u["message"];
-            let private = m["chat"]["type"].as_str() == Some("private");
-            let text = m["text"].as_str().unwrap_or_default();
-            if private
-                && text.contains(code)
-                && let Some(user) = m["from"]["id"].as_i64()
-            {
-                let name = [
-                    m["from"]["first_name"].as_str(),
-                    m["from"]["last_name"].as_str(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-                // Confirms what was read, so the bot does not answer the code later.
-                let _ = call(
-                    &http,
-                    api_url,
-                    token,
-                    "getUpdates",
-                    json!({ "offset": offset, "timeout": 0 }),
-                )
-                .await;
-                return Ok(Some((user, name)));
+            match pairs(&u["message"], code) {
+                Ok(None) => {}
+                Err(why) => eprintln!("{why}"),
+                Ok(Some(sender)) => {
+                    // Confirms what was read, so the bot does not answer the code later.
+                    let _ = call(
+                        &http,
+                        api_url,
+                        token,
+                        "getUpdates",
+                        json!({ "offset": offset, "timeout": 0 }),
+                    )
+                    .await;
+                    return Ok(Some(sender));
+                }
             }
         }
     }
@@ -282,5 +348,57 @@ mod tests {
         assert!(!looks_like_token("12:ab cd"));
         assert!(!looks_like_token(":abc"));
         assert!(!looks_like_token("12:"));
+    }
+
+    #[test]
+    fn only_the_code_alone_typed_in_a_private_chat_by_a_person_pairs() {
+        let code = "K7QXM2PA9RTD";
+        let message = |text: &str, extra: Value| {
+            let mut m = json!({
+                "text": text,
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": false, "first_name": "Al\tice", "last_name": "B",
+                         "username": "alice"},
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                m[k] = v.clone();
+            }
+            m
+        };
+        let alice = Sender {
+            id: 7,
+            name: "Al ice B".into(),
+            username: "alice".into(),
+        };
+        assert_eq!(
+            pairs(&message(code, json!({})), code),
+            Ok(Some(alice.clone()))
+        );
+        assert_eq!(
+            pairs(
+                &message(&format!(" {}\n", code.to_lowercase()), json!({})),
+                code
+            ),
+            Ok(Some(alice))
+        );
+        assert_eq!(pairs(&message("hello", json!({})), code), Ok(None));
+        assert_eq!(pairs(&message("", json!({})), ""), Ok(None));
+        let refused = |m: Value| pairs(&m, code).unwrap_err();
+        assert!(refused(message(&format!("x{code}y"), json!({}))).contains("among other text"));
+        assert!(
+            refused(message(
+                code,
+                json!({"forward_origin": {"type": "hidden_user"}})
+            ))
+            .contains("forwarded")
+        );
+        assert!(refused(message(code, json!({"forward_date": 1}))).contains("forwarded"));
+        assert!(
+            refused(message(code, json!({"chat": {"id": -1, "type": "group"}})))
+                .contains("in a group")
+        );
+        let mut bot = message(code, json!({}));
+        bot["from"]["is_bot"] = json!(true);
+        assert!(refused(bot).contains("the bot"));
     }
 }

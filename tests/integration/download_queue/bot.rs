@@ -4,7 +4,7 @@
 use botbox::{Runtime, config::ModuleSettings};
 use botbox_test_artifacts::DOWNLOAD_QUEUE;
 
-use super::peers::{Downloader, PATIENCE, file_bytes, wait};
+use super::peers::{Downloader, PATIENCE, REGISTRY_TOKEN, file_bytes, wait};
 use crate::support::*;
 
 pub const MODULE: &str = "download-queue";
@@ -14,7 +14,8 @@ pub fn carol() -> TestUser {
 }
 
 /// A bot with the module, its settings (`interval_secs` 1, backoff 1-2 s, carol an admin,
-/// the downloaders' host granted) overridden by `settings`, the operator's `http_private`
+/// the downloaders' host granted, [`REGISTRY_TOKEN`], links to 127.0.0.1 allowed: the file
+/// server) overridden by `settings`, the operator's `http_private`
 /// granting loopback (where the downloaders listen), and `tweak` for its other module settings. Returns the fake, the runtime and the module's gRPC URL.
 pub async fn start_bot(
     root: &std::path::Path,
@@ -35,6 +36,8 @@ pub async fn start_bot(
         ("max_attempts", "1000"),
         ("admins", "1003"),
         ("downloader_hosts", "127.0.0.1:*"),
+        ("registry_token", REGISTRY_TOKEN),
+        ("internal_link_hosts", "127.0.0.1"),
     ];
     for (key, value) in defaults.iter().chain(settings) {
         module

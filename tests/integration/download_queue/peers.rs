@@ -19,16 +19,41 @@ pub fn file_bytes(name: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Serves `/files/<name>` (see [`file_bytes`]) on 127.0.0.1; anything else is 404.
+/// The registry token the tests' bots set and their downloaders send.
+pub const REGISTRY_TOKEN: &str = "test-registry-token";
+
+/// Serves on 127.0.0.1: `/files/<name>` (see [`file_bytes`]); `/redirect/<name>`, a redirect
+/// to `/files/<name>`; `/to-metadata`, a redirect to a cloud metadata address; `/slow/<name>`,
+/// a body that trickles a byte every 100 ms without end. Anything else is 404.
 pub async fn file_server() -> SocketAddr {
-    let app =
-        axum::Router::new().route(
+    use axum::extract::Path as Name;
+    use axum::response::{IntoResponse as _, Redirect};
+    let app = axum::Router::new()
+        .route(
             "/files/{name}",
-            axum::routing::get(
-                |axum::extract::Path(name): axum::extract::Path<String>| async move {
-                    file_bytes(&name)
-                },
-            ),
+            axum::routing::get(|Name(name): Name<String>| async move { file_bytes(&name) }),
+        )
+        .route(
+            "/redirect/{name}",
+            axum::routing::get(|Name(name): Name<String>| async move {
+                Redirect::to(&format!("/files/{name}"))
+            }),
+        )
+        .route(
+            "/to-metadata",
+            axum::routing::get(|| async {
+                Redirect::to("http://169.254.169.254/latest/meta-data/")
+            }),
+        )
+        .route(
+            "/slow/{name}",
+            axum::routing::get(|| async {
+                let trickle = futures::stream::unfold((), |()| async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Some((Ok::<_, std::io::Error>(vec![b'.']), ()))
+                });
+                axum::body::Body::from_stream(trickle).into_response()
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,8 +107,14 @@ pub struct Downloader {
 
 impl Downloader {
     /// Starts downloader `name` with its files under `root/<name>/`, listening on a free port
-    /// (its address file says `127.0.0.1:0`), registering with `bot_url`.
+    /// (its address file says `127.0.0.1:0`), registering with `bot_url` and the tests'
+    /// [`REGISTRY_TOKEN`], downloading from 127.0.0.1 (the file server) as an allowed host.
     pub async fn start(root: &Path, name: &str, bot_url: &str) -> Self {
+        Self::start_with(root, name, bot_url, &[]).await
+    }
+
+    /// [`start`](Self::start) with these environment variables (its `DQ_*` settings) too.
+    pub async fn start_with(root: &Path, name: &str, bot_url: &str, env: &[(&str, &str)]) -> Self {
         let home = root.join(name);
         std::fs::create_dir_all(&home).unwrap();
         let address_file = home.join("address.toml");
@@ -100,6 +131,9 @@ impl Downloader {
             .arg("--address-file")
             .arg(&address_file)
             .env("DQ_LOG", "warn")
+            .env("DQ_TOKEN", REGISTRY_TOKEN)
+            .env("DQ_INTERNAL_HOSTS", "127.0.0.1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

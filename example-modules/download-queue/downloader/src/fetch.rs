@@ -1,9 +1,12 @@
 //! Downloading one link into `<dir>/<quality>/<file name>`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
+
+use crate::guard::Allowed;
 
 /// A finished download: where the file is, relative to the downloads folder, and its size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,23 +17,39 @@ pub struct Downloaded {
     pub bytes: u64,
 }
 
-/// Downloads `link` with `client` into `dir/<quality>/`, at most `max_bytes`. The file is
-/// written as `.<name>.part` and renamed when complete, so a file under its own name is always
-/// whole; an existing file of the same name is kept and the new one gets a numbered name.
+/// Downloads `link` with `client` (see [`crate::guard::client`]) into `dir/<quality>/`, at
+/// most `max_bytes`, within `total` (redirects, waiting and the body together). A link whose
+/// host is inside this network is refused unless `allowed`. The file is written as
+/// `.<name>.part` and renamed when complete, so a file under its own name is always whole; an
+/// existing file of the same name is kept and the new one gets a numbered name.
 ///
 /// Errors are messages for the user who queued the link (the module records them).
 pub async fn download(
     client: &reqwest::Client,
+    allowed: &Allowed,
     link: &str,
     dir: &Path,
     quality: &str,
     max_bytes: u64,
+    total: Duration,
 ) -> Result<Downloaded, String> {
     let quality = folder_name(quality)?;
-    let response = client
-        .get(link)
-        .send()
+    let url: reqwest::Url = link
+        .parse()
+        .map_err(|e| format!("{link:?} is not a link: {e}"))?;
+    allowed
+        .check_url(&url)
+        .map_err(|why| format!("refused: {why}"))?;
+    let deadline = tokio::time::Instant::now() + total;
+    let too_long = || {
+        format!(
+            "gave up after {} seconds, the time allowed for one download",
+            total.as_secs()
+        )
+    };
+    let response = tokio::time::timeout_at(deadline, client.get(url).send())
         .await
+        .map_err(|_| too_long())?
         .map_err(|e| format!("cannot fetch: {}", error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
@@ -50,8 +69,14 @@ pub async fn download(
         .map_err(|e| format!("cannot create {}: {e}", part.display()))?;
     let mut bytes = 0u64;
     let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    loop {
         let written = async {
+            let Some(chunk) = tokio::time::timeout_at(deadline, body.next())
+                .await
+                .map_err(|_| too_long())?
+            else {
+                return Ok(false);
+            };
             let chunk = chunk.map_err(|e| format!("download broke off: {}", error_chain(&e)))?;
             bytes += chunk.len() as u64;
             if bytes > max_bytes {
@@ -59,13 +84,18 @@ pub async fn download(
             }
             file.write_all(&chunk)
                 .await
-                .map_err(|e| format!("cannot write {}: {e}", part.display()))
+                .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+            Ok(true)
         }
         .await;
-        if let Err(error) = written {
-            drop(file);
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(error);
+        match written {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                drop(file);
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(error);
+            }
         }
     }
     file.sync_all()

@@ -11,6 +11,7 @@
 
 pub mod addresses;
 pub mod fetch;
+pub mod guard;
 pub mod journal;
 pub mod registrar;
 pub mod serve;

@@ -22,6 +22,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 
 /// Runs the downloader until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    settings.check()?;
     let journal = Journal::open(settings.journal.as_ref())?;
     std::fs::create_dir_all(&settings.dir)
         .with_context(|| format!("creating the downloads folder {}", settings.dir.display()))?;

@@ -8,9 +8,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tonic::{Request, Response, Status};
 
 use crate::Settings;
-use crate::fetch;
 use crate::journal::{Entry, Journal};
 use crate::proto::{DownloadReply, DownloadRequest, ReportRequest, downloader_server};
+use crate::{fetch, guard};
 
 /// How many finished job ids are remembered, so a job sent again is not downloaded twice.
 const REMEMBERED: usize = 10_000;
@@ -22,6 +22,8 @@ pub struct Shared {
     /// Where events are recorded.
     pub journal: Journal,
     client: reqwest::Client,
+    /// Internal hosts the operator allows downloads from.
+    allowed: guard::Allowed,
     addresses: RwLock<Vec<String>>,
     jobs: Mutex<Jobs>,
     permits: Semaphore,
@@ -43,18 +45,14 @@ impl Shared {
         journal: Journal,
         reports: mpsc::UnboundedSender<ReportRequest>,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!(
-                "download-queue-downloader/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .build()?;
+        let allowed = guard::Allowed::parse(&settings.internal_hosts);
+        let client = guard::client(&allowed)?;
         Ok(Self {
             permits: Semaphore::new(settings.max_parallel.max(1)),
             settings,
             journal,
             client,
+            allowed,
             addresses: RwLock::default(),
             jobs: Mutex::default(),
             reports,
@@ -144,7 +142,16 @@ impl Shared {
         let result = match self.permits.acquire().await {
             Ok(_permit) => {
                 let s = &self.settings;
-                fetch::download(&self.client, &job.link, &s.dir, &job.quality, s.max_bytes).await
+                fetch::download(
+                    &self.client,
+                    &self.allowed,
+                    &job.link,
+                    &s.dir,
+                    &job.quality,
+                    s.max_bytes,
+                    s.total_timeout(),
+                )
+                .await
             }
             Err(_) => Err("the downloader is shutting down".into()),
         };

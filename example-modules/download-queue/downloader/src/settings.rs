@@ -29,9 +29,19 @@ pub struct Settings {
     /// Where files go: `<dir>/<quality>/<file name>`.
     #[arg(long, env = "DQ_DIR", default_value = "downloads")]
     pub dir: PathBuf,
-    /// The module's `registry_token` setting, when the operator set one.
-    #[arg(long, env = "DQ_TOKEN", default_value = "", hide_env_values = true)]
+    /// The module's `registry_token` setting (required: the module accepts no downloader
+    /// without it).
+    #[arg(long, env = "DQ_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Hosts inside this network that links may still name (comma-separated, as written in
+    /// links or as addresses: `127.0.0.1,nas.lan`). Any other link, redirect or name that
+    /// resolves to a loopback, private, link-local (cloud metadata) or other internal
+    /// address is refused.
+    #[arg(long, env = "DQ_INTERNAL_HOSTS", default_value = "")]
+    pub internal_hosts: String,
+    /// Seconds one download may take in all (redirects, waiting and the body); then it fails.
+    #[arg(long, env = "DQ_TIMEOUT_SECS", default_value_t = 3600)]
+    pub timeout_secs: u64,
     /// Seconds between registrations while nothing changes (so a bot that lost its records,
     /// or restarted with new data, learns of this downloader again).
     #[arg(long, env = "DQ_REGISTER_EVERY", default_value_t = 60)]
@@ -55,6 +65,22 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The time one download may take, at least one second.
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+
+    /// Refuses settings the downloader cannot work with; the error names the flag.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.token.trim().is_empty() {
+            anyhow::bail!(
+                "--token (DQ_TOKEN) is empty: give the download-queue module's registry_token \
+                 (the module accepts no downloader without one)"
+            );
+        }
+        Ok(())
+    }
+
     /// The interval between registrations, at least one second.
     pub fn register_interval(&self) -> Duration {
         Duration::from_secs(self.register_every.max(1))
