@@ -6,6 +6,8 @@ mod support;
 
 mod admin_token;
 mod authoring;
+mod backup_chat;
+mod backups;
 mod bot_api;
 mod broadcast;
 mod clicker;
