@@ -20,8 +20,14 @@
 //! file before it (header, compressed body and the two counts), and the closing magic
 //! `BBK-DONE`, whose absence marks a file that was cut short. The checksum catches damage and
 //! truncation; it does not authenticate: anyone who can write the file can also recompute it.
+//! A record's key is at most [`MAX_RECORD_KEY`] bytes and its value at most [`MAX_RECORD_VALUE`].
+//!
+//! With `backup.encrypt_to` or `backup.passphrase_file`, the whole file is sealed in the age
+//! format ([`crypt`]); restoring opens it with the keys given before anything else.
 
+pub mod crypt;
 mod format;
+pub mod newest;
 pub(crate) mod schedule;
 pub mod telegram;
 mod types;
@@ -38,6 +44,8 @@ use std::{
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
 use crate::{Error, Result};
+pub use crypt::{Keys, Seal};
+pub use format::{MAX_RECORD_KEY, MAX_RECORD_VALUE};
 
 /// The Bot API's size limit for a document sent by a bot; larger snapshots go in [`split`] parts.
 pub const TELEGRAM_UPLOAD_LIMIT: usize = 50 * 1000 * 1000;
@@ -73,7 +81,12 @@ pub fn write_snapshot(db: &Database, out: impl Write) -> Result<SnapshotInfo> {
 ///
 /// Any truncation or alteration is an error that says what is wrong.
 pub fn verify(input: impl Read) -> Result<SnapshotInfo> {
-    format::read(input, None)
+    verify_with(input, &Keys::none())
+}
+
+/// [`verify`] for a snapshot that may be sealed: opened with `keys` first.
+pub fn verify_with(input: impl Read, keys: &Keys) -> Result<SnapshotInfo> {
+    format::read(crypt::open(input, keys)?, None)
 }
 
 /// Replaces the database in `data_dir` with the snapshot read from `input`.
@@ -84,6 +97,22 @@ pub fn verify(input: impl Read) -> Result<SnapshotInfo> {
 /// is created if it does not exist (restoring onto a blank machine). The runtime must be
 /// stopped; if it still holds the database this is an error and nothing changes.
 pub fn restore(input: impl Read, data_dir: &Path) -> Result<SnapshotInfo> {
+    restore_with(input, data_dir, &Keys::none(), None)
+}
+
+/// [`restore`] of a snapshot that may be sealed (opened with `keys`), and that must be the one
+/// whose checksum is `expect_sha256` when that is given (a manifest's).
+///
+/// The file is read twice: first its framing and checksum are checked while it is spooled to
+/// disk, without decompressing anything; only then is the body decompressed, record by record
+/// (each capped, see [`MAX_RECORD_VALUE`]), into the new database file.
+pub fn restore_with(
+    input: impl Read,
+    data_dir: &Path,
+    keys: &Keys,
+    expect_sha256: Option<&str>,
+) -> Result<SnapshotInfo> {
+    let input = crypt::open(input, keys)?;
     std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
     let current = data_dir.join("botbox.redb");
     let restoring = data_dir.join("botbox.redb.restoring");
@@ -102,17 +131,28 @@ pub fn restore(input: impl Read, data_dir: &Path) -> Result<SnapshotInfo> {
             input,
             copy: BufWriter::new(spool.as_file_mut()),
         };
-        let info = format::read(&mut tee, None)?;
+        let info = format::check_sum(&mut tee)?;
         tee.copy.flush().map_err(|e| Error::io(&spool_path, e))?;
         info
     };
+    if let Some(expected) = expect_sha256
+        && expected != info.sha256
+    {
+        return Err(Error::Backup(format!(
+            "the snapshot's checksum is {}, not the {expected} its manifest names; nothing was restored",
+            info.sha256
+        )));
+    }
     spool.rewind().map_err(|e| Error::io(&spool_path, e))?;
 
     remove_if_present(&restoring)?;
-    if let Err(e) = build(BufReader::new(spool.as_file()), &restoring) {
-        let _ = std::fs::remove_file(&restoring);
-        return Err(e);
-    }
+    let info = match build(BufReader::new(spool.as_file()), &restoring) {
+        Ok(info) => info,
+        Err(e) => {
+            let _ = std::fs::remove_file(&restoring);
+            return Err(e);
+        }
+    };
 
     if current.exists() {
         remove_if_present(&before)?;
@@ -144,11 +184,17 @@ pub fn backup_file_name(unix: u64) -> String {
     format!("botbox-{unix}.bbk")
 }
 
-/// Writes a snapshot of `db` into `dir` as [`backup_file_name`] of its creation time.
+/// Writes a snapshot of `db` into `dir` as [`backup_file_name`] of its creation time, sealed
+/// with `seal` (see [`crypt`]).
 ///
 /// The file appears under that name only once it is complete and on disk, so a crash mid-way
-/// leaves at most a `*.bbk.part` file, which [`prune_backups`] ignores.
-pub fn write_backup_file(db: &Database, dir: &Path) -> Result<(PathBuf, SnapshotInfo)> {
+/// leaves at most a `*.bbk.part` file, which [`prune_backups`] ignores. It is private (0600):
+/// a snapshot holds every module's data.
+pub fn write_backup_file(
+    db: &Database,
+    dir: &Path,
+    seal: &Seal,
+) -> Result<(PathBuf, SnapshotInfo)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let part = tempfile::Builder::new()
         .prefix("botbox-")
@@ -156,9 +202,11 @@ pub fn write_backup_file(db: &Database, dir: &Path) -> Result<(PathBuf, Snapshot
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     let info = {
-        let mut out = BufWriter::new(part.as_file());
+        let mut out = seal.wrap(BufWriter::new(part.as_file()))?;
         let info = write_snapshot(db, &mut out)?;
-        out.flush().map_err(|e| Error::io(part.path(), e))?;
+        out.finish()
+            .and_then(|mut w| w.flush())
+            .map_err(|e| Error::io(part.path(), e))?;
         info
     };
     part.as_file()
@@ -215,12 +263,12 @@ fn backup_time(name: &str) -> Option<u64> {
 }
 
 /// Loads a verified snapshot into a new database file at `path`.
-fn build(input: impl Read, path: &Path) -> Result<()> {
+fn build(input: impl Read, path: &Path) -> Result<SnapshotInfo> {
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
-    format::read(input, Some(&txn))?;
+    let info = format::read(input, Some(&txn))?;
     txn.commit()?;
-    Ok(())
+    Ok(info)
 }
 
 /// Opens the current database read-only, if there is one, to hold a lock that keeps a runtime

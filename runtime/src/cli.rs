@@ -85,6 +85,18 @@ enum Command {
         /// only the token, `backup.telegram_chat_id` and `data_dir`).
         #[arg(long, conflicts_with = "file")]
         from_telegram: bool,
+        /// The age identity file (`age-keygen` output) for a snapshot encrypted to
+        /// `backup.encrypt_to`.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// A file whose first line is the passphrase of a snapshot encrypted with
+        /// `backup.passphrase_file`.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Restore the pinned manifest even if it is older than the newest backup this bot
+        /// sent or restored (someone may have pinned an old one again).
+        #[arg(long, requires = "from_telegram")]
+        allow_older: bool,
     },
     /// Checks the configuration, the token, the data directory, the modules and the connection
     /// to the Bot API, and says in plain words what is wrong (exit status 1 when something is).
@@ -183,18 +195,24 @@ pub fn main() -> anyhow::Result<()> {
                 telegram,
             } => {
                 let config = load_config(config)?;
-                let (path, info) = backup::backup(&config, out).await?;
+                let written = backup::backup(&config, out).await?;
                 if telegram {
-                    let parts = backup::send_to_telegram(&config, &path).await?;
-                    println!("sent to the operators' chat in {parts} part(s)");
+                    backup::send_to_telegram(&config, &written).await?;
+                    println!("sent to the operators' chat");
                 }
+                let info = &written.info;
                 println!(
-                    "wrote {} ({} records in {} tables, {} bytes, sha256 {})",
-                    path.display(),
+                    "wrote {} ({} records in {} tables, {} bytes, sha256 {}{})",
+                    written.path.display(),
                     info.records,
                     info.tables,
-                    info.bytes,
-                    info.sha256
+                    written.bytes.len(),
+                    info.sha256,
+                    if written.encrypted {
+                        ", encrypted with age"
+                    } else {
+                        ", not encrypted"
+                    }
                 );
                 Ok(())
             }
@@ -202,15 +220,28 @@ pub fn main() -> anyhow::Result<()> {
                 config,
                 file,
                 from_telegram,
+                identity,
+                passphrase_file,
+                allow_older,
             } => {
                 let config = load_config(config)?;
+                let keys = crate::backup::Keys::from_files(
+                    identity.as_deref(),
+                    passphrase_file.as_deref(),
+                )?;
                 let (info, from) = match file {
                     Some(file) if !from_telegram => (
-                        restore::restore(&config, &file)?,
+                        restore::restore(&config, &file, &keys)?,
                         file.display().to_string(),
                     ),
                     _ => (
-                        restore::restore_from_telegram(&config).await?,
+                        restore::restore_from_telegram(
+                            &config,
+                            &keys,
+                            allow_older,
+                            &mut std::io::stdout(),
+                        )
+                        .await?,
                         "the operators' Telegram chat".to_string(),
                     ),
                 };

@@ -78,6 +78,13 @@ pub struct BackupConfig {
     pub telegram_chat_id: Option<i64>,
     /// The largest document part sent to Telegram (at most 20 MB, what a bot may download).
     pub telegram_part_bytes: usize,
+    /// age public keys (`age1…`, from `age-keygen`) to encrypt every snapshot to: scheduled
+    /// ones, `botbox backup` and those sent to Telegram. Restoring needs a matching identity
+    /// file (`botbox restore --identity FILE`), which the operator keeps off the server.
+    pub encrypt_to: Vec<String>,
+    /// A file whose first line is a passphrase to encrypt every snapshot with instead (age's
+    /// scrypt mode; not together with `encrypt_to`). Restoring needs `--passphrase-file`.
+    pub passphrase_file: Option<PathBuf>,
 }
 
 impl Default for BackupConfig {
@@ -88,6 +95,8 @@ impl Default for BackupConfig {
             dir: PathBuf::new(),
             telegram_chat_id: None,
             telegram_part_bytes: 20_000_000,
+            encrypt_to: Vec::new(),
+            passphrase_file: None,
         }
     }
 }

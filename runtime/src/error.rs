@@ -72,6 +72,11 @@ pub enum Error {
     #[error("a background task failed: {0}")]
     Join(String),
 
+    /// A backup was refused: it is encrypted and no key (or the wrong key) was given, or it is
+    /// older than the newest one this bot knows of. Nothing was replaced.
+    #[error("backup: {0}")]
+    Backup(String),
+
     /// The runtime is shutting down and no longer accepts work.
     #[error("the runtime is shutting down")]
     ShuttingDown,

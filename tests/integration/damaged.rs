@@ -21,7 +21,10 @@ async fn a_truncated_database_is_named_with_the_newest_backup_and_left_as_it_is(
     send_expecting(&fake, &alice, "/start", "").await;
     send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     let config = botbox::Config::load(Some(&config_file)).unwrap();
-    let (backup, _) = botbox::cli::backup::backup(&config, None).await.unwrap();
+    let backup = botbox::cli::backup::backup(&config, None)
+        .await
+        .unwrap()
+        .path;
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
 

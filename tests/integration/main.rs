@@ -7,6 +7,8 @@ mod support;
 mod admin_token;
 mod approval;
 mod authoring;
+mod backup_chat;
+mod backups;
 mod bot_api;
 mod broadcast;
 mod clicker;

@@ -6,7 +6,11 @@ use crate::support::*;
 use botbox_test_artifacts::CLICKER;
 
 /// Runs the real binary with `args` against the data in `root`; returns (success, stdout, stderr).
-async fn botbox(root: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub(crate) async fn botbox(
+    root: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
         .args(args)
@@ -35,7 +39,7 @@ async fn botbox(root: &Path, args: &[&str], stdin: Option<&str>) -> (bool, Strin
     )
 }
 
-async fn register(fake: &FakeBotApi, user: &TestUser, clicks: u32) {
+pub(crate) async fn register(fake: &FakeBotApi, user: &TestUser, clicks: u32) {
     fake.send_text(user, "/start");
     for _ in 0..clicks {
         fake.send_text(user, "Click");

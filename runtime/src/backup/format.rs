@@ -26,6 +26,16 @@ const TAG_END: u8 = b'E';
 const LEVEL: i32 = 1;
 /// A bound on table and type names, so that a damaged length cannot ask for gigabytes.
 const MAX_NAME: u32 = 64 * 1024;
+/// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
+/// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
+/// keeps at or under this.
+pub const MAX_RECORD_KEY: u32 = 64 << 10;
+/// The longest value a record may have: the largest thing the store holds is a queued file's
+/// bytes (at most 50 MiB, `sandbox/host/bot_api/checks.rs`); a module's values are at most
+/// `sandbox.max_value_bytes` (1 MiB by default), which the configuration keeps at or under this.
+/// A length a record declares is checked against these before anything is read for it, so a
+/// small crafted file cannot make a restore allocate gigabytes.
+pub const MAX_RECORD_VALUE: u32 = 64 << 20;
 
 /// The error for a snapshot that is not what it should be.
 pub(super) fn bad(what: impl std::fmt::Display) -> Error {
@@ -78,6 +88,17 @@ impl<W: Write> Writer<W> {
     }
 
     pub(super) fn record(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        for (what, len, max) in [
+            ("key", key.len(), MAX_RECORD_KEY),
+            ("value", value.len(), MAX_RECORD_VALUE),
+        ] {
+            if len > max as usize {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a record's {what} of {len} bytes: a snapshot holds at most {max}"),
+                ));
+            }
+        }
         self.records += 1;
         self.body.write_all(&[TAG_RECORD])?;
         put_bytes(&mut self.body, key)?;
@@ -176,8 +197,8 @@ impl<R: Read> Body<R> {
                 value_type: self.string()?,
             })),
             TAG_RECORD => {
-                self.bytes(key, u32::MAX)?;
-                self.bytes(value, u32::MAX)?;
+                self.bytes(key, MAX_RECORD_KEY, "record key")?;
+                self.bytes(value, MAX_RECORD_VALUE, "record value")?;
                 Ok(Item::Record)
             }
             TAG_END => Ok(Item::End),
@@ -187,16 +208,19 @@ impl<R: Read> Body<R> {
 
     fn string(&mut self) -> Result<String> {
         let mut buf = Vec::new();
-        self.bytes(&mut buf, MAX_NAME)?;
+        self.bytes(&mut buf, MAX_NAME, "table or type name")?;
         String::from_utf8(buf).map_err(|_| bad("a table or type name is not UTF-8"))
     }
 
-    fn bytes(&mut self, buf: &mut Vec<u8>, max: u32) -> Result<()> {
+    fn bytes(&mut self, buf: &mut Vec<u8>, max: u32, what: &str) -> Result<()> {
         let mut len = [0; 4];
         self.0.read_exact(&mut len).map_err(body_error)?;
         let len = u32::from_le_bytes(len);
         if len > max {
-            return Err(bad(format!("a name of {len} bytes")));
+            return Err(bad(format!(
+                "a {what} of {len} bytes, more than a snapshot may hold ({max} bytes); \
+                 the file is damaged or crafted"
+            )));
         }
         buf.clear();
         // `take` grows the buffer as data arrives, so a damaged length cannot allocate much.
@@ -219,13 +243,10 @@ fn body_error(e: io::Error) -> Error {
     }
 }
 
-/// Reads and checks a snapshot; with `sink`, also copies its tables into that transaction.
-///
-/// Damage is reported in this order, most telling first: not a snapshot, wrong version,
-/// truncated, checksum mismatch, then whatever the body itself got wrong.
-pub(super) fn read(mut input: impl Read, sink: Option<&WriteTransaction>) -> Result<SnapshotInfo> {
+/// Reads the header: the creation time.
+fn read_header(input: &mut impl Read) -> Result<([u8; HEADER_LEN], u64)> {
     let mut header = [0; HEADER_LEN];
-    let got = read_full(&mut input, &mut header).map_err(input_error)?;
+    let got = read_full(input, &mut header).map_err(input_error)?;
     let magic_len = got.min(MAGIC.len());
     if header[..magic_len] != MAGIC[..magic_len] {
         return Err(bad(format!(
@@ -246,21 +267,32 @@ pub(super) fn read(mut input: impl Read, sink: Option<&WriteTransaction>) -> Res
         )));
     }
     let created = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+    Ok((header, created))
+}
 
+fn hold_back<R: Read>(inner: R, header: &[u8]) -> HoldBack<R> {
     let mut hasher = Sha256::new();
     hasher.update(header);
-    let mut rest = HoldBack {
-        inner: input,
+    HoldBack {
+        inner,
         buf: Vec::new(),
         start: 0,
         eof: false,
         hasher,
         passed: 0,
-    };
-    let body = read_body(&mut rest, sink);
-    let passed_in_body = rest.passed;
-    io::copy(&mut rest, &mut io::sink()).map_err(input_error)?;
-    let after_body = rest.passed - passed_in_body;
+    }
+}
+
+/// What the trailer says, once it is found and the checksum matches.
+struct Trailer {
+    tables: u64,
+    records: u64,
+    size: u64,
+    sha256: String,
+}
+
+/// Checks the trailer that `rest` held back against the checksum of what it passed on.
+fn check_trailer(rest: HoldBack<impl Read>) -> Result<Trailer> {
     let HoldBack {
         mut hasher,
         buf,
@@ -284,25 +316,62 @@ pub(super) fn read(mut input: impl Read, sink: Option<&WriteTransaction>) -> Res
             hex::encode(sha)
         )));
     }
+    let count = |at: usize| u64::from_le_bytes(trailer[at..at + 8].try_into().expect("8 bytes"));
+    Ok(Trailer {
+        tables: count(0),
+        records: count(8),
+        size,
+        sha256: hex::encode(sha),
+    })
+}
+
+/// Checks a snapshot's framing and checksum without decompressing anything: the first pass of
+/// a restore, so that a damaged file is refused before its body is expanded.
+pub(super) fn check_sum(mut input: impl Read) -> Result<SnapshotInfo> {
+    let (header, created) = read_header(&mut input)?;
+    let mut rest = hold_back(input, &header);
+    io::copy(&mut rest, &mut io::sink()).map_err(input_error)?;
+    let t = check_trailer(rest)?;
+    Ok(SnapshotInfo {
+        tables: t.tables,
+        records: t.records,
+        bytes: t.size,
+        sha256: t.sha256,
+        created,
+    })
+}
+
+/// Reads and checks a snapshot; with `sink`, also copies its tables into that transaction.
+///
+/// Damage is reported in this order, most telling first: not a snapshot, wrong version,
+/// truncated, checksum mismatch, then whatever the body itself got wrong. The body is
+/// decompressed as it is read, a record at a time, each no longer than [`MAX_RECORD_KEY`] and
+/// [`MAX_RECORD_VALUE`]: memory stays bounded whatever the file declares.
+pub(super) fn read(mut input: impl Read, sink: Option<&WriteTransaction>) -> Result<SnapshotInfo> {
+    let (header, created) = read_header(&mut input)?;
+    let mut rest = hold_back(input, &header);
+    let body = read_body(&mut rest, sink);
+    let passed_in_body = rest.passed;
+    io::copy(&mut rest, &mut io::sink()).map_err(input_error)?;
+    let after_body = rest.passed - passed_in_body;
+    let t = check_trailer(rest)?;
     let (tables, records, unread) = body?;
     if unread > 0 || after_body > 0 {
         return Err(bad(
             "unexpected data between the compressed body and the trailer",
         ));
     }
-    let count = |at: usize| u64::from_le_bytes(trailer[at..at + 8].try_into().expect("8 bytes"));
-    if (tables, records) != (count(0), count(8)) {
+    if (tables, records) != (t.tables, t.records) {
         return Err(bad(format!(
             "the trailer counts {} tables and {} records, the body holds {tables} and {records}",
-            count(0),
-            count(8)
+            t.tables, t.records
         )));
     }
     Ok(SnapshotInfo {
         tables,
         records,
-        bytes: size,
-        sha256: hex::encode(sha),
+        bytes: t.size,
+        sha256: t.sha256,
         created,
     })
 }
@@ -381,7 +450,7 @@ impl<R: Read> Read for HoldBack<R> {
 }
 
 /// Reads until `buf` is full or the input ends; how much was read.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match read_retrying(input, &mut buf[got..])? {

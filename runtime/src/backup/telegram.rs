@@ -19,6 +19,8 @@ use teloxide_core::{
     types::{ChatId, FileId, InputFile},
 };
 
+use sha2::{Digest, Sha256};
+
 use super::SnapshotInfo;
 use crate::{Error, Result};
 
@@ -41,6 +43,20 @@ pub struct Manifest {
     pub sha256: String,
     /// The file ids of its parts, in order.
     pub parts: Vec<String>,
+    /// How many tables and records it holds (0 in manifests of older botbox versions).
+    #[serde(default)]
+    pub tables: u64,
+    /// See `tables`.
+    #[serde(default)]
+    pub records: u64,
+    /// Whether the parts are sealed with age (`backup.encrypt_to` or `backup.passphrase_file`).
+    #[serde(default)]
+    pub encrypted: bool,
+    /// The SHA-256, hex, of the bytes sent (the sealed file when encrypted): checked as soon as
+    /// the parts are joined, before anything is decrypted or decompressed. Absent from manifests
+    /// of older botbox versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_sha256: Option<String>,
 }
 
 /// Runs a Bot API request, waiting out 429s (the operators' chat has Telegram's per-chat limit
@@ -70,8 +86,8 @@ fn telegram(e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("backup in Telegram: {e}"))
 }
 
-/// Sends `snapshot` to `chat_id` in parts of at most `part_bytes`, then pins its manifest.
-/// Returns the manifest.
+/// Sends `snapshot` (a snapshot file, sealed or not; `info` describes the plain one) to
+/// `chat_id` in parts of at most `part_bytes`, then pins its manifest. Returns the manifest.
 pub async fn send(
     bot: &Bot,
     chat_id: i64,
@@ -107,6 +123,10 @@ pub async fn send(
         bytes: snapshot.len() as u64,
         sha256: info.sha256.clone(),
         parts: ids,
+        tables: info.tables,
+        records: info.records,
+        encrypted: super::crypt::is_sealed(snapshot),
+        sent_sha256: Some(hex::encode(Sha256::digest(snapshot))),
     };
     let text = format!(
         "{HEADER}\n{}",
@@ -155,6 +175,15 @@ pub async fn fetch(bot: &Bot, chat_id: i64) -> Result<(Manifest, Vec<u8>)> {
             snapshot.len(),
             manifest.bytes
         )));
+    }
+    if let Some(expected) = &manifest.sent_sha256 {
+        let got = hex::encode(Sha256::digest(&snapshot));
+        if &got != expected {
+            return Err(telegram(format!(
+                "the parts' SHA-256 is {got}, the manifest says {expected}: a part was replaced \
+                 or damaged; nothing was restored"
+            )));
+        }
     }
     Ok((manifest, snapshot))
 }

@@ -376,9 +376,11 @@ fn a_backup_file_is_named_by_its_time_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample(&dir.path().join("data"));
     let backups = dir.path().join("backups");
-    let (path, info) = write_backup_file(db.raw(), &backups).unwrap();
+    let (path, info) = write_backup_file(db.raw(), &backups, &Seal::Plain).unwrap();
     assert_eq!(path, backups.join(backup_file_name(info.created)));
     assert_eq!(listing(&backups), [backup_file_name(info.created)]);
     let file = std::fs::File::open(&path).unwrap();
     assert_eq!(verify(std::io::BufReader::new(file)).unwrap(), info);
 }
+
+mod sealed;

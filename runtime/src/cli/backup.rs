@@ -7,12 +7,22 @@ use anyhow::Context;
 use super::target::{Target, call, target};
 use crate::Config;
 
+/// A snapshot written by `botbox backup`.
+pub struct Written {
+    /// Where.
+    pub path: PathBuf,
+    /// What the plain snapshot holds.
+    pub info: crate::backup::SnapshotInfo,
+    /// The file's bytes: sealed when `backup.encrypt_to` or `backup.passphrase_file` is set.
+    pub bytes: Vec<u8>,
+    /// Whether they are sealed.
+    pub encrypted: bool,
+}
+
 /// Runs `botbox backup`: writes a snapshot to `out_file` (default
-/// `<data_dir>/backups/botbox-<unix time>.bbk`) and returns its path.
-pub async fn backup(
-    config: &Config,
-    out_file: Option<PathBuf>,
-) -> anyhow::Result<(PathBuf, crate::backup::SnapshotInfo)> {
+/// `<data_dir>/backups/botbox-<unix time>.bbk`), sealed as the configuration asks.
+pub async fn backup(config: &Config, out_file: Option<PathBuf>) -> anyhow::Result<Written> {
+    let seal = crate::backup::Seal::from_config(&config.backup)?;
     let path = out_file.unwrap_or_else(|| {
         let now = crate::clock::unix_secs();
         config
@@ -40,8 +50,15 @@ pub async fn backup(
         }
     };
     let info = crate::backup::verify(bytes.as_slice()).context("the snapshot does not verify")?;
+    let encrypted = seal.is_on();
+    let bytes = seal.seal(bytes)?;
     write_whole(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok((path, info))
+    Ok(Written {
+        path,
+        info,
+        bytes,
+        encrypted,
+    })
 }
 
 /// Writes `bytes` to `path` whole or not at all: into a private temporary file beside it
@@ -62,18 +79,14 @@ fn write_whole(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends a snapshot file to the operators' chat (`botbox backup --telegram`).
-pub async fn send_to_telegram(config: &Config, path: &std::path::Path) -> anyhow::Result<usize> {
+/// Sends a snapshot written by [`backup`] to the operators' chat (`botbox backup --telegram`).
+pub async fn send_to_telegram(config: &Config, written: &Written) -> anyhow::Result<()> {
     let chat = config
         .backup
         .telegram_chat_id
         .context("set backup.telegram_chat_id: the operators' chat")?;
     let url = reqwest::Url::parse(&config.telegram.api_url).context("telegram.api_url")?;
     let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
-    let bytes = std::fs::read(path)?;
-    let info = crate::backup::verify(bytes.as_slice())?;
-    let m =
-        crate::backup::telegram::send(&bot, chat, &bytes, &info, config.backup.telegram_part_bytes)
-            .await?;
-    Ok(m.parts.len())
+    crate::backup::schedule::send(&bot, config, chat, &written.bytes, &written.info).await?;
+    Ok(())
 }

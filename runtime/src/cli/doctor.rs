@@ -10,6 +10,7 @@ use std::{
 
 use crate::Config;
 
+mod backups;
 mod kinds;
 mod space;
 
@@ -27,6 +28,7 @@ pub fn config_path(given: Option<PathBuf>) -> Option<PathBuf> {
 struct Report<'a, W: Write> {
     out: &'a mut W,
     problems: usize,
+    warnings: usize,
 }
 
 impl<W: Write> Report<'_, W> {
@@ -35,6 +37,14 @@ impl<W: Write> Report<'_, W> {
     }
     fn note(&mut self, what: &str) {
         let _ = writeln!(self.out, "  note     {what}");
+    }
+    /// A risk the operator should know of, which does not stop the bot (not counted as a problem).
+    fn warn(&mut self, what: &str, fix: &str) {
+        self.warnings += 1;
+        let _ = writeln!(self.out, "  WARNING  {what}");
+        if !fix.is_empty() {
+            let _ = writeln!(self.out, "           {fix}");
+        }
     }
     fn problem(&mut self, what: &str, fix: &str) {
         self.problems += 1;
@@ -47,7 +57,11 @@ impl<W: Write> Report<'_, W> {
 
 /// Runs every check, writing one line per finding to `out`; returns how many problems it found.
 pub async fn run(config: Option<PathBuf>, out: &mut impl Write) -> anyhow::Result<usize> {
-    let mut r = Report { out, problems: 0 };
+    let mut r = Report {
+        out,
+        problems: 0,
+        warnings: 0,
+    };
     let path = config_path(config);
     let _ = writeln!(r.out, "botbox doctor");
     let config = match check_config(&mut r, path.as_deref()) {
@@ -57,7 +71,8 @@ pub async fn run(config: Option<PathBuf>, out: &mut impl Write) -> anyhow::Resul
             return Ok(r.problems);
         }
     };
-    check_telegram(&mut r, &config).await;
+    let token_works = check_telegram(&mut r, &config).await;
+    backups::check(&mut r, &config, token_works).await;
     let running = check_data_dir(&mut r, &config).await;
     check_modules(&mut r, &config).await;
     if running {
@@ -69,6 +84,11 @@ pub async fn run(config: Option<PathBuf>, out: &mut impl Write) -> anyhow::Resul
 
 fn summary<W: Write>(r: &mut Report<'_, W>) {
     let _ = match r.problems {
+        0 if r.warnings > 0 => writeln!(
+            r.out,
+            "No problems found; {} warning(s) above to read.",
+            r.warnings
+        ),
         0 => writeln!(r.out, "Everything looks right."),
         1 => writeln!(r.out, "1 problem found."),
         n => writeln!(r.out, "{n} problems found."),
@@ -111,7 +131,8 @@ fn check_config<W: Write>(r: &mut Report<'_, W>, path: Option<&Path>) -> Option<
     Some(config)
 }
 
-async fn check_telegram<W: Write>(r: &mut Report<'_, W>, config: &Config) {
+/// Returns whether the token works.
+async fn check_telegram<W: Write>(r: &mut Report<'_, W>, config: &Config) -> bool {
     let api = &config.telegram.api_url;
     if config.telegram.token.is_empty() {
         r.problem(
@@ -121,21 +142,26 @@ async fn check_telegram<W: Write>(r: &mut Report<'_, W>, config: &Config) {
                 crate::cli::setup::WHERE_TOKENS_COME_FROM
             ),
         );
-        return;
+        return false;
     }
     match crate::cli::setup::check_token(api, config.telegram.token.expose()).await {
         crate::cli::setup::TokenCheck::Valid(name) => {
             r.ok(&format!("the Bot API at {api} answers"));
             r.ok(&format!("the token works: the bot is @{name}"));
+            true
         }
         crate::cli::setup::TokenCheck::Wrong(why) => {
             r.ok(&format!("the Bot API at {api} answers"));
             r.problem("the bot token is wrong", &why);
+            false
         }
-        crate::cli::setup::TokenCheck::Unreachable(why) => r.problem(
-            &why,
-            "check the server's internet connection and DNS (ping api.telegram.org), a firewall or proxy, and telegram.api_url",
-        ),
+        crate::cli::setup::TokenCheck::Unreachable(why) => {
+            r.problem(
+                &why,
+                "check the server's internet connection and DNS (ping api.telegram.org), a firewall or proxy, and telegram.api_url",
+            );
+            false
+        }
     }
 }
 

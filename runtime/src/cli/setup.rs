@@ -47,7 +47,7 @@ pub enum TokenCheck {
 /// How to get a token, for messages.
 pub const WHERE_TOKENS_COME_FROM: &str = "In Telegram, open @BotFather, send /mybots, choose your bot and press \"API Token\" (or send /newbot to make a new bot); copy the whole token, like 123456789:AAHk3...";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(40))
         .build()
@@ -86,7 +86,7 @@ fn chain(e: reqwest::Error) -> String {
 }
 
 /// Calls a Bot API method; `Err` carries a [`TokenCheck`] saying what went wrong.
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     api_url: &str,
     token: &str,

@@ -89,3 +89,35 @@ fn settings_that_would_stop_delivery_or_a_shard_are_refused_with_their_name() {
 
     assert!(base().validate().is_ok(), "the defaults are valid");
 }
+
+#[test]
+fn backup_encryption_settings_are_checked_at_start() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("1:x");
+    c.backup.encrypt_to = vec!["age1notakey".into()];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("is not an age public key"), "{e}");
+    c.backup.encrypt_to = vec![age::x25519::Identity::generate().to_public().to_string()];
+    c.validate().unwrap();
+    c.backup.passphrase_file = Some("/nonexistent/passphrase".into());
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("cannot both be set"), "{e}");
+    c.backup.encrypt_to.clear();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("backup.passphrase_file") && e.contains("/nonexistent/passphrase"),
+        "{e}"
+    );
+}
+
+#[test]
+fn kv_limits_stay_within_what_a_backup_holds() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("1:x");
+    c.sandbox.max_value_bytes = (64 << 20) + 1;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("`sandbox.max_value_bytes` may be at most 67108864"),
+        "{e}"
+    );
+}

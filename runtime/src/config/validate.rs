@@ -91,6 +91,29 @@ impl Config {
                 "`backup.telegram_part_bytes` must be 1..=20000000 (bots download at most 20 MB)",
             );
         }
+        // Also reads the passphrase file, so that a missing one stops the start, not a backup.
+        crate::backup::Seal::from_config(&self.backup).map_err(|e| match e {
+            Error::Config(m) => Error::Config(m),
+            other => Error::Config(format!("`backup.passphrase_file`: {other}")),
+        })?;
+        for (name, value, max) in [
+            (
+                "sandbox.max_key_bytes",
+                self.sandbox.max_key_bytes,
+                crate::backup::MAX_RECORD_KEY,
+            ),
+            (
+                "sandbox.max_value_bytes",
+                self.sandbox.max_value_bytes,
+                crate::backup::MAX_RECORD_VALUE,
+            ),
+        ] {
+            if value > max as usize {
+                return Err(Error::Config(format!(
+                    "`{name}` may be at most {max}: a backup holds no longer record"
+                )));
+            }
+        }
         if self.backup.keep == 0 {
             return bad(
                 "`backup.keep` must be at least 1 (0 would delete each backup as soon as it is made; set `backup.interval_secs = 0` for no scheduled backups)",

@@ -75,6 +75,7 @@ mod tests {
         let mut r = Report {
             out: &mut out,
             problems: 0,
+            warnings: 0,
         };
         judge(&mut r, "/data", &s);
         String::from_utf8(out).unwrap()
@@ -134,6 +135,7 @@ mod tests {
         let mut r = Report {
             out: &mut out,
             problems: 0,
+            warnings: 0,
         };
         check(&mut r, dir.path());
         let text = String::from_utf8(out).unwrap();
