@@ -31,6 +31,7 @@ mod outbox;
 mod polling;
 mod python;
 mod retention;
+mod routing;
 mod sandbox_limits;
 mod slow_init;
 mod swap;
