@@ -35,6 +35,22 @@ fn queued(fake: &FakeBotApi, chat: i64, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits for the bot's message about the queued link with `needle`. A chat's messages arrive
+/// in the order their updates were handled: a link queued earlier is announced before.
+async fn wait_queued(fake: &FakeBotApi, chat: i64, needle: &str) {
+    fake.wait_until(PATIENCE, |v| {
+        v.bot_texts(chat)
+            .iter()
+            .any(|t| t.starts_with('#') && t.contains(needle))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{needle} was not queued: {e}"));
+}
+
+/// How long an answer may take: the real binary compiles its modules when it starts, slowly
+/// on a busy machine.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Sends `text` and waits for the bot's first message containing `needle` after it.
 async fn say(
     fake: &FakeBotApi,
@@ -50,7 +66,7 @@ async fn say(
             .skip(before)
             .find(|e| e.from_bot && e.text.contains(needle))
     };
-    fake.wait_until(WAIT, |v| found(v).is_some())
+    fake.wait_until(PATIENCE, |v| found(v).is_some())
         .await
         .unwrap_or_else(|e| panic!("no answer with {needle:?} to {text:?}: {e}"));
     fake.view(found).unwrap()
@@ -79,7 +95,7 @@ async fn a_link_answered_to_a_questionnaire_goes_to_the_dialogue_only_and_after_
         "Queued 1 link",
     )
     .await;
-    assert_eq!(queued(&fake, alice.id, "after.zip").len(), 1);
+    wait_queued(&fake, alice.id, "after.zip").await;
     assert!(
         queued(&fake, alice.id, "me.zip").is_empty(),
         "{:?}",
@@ -133,13 +149,7 @@ async fn a_reply_to_a_module_s_message_goes_to_that_module_only() {
         "https://example.com/to-queue.zip",
     )
     .unwrap();
-    fake.wait_until(WAIT, |v| {
-        v.bot_texts(alice.id)
-            .iter()
-            .any(|t| t.starts_with('#') && t.contains("to-queue.zip"))
-    })
-    .await
-    .unwrap();
+    wait_queued(&fake, alice.id, "to-queue.zip").await;
     // Echo handles the chat in order: its answer to "sync" comes after whatever it got before.
     say(&fake, &alice, "sync", "echo: sync").await;
     assert!(
@@ -282,6 +292,7 @@ async fn kill_9_between_the_question_and_the_answer_keeps_the_answer_the_dialogu
         "Queued 1 link",
     )
     .await;
+    wait_queued(&fake, alice.id, "after.zip").await;
     assert!(
         queued(&fake, alice.id, "me.zip").is_empty(),
         "{:?}",
