@@ -215,7 +215,21 @@ impl FakeBotApi {
     ) -> anyhow::Result<i64> {
         self.inner
             .shared
-            .write(|state| press(state, user, chat_id, message_id, callback_data))
+            .write(|state| press(state, user, chat_id, message_id, callback_data, true))
+    }
+
+    /// Like [`Self::press_button`], but with any `callback_data`, as a modified client can
+    /// send: the press of a button the message does not have (a forged tag).
+    pub fn press_forged_button(
+        &self,
+        user: &TestUser,
+        chat_id: i64,
+        message_id: i64,
+        callback_data: &str,
+    ) -> anyhow::Result<i64> {
+        self.inner
+            .shared
+            .write(|state| press(state, user, chat_id, message_id, callback_data, false))
     }
 
     /// `user` presses the inline button labelled `label` on the newest bot message in
@@ -242,7 +256,7 @@ impl FakeBotApi {
                 .with_context(|| {
                     format!("no bot message in chat {chat_id} has a callback button {label:?}")
                 })?;
-            press(state, user, chat_id, message_id, &data)
+            press(state, user, chat_id, message_id, &data, true)
         })
     }
 
@@ -321,6 +335,7 @@ fn press(
     chat_id: i64,
     message_id: i64,
     callback_data: &str,
+    only_its_buttons: bool,
 ) -> anyhow::Result<i64> {
     let stored = state
         .chats
@@ -334,7 +349,7 @@ fn press(
         .iter()
         .flatten()
         .any(|button| button.callback_data.as_deref() == Some(callback_data));
-    if !has_button {
+    if only_its_buttons && !has_button {
         bail!("message {message_id} in chat {chat_id} has no button with data {callback_data:?}");
     }
     let message = stored.json.clone();

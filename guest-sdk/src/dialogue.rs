@@ -95,6 +95,15 @@
 //!   photo) is not an input: [`Outcome::Ignored`], and the [`Dialogues::unexpected`] text if set.
 //! - An `Err` returned by a dialogue ends it; the error is logged.
 //!
+//! # Who gets the answer
+//!
+//! While a dialogue waits for a text, the SDK tells the host (`outbox.expect-reply`, contract
+//! 0.1.3) that the user's next plain text in the dialogue's chat (anyone's, for
+//! [`DialogueKey::Chat`]) is this module's: the host gives it to this module only, not to every
+//! module that wants messages. The declaration lasts as long as the dialogue's timeout (24 hours
+//! without one, 7 days at most), is committed with the step that asked, and is withdrawn when the
+//! dialogue ends or waits for a button.
+//!
 //! # Timeouts
 //!
 //! [`Dialogues::inactivity`] ends a dialogue that waited that long for an input, with a text;

@@ -320,6 +320,10 @@ pub struct ModuleSettings {
     pub bot_api_grants: Vec<String>,
     /// Lets it call Bot API methods newer than this host knows (unchecked parameters).
     pub unknown_bot_api_methods: bool,
+    /// Narrows the updates it receives beyond its commands and button presses to these kinds:
+    /// `messages`, `edited_messages`, `other_updates`, or Telegram's name of a kind
+    /// (`poll_answer`, `message_reaction`, ...). Never widens what the module asks for.
+    pub wants: Option<Vec<String>>,
 }
 
 impl Default for Config {

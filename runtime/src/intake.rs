@@ -17,6 +17,7 @@ mod dispatch;
 mod host_commands;
 pub mod http_gateway;
 pub(crate) mod listen;
+mod owners;
 pub(crate) mod polling;
 pub mod timers;
 pub mod webhook;
@@ -34,7 +35,7 @@ pub use polling::PollingStats;
 use crate::{
     Error, Result,
     config::TelegramConfig,
-    modules::{Reason, Registry},
+    modules::Registry,
     store::{Committer, Db, Op},
 };
 
@@ -120,28 +121,6 @@ impl Intake {
         Some(v)
     }
 
-    /// For an update that belongs to one module — a poll's update or answer, a reaction to a
-    /// message — only that module, when the store knows it and it wants the update; else the
-    /// update goes to every module that wants it.
-    fn to_owner(
-        &self,
-        routes: Vec<(String, Reason)>,
-        raw: &serde_json::Value,
-    ) -> Vec<(String, Reason)> {
-        if routes.len() < 2 {
-            return routes;
-        }
-        let Some(key) = crate::bot_api::update_kinds::owner_key(raw) else {
-            return routes;
-        };
-        match self.inner.db.owner(&key) {
-            Ok(Some(owner)) if routes.iter().any(|(m, _)| *m == owner) => {
-                routes.into_iter().filter(|(m, _)| *m == owner).collect()
-            }
-            _ => routes,
-        }
-    }
-
     /// The host's own command in `update` (see [`host_commands::parse`]).
     fn host_command(&self, update: &Update) -> Option<HostCommand> {
         host_commands::parse(update, &self.inner.registry.router())
@@ -204,7 +183,9 @@ impl Intake {
                             operator_commands.push(cmd);
                             continue;
                         }
-                        let routes = self.to_owner(router.route(&update, &raw), &raw);
+                        let routes = self
+                            .to_owner(router.route(&update, &raw), &update, &raw)
+                            .await;
                         tracing::debug!(update = id, ?routes, "routed");
                         if routes.is_empty() {
                             skipped.push(id);
@@ -289,7 +270,12 @@ struct Recorded {
 }
 
 /// An update to dispatch: its id, raw JSON, parsed form and routes.
-type Parsed = (u64, serde_json::Value, Update, Vec<(String, Reason)>);
+type Parsed = (
+    u64,
+    serde_json::Value,
+    Update,
+    Vec<(String, crate::modules::Reason)>,
+);
 
 /// What the committer said about a record.
 fn committed(done: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<()> {

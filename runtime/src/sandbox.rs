@@ -19,7 +19,7 @@ use wasmtime::{
 
 pub use env::{Capabilities, ModuleEnv, TicketCounter};
 pub use guest_log::{GuestLog, LogLine};
-pub use host::{CallOutput, HostState};
+pub use host::{CallOutput, ExpectReply, HostState};
 pub use http_out::OutgoingLimits;
 pub use instance::{CallError, HttpReply, Instance};
 
@@ -144,11 +144,11 @@ impl ModuleCode {
 }
 
 /// The version of the `botbox:bot` contract this runtime provides (`wit/`).
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = "0.1.3";
 
 /// The oldest contract version whose modules this runtime still runs. Versions from this one
 /// to [`CONTRACT_VERSION`] differ only in additions (see docs/contract.md); wasmtime's linker
-/// matches a module's `@0.1.0` imports and exports to the host's `@0.1.2` by semver.
+/// matches a module's `@0.1.0` imports and exports to the host's `@0.1.3` by semver.
 pub const OLDEST_COMPATIBLE: &str = "0.1.0";
 
 /// Whether a module built for the contract `version` runs here: the same major version (the
@@ -225,18 +225,18 @@ mod tests {
         );
         assert!(
             msg.contains("built for the contract botbox:bot@0.2.0")
-                && msg.contains("this runtime speaks botbox:bot@0.1.2")
-                && msg.contains("runs modules built for 0.1.0 to 0.1.2"),
+                && msg.contains("this runtime speaks botbox:bot@0.1.3")
+                && msg.contains("runs modules built for 0.1.0 to 0.1.3"),
             "{msg}"
         );
     }
 
     #[test]
     fn modules_of_older_patch_versions_run_and_newer_or_other_minor_ones_do_not() {
-        for ok in ["0.1.0", "0.1.1", "0.1.2"] {
+        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.1.3"] {
             assert!(runs_modules_built_for(ok), "{ok}");
         }
-        for not in ["0.1.3", "0.2.0", "0.0.9", "1.1.0", "0.1", "x"] {
+        for not in ["0.1.4", "0.2.0", "0.0.9", "1.1.0", "0.1", "x"] {
             assert!(!runs_modules_built_for(not), "{not}");
         }
     }
@@ -253,7 +253,7 @@ mod tests {
             r#"(component (import "evil:net/socket" (instance (export "open" (func)))))"#,
         );
         assert!(
-            msg.contains("does not fit the botbox:bot@0.1.2 world"),
+            msg.contains("does not fit the botbox:bot@0.1.3 world"),
             "{msg}"
         );
     }

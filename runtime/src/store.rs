@@ -4,6 +4,7 @@
 //! KV writes, its outgoing messages and its update's "done" mark are one atomic transaction.
 
 mod commit;
+pub mod conversations;
 mod crashes;
 pub mod disk_full;
 mod due_timers;
@@ -23,6 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 pub use commit::{Committed, Committer, Handled, Op};
 pub use disk_full::DiskFull;
 pub use due_timers::DueRead;
+pub use owners::message_key;
 pub(crate) use tables::*;
 
 use crate::{Error, Result};
@@ -90,6 +92,8 @@ impl Db {
             txn.open_table(FILES)?;
             txn.open_table(FILE_BYTES)?;
             txn.open_table(OWNERS)?;
+            txn.open_table(CONVERSATIONS)?;
+            owners::mark_since(&txn)?;
         }
         txn.commit()?;
         Ok(Db {

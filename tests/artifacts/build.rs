@@ -33,6 +33,7 @@ const COMPONENTS: &[&str] = &[
     "coroutine_dialogue_v3",
     "contract_v0_1_0",
     "contract_v0_1_1",
+    "contract_v0_1_2",
     "api_probe",
     "qr",
     "download_queue",

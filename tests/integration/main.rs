@@ -34,6 +34,7 @@ mod outbox;
 mod polling;
 mod python;
 mod retention;
+mod routing;
 mod sandbox_limits;
 mod slow_init;
 mod swap;

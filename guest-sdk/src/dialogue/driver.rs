@@ -5,12 +5,16 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::handle::{Dialogue, Live, Step, Stop};
-use super::log::{Entry, HASH_SEED, Header, Key, Timeout, Want, chain};
+use super::log::{Entry, HASH_SEED, Header, Key, Kind, Timeout, Want, chain};
 use super::{DialogueKey, Dialogues, Divergence, Input, Outcome, Running};
 use crate::{Error, Update};
 
 /// The command that cancels the running dialogue.
 pub(super) const CANCEL: &str = "cancel";
+/// How long the host routes a user's texts to a dialogue that waits without a timeout.
+const CONVERSATION_WITHOUT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The longest the host keeps a conversation (7 days).
+const MAX_CONVERSATION_SECS: u64 = 7 * 24 * 3600;
 
 /// What an update means to the dialogues.
 enum Event<'u> {
@@ -180,6 +184,7 @@ impl Dialogues {
         if let Some(timer) = header.timer {
             cancel(host.as_ref(), timer);
         }
+        self.expect_reply(header.chat, header.user, None);
         self.running.borrow_mut().remove(&(key.a, key.b));
         Ok(())
     }
@@ -416,6 +421,11 @@ impl Dialogues {
             args,
         };
         host.kv_set(&key.header_key(), &header.encode())?;
+        // While it waits for a text, that text is this module's alone; not while it waits for
+        // a button.
+        let waits = (header.want.kind != Kind::Button)
+            .then(|| delay.unwrap_or(CONVERSATION_WITHOUT_TIMEOUT));
+        self.expect_reply(chat, user, waits);
         running.steps = steps;
         running.hash = hash;
         let mut cache = self.running.borrow_mut();
@@ -457,6 +467,22 @@ impl Dialogues {
                 };
                 self.start(key, spec, origin, header.args.clone())
             }
+        }
+    }
+
+    /// Declares for `waits` (`None` withdraws) with the host that the next text of `user`
+    /// (of anyone, for a chat's dialogue) in `chat` is this module's. A refusal is only
+    /// logged: the dialogue works without it, sharing texts with the other modules.
+    fn expect_reply(&self, chat: i64, user: i64, waits: Option<Duration>) {
+        let user = (self.key != DialogueKey::Chat).then_some(user);
+        let seconds = waits.map_or(0, |d| {
+            u32::try_from(d.as_secs().clamp(1, MAX_CONVERSATION_SECS)).unwrap_or(u32::MAX)
+        });
+        let host = &self.shared.host;
+        if let Err(error) = host.expect_reply(chat, user, seconds) {
+            host.warn(&format!(
+                "the host keeps no conversation for the dialogue: {error}"
+            ));
         }
     }
 

@@ -17,6 +17,9 @@ pub(crate) trait Host {
     fn cancel(&self, timer: u64) -> Result<(), Error>;
     fn now_unix_ms(&self) -> u64;
     fn warn(&self, message: &str);
+    /// Says the module waits for the next text of `user` (anyone: `None`) in `chat` for
+    /// `seconds`; 0 withdraws it (contract 0.1.3, `outbox.expect-reply`).
+    fn expect_reply(&self, chat: i64, user: Option<i64>, seconds: u32) -> Result<(), Error>;
 }
 
 /// The real host: the component's imports.
@@ -68,5 +71,12 @@ impl Host for Wit {
 
     fn warn(&self, message: &str) {
         log::write(log::Level::Warn, message);
+    }
+
+    fn expect_reply(&self, chat: i64, user: Option<i64>, seconds: u32) -> Result<(), Error> {
+        Ok(
+            crate::__private::botbox::bot::outbox::expect_reply(chat, user, seconds)
+                .map_err(outbox::Error::from)?,
+        )
     }
 }

@@ -23,6 +23,8 @@ struct World {
     next_timer: Cell<u64>,
     answered: Cell<usize>,
     now: Cell<u64>,
+    /// Conversations declared: (chat, user) → seconds.
+    expects: RefCell<BTreeMap<(i64, Option<i64>), u32>>,
 }
 
 #[derive(Clone, Default)]
@@ -70,6 +72,16 @@ impl Host for Mock {
         self.0.now.get()
     }
     fn warn(&self, _: &str) {}
+
+    fn expect_reply(&self, chat: i64, user: Option<i64>, seconds: u32) -> Result<(), Error> {
+        let mut expects = self.0.expects.borrow_mut();
+        if seconds == 0 {
+            expects.remove(&(chat, user));
+        } else {
+            expects.insert((chat, user), seconds);
+        }
+        Ok(())
+    }
 }
 
 impl Mock {
@@ -203,6 +215,9 @@ fn the_sum_dialogue_asks_validates_answers_and_leaves_nothing_behind() {
     assert_eq!(handle(&d, &text(ANN, "hello")), Outcome::NotMine);
     assert_eq!(handle(&d, &command(ANN, "sum")), Outcome::Handled);
     assert_eq!(mock.sent(), ["First number?"]);
+    // While it waits, the user's next text is declared the module's, for the inactivity time.
+    let declared: Vec<_> = mock.0.expects.borrow().clone().into_iter().collect();
+    assert_eq!(declared, [((ANN, Some(ANN)), 60)]);
     feed(&d, &text(ANN, "two"));
     assert_eq!(mock.sent(), ["Not a number, again please."]);
     feed(&d, &text(ANN, "2"));
@@ -214,6 +229,10 @@ fn the_sum_dialogue_asks_validates_answers_and_leaves_nothing_behind() {
         "the log is deleted at the end"
     );
     assert!(mock.pending_timers().is_empty(), "the timeout is cancelled");
+    assert!(
+        mock.0.expects.borrow().is_empty(),
+        "the conversation is withdrawn"
+    );
     assert_eq!(d.cached(), 0);
     assert_eq!(handle(&d, &text(ANN, "4")), Outcome::NotMine);
 }

@@ -121,3 +121,22 @@ fn kv_limits_stay_within_what_a_backup_holds() {
         "{e}"
     );
 }
+
+#[test]
+fn a_module_s_wants_name_known_kinds_and_an_unknown_one_is_refused_with_its_name() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("1:x");
+    let mut narrowed = ModuleSettings {
+        wants: Some(vec!["messages".into(), "poll_answer".into()]),
+        ..ModuleSettings::default()
+    };
+    c.modules.insert("quiz".into(), narrowed.clone());
+    c.validate().unwrap();
+    narrowed.wants = Some(vec!["callback_query".into()]);
+    c.modules.insert("quiz".into(), narrowed);
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("modules.quiz.wants") && e.contains("callback_query"),
+        "{e}"
+    );
+}

@@ -64,6 +64,11 @@ impl Config {
                     "`modules.{name}.bot_api_grants`: unknown grant `{g}` (grants are `bot-settings`, `stars` and `business`)"
                 )));
             }
+            if let Some(w) = m.wants.iter().flatten().find(|w| !is_narrowed_kind(w)) {
+                return Err(Error::Config(format!(
+                    "`modules.{name}.wants`: unknown kind `{w}` (kinds are `messages`, `edited_messages`, `other_updates` and Telegram's update kinds such as `poll_answer`)"
+                )));
+            }
         }
         if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
             return bad("`sandbox.max_stack_kib` must be 64..=16384");
@@ -131,4 +136,12 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `w` may stand in a module's `wants`: the manifest's kinds, or a kind of update
+/// Telegram names besides messages, edits and button presses.
+fn is_narrowed_kind(w: &str) -> bool {
+    ["messages", "edited_messages", "other_updates"].contains(&w)
+        || (crate::bot_api::update_kinds::KINDS.contains(&w)
+            && !["message", "edited_message", "callback_query"].contains(&w))
 }

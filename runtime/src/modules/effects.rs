@@ -7,6 +7,7 @@ use crate::{
     sandbox::{CallOutput, ModuleEnv},
     store::{
         Committer, Handled, Op,
+        conversations::Expect,
         kv::{Applied, Namespace},
     },
 };
@@ -47,6 +48,7 @@ pub(crate) fn commit_call(
             timers: std::mem::take(&mut out.timers),
             cancel_timers: std::mem::take(&mut out.cancel_timers),
             fired_timer,
+            expects: expects(namespace.module(), std::mem::take(&mut out.expects)),
             done,
         })));
     })
@@ -73,6 +75,25 @@ pub fn finish_unhandled(
         timers: Vec::new(),
         cancel_timers: Vec::new(),
         fired_timer,
+        expects: Vec::new(),
         done: None,
     })));
+}
+
+/// A call's `expect-reply` declarations as the store keeps them: expiry in Unix seconds.
+fn expects(module: &str, declared: Vec<crate::sandbox::ExpectReply>) -> Vec<Expect> {
+    let now = crate::clock::unix_secs();
+    declared
+        .into_iter()
+        .map(|e| Expect {
+            module: module.to_string(),
+            chat_id: e.chat_id,
+            user_id: e.user_id,
+            until_secs: if e.seconds == 0 {
+                0
+            } else {
+                now + u64::from(e.seconds)
+            },
+        })
+        .collect()
 }

@@ -290,7 +290,13 @@ impl Registry {
                 .as_ref()
                 .map(|m| m.current().env.wanted_kinds.read().clone())
                 .unwrap_or_default();
-            for lost in router.add(manifest, &s.tag, &extra, &kinds) {
+            let wants = self
+                .ctx
+                .config
+                .modules
+                .get(name)
+                .and_then(|m| m.wants.as_deref());
+            for lost in router.add(manifest, &s.tag, &extra, &kinds, wants) {
                 tracing::warn!(
                     module = %name,
                     "command /{lost} belongs to another module; it stays there"

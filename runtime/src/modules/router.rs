@@ -63,13 +63,16 @@ impl Router {
     }
 
     /// Adds a module, with `extra_admin` commands restricted to operators besides those its
-    /// manifest marks; returns the commands it lost to modules added earlier.
+    /// manifest marks, and the updates it wants (its manifest's and the `kinds` it asked for
+    /// by name) narrowed to the operator's `narrowed` list when there is one (see
+    /// `ModuleSettings::wants`); returns the commands it lost to modules added earlier.
     pub fn add(
         &mut self,
         manifest: &Manifest,
         tag: &str,
         extra_admin: &[String],
         kinds: &[String],
+        narrowed: Option<&[String]>,
     ) -> Vec<String> {
         let name = &manifest.name;
         let mut lost = Vec::new();
@@ -89,20 +92,34 @@ impl Router {
             }
         }
         self.tags.insert(tag.to_string(), name.clone());
-        if manifest.wants.contains(UpdateFilter::MESSAGES) {
+        let kept = |kind: &str| narrowed.is_none_or(|n| n.iter().any(|k| k == kind));
+        if manifest.wants.contains(UpdateFilter::MESSAGES) && kept("messages") {
             self.messages.push(name.clone());
         }
-        if manifest.wants.contains(UpdateFilter::EDITED_MESSAGES) {
+        if manifest.wants.contains(UpdateFilter::EDITED_MESSAGES) && kept("edited_messages") {
             self.edited.push(name.clone());
         }
-        if manifest.wants.contains(UpdateFilter::OTHER_UPDATES) {
+        let other = manifest.wants.contains(UpdateFilter::OTHER_UPDATES);
+        let mut named: Vec<&String> = kinds.iter().collect();
+        if other && kept("other_updates") {
             self.other.push(name.clone());
+        } else if other {
+            // All other kinds, narrowed to those the operator names.
+            named.extend(
+                narrowed
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| !["messages", "edited_messages"].contains(&k.as_str())),
+            );
         }
-        for kind in kinds {
-            self.kinds
-                .entry(kind.clone())
-                .or_default()
-                .push(name.clone());
+        for kind in named {
+            if !kept("other_updates") && !kept(kind.as_str()) {
+                continue;
+            }
+            let modules = self.kinds.entry(kind.clone()).or_default();
+            if !modules.contains(name) {
+                modules.push(name.clone());
+            }
         }
         lost
     }

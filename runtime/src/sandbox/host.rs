@@ -48,6 +48,20 @@ struct Call {
     files: Vec<(String, bytes::Bytes)>,
     /// Dropped with the call: what keeps its chat actions alive watches it.
     running: tokio::sync::watch::Sender<()>,
+    /// Conversations it declared it waits in, or withdrew (`outbox.expect-reply`).
+    expects: Vec<ExpectReply>,
+}
+
+/// One `outbox.expect-reply` of a call: the module waits for the next text of `user_id`
+/// (anyone when `None`) in `chat_id` for `seconds` (0 withdraws).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectReply {
+    /// The chat.
+    pub chat_id: i64,
+    /// The user; `None` for anyone in the chat.
+    pub user_id: Option<i64>,
+    /// How long; 0 withdraws.
+    pub seconds: u32,
 }
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
@@ -62,6 +76,8 @@ pub struct CallOutput {
     pub cancel_timers: Vec<u64>,
     /// The bytes of the files `outbox` uploads.
     pub files: Vec<(String, bytes::Bytes)>,
+    /// Conversations declared or withdrawn, in order.
+    pub expects: Vec<ExpectReply>,
 }
 
 /// The data of one instance's wasmtime store.
@@ -133,6 +149,7 @@ impl HostState {
             outbox_bytes: 0,
             files: Vec::new(),
             running: tokio::sync::watch::Sender::new(()),
+            expects: Vec::new(),
         });
         self.ticks = 0;
     }
@@ -144,6 +161,7 @@ impl HostState {
             timers: c.timers,
             cancel_timers: c.cancel_timers,
             files: c.files,
+            expects: c.expects,
         })
     }
 

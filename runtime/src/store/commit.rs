@@ -77,6 +77,8 @@ pub struct Handled {
     pub cancel_timers: Vec<u64>,
     /// The timer whose firing this was (it is done, whatever the outcome).
     pub fired_timer: Option<u64>,
+    /// Conversations the module declared it waits in, or withdrew (`store/conversations.rs`).
+    pub expects: Vec<super::conversations::Expect>,
     /// Told once this is durable.
     pub done: Option<oneshot::Sender<Result<(), String>>>,
 }
@@ -267,6 +269,7 @@ fn apply(
                         }
                     }
                     files::add(&txn, &h.files, &h.outbox)?;
+                    super::conversations::record(&txn, &h.expects)?;
                     for entry in &h.outbox {
                         let bytes =
                             serde_json::to_vec(entry).map_err(|e| Error::Corrupt(e.to_string()))?;

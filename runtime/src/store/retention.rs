@@ -7,6 +7,7 @@
 //! | `tickets` | [`TICKET_RETENTION`] (7 days) after delivery or giving up; queued ones always | a module reads its ticket soon after; a queued message's ticket is its only record |
 //! | `quarantine` | the newest [`QUARANTINE_PER_MODULE`] (1,000) per module | enough to see what goes wrong and retry it; a module failing every update cannot grow it without bound |
 //! | `pending`, `inbox`, `crashes` of a removed module | nothing | no one would ever handle those updates |
+//! | `conversations` | until each one's expiry (at most 7 days) | an expired one routes nothing |
 //!
 //! Each prune deletes in batches of [`BATCH`] rows, one write transaction each, so it never
 //! holds the database's writer for long; the runtime runs them at start and every hour.
@@ -41,6 +42,8 @@ pub struct Pruned {
     pub quarantine: usize,
     /// Owners of sent messages and polls (`store/owners.rs`).
     pub owners: usize,
+    /// Expired conversations (`store/conversations.rs`).
+    pub conversations: usize,
 }
 
 impl Db {
@@ -51,6 +54,7 @@ impl Db {
             tickets: self.prune_tickets(TICKET_RETENTION)?,
             quarantine: self.prune_quarantine(QUARANTINE_PER_MODULE)?,
             owners: self.prune_owners(TICKET_RETENTION)?,
+            conversations: self.prune_conversations()?,
         })
     }
 

@@ -19,6 +19,10 @@ pub(crate) const FILES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(
 pub(crate) const FILE_BYTES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("file_bytes");
 /// Who sent a message or a poll: `msg:<chat>:<id>` or `poll:<id>` → `<unix seconds> <module>`.
 pub(crate) const OWNERS: TableDefinition<'_, &str, &str> = TableDefinition::new("owners");
+/// Who waits for a user's next text in a chat (`store/conversations.rs`): `<chat>:<user>` or
+/// `<chat>:*` → `<until unix seconds> <module>`.
+pub(crate) const CONVERSATIONS: TableDefinition<'_, &str, &str> =
+    TableDefinition::new("conversations");
 /// Small runtime facts (counters, module tags).
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// Updates a module failed on too often: (module, update id) → reason.
@@ -39,6 +43,9 @@ pub(crate) const META_CLEAN_STOP: &str = "clean_stop";
 pub(crate) const META_NEXT_SEQ: &str = "next_outbox_seq";
 /// META key: the next ticket (u64 big-endian).
 pub(crate) const META_NEXT_TICKET: &str = "next_ticket";
+/// META key: since when (Unix seconds, big-endian u64) every message a module sends gets an
+/// owner record (`store/owners.rs`): written at the first start of a host that records them.
+pub(crate) const META_OWNERS_SINCE: &str = "owners_since";
 /// META key: module name → callback tag, as JSON object.
 pub(crate) const META_TAGS: &str = "module_tags";
 

@@ -31,7 +31,8 @@ pub const BAD_ALLOC: &str = include!(concat!(env!("OUT_DIR"), "/bad_alloc.path")
 /// `/edit` sends `v1` and edits it to `v2` by ticket in the same update; `/edits` edits it to
 /// `v2` and then `v3`; `/buttons` sends inline
 /// buttons A (data `a`) and B (data `b`); a press is answered (answerCallbackQuery) and followed
-/// by `pressed: <data>`.
+/// by `pressed: <data>`; a press with the data `e` (forged: no button has it) first edits the
+/// pressed message to `edited by echo`.
 pub const ECHO: &str = include!(concat!(env!("OUT_DIR"), "/echo.path"));
 
 /// `tests/guests/broadcaster`: `/broadcast <first_chat_id> <count> <text>` queues `<text>` to
@@ -127,6 +128,11 @@ pub const CONTRACT_V0_1_0: &str = include!(concat!(env!("OUT_DIR"), "/contract_v
 /// `pong N (contract 0.1.1)`, N counted in KV under `pings`.
 pub const CONTRACT_V0_1_1: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_1.path"));
 
+/// `tests/guests/contract-v0-1-2`: built against the frozen `botbox:bot@0.1.2` contract (world
+/// `module`, `wit/released/`), without the SDK; module name `old-module-12`; `/ping12` answers
+/// `pong N (contract 0.1.2)`, N counted in KV under `pings`.
+pub const CONTRACT_V0_1_2: &str = include!(concat!(env!("OUT_DIR"), "/contract_v0_1_2.path"));
+
 /// `tests/guests/api-probe` (wants messages; contract 0.1.2's `bot-api`): each command makes one
 /// Bot API call and answers in plain text; a refusal is answered `error: <rule>: <error>`, the
 /// rule as the WIT names it (`not-allowed`, `invalid-parameter`, `not-own-message`,
@@ -168,6 +174,7 @@ mod tests {
             super::CLICKER,
             super::CONTRACT_V0_1_0,
             super::CONTRACT_V0_1_1,
+            super::CONTRACT_V0_1_2,
             super::API_PROBE,
             super::QR,
             super::BAD_TRAP,

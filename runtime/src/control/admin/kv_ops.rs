@@ -225,6 +225,7 @@ impl KvOps {
                     timers: Vec::new(),
                     cancel_timers: Vec::new(),
                     fired_timer: None,
+                    expects: Vec::new(),
                     done: Some(tx),
                 })))
             });

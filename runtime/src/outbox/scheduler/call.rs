@@ -148,10 +148,20 @@ pub(super) async fn send(
         .or_else(|| result.get(0).and_then(|m| m.get("message_id")))
         .and_then(Value::as_i64)
         .and_then(|id| i32::try_from(id).ok());
-    let owned = crate::bot_api::update_kinds::owned_by_result(&result)
+    let mut owned: Vec<(String, String)> = crate::bot_api::update_kinds::owned_by_result(&result)
         .into_iter()
         .map(|k| (k, e.module.clone()))
         .collect();
+    // A copy's result is its id alone (`MessageId`): the message is in the entry's chat.
+    if owned.is_empty()
+        && result.get("chat").is_none()
+        && let Some(id) = message_id
+    {
+        owned.push((
+            crate::store::message_key(e.chat_id, i64::from(id)),
+            e.module.clone(),
+        ));
+    }
     Ok(Sent {
         result,
         message_id,

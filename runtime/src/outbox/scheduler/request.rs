@@ -48,7 +48,7 @@ pub(super) fn spawn(
                     result: serde_json::Value::Null,
                     message_id,
                     uploaded: Vec::new(),
-                    owned: Vec::new(),
+                    owned: owned_by_send(&e, message_id),
                 }),
                 Err(err) => Err(classify(&deps, seq, &e, err)),
             }
@@ -92,6 +92,18 @@ pub(super) fn spawn(
             delivered,
         });
     });
+}
+
+/// The owner record a sent message makes (`store/owners.rs`): replies to it and presses of
+/// its buttons are the sending module's.
+fn owned_by_send(e: &Entry, message_id: Option<i32>) -> Vec<(String, String)> {
+    match (&e.action, message_id) {
+        (Action::Send { .. }, Some(id)) => vec![(
+            crate::store::message_key(e.chat_id, i64::from(id)),
+            e.module.clone(),
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// Decides what a failed call of a module's (`bot-api`) means; gives up permanent failures.

@@ -321,4 +321,38 @@ impl outbox::Host for HostState {
             },
         })
     }
+
+    fn expect_reply(
+        &mut self,
+        chat_id: i64,
+        user_id: Option<i64>,
+        seconds: u32,
+    ) -> Result<(), outbox::Error> {
+        if chat_id == 0 {
+            return Err(invalid("chat 0 is no chat"));
+        }
+        if u64::from(seconds) > MAX_EXPECT_SECS {
+            return Err(invalid(format!(
+                "a conversation is declared for at most {MAX_EXPECT_SECS} seconds (7 days), not {seconds}"
+            )));
+        }
+        let call = self.call().ok_or_else(not_in_init)?;
+        // Module-controlled count: bounded per call.
+        if call.expects.len() >= MAX_EXPECTS_PER_CALL {
+            return Err(outbox::Error::QuotaExceeded(format!(
+                "at most {MAX_EXPECTS_PER_CALL} expect-reply calls per update"
+            )));
+        }
+        call.expects.push(super::ExpectReply {
+            chat_id,
+            user_id,
+            seconds,
+        });
+        Ok(())
+    }
 }
+
+/// The longest a module may declare it waits for a reply: owner records live as long.
+const MAX_EXPECT_SECS: u64 = crate::store::retention::TICKET_RETENTION.as_secs();
+/// Most `expect-reply` calls one handler call may make.
+const MAX_EXPECTS_PER_CALL: usize = 100;

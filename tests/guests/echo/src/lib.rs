@@ -7,7 +7,9 @@
 //! - `/buttons` sends a message with inline buttons A (data `a`) and B (data `b`);
 //! - `/help` is answered `echo help: send any text` (the module answers it itself, so the host
 //!   does not);
-//! - a press of one of them is answered (answerCallbackQuery) and followed by `pressed: <data>`.
+//! - a press of one of them is answered (answerCallbackQuery) and followed by `pressed: <data>`;
+//!   a press with the data `e` (no button has it; a test forges it) first edits the pressed
+//!   message to `edited by echo` (refused unless the host counts that message as echo's).
 
 use botbox_sdk::outbox::{self, InlineButton, InlineKeyboard, Message};
 use botbox_sdk::{Error, Manifest, Module, Update, reply};
@@ -30,6 +32,11 @@ impl Module for Echo {
             // The chat of the button's message, or the user's private chat when Telegram no
             // longer has the message.
             let chat = update.chat_id().unwrap_or(query.from.id);
+            if query.data == "e"
+                && let Some(pressed) = &query.message
+            {
+                outbox::edit_text(pressed, "edited by echo")?;
+            }
             Message::new(chat, format!("pressed: {}", query.data)).send()?;
             return Ok(());
         }
