@@ -9,9 +9,21 @@ use serde::Deserialize;
 
 use crate::{Error, Result};
 
+pub(crate) mod backup_keys;
 mod http;
 pub mod http_private;
 pub use http::HttpConfig;
+
+/// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
+/// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
+/// keeps at or under this.
+pub const MAX_RECORD_KEY: u32 = 64 << 10;
+/// The longest value a record may have: the largest thing the store holds is a queued file's
+/// bytes (at most 50 MiB, `MAX_FILE_BYTES` of the sandbox's Bot API checks); a module's values are at most
+/// `sandbox.max_value_bytes` (1 MiB by default), which the configuration keeps at or under this.
+/// A length a record declares is checked against these before anything is read for it, so a
+/// small crafted file cannot make a restore allocate gigabytes.
+pub const MAX_RECORD_VALUE: u32 = 64 << 20;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]

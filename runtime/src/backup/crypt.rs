@@ -10,12 +10,17 @@
 use std::{
     io::{self, Read, Write},
     path::Path,
-    str::FromStr,
 };
 
 use age::secrecy::SecretString;
 
-use crate::{Error, Result, config::BackupConfig};
+use crate::{
+    Error, Result,
+    config::{
+        BackupConfig,
+        backup_keys::{BOTH, parse_recipient, read_passphrase},
+    },
+};
 
 /// How every age file starts.
 const AGE_MAGIC: &[u8] = b"age-encryption.org/";
@@ -90,17 +95,6 @@ impl Seal {
 }
 
 /// The error for setting both ways of encrypting.
-pub(crate) const BOTH: &str = "`backup.encrypt_to` and `backup.passphrase_file` cannot both be set: \
-     an age file sealed with a passphrase has no other recipients (choose one)";
-
-/// Parses one `backup.encrypt_to` entry.
-pub(crate) fn parse_recipient(key: &str) -> Result<age::x25519::Recipient> {
-    age::x25519::Recipient::from_str(key.trim()).map_err(|e| {
-        Error::Config(format!(
-            "`backup.encrypt_to`: {key:?} is not an age public key (age1…, from `age-keygen`): {e}"
-        ))
-    })
-}
 
 /// A writer that seals what it is given, or passes it on.
 pub enum Sealed<W: Write> {
@@ -185,17 +179,6 @@ impl Keys {
 }
 
 /// Reads a passphrase file: its first line, which may not be empty.
-pub(crate) fn read_passphrase(path: &Path) -> Result<SecretString> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let line = text.lines().next().unwrap_or_default();
-    if line.is_empty() {
-        return Err(Error::Config(format!(
-            "the passphrase file {} is empty",
-            path.display()
-        )));
-    }
-    Ok(SecretString::from(line.to_owned()))
-}
 
 /// `input` opened: the plain snapshot inside a sealed one (with `keys`), or `input` itself.
 ///

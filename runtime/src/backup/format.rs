@@ -26,16 +26,7 @@ const TAG_END: u8 = b'E';
 const LEVEL: i32 = 1;
 /// A bound on table and type names, so that a damaged length cannot ask for gigabytes.
 const MAX_NAME: u32 = 64 * 1024;
-/// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
-/// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
-/// keeps at or under this.
-pub const MAX_RECORD_KEY: u32 = 64 << 10;
-/// The longest value a record may have: the largest thing the store holds is a queued file's
-/// bytes (at most 50 MiB, `sandbox/host/bot_api/checks.rs`); a module's values are at most
-/// `sandbox.max_value_bytes` (1 MiB by default), which the configuration keeps at or under this.
-/// A length a record declares is checked against these before anything is read for it, so a
-/// small crafted file cannot make a restore allocate gigabytes.
-pub const MAX_RECORD_VALUE: u32 = 64 << 20;
+pub use crate::config::{MAX_RECORD_KEY, MAX_RECORD_VALUE};
 
 /// The error for a snapshot that is not what it should be.
 pub(super) fn bad(what: impl std::fmt::Display) -> Error {

@@ -97,7 +97,7 @@ impl Config {
             );
         }
         // Also reads the passphrase file, so that a missing one stops the start, not a backup.
-        crate::backup::Seal::from_config(&self.backup).map_err(|e| match e {
+        super::backup_keys::check(&self.backup).map_err(|e| match e {
             Error::Config(m) => Error::Config(m),
             other => Error::Config(format!("`backup.passphrase_file`: {other}")),
         })?;
@@ -105,12 +105,12 @@ impl Config {
             (
                 "sandbox.max_key_bytes",
                 self.sandbox.max_key_bytes,
-                crate::backup::MAX_RECORD_KEY,
+                super::MAX_RECORD_KEY,
             ),
             (
                 "sandbox.max_value_bytes",
                 self.sandbox.max_value_bytes,
-                crate::backup::MAX_RECORD_VALUE,
+                super::MAX_RECORD_VALUE,
             ),
         ] {
             if value > max as usize {
