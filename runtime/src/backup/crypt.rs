@@ -94,8 +94,6 @@ impl Seal {
     }
 }
 
-/// The error for setting both ways of encrypting.
-
 /// A writer that seals what it is given, or passes it on.
 pub enum Sealed<W: Write> {
     /// Passes it on.
@@ -177,8 +175,6 @@ impl Keys {
         self.identities.is_empty() && self.passphrase.is_none()
     }
 }
-
-/// Reads a passphrase file: its first line, which may not be empty.
 
 /// `input` opened: the plain snapshot inside a sealed one (with `keys`), or `input` itself.
 ///

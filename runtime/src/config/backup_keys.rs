@@ -9,6 +9,7 @@ use age::secrecy::SecretString;
 use super::BackupConfig;
 use crate::{Error, Result};
 
+/// The error for setting both ways of encrypting.
 pub(crate) const BOTH: &str = "`backup.encrypt_to` and `backup.passphrase_file` cannot both be set: \
      an age file sealed with a passphrase has no other recipients (choose one)";
 
@@ -21,7 +22,7 @@ pub(crate) fn parse_recipient(key: &str) -> Result<age::x25519::Recipient> {
     })
 }
 
-/// Reads the passphrase: the file's first line.
+/// Reads a passphrase file: its first line, which may not be empty.
 pub(crate) fn read_passphrase(path: &Path) -> Result<SecretString> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let line = text.lines().next().unwrap_or_default();
