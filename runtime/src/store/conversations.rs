@@ -88,22 +88,8 @@ impl Db {
     /// Forgets expired declarations; returns how many.
     pub fn prune_conversations(&self) -> Result<usize> {
         let now = crate::clock::unix_secs();
-        self.in_batches(|txn| {
-            let mut t = txn.open_table(CONVERSATIONS)?;
-            let mut old = Vec::new();
-            for item in t.iter()? {
-                let (k, v) = item?;
-                if parse(v.value()).is_none_or(|(until, _)| until <= now) {
-                    old.push(k.value().to_string());
-                    if old.len() == super::retention::BATCH {
-                        break;
-                    }
-                }
-            }
-            for k in &old {
-                t.remove(k.as_str())?;
-            }
-            Ok(old.len())
+        self.prune_text_rows(CONVERSATIONS, |v| {
+            parse(v).is_none_or(|(until, _)| until <= now)
         })
     }
 }

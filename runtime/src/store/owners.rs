@@ -66,27 +66,12 @@ impl Db {
     /// Forgets owners recorded more than `max_age` ago; returns how many.
     pub fn prune_owners(&self, max_age: std::time::Duration) -> Result<usize> {
         let cutoff = crate::clock::unix_secs().saturating_sub(max_age.as_secs());
-        self.in_batches(|txn| {
-            let mut t = txn.open_table(OWNERS)?;
-            let mut old = Vec::new();
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let at = v
-                    .value()
-                    .split_once(' ')
-                    .and_then(|(s, _)| s.parse::<u64>().ok())
-                    .unwrap_or(0);
-                if at < cutoff {
-                    old.push(k.value().to_string());
-                    if old.len() == super::retention::BATCH {
-                        break;
-                    }
-                }
-            }
-            for k in &old {
-                t.remove(k.as_str())?;
-            }
-            Ok(old.len())
+        self.prune_text_rows(OWNERS, |v| {
+            let at = v
+                .split_once(' ')
+                .and_then(|(s, _)| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            at < cutoff
         })
     }
 }

@@ -188,6 +188,32 @@ impl Db {
 
     /// Runs `batch` in write transactions until one deletes fewer than [`BATCH`] rows; returns
     /// the total.
+    /// Removes, in batches, the rows of `table` (text keys and values) whose value `is_old`
+    /// says are past; returns how many.
+    pub(super) fn prune_text_rows(
+        &self,
+        table: redb::TableDefinition<'_, &str, &str>,
+        is_old: impl Fn(&str) -> bool,
+    ) -> Result<usize> {
+        self.in_batches(|txn| {
+            let mut t = txn.open_table(table)?;
+            let mut old = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                if is_old(v.value()) {
+                    old.push(k.value().to_string());
+                    if old.len() == BATCH {
+                        break;
+                    }
+                }
+            }
+            for k in &old {
+                t.remove(k.as_str())?;
+            }
+            Ok(old.len())
+        })
+    }
+
     pub(super) fn in_batches(
         &self,
         mut batch: impl FnMut(&redb::WriteTransaction) -> Result<usize>,

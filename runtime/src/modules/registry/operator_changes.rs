@@ -57,35 +57,13 @@ impl Registry {
             }
         }
         // Its timers go with it: no one would fire them, and they would cost every timer read.
-        let db = self.ctx.db.clone();
-        let owner = name.to_string();
-        match tokio::task::spawn_blocking(move || db.delete_timers_of(&owner)).await? {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                module = name,
-                timers = n,
-                "deleted the removed module's timers"
-            ),
-            Err(e) => tracing::warn!(
-                module = name,
-                "cannot delete the removed module's timers: {e}"
-            ),
-        }
+        self.forget_of(name, "timers", |db, owner| db.delete_timers_of(owner))
+            .await?;
         // So do its unfinished updates: no one would ever handle them.
-        let db = self.ctx.db.clone();
-        let owner = name.to_string();
-        match tokio::task::spawn_blocking(move || db.forget_pending_of(&owner)).await? {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                module = name,
-                updates = n,
-                "forgot the removed module's unfinished updates"
-            ),
-            Err(e) => tracing::warn!(
-                module = name,
-                "cannot forget the removed module's unfinished updates: {e}"
-            ),
-        }
+        self.forget_of(name, "unfinished updates", |db, owner| {
+            db.forget_pending_of(owner)
+        })
+        .await?;
         self.pending().forget(name);
         slot.log.host_event("removed");
         self.persist()
@@ -190,5 +168,26 @@ impl Registry {
             s.persisted.config = old;
         }
         result
+    }
+
+    /// Deletes what the removed module `name` left in the store (`what`, with `delete`) off
+    /// the async executor, and logs how many rows went (or why none could).
+    async fn forget_of(
+        &self,
+        name: &str,
+        what: &'static str,
+        delete: impl FnOnce(&Db, &str) -> Result<usize> + Send + 'static,
+    ) -> Result<()> {
+        let db = self.ctx.db.clone();
+        let owner = name.to_string();
+        match tokio::task::spawn_blocking(move || delete(&db, &owner)).await? {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(module = name, n, "forgot the removed module's {what}"),
+            Err(e) => tracing::warn!(
+                module = name,
+                "cannot forget the removed module's {what}: {e}"
+            ),
+        }
+        Ok(())
     }
 }
