@@ -72,35 +72,41 @@ async fn say(
     fake.view(found).unwrap()
 }
 
+/// Alice, asked her name by the questionnaire, answers with a link, cancels, and sends another
+/// link: the answer went to the dialogue only, the later link to download-queue. It handles a
+/// chat's updates in order, so had it got the answer it would have queued it first.
+async fn answer_a_link_cancel_and_send_another(fake: &FakeBotApi, alice: &TestUser) {
+    say(
+        fake,
+        alice,
+        "https://example.com/me.zip",
+        "How old are you?",
+    )
+    .await;
+    say(fake, alice, "/cancel", "Cancelled.").await;
+    // The dialogue is over: a link goes to download-queue again.
+    say(
+        fake,
+        alice,
+        "https://example.com/after.zip",
+        "Queued 1 link",
+    )
+    .await;
+    wait_queued(fake, alice.id, "after.zip").await;
+    assert!(
+        queued(fake, alice.id, "me.zip").is_empty(),
+        "{:?}",
+        bot_texts(fake, alice.id)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_answered_to_a_questionnaire_goes_to_the_dialogue_only_and_after_it_to_everyone() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, rt) = start_bot(dir.path(), &[COROUTINE_DIALOGUE, DOWNLOAD_QUEUE], &[]).await;
     let alice = TestUser::alice();
     say(&fake, &alice, "/profile", "What is your name?").await;
-    say(
-        &fake,
-        &alice,
-        "https://example.com/me.zip",
-        "How old are you?",
-    )
-    .await;
-    say(&fake, &alice, "/cancel", "Cancelled.").await;
-    // The dialogue is over: a link goes to download-queue again. It handles a chat's updates
-    // in order, so had it got the answer it would have queued it first.
-    say(
-        &fake,
-        &alice,
-        "https://example.com/after.zip",
-        "Queued 1 link",
-    )
-    .await;
-    wait_queued(&fake, alice.id, "after.zip").await;
-    assert!(
-        queued(&fake, alice.id, "me.zip").is_empty(),
-        "{:?}",
-        bot_texts(&fake, alice.id)
-    );
+    answer_a_link_cancel_and_send_another(&fake, &alice).await;
     rt.stop().await;
 }
 
@@ -277,27 +283,7 @@ async fn kill_9_between_the_question_and_the_answer_keeps_the_answer_the_dialogu
     assert!(!status.success(), "killed, not exited: {status:?}");
 
     let mut bot = spawn_bot(&config_file);
-    say(
-        &fake,
-        &alice,
-        "https://example.com/me.zip",
-        "How old are you?",
-    )
-    .await;
-    say(&fake, &alice, "/cancel", "Cancelled.").await;
-    say(
-        &fake,
-        &alice,
-        "https://example.com/after.zip",
-        "Queued 1 link",
-    )
-    .await;
-    wait_queued(&fake, alice.id, "after.zip").await;
-    assert!(
-        queued(&fake, alice.id, "me.zip").is_empty(),
-        "{:?}",
-        bot_texts(&fake, alice.id)
-    );
+    answer_a_link_cancel_and_send_another(&fake, &alice).await;
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
 }
