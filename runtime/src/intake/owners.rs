@@ -107,9 +107,21 @@ impl Intake {
         let db = &self.inner.db;
         let key = message_key(chat, id);
         let mut found = db.owner(&key);
-        if matches!(found, Ok(None)) {
+        // The owner record is committed once the sender has read Telegram's answer, which a
+        // quick user's press can overtake by a moment: wait for it a little, as long as the
+        // message is new enough to be in flight.
+        let fresh = message["date"]
+            .as_u64()
+            .is_some_and(|sent| crate::clock::unix_secs().saturating_sub(sent) < 30);
+        for _ in 0..if fresh { 20 } else { 1 } {
+            if !matches!(found, Ok(None)) {
+                break;
+            }
             self.settle().await;
             found = db.owner(&key);
+            if matches!(found, Ok(None)) && fresh {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
         let owner = match found {
             Ok(Some(owner)) => Some(owner),
