@@ -74,8 +74,29 @@ impl Intake {
         if owner.is_some() || !replied.from.as_ref().is_some_and(|u| u.is_bot) {
             return owner;
         }
-        self.settle().await;
-        db.owner(&key).ok().flatten()
+        let sent = u64::try_from(replied.date.timestamp()).unwrap_or(0);
+        self.wait_for_owner(&key, sent).await.ok().flatten()
+    }
+
+    /// The owner record of the bot's message `key`, sent at `sent` (Unix seconds). It is
+    /// committed once the sender has read Telegram's answer, which a quick user's reply or
+    /// press can overtake by a moment: for a message new enough to be in flight, wait for it up
+    /// to 2 s.
+    async fn wait_for_owner(&self, key: &str, sent: u64) -> crate::Result<Option<String>> {
+        let db = &self.inner.db;
+        let fresh = crate::clock::unix_secs().saturating_sub(sent) < 30;
+        let mut found = db.owner(key);
+        for _ in 0..if fresh { 20 } else { 1 } {
+            if !matches!(found, Ok(None)) {
+                break;
+            }
+            self.settle().await;
+            found = db.owner(key);
+            if matches!(found, Ok(None)) && fresh {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        found
     }
 
     /// Waits until every commit sent so far is durable: a message's owner record is
@@ -106,27 +127,11 @@ impl Intake {
         };
         let db = &self.inner.db;
         let key = message_key(chat, id);
-        let mut found = db.owner(&key);
-        // The owner record is committed once the sender has read Telegram's answer, which a
-        // quick user's press can overtake by a moment: wait for it a little, as long as the
-        // message is new enough to be in flight.
-        let fresh = message["date"]
-            .as_u64()
-            .is_some_and(|sent| crate::clock::unix_secs().saturating_sub(sent) < 30);
-        for _ in 0..if fresh { 20 } else { 1 } {
-            if !matches!(found, Ok(None)) {
-                break;
-            }
-            self.settle().await;
-            found = db.owner(&key);
-            if matches!(found, Ok(None)) && fresh {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
+        let sent = message["date"].as_u64().unwrap_or(0);
+        let found = self.wait_for_owner(&key, sent).await;
         let owner = match found {
             Ok(Some(owner)) => Some(owner),
             Ok(None) => {
-                let sent = message["date"].as_u64().unwrap_or(0);
                 let recorded = db.owners_since().is_ok_and(|since| since <= sent)
                     && crate::clock::unix_secs().saturating_sub(sent) < SURELY_RECORDED_SECS;
                 if !recorded {
