@@ -158,8 +158,10 @@ impl Runtime {
         };
         let tasks = &runtime.inner.tasks;
 
-        // The admin API (and /healthz) first: a module whose `init` is slow must not keep the
-        // operator out while the modules load.
+        // Modules' HTTP is bound first: an address the operator chose that someone else holds
+        // stops the start before anything runs. Then the admin API (and /healthz): a module
+        // whose `init` is slow must not keep the operator out while the modules load.
+        runtime.serve_module_http(shutdown_rx.clone()).await?;
         runtime.serve_admin(shutdown_rx.clone()).await?;
         registry.load_dir().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
@@ -186,7 +188,6 @@ impl Runtime {
                 shutdown_rx.clone(),
             ),
         );
-        runtime.serve_module_http(shutdown_rx.clone()).await?;
         tasks.spawn(
             "circuit breaker",
             control::breaker::run(
@@ -299,36 +300,30 @@ impl Runtime {
         Ok(())
     }
 
-    /// Where modules' HTTP is served (`/modules/<name>/...`); `None` when `http.addr` is off
-    /// or the address could not be bound.
+    /// Where modules' HTTP is served (`/modules/<name>/...`); `None` when `http.addr` is off.
     pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
         *self.inner.http_addr.lock()
     }
 
-    /// Starts the listener of modules' HTTP. An address that cannot be bound is logged and the
-    /// bot runs without it: Telegram traffic matters more than module endpoints.
+    /// Starts the listener of modules' HTTP. An address that cannot be bound stops the start:
+    /// whoever holds it would receive what downloaders and other peers send to the modules.
     async fn serve_module_http(&self, shutdown: watch::Receiver<bool>) -> Result<()> {
         let inner = &self.inner;
         let Some(addr) = inner.config.http.listen()? else {
             return Ok(());
         };
-        let served = intake::http_gateway::serve(
+        let (bound, task) = intake::http_gateway::serve(
             addr,
             inner.registry.clone(),
             inner.config.http.clone(),
             shutdown,
         )
-        .await;
-        match served {
-            Ok((bound, task)) => {
-                tracing::info!(%bound, "serving modules' HTTP under /modules/<name>/");
-                let file = inner.config.data_dir.join("http.addr");
-                std::fs::write(&file, bound.to_string()).map_err(|e| Error::io(&file, e))?;
-                *inner.http_addr.lock() = Some(bound);
-                inner.tasks.add("modules' HTTP", task);
-            }
-            Err(e) => tracing::error!("modules' HTTP is not served: {e}"),
-        }
+        .await?;
+        tracing::info!(%bound, "serving modules' HTTP under /modules/<name>/");
+        let file = inner.config.data_dir.join("http.addr");
+        std::fs::write(&file, bound.to_string()).map_err(|e| Error::io(&file, e))?;
+        *inner.http_addr.lock() = Some(bound);
+        inner.tasks.add("modules' HTTP", task);
         Ok(())
     }
 

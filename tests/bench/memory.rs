@@ -132,7 +132,7 @@ async fn main() {
         &config,
         format!(
             "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\n\
-             [outbox]\nchat_per_second = 5.0\nchat_burst = 10\nglobal_per_second = 5000\nmax_in_flight = 64\n",
+             [http]\naddr = \"127.0.0.1:0\"\n[outbox]\nchat_per_second = 5.0\nchat_burst = 10\nglobal_per_second = 5000\nmax_in_flight = 64\n",
             data = dir.path().join("data"),
             modules = modules_dir,
             token = fake.token(),

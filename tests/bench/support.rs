@@ -21,5 +21,7 @@ pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     };
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
+    // A bench may run beside a bot: modules' HTTP on a port of its own.
+    config.http.addr = "127.0.0.1:0".into();
     config
 }

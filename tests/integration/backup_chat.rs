@@ -30,7 +30,7 @@ fn chat_config(dir: &Path, fake: &FakeBotApi, chat: i64, backup: &str) -> String
         &file,
         format!(
             "data_dir = {:?}\nmodules_dir = {:?}\n[telegram]\ntoken = {:?}\napi_url = {:?}\n\
-             [backup]\ntelegram_chat_id = {chat}\n{backup}",
+             [http]\naddr = \"127.0.0.1:0\"\n[backup]\ntelegram_chat_id = {chat}\n{backup}",
             dir.join("data"),
             modules_dir(dir, &[]),
             fake.token(),

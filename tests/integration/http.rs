@@ -4,6 +4,7 @@
 
 pub(crate) mod peers;
 mod private;
+mod taken_port;
 
 use crate::support::*;
 use botbox::Config;

@@ -105,6 +105,8 @@ pub fn start_installed(prefix: &Path) -> tokio::process::Child {
         .args(["run", "--config"])
         .arg(prefix.join("botbox.toml"))
         .env("BOTBOX_LOG", "warn")
+        // Tests run side by side: modules' HTTP on a port of its own.
+        .env("BOTBOX_HTTP_ADDR", "127.0.0.1:0")
         .current_dir(prefix)
         .stdin(Stdio::null())
         .kill_on_drop(true)

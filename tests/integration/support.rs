@@ -50,6 +50,8 @@ pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     c.telegram.poll_timeout_secs = 1;
     c.sandbox.call_timeout_ms = 300;
     c.sandbox.max_attempts = 2;
+    // Tests run side by side: each serves modules' HTTP on a port of its own.
+    c.http.addr = "127.0.0.1:0".into();
     c
 }
 
@@ -138,7 +140,8 @@ pub fn spawn_bot_with_env(
 }
 
 /// Writes a `botbox.toml` in `dir` for the real binary: data and `modules` in `dir`, the fake
-/// Bot API, and `extra` TOML sections.
+/// Bot API, and `extra` TOML sections. Modules' HTTP listens on a free port unless `extra` has
+/// an `[http]` section of its own (a bot started on a taken address stops).
 pub fn write_config(
     dir: &std::path::Path,
     fake: &FakeBotApi,
@@ -146,8 +149,13 @@ pub fn write_config(
     extra: &str,
 ) -> std::path::PathBuf {
     let file = dir.join("botbox.toml");
+    let http = if extra.contains("[http]") {
+        ""
+    } else {
+        "[http]\naddr = \"127.0.0.1:0\"\n"
+    };
     let text = format!(
-        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{extra}",
+        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{http}{extra}",
         data = dir.join("data"),
         token = fake.token(),
         url = fake.api_url().to_string(),

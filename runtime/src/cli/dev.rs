@@ -89,6 +89,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     config.telegram.poll_timeout_secs = 1;
     // The HTTP peers a developer runs next to `botbox dev` are their own: loopback is granted.
     config.http.private_for_every_module = crate::config::http_private::loopback();
+    // Modules' HTTP on a free port (a second `botbox dev`, or a bot, may hold the default one),
+    // unless BOTBOX_HTTP_ADDR names one; the address is printed below.
+    config.http.addr = std::env::var("BOTBOX_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
     let runtime = Runtime::start(config)
         .await
         .context("cannot start the runtime")?;
@@ -101,6 +104,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         user.first_name,
         fake.bot_username(),
     );
+    if let Some(addr) = runtime.http_addr() {
+        println!("botbox dev: modules' HTTP is served at http://{addr}/modules/<name>/");
+    }
     let watcher = match (&project, built, args.watch) {
         (Some(manifest), Some(built), true) => {
             println!("botbox dev: watching the sources of {}", manifest.display());

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub struct HttpConfig {
     /// Where `/modules/<name>/...` is served, HTTP/1.1 and h2c on the same port
     /// (`BOTBOX_HTTP_ADDR`); `off` (or empty) serves nothing. Port 0 picks a free port, written
-    /// to `<data_dir>/http.addr`.
+    /// to `<data_dir>/http.addr`. An address that cannot be bound stops the start.
     pub addr: String,
     /// Largest incoming request body, in bytes; larger ones get 413.
     pub max_body_bytes: usize,

@@ -120,9 +120,12 @@ pub async fn serve(
     config: HttpConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Config(format!("http.addr {addr}: cannot listen: {e}")))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        Error::Config(format!(
+            "http.addr {addr}: cannot listen: {e}. Another program may hold it: choose a free \
+                 address in [http] addr (BOTBOX_HTTP_ADDR), port 0 for any free port, or `off`"
+        ))
+    })?;
     let bound = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("http.addr {addr}: {e}")))?;

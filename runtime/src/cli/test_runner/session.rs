@@ -75,6 +75,8 @@ impl Session {
         c.sandbox.watch_interval_ms = 0;
         // The HTTP peers a test starts are the developer's own, on loopback: granted.
         c.http.private_for_every_module = crate::config::http_private::loopback();
+        // Test binaries run side by side: modules' HTTP on a port of its own.
+        c.http.addr = "127.0.0.1:0".into();
         // The config reaches the module's first `init` under the name its crate most likely
         // gives it; if the manifest says otherwise it is set again below.
         let stem = Path::new(file_name)
