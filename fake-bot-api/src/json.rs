@@ -37,7 +37,7 @@ pub(crate) fn me(config: &FakeConfig) -> Value {
     for (key, flag) in [
         ("can_join_groups", true),
         ("can_read_all_group_messages", false),
-        ("supports_inline_queries", false),
+        ("supports_inline_queries", true),
         ("can_connect_to_business", false),
         ("has_main_web_app", false),
     ] {

@@ -44,6 +44,7 @@ mod arrange;
 mod config;
 mod error;
 mod inject;
+mod inline;
 mod json;
 mod limits;
 mod markup;
@@ -65,8 +66,8 @@ use crate::state::Shared;
 pub use crate::{
     config::{Failure, FakeConfig, FileLimits, Limits, WebhookRetry},
     model::{
-        AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineButton,
-        Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,
+        AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineAnswer,
+        InlineButton, Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,
     },
     read::StateView,
 };

@@ -7,6 +7,7 @@ mod dice_polls;
 mod file_sources;
 mod files;
 mod forwards;
+mod inline_answers;
 mod media;
 mod media_sends;
 mod members;
@@ -38,7 +39,7 @@ pub(crate) fn media_fields(file: &StoredFile) -> Value {
 }
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 46] = [
+const METHODS: [&str; 47] = [
     "getme",
     "setmyname",
     "getmyname",
@@ -51,6 +52,7 @@ const METHODS: [&str; 46] = [
     "editmessagereplymarkup",
     "deletemessage",
     "answercallbackquery",
+    "answerinlinequery",
     "senddocument",
     "getfile",
     "sendchataction",
@@ -153,6 +155,7 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         "editmessagereplymarkup" => messages::edit_message(shared, params, false).map(Reply::from),
         "deletemessage" => messages::delete_message(shared, params).map(Reply::from),
         "answercallbackquery" => callbacks::answer(shared, params).map(Reply::from),
+        "answerinlinequery" => inline_answers::answer(shared, params).map(Reply::from),
         "senddocument" | "sendphoto" | "sendvideo" | "sendaudio" | "sendvoice"
         | "sendanimation" | "sendsticker" | "sendvideonote" => {
             let kind = MediaKind::of_method(method).expect("a send method of a file");

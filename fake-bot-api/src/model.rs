@@ -157,6 +157,23 @@ pub struct AnsweredCallback {
     pub url: Option<String>,
 }
 
+/// An `answerInlineQuery` the bot made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineAnswer {
+    /// The inline query's id.
+    pub query_id: String,
+    /// The user who typed the query.
+    pub user_id: i64,
+    /// What they typed after the bot's name.
+    pub query: String,
+    /// The results, as the bot sent them (JSON objects with `type` and `id`).
+    pub results: Vec<serde_json::Value>,
+    /// How long Telegram may cache the answer, in seconds (300 when not given).
+    pub cache_time: i64,
+    /// Whether the answer is cached for this user only.
+    pub is_personal: bool,
+}
+
 /// Something the bot did in a chat, as [`FakeBotApi::subscribe`](crate::FakeBotApi::subscribe)
 /// reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +205,11 @@ pub enum ChatEvent {
         chat_id: i64,
         /// The answer.
         answer: AnsweredCallback,
+    },
+    /// The bot answered an inline query (which belongs to no chat).
+    InlineAnswered {
+        /// The answer.
+        answer: InlineAnswer,
     },
 }
 

@@ -121,6 +121,11 @@ impl<'a> StateView<'a> {
         self.state.answered.clone()
     }
 
+    /// Every `answerInlineQuery` the bot made, oldest first.
+    pub fn inline_answers(&self) -> &[crate::model::InlineAnswer] {
+        &self.state.inline_answers
+    }
+
     /// Updates not yet confirmed (getUpdates) or accepted (webhook).
     pub fn pending_updates(&self) -> usize {
         self.state.queue.len()

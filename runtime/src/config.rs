@@ -12,7 +12,9 @@ use crate::{Error, Result};
 pub(crate) mod backup_keys;
 mod http;
 pub mod http_private;
+mod module_settings;
 pub use http::HttpConfig;
+pub use module_settings::ModuleSettings;
 
 /// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
 /// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
@@ -301,41 +303,6 @@ pub struct OutboxConfig {
     /// Bytes of text and keyboards one module may have waiting in the outbox; past them its
     /// sends are refused with an error value until some leave.
     pub module_max_queued_bytes: u64,
-}
-
-/// One module's settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModuleSettings {
-    /// The values the module reads through its `config` import.
-    pub config: toml::Table,
-    /// Narrows the module's outbox quota (messages per minute); it can never widen what the
-    /// module's manifest declares.
-    pub outbox_per_minute: Option<u32>,
-    /// Narrows the module's KV byte quota; never widens it.
-    pub kv_max_bytes: Option<u64>,
-    /// Narrows the module's KV key quota; never widens it.
-    pub kv_max_keys: Option<u64>,
-    /// `false` takes the timers capability away from a module that declares it.
-    pub timers: Option<bool>,
-    /// Narrows the HTTP hosts the module declares to those listed here (same patterns).
-    pub http_hosts: Option<Vec<String>>,
-    /// The non-public addresses its outgoing HTTP may reach (loopback, private, link-local...),
-    /// as addresses or CIDR ranges (`127.0.0.1`, `10.0.0.0/8`); none by default.
-    pub http_private: Vec<String>,
-    /// More of its commands that only operators may use, besides those its manifest marks.
-    pub admin_commands: Vec<String>,
-    /// Bot API methods beyond sends, edits, answers and reads that it may call:
-    /// `bot-settings` (the bot's commands, name, descriptions, photo, menu button),
-    /// `stars` (the bot's balance, transactions, refunds, gifts it pays for), `business`
-    /// (connected business accounts). None by default.
-    pub bot_api_grants: Vec<String>,
-    /// Lets it call Bot API methods newer than this host knows (unchecked parameters).
-    pub unknown_bot_api_methods: bool,
-    /// Narrows the updates it receives beyond its commands and button presses to these kinds:
-    /// `messages`, `edited_messages`, `other_updates`, or Telegram's name of a kind
-    /// (`poll_answer`, `message_reaction`, ...). Never widens what the module asks for.
-    pub wants: Option<Vec<String>>,
 }
 
 impl Default for Config {

@@ -17,6 +17,7 @@ use std::{
     time::Duration,
 };
 
+mod inline;
 mod media;
 
 use anyhow::Context;
@@ -100,8 +101,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!(
         "botbox dev: you are {} chatting with @{} (modules: {modules}).\n\
          Type a message, or a button's label to press it; `:photo <path>` or `:file <path>`\n\
-         sends a picture or a file (a caption may follow). Ctrl-D quits.",
+         sends a picture or a file (a caption may follow); `@{} <query>` asks inline and\n\
+         `:pick N` sends result N. Ctrl-D quits.",
         user.first_name,
+        fake.bot_username(),
         fake.bot_username(),
     );
     if let Some(addr) = runtime.http_addr() {
@@ -133,6 +136,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
         if media::send_from_path(&fake, &user, line)? {
             continue;
+        }
+        match inline::handle(&fake, &user, line) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                println!("botbox dev: {e:#}");
+                continue;
+            }
         }
         let pressable = last_bot_message(&fake, user.id).is_some_and(|m| {
             m.inline_button(line)
@@ -210,6 +221,7 @@ fn print_event(fake: &FakeBotApi, event: &ChatEvent) {
             Some(t) => writeln!(out, "bot (notification): {t}"),
             None => Ok(()),
         },
+        ChatEvent::InlineAnswered { answer } => writeln!(out, "{}", inline::show(answer)),
     };
     let _ = out.flush();
 }

@@ -70,6 +70,7 @@ impl Config {
                 )));
             }
         }
+        super::module_settings::check_inline(&self.modules)?;
         if !(64..=16384).contains(&self.sandbox.max_stack_kib) {
             return bad("`sandbox.max_stack_kib` must be 64..=16384");
         }

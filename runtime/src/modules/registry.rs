@@ -296,12 +296,28 @@ impl Registry {
                 .modules
                 .get(name)
                 .and_then(|m| m.wants.as_deref());
+            if let Some(prefix) = self
+                .ctx
+                .config
+                .modules
+                .get(name)
+                .and_then(|m| m.inline.as_deref())
+            {
+                router.set_inline_prefix(name, prefix);
+            }
             for lost in router.add(manifest, &s.tag, &extra, &kinds, wants) {
                 tracing::warn!(
                     module = %name,
                     "command /{lost} belongs to another module; it stays there"
                 );
             }
+        }
+        let undecided = router.undecided_inline();
+        if !undecided.is_empty() {
+            tracing::warn!(
+                "modules {} all answer inline queries and none has `[modules.<name>] inline` set: queries reach none of them until the operator gives one a prefix or `*`",
+                undecided.join(", ")
+            );
         }
         *self.router.write() = Arc::new(router);
         self.router_changes

@@ -5,6 +5,10 @@
 //!   `/name@other_bot` is for another bot and is dropped.
 //! - A callback query goes to the module whose tag starts its data (`<tag>:<data>`); the host
 //!   added the tag when the module drew the button.
+//! - An inline query goes to one of the modules that want inline queries: the one whose
+//!   operator-set prefix is the query's first word, else the one set to `*`, else the only one
+//!   with no prefix set. Its `chosen_inline_result` follows the same rule, so it reaches the
+//!   module that answered the query (if that module wants chosen results).
 //! - Other messages, edited messages and other updates go to every module that asked for them.
 //! - A command marked admin-only (by the manifest or the operator's config) goes nowhere unless
 //!   its sender is one of the configured operators.
@@ -41,6 +45,8 @@ pub struct Router {
     other: Vec<String>,
     /// Kinds of update asked for by name (`bot-api.want-updates`): kind → modules.
     kinds: HashMap<String, Vec<String>>,
+    /// The operator's inline prefixes (lower case, or `*`): module → prefix.
+    inline_prefixes: HashMap<String, String>,
 }
 
 impl Router {
@@ -124,6 +130,61 @@ impl Router {
         lost
     }
 
+    /// Gives `module` the inline queries whose first word is `prefix` (`*`: those no other
+    /// prefix takes); see the module docs.
+    pub fn set_inline_prefix(&mut self, module: &str, prefix: &str) {
+        self.inline_prefixes
+            .insert(module.to_string(), prefix.to_ascii_lowercase());
+    }
+
+    /// The module an inline query (or the chosen result of one) with text `query` goes to.
+    pub fn inline_owner(&self, query: &str) -> Option<&str> {
+        let candidates = self.inline_candidates();
+        let first = query.split_whitespace().next().unwrap_or("");
+        let prefix_of = |m: &str| self.inline_prefixes.get(m).map(String::as_str);
+        let by_prefix = |p: &str| {
+            candidates
+                .iter()
+                .find(|m| prefix_of(m).is_some_and(|mine| mine.eq_ignore_ascii_case(p)))
+        };
+        if let Some(m) = by_prefix(first).filter(|_| first != "*") {
+            return Some(m);
+        }
+        if let Some(m) = by_prefix("*") {
+            return Some(m);
+        }
+        let mut unset = candidates.iter().filter(|m| prefix_of(m).is_none());
+        match (unset.next(), unset.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// The modules that may answer inline queries: those that asked for them by name, or, when
+    /// none did, those that want every kind of update.
+    fn inline_candidates(&self) -> Vec<&str> {
+        match self.kinds.get("inline_query") {
+            Some(named) if !named.is_empty() => named.iter().map(String::as_str).collect(),
+            _ => self.other.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Modules that want inline queries with no prefix to tell them apart: when there are
+    /// several and no `*`, queries without a prefix reach none of them.
+    pub fn undecided_inline(&self) -> Vec<&str> {
+        let candidates = self.inline_candidates();
+        let unset: Vec<&str> = candidates
+            .into_iter()
+            .filter(|m| !self.inline_prefixes.contains_key(*m))
+            .collect();
+        let default_set = self.inline_prefixes.values().any(|p| p == "*");
+        if unset.len() > 1 && !default_set {
+            unset
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Whether any module wants updates beyond messages and button presses.
     pub fn wants_other(&self) -> bool {
         !self.other.is_empty()
@@ -172,6 +233,14 @@ impl Router {
             }
             _ => {
                 let kind = crate::bot_api::update_kinds::kind_of(raw).unwrap_or("");
+                if matches!(kind, "inline_query" | "chosen_inline_result") {
+                    let query = raw[kind]["query"].as_str().unwrap_or("");
+                    return self
+                        .inline_owner(query)
+                        .filter(|m| self.wanting(kind).contains(m))
+                        .map(|m| vec![(m.to_string(), Reason::Wanted)])
+                        .unwrap_or_default();
+                }
                 self.wanting(kind)
                     .into_iter()
                     .map(|m| (m.to_string(), Reason::Wanted))

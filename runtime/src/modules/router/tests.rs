@@ -89,3 +89,82 @@ fn the_operator_s_wants_narrow_what_a_module_receives_and_never_widen_it() {
     assert!(routed(&router, join).is_empty());
     assert!(!router.wants_edited() && !router.wants_other());
 }
+
+fn inline_router(modules: &[(&str, Option<&str>)]) -> Router {
+    let mut router = Router::new("bot", &[]);
+    for (name, prefix) in modules {
+        router.add(
+            &manifest(name, UpdateFilter::empty()),
+            name,
+            &[],
+            &["inline_query".into(), "chosen_inline_result".into()],
+            None,
+        );
+        if let Some(p) = prefix {
+            router.set_inline_prefix(name, p);
+        }
+    }
+    router
+}
+
+fn query(kind: &str, text: &str) -> serde_json::Value {
+    let from = json!({"id": 5, "is_bot": false, "first_name": "A"});
+    match kind {
+        "inline_query" => json!({"update_id": 1, "inline_query": {
+            "id": "Q1", "from": from, "query": text, "offset": ""}}),
+        _ => json!({"update_id": 2, "chosen_inline_result": {
+            "result_id": "r1", "from": from, "query": text}}),
+    }
+}
+
+#[test]
+fn an_inline_query_reaches_exactly_one_module_by_prefix_or_default_and_its_chosen_result_the_same()
+{
+    let router = inline_router(&[("qr", Some("*")), ("shop", Some("Shop"))]);
+    for kind in ["inline_query", "chosen_inline_result"] {
+        assert_eq!(routed(&router, query(kind, "shop socks")), ["shop"]);
+        assert_eq!(routed(&router, query(kind, "SHOP")), ["shop"]);
+        assert_eq!(routed(&router, query(kind, "hello shop")), ["qr"]);
+        assert_eq!(routed(&router, query(kind, "")), ["qr"]);
+        assert_eq!(routed(&router, query(kind, "* x")), ["qr"]);
+    }
+    assert!(router.undecided_inline().is_empty());
+
+    // One inline module needs no setting; a second one with a prefix leaves it the rest.
+    let router = inline_router(&[("qr", None)]);
+    assert_eq!(routed(&router, query("inline_query", "anything")), ["qr"]);
+    let router = inline_router(&[("qr", None), ("shop", Some("shop"))]);
+    assert_eq!(routed(&router, query("inline_query", "shop x")), ["shop"]);
+    assert_eq!(routed(&router, query("inline_query", "hello")), ["qr"]);
+
+    // Two with nothing set: the operator has not decided, so none gets the query.
+    let router = inline_router(&[("qr", None), ("gifs", None)]);
+    assert!(routed(&router, query("inline_query", "hello")).is_empty());
+    assert_eq!(router.undecided_inline(), ["qr", "gifs"]);
+    // A prefix-only module gets nothing else.
+    let router = inline_router(&[("shop", Some("shop"))]);
+    assert!(routed(&router, query("inline_query", "hello")).is_empty());
+}
+
+#[test]
+fn a_module_that_wants_every_kind_answers_inline_queries_only_when_no_module_asked_for_them() {
+    let mut router = Router::new("bot", &[]);
+    router.add(
+        &manifest("everything", UpdateFilter::OTHER_UPDATES),
+        "e",
+        &[],
+        &[],
+        None,
+    );
+    assert_eq!(routed(&router, query("inline_query", "hi")), ["everything"]);
+    router.add(
+        &manifest("qr", UpdateFilter::empty()),
+        "q",
+        &[],
+        &["inline_query".into()],
+        None,
+    );
+    assert_eq!(routed(&router, query("inline_query", "hi")), ["qr"]);
+    // qr did not ask for chosen results: they go to no one rather than to another module.
+    assert!(routed(&router, query("chosen_inline_result", "hi")).is_empty());
+}
