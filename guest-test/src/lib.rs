@@ -42,6 +42,9 @@ use std::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod inline;
+pub use inline::{InlineAnswer, InlineQuery};
+
 /// The first user id [`Bot::user`] hands out.
 const FIRST_USER_ID: i64 = 1001;
 /// The first group id [`Bot::group`] hands out (supergroup ids look like this).

@@ -25,6 +25,7 @@ mod faults;
 mod help;
 mod hostile;
 mod http;
+mod inline;
 mod installer;
 mod kv;
 mod log_forgery;

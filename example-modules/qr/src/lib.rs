@@ -11,9 +11,14 @@
 //!   `I found no QR code in this picture.`, a code that cannot be read
 //!   `I found a QR code but could not read it: ...`.
 //!
-//! Everything it does goes through the SDK's `bot_api` (contract 0.1.2); it keeps no data.
+//! - Inline mode: `@bot hello` in any chat offers the code of "hello" as a photo, uploaded
+//!   once and then answered by its file id (see [`inline`]).
+//!
+//! Everything it does goes through the SDK's `bot_api` (contract 0.1.2); it keeps only the
+//! file ids of codes made for inline queries.
 
 pub mod code;
+pub mod inline;
 
 use botbox_sdk::bot_api::{self, Call, FilePart};
 use botbox_sdk::types::ChatKind;
@@ -39,10 +44,21 @@ impl Module for Qr {
                 "Make a QR code: /qr <text>; or send a photo of one to read it",
             )
             // Plain text to encode and photos to decode arrive as messages.
-            .wants_messages())
+            .wants_messages()
+            .wants_updates(["inline_query", "chosen_inline_result"])
+            // An inline query's upload is looked for by a timer.
+            .timers())
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
+        if let Some(fired) = update.timer() {
+            return inline::poll(&fired.payload);
+        }
+        match update.other() {
+            Some("inline_query") => return inline::answer(update),
+            Some("chosen_inline_result") => return inline::chosen(),
+            _ => {}
+        }
         let Some(chat) = update.chat_id() else {
             return Ok(());
         };

@@ -106,6 +106,32 @@ pub enum Request {
     },
     /// The module's recent log lines.
     Logs,
+    /// A user types `@bot query` (an inline query); answers the query's id. The user's chat
+    /// with the bot is not opened by it: a user may ask inline without ever writing to the bot.
+    Inline {
+        /// The user's id.
+        user: i64,
+        /// Their first name.
+        name: String,
+        /// What they typed after the bot's name.
+        query: String,
+    },
+    /// The bot's answer to an inline query, after the bot settles (`null` until it answered).
+    InlineAnswer {
+        /// The query's id.
+        query_id: String,
+    },
+    /// A user picks a result of the bot's answer to an inline query.
+    Choose {
+        /// The user's id.
+        user: i64,
+        /// Their first name.
+        name: String,
+        /// The query's id.
+        query_id: String,
+        /// The result's id.
+        result_id: String,
+    },
 }
 
 /// The answer to one request.

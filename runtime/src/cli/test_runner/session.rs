@@ -215,6 +215,33 @@ impl Session {
                 ns.abort(&mut txn);
                 Ok(json!(entries))
             }
+            Request::Inline { user, name, query } => {
+                let user = TestUser::new(user, name);
+                Ok(json!(self.fake.send_inline_query(&user, &query)))
+            }
+            Request::InlineAnswer { query_id } => {
+                self.settle().await?;
+                Ok(match self.fake.inline_answer(&query_id) {
+                    Some(a) => json!({
+                        "results": a.results,
+                        "cache_time": a.cache_time,
+                        "is_personal": a.is_personal,
+                    }),
+                    None => Value::Null,
+                })
+            }
+            Request::Choose {
+                user,
+                name,
+                query_id,
+                result_id,
+            } => {
+                let user = TestUser::new(user, name);
+                let id = self
+                    .fake
+                    .choose_inline_result(&user, &query_id, &result_id)?;
+                Ok(json!(id))
+            }
             Request::Logs => {
                 let lines = self.runtime.registry().logs(&self.module, usize::MAX)?;
                 Ok(json!(

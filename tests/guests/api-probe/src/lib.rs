@@ -31,6 +31,9 @@
 //! - `/poll`: sendPoll (question `Tea?`, options yes and no) → `queued <ticket>`
 //! - asks for `poll_answer` and `message_reaction` by name: each such update is answered
 //!   `got <kind>` in the private chat of the user it comes from
+//! - asks for `inline_query` and `chosen_inline_result`: a query is answered with one article
+//!   (id `probe`, title `probe: <query>`); a chosen result is answered `got
+//!   chosen_inline_result` in the user's private chat
 
 mod image;
 
@@ -93,7 +96,12 @@ impl Module for ApiProbe {
             .command("button", "Send a message with a button")
             // A document's caption reaches the module as a plain message.
             .wants_messages()
-            .wants_updates(["poll_answer", "message_reaction"]))
+            .wants_updates([
+                "poll_answer",
+                "message_reaction",
+                "inline_query",
+                "chosen_inline_result",
+            ]))
     }
 
     fn handle_update(update: &Update) -> Result<(), Error> {
@@ -102,6 +110,9 @@ impl Module for ApiProbe {
             dialogue::Outcome::NotMine
         ) {
             return Ok(());
+        }
+        if update.other() == Some("inline_query") {
+            return answer_inline(update);
         }
         if let Some(kind) = update.other() {
             return report_other(update, kind);
@@ -263,6 +274,7 @@ fn report_other(update: &Update, kind: &str) -> Result<(), Error> {
     struct From {
         user: Option<Id>,
         chat: Option<Id>,
+        from: Option<Id>,
     }
     #[derive(serde::Deserialize)]
     struct Id {
@@ -272,9 +284,37 @@ fn report_other(update: &Update, kind: &str) -> Result<(), Error> {
         return Ok(());
     };
     let body = body?;
-    if let Some(to) = body.user.or(body.chat) {
+    if let Some(to) = body.user.or(body.chat).or(body.from) {
         botbox_sdk::outbox::Message::new(to.id, format!("got {kind}")).send()?;
     }
+    Ok(())
+}
+
+/// Answers an inline query with one article naming the query.
+fn answer_inline(update: &Update) -> Result<(), Error> {
+    #[derive(serde::Deserialize)]
+    struct Query {
+        id: String,
+        query: String,
+    }
+    let Some(query) = update.other_body::<Query>() else {
+        return Ok(());
+    };
+    let query = query?;
+    let title = format!("probe: {}", query.query);
+    Call::new("answerInlineQuery")
+        .param("inline_query_id", &query.id)
+        .param(
+            "results",
+            serde_json::json!([{
+                "type": "article",
+                "id": "probe",
+                "title": title,
+                "input_message_content": {"message_text": title},
+            }]),
+        )
+        .param("cache_time", 0)
+        .send()?;
     Ok(())
 }
 
