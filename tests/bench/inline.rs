@@ -51,7 +51,11 @@ async fn ask_queries(
     let answered = std::mem::take(&mut *answered.lock().unwrap());
     let mut latencies: Vec<f64> = asked
         .iter()
-        .filter_map(|(id, at)| answered.get(id).map(|done| (*done - *at).as_secs_f64() * 1e3))
+        .filter_map(|(id, at)| {
+            answered
+                .get(id)
+                .map(|done| (*done - *at).as_secs_f64() * 1e3)
+        })
         .collect();
     latencies.sort_by(f64::total_cmp);
     latencies
