@@ -176,7 +176,7 @@ impl Intake {
                 }
                 // From text, not from the Value: teloxide's UpdateKind wants borrowed keys.
                 let text = raw.to_string();
-                match serde_json::from_str::<Update>(&text) {
+                match crate::bot_api::update_kinds::parse(&raw, &text) {
                     Ok(update) => {
                         if let Some(cmd) = self.host_command(&update) {
                             skipped.push(id);

@@ -77,10 +77,13 @@ impl Intake {
 
     /// Hands one pending update to `module`; `false` when its queue is full again.
     fn hand_over(&self, module: &LoadedModule, p: PendingUpdate) -> bool {
-        let (Ok(raw), Ok(update)) = (
-            serde_json::from_str::<serde_json::Value>(&p.raw),
-            serde_json::from_str::<teloxide_core::types::Update>(&p.raw),
-        ) else {
+        let Some((raw, update)) = serde_json::from_str::<serde_json::Value>(&p.raw)
+            .ok()
+            .and_then(|raw| {
+                let update = crate::bot_api::update_kinds::parse(&raw, &p.raw).ok()?;
+                Some((raw, update))
+            })
+        else {
             // Recorded, so it parsed once: a damaged record is finished without effect.
             self.skip_for(module.name(), p.update_id);
             module.pass_backlogged(p.update_id);

@@ -32,7 +32,7 @@ impl Intake {
             let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
                 continue;
             };
-            let Ok(update) = serde_json::from_str(&p.raw) else {
+            let Ok(update) = crate::bot_api::update_kinds::parse(&raw, &p.raw) else {
                 continue;
             };
             let routes: Vec<_> = self
