@@ -152,8 +152,7 @@ pub fn router(data: &[u8]) {
         }
         1 => {
             message["caption"] = text.into();
-            message["document"] =
-                json!({"file_id": "f", "file_unique_id": "u", "file_size": 10, "file_name": "m.wasm"});
+            message["document"] = json!({"file_id": "f", "file_unique_id": "u", "file_size": 10, "file_name": "m.wasm"});
             json!({"update_id": 1, "message": message})
         }
         2 => {
@@ -230,7 +229,8 @@ pub fn backup_reader(data: &[u8]) {
         return;
     };
     let mut again = Vec::new();
-    let written = crate::backup::write_snapshot(&db, &mut again).expect("a restored database backs up");
+    let written =
+        crate::backup::write_snapshot(&db, &mut again).expect("a restored database backs up");
     let (tables, records) = (written.tables, written.records);
     assert_eq!((tables, records), (info.tables, info.records));
     let reread = crate::backup::verify(&again[..]).expect("a fresh backup verifies");
@@ -293,7 +293,10 @@ pub fn manifest(data: &[u8]) {
             .collect(),
         http_hosts: (0..input.byte() % 4).map(|_| input.text(80)).collect(),
     };
-    let (host, port) = (input.text(80), u16::from_le_bytes([input.byte(), input.byte()]));
+    let (host, port) = (
+        input.text(80),
+        u16::from_le_bytes([input.byte(), input.byte()]),
+    );
     if super::modules::manifest::validate(&m).is_err() {
         return;
     }

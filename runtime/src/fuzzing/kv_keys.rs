@@ -44,7 +44,9 @@ impl Model {
 /// the empty key and keys over the limit included.
 fn key(input: &mut Input<'_>) -> Vec<u8> {
     let len = input.byte() as usize % (LIMITS.max_key + 2);
-    (0..len).map(|_| b"a\x00\xffb"[input.byte() as usize % 4]).collect()
+    (0..len)
+        .map(|_| b"a\x00\xffb"[input.byte() as usize % 4])
+        .collect()
 }
 
 fn valid(key: &[u8]) -> bool {
@@ -87,7 +89,13 @@ pub fn kv_keys(data: &[u8]) {
                 if let Ok(e) = got {
                     assert_eq!(e, existed, "delete says whether {k:?} existed");
                 }
-                check("delete", got.map(drop), expect(&k, None, false), &mut model, next);
+                check(
+                    "delete",
+                    got.map(drop),
+                    expect(&k, None, false),
+                    &mut model,
+                    next,
+                );
             }
             2 => {
                 let k = key(&mut input);
@@ -148,7 +156,13 @@ pub fn kv_keys(data: &[u8]) {
                     Some(e) => Err(e),
                     None => expect(b"k", None, model.over_quota(&next)),
                 };
-                check("batch", ns.batch(&mut txn, &writes), expected, &mut model, next);
+                check(
+                    "batch",
+                    ns.batch(&mut txn, &writes),
+                    expected,
+                    &mut model,
+                    next,
+                );
             }
             _ => match input.byte() % 3 {
                 0 => {
@@ -238,7 +252,10 @@ fn pages(
             Err(e) => return assert!(refused && seen.is_empty(), "range: {e:?}"),
             Ok(page) => page,
         };
-        assert!(!refused, "a range with a bound over the key limit was served");
+        assert!(
+            !refused,
+            "a range with a bound over the key limit was served"
+        );
         assert!(entries.len() <= limit.clamp(1, LIMITS.max_scan) as usize);
         seen.extend(entries);
         match next {
