@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz.sh [seconds-per-target]        (default 180)
 #
-# Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). The committed corpus
+# Needs cargo-fuzz (`cargo install cargo-fuzz`) and libFuzzer's nightly flags: a nightly toolchain,
+# or the stable one with RUSTC_BOOTSTRAP=1 (what this script sets; no nightly is needed). The committed corpus
 # (fuzz/corpus/<target>/) seeds each run and is not changed; what a run finds goes to
 # $FUZZ_WORK (default fuzz/target-work/): corpus/<target>/ (new inputs) and
 # artifacts/<target>/ (crashes, with libFuzzer's log). With FUZZ_MERGE=1 the inputs that add
@@ -19,7 +20,7 @@ targets="${FUZZ_TARGETS:-update_convert router webhook backup_reader kv_keys con
 
 # No sanitizer: the host forbids `unsafe`, so AddressSanitizer would only slow every run; panics,
 # overflow checks (debug assertions stay on) and the targets' own assertions are the findings.
-cargo +nightly fuzz build --sanitizer none --target-dir "$CARGO_TARGET_DIR"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --sanitizer none --target-dir "$CARGO_TARGET_DIR")
 bin_dir="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 
 rows=()

@@ -83,13 +83,35 @@ fn bot_router() -> &'static Router {
             command("echo", false),
             command("ban", true),
         ];
-        router.add(&module("echo", echo, UpdateFilter::MESSAGES), "e", &[], &[]);
+        router.add(
+            &module("echo", echo, UpdateFilter::MESSAGES),
+            "e",
+            &[],
+            &[],
+            None,
+        );
         router.add(
             &module("polls", Vec::new(), UpdateFilter::OTHER_UPDATES),
             "p",
             &[],
             &["poll_answer".into()],
+            None,
         );
+        // Two inline modules told apart by the operator's prefixes.
+        let inline = [
+            "inline_query".to_string(),
+            "chosen_inline_result".to_string(),
+        ];
+        for (name, tag, prefix) in [("qr", "q", "*"), ("shop", "s", "shop")] {
+            router.add(
+                &module(name, Vec::new(), UpdateFilter::empty()),
+                tag,
+                &[],
+                &inline,
+                None,
+            );
+            router.set_inline_prefix(name, prefix);
+        }
         router
     })
 }
@@ -110,7 +132,17 @@ fn intake_update(raw: &Value) {
     let _ = convert::chat_of(&update);
     let _ = update_kinds::owner_key(raw);
     let _ = crate::text::cut_bytes(&raw.to_string(), 200);
-    for (_, reason) in router.route(&update, raw) {
+    let routed = router.route(&update, raw);
+    if matches!(
+        update_kinds::kind_of(raw),
+        Some("inline_query" | "chosen_inline_result")
+    ) {
+        assert!(
+            routed.len() <= 1,
+            "an inline query reaches one module at most"
+        );
+    }
+    for (_, reason) in routed {
         let (callback, command) = match &reason {
             Reason::Callback(data) => (Some(data.as_str()), None),
             Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
@@ -303,7 +335,7 @@ pub fn manifest(data: &[u8]) {
     let capabilities = Capabilities::granted(m.timers, &m.http_hosts, None);
     let _ = capabilities.allows(&host, port, 443);
     let mut routes = bot_router().empty_like();
-    routes.add(&m, "t", &[], &[]);
+    routes.add(&m, "t", &[], &[], None);
     for c in &m.commands {
         assert!(routes.owns_command(&c.name), "accepted command {}", c.name);
     }
