@@ -271,6 +271,16 @@ fn build(input: impl Read, path: &Path) -> Result<SnapshotInfo> {
     Ok(info)
 }
 
+/// Reads a snapshot into a new in-memory database, as [`restore`] builds its file (for the
+/// fuzz target: `fuzzing.rs`).
+pub(crate) fn read_into_empty(input: impl Read) -> Result<(SnapshotInfo, Database)> {
+    let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+    let txn = db.begin_write()?;
+    let info = format::read(input, Some(&txn))?;
+    txn.commit()?;
+    Ok((info, db))
+}
+
 /// Opens the current database read-only, if there is one, to hold a lock that keeps a runtime
 /// from opening it; refuses if a runtime has it open already.
 ///

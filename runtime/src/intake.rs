@@ -14,7 +14,7 @@
 mod backlog;
 pub mod convert;
 mod dispatch;
-mod host_commands;
+pub(crate) mod host_commands;
 pub mod http_gateway;
 pub(crate) mod listen;
 mod owners;

@@ -26,6 +26,8 @@ pub mod store;
 // Outside the data path, calling in.
 pub mod cli;
 pub mod control;
+#[doc(hidden)]
+pub mod fuzzing;
 mod runtime;
 
 pub use config::Config;

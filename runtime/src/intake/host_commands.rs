@@ -57,7 +57,7 @@ pub enum HostCommand {
 /// The host's own command in `update`: `/help` from anyone when no module owns it, the others
 /// when an operator typed them in their private chat with the bot. Anyone else's `/install`, `/modules` or `/rollback` is not the
 /// host's business (a module may answer it).
-pub(super) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
+pub(crate) fn parse(update: &Update, router: &Router) -> Option<HostCommand> {
     let UpdateKind::Message(m) = &update.kind else {
         return None;
     };

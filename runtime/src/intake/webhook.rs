@@ -18,7 +18,7 @@ use axum::{
     http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{MethodRouter, post},
 };
 use tokio::sync::watch;
 
@@ -54,22 +54,38 @@ pub(crate) async fn start(
         register(&intake, &allowed).await?;
         tokio::spawn(follow_modules(intake.clone(), allowed, shutdown.clone()));
     }
-    let intake = Arc::new(intake);
-    let gate = Arc::new(Gate {
-        secret: cfg.secret.expose().as_bytes().to_vec(),
-        refused: AtomicU64::new(0),
-    });
-    let app = Router::new()
-        .route(&path(&cfg.url), post(receive))
-        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .route_layer(middleware::from_fn_with_state(gate, check_secret))
-        .with_state(intake);
+    let app = app(
+        &path(&cfg.url),
+        cfg.secret.expose().as_bytes(),
+        cfg.max_body_bytes,
+        post(receive),
+        Arc::new(intake),
+    );
     Ok(super::listen::serve_until(
         listener,
         app,
         shutdown,
         "webhook server",
     ))
+}
+
+/// The server: `receive` at `path`, behind the secret gate and the body limit.
+pub(crate) fn app<S: Clone + Send + Sync + 'static>(
+    path: &str,
+    secret: &[u8],
+    max_body_bytes: usize,
+    receive: MethodRouter<S>,
+    state: S,
+) -> Router {
+    let gate = Arc::new(Gate {
+        secret: secret.to_vec(),
+        refused: AtomicU64::new(0),
+    });
+    Router::new()
+        .route(path, receive)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .route_layer(middleware::from_fn_with_state(gate, check_secret))
+        .with_state(state)
 }
 
 /// Tells Telegram where to send updates, with the secret and the kinds the modules want.
@@ -153,16 +169,23 @@ async fn check_secret(State(gate): State<Arc<Gate>>, req: Request, next: Next) -
     StatusCode::UNAUTHORIZED.into_response()
 }
 
-async fn receive(State(intake): State<Arc<Intake>>, body: Bytes) -> StatusCode {
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
+/// The body as a JSON object, or `None` (logged) when it is not one.
+pub(crate) fn decode(body: &[u8]) -> Option<serde_json::Value> {
+    match serde_json::from_slice(body) {
+        Ok(v @ serde_json::Value::Object(_)) => Some(v),
         Ok(_) | Err(_) => {
             tracing::warn!(
                 bytes = body.len(),
                 "webhook body is not a JSON update; skipped"
             );
-            return StatusCode::OK;
+            None
         }
+    }
+}
+
+async fn receive(State(intake): State<Arc<Intake>>, body: Bytes) -> StatusCode {
+    let Some(value) = decode(&body) else {
+        return StatusCode::OK;
     };
     match intake.submit(vec![value]).await {
         Ok(()) => StatusCode::OK,
