@@ -10,7 +10,6 @@ use std::sync::OnceLock;
 
 use axum::{body::Bytes, http::StatusCode, routing::post};
 use serde_json::{Value, json};
-use teloxide_core::types::Update;
 
 use crate::{
     bindings::types::{Command, Manifest, UpdateFilter},
@@ -124,7 +123,7 @@ fn intake_update(raw: &Value) {
         return;
     }
     // From text, as `Intake::submit` does (teloxide's UpdateKind wants borrowed keys).
-    let Ok(update) = serde_json::from_str::<Update>(&raw.to_string()) else {
+    let Ok(update) = update_kinds::parse(raw, &raw.to_string()) else {
         return;
     };
     let router = bot_router();
