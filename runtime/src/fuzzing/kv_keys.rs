@@ -281,13 +281,11 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// A commit waiting for the committer: its sequence number and its writes (`None` deletes).
+type Queued = (u64, Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
 /// Applies the transaction to the namespace's overlay and queues it for the committer.
-fn commit(
-    ns: &Namespace,
-    txn: &mut Txn,
-    model: &mut Model,
-    queued: &mut Vec<(u64, Vec<(Vec<u8>, Option<Vec<u8>>)>)>,
-) {
+fn commit(ns: &Namespace, txn: &mut Txn, model: &mut Model, queued: &mut Vec<Queued>) {
     match ns.validate_and_apply(txn, |seq, writes| (seq, writes)) {
         Applied::Ok(_, (seq, writes)) => {
             model.committed = model.view.clone();
@@ -298,11 +296,7 @@ fn commit(
 }
 
 /// Writes the queued transactions to redb and marks them durable, as the committer does.
-fn make_durable(
-    db: &Database,
-    ns: &Namespace,
-    queued: &mut Vec<(u64, Vec<(Vec<u8>, Option<Vec<u8>>)>)>,
-) {
+fn make_durable(db: &Database, ns: &Namespace, queued: &mut Vec<Queued>) {
     let w = db.begin_write().expect("a write transaction");
     {
         let mut table = w.open_table(TABLE).expect("the namespace's table");
