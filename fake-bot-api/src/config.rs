@@ -24,6 +24,9 @@ pub struct FakeConfig {
     pub first_update_id: i64,
     /// The largest file the bot may upload and download.
     pub file_limits: FileLimits,
+    /// How long the bot has to answer a pre-checkout query (Telegram: 10 s); a query not
+    /// answered by then fails the payment.
+    pub pre_checkout_timeout: std::time::Duration,
 }
 
 impl Default for FakeConfig {
@@ -36,6 +39,7 @@ impl Default for FakeConfig {
             webhook_retry: WebhookRetry::default(),
             first_update_id: 1,
             file_limits: FileLimits::default(),
+            pre_checkout_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -89,17 +89,8 @@ impl FakeBotApi {
                 }
             }
             let entry = ChatEntry {
-                message_id: 0,
-                from_bot: false,
-                from_id: user.id,
-                text: caption.to_owned(),
                 document: (kind == MediaKind::Document).then(|| file.document.clone()),
-                parse_mode: None,
-                reply_markup: None,
-                reply_to: None,
-                edits: 0,
-                deleted: false,
-                silent: false,
+                ..ChatEntry::from_user(user.id, caption.to_owned())
             };
             state.files.insert(file.document.file_id.clone(), file);
             let chat = state.open_chat(user.id, chat);
@@ -145,17 +136,8 @@ impl FakeBotApi {
                 bail!("chat {chat_id} has no message {id} to reply to");
             }
             let entry = ChatEntry {
-                message_id: 0,
-                from_bot: false,
-                from_id: user.id,
-                text,
-                document: None,
-                parse_mode: None,
-                reply_markup: None,
                 reply_to,
-                edits: 0,
-                deleted: false,
-                silent: false,
+                ..ChatEntry::from_user(user.id, text)
             };
             let message = chat.add_message(entry, json::user(user), extra);
             Ok(state.enqueue("message", message))

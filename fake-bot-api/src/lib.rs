@@ -51,6 +51,7 @@ mod markup;
 mod methods;
 mod model;
 mod params;
+mod payments;
 mod read;
 mod server;
 mod state;
@@ -69,6 +70,7 @@ pub use crate::{
         AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineAnswer,
         InlineButton, Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,
     },
+    payments::{CheckoutOutcome, Invoice, Payment},
     read::StateView,
 };
 

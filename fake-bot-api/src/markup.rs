@@ -129,6 +129,7 @@ fn inline_rows(value: &Value) -> Result<Vec<Vec<InlineButton>>, ApiError> {
                 text: text.to_owned(),
                 callback_data,
                 url,
+                pay: object.get("pay").and_then(Value::as_bool) == Some(true),
             });
         }
         rows.push(buttons);

@@ -8,6 +8,7 @@ mod file_sources;
 mod files;
 mod forwards;
 mod inline_answers;
+mod invoices;
 mod media;
 mod media_sends;
 mod members;
@@ -39,7 +40,7 @@ pub(crate) fn media_fields(file: &StoredFile) -> Value {
 }
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 47] = [
+const METHODS: [&str; 53] = [
     "getme",
     "setmyname",
     "getmyname",
@@ -53,6 +54,12 @@ const METHODS: [&str; 47] = [
     "deletemessage",
     "answercallbackquery",
     "answerinlinequery",
+    "sendinvoice",
+    "createinvoicelink",
+    "answerprecheckoutquery",
+    "refundstarpayment",
+    "getstartransactions",
+    "getmystarbalance",
     "senddocument",
     "getfile",
     "sendchataction",
@@ -156,6 +163,12 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         "deletemessage" => messages::delete_message(shared, params).map(Reply::from),
         "answercallbackquery" => callbacks::answer(shared, params).map(Reply::from),
         "answerinlinequery" => inline_answers::answer(shared, params).map(Reply::from),
+        "sendinvoice" => invoices::send_invoice(shared, params).map(Reply::from),
+        "createinvoicelink" => invoices::create_link(shared, params).map(Reply::from),
+        "answerprecheckoutquery" => invoices::answer_checkout(shared, params).map(Reply::from),
+        "refundstarpayment" => invoices::refund(shared, params).map(Reply::from),
+        "getstartransactions" => invoices::transactions(shared, params).map(Reply::from),
+        "getmystarbalance" => Ok(invoices::balance(shared).into()),
         "senddocument" | "sendphoto" | "sendvideo" | "sendaudio" | "sendvoice"
         | "sendanimation" | "sendsticker" | "sendvideonote" => {
             let kind = MediaKind::of_method(method).expect("a send method of a file");

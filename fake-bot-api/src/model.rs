@@ -71,6 +71,23 @@ pub struct ChatEntry {
 }
 
 impl ChatEntry {
+    /// A new message from the user `user_id` showing `text` (its id is set when it is added).
+    pub(crate) fn from_user(user_id: i64, text: String) -> Self {
+        Self {
+            message_id: 0,
+            from_bot: false,
+            from_id: user_id,
+            text,
+            document: None,
+            parse_mode: None,
+            reply_markup: None,
+            reply_to: None,
+            edits: 0,
+            deleted: false,
+            silent: false,
+        }
+    }
+
     /// The inline buttons, row by row (empty if the message has no inline keyboard).
     pub fn inline_buttons(&self) -> &[Vec<InlineButton>] {
         match &self.reply_markup {
@@ -123,6 +140,8 @@ pub struct InlineButton {
     pub callback_data: Option<String>,
     /// The URL the button opens.
     pub url: Option<String>,
+    /// Whether it is the Pay button of an invoice.
+    pub pay: bool,
 }
 
 /// A reply keyboard (`keyboard` markup).
@@ -210,6 +229,15 @@ pub enum ChatEvent {
     InlineAnswered {
         /// The answer.
         answer: InlineAnswer,
+    },
+    /// The bot answered a pre-checkout query (a user pressed Pay).
+    CheckoutAnswered {
+        /// The chat of the invoice.
+        chat_id: i64,
+        /// The query's id.
+        query_id: String,
+        /// Approved (with the charge) or declined.
+        outcome: crate::payments::CheckoutOutcome,
     },
 }
 

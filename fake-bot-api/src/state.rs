@@ -197,6 +197,8 @@ pub(crate) struct State {
     pub(crate) chat_actions: Vec<(i64, String, tokio::time::Instant)>,
     /// Member statuses a test arranged, by (chat id, user id), with the `User` object.
     pub(crate) member_statuses: BTreeMap<(i64, i64), (MemberStatus, Value)>,
+    /// Invoices, pre-checkout queries and charges.
+    pub(crate) payments: crate::payments::Ledger,
     next_callback_id: u64,
     next_file_number: usize,
     next_media_group_id: u64,
@@ -233,6 +235,7 @@ impl State {
             my_name: String::new(),
             chat_actions: Vec::new(),
             member_statuses: BTreeMap::new(),
+            payments: crate::payments::Ledger::default(),
             next_callback_id: 0,
             next_file_number: 0,
             next_media_group_id: 0,

@@ -62,6 +62,7 @@ pub mod kv;
 pub mod log;
 mod manifest;
 pub mod outbox;
+pub mod payments;
 pub mod timers;
 mod update;
 

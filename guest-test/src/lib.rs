@@ -43,7 +43,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 mod inline;
+mod payments;
 pub use inline::{InlineAnswer, InlineQuery};
+pub use payments::Checkout;
 
 /// The first user id [`Bot::user`] hands out.
 const FIRST_USER_ID: i64 = 1001;
@@ -67,6 +69,7 @@ pub struct Builder {
     module: Option<String>,
     config: Option<String>,
     operators: Vec<i64>,
+    grants: Vec<String>,
 }
 
 impl Builder {
@@ -89,6 +92,13 @@ impl Builder {
         self
     }
 
+    /// Gives the module a Bot API grant (`stars`, `bot-settings`, `business`), as the operator
+    /// does with `bot_api_grants`.
+    pub fn grant(mut self, grant: &str) -> Builder {
+        self.grants.push(grant.to_string());
+        self
+    }
+
     /// Starts the bot; panics with the reason if it cannot (for example, the module's `init`
     /// fails).
     pub fn start(self) -> Bot {
@@ -104,6 +114,7 @@ impl Builder {
             "module": self.module,
             "config": self.config,
             "operators": self.operators,
+            "grants": self.grants,
         }))?;
         Ok(Bot {
             conn: RefCell::new(conn),

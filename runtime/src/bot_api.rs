@@ -18,6 +18,7 @@
 
 mod methods;
 mod params;
+pub mod payments;
 pub mod transport;
 pub mod update_kinds;
 

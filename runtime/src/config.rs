@@ -13,8 +13,10 @@ pub(crate) mod backup_keys;
 mod http;
 pub mod http_private;
 mod module_settings;
+mod payments;
 pub use http::HttpConfig;
 pub use module_settings::ModuleSettings;
+pub use payments::PaymentsConfig;
 
 /// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
 /// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
@@ -47,6 +49,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// Modules' HTTP: the listener for `/modules/<name>/...` and the limits both ways.
     pub http: HttpConfig,
+    /// Payments: the deadline of pre-checkout answers.
+    pub payments: PaymentsConfig,
     /// Per-module settings, by module name.
     pub modules: BTreeMap<String, ModuleSettings>,
     /// How `botbox run` writes its log: `text` or `json` (`BOTBOX_LOG_FORMAT`).
@@ -316,6 +320,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             backup: BackupConfig::default(),
             http: HttpConfig::default(),
+            payments: PaymentsConfig::default(),
             modules: BTreeMap::new(),
             log_format: LogFormat::Text,
         }

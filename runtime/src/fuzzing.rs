@@ -141,11 +141,17 @@ fn intake_update(raw: &Value) {
             "an inline query reaches one module at most"
         );
     }
+    if crate::bot_api::payments::is_about_invoice(raw) {
+        assert!(
+            routed.len() <= 1 && routed.iter().all(|(_, r)| *r == Reason::Payment),
+            "a payment's update reaches the module that issued the invoice, or none"
+        );
+    }
     for (_, reason) in routed {
         let (callback, command) = match &reason {
             Reason::Callback(data) => (Some(data.as_str()), None),
             Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
-            Reason::Wanted => (None, None),
+            Reason::Wanted | Reason::Payment => (None, None),
         };
         let converted = convert::update(&update, raw, callback, command);
         assert_eq!(converted.update_id, i64::from(update.id.0));

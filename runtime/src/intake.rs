@@ -12,6 +12,7 @@
 //! as [`HostCommand`] events on a channel.
 
 mod backlog;
+mod checkouts;
 pub mod convert;
 mod dispatch;
 pub(crate) mod host_commands;
@@ -59,6 +60,10 @@ struct Shared {
     host_commands: mpsc::UnboundedSender<HostCommand>,
     /// Long polling's failures and backoff.
     polling: Arc<PollingStats>,
+    /// Pre-checkout queries waiting for their module's answer (shared with the outbox).
+    checkouts: Arc<crate::outbox::checkouts::Checkouts>,
+    /// Their deadline.
+    payments: crate::config::PaymentsConfig,
 }
 
 /// What an [`Intake`] is made of.
@@ -70,6 +75,8 @@ pub(crate) struct Parts {
     pub(crate) telegram: TelegramConfig,
     pub(crate) blocked_chats: Arc<Mutex<HashSet<i64>>>,
     pub(crate) host_commands: mpsc::UnboundedSender<HostCommand>,
+    pub(crate) checkouts: Arc<crate::outbox::checkouts::Checkouts>,
+    pub(crate) payments: crate::config::PaymentsConfig,
 }
 
 impl Intake {
@@ -85,6 +92,8 @@ impl Intake {
                 blocked_chats: p.blocked_chats,
                 host_commands: p.host_commands,
                 polling: Arc::default(),
+                checkouts: p.checkouts,
+                payments: p.payments,
             }),
         }
     }
@@ -108,6 +117,13 @@ impl Intake {
         } else {
             vec!["message", "callback_query"]
         };
+        // A payment's query belongs to the module that issued the invoice, whatever it asked
+        // for; one no module answers is declined at once (`checkouts.rs`).
+        for k in ["pre_checkout_query", "shipping_query"] {
+            if !v.contains(&k) {
+                v.push(k);
+            }
+        }
         if router.wants_edited() && !v.contains(&"edited_message") {
             v.push("edited_message");
         }
@@ -187,6 +203,7 @@ impl Intake {
                             .to_owner(router.route(&update, &raw), &update, &raw)
                             .await;
                         tracing::debug!(update = id, ?routes, "routed");
+                        self.watch_checkout(&raw, !routes.is_empty());
                         if routes.is_empty() {
                             skipped.push(id);
                             continue;

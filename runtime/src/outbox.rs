@@ -6,6 +6,7 @@
 //! is delivered again only if Telegram accepted it and the process died before the delivery was
 //! committed: at most one message per chat, the one in flight.
 
+pub mod checkouts;
 pub mod limits;
 pub mod metrics;
 pub mod scheduler;

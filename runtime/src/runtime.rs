@@ -132,6 +132,7 @@ impl Runtime {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (host_commands_tx, host_commands_rx) = mpsc::unbounded_channel();
         let blocked_chats = Arc::new(Mutex::new(HashSet::new()));
+        let checkouts = Arc::new(outbox::checkouts::Checkouts::default());
         let intake = Intake::new(intake::Parts {
             db: db.clone(),
             committer: committer.clone(),
@@ -140,6 +141,8 @@ impl Runtime {
             telegram: config.telegram.clone(),
             blocked_chats: blocked_chats.clone(),
             host_commands: host_commands_tx,
+            checkouts: checkouts.clone(),
+            payments: config.payments.clone(),
         });
         let runtime = Runtime {
             inner: Arc::new(Inner {
@@ -177,6 +180,7 @@ impl Runtime {
             blocked: blocked_chats,
             quotas,
             queued: queued_bytes,
+            checkouts,
         };
         tasks.spawn(
             "outbox",

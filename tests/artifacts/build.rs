@@ -38,6 +38,7 @@ const COMPONENTS: &[&str] = &[
     "qr",
     "download_queue",
     "reminder",
+    "shop",
 ];
 
 fn main() {

@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo bench -p botbox --bench inline` (release build; about 30 s).
 
+mod broadcasting;
+mod latency;
 mod support;
 
 use std::{
@@ -19,12 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use botbox::Runtime;
-use fake_bot_api::{ChatEvent, FakeBotApi, FakeConfig, TestUser};
-use serde_json::{Value, json};
+use fake_bot_api::{ChatEvent, FakeBotApi, TestUser};
+use serde_json::json;
 
-/// Chats the broadcast goes to: 1001..=1000+CHATS (the probe's range).
-const CHATS: i64 = 10_000;
 /// Inline queries per phase.
 const QUERIES: usize = 200;
 /// The pause between two queries.
@@ -61,35 +60,11 @@ async fn ask_queries(
     latencies
 }
 
-fn summary(latencies: &[f64]) -> Value {
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        (latencies[i] * 10.0).round() / 10.0
-    };
-    if latencies.is_empty() {
-        return json!({ "answered": 0 });
-    }
-    json!({
-        "answered": latencies.len(),
-        "p50_ms": at(0.50),
-        "p99_ms": at(0.99),
-        "max_ms": at(1.0),
-    })
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fake = FakeBotApi::start(FakeConfig::default()).expect("fake Bot API");
-    let mut config = support::config(dir.path(), &fake, &[botbox_test_artifacts::API_PROBE]);
-    config.telegram.poll_timeout_secs = 10;
-    let runtime = Runtime::start(config).await.expect("runtime");
-    let admin = TestUser::new(1, "Admin");
+    let bench = broadcasting::start().await;
+    let fake = &bench.fake;
     let user = TestUser::new(2, "Inline");
-    fake.open_chat(&admin);
-    for id in 1001..=1000 + CHATS {
-        fake.open_chat(&TestUser::new(id, format!("user{id}")));
-    }
     let answered: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut events = fake.subscribe();
     let recorder = answered.clone();
@@ -103,36 +78,23 @@ async fn main() {
             }
         }
     });
-    let sent = |fake: &FakeBotApi| fake.counters().sends;
 
-    let idle = ask_queries(&fake, &user, &answered, "idle").await;
-
-    fake.send_text(&admin, format!("/bcast {CHATS}"));
-    let queued_by = Instant::now() + Duration::from_secs(60);
-    while sent(&fake) < 10 && Instant::now() < queued_by {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let sends_before = sent(&fake);
-    let started = Instant::now();
-    let busy = ask_queries(&fake, &user, &answered, "busy").await;
-    let broadcast_rate = (sent(&fake) - sends_before) as f64 / started.elapsed().as_secs_f64();
-    let outbox_left = runtime.db().outbox().map(|o| o.len()).unwrap_or(0);
+    let idle = ask_queries(fake, &user, &answered, "idle").await;
+    let (busy, broadcast) = bench
+        .while_broadcasting(ask_queries(fake, &user, &answered, "busy"))
+        .await;
     println!(
         "{}",
         json!({
             "bench": "inline",
             "queries_per_phase": QUERIES,
             "query_every_ms": EVERY.as_millis(),
-            "idle": summary(&idle),
-            "during_broadcast": summary(&busy),
-            "broadcast": {
-                "chats": CHATS,
-                "sends_per_second_meanwhile": (broadcast_rate * 10.0).round() / 10.0,
-                "still_queued_after": outbox_left,
-            },
+            "idle": latency::summary(&idle),
+            "during_broadcast": latency::summary(&busy),
+            "broadcast": broadcast,
             "too_many_requests": fake.counters().too_many_requests,
             "goal_p99_ms": 300,
         })
     );
-    runtime.stop().await;
+    bench.runtime.stop().await;
 }

@@ -32,6 +32,7 @@ mod log_forgery;
 mod operator;
 mod ops;
 mod outbox;
+mod payments;
 mod polling;
 mod python;
 mod retention;

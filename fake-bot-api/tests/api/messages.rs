@@ -97,6 +97,7 @@ async fn an_inline_keyboard_is_echoed_and_parsed_back() {
             text: "Yes".to_owned(),
             callback_data: Some("answer:yes".to_owned()),
             url: None,
+            pay: false,
         })
     );
     assert_eq!(

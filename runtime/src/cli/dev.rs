@@ -19,12 +19,16 @@ use std::{
 
 mod inline;
 mod media;
+mod payments;
 
 use anyhow::Context;
 use fake_bot_api::{ChatEntry, ChatEvent, FakeBotApi, FakeConfig, Markup, TestUser};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{Config, Runtime, config::Secret};
+
+/// The Telegram user id of the person at the terminal.
+const DEV_USER_ID: i64 = 1000;
 
 /// Options of `botbox dev`.
 #[derive(Debug, clap::Args)]
@@ -88,6 +92,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     config.telegram.token = Secret::new(fake.token());
     config.telegram.api_url = fake.api_url().to_string();
     config.telegram.poll_timeout_secs = 1;
+    // The person at the terminal runs this bot: operators' commands (the shop's refunds, /modules)
+    // are theirs, and so are the stars the example shop sells for.
+    config.telegram.operators = vec![DEV_USER_ID];
+    if args.modules.is_none() && args.project.is_none() {
+        config.modules.insert(
+            "shop".into(),
+            crate::config::ModuleSettings {
+                bot_api_grants: vec!["stars".into()],
+                ..Default::default()
+            },
+        );
+    }
     // The HTTP peers a developer runs next to `botbox dev` are their own: loopback is granted.
     config.http.private_for_every_module = crate::config::http_private::loopback();
     // Modules' HTTP on a free port (a second `botbox dev`, or a bot, may hold the default one),
@@ -96,13 +112,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let runtime = Runtime::start(config)
         .await
         .context("cannot start the runtime")?;
-    let user = TestUser::new(1000, args.name.clone());
+    let user = TestUser::new(DEV_USER_ID, args.name.clone());
     let modules = runtime.modules().into_keys().collect::<Vec<_>>().join(", ");
     println!(
         "botbox dev: you are {} chatting with @{} (modules: {modules}).\n\
          Type a message, or a button's label to press it; `:photo <path>` or `:file <path>`\n\
          sends a picture or a file (a caption may follow); `@{} <query>` asks inline and\n\
-         `:pick N` sends result N. Ctrl-D quits.",
+         `:pick N` sends result N; `:pay` pays the bot's latest invoice. Ctrl-D quits.",
         user.first_name,
         fake.bot_username(),
         fake.bot_username(),
@@ -136,6 +152,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
         if media::send_from_path(&fake, &user, line)? {
             continue;
+        }
+        match payments::handle(&fake, &user, line) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                println!("botbox dev: {e:#}");
+                continue;
+            }
         }
         match inline::handle(&fake, &user, line) {
             Ok(true) => continue,
@@ -206,7 +230,14 @@ fn print_event(fake: &FakeBotApi, event: &ChatEvent) {
                     };
                     print_message(&mut out, "bot", &shown)
                 }
-                None => print_message(&mut out, "bot", entry),
+                None => match payments::describe(fake, *chat_id, entry) {
+                    Some(invoice) => {
+                        let mut shown = entry.clone();
+                        shown.text = invoice;
+                        print_message(&mut out, "bot", &shown)
+                    }
+                    None => print_message(&mut out, "bot", entry),
+                },
             }
         }
         ChatEvent::BotEdited { entry, .. } => print_message(&mut out, "bot (edited)", entry),
@@ -222,6 +253,9 @@ fn print_event(fake: &FakeBotApi, event: &ChatEvent) {
             None => Ok(()),
         },
         ChatEvent::InlineAnswered { answer } => writeln!(out, "{}", inline::show(answer)),
+        ChatEvent::CheckoutAnswered { outcome, .. } => {
+            writeln!(out, "{}", payments::show(outcome))
+        }
     };
     let _ = out.flush();
 }

@@ -55,6 +55,9 @@ pub enum Request {
         /// User ids that are the bot's operators.
         #[serde(default)]
         operators: Vec<i64>,
+        /// The Bot API grants the operator gives the module (`bot_api_grants`).
+        #[serde(default)]
+        grants: Vec<String>,
     },
     /// A user writes to the bot: in their private chat, or in a group.
     Send {
@@ -120,6 +123,15 @@ pub enum Request {
     InlineAnswer {
         /// The query's id.
         query_id: String,
+    },
+    /// A user presses Pay on the bot's newest invoice in their private chat; answers what
+    /// became of the payment (`{"outcome": "paid", "charge_id": ..}`, `declined` with the
+    /// `reason`, or `timed_out`) once the bot settled.
+    Pay {
+        /// The user's id.
+        user: i64,
+        /// Their first name.
+        name: String,
     },
     /// A user picks a result of the bot's answer to an inline query.
     Choose {
@@ -273,12 +285,19 @@ async fn connection(stream: TcpStream, shared: Shared, data_dir: PathBuf) {
                 module,
                 config,
                 operators,
+                grants,
             }) => {
                 let started = match shared.module_file(module.as_deref()) {
                     Ok(file) => {
                         let cache = shared.cache.clone();
-                        session::Session::start(&file, config, operators, data_dir.clone(), cache)
-                            .await
+                        session::Session::start(
+                            &file,
+                            config,
+                            (operators, grants),
+                            data_dir.clone(),
+                            cache,
+                        )
+                        .await
                     }
                     Err(e) => Err(e),
                 };

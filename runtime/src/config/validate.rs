@@ -7,6 +7,7 @@ impl Config {
     /// Checks what serde cannot: ranges and required values.
     pub fn validate(&self) -> Result<()> {
         self.http.validate()?;
+        self.payments.validate()?;
         let bad = |m: &str| Err(Error::Config(m.to_string()));
         if self.telegram.token.is_empty() {
             return bad("no bot token: set `telegram.token` or BOTBOX_TOKEN (or try `botbox dev`)");

@@ -120,7 +120,15 @@ pub(super) fn work_for(
     let (callback, command) = match reason {
         Reason::Callback(d) => (Some(d.as_str()), None),
         Reason::Command(c, a) => (None, Some((c.as_str(), a.as_str()))),
-        Reason::Wanted => (None, None),
+        Reason::Wanted | Reason::Payment => (None, None),
+    };
+    // A payment's update is delivered with the payload as the module wrote it.
+    let untagged;
+    let raw = if *reason == Reason::Payment {
+        untagged = crate::bot_api::payments::untagged(raw);
+        &untagged
+    } else {
+        raw
     };
     Work {
         update_id,

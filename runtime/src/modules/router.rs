@@ -9,6 +9,9 @@
 //!   operator-set prefix is the query's first word, else the one set to `*`, else the only one
 //!   with no prefix set. Its `chosen_inline_result` follows the same rule, so it reaches the
 //!   module that answered the query (if that module wants chosen results).
+//! - A payment's updates (pre-checkout and shipping queries, the messages of a successful and
+//!   of a refunded payment) go to the module whose tag starts the invoice's payload: the host
+//!   added it when the module issued the invoice (`bot_api::payments`), whatever it wants.
 //! - Other messages, edited messages and other updates go to every module that asked for them.
 //! - A command marked admin-only (by the manifest or the operator's config) goes nowhere unless
 //!   its sender is one of the configured operators.
@@ -26,6 +29,8 @@ pub enum Reason {
     Command(String, String),
     /// A press of one of its buttons, with the data as the module wrote it.
     Callback(String),
+    /// An update about one of its invoices (the tag comes off the payload on delivery).
+    Payment,
     /// It asked for this kind of update.
     Wanted,
 }
@@ -197,6 +202,14 @@ impl Router {
 
     /// The modules `u` goes to, each with the reason.
     pub fn route(&self, u: &tg::Update, raw: &serde_json::Value) -> Vec<(String, Reason)> {
+        if crate::bot_api::payments::is_about_invoice(raw) {
+            let payload = crate::bot_api::payments::invoice_payload(raw).unwrap_or("");
+            return payload
+                .split_once(':')
+                .and_then(|(tag, _)| self.tags.get(tag))
+                .map(|m| vec![(m.clone(), Reason::Payment)])
+                .unwrap_or_default();
+        }
         match &u.kind {
             UpdateKind::Message(m) => {
                 if let Some(text) = m.text()

@@ -78,6 +78,8 @@ pub struct Deps {
     pub quotas: Arc<super::Quotas>,
     /// The bytes each module has waiting, kept here as entries arrive and leave.
     pub queued: Arc<super::QueuedBytes>,
+    /// Pre-checkout queries: a module's answer leaves only if the host has not answered.
+    pub checkouts: Arc<super::checkouts::Checkouts>,
 }
 
 struct ChatQueue {

@@ -42,6 +42,9 @@ struct Call {
     cancel_timers: Vec<u64>,
     /// The messages of the update being handled: the only ones a module may name by id.
     own_messages: Vec<(i64, i32)>,
+    /// The pre-checkout or shipping query of the update being handled: the only one a module
+    /// may answer.
+    own_query: Option<String>,
     /// Bytes of text and keyboards queued so far (see `outbox::MAX_OUTBOX_BYTES_PER_CALL`).
     outbox_bytes: usize,
     /// The bytes of the files queued calls upload, once per content: (SHA-256 hex, bytes).
@@ -136,7 +139,12 @@ impl HostState {
         }
     }
 
-    pub(super) fn begin_call(&mut self, chat_id: Option<i64>, own_messages: Vec<(i64, i32)>) {
+    pub(super) fn begin_call(
+        &mut self,
+        chat_id: Option<i64>,
+        own_messages: Vec<(i64, i32)>,
+        own_query: Option<String>,
+    ) {
         self.call = Some(Call {
             txn: self.env.namespace.begin(),
             outbox: Vec::new(),
@@ -146,6 +154,7 @@ impl HostState {
             timers: Vec::new(),
             cancel_timers: Vec::new(),
             own_messages,
+            own_query,
             outbox_bytes: 0,
             files: Vec::new(),
             running: tokio::sync::watch::Sender::new(()),

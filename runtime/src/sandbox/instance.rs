@@ -156,7 +156,17 @@ impl Instance {
                 .collect(),
             _ => Vec::new(),
         };
-        self.store.data_mut().begin_call(chat_id, own);
+        let own_query = match &update.kind {
+            types::UpdateKind::Other(kind)
+                if matches!(kind.as_str(), "pre_checkout_query" | "shipping_query") =>
+            {
+                serde_json::from_str::<serde_json::Value>(&update.raw_json)
+                    .ok()
+                    .and_then(|raw| crate::bot_api::payments::query_id(&raw).map(str::to_string))
+            }
+            _ => None,
+        };
+        self.store.data_mut().begin_call(chat_id, own, own_query);
         self.store.set_epoch_deadline(1);
         let handler = self.module.botbox_bot_handler();
         let call = handler.call_handle_update(&mut self.store, update);

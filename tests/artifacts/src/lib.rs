@@ -158,6 +158,12 @@ pub const API_PROBE: &str = include!(concat!(env!("OUT_DIR"), "/api_probe.path")
 /// this picture.` (see the module's README for the other answers).
 pub const QR: &str = include!(concat!(env!("OUT_DIR"), "/qr.path"));
 
+/// `example-modules/shop`: `/shop` lists a catalogue with Buy buttons (`Buy Sticker pack for 25
+/// ⭐`, ...); a press sends a Stars invoice (payload: the item id), approved at checkout; a
+/// payment is answered `Thank you! <item> is yours for <n> ⭐. Receipt: <charge id>`;
+/// operators' `/sales` answers `Sold: <n> for <stars> ⭐. Refunded: ...` (see its README).
+pub const SHOP: &str = include!(concat!(env!("OUT_DIR"), "/shop.path"));
+
 /// `example-modules/download-queue`: a queue of links handed to downloader services over gRPC
 /// (see the module's `//!` header and README for its commands, settings and answers).
 pub const DOWNLOAD_QUEUE: &str = include!(concat!(env!("OUT_DIR"), "/download_queue.path"));

@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use fake_bot_api::{ChatEntry, FakeBotApi, FakeConfig, Limits, TestUser};
 use serde_json::{Value, json};
 
+mod payments;
+
 use super::{Message, Request};
 use crate::{
     Config, Runtime,
@@ -31,11 +33,12 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// Starts a bot running the component `file`, configured with `config` (TOML).
+    /// Starts a bot running the component `file`, configured with `config` (TOML), run by
+    /// `operators`, with the Bot API `grants` given to the module.
     pub(super) async fn start(
         file: &Path,
         config: Option<String>,
-        operators: Vec<i64>,
+        (operators, grants): (Vec<i64>, Vec<String>),
         data_dir: PathBuf,
         cache_dir: PathBuf,
     ) -> anyhow::Result<Session> {
@@ -83,12 +86,13 @@ impl Session {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let Some(table) = &settings {
+        if settings.is_some() || !grants.is_empty() {
             for name in [stem.clone(), stem.replace('_', "-")] {
                 c.modules.insert(
                     name,
                     ModuleSettings {
-                        config: table.clone(),
+                        config: settings.clone().unwrap_or_default(),
+                        bot_api_grants: grants.clone(),
                         ..ModuleSettings::default()
                     },
                 );
@@ -242,6 +246,7 @@ impl Session {
                     .choose_inline_result(&user, &query_id, &result_id)?;
                 Ok(json!(id))
             }
+            Request::Pay { user, name } => self.pay(user, name).await,
             Request::Logs => {
                 let lines = self.runtime.registry().logs(&self.module, usize::MAX)?;
                 Ok(json!(

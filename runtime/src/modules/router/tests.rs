@@ -168,3 +168,39 @@ fn a_module_that_wants_every_kind_answers_inline_queries_only_when_no_module_ask
     // qr did not ask for chosen results: they go to no one rather than to another module.
     assert!(routed(&router, query("chosen_inline_result", "hi")).is_empty());
 }
+
+#[test]
+fn a_payment_s_updates_go_to_the_module_that_issued_the_invoice_whatever_the_others_want() {
+    let mut router = Router::new("bot", &[]);
+    router.add(
+        &manifest("everything", UpdateFilter::all()),
+        "e",
+        &[],
+        &[],
+        None,
+    );
+    router.add(
+        &manifest("shop", UpdateFilter::empty()),
+        "s",
+        &[],
+        &[],
+        None,
+    );
+    let user = json!({"id": 5, "is_bot": false, "first_name": "A"});
+    let query = |payload: &str| {
+        json!({"update_id": 1, "pre_checkout_query": {"id": "q", "from": user,
+            "currency": "XTR", "total_amount": 5, "invoice_payload": payload}})
+    };
+    assert_eq!(routed(&router, query("s:item")), ["shop"]);
+    // No tag, or the tag of no module: nobody (the host declines it).
+    assert!(routed(&router, query("item")).is_empty());
+    assert!(routed(&router, query("zz:item")).is_empty());
+    let paid = json!({"update_id": 2, "message": {"message_id": 3, "date": 0, "from": user,
+        "chat": {"id": 5, "type": "private", "first_name": "A"},
+        "successful_payment": {"currency": "XTR", "total_amount": 5, "invoice_payload": "s:item",
+            "telegram_payment_charge_id": "c", "provider_payment_charge_id": ""}}});
+    assert_eq!(routed(&router, paid), ["shop"]);
+    let text = json!({"update_id": 3, "message": {"message_id": 4, "date": 0, "from": user,
+        "chat": {"id": 5, "type": "private", "first_name": "A"}, "text": "s:item"}});
+    assert_eq!(routed(&router, text), ["everything"]);
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::Deps;
 use crate::{
     bot_api::transport::{Failure, FilePart},
-    outbox::{Action, Entry},
+    outbox::{Action, Entry, checkouts::Answerer},
     store::TicketRecord,
 };
 
@@ -55,6 +55,18 @@ pub(super) async fn send(
     else {
         unreachable!("only calls come here")
     };
+    let (answer, query_param) = crate::bot_api::payments::ANSWER_PRE_CHECKOUT;
+    if name == answer
+        && let Some(query) = params.get(query_param).and_then(Value::as_str)
+        && !deps.checkouts.claim(query, Answerer::Module)
+    {
+        return Err(Failure::Api {
+            code: 400,
+            description: format!(
+                "the host already declined pre-checkout query {query}: the module's answer came after `payments.answer_within_ms`"
+            ),
+        });
+    }
     let mut params = params.clone();
     if let Some((chat, ticket)) = acting_on {
         let id = match resolved {

@@ -4,6 +4,7 @@
 //! with its result returned (reads), or sent at once and coalesced (chat actions).
 
 mod checks;
+mod payments;
 mod rules;
 
 use serde_json::{Map, Value};

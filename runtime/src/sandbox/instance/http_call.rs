@@ -46,7 +46,7 @@ impl Instance {
     ) -> (Result<HttpReply, CallError>, CallOutput) {
         let started_ms = crate::clock::unix_ms();
         let started = tokio::time::Instant::now();
-        self.store.data_mut().begin_call(None, Vec::new());
+        self.store.data_mut().begin_call(None, Vec::new(), None);
         self.store.set_epoch_deadline(1);
         let (tx, rx) = oneshot::channel();
         let resources = {

@@ -34,8 +34,11 @@
 //! - asks for `inline_query` and `chosen_inline_result`: a query is answered with one article
 //!   (id `probe`, title `probe: <query>`); a chosen result is answered `got
 //!   chosen_inline_result` in the user's private chat
+//! - `/invoice <payload>`, `/answerquery <id>`, pre-checkout queries and payments: see
+//!   [`invoices`]
 
 mod image;
+mod invoices;
 
 use botbox_sdk::bot_api::{self, Call, ChatMember, FilePart, Outcome};
 use botbox_sdk::dialogue::{self, Dialogue, Dialogues};
@@ -94,6 +97,8 @@ impl Module for ApiProbe {
             .command("bcast", "Broadcast a photo to chats 1001..")
             .command("poll", "Send a poll")
             .command("button", "Send a message with a button")
+            .command("invoice", "Send a 10-star invoice with this payload")
+            .command("answerquery", "Answer a pre-checkout query by id")
             // A document's caption reaches the module as a plain message.
             .wants_messages()
             .wants_updates([
@@ -110,6 +115,12 @@ impl Module for ApiProbe {
             dialogue::Outcome::NotMine
         ) {
             return Ok(());
+        }
+        if let Some(query) = update.pre_checkout_query() {
+            return invoices::check_out(&query);
+        }
+        if let Some(paid) = update.successful_payment() {
+            return invoices::paid(update, &paid);
         }
         if update.other() == Some("inline_query") {
             return answer_inline(update);
@@ -241,6 +252,8 @@ fn run(update: &Update, chat: i64, command: &str, args: &str) -> Result<String, 
             &json!({"chat_id": chat, "question": "Tea?", "options": [{"text": "yes"}, {"text": "no"}], "is_anonymous": false}),
         )?,
         "setname" => bot_api::call("setMyName", &json!({"name": args.trim()}))?,
+        "invoice" => invoices::send(chat, args.trim())?,
+        "answerquery" => invoices::answer_other(args.trim())?,
         "unknown" => bot_api::call("sendTeleportation", &json!({"chat_id": chat}))?,
         "badparam" => bot_api::call(
             "sendMessage",

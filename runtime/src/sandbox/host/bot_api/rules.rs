@@ -96,12 +96,15 @@ impl HostState {
             unreachable!("built from a map above")
         };
         checks::tag_callbacks(&mut params, &self.env.tag)?;
-        Ok(Checked {
+        super::payments::tag_payload(method, &mut params, &self.env.tag)?;
+        let checked = Checked {
             name: method.to_string(),
             class,
             touches,
             params,
-        })
+        };
+        self.check_query_answer(&checked)?;
+        Ok(checked)
     }
 
     /// The message(s) the call acts on are this module's (by ticket) or the update's own.
