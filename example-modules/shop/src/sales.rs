@@ -158,6 +158,7 @@ pub fn totals(update: &Update) -> Result<(), Error> {
     let (sold, stars, refunds, refunded) = store::totals()?;
     let mut text = format!("Sold: {sold} for {stars} ⭐. Refunded: {refunds} for {refunded} ⭐.");
     let transactions = Call::new("getStarTransactions")
+        .param("offset", 0)
         .param("limit", 100)
         .send()
         .and_then(|o| o.result::<serde_json::Value>());

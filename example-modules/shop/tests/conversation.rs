@@ -42,7 +42,9 @@ fn an_operator_refunds_a_purchase_and_the_buyer_is_told_once() {
     let bot = shop();
     let alice = bot.user("Alice");
     alice.send("/shop");
+    alice.expect_reply("For sale:");
     alice.press("Buy Night theme for 50 ⭐");
+    alice.expect_reply("Night theme\nA dark theme for the bot's messages.");
     let charge = alice.expect_paid();
     alice.expect_reply("Night theme is yours");
 
