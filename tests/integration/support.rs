@@ -140,8 +140,9 @@ pub fn spawn_bot_with_env(
 }
 
 /// Writes a `botbox.toml` in `dir` for the real binary: data and `modules` in `dir`, the fake
-/// Bot API, and `extra` TOML sections. Modules' HTTP listens on a free port unless `extra` has
-/// an `[http]` section of its own (a bot started on a taken address stops).
+/// Bot API, and `extra` TOML (keys of `[telegram]` first, if any, then sections). Modules' HTTP
+/// listens on a free port unless `extra` has an `[http]` section of its own (a bot started on a
+/// taken address stops); that section comes last, so `extra` may begin with `[telegram]` keys.
 pub fn write_config(
     dir: &std::path::Path,
     fake: &FakeBotApi,
@@ -155,7 +156,7 @@ pub fn write_config(
         "[http]\naddr = \"127.0.0.1:0\"\n"
     };
     let text = format!(
-        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{http}{extra}",
+        "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\napi_url = {url:?}\npoll_timeout_secs = 1\n{extra}\n{http}",
         data = dir.join("data"),
         token = fake.token(),
         url = fake.api_url().to_string(),

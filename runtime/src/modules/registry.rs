@@ -130,6 +130,10 @@ pub struct Registry {
     publishing: Mutex<()>,
     /// Bumped whenever the routing table changes (see [`Registry::watch_router`]).
     router_changes: tokio::sync::watch::Sender<u64>,
+    /// While the start loads the modules directory (side by side): what was kept before the
+    /// stop. The record written when one module is up keeps the others' until they load, so
+    /// a module loaded later still finds what it was granted and which version served.
+    loading: Mutex<Option<BTreeMap<String, Persisted>>>,
 }
 
 impl Registry {
@@ -141,6 +145,7 @@ impl Registry {
             changing: Mutex::new(HashMap::new()),
             publishing: Mutex::new(()),
             router_changes: tokio::sync::watch::Sender::new(0),
+            loading: Mutex::new(None),
         }
     }
 
@@ -255,7 +260,7 @@ impl Registry {
 
     fn persist(&self) -> Result<()> {
         let _publishing = self.publishing.lock();
-        let all: BTreeMap<String, Persisted> = self
+        let mut all: BTreeMap<String, Persisted> = self
             .slots
             .read()
             .iter()
@@ -265,6 +270,11 @@ impl Registry {
                 (n.clone(), p)
             })
             .collect();
+        if let Some(kept) = self.loading.lock().as_ref() {
+            for (name, p) in kept {
+                all.entry(name.clone()).or_insert_with(|| p.clone());
+            }
+        }
         let bytes =
             serde_json::to_vec(&all).map_err(|e| Error::Corrupt(format!("module state: {e}")))?;
         self.ctx.db.set_meta(META_MODULES, &bytes)

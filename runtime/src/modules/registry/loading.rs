@@ -11,6 +11,7 @@ impl Registry {
     /// before the stop stays disabled.
     pub(crate) async fn load_dir(&self) -> Result<()> {
         let persisted = self.persisted_all()?;
+        *self.loading.lock() = Some(persisted.clone());
         let mut loads = Vec::new();
         for (file, bytes) in read_modules_dir(&self.ctx.config.modules_dir)? {
             let hash = crate::sandbox::module_hash(&bytes);
@@ -29,6 +30,7 @@ impl Registry {
             loads.push(self.load_file(file, bytes, &persisted));
         }
         futures::future::join_all(loads).await;
+        *self.loading.lock() = None;
         if self.slots.read().is_empty() {
             tracing::warn!(dir = %self.ctx.config.modules_dir.display(), "no modules loaded: the bot will not answer");
         }

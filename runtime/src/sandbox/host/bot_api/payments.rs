@@ -73,7 +73,7 @@ mod tests {
         let mut long = Map::new();
         long.insert("payload".into(), Value::from("x".repeat(126)));
         let e = tag_payload("createInvoiceLink", &mut long, "m3").unwrap_err();
-        assert!(format!("{e:?}").contains("1 to 124"), "{e:?}");
+        assert!(format!("{e:?}").contains("1 to 125"), "{e:?}");
         let mut other = Map::new();
         other.insert("payload".into(), Value::from("x"));
         tag_payload("sendMessage", &mut other, "m3").unwrap();
