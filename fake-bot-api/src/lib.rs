@@ -43,6 +43,7 @@
 mod arrange;
 mod config;
 mod error;
+mod groups;
 mod inject;
 mod inline;
 mod json;
@@ -66,6 +67,7 @@ use tokio::{sync::broadcast, task::AbortHandle};
 use crate::state::Shared;
 pub use crate::{
     config::{Failure, FakeConfig, FileLimits, Limits, WebhookRetry},
+    groups::{JoinDecision, Restriction},
     model::{
         AnsweredCallback, BotReaction, ChatEntry, ChatEvent, Counters, Document, InlineAnswer,
         InlineButton, Markup, MemberStatus, Photo, ReplyKeyboard, TestUser,

@@ -13,6 +13,7 @@ mod media;
 mod media_sends;
 mod members;
 mod messages;
+mod moderation;
 mod outgoing;
 mod pins;
 mod reactions;
@@ -40,7 +41,7 @@ pub(crate) fn media_fields(file: &StoredFile) -> Value {
 }
 
 /// The methods the fake knows, in lower case (Telegram matches names case-insensitively).
-const METHODS: [&str; 53] = [
+const METHODS: [&str; 58] = [
     "getme",
     "setmyname",
     "getmyname",
@@ -55,6 +56,11 @@ const METHODS: [&str; 53] = [
     "answercallbackquery",
     "answerinlinequery",
     "sendinvoice",
+    "approvechatjoinrequest",
+    "declinechatjoinrequest",
+    "banchatmember",
+    "unbanchatmember",
+    "restrictchatmember",
     "createinvoicelink",
     "answerprecheckoutquery",
     "refundstarpayment",
@@ -164,6 +170,11 @@ async fn run(shared: &Arc<Shared>, method: &str, params: &Params) -> Result<Repl
         "answercallbackquery" => callbacks::answer(shared, params).map(Reply::from),
         "answerinlinequery" => inline_answers::answer(shared, params).map(Reply::from),
         "sendinvoice" => invoices::send_invoice(shared, params).map(Reply::from),
+        "approvechatjoinrequest" => moderation::decide_join(shared, params, true).map(Reply::from),
+        "declinechatjoinrequest" => moderation::decide_join(shared, params, false).map(Reply::from),
+        "banchatmember" => moderation::ban(shared, params, true).map(Reply::from),
+        "unbanchatmember" => moderation::ban(shared, params, false).map(Reply::from),
+        "restrictchatmember" => moderation::restrict(shared, params).map(Reply::from),
         "createinvoicelink" => invoices::create_link(shared, params).map(Reply::from),
         "answerprecheckoutquery" => invoices::answer_checkout(shared, params).map(Reply::from),
         "refundstarpayment" => invoices::refund(shared, params).map(Reply::from),

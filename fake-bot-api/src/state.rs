@@ -199,6 +199,8 @@ pub(crate) struct State {
     pub(crate) member_statuses: BTreeMap<(i64, i64), (MemberStatus, Value)>,
     /// Invoices, pre-checkout queries and charges.
     pub(crate) payments: crate::payments::Ledger,
+    /// Join requests, restrictions and the bot's moderation calls.
+    pub(crate) moderation: crate::groups::Moderation,
     next_callback_id: u64,
     next_file_number: usize,
     next_media_group_id: u64,
@@ -236,6 +238,7 @@ impl State {
             chat_actions: Vec::new(),
             member_statuses: BTreeMap::new(),
             payments: crate::payments::Ledger::default(),
+            moderation: crate::groups::Moderation::default(),
             next_callback_id: 0,
             next_file_number: 0,
             next_media_group_id: 0,

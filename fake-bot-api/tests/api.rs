@@ -16,6 +16,7 @@ mod api {
     mod media;
     mod members;
     mod messages;
+    mod moderation;
     mod payments;
     mod pins;
     mod updates;

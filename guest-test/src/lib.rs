@@ -42,8 +42,10 @@ use std::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod groups;
 mod inline;
 mod payments;
+pub use groups::{JoinDecision, Member};
 pub use inline::{InlineAnswer, InlineQuery};
 pub use payments::Checkout;
 

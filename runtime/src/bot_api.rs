@@ -52,6 +52,24 @@ pub enum Grant {
     Business,
 }
 
+/// Methods that act on other people in a group: ban, restrict, promote, approve or decline a
+/// join request, change everyone's permissions. They leave through the outbox like sends, and
+/// a module may call them only with the operator's `members` grant (narrowed to some chats by
+/// `member_chats`).
+pub const MEMBER_METHODS: &[&str] = &[
+    "banChatMember",
+    "unbanChatMember",
+    "restrictChatMember",
+    "promoteChatMember",
+    "setChatAdministratorCustomTitle",
+    "setChatMemberTag",
+    "banChatSenderChat",
+    "unbanChatSenderChat",
+    "setChatPermissions",
+    "approveChatJoinRequest",
+    "declineChatJoinRequest",
+];
+
 /// One Bot API method.
 #[derive(Debug)]
 pub struct Method {

@@ -39,6 +39,7 @@ const COMPONENTS: &[&str] = &[
     "download_queue",
     "reminder",
     "shop",
+    "guard",
 ];
 
 fn main() {

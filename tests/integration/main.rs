@@ -23,6 +23,7 @@ mod dialogue;
 mod disk_full;
 mod download_queue;
 mod faults;
+mod groups;
 mod help;
 mod hostile;
 mod http;

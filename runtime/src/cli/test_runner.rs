@@ -18,6 +18,7 @@
 //! The wire protocol is one JSON object per line each way, request then answer
 //! ([`Request`], [`Answer`]); the harness and the runner ship together, so it is not versioned.
 
+mod group_ops;
 mod isolate;
 mod session;
 mod wasm;
@@ -280,7 +281,17 @@ async fn connection(stream: TcpStream, shared: Shared, data_dir: PathBuf) {
     let mut session: Option<session::Session> = None;
     while let Ok(Some(line)) = lines.next_line().await {
         let answer = match serde_json::from_str::<Request>(&line) {
-            Err(e) => Answer::Error(format!("not a request: {e}")),
+            Err(e) => match (
+                serde_json::from_str::<group_ops::GroupRequest>(&line),
+                &session,
+            ) {
+                (Ok(request), Some(s)) => match s.handle_group(request).await {
+                    Ok(value) => Answer::Ok(value),
+                    Err(e) => Answer::Error(format!("{e:#}")),
+                },
+                (Ok(_), None) => Answer::Error("the bot is not started".into()),
+                (Err(_), _) => Answer::Error(format!("not a request: {e}")),
+            },
             Ok(Request::Start {
                 module,
                 config,

@@ -32,8 +32,12 @@ pub struct ModuleSettings {
     /// Bot API methods beyond sends, edits, answers and reads that it may call:
     /// `bot-settings` (the bot's commands, name, descriptions, photo, menu button),
     /// `stars` (the bot's balance, transactions, refunds, gifts it pays for), `business`
-    /// (connected business accounts). None by default.
+    /// (connected business accounts), `members` (ban, restrict, promote, approve or decline
+    /// join requests, set a group's permissions). None by default.
     pub bot_api_grants: Vec<String>,
+    /// Narrows the `members` grant to these chats (group ids); empty: every group the bot
+    /// administers.
+    pub member_chats: Vec<i64>,
     /// Lets it call Bot API methods newer than this host knows (unchecked parameters).
     pub unknown_bot_api_methods: bool,
     /// Narrows the updates it receives beyond its commands and button presses to these kinds:

@@ -140,3 +140,23 @@ fn a_module_s_wants_name_known_kinds_and_an_unknown_one_is_refused_with_its_name
         "{e}"
     );
 }
+
+#[test]
+fn payments_deadline_and_member_chats_are_checked_with_the_setting_named() {
+    let with = |toml: &str| {
+        let mut c = Config::from_toml(toml).expect("parses");
+        c.telegram.token = Secret::new("1:x");
+        c.validate().map_err(|e| e.to_string())
+    };
+    let late = with("[payments]\nanswer_within_ms = 10000\n").unwrap_err();
+    assert!(late.contains("payments.answer_within_ms"), "{late}");
+    let empty = with("[payments]\ndeclined_message = \"\"\n").unwrap_err();
+    assert!(empty.contains("payments.declined_message"), "{empty}");
+    let ungranted = with("[modules.guard]\nmember_chats = [-100]\n").unwrap_err();
+    assert!(
+        ungranted.contains("modules.guard.member_chats"),
+        "{ungranted}"
+    );
+    with("[modules.guard]\nbot_api_grants = [\"members\"]\nmember_chats = [-100]\n")
+        .expect("granted and narrowed");
+}

@@ -59,10 +59,15 @@ impl Config {
             if let Some(g) = m
                 .bot_api_grants
                 .iter()
-                .find(|g| !["bot-settings", "stars", "business"].contains(&g.as_str()))
+                .find(|g| !["bot-settings", "stars", "business", "members"].contains(&g.as_str()))
             {
                 return Err(Error::Config(format!(
-                    "`modules.{name}.bot_api_grants`: unknown grant `{g}` (grants are `bot-settings`, `stars` and `business`)"
+                    "`modules.{name}.bot_api_grants`: unknown grant `{g}` (grants are `bot-settings`, `stars`, `business` and `members`)"
+                )));
+            }
+            if !m.member_chats.is_empty() && !m.bot_api_grants.iter().any(|g| g == "members") {
+                return Err(Error::Config(format!(
+                    "`modules.{name}.member_chats` narrows the `members` grant, which `modules.{name}.bot_api_grants` does not give"
                 )));
             }
             if let Some(w) = m.wants.iter().flatten().find(|w| !is_narrowed_kind(w)) {

@@ -80,6 +80,9 @@ pub struct Capabilities {
     /// Whether the operator lets it call Bot API methods this host does not know.
     #[serde(default)]
     pub unknown_bot_api_methods: bool,
+    /// The chats its `members` grant is narrowed to; empty: every chat.
+    #[serde(default)]
+    pub member_chats: Vec<i64>,
 }
 
 impl Capabilities {
@@ -111,6 +114,7 @@ impl Capabilities {
                 .map(|o| o.bot_api_grants.clone())
                 .unwrap_or_default(),
             unknown_bot_api_methods: operator.is_some_and(|o| o.unknown_bot_api_methods),
+            member_chats: operator.map(|o| o.member_chats.clone()).unwrap_or_default(),
         }
     }
 

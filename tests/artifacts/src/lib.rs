@@ -164,6 +164,14 @@ pub const QR: &str = include!(concat!(env!("OUT_DIR"), "/qr.path"));
 /// operators' `/sales` answers `Sold: <n> for <stars> ⭐. Refunded: ...` (see its README).
 pub const SHOP: &str = include!(concat!(env!("OUT_DIR"), "/shop.path"));
 
+/// `example-modules/guard` (wants `chat_join_request`; timers; needs the `members` grant): a
+/// join request is answered in the requester's chat (`You asked to join <title>. Press the
+/// button within 5 minutes...`, button `I'm a person, let me in`); a press approves
+/// (`Welcome to <title>!`), 5 minutes without one decline (`Time is up: ...`); `/mute 10m` and
+/// `/ban` by admins in reply to a message (`Muted <name> for 10m.`, `Banned <name>.`, or
+/// `I could not ban <name>: <why>`).
+pub const GUARD: &str = include!(concat!(env!("OUT_DIR"), "/guard.path"));
+
 /// `example-modules/download-queue`: a queue of links handed to downloader services over gRPC
 /// (see the module's `//!` header and README for its commands, settings and answers).
 pub const DOWNLOAD_QUEUE: &str = include!(concat!(env!("OUT_DIR"), "/download_queue.path"));

@@ -143,6 +143,16 @@ impl Session {
         })
     }
 
+    /// The fake Telegram.
+    pub(super) fn fake(&self) -> &FakeBotApi {
+        &self.fake
+    }
+
+    /// Waits until the bot settles.
+    pub(super) async fn settled(&self) -> anyhow::Result<()> {
+        self.settle().await
+    }
+
     /// The module's name (from its manifest).
     pub(super) fn module(&self) -> &str {
         &self.module

@@ -22,6 +22,29 @@ pub(super) fn grant_name(g: Grant) -> &'static str {
     }
 }
 
+/// A call acting on members needs the `members` grant, and names one of the chats the operator
+/// narrowed it to, if they did.
+fn check_members(
+    method: &str,
+    params: &Value,
+    caps: &crate::sandbox::Capabilities,
+    module: &str,
+) -> Result<(), wit::Error> {
+    if !caps.bot_api_grants.iter().any(|g| g == "members") {
+        return Err(wit::Error::NotAllowed(format!(
+            "`{method}` acts on other people in a group; the operator allows it with `modules.{module}.bot_api_grants = [\"members\"]`"
+        )));
+    }
+    let chat = params.get("chat_id").and_then(Value::as_i64);
+    if !caps.member_chats.is_empty() && !chat.is_some_and(|c| caps.member_chats.contains(&c)) {
+        return Err(wit::Error::NotAllowed(format!(
+            "`{method}` in chat {}: the operator's `modules.{module}.member_chats` does not list it",
+            chat.map_or_else(|| "(none)".to_string(), |c| c.to_string())
+        )));
+    }
+    Ok(())
+}
+
 /// A call that passed the checks: its method's class and its parameters.
 pub(super) struct Checked {
     pub(super) name: String,
@@ -86,6 +109,9 @@ impl HostState {
                 self.env.name,
                 grant_name(g)
             )));
+        }
+        if api::MEMBER_METHODS.contains(&method) {
+            check_members(method, &value, &caps, &self.env.name)?;
         }
         if checks::acts_on_every_module(method) {
             return Err(wit::Error::NotAllowed(format!(
