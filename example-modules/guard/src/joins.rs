@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(300);
 /// The button's label.
 pub const BUTTON: &str = "I'm a person, let me in";
+/// How long the welcome stays in the group before it deletes itself.
+pub const WELCOME_FOR: Duration = Duration::from_secs(60);
 
 /// A request waiting for its button.
 #[derive(Debug, Serialize, Deserialize)]
@@ -22,11 +24,12 @@ struct Pending {
     timer: u64,
 }
 
-/// What the timer carries: the group and the user.
+/// What a timer carries: a request's deadline (the group and the user), or a welcome to
+/// delete (its ticket).
 #[derive(Debug, Serialize, Deserialize)]
-struct Asked {
-    group: i64,
-    user: i64,
+enum Fired {
+    Asked { group: i64, user: i64 },
+    Welcome { ticket: u64 },
 }
 
 fn pending_key(group: i64, user: i64) -> Key {
@@ -52,7 +55,7 @@ pub fn asked(update: &Update) -> Result<(), Error> {
     };
     let request = request?;
     let (group, user) = (request.chat.id, request.from.id);
-    let payload = serde_json::to_vec(&Asked { group, user }).map_err(|e| e.to_string())?;
+    let payload = serde_json::to_vec(&Fired::Asked { group, user }).map_err(|e| e.to_string())?;
     let timer = timers::after(ANSWER_WITHIN, Some(request.user_chat_id), &payload)?;
     kv::set_json(
         pending_key(group, user),
@@ -98,24 +101,42 @@ pub fn pressed(press: &CallbackQuery) -> Result<(), Error> {
         .send()?;
     let chat = press.message.as_ref().map_or(user, |m| m.chat.id);
     Message::new(chat, format!("Welcome to {}!", pending.title)).send()?;
+    let welcome = Message::new(
+        group,
+        format!(
+            "Welcome, {}! Please read the pinned rules.",
+            press.from.first_name
+        ),
+    )
+    .silent()
+    .send()?;
+    let payload = serde_json::to_vec(&Fired::Welcome {
+        ticket: welcome.to_raw(),
+    })
+    .map_err(|e| e.to_string())?;
+    timers::after(WELCOME_FOR, Some(group), &payload)?;
     Ok(())
 }
 
-/// The timer: declines the request if nobody pressed.
-pub fn timed_out(payload: &[u8]) -> Result<(), Error> {
-    let Ok(asked) = serde_json::from_slice::<Asked>(payload) else {
+/// A timer: a request's deadline declines it if nobody pressed; a welcome is deleted.
+pub fn fired(payload: &[u8]) -> Result<(), Error> {
+    let (group, user) = match serde_json::from_slice::<Fired>(payload) {
+        Ok(Fired::Asked { group, user }) => (group, user),
+        Ok(Fired::Welcome { ticket }) => {
+            return Ok(outbox::delete(outbox::Ticket::from_raw(ticket))?);
+        }
+        Err(_) => return Ok(()),
+    };
+    let Some(pending) = kv::get_json::<Pending>(pending_key(group, user))? else {
         return Ok(());
     };
-    let Some(pending) = kv::get_json::<Pending>(pending_key(asked.group, asked.user))? else {
-        return Ok(());
-    };
-    kv::delete(pending_key(asked.group, asked.user))?;
+    kv::delete(pending_key(group, user))?;
     Call::new("declineChatJoinRequest")
-        .param("chat_id", asked.group)
-        .param("user_id", asked.user)
+        .param("chat_id", group)
+        .param("user_id", user)
         .send()?;
     Message::new(
-        asked.user,
+        user,
         format!(
             "Time is up: your request to join {} was declined. You can ask again.",
             pending.title

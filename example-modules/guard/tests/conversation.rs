@@ -19,10 +19,18 @@ fn a_join_request_is_approved_when_the_requester_presses_the_button() {
     alice.press(guard::joins::BUTTON);
     alice.expect_reply("Welcome to Crabs!");
     assert_eq!(group.join_decision(&alice), Some(JoinDecision::Approved));
-    // The timer was cancelled: nothing more happens when it would have fired.
+    let welcome = group.expect_reply("Welcome, Alice!");
+    // The request's timer was cancelled: nothing more happens when it would have fired; the
+    // welcome deleted itself meanwhile.
     bot.advance(guard::joins::ANSWER_WITHIN);
     alice.expect_no_reply();
     assert_eq!(group.join_decision(&alice), Some(JoinDecision::Approved));
+    let gone = group
+        .messages()
+        .into_iter()
+        .find(|m| m.id == welcome.id)
+        .unwrap();
+    assert!(gone.deleted, "{gone:?}");
 }
 
 #[test]
@@ -94,4 +102,42 @@ fn without_the_members_grant_nothing_is_done_and_the_admin_is_told_why() {
         refused.text
     );
     assert_eq!(group.member(&spammer).status, None);
+}
+
+#[test]
+fn a_flooder_is_muted_and_only_an_admin_lifts_it() {
+    let bot = guard();
+    let (admin, flooder, calm) = (bot.user("Ada"), bot.user("Fred"), bot.user("Cal"));
+    let group = bot.group("Crabs");
+    group.make_admin(&admin);
+    // Five messages in ten seconds are fine, and so are five more later.
+    for i in 0..5 {
+        group.send(&calm, &format!("hello {i}"));
+    }
+    bot.advance(std::time::Duration::from_secs(11));
+    for i in 0..5 {
+        group.send(&calm, &format!("again {i}"));
+    }
+    group.expect_no_reply();
+    // The sixth within ten seconds mutes.
+    for i in 0..6 {
+        group.send(&flooder, &format!("spam {i}"));
+    }
+    group.expect_reply("Fred is muted for 10 minutes: more than 5 messages in 10 seconds.");
+    let (permissions, _) = group.member(&flooder).restricted.expect("muted");
+    assert_eq!(permissions["can_send_messages"], false);
+    assert!(group.member(&calm).restricted.is_none());
+
+    group.press(&calm, guard::flood::LIFT);
+    assert_eq!(
+        group.member(&flooder).restricted.unwrap().0["can_send_messages"],
+        false,
+        "a member cannot lift it"
+    );
+    group.press(&admin, guard::flood::LIFT);
+    assert_eq!(group.last_message().text, "Lifted by Ada.");
+    assert_eq!(
+        group.member(&flooder).restricted.unwrap().0["can_send_messages"],
+        true
+    );
 }
