@@ -18,6 +18,7 @@ mod crash;
 mod damaged;
 mod descriptors;
 mod dev;
+mod dev_groups;
 mod dev_payments;
 mod dialogue;
 mod disk_full;

@@ -17,6 +17,7 @@ use std::{
     time::Duration,
 };
 
+mod group;
 mod inline;
 mod media;
 mod payments;
@@ -93,13 +94,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     config.telegram.api_url = fake.api_url().to_string();
     config.telegram.poll_timeout_secs = 1;
     // The person at the terminal runs this bot: operators' commands (the shop's refunds, /modules)
-    // are theirs, and so are the stars the example shop sells for.
+    // are theirs.
     config.telegram.operators = vec![DEV_USER_ID];
-    if args.modules.is_none() && args.project.is_none() {
+    // The examples' shop sells for stars and the guard acts on the members of `:group` (the
+    // grants name those modules only; the people in a dev bot are all simulated).
+    for (module, grant) in [("shop", "stars"), ("guard", "members")] {
         config.modules.insert(
-            "shop".into(),
+            module.into(),
             crate::config::ModuleSettings {
-                bot_api_grants: vec!["stars".into()],
+                bot_api_grants: vec![grant.into()],
                 ..Default::default()
             },
         );
@@ -118,7 +121,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "botbox dev: you are {} chatting with @{} (modules: {modules}).\n\
          Type a message, or a button's label to press it; `:photo <path>` or `:file <path>`\n\
          sends a picture or a file (a caption may follow); `@{} <query>` asks inline and\n\
-         `:pick N` sends result N; `:pay` pays the bot's latest invoice. Ctrl-D quits.",
+         `:pick N` sends result N; `:pay` pays the bot's latest invoice; `:group` puts you in a\n\
+         group with simulated members. Ctrl-D quits.",
         user.first_name,
         fake.bot_username(),
         fake.bot_username(),
@@ -145,10 +149,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut dev_group = group::DevGroup::default();
     while let Some(line) = lines.next_line().await? {
         let line = line.trim();
         if line.is_empty() {
             continue;
+        }
+        match dev_group.handle(&fake, &user, line) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                println!("botbox dev: {e:#}");
+                continue;
+            }
         }
         if media::send_from_path(&fake, &user, line)? {
             continue;
@@ -220,27 +233,25 @@ fn print_event(fake: &FakeBotApi, event: &ChatEvent) {
     let mut out = std::io::stdout().lock();
     let _ = match event {
         ChatEvent::BotSent { chat_id, entry } => {
-            match media::describe(fake, *chat_id, entry.message_id, &media::files_dir()) {
-                Some(media) => {
-                    let mut shown = entry.clone();
-                    shown.text = if entry.text.is_empty() {
-                        media
-                    } else {
-                        format!("{media}\n{}", entry.text)
-                    };
-                    print_message(&mut out, "bot", &shown)
-                }
-                None => match payments::describe(fake, *chat_id, entry) {
-                    Some(invoice) => {
-                        let mut shown = entry.clone();
-                        shown.text = invoice;
-                        print_message(&mut out, "bot", &shown)
-                    }
-                    None => print_message(&mut out, "bot", entry),
-                },
+            let who = group::DevGroup::label(*chat_id, DEV_USER_ID);
+            let mut shown = entry.clone();
+            if let Some(media) =
+                media::describe(fake, *chat_id, entry.message_id, &media::files_dir())
+            {
+                shown.text = if entry.text.is_empty() {
+                    media
+                } else {
+                    format!("{media}\n{}", entry.text)
+                };
+            } else if let Some(invoice) = payments::describe(fake, *chat_id, entry) {
+                shown.text = invoice;
             }
+            print_message(&mut out, &who, &shown)
         }
-        ChatEvent::BotEdited { entry, .. } => print_message(&mut out, "bot (edited)", entry),
+        ChatEvent::BotEdited { chat_id, entry } => {
+            let who = group::DevGroup::label(*chat_id, DEV_USER_ID);
+            print_message(&mut out, &format!("{who} (edited)"), entry)
+        }
         ChatEvent::BotDeleted { entry, .. } => {
             writeln!(
                 out,
