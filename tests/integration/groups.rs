@@ -79,3 +79,42 @@ async fn acting_on_members_needs_the_grant_and_stays_in_the_chats_it_is_narrowed
     assert!(fake.moderation_actions().is_empty());
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_warns_when_the_bot_is_not_an_admin_of_a_group_a_module_acts_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let other = -1_009;
+    fake.send_text_in_group(GROUP, "Crabs", &TestUser::alice(), "hello");
+    fake.send_text_in_group(other, "Ops", &TestUser::alice(), "hello");
+    let bot = TestUser::new(fake.config().bot_id(), "Bot");
+    fake.set_member_status(GROUP, &bot, fake_bot_api::MemberStatus::Member);
+    let modules = modules_dir(dir.path(), &[GUARD]);
+    let file = write_config(
+        dir.path(),
+        &fake,
+        &modules,
+        &format!(
+            "[modules.guard]\nbot_api_grants = [\"members\"]\nmember_chats = [{GROUP}, {other}]\n"
+        ),
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .args(["doctor", "--config"])
+        .arg(&file)
+        .env_remove("BOTBOX_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains(&format!(
+            "WARNING  the bot is `member` in {GROUP}, not an administrator"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("ok       the bot is an administrator of {other}")),
+        "{out}"
+    );
+}

@@ -12,6 +12,7 @@ use crate::Config;
 
 mod backups;
 mod kinds;
+mod members;
 mod space;
 
 /// The configuration file a command uses: the one given, else `BOTBOX_CONFIG`, else
@@ -73,6 +74,7 @@ pub async fn run(config: Option<PathBuf>, out: &mut impl Write) -> anyhow::Resul
     };
     let token_works = check_telegram(&mut r, &config).await;
     backups::check(&mut r, &config, token_works).await;
+    members::check(&mut r, &config, token_works).await;
     let running = check_data_dir(&mut r, &config).await;
     check_modules(&mut r, &config).await;
     if running {
