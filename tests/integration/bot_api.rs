@@ -145,6 +145,20 @@ async fn an_album_a_die_a_read_inside_the_handler_and_a_chat_action() {
         ask(&fake, &alice, "/member", "member status: ").await,
         "member status: member"
     );
+    // Read again within the minute: from the host's cache, Telegram is not asked (it would
+    // fail now).
+    fake.fail_next(
+        "getChatMember",
+        1,
+        fake_bot_api::Failure::Api {
+            code: 400,
+            description: "Bad Request: asked again".into(),
+        },
+    );
+    assert_eq!(
+        ask(&fake, &alice, "/member", "member status: ").await,
+        "member status: member"
+    );
     assert_eq!(ask(&fake, &alice, "/typing", "sent").await, "sent");
     runtime.stop().await;
 }

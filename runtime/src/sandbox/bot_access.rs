@@ -12,6 +12,8 @@ use parking_lot::Mutex;
 
 use crate::bot_api::transport::Transport;
 
+pub mod members;
+
 /// Most reads (and downloads) one module may make per minute.
 pub const READS_PER_MINUTE: u32 = 600;
 /// Most bytes one module may download per minute.
@@ -33,6 +35,8 @@ pub struct BotAccess {
     pub transport: Transport,
     /// (chat, action) → when it was last sent.
     chat_actions: Mutex<HashMap<(i64, String), Instant>>,
+    /// Chat members read a moment ago.
+    pub members: members::Members,
 }
 
 impl BotAccess {
@@ -41,6 +45,7 @@ impl BotAccess {
         Arc::new(BotAccess {
             transport,
             chat_actions: Mutex::default(),
+            members: members::Members::default(),
         })
     }
 

@@ -16,7 +16,9 @@ use crate::{
     bindings::{bot_api as wit, outbox as wit_outbox},
     bot_api::{Class, transport::Failure, update_kinds},
     outbox::{Action, Entry, Priority},
-    sandbox::bot_access::{CHAT_ACTION_EVERY, DOWNLOAD_TIMEOUT, MAX_DOWNLOAD_BYTES, READ_TIMEOUT},
+    sandbox::bot_access::{
+        self, CHAT_ACTION_EVERY, DOWNLOAD_TIMEOUT, MAX_DOWNLOAD_BYTES, READ_TIMEOUT,
+    },
     store::records::StoredFile,
 };
 
@@ -66,6 +68,11 @@ impl HostState {
         let file_bytes: usize = files.iter().map(|(f, _)| f.size as usize).sum();
         let params_bytes = serde_json::to_string(&c.params).map_or(0, |p| p.len());
         self.charge_bytes(params_bytes + file_bytes)?;
+        if crate::bot_api::MEMBER_METHODS.contains(&c.name.as_str())
+            && let (Some(bot), Some(who)) = (&self.env.bot, bot_access::members::named(&c.params))
+        {
+            bot.members.forget(who);
+        }
         let priority = if answer {
             Priority::Callback
         } else {
@@ -122,12 +129,21 @@ impl HostState {
                 "the Bot API is not available while a module is only probed".into(),
             )
         })?;
+        let member = (c.name == "getChatMember")
+            .then(|| bot_access::members::named(&c.params))
+            .flatten();
+        if let Some(kept) = member.and_then(|who| bot.members.get(who)) {
+            return Ok(wit::Outcome::Result(kept.to_string()));
+        }
         self.env.reads.read().map_err(wit::Error::QuotaExceeded)?;
         let result = bot
             .transport
             .call(&c.name, &c.params, &files, READ_TIMEOUT)
             .await
             .map_err(telegram)?;
+        if let Some(who) = member {
+            bot.members.keep(who, result.clone());
+        }
         Ok(wit::Outcome::Result(result.to_string()))
     }
 
