@@ -63,6 +63,34 @@ impl FakeBotApi {
         })
     }
 
+    /// `by` adds the bot to the group `group_id` titled `title`, as an administrator or a plain
+    /// member: queues the `my_chat_member` update Telegram sends; returns its `update_id`.
+    pub fn add_bot_to_group(&self, by: &TestUser, group_id: i64, title: &str, admin: bool) -> i64 {
+        let bot = json::bot_user(&self.inner.shared.config);
+        let status = if admin {
+            MemberStatus::Administrator
+        } else {
+            MemberStatus::Member
+        };
+        self.inner.shared.write(|state| {
+            state.open_chat(group_id, json::group_chat(group_id, title));
+            let bot_id = self.inner.shared.config.bot_id();
+            state
+                .member_statuses
+                .insert((group_id, bot_id), (status, bot.clone()));
+            state.enqueue(
+                "my_chat_member",
+                json!({
+                    "chat": json::group_chat(group_id, title),
+                    "from": json::user(by),
+                    "date": json::now(),
+                    "old_chat_member": { "status": "left", "user": bot },
+                    "new_chat_member": { "status": status.as_str(), "user": bot },
+                }),
+            )
+        })
+    }
+
     /// Where `user`'s request to join `group_id` stands, if they asked.
     pub fn join_decision(&self, group_id: i64, user_id: i64) -> Option<JoinDecision> {
         self.inner.shared.read(|state| {

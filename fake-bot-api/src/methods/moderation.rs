@@ -9,6 +9,7 @@ use super::chat_id;
 use crate::{
     error::ApiError,
     groups::{JoinDecision, Restriction},
+    json,
     model::MemberStatus,
     params::Params,
     state::{Shared, State},
@@ -32,12 +33,13 @@ fn group_id(params: &Params) -> Result<i64, ApiError> {
     Ok(chat)
 }
 
-/// Sets `user`'s status in `chat`, keeping the `User` object the fake knows.
-fn set_status(state: &mut State, chat: i64, user: i64, status: MemberStatus) {
-    let known = state
-        .member_statuses
-        .get(&(chat, user))
-        .map(|(_, u)| u.clone())
+/// Sets `user`'s status in `chat`, keeping the `User` object the fake knows, and queues the
+/// `chat_member` update Telegram sends (to bots that ask for it) when the status changes.
+fn set_status(shared: &Shared, state: &mut State, chat: i64, user: i64, status: MemberStatus) {
+    let known = state.member_statuses.get(&(chat, user)).cloned();
+    let before = known.as_ref().map_or(MemberStatus::Left, |(s, _)| *s);
+    let person = known
+        .map(|(_, u)| u)
         .or_else(|| {
             state
                 .chats
@@ -45,9 +47,29 @@ fn set_status(state: &mut State, chat: i64, user: i64, status: MemberStatus) {
                 .map(|c| json!({ "id": user, "is_bot": false, "first_name": c.json["first_name"] }))
         })
         .unwrap_or_else(|| json!({ "id": user, "is_bot": false, "first_name": "User" }));
-    state.member_statuses.insert((chat, user), (status, known));
+    state
+        .member_statuses
+        .insert((chat, user), (status, person.clone()));
+    if before == status {
+        return;
+    }
+    let group = state
+        .chats
+        .get(&chat)
+        .map(|c| c.json.clone())
+        .unwrap_or(json!({ "id": chat, "type": "supergroup" }));
+    let member = |s: MemberStatus| json!({ "status": s.as_str(), "user": person });
+    state.enqueue(
+        "chat_member",
+        json!({
+            "chat": group,
+            "from": json::bot_user(&shared.config),
+            "date": json::now(),
+            "old_chat_member": member(before),
+            "new_chat_member": member(status),
+        }),
+    );
 }
-
 /// approveChatJoinRequest (`approve`) and declineChatJoinRequest: a pending request, once.
 pub(super) fn decide_join(
     shared: &Arc<Shared>,
@@ -75,7 +97,7 @@ pub(super) fn decide_join(
         };
         state.moderation.actions.push((method.into(), chat, user));
         if approve {
-            set_status(state, chat, user, MemberStatus::Member);
+            set_status(shared, state, chat, user, MemberStatus::Member);
         }
         Ok(json!(true))
     })
@@ -96,6 +118,7 @@ pub(super) fn ban(shared: &Arc<Shared>, params: &Params, ban: bool) -> Result<Va
         };
         state.moderation.actions.push((method.into(), chat, user));
         set_status(
+            shared,
             state,
             chat,
             user,

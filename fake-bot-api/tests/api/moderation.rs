@@ -16,7 +16,8 @@ async fn a_join_request_is_decided_once_and_members_are_banned_and_restricted_in
     .unwrap();
     let alice = TestUser::alice();
     fake.request_to_join(&alice, GROUP, "Crabs");
-    let (_, updates) = post_json(&fake, "getUpdates", json!({"timeout": 0})).await;
+    let asked = json!({"timeout": 0, "allowed_updates": ["chat_join_request", "chat_member", "my_chat_member"]});
+    let (_, updates) = post_json(&fake, "getUpdates", asked).await;
     let request = &updates["result"][0]["chat_join_request"];
     assert_eq!(request["chat"]["id"], GROUP);
     assert_eq!(request["user_chat_id"], alice.id);
@@ -36,6 +37,13 @@ async fn a_join_request_is_decided_once_and_members_are_banned_and_restricted_in
         fake.member_status(GROUP, alice.id),
         Some(MemberStatus::Member)
     );
+    // Telegram tells bots that ask: Alice went from left to member.
+    let next = updates["result"][0]["update_id"].as_i64().unwrap() + 1;
+    let (_, joined) = post_json(&fake, "getUpdates", json!({"timeout": 0, "offset": next})).await;
+    let change = &joined["result"][0]["chat_member"];
+    assert_eq!(change["old_chat_member"]["status"], "left", "{joined}");
+    assert_eq!(change["new_chat_member"]["status"], "member");
+    assert_eq!(change["new_chat_member"]["user"]["id"], alice.id);
     let (status, again) = post_json(&fake, "declineChatJoinRequest", who.clone()).await;
     assert_eq!(
         (status, again["description"].as_str()),
@@ -63,4 +71,17 @@ async fn a_join_request_is_decided_once_and_members_are_banned_and_restricted_in
     let private = json!({"chat_id": alice.id, "user_id": alice.id});
     assert_eq!(post_json(&fake, "banChatMember", private).await.0, 400);
     assert_eq!(fake.moderation_actions().len(), 4);
+
+    fake.add_bot_to_group(&TestUser::bob(), -100_777, "New", true);
+    let (_, added) = post_json(
+        &fake,
+        "getUpdates",
+        json!({"timeout": 0, "allowed_updates": ["my_chat_member"]}),
+    )
+    .await;
+    let last = added["result"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["my_chat_member"]["new_chat_member"]["status"], "administrator",
+        "{added}"
+    );
 }
