@@ -36,12 +36,13 @@ impl Checkouts {
         queries.entry(query_id.to_string()).or_insert(None);
     }
 
-    /// `by` answers `query_id`: true when nobody did yet (a query the host does not know, such
-    /// as one resumed after a restart, is the module's to answer).
+    /// `by` answers `query_id`: true when nobody else did (a query the host does not know, such
+    /// as one resumed after a restart, is the module's to answer; the module's answer tried
+    /// again after a network error is still its own).
     pub fn claim(&self, query_id: &str, by: Answerer) -> bool {
         let mut queries = self.queries.lock();
         match queries.get_mut(query_id) {
-            Some(Some(_)) => false,
+            Some(Some(first)) => *first == by && by == Answerer::Module,
             Some(answer) => {
                 *answer = Some(by);
                 true
@@ -70,6 +71,10 @@ mod tests {
         let c = Checkouts::default();
         c.open("q1");
         assert!(c.claim("q1", Answerer::Module));
+        assert!(
+            c.claim("q1", Answerer::Module),
+            "its answer, sent again after a network error"
+        );
         assert!(!c.claim("q1", Answerer::Host), "the module answered first");
         assert_eq!(c.answered_by("q1"), Some(Answerer::Module));
         c.open("q2");
