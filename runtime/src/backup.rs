@@ -219,7 +219,7 @@ pub fn write_backup_file(
 }
 
 /// The backups in `dir` (files named as [`backup_file_name`] makes them), oldest first.
-fn backups_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn backups_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut backups = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;

@@ -3,6 +3,7 @@
 
 pub mod admin_token;
 pub mod backup;
+pub mod console;
 pub mod dev;
 pub mod doctor;
 pub mod kv;
@@ -60,6 +61,12 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: admin_token::AdminCommand,
+    },
+    /// Prints a one-time link that logs a browser in to the running bot's web console.
+    Console {
+        /// The configuration file; `botbox.toml` is used when it exists.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Writes a consistent, compressed, checksummed snapshot of all data (running or stopped bot).
     Backup {
@@ -132,6 +139,7 @@ pub fn main() -> anyhow::Result<()> {
         | Command::Kv { .. }
         | Command::Module { .. }
         | Command::Admin { .. }
+        | Command::Console { .. }
         | Command::Backup { .. }
         | Command::Restore { .. }
         | Command::Doctor { .. }
@@ -188,6 +196,10 @@ pub fn main() -> anyhow::Result<()> {
             Command::Admin { config, command } => {
                 let config = load_config(config)?;
                 admin_token::admin(&config, command, &mut std::io::stdout()).await
+            }
+            Command::Console { config } => {
+                let config = load_config(config)?;
+                console::console(&config, &mut std::io::stdout()).await
             }
             Command::Backup {
                 config,

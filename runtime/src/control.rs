@@ -1,6 +1,7 @@
 //! The control plane: how operators and the host itself act on a running bot from outside the
-//! data path. The admin API, operators' commands in Telegram, the circuit breaker and the
-//! watched modules directory all act through the same [`crate::modules::Registry`] calls.
+//! data path. The admin API, the web console, operators' commands in Telegram, the circuit
+//! breaker and the watched modules directory all act through the same
+//! [`crate::modules::Registry`] calls.
 //!
 //! Messages to operators go straight through the Bot API, not through the outbox: they are few
 //! (one per operator command or breaker trip), and they must reach the operators even when the
@@ -9,6 +10,7 @@
 pub mod admin;
 pub(crate) mod breaker;
 pub(crate) mod command_menu;
+pub mod console;
 pub(crate) mod operator_commands;
 pub(crate) mod watcher;
 

@@ -63,6 +63,8 @@ struct Inner {
     tasks: Tasks,
     /// Where modules' HTTP is served, once listening.
     http_addr: Mutex<Option<std::net::SocketAddr>>,
+    /// When the start began (the console's uptime).
+    started: std::time::Instant,
 }
 
 /// A running bot. Cheap to clone.
@@ -157,6 +159,7 @@ impl Runtime {
                 outbox_stats: Arc::new(OutboxStats::default()),
                 tasks: Tasks::new(health.clone(), shutdown_rx.clone()),
                 http_addr: Mutex::new(None),
+                started: std::time::Instant::now(),
             }),
         };
         let tasks = &runtime.inner.tasks;
@@ -298,7 +301,13 @@ impl Runtime {
             health: inner.health.clone(),
             polling: inner.intake.polling_stats(),
         };
-        let (addr, task) = control::admin::serve(listen, kv, sources, shutdown).await?;
+        let parts = control::admin::ConsoleParts {
+            intake: inner.intake.clone(),
+            config: inner.config.clone(),
+            bot: inner.bot.clone(),
+            started: inner.started,
+        };
+        let (addr, task) = control::admin::serve(listen, kv, sources, parts, shutdown).await?;
         control::admin::write_addr(&inner.config.data_dir, addr)?;
         inner.tasks.add("admin API", task);
         Ok(())

@@ -3,6 +3,7 @@
 //! Every change goes through the [`Committer`] (one writer thread, group commit), so a handler's
 //! KV writes, its outgoing messages and its update's "done" mark are one atomic transaction.
 
+pub mod broadcasts;
 mod commit;
 pub mod conversations;
 mod crashes;
@@ -13,9 +14,11 @@ pub mod kv;
 mod owners;
 mod patient_file;
 mod private;
+pub mod quarantine;
 pub mod records;
 pub mod retention;
 mod tables;
+pub mod views;
 
 use std::{path::Path, sync::Arc};
 

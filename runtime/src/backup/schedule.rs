@@ -11,7 +11,7 @@ use super::{Seal, SnapshotInfo};
 use crate::{Config, Error, Result, store::Db};
 
 /// The seal the configuration asks for; `None` (after logging why) if it cannot be had.
-fn seal(config: &Config) -> Option<Seal> {
+pub(crate) fn seal(config: &Config) -> Option<Seal> {
     match Seal::from_config(&config.backup) {
         Ok(seal) => Some(seal),
         Err(e) => {
@@ -62,7 +62,7 @@ pub(crate) async fn run(
     }
 }
 
-async fn send_file_to_telegram(
+pub(crate) async fn send_file_to_telegram(
     bot: &Bot,
     config: &Config,
     chat: i64,

@@ -24,6 +24,11 @@
 //! | `PUT /v1/modules/{name}/config` | body: a JSON object; the module restarts with it |
 //! | `GET /v1/modules/{name}/logs?lines=` | its last log lines and what the host did with it |
 //! | `GET /v1/quarantine` | updates given up after failing: module, update id, reason |
+//! | `GET /v1/quarantine/{module}/{update}` | one, with the update's JSON (`update`) |
+//! | `POST /v1/quarantine/{module}/{update}/retry` | hands it back to its module |
+//! | `DELETE /v1/quarantine/{module}/{update}` | forgets it |
+//! | `POST /v1/console/link` | a one-time login link for the console: `{"path","valid_secs"}` |
+//! | `/console/...` | the web console (see [`crate::control::console`]): its own login and cookie |
 //!
 //! Module changes answer `{"name","version","hash","action","replaced"}`; a refused change
 //! answers 422 (or 404, 409) with `{"error": "..."}` saying why, and nothing changed.
@@ -42,7 +47,7 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
-pub use server::{Listen, parse_lines, serve};
+pub use server::{ConsoleParts, Listen, parse_lines, serve};
 
 /// The file the admin API's address is written to at start.
 pub fn addr_path(data_dir: &Path) -> std::path::PathBuf {

@@ -48,6 +48,39 @@ impl Intake {
         Ok(())
     }
 
+    /// Hands a quarantined update back to its module (the operator's retry): recorded again,
+    /// pending for that module alone, then offered as on arrival — routed as the router routes
+    /// it now, or as an update the module asked for if the router no longer sends it there.
+    pub async fn retry_quarantined(&self, module: &str, update_id: u64) -> Result<()> {
+        if self.inner.registry.get(module).is_none() {
+            return Err(crate::Error::NotFound(format!(
+                "`{module}` is not running: enable or install it first"
+            )));
+        }
+        let db = self.inner.db.clone();
+        let name = module.to_string();
+        let raw = tokio::task::spawn_blocking(move || db.requeue_quarantined(&name, update_id))
+            .await
+            .map_err(|e| crate::Error::Corrupt(e.to_string()))??;
+        let value: serde_json::Value = serde_json::from_str(&raw)
+            .map_err(|e| crate::Error::Corrupt(format!("a kept update: {e}")))?;
+        let update = crate::bot_api::update_kinds::parse(&value, &raw)
+            .map_err(|e| crate::Error::Corrupt(format!("a kept update: {e}")))?;
+        let mut routes: Vec<_> = self
+            .inner
+            .registry
+            .router()
+            .route(&update, &value)
+            .into_iter()
+            .filter(|(m, _)| m == module)
+            .collect();
+        if routes.is_empty() {
+            routes.push((module.to_string(), Reason::Wanted));
+        }
+        tracing::info!(module, update = update_id, "quarantined update handed back");
+        self.dispatch(update_id, &value, &update, routes).await
+    }
+
     pub(crate) async fn dispatch(
         &self,
         update_id: u64,

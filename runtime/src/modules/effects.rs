@@ -49,6 +49,7 @@ pub(crate) fn commit_call(
             cancel_timers: std::mem::take(&mut out.cancel_timers),
             fired_timer,
             expects: expects(namespace.module(), std::mem::take(&mut out.expects)),
+            broadcasts: std::mem::take(&mut out.broadcasts),
             done,
         })));
     })
@@ -76,6 +77,7 @@ pub fn finish_unhandled(
         cancel_timers: Vec::new(),
         fired_timer,
         expects: Vec::new(),
+        broadcasts: Vec::new(),
         done: None,
     })));
 }

@@ -231,6 +231,12 @@ impl Registry {
             .ok_or_else(|| not_found(name))
     }
 
+    /// The configuration the operator set for the module since it was installed (`None`:
+    /// the one of the configuration file).
+    pub fn config_of(&self, name: &str) -> Option<toml::Table> {
+        self.slots.read().get(name)?.persisted.config.clone()
+    }
+
     /// The module's log: its last `n` lines and what the host did with it.
     pub fn logs(&self, name: &str, n: usize) -> Result<Vec<crate::sandbox::LogLine>> {
         self.slots

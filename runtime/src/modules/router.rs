@@ -55,6 +55,11 @@ pub struct Router {
 }
 
 impl Router {
+    /// The bot's username, without the `@`.
+    pub fn bot_username(&self) -> &str {
+        &self.bot_username
+    }
+
     /// An empty table for the bot `@bot_username` run by `operators` (Telegram user ids).
     pub fn new(bot_username: &str, operators: &[i64]) -> Router {
         Router {

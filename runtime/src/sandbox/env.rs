@@ -20,6 +20,11 @@ impl TicketCounter {
     pub(crate) fn next(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed)
     }
+    /// `n` consecutive tickets, the first returned (a broadcast's chats: its tickets are one
+    /// range, which is how its progress is read back).
+    pub(crate) fn block(&self, n: u64) -> u64 {
+        self.0.fetch_add(n, Ordering::Relaxed)
+    }
 }
 
 /// What every instance of one module shares.

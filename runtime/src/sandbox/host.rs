@@ -53,6 +53,8 @@ struct Call {
     running: tokio::sync::watch::Sender<()>,
     /// Conversations it declared it waits in, or withdrew (`outbox.expect-reply`).
     expects: Vec<ExpectReply>,
+    /// Its broadcasts: (first ticket, chats).
+    broadcasts: Vec<(u64, u32)>,
 }
 
 /// One `outbox.expect-reply` of a call: the module waits for the next text of `user_id`
@@ -81,6 +83,8 @@ pub struct CallOutput {
     pub files: Vec<(String, bytes::Bytes)>,
     /// Conversations declared or withdrawn, in order.
     pub expects: Vec<ExpectReply>,
+    /// Broadcasts queued: (first ticket, chats); their tickets are consecutive.
+    pub broadcasts: Vec<(u64, u32)>,
 }
 
 /// The data of one instance's wasmtime store.
@@ -159,6 +163,7 @@ impl HostState {
             files: Vec::new(),
             running: tokio::sync::watch::Sender::new(()),
             expects: Vec::new(),
+            broadcasts: Vec::new(),
         });
         self.ticks = 0;
     }
@@ -171,6 +176,7 @@ impl HostState {
             cancel_timers: c.cancel_timers,
             files: c.files,
             expects: c.expects,
+            broadcasts: c.broadcasts,
         })
     }
 

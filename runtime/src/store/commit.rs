@@ -16,8 +16,9 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::records::{Entry, RecentTickets};
 use super::{
-    INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, NewTimer, OUTBOX, PENDING, QUARANTINE, SEEN,
-    TICKETS, TIMER_DUE, TIMERS, TicketRecord, files, kv::Namespace, kv_table_name, owners,
+    INBOX, META, META_NEXT_SEQ, META_NEXT_TICKET, NewTimer, OUTBOX, PENDING, QUARANTINE,
+    QUARANTINED_UPDATES, SEEN, TICKETS, TIMER_DUE, TIMERS, TicketRecord, files, kv::Namespace,
+    kv_table_name, owners,
 };
 use crate::{Error, Result};
 
@@ -79,6 +80,8 @@ pub struct Handled {
     pub fired_timer: Option<u64>,
     /// Conversations the module declared it waits in, or withdrew (`store/conversations.rs`).
     pub expects: Vec<super::conversations::Expect>,
+    /// Broadcasts queued in `outbox`: (first ticket, chats), recorded for their progress.
+    pub broadcasts: Vec<(u64, u32)>,
     /// Told once this is durable.
     pub done: Option<oneshot::Sender<Result<(), String>>>,
 }
@@ -236,6 +239,7 @@ fn apply(
         let mut outbox = txn.open_table(OUTBOX)?;
         let mut tickets = txn.open_table(TICKETS)?;
         let mut quarantine = txn.open_table(QUARANTINE)?;
+        let mut quarantined_updates = txn.open_table(QUARANTINED_UPDATES)?;
         let mut timers = txn.open_table(TIMERS)?;
         let mut timer_due = txn.open_table(TIMER_DUE)?;
         let now = crate::clock::unix_secs();
@@ -269,6 +273,7 @@ fn apply(
                         }
                     }
                     files::add(&txn, &h.files, &h.outbox)?;
+                    super::broadcasts::record(&txn, module, &h.broadcasts)?;
                     super::conversations::record(&txn, &h.expects)?;
                     for entry in &h.outbox {
                         let bytes =
@@ -321,6 +326,12 @@ fn apply(
                     if let Some(id) = h.update_id {
                         if let Some(reason) = &h.quarantine {
                             quarantine.insert((&**module, id), reason.as_str())?;
+                            // Kept for the operator to read and hand back (the inbox row goes
+                            // once no module owes the update a handling).
+                            let raw = inbox.get(id)?.map(|v| v.value().to_vec());
+                            if let Some(raw) = raw {
+                                quarantined_updates.insert((&**module, id), raw.as_slice())?;
+                            }
                         }
                         pending.remove((id, &**module))?;
                         let more = pending.range((id, "")..(id + 1, ""))?.next().is_some();

@@ -18,7 +18,9 @@ use redb::ReadableTable;
 
 use super::{
     Db, TicketRecord,
-    tables::{CRASHES, FILES, INBOX, OWNERS, PENDING, QUARANTINE, SEEN, TICKETS},
+    tables::{
+        CRASHES, FILES, INBOX, OWNERS, PENDING, QUARANTINE, QUARANTINED_UPDATES, SEEN, TICKETS,
+    },
 };
 use crate::{Error, Result};
 
@@ -44,6 +46,8 @@ pub struct Pruned {
     pub owners: usize,
     /// Expired conversations (`store/conversations.rs`).
     pub conversations: usize,
+    /// Records of broadcasts (`store/broadcasts.rs`).
+    pub broadcasts: usize,
 }
 
 impl Db {
@@ -55,6 +59,7 @@ impl Db {
             quarantine: self.prune_quarantine(QUARANTINE_PER_MODULE)?,
             owners: self.prune_owners(TICKET_RETENTION)?,
             conversations: self.prune_conversations()?,
+            broadcasts: self.prune_broadcasts(TICKET_RETENTION)?,
         })
     }
 
@@ -115,6 +120,7 @@ impl Db {
     pub fn prune_quarantine(&self, keep: usize) -> Result<usize> {
         self.in_batches(|txn| {
             let mut quarantine = txn.open_table(QUARANTINE)?;
+            let mut kept_updates = txn.open_table(QUARANTINED_UPDATES)?;
             let mut counts: Vec<(String, Vec<u64>)> = Vec::new();
             for row in quarantine.iter()? {
                 let (k, _) = row?;
@@ -129,6 +135,7 @@ impl Db {
                 let excess = ids.len().saturating_sub(keep);
                 for id in ids.into_iter().take(excess.min(BATCH - removed)) {
                     quarantine.remove((module.as_str(), id))?;
+                    kept_updates.remove((module.as_str(), id))?;
                     removed += 1;
                 }
                 if removed == BATCH {

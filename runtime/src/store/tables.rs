@@ -28,6 +28,14 @@ pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("
 /// Updates a module failed on too often: (module, update id) → reason.
 pub(crate) const QUARANTINE: TableDefinition<'_, (&str, u64), &str> =
     TableDefinition::new("quarantine");
+/// The update a module was given up on, as Telegram sent it, kept beside its [`QUARANTINE`]
+/// row so that the operator can read it and hand it back: (module, update id) → raw JSON.
+pub(crate) const QUARANTINED_UPDATES: TableDefinition<'_, (&str, u64), &[u8]> =
+    TableDefinition::new("quarantined_updates");
+
+/// Broadcasts: first ticket → JSON [`super::broadcasts::BroadcastRecord`]; its chats' tickets
+/// follow the first one, which is how its progress is read.
+pub(crate) const BROADCASTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("broadcasts");
 
 /// Pending timers in due order: (due, Unix ms; timer id) → JSON [`super::TimerRecord`].
 pub(crate) const TIMERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("timers");

@@ -226,6 +226,7 @@ impl KvOps {
                     cancel_timers: Vec::new(),
                     fired_timer: None,
                     expects: Vec::new(),
+                    broadcasts: Vec::new(),
                     done: Some(tx),
                 })))
             });

@@ -27,6 +27,11 @@ pub(super) fn routes() -> Router<Arc<Ctx>> {
         .route("/v1/modules/{name}/config", put(config))
         .route("/v1/modules/{name}/logs", get(logs))
         .route("/v1/quarantine", get(quarantine))
+        .route(
+            "/v1/quarantine/{module}/{update}",
+            get(quarantined).delete(drop_quarantined),
+        )
+        .route("/v1/quarantine/{module}/{update}/retry", post(retry))
 }
 
 /// An error as JSON: `{"error": "..."}` with a status that says what kind; a version awaiting
@@ -156,4 +161,42 @@ async fn quarantine(State(ctx): State<Arc<Ctx>>) -> Response {
             })
             .collect::<Vec<_>>()
     }))
+}
+
+async fn quarantined(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, update)): Path<(String, u64)>,
+) -> Response {
+    match ctx.db.quarantined_update(&module, update) {
+        Ok(Some(q)) => Json(q).into_response(),
+        Ok(None) => fail(Error::NotFound(format!(
+            "update {update} of `{module}` is not quarantined"
+        ))),
+        Err(e) => fail(e),
+    }
+}
+
+async fn retry(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, update)): Path<(String, u64)>,
+) -> Response {
+    reply(
+        ctx.intake
+            .retry_quarantined(&module, update)
+            .await
+            .map(|()| serde_json::json!({ "retried": true })),
+    )
+}
+
+async fn drop_quarantined(
+    State(ctx): State<Arc<Ctx>>,
+    Path((module, update)): Path<(String, u64)>,
+) -> Response {
+    let db = ctx.db.clone();
+    let m = module.clone();
+    let done = tokio::task::spawn_blocking(move || db.drop_quarantined(&m, update))
+        .await
+        .map_err(|e| Error::Join(e.to_string()))
+        .and_then(|r| r);
+    reply(done.map(|()| serde_json::json!({ "dropped": true })))
 }

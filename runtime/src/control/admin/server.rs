@@ -18,15 +18,32 @@ use super::kv_ops::{KvOps, Line};
 use crate::{Error, Result, modules::registry::Registry, outbox::metrics::OutboxStats, store::Db};
 
 pub(super) struct Ctx {
-    /// The token in force: rotated in place (`POST /v1/admin/token`).
-    token: parking_lot::RwLock<String>,
+    /// The token in force: rotated in place (`POST /v1/admin/token`); the console checks
+    /// logins against it.
+    token: Arc<parking_lot::RwLock<String>>,
     /// Where the generated token is kept; `None` when the configuration sets it (then it is
     /// changed there, not rotated here).
     token_dir: Option<std::path::PathBuf>,
-    kv: KvOps,
+    kv: Arc<KvOps>,
     pub(super) registry: Arc<Registry>,
     pub(super) db: Arc<Db>,
     outbox: Arc<OutboxStats>,
+    /// Where quarantined updates are handed back.
+    pub(super) intake: crate::intake::Intake,
+    /// The console's sessions: a login link is made here; a rotated token ends them all.
+    pub(super) sessions: Arc<crate::control::console::sessions::Sessions>,
+}
+
+/// What the console needs beyond what the admin API has.
+pub struct ConsoleParts {
+    /// Where updates enter (quarantined ones are handed back through it).
+    pub intake: crate::intake::Intake,
+    /// The configuration the bot runs with.
+    pub config: Arc<crate::Config>,
+    /// The Bot API client.
+    pub bot: teloxide_core::Bot,
+    /// When the bot started.
+    pub started: std::time::Instant,
 }
 
 /// Where the admin API listens and how its token is kept.
@@ -47,6 +64,7 @@ pub async fn serve(
     listen: Listen,
     kv: KvOps,
     sources: super::monitoring::Sources,
+    parts: ConsoleParts,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let Listen {
@@ -67,13 +85,36 @@ pub async fn serve(
             .inspect_err(|e| tracing::warn!("admin API socket not available: {e}"))
             .ok()
     });
+    let token = Arc::new(parking_lot::RwLock::new(token));
+    let kv = Arc::new(kv);
+    let sessions = Arc::new(crate::control::console::sessions::Sessions::default());
+    let console = crate::control::console::Console {
+        token: token.clone(),
+        sessions: sessions.clone(),
+        registry: sources.registry.clone(),
+        db: sources.db.clone(),
+        kv: kv.clone(),
+        outbox: sources.outbox.clone(),
+        intake: parts.intake.clone(),
+        config: parts.config,
+        bot: parts.bot,
+        history: crate::control::console::history::History::start(
+            &sources.committer,
+            sources.registry.clone(),
+            sources.outbox.clone(),
+        ),
+        started: parts.started,
+        health: sources.health.clone(),
+    };
     let ctx = Arc::new(Ctx {
-        token: parking_lot::RwLock::new(token),
+        token,
         token_dir,
         kv,
         registry: sources.registry.clone(),
         db: sources.db.clone(),
         outbox: sources.outbox.clone(),
+        intake: parts.intake,
+        sessions,
     });
     let monitoring = super::monitoring::routes(sources);
     let app = Router::new()
@@ -87,12 +128,14 @@ pub async fn serve(
         .route("/v1/backup", post(backup))
         .route("/v1/outbox", get(outbox_metrics))
         .route("/v1/admin/token", post(rotate_token))
+        .route("/v1/console/link", post(console_link))
         .merge(super::modules_api::routes())
         .layer(DefaultBodyLimit::max(256 << 20))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
         .with_state(ctx.clone())
         .merge(monitoring)
-        .merge(Router::new().route("/v1/hello", get(hello)).with_state(ctx));
+        .merge(Router::new().route("/v1/hello", get(hello)).with_state(ctx))
+        .merge(crate::control::console::routes(Arc::new(console)));
     tracing::info!(%listen, socket = ?socket, "admin API listening");
     let tcp =
         crate::intake::listen::serve_until(listener, app.clone(), shutdown.clone(), "admin API");
@@ -143,11 +186,23 @@ async fn rotate_token(State(ctx): State<Arc<Ctx>>) -> Response {
     match super::rotate_token(dir) {
         Ok(new) => {
             *token = new;
-            tracing::info!("admin token rotated");
+            ctx.sessions.end_all();
+            tracing::info!("admin token rotated; console sessions ended");
             Json(serde_json::json!({ "rotated": true })).into_response()
         }
         Err(e) => fail(e),
     }
+}
+
+/// `POST /v1/console/link`: a one-time login code for the console (`botbox console` prints
+/// the link).
+async fn console_link(State(ctx): State<Arc<Ctx>>) -> Response {
+    let code = ctx.sessions.new_code();
+    Json(serde_json::json!({
+        "path": format!("/console/login?code={code}"),
+        "valid_secs": crate::control::console::sessions::CODE_TTL.as_secs(),
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -173,14 +228,7 @@ async fn auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     let expected = ctx.token.read().clone();
-    let expected = expected.as_bytes();
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !crate::control::console::sessions::same_secret(given, &expected) {
         return (StatusCode::UNAUTHORIZED, "missing or wrong admin token\n").into_response();
     }
     next.run(req).await

@@ -287,8 +287,11 @@ impl wit::Host for HostState {
         }
         let now = crate::clock::unix_ms();
         let mut tickets = Vec::with_capacity(chat_ids.len());
-        for chat_id in chat_ids {
-            let ticket = self.env.tickets.next();
+        let first = self.env.tickets.block(chat_ids.len() as u64);
+        if !chat_ids.is_empty() {
+            call.broadcasts.push((first, chat_ids.len() as u32));
+        }
+        for (ticket, chat_id) in (first..).zip(chat_ids) {
             let mut params = c.params.clone();
             params.insert("chat_id".into(), Value::from(chat_id));
             call.outbox.push(Entry {
