@@ -774,10 +774,12 @@ if [ "$SYSTEMD" = 1 ]; then
         "Is it running?       systemctl status botbox" \
         "Its log:             journalctl -u botbox -f" \
         "A check-up:          botbox doctor" \
+        "The web console:     botbox console   (prints a link that logs your browser in)" \
         "Add a module:        copy its .wasm file into $MODULES_DIR (picked up by itself)"
 else
     say "" \
         "A check-up:          $BIN doctor --config $CONFIG" \
+        "The web console:     $BIN console --config $CONFIG   (prints a link that logs your browser in)" \
         "Add a module:        copy its .wasm file into $MODULES_DIR (picked up by itself)"
 fi
 say "Everything else:     $PREFIX/README.txt"

@@ -35,6 +35,15 @@ if ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.s
         echo "could not install libfaketime; the clock-jump test will fail"
 fi
 
+# The console's browser tests drive Debian's chromium through chromedriver. Installed here when
+# this runs as root with apt (CI); elsewhere those tests fail and say how to install them.
+if ! command -v chromedriver >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== chromium and chromedriver for the console's browser tests (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; } ||
+        echo "could not install chromium; the console's browser tests will fail"
+fi
+
 step "componentize-py for the Python example module (installed once, then reused)" \
     scripts/build-python-module.sh --setup
 

@@ -13,6 +13,7 @@ mod bot_api;
 mod broadcast;
 mod clicker;
 mod clock_jump;
+mod console;
 mod contract;
 mod crash;
 mod damaged;

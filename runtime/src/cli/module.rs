@@ -77,6 +77,20 @@ pub enum ModuleCommand {
     },
     /// Lists quarantined updates (given up after failing).
     Quarantine,
+    /// Hands a quarantined update back to its module.
+    Retry {
+        /// The module.
+        name: String,
+        /// The update's id (as `botbox module quarantine` lists it).
+        update: u64,
+    },
+    /// Forgets a quarantined update.
+    Drop {
+        /// The module.
+        name: String,
+        /// The update's id.
+        update: u64,
+    },
 }
 
 pub(super) struct Api {
@@ -318,6 +332,16 @@ pub async fn module(
                     crate::text::printable(q["reason"].as_str().unwrap_or_default(), 8192)
                 )?;
             }
+        }
+        ModuleCommand::Retry { name, update } => {
+            let path = format!("/v1/quarantine/{name}/{update}/retry");
+            api.send(Method::POST, &path, None, None).await?;
+            writeln!(out, "update {update} was handed back to {name}")?;
+        }
+        ModuleCommand::Drop { name, update } => {
+            let path = format!("/v1/quarantine/{name}/{update}");
+            api.send(Method::DELETE, &path, None, None).await?;
+            writeln!(out, "update {update} of {name} was dropped")?;
         }
     }
     Ok(())

@@ -99,7 +99,7 @@ impl Db {
                     progress.delivered += 1;
                 }
             }
-            progress.reasons.sort_by(|a, b| b.1.cmp(&a.1));
+            progress.reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
             progress.reasons.truncate(5);
             out.push(progress);
         }

@@ -15,7 +15,8 @@
 /// as `i: name - clicks`; unregistered users are told `Please send /start first.`.
 pub const CLICKER: &str = include!(concat!(env!("OUT_DIR"), "/clicker.path"));
 
-/// `tests/guests/bad-trap`: `/trap` panics (a wasm trap); `/ok_trap` answers `trap module alive`.
+/// `tests/guests/bad-trap`: `/trap` panics (a wasm trap); `/ok_trap` answers `trap module alive`;
+/// `/flaky` panics until the module's KV holds the key `fixed`, then answers `flaky handled`.
 pub const BAD_TRAP: &str = include!(concat!(env!("OUT_DIR"), "/bad_trap.path"));
 
 /// `tests/guests/bad-loop`: `/loop` never returns (only a CPU deadline stops it); `/ok_loop`

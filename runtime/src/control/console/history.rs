@@ -209,6 +209,6 @@ mod tests {
         }
         assert_eq!(s.len(), KEEP);
         assert_eq!(s[0].at_secs, 5);
-        assert_eq!(s.last().unwrap().at_secs, KEEP as u64 + 4);
+        assert_eq!(s.back().unwrap().at_secs, KEEP as u64 + 4);
     }
 }
