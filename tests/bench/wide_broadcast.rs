@@ -6,15 +6,16 @@
 //! `paid_broadcast_per_second = 1000`, and the fake Bot API run in this process. The fake
 //! enforces Telegram's per-chat limits and a global one of 1,030 a second: the paid broadcasts
 //! plus the bot's 30 for everything else (it does not tell paid sends from others). The
-//! broadcaster queues one text to each of 100,000 chats (two `/broadcast` commands of 50,000,
-//! the most one update may queue); meanwhile `USERS` people press Click every `CLICK_EVERY`.
+//! broadcaster queues one text to each of 100,000 chats (four `/broadcast` commands of 25,000;
+//! one update may queue at most 50,000 entries); meanwhile `USERS` people press Click every `CLICK_EVERY`.
 //!
 //! Figures: the broadcast's sends a second over its whole seconds from the first delivery, and
 //! as a fraction of the limit; the 429s the fake answered; the latency of the people's replies
 //! while the broadcast ran (from their message to the reply reaching the fake). Prints one JSON
 //! object; never fails on speed.
 //!
-//! Run: `cargo bench -p botbox --bench wide_broadcast` (release build; about three minutes).
+//! Run: `cargo bench -p botbox --bench wide_broadcast` (release build; about three minutes);
+//! `-- 10000` broadcasts to 10,000 chats instead.
 
 mod clicking;
 mod latency;
@@ -32,11 +33,12 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, watch};
 
-/// Chats the broadcast goes to: `FIRST .. FIRST + CHATS`, opened before the run.
+/// Chats the broadcast goes to, `FIRST ..` (opened before the run), unless the command line
+/// names another number.
 const CHATS: i64 = 100_000;
 const FIRST: i64 = 5_000_000;
-/// Chats per `/broadcast` (the most entries one update may queue).
-const PER_COMMAND: i64 = 50_000;
+/// Chats per `/broadcast` (one update may queue at most 50,000 entries, the reply included).
+const PER_COMMAND: i64 = 25_000;
 /// `paid_broadcast_per_second`, which the broadcast's rate is compared with.
 const LIMIT: u32 = 1000;
 /// People chatting with the bot during the broadcast, ids from `FIRST_USER`.
@@ -60,10 +62,11 @@ struct Seen {
 }
 
 /// Records the broadcast's messages and the replies to the users, from the fake's events.
-fn collect(fake: &FakeBotApi) -> (Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
+fn collect(fake: &FakeBotApi, chats: i64) -> (Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
+    let count = usize::try_from(chats).expect("a positive number of chats");
     let seen = Arc::new(Mutex::new(Seen {
-        broadcast: Vec::with_capacity(CHATS as usize),
-        per_chat: vec![0; CHATS as usize],
+        broadcast: Vec::with_capacity(count),
+        per_chat: vec![0; count],
         replies: HashMap::new(),
         lagged: 0,
     }));
@@ -76,7 +79,7 @@ fn collect(fake: &FakeBotApi) -> (Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>)
                     Ok(ChatEvent::BotSent { chat_id, entry }) => {
                         let now = Instant::now();
                         let mut seen = seen.lock();
-                        if (FIRST..FIRST + CHATS).contains(&chat_id) {
+                        if (FIRST..FIRST + chats).contains(&chat_id) {
                             if entry.text == TEXT {
                                 seen.broadcast.push(now);
                                 let i = usize::try_from(chat_id - FIRST).expect("in range");
@@ -102,8 +105,11 @@ async fn wait_for_broadcast(seen: &Mutex<Seen>) -> bool {
     let (mut count, mut progressed) = (0, Instant::now());
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = seen.lock().broadcast.len();
-        if now >= CHATS as usize {
+        let (now, chats) = {
+            let seen = seen.lock();
+            (seen.broadcast.len(), seen.per_chat.len())
+        };
+        if now >= chats {
             return true;
         }
         if now > count {
@@ -134,6 +140,7 @@ fn figures(
     started: Instant,
     completed: bool,
     too_many_requests: u64,
+    broadcaster_said: Vec<String>,
 ) -> serde_json::Value {
     let mut latencies: Vec<f64> = sent
         .iter()
@@ -148,7 +155,7 @@ fn figures(
     let since_start = |at: Option<&Instant>| at.map(|t| round((*t - started).as_secs_f64(), 2));
     json!({
         "bench": "wide_broadcast",
-        "chats": CHATS,
+        "chats": seen.per_chat.len(),
         "completed": completed,
         "delivered_chats": seen.per_chat.iter().filter(|n| **n > 0).count(),
         "repeats": seen.per_chat.iter().map(|n| u64::from(n.saturating_sub(1))).sum::<u64>(),
@@ -162,11 +169,16 @@ fn figures(
         "replies": latency::summary(&latencies),
         "replies_missing": sent.len() - latencies.len(),
         "events_lost": seen.lagged,
+        "broadcaster_said": broadcaster_said,
     })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let chats: i64 = std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with('-'))
+        .map_or(CHATS, |arg| arg.parse().expect("a number of chats"));
     let dir = tempfile::tempdir().expect("temp dir");
     let fake = FakeBotApi::start(FakeConfig {
         limits: Limits {
@@ -182,7 +194,7 @@ async fn main() {
         .collect();
     fake.open_chat(&admin);
     fake.open_chats(&users);
-    fake.open_chats((FIRST..FIRST + CHATS).map(|id| TestUser::new(id, format!("R{id}"))));
+    fake.open_chats((FIRST..FIRST + chats).map(|id| TestUser::new(id, format!("R{id}"))));
     let mut config = support::config(
         dir.path(),
         &fake,
@@ -195,11 +207,12 @@ async fn main() {
     config.outbox.paid_broadcast_per_second = LIMIT;
     let runtime = Runtime::start(config).await.expect("runtime");
 
-    let (seen, collector) = collect(&fake);
+    let (seen, collector) = collect(&fake, chats);
     let (stop_tx, stop) = watch::channel(false);
     let started = Instant::now();
-    for first in (FIRST..FIRST + CHATS).step_by(PER_COMMAND as usize) {
-        fake.send_text(&admin, format!("/broadcast {first} {PER_COMMAND} {TEXT}"));
+    for first in (FIRST..FIRST + chats).step_by(PER_COMMAND as usize) {
+        let count = PER_COMMAND.min(FIRST + chats - first);
+        fake.send_text(&admin, format!("/broadcast {first} {count} {TEXT}"));
     }
     let (sent, chatting) = clicking::chat_along(&fake, users, CLICK_EVERY, &stop);
     let completed = wait_for_broadcast(&seen).await;
@@ -217,6 +230,11 @@ async fn main() {
         started,
         completed,
         fake.counters().too_many_requests,
+        fake.transcript(admin.id)
+            .into_iter()
+            .filter(|entry| entry.from_bot)
+            .map(|entry| entry.text)
+            .collect(),
     );
     println!("{figures}");
     runtime.stop().await;
