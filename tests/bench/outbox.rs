@@ -11,6 +11,7 @@
 //!
 //! Run: `cargo bench -p botbox --bench outbox` (release build; about two minutes).
 
+mod clicking;
 mod support;
 
 use std::{
@@ -20,6 +21,7 @@ use std::{
 };
 
 use botbox::{Options, Runtime};
+use clicking::{Sent, answers, chat_along};
 use fake_bot_api::{ChatEvent, FakeBotApi, FakeConfig, TestUser};
 use parking_lot::Mutex;
 use teloxide_core::{
@@ -105,46 +107,6 @@ fn collect(fake: &FakeBotApi) -> (Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>)
     (seen, task)
 }
 
-/// The user's message a reply answers: 0 for `/start`, N for the N-th Click.
-fn answers(reply: &str) -> Option<u64> {
-    if reply.starts_with("Hello") || reply.starts_with("Welcome") {
-        return Some(0);
-    }
-    reply.strip_prefix("Clicks: ")?.parse().ok()
-}
-
-/// When each user's message was written: (chat, 0 for `/start` or N for the N-th Click).
-type Sent = Arc<Mutex<HashMap<(i64, u64), Instant>>>;
-
-/// Makes each user send `/start`, then Click every `CLICK_EVERY`, whether or not the bot has
-/// answered yet (people do not wait in step), until `stop` is set.
-fn chat_along(
-    fake: &FakeBotApi,
-    stop: &watch::Receiver<bool>,
-) -> (Sent, Vec<tokio::task::JoinHandle<()>>) {
-    let sent: Sent = Arc::default();
-    let tasks = users()
-        .into_iter()
-        .enumerate()
-        .map(|(i, user)| {
-            let (fake, sent, mut stop) = (fake.clone(), sent.clone(), stop.clone());
-            let phase = CLICK_EVERY * u32::try_from(i).expect("few users") / USERS as u32;
-            tokio::spawn(async move {
-                let start = tokio::time::Instant::now() + phase;
-                for n in 0_u32.. {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(start + CLICK_EVERY * n) => {}
-                        _ = stop.wait_for(|stop| *stop) => break,
-                    }
-                    sent.lock().insert((user.id, u64::from(n)), Instant::now());
-                    fake.send_text(&user, if n == 0 { "/start" } else { "Click" });
-                }
-            })
-        })
-        .collect();
-    (sent, tasks)
-}
-
 /// Waits until every broadcast chat has its message.
 async fn wait_for_broadcast(seen: &Mutex<Seen>) -> bool {
     let deadline = Instant::now() + BROADCAST_TIMEOUT;
@@ -188,7 +150,7 @@ async fn measure(implementation: &str, fake: &FakeBotApi, trigger: impl FnOnce()
     let (stop_tx, stop) = watch::channel(false);
     let started = Instant::now();
     trigger();
-    let (sent, chatting) = chat_along(fake, &stop);
+    let (sent, chatting) = chat_along(fake, users(), CLICK_EVERY, &stop);
     let completed = wait_for_broadcast(&seen).await;
     let broadcast_seconds = started.elapsed().as_secs_f64();
     stop_tx.send_replace(true);

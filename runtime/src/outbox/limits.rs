@@ -146,6 +146,42 @@ impl SlidingWindow {
     }
 }
 
+/// A bot-wide limit: a hard sliding window of `per_second` a second, paced by a small token
+/// bucket so that sends are spread over the second instead of leaving in one burst (a reply
+/// arriving mid-second then waits one slot, ~33 ms at 30/s, not for the window to reopen).
+#[derive(Debug, Clone)]
+pub struct Paced {
+    window: SlidingWindow,
+    pace: TokenBucket,
+}
+
+impl Paced {
+    /// A limit of `per_second`, with a tenth of a second's worth at once.
+    pub fn new(per_second: u32, now: Instant) -> Paced {
+        let rate = f64::from(per_second);
+        Paced {
+            window: SlidingWindow::new(per_second, Duration::from_secs(1)),
+            pace: TokenBucket::new((rate / 10.0).max(1.0), rate, now),
+        }
+    }
+
+    /// When the next call may start (`now` if it may).
+    pub fn ready_at(&mut self, now: Instant) -> Instant {
+        self.window.ready_at(now).max(self.pace.ready_at(now))
+    }
+
+    /// Records that a call starts.
+    pub fn take(&mut self) {
+        self.window.take();
+        self.pace.take();
+    }
+
+    /// Records that a call started with [`Self::take`] ended at `now`.
+    pub fn settle(&mut self, now: Instant) {
+        self.window.settle(now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,37 +2,54 @@
 //!
 //! The algorithm, on every wake-up (a new entry, a finished request, a timer):
 //! 1. Answers to callback queries go out at once: they have no rate limit.
-//! 2. Otherwise, while fewer than `max_in_flight` requests are out, look at the *head* of every
-//!    chat's queue that has nothing in flight and is not blocked, and keep those every limiter
-//!    allows now (the chat's, the group's, the module's quota, and the global one — or the
-//!    paid-broadcast one for bulk messages when paid broadcasts are on; see [`super::limits`]).
-//!    Send the one that ranks first by (priority, queue sequence). Only a chat's head is ever
-//!    eligible, so a chat's messages leave in the order they were queued whatever their
-//!    priorities; across chats interactive replies go before normal messages and normal before
-//!    bulk.
+//! 2. Otherwise, while fewer than `max_in_flight` requests are out, send, of the chats whose
+//!    *head* every limiter allows now (the chat's, the group's, the module's quota, and the
+//!    global one — or the paid-broadcast one for bulk messages when paid broadcasts are on; see
+//!    [`super::limits`]), the one that ranks first by (priority, queue sequence). A chat with a
+//!    message in flight has no head to send. Only a chat's head is ever eligible, so a chat's
+//!    messages leave in the order they were queued whatever their priorities; across chats
+//!    interactive replies go before normal messages and normal before bulk.
 //! 3. Bulk is never starved: while an eligible bulk message waits, at most `bulk_share - 1`
 //!    other sends in a row go before it (default: at least one send in ten is bulk).
 //! 4. Sleep until the earliest moment something could become eligible, or until new work or a
 //!    result arrives.
 //!
+//! Choosing costs O(log n) in the n chats with something to send, not a look at every chat:
+//! the chats are kept in an index ([`ready`]) that is told of every change of a chat (an entry
+//! arrives, a request ends, a 429, a backoff, a block, a migration), which files that chat
+//! again. A chat whose own limits (429 or backoff wait, token bucket, window, group window)
+//! allow its head now is *ready*, in a lane per bot-wide limits its head waits for (global,
+//! paid-broadcast or none; the module's quota), ordered by (priority, sequence, chat id). The
+//! others wait in a heap by the instant their own limits open; each wake-up moves the chats
+//! whose instant passed to the ready lanes. A send then asks each lane with ready chats whether
+//! its bot-wide limits are open and takes the first chat of the open lanes (and the first bulk
+//! one, for step 3): O(lanes × log n), with a few lanes per module. The wake-up instant is the
+//! first waiting chat's, or when a closed lane's bot-wide limits reopen. Idle chats are
+//! forgotten, once more than 10,000 are known, by a sweep at most once a second.
+//!
 //! Results: success → the delivery is committed (entry removed, ticket → message id) *before*
 //! the chat's next message may go, so after a crash at most the one in-flight message per chat
 //! can repeat. While the disk holding the database is full, no request starts; a delivery
 //! Telegram confirmed meanwhile waits in memory for its commit, which completes once there is
-//! room (`store/disk_full.rs`), so it is not sent again. 429 → the chat waits exactly `retry_after`; when two different chats get a 429
-//! within a second, the limit is the bot's, and every chat waits `retry_after`. Network errors
-//! and 5xx → exponential backoff with jitter (0.5 s doubling to `retry_max_backoff_ms`, 60 s by
-//! default), for as long as `retry_for_secs` (a day by default) since the first failure: an
-//! outage of hours loses no reply (Telegram keeps nothing for us, so giving up early is a lost
-//! message). 400 → the entry is given up, recorded on its ticket for the module to read. 403 (the
-//! user blocked the bot, or the bot was removed) → every pending entry of the chat is given up
-//! and the chat is marked, so later messages to it are given up at once, until the user writes
-//! to the bot again. A group that became a supergroup (`migrate_to_chat_id`) → its pending
-//! entries, and later ones, go to the supergroup. Several pending edits of one message are
-//! merged into the last one.
+//! room (`store/disk_full.rs`), so it is not sent again. 429 → the chat waits exactly
+//! `retry_after`; when two different chats get a 429 within a second, the limit is the bot's,
+//! and every chat waits `retry_after`. Network errors and 5xx → exponential backoff with jitter
+//! (0.5 s doubling to `retry_max_backoff_ms`, 60 s by default), for as long as `retry_for_secs`
+//! (a day by default) since the first failure: an outage of hours loses no reply (Telegram
+//! keeps nothing for us, so giving up early is a lost message). 400 → the entry is given up,
+//! recorded on its ticket for the module to read. 403 (the user blocked the bot, or the bot was
+//! removed) → every pending entry of the chat is given up and the chat is marked, so later
+//! messages to it are given up at once, until the user writes to the bot again. A group that
+//! became a supergroup (`migrate_to_chat_id`) → its pending entries, and later ones, go to the
+//! supergroup. Several pending edits of one message are merged into the last one.
 
 mod call;
+mod chat;
+mod finish;
+mod push;
+mod ready;
 mod request;
+mod snapshot;
 mod uploads;
 
 pub use uploads::Uploads;
@@ -44,14 +61,17 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use rand::Rng;
 use teloxide_core::Bot;
 use tokio::sync::{mpsc, watch};
 
+use self::{
+    chat::{ChatQueue, Lane, Limiter},
+    ready::ReadyIndex,
+};
 use super::{
     Action, Entry, Priority,
-    limits::{SlidingWindow, TokenBucket},
-    metrics::{Metrics, OutboxStats},
+    limits::{Paced, TokenBucket},
+    metrics::OutboxStats,
 };
 use crate::{
     config::OutboxConfig,
@@ -82,22 +102,6 @@ pub struct Deps {
     pub checkouts: Arc<super::checkouts::Checkouts>,
 }
 
-struct ChatQueue {
-    queue: VecDeque<(u64, Entry)>,
-    busy: bool,
-    blocked_until: Option<Instant>,
-    bucket: TokenBucket,
-    window: SlidingWindow,
-    group: Option<SlidingWindow>,
-    failures: u32,
-    /// When the head entry's first transient failure happened; it is given up once that is
-    /// `retry_for_secs` ago.
-    failing_since: Option<Instant>,
-    /// The request in flight took from the limiters: `Some(true)` from the paid-broadcast one,
-    /// `Some(false)` from the global one. Its end is recorded in them (see [`super::limits`]).
-    limited_in_flight: Option<bool>,
-}
-
 /// What became of one request.
 pub(crate) enum Outcome {
     Done,
@@ -125,26 +129,7 @@ pub async fn run(
 ) {
     let now = Instant::now();
     let deps = Arc::new(deps);
-    let mut s = Scheduler {
-        chats: HashMap::new(),
-        callbacks: VecDeque::new(),
-        global: Paced::new(cfg.global_per_second, now),
-        paid: cfg
-            .paid_broadcast
-            .then(|| Paced::new(cfg.paid_broadcast_per_second, now)),
-        global_blocked_until: None,
-        modules: HashMap::new(),
-        quota_generation: None,
-        in_flight: 0,
-        cfg,
-        message_ids: HashMap::new(),
-        since_bulk: 0,
-        last_429: None,
-        migrated: HashMap::new(),
-        depth: [0; 4],
-        last_snapshot: (now, 0),
-        last_log: now,
-    };
+    let mut s = Scheduler::new(cfg, now);
     for (seq, e) in initial {
         s.push(&deps, seq, e);
     }
@@ -178,35 +163,14 @@ pub async fn run(
     }
 }
 
-/// A bot-wide limit: a hard sliding window, paced by a small token bucket so that sends are
-/// spread over the second instead of leaving in one burst (a reply arriving mid-second then
-/// waits one slot, ~33 ms at 30/s, not for the window to reopen).
-struct Paced {
-    window: SlidingWindow,
-    pace: TokenBucket,
-}
-
-impl Paced {
-    fn new(per_second: u32, now: Instant) -> Paced {
-        let rate = f64::from(per_second);
-        Paced {
-            window: SlidingWindow::new(per_second, Duration::from_secs(1)),
-            pace: TokenBucket::new((rate / 10.0).max(1.0), rate, now),
-        }
-    }
-
-    fn ready_at(&mut self, now: Instant) -> Instant {
-        self.window.ready_at(now).max(self.pace.ready_at(now))
-    }
-
-    fn take(&mut self) {
-        self.window.take();
-        self.pace.take();
-    }
-}
-
+/// The scheduler's state: the chats' queues, the index choosing among them, the bot-wide
+/// limiters.
 struct Scheduler {
     chats: HashMap<i64, ChatQueue>,
+    /// The chats with something to send, ready or waiting (see [`ready`]).
+    ready: ReadyIndex<Lane>,
+    /// Chats taken out of `ready` at a wake-up to be filed again (kept for its allocation).
+    due: Vec<i64>,
     callbacks: VecDeque<(u64, Entry)>,
     global: Paced,
     paid: Option<Paced>,
@@ -229,6 +193,8 @@ struct Scheduler {
     last_snapshot: (Instant, u64),
     /// When the metrics were last logged.
     last_log: Instant,
+    /// When idle chats were last forgotten.
+    last_sweep: Instant,
 }
 
 fn slot(p: Priority) -> usize {
@@ -241,62 +207,43 @@ fn slot(p: Priority) -> usize {
 }
 
 impl Scheduler {
-    fn new_chat(cfg: &OutboxConfig, chat_id: i64, now: Instant) -> ChatQueue {
-        ChatQueue {
-            queue: VecDeque::new(),
-            busy: false,
-            blocked_until: None,
-            bucket: TokenBucket::new(f64::from(cfg.chat_burst), cfg.chat_per_second, now),
-            window: SlidingWindow::new(cfg.chat_burst, Duration::from_secs(1)),
-            group: (chat_id < 0)
-                .then(|| SlidingWindow::new(cfg.group_per_minute, Duration::from_secs(60))),
-            failures: 0,
-            failing_since: None,
-            limited_in_flight: None,
+    fn new(cfg: OutboxConfig, now: Instant) -> Scheduler {
+        Scheduler {
+            chats: HashMap::new(),
+            ready: ReadyIndex::new(),
+            due: Vec::new(),
+            callbacks: VecDeque::new(),
+            global: Paced::new(cfg.global_per_second, now),
+            paid: cfg
+                .paid_broadcast
+                .then(|| Paced::new(cfg.paid_broadcast_per_second, now)),
+            global_blocked_until: None,
+            modules: HashMap::new(),
+            quota_generation: None,
+            in_flight: 0,
+            cfg,
+            message_ids: HashMap::new(),
+            since_bulk: 0,
+            last_429: None,
+            migrated: HashMap::new(),
+            depth: [0; 4],
+            last_snapshot: (now, 0),
+            last_log: now,
+            last_sweep: now,
         }
     }
 
-    fn push(&mut self, deps: &Deps, seq: u64, mut e: Entry) {
-        self.depth[slot(e.priority)] += 1;
-        deps.queued.add(&e.module, e.payload_bytes());
-        if e.priority == Priority::Callback {
-            self.callbacks.push_back((seq, e));
-            return;
-        }
-        if let Some(new) = self.migrated.get(&e.chat_id) {
-            e.chat_id = *new;
-        }
-        if deps.blocked.lock().contains(&e.chat_id) {
-            self.give_up(deps, seq, &e, "the user blocked the bot");
-            return;
-        }
-        let now = Instant::now();
-        let chat = self
+    /// Files `chat_id` in the index again after a change of its state.
+    fn refile(&mut self, chat_id: i64, now: Instant) {
+        let paid = self.paid.is_some();
+        match self
             .chats
-            .entry(e.chat_id)
-            .or_insert_with(|| Self::new_chat(&self.cfg, e.chat_id, now));
-        if let Action::EditText { target, .. } = &e.action {
-            // Merge with a pending edit of the same message (not one already in flight).
-            let skip = usize::from(chat.busy);
-            let earlier = chat.queue.iter().skip(skip).position(
-                |(_, q)| matches!(&q.action, Action::EditText { target: t, .. } if t == target),
-            );
-            if let Some(i) = earlier {
-                let (old_seq, old) = chat.queue.remove(i + skip).expect("found above");
-                deps.stats.count(&deps.stats.coalesced);
-                self.depth[slot(old.priority)] -= 1;
-                deps.queued.remove(&old.module, old.payload_bytes());
-                let _ = deps.committer.send(Op::Delivered {
-                    seq: old_seq,
-                    ticket: None,
-                    uploaded: Vec::new(),
-                    owned: Vec::new(),
-                    done: None,
-                });
-            }
+            .get_mut(&chat_id)
+            .and_then(|c| c.filing(chat_id, paid, now))
+        {
+            Some((lane, key, at)) => self.ready.file(chat_id, lane, key, at, now),
+            None => self.ready.remove(chat_id),
         }
-        let chat = self.chats.get_mut(&e.chat_id).expect("inserted above");
-        chat.queue.push_back((seq, e));
     }
 
     /// Follows changes of the modules' quotas; a module whose quota did not change keeps its
@@ -336,6 +283,12 @@ impl Scheduler {
         }
         let now = Instant::now();
         self.refresh_quotas(&deps.quotas, now);
+        let mut due = std::mem::take(&mut self.due);
+        self.ready.take_due(now, &mut due);
+        for chat_id in due.drain(..) {
+            self.refile(chat_id, now);
+        }
+        self.due = due;
         let mut wake: Option<Instant> = None;
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
         if let Some(until) = self.global_blocked_until {
@@ -352,52 +305,24 @@ impl Scheduler {
                 earliest(global_at.min(paid_at.unwrap_or(global_at)));
                 break;
             }
-            let mut best: Option<(Priority, u64, i64)> = None;
-            let mut best_bulk: Option<(Priority, u64, i64)> = None;
-            for (&chat_id, c) in &mut self.chats {
-                let Some((seq, head)) = c.queue.front() else {
-                    continue;
+            let modules = &mut self.modules;
+            let best = self.ready.best(|lane| {
+                let mut at = match lane.limiter {
+                    Limiter::Unlimited => now,
+                    Limiter::Global => global_at,
+                    Limiter::Paid => paid_at.unwrap_or(global_at),
                 };
-                if c.busy {
-                    continue;
-                }
-                if let Some(until) = c.blocked_until {
-                    if until > now {
-                        earliest(until);
-                        continue;
-                    }
-                    c.blocked_until = None;
-                }
-                let bulk = head.priority == Priority::Bulk;
-                let mut at = now;
-                if head.is_limited() {
-                    at = at.max(c.bucket.ready_at(now)).max(c.window.ready_at(now));
-                    if let Some(g) = &mut c.group {
-                        at = at.max(g.ready_at(now));
-                    }
-                    at = at.max(match paid_at {
-                        Some(p) if bulk => p,
-                        _ => global_at,
-                    });
-                }
-                if let Some((_, q)) = self.modules.get_mut(&head.module) {
+                if let Some((_, q)) = modules.get_mut(&lane.module) {
                     at = at.max(q.ready_at(now));
                 }
                 if at > now {
                     earliest(at);
-                    continue;
                 }
-                let key = (head.priority, *seq, chat_id);
-                if best.is_none_or(|b| key < b) {
-                    best = Some(key);
-                }
-                if bulk && best_bulk.is_none_or(|b| key < b) {
-                    best_bulk = Some(key);
-                }
-            }
-            let Some(mut pick) = best else { break };
+                at <= now
+            });
+            let Some(mut pick) = best.first else { break };
             if pick.0 != Priority::Bulk
-                && let Some(bulk) = best_bulk
+                && let Some(bulk) = best.bulk
             {
                 if self.since_bulk + 1 >= self.cfg.bulk_share {
                     pick = bulk;
@@ -410,22 +335,32 @@ impl Scheduler {
             }
             self.start(deps, done, pick.2);
         }
+        if let Some(at) = self.ready.next_due() {
+            earliest(at);
+        }
         // Forget idle chats, so memory follows active chats.
-        if self.chats.len() > 10_000 {
-            self.chats.retain(|_, c| {
-                !c.queue.is_empty()
-                    || c.busy
-                    || !c.bucket.is_full(now)
-                    || !c.window.is_idle(now)
-                    || c.group.as_mut().is_some_and(|g| !g.is_idle(now))
-            });
+        if self.chats.len() > 10_000
+            && now.duration_since(self.last_sweep) >= Duration::from_secs(1)
+        {
+            self.last_sweep = now;
+            self.chats.retain(|_, c| !c.is_idle(now));
         }
         wake
     }
 
+    /// Sends the head of `chat_id`, a ready chat the index chose: takes from every limiter
+    /// that applies, and takes the chat out of the index until the request ends.
     fn start(&mut self, deps: &Arc<Deps>, done: &mpsc::UnboundedSender<Finished>, chat_id: i64) {
-        let c = self.chats.get_mut(&chat_id).expect("chosen from the map");
-        let (seq, e) = c.queue.front().cloned().expect("has a head");
+        self.ready.remove(chat_id);
+        let c = self
+            .chats
+            .get_mut(&chat_id)
+            .expect("the index holds known chats");
+        let (seq, e) = c
+            .queue
+            .front()
+            .cloned()
+            .expect("the index holds chats with a head");
         if e.is_limited() {
             c.bucket.take();
             c.window.take();
@@ -467,158 +402,10 @@ impl Scheduler {
         request::spawn(deps, done, seq, e, resolved, paid);
     }
 
-    fn finish(&mut self, deps: &Deps, f: Finished) {
-        self.in_flight -= 1;
-        if let Some((ticket, id)) = f.delivered {
-            if self.message_ids.len() >= 100_000 {
-                self.message_ids.clear();
-            }
-            self.message_ids.insert(ticket, id);
-        }
-        if f.chat_id == 0 {
-            self.depth[0] = self.depth[0].saturating_sub(1);
-            return;
-        }
-        let now = Instant::now();
-        let Some(c) = self.chats.get_mut(&f.chat_id) else {
-            return;
-        };
-        c.busy = false;
-        if let Some(paid) = c.limited_in_flight.take() {
-            c.window.settle(now);
-            if let Some(g) = &mut c.group {
-                g.settle(now);
-            }
-            match &mut self.paid {
-                Some(p) if paid => p.window.settle(now),
-                _ => self.global.window.settle(now),
-            }
-        }
-        match f.outcome {
-            Outcome::Done => {
-                c.failures = 0;
-                c.failing_since = None;
-                if c.queue.front().is_some_and(|(s, _)| *s == f.seq)
-                    && let Some((_, e)) = c.queue.pop_front()
-                {
-                    self.depth[slot(e.priority)] -= 1;
-                    deps.queued.remove(&e.module, e.payload_bytes());
-                }
-            }
-            Outcome::RetryAfter(d) => {
-                deps.stats.count(&deps.stats.rate_limited);
-                c.blocked_until = Some(now + d);
-                // Two chats limited within a second: the limit is the bot's, not the chat's.
-                if let Some((at, other)) = self.last_429
-                    && other != f.chat_id
-                    && now.duration_since(at) < Duration::from_secs(1)
-                {
-                    tracing::warn!(retry_after = ?d, "Telegram limits the whole bot; every chat waits");
-                    self.global_blocked_until = Some(now + d);
-                }
-                self.last_429 = Some((now, f.chat_id));
-            }
-            Outcome::Transient(err) => {
-                c.failures += 1;
-                let since = *c.failing_since.get_or_insert(now);
-                let retry_for = Duration::from_secs(self.cfg.retry_for_secs);
-                if now.duration_since(since) >= retry_for {
-                    tracing::warn!(chat = f.chat_id, error = %err, tries = c.failures, "giving up a message: it failed for {retry_for:?}");
-                    c.failures = 0;
-                    c.failing_since = None;
-                    if let Some((seq, e)) = c.queue.pop_front() {
-                        self.give_up(deps, seq, &e, &err);
-                    }
-                } else {
-                    // 0.5 s, 1 s, 2 s ... capped at retry_max_backoff_ms, with ±25% jitter.
-                    let cap = self.cfg.retry_max_backoff_ms.max(1);
-                    let base = (500u64 << c.failures.min(7)).min(cap) as f64;
-                    let jitter = rand::rng().random_range(0.75..1.25);
-                    c.blocked_until = Some(now + Duration::from_millis((base * jitter) as u64));
-                }
-            }
-            Outcome::Blocked(err) => {
-                tracing::info!(
-                    chat = f.chat_id,
-                    "chat unreachable ({err}); dropping its pending messages"
-                );
-                deps.blocked.lock().insert(f.chat_id);
-                let pending: Vec<_> = c.queue.drain(..).collect();
-                for (seq, e) in pending {
-                    self.give_up(deps, seq, &e, &err);
-                }
-            }
-            Outcome::Migrated(new) => {
-                tracing::info!(
-                    old = f.chat_id,
-                    new,
-                    "group became a supergroup; its messages follow it"
-                );
-                self.migrated.insert(f.chat_id, new);
-                let old = self.chats.remove(&f.chat_id).expect("looked up above");
-                let target = self
-                    .chats
-                    .entry(new)
-                    .or_insert_with(|| Self::new_chat(&self.cfg, new, now));
-                for (seq, mut e) in old.queue.into_iter().rev() {
-                    e.chat_id = new;
-                    target.queue.push_front((seq, e));
-                }
-            }
-        }
-    }
-
     fn give_up(&mut self, deps: &Deps, seq: u64, e: &Entry, why: &str) {
         self.depth[slot(e.priority)] = self.depth[slot(e.priority)].saturating_sub(1);
         deps.queued.remove(&e.module, e.payload_bytes());
         give_up(deps, seq, e, why);
-    }
-
-    /// Refreshes the metrics snapshot, at most twice a second.
-    fn snapshot(&mut self, stats: &OutboxStats) {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last_snapshot.0);
-        if elapsed < Duration::from_millis(500) {
-            return;
-        }
-        let sent = stats.delivered.load(std::sync::atomic::Ordering::Relaxed);
-        let oldest = self
-            .chats
-            .values()
-            .filter_map(|c| c.queue.front().map(|(_, e)| e.queued_at_ms))
-            .chain(self.callbacks.front().map(|(_, e)| e.queued_at_ms))
-            .min();
-        let metrics = Metrics {
-            queued_callback: self.depth[0],
-            queued_interactive: self.depth[1],
-            queued_normal: self.depth[2],
-            queued_bulk: self.depth[3],
-            oldest_age_ms: oldest.map_or(0, |t| crate::clock::unix_ms().saturating_sub(t)),
-            sent_per_second: (sent - self.last_snapshot.1) as f64 / elapsed.as_secs_f64(),
-            sent_total: sent,
-            rate_limited_total: stats
-                .rate_limited
-                .load(std::sync::atomic::Ordering::Relaxed),
-            failed_total: stats.failed.load(std::sync::atomic::Ordering::Relaxed),
-        };
-        let queued = metrics.queued_callback
-            + metrics.queued_interactive
-            + metrics.queued_normal
-            + metrics.queued_bulk;
-        if queued > 0 && now.duration_since(self.last_log) >= Duration::from_secs(60) {
-            self.last_log = now;
-            tracing::info!(
-                queued_interactive = metrics.queued_interactive,
-                queued_normal = metrics.queued_normal,
-                queued_bulk = metrics.queued_bulk,
-                oldest_age_ms = metrics.oldest_age_ms,
-                sent_per_second = metrics.sent_per_second,
-                rate_limited_total = metrics.rate_limited_total,
-                "outbox"
-            );
-        }
-        *stats.snapshot.lock() = metrics;
-        self.last_snapshot = (now, sent);
     }
 }
 

@@ -1,0 +1,58 @@
+//! Entries arriving at the scheduler: answers to button presses to their own queue, the rest to
+//! their chat's (following migrations, merging edits of one message, giving up at once what goes
+//! to a chat whose user blocked the bot). The chat is filed again.
+
+use std::time::Instant;
+
+use super::{ChatQueue, Deps, Scheduler, slot};
+use crate::{
+    outbox::{Action, Entry, Priority},
+    store::Op,
+};
+
+impl Scheduler {
+    /// Queues entry `seq`.
+    pub(super) fn push(&mut self, deps: &Deps, seq: u64, mut e: Entry) {
+        self.depth[slot(e.priority)] += 1;
+        deps.queued.add(&e.module, e.payload_bytes());
+        if e.priority == Priority::Callback {
+            self.callbacks.push_back((seq, e));
+            return;
+        }
+        if let Some(new) = self.migrated.get(&e.chat_id) {
+            e.chat_id = *new;
+        }
+        if deps.blocked.lock().contains(&e.chat_id) {
+            self.give_up(deps, seq, &e, "the user blocked the bot");
+            return;
+        }
+        let now = Instant::now();
+        let chat_id = e.chat_id;
+        let chat = self
+            .chats
+            .entry(chat_id)
+            .or_insert_with(|| ChatQueue::new(&self.cfg, chat_id, now));
+        if let Action::EditText { target, .. } = &e.action {
+            // Merge with a pending edit of the same message (not one already in flight).
+            let skip = usize::from(chat.busy);
+            let earlier = chat.queue.iter().skip(skip).position(
+                |(_, q)| matches!(&q.action, Action::EditText { target: t, .. } if t == target),
+            );
+            if let Some(i) = earlier {
+                let (old_seq, old) = chat.queue.remove(i + skip).expect("found above");
+                deps.stats.count(&deps.stats.coalesced);
+                self.depth[slot(old.priority)] -= 1;
+                deps.queued.remove(&old.module, old.payload_bytes());
+                let _ = deps.committer.send(Op::Delivered {
+                    seq: old_seq,
+                    ticket: None,
+                    uploaded: Vec::new(),
+                    owned: Vec::new(),
+                    done: None,
+                });
+            }
+        }
+        chat.queue.push_back((seq, e));
+        self.refile(chat_id, now);
+    }
+}
