@@ -7,7 +7,10 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use super::target::{Target, bytes_of, call, show, target};
-use crate::{Config, control::admin::kv_ops::Line};
+use crate::{
+    Config,
+    control::admin::kv_ops::{Line, json_lines},
+};
 
 /// `botbox kv ...`: read and change a module's KV namespace. Keys and values are text unless
 /// `--hex` is given.
@@ -146,11 +149,7 @@ pub async fn kv(
         }
         (KvCommand::Export { module, file }, _) => {
             let entries = scan(&t, &module, b"", usize::MAX).await?;
-            let mut text = String::new();
-            for (k, v) in &entries {
-                text.push_str(&serde_json::to_string(&Line::new(k, v))?);
-                text.push('\n');
-            }
+            let text = json_lines(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
             match file {
                 Some(f) => std::fs::write(&f, text)
                     .with_context(|| format!("cannot write {}", f.display()))?,

@@ -39,7 +39,7 @@
 //! routes answer on the Unix socket `<data_dir>/admin.sock` (0600), which the CLI prefers.
 
 pub mod kv_ops;
-mod modules_api;
+pub(crate) mod modules_api;
 pub mod monitoring;
 mod server;
 

@@ -130,6 +130,10 @@ pub async fn run(
     let now = Instant::now();
     let deps = Arc::new(deps);
     let mut s = Scheduler::new(cfg, now);
+    // What was committed between the committer's start and the read of `initial` (replies to
+    // updates resumed at start) is in both; queue sequences grow with each commit, so the
+    // channel's copies are those at or below the last one read.
+    let read_up_to = initial.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
     for (seq, e) in initial {
         s.push(&deps, seq, e);
     }
@@ -153,9 +157,13 @@ pub async fn run(
             }
             got = rx.recv() => {
                 let Some((seq, e)) = got else { break };
-                s.push(&deps, seq, e);
-                while let Ok((seq, e)) = rx.try_recv() {
+                if seq > read_up_to {
                     s.push(&deps, seq, e);
+                }
+                while let Ok((seq, e)) = rx.try_recv() {
+                    if seq > read_up_to {
+                        s.push(&deps, seq, e);
+                    }
                 }
             }
             _ = sleep => {}

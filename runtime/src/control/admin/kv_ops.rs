@@ -78,6 +78,16 @@ impl Line {
     }
 }
 
+/// `entries` as JSON lines, one [`Line`] each.
+pub fn json_lines<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> String {
+    let mut out = String::new();
+    for (k, v) in entries {
+        out.push_str(&serde_json::to_string(&Line::new(k, v)).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
 /// KV access for operators.
 pub struct KvOps {
     db: Arc<Db>,
@@ -184,6 +194,14 @@ impl KvOps {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Every entry as JSON lines, in key order (what `import` reads back).
+    pub fn export_lines(&self, module: &str) -> Result<String> {
+        let entries = self.export(module)?;
+        Ok(json_lines(
+            entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        ))
     }
 
     /// Applies `writes` (`None` deletes) atomically and waits until they are durable. Returns

@@ -129,15 +129,20 @@ async fn config(
     Path(name): Path<String>,
     Json(value): Json<serde_json::Value>,
 ) -> Response {
-    let table = match toml::Table::try_from(&value) {
+    let table = match config_table(&value) {
         Ok(t) => t,
-        Err(e) => {
-            return fail(Error::Config(format!(
-                "the configuration must be a JSON object of strings, numbers and booleans: {e}"
-            )));
-        }
+        Err(e) => return fail(e),
     };
     reply(ctx.registry.set_config(&name, table).await)
+}
+
+/// A module's configuration from the JSON object an operator sent (the API and the console).
+pub(crate) fn config_table(value: &serde_json::Value) -> Result<toml::Table, Error> {
+    toml::Table::try_from(value).map_err(|e| {
+        Error::Config(format!(
+            "the configuration must be a JSON object of strings, numbers and booleans: {e}"
+        ))
+    })
 }
 
 #[derive(Deserialize)]

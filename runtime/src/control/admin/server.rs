@@ -330,15 +330,8 @@ async fn kv_scan(
 }
 
 async fn kv_export(State(ctx): State<Arc<Ctx>>, Path(module): Path<String>) -> Response {
-    match ctx.kv.export(&module) {
-        Ok(entries) => {
-            let mut out = String::new();
-            for (k, v) in entries {
-                out.push_str(&serde_json::to_string(&Line::new(&k, &v)).unwrap_or_default());
-                out.push('\n');
-            }
-            ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
-        }
+    match ctx.kv.export_lines(&module) {
+        Ok(out) => ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response(),
         Err(e) => fail(e),
     }
 }

@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::{
     Console, SessionOf,
+    layout::Notice,
     layout::{Frame, back, csrf_field, duration, page, utc},
-    overview::Notice,
 };
 use crate::{Config, Error};
 
@@ -122,15 +122,7 @@ async fn show(
             }
         }
     };
-    page(
-        &Frame {
-            page: "Backups",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Backups", &s.csrf, &n), body)
 }
 
 #[derive(Deserialize)]

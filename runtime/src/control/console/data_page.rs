@@ -19,7 +19,7 @@ use super::{
     Console, SessionOf,
     layout::{Frame, back, csrf_field, page, urlencode},
 };
-use crate::control::admin::{kv_ops::Line, parse_lines};
+use crate::control::admin::parse_lines;
 
 /// Entries shown per page.
 const PAGE: u32 = 50;
@@ -244,13 +244,8 @@ async fn delete(
 }
 
 async fn export(State(c): State<Arc<Console>>, Path(module): Path<String>) -> Response {
-    match c.kv.export(&module) {
-        Ok(entries) => {
-            let mut out = String::new();
-            for (k, v) in entries {
-                out.push_str(&serde_json::to_string(&Line::new(&k, &v)).unwrap_or_default());
-                out.push('\n');
-            }
+    match c.kv.export_lines(&module) {
+        Ok(out) => {
             let disposition = format!("attachment; filename=\"{module}.jsonl\"");
             (
                 [

@@ -26,18 +26,45 @@ pub struct Frame<'a> {
     pub error: Option<&'a str>,
 }
 
+/// `?notice=` and `?error=` left by a change.
+#[derive(serde::Deserialize, Default)]
+pub struct Notice {
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame of `page` for the session whose CSRF token is `csrf`, with what the change
+    /// that led here left.
+    pub fn of(page: &'a str, csrf: &'a str, left: &'a Notice) -> Frame<'a> {
+        Frame {
+            page,
+            csrf,
+            notice: left.notice.as_deref(),
+            error: left.error.as_deref(),
+        }
+    }
+}
+
+/// The tags every page's head starts with.
+pub fn head_tags(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        meta name="referrer" content="no-referrer";
+        title { (title) " · botbox" }
+        link rel="stylesheet" href="/console/assets/console.css";
+    }
+}
+
 /// A whole page.
 pub fn page(frame: &Frame<'_>, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                (head_tags(frame.page))
                 meta name="csrf-token" content=(frame.csrf);
-                title { (frame.page) " · botbox" }
-                link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
             }
             body {

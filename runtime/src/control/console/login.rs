@@ -94,13 +94,7 @@ fn login_page(code: Option<&str>, error: Option<&str>, status: StatusCode) -> Re
     let body: Markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                title { "Log in · botbox" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
+            head { (super::layout::head_tags("Log in")) }
             body.login {
                 main id="main" {
                     h1 { "botbox console" }

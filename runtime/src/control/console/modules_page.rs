@@ -20,8 +20,8 @@ use serde::Deserialize;
 
 use super::{
     Console, SessionOf,
+    layout::Notice,
     layout::{Frame, back, csrf_field, page, post_button},
-    overview::Notice,
 };
 use crate::modules::registry::{Awaiting, Expect};
 
@@ -75,15 +75,7 @@ async fn list(
             }
         }
     };
-    page(
-        &Frame {
-            page: "Modules",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Modules", &s.csrf, &n), body)
 }
 
 async fn one(
@@ -153,15 +145,7 @@ async fn one(
             ol.log id="live-log" data-source=(format!("{base}/log")) aria-live="polite" {}
         }
     };
-    page(
-        &Frame {
-            page: "Modules",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Modules", &s.csrf, &n), body)
 }
 
 fn fmt_us(us: Option<u32>) -> String {
@@ -247,11 +231,7 @@ async fn config(
     let table = serde_json::from_str::<serde_json::Value>(&f.config)
         .map_err(|e| format!("the configuration is not JSON: {e}"))
         .and_then(|v| {
-            toml::Table::try_from(&v).map_err(|e| {
-                format!(
-                    "the configuration must be a JSON object of strings, numbers and booleans: {e}"
-                )
-            })
+            crate::control::admin::modules_api::config_table(&v).map_err(|e| e.to_string())
         });
     let result = match table {
         Ok(t) => c

@@ -13,8 +13,8 @@ use maud::html;
 
 use super::{
     Console, SessionOf,
+    layout::Notice,
     layout::{Frame, duration, page, utc},
-    overview::Notice,
 };
 
 /// Broadcasts and give-ups listed.
@@ -93,13 +93,5 @@ async fn show(
             }
         }
     };
-    page(
-        &Frame {
-            page: "Outbox",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Outbox", &s.csrf, &n), body)
 }

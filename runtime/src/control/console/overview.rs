@@ -13,16 +13,9 @@ use super::{
     Console, SessionOf,
     charts::{Series, line_chart},
     history::Sample,
-    layout::{Frame, duration, page},
+    layout::{Frame, Notice, duration, page},
 };
 use crate::config::Mode;
-
-/// `?notice=` and `?error=` left by a change.
-#[derive(serde::Deserialize, Default)]
-pub(super) struct Notice {
-    pub notice: Option<String>,
-    pub error: Option<String>,
-}
 
 /// `GET /console`.
 pub(super) async fn show(
@@ -64,15 +57,7 @@ pub(super) async fn show(
             div.charts id="charts" { (charts(&samples, c.config.outbox.global_per_second)) }
         }
     };
-    page(
-        &Frame {
-            page: "Overview",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Overview", &s.csrf, &n), body)
 }
 
 /// The four charts of the overview.

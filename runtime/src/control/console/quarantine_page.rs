@@ -13,8 +13,8 @@ use maud::html;
 
 use super::{
     Console, SessionOf,
+    layout::Notice,
     layout::{Frame, back, page, post_button},
-    overview::Notice,
 };
 
 pub(super) fn routes() -> Router<Arc<Console>> {
@@ -64,15 +64,7 @@ async fn show(
             }
         }
     };
-    page(
-        &Frame {
-            page: "Quarantine",
-            csrf: &s.csrf,
-            notice: n.notice.as_deref(),
-            error: n.error.as_deref(),
-        },
-        body,
-    )
+    page(&Frame::of("Quarantine", &s.csrf, &n), body)
 }
 
 fn pretty(raw: &str) -> String {
