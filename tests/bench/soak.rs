@@ -61,6 +61,8 @@ fn snapshot(label: &str, db: &Db, file: &std::path::Path, handled: u64, started:
             "rows": rows,
             "outbox_queued": outbox,
             "db_file_mb": (bytes as f64 / 1e6 * 10.0).round() / 10.0,
+            // This process: the bot and the fake Bot API it talks to.
+            "process_rss_mib": support::own_rss_mib(),
         })
     );
 }

@@ -25,3 +25,15 @@ pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     config.http.addr = "127.0.0.1:0".into();
     config
 }
+
+/// This process's resident memory, in MiB (one decimal).
+#[allow(dead_code)] // not every bench reports it
+pub fn own_rss_mib() -> f64 {
+    let kib: f64 = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    (kib / 1024.0 * 10.0).round() / 10.0
+}
