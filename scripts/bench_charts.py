@@ -58,10 +58,11 @@ def bars(title, rows, unit, note=""):
 
 
 def lines(title, xs, series, x_unit, note=""):
-    """A line chart: series are (name, values), each scaled to its own maximum (0–100 %)."""
-    width, height, left, right, top, bottom = 720, 320, 56, 200, 44, 60
+    """A line chart: series are (name, values) on one vertical scale from 0."""
+    width, height, left, right, top, bottom = 780, 320, 64, 250, 44, 60
     plot_w, plot_h = width - left - right, height - top - bottom
     x_max = max(xs) or 1
+    peak = max((max(v) for _, v in series), default=1) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" {FONT}>',
@@ -70,11 +71,11 @@ def lines(title, xs, series, x_unit, note=""):
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#718096"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#718096"/>',
         f'<text x="{left}" y="{top + plot_h + 18}">0</text>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak:,.0f}</text>',
         f'<text x="{left + plot_w}" y="{top + plot_h + 18}" text-anchor="end">{x_max:,.0f} {escape(x_unit)}</text>',
     ]
     for i, (name, values) in enumerate(series):
         colour = COLOURS[i % len(COLOURS)]
-        peak = max(values) or 1
         points = " ".join(
             f"{left + x / x_max * plot_w:.1f},{top + plot_h - v / peak * plot_h:.1f}"
             for x, v in zip(xs, values)
@@ -82,7 +83,7 @@ def lines(title, xs, series, x_unit, note=""):
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
         y = top + 14 + i * 20
         parts.append(f'<rect x="{left + plot_w + 14}" y="{y - 10}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{left + plot_w + 32}" y="{y}">{escape(name)} (max {peak:,.1f})</text>')
+        parts.append(f'<text x="{left + plot_w + 32}" y="{y}">{escape(name)} (last {values[-1]:,.1f})</text>')
     if note:
         parts.append(f'<text x="16" y="{height - 14}" fill="#4a5568">{escape(note)}</text>')
     parts.append("</svg>")
@@ -90,23 +91,25 @@ def lines(title, xs, series, x_unit, note=""):
 
 
 def soak_chart(objs):
-    snaps = [o for o in objs if o.get("bench") == "soak"]
+    snaps = [o for o in objs if o.get("bench") == "soak" and o.get("at") != "end"]
     if not snaps:
         return {}
     xs = [o["updates"] for o in snaps]
     tables = sorted({t for o in snaps for t in o.get("rows", {})})
-    series = [(f"{t} rows", [o["rows"].get(t, 0) for o in snaps]) for t in tables]
-    series.append(("database file MB", [o["db_file_mb"] for o in snaps]))
+    rows = [(t, [o["rows"].get(t, 0) for o in snaps]) for t in tables]
+    rows = [(t, v) for t, v in rows if max(v) > 0]
+    sizes = [("database file MB", [o["db_file_mb"] for o in snaps])]
     if all("process_rss_mib" in o for o in snaps):
-        series.append(("process RSS MiB", [o["process_rss_mib"] for o in snaps]))
+        sizes.append(("process RSS MiB", [o["process_rss_mib"] for o in snaps]))
     return {
-        "soak.svg": lines(
-            "Retention soak: what the store holds as updates flow",
-            xs,
-            series,
-            "updates",
-            "each line scaled to its own maximum; flat lines mean nothing grows",
-        )
+        "soak-rows.svg": lines(
+            "Retention soak: rows per table as updates flow", xs, rows, "updates",
+            "retention on a 5 s horizon: rows level off instead of growing with the updates",
+        ),
+        "soak-sizes.svg": lines(
+            "Retention soak: database file and resident memory", xs, sizes, "updates",
+            "RSS is the bench process: the bot and the fake Bot API together",
+        ),
     }
 
 
