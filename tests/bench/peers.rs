@@ -87,7 +87,10 @@ fn mib(kib: u64) -> f64 {
 }
 
 /// Runs one contestant through the phases against a fake of its own; its JSON figures.
-async fn race(make: impl FnOnce(&FakeBotApi, &std::path::Path) -> Contestant, s: &Settings) -> Value {
+async fn race(
+    make: impl FnOnce(&FakeBotApi, &std::path::Path) -> Contestant,
+    s: &Settings,
+) -> Value {
     let fake = FakeBotApi::start(FakeConfig {
         limits: Limits::unlimited(),
         ..FakeConfig::default()
@@ -136,7 +139,12 @@ async fn race(make: impl FnOnce(&FakeBotApi, &std::path::Path) -> Contestant, s:
     figures
 }
 
-async fn phases(fake: &FakeBotApi, s: &Settings, pid: u32, figures: &mut Value) -> Result<(), String> {
+async fn phases(
+    fake: &FakeBotApi,
+    s: &Settings,
+    pid: u32,
+    figures: &mut Value,
+) -> Result<(), String> {
     let mut users = load::Users::new(1_000_000, s.users);
     load::register(fake, &users, PHASE_TIMEOUT).await?;
     let saturated = load::saturate(fake, &mut users, s.backlog, PHASE_TIMEOUT).await?;
@@ -152,6 +160,8 @@ async fn phases(fake: &FakeBotApi, s: &Settings, pid: u32, figures: &mut Value) 
         "target_updates_per_second": s.rate,
         "fed_updates_per_second": steady.fed_per_second.round(),
         "seconds": s.seconds,
+        // Past its saturation a bot falls behind: the latency is then mostly queueing.
+        "rate_above_saturation": s.rate as f64 > saturated,
         "latency": latency::summary(&steady.latencies_ms),
     });
     let mean = rss.iter().sum::<u64>() / rss.len().max(1) as u64;
@@ -160,8 +170,11 @@ async fn phases(fake: &FakeBotApi, s: &Settings, pid: u32, figures: &mut Value) 
     Ok(())
 }
 
+/// One figure of a contestant's JSON.
+type Pick = fn(&Value) -> Option<f64>;
+
 /// `botbox / peer` of one figure, to two decimals.
-fn ratio(botbox: &Value, peer: &Value, pick: fn(&Value) -> Option<f64>) -> Value {
+fn ratio(botbox: &Value, peer: &Value, pick: Pick) -> Value {
     match (pick(botbox), pick(peer)) {
         (Some(b), Some(p)) if p > 0.0 => json!((b / p * 100.0).round() / 100.0),
         _ => Value::Null,
@@ -172,19 +185,27 @@ fn print_ratios(results: &[Value]) {
     let Some(botbox) = results.iter().find(|r| r["contestant"] == "botbox") else {
         return;
     };
-    let ups = |v: &Value| v["updates_per_second"].as_f64();
-    let p50 = |v: &Value| v["steady"]["latency"]["p50_ms"].as_f64();
-    let p99 = |v: &Value| v["steady"]["latency"]["p99_ms"].as_f64();
-    let rss = |v: &Value| v["rss_mib_high_water_mark"].as_f64();
-    println!("\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS: below 1 is botbox better)");
-    println!("{:<18} {:>10} {:>8} {:>8} {:>8}", "peer", "updates/s", "p50", "p99", "RSS");
+    let ups: Pick = |v| v["updates_per_second"].as_f64();
+    let p50: Pick = |v| v["steady"]["latency"]["p50_ms"].as_f64();
+    let p99: Pick = |v| v["steady"]["latency"]["p99_ms"].as_f64();
+    let rss: Pick = |v| v["rss_mib_high_water_mark"].as_f64();
+    println!(
+        "\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS: below 1 is botbox better)"
+    );
+    println!(
+        "{:<18} {:>10} {:>8} {:>8} {:>8}",
+        "peer", "updates/s", "p50", "p99", "RSS"
+    );
     let show = |v: Value| v.as_f64().map_or("-".to_owned(), |x| format!("{x:.2}"));
     for peer in results.iter().filter(|r| r["contestant"] != "botbox") {
         let row = [ups, p50, p99, rss].map(|pick| show(ratio(botbox, peer, pick)));
         println!(
             "{:<18} {:>10} {:>8} {:>8} {:>8}",
             peer["contestant"].as_str().unwrap_or("?"),
-            row[0], row[1], row[2], row[3]
+            row[0],
+            row[1],
+            row[2],
+            row[3]
         );
         let goal = if peer["durable"] == true { 1.0 } else { 0.5 };
         let met = ratio(botbox, peer, ups).as_f64().map(|r| r >= goal);
@@ -203,12 +224,20 @@ async fn main() {
     let s = Settings::from_env();
     let mut results = Vec::new();
     if s.wants("botbox") {
-        let figures = race(|fake, root| contestants::botbox(root, fake.token(), fake.api_url().as_str()), &s).await;
+        let figures = race(
+            |fake, root| contestants::botbox(root, fake.token(), fake.api_url().as_str()),
+            &s,
+        )
+        .await;
         println!("{figures}");
         results.push(figures);
     }
     for framework in FRAMEWORKS {
-        if !s.chosen.iter().any(|c| c.split('-').next() == Some(framework)) {
+        if !s
+            .chosen
+            .iter()
+            .any(|c| c.split('-').next() == Some(framework))
+        {
             continue;
         }
         let peers = match contestants::peers(framework) {

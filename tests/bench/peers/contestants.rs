@@ -52,7 +52,11 @@ pub fn botbox(root: &Path, token: &str, api_url: &str) -> Contestant {
     Contestant {
         name: "botbox".into(),
         program: BOTBOX.into(),
-        args: vec!["run".into(), "--config".into(), config.display().to_string()],
+        args: vec![
+            "run".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ],
         dir: root.to_path_buf(),
         durable: true,
     }
@@ -111,7 +115,14 @@ fn aiogram(work: &Path) -> Result<PathBuf, String> {
     }
     let requirements = Path::new(PEERS).join("aiogram/requirements.txt");
     run(Command::new(&venv_python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(requirements))?;
     Ok(venv_python)
 }
@@ -134,7 +145,8 @@ fn grammy(work: &Path) -> Result<PathBuf, String> {
     }
     if installed.as_deref() != Some(&lock[..]) {
         let mut ci = Command::new(npm);
-        ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&copy);
+        ci.args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&copy);
         if Path::new("/usr/include/node/node.h").exists() {
             ci.env("npm_config_nodedir", "/usr");
         }

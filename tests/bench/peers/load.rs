@@ -146,7 +146,11 @@ pub async fn steady(
                     *r += 1;
                     u64::MAX - *r
                 } else {
-                    match entry.text.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()) {
+                    match entry
+                        .text
+                        .strip_prefix("Clicks: ")
+                        .and_then(|n| n.parse().ok())
+                    {
                         Some(n) => n,
                         None => continue,
                     }

@@ -62,32 +62,43 @@ async fn handle<S: Store>(bot: Bot, msg: Message, store: Arc<S>) -> ResponseResu
         let found = blocking(&store, move |s| s.start(id, &name)).await;
         let greeting = match found {
             Registered::New => {
-                format!("Hello, {}! Press {CLICK} to count, {RATING} to see the best.", user.first_name)
+                format!(
+                    "Hello, {}! Press {CLICK} to count, {RATING} to see the best.",
+                    user.first_name
+                )
             }
             Registered::Back { clicks } => {
                 format!("Welcome back, {}! Clicks: {clicks}", user.first_name)
             }
         };
-        let keyboard = KeyboardMarkup::new([[KeyboardButton::new(CLICK), KeyboardButton::new(RATING)]])
-            .resize_keyboard();
-        bot.send_message(msg.chat.id, greeting).reply_markup(keyboard).await?;
+        let keyboard =
+            KeyboardMarkup::new([[KeyboardButton::new(CLICK), KeyboardButton::new(RATING)]])
+                .resize_keyboard();
+        bot.send_message(msg.chat.id, greeting)
+            .reply_markup(keyboard)
+            .await?;
         return Ok(());
     }
     let answer = match text {
         CLICK => blocking(&store, move |s| s.click(id))
             .await
             .map(|clicks| format!("Clicks: {clicks}")),
-        RATING => blocking(&store, move |s| s.rating(id)).await.map(|(total, top)| {
-            let mut text = format!("Total: {total}");
-            for (place, (name, clicks)) in top.iter().enumerate() {
-                text.push_str(&format!("\n{}: {name} - {clicks}", place + 1));
-            }
-            text
-        }),
+        RATING => blocking(&store, move |s| s.rating(id))
+            .await
+            .map(|(total, top)| {
+                let mut text = format!("Total: {total}");
+                for (place, (name, clicks)) in top.iter().enumerate() {
+                    text.push_str(&format!("\n{}: {name} - {clicks}", place + 1));
+                }
+                text
+            }),
         _ => return Ok(()),
     };
-    bot.send_message(msg.chat.id, answer.unwrap_or_else(|| NOT_REGISTERED.to_owned()))
-        .await?;
+    bot.send_message(
+        msg.chat.id,
+        answer.unwrap_or_else(|| NOT_REGISTERED.to_owned()),
+    )
+    .await?;
     Ok(())
 }
 

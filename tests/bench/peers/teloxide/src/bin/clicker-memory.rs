@@ -22,10 +22,19 @@ impl Store for Memory {
         match users.get_mut(&id) {
             Some(player) => {
                 player.name = name.to_owned();
-                Registered::Back { clicks: player.clicks }
+                Registered::Back {
+                    clicks: player.clicks,
+                }
             }
             None => {
-                users.insert(id, Player { name: name.to_owned(), seq, clicks: 0 });
+                users.insert(
+                    id,
+                    Player {
+                        name: name.to_owned(),
+                        seq,
+                        clicks: 0,
+                    },
+                );
                 Registered::New
             }
         }
@@ -43,7 +52,11 @@ impl Store for Memory {
         users.get(&id)?;
         let mut all: Vec<&Player> = users.values().collect();
         all.sort_unstable_by_key(|p| (Reverse(p.clicks), p.seq));
-        let top = all.iter().take(TOP).map(|p| (p.name.clone(), p.clicks)).collect();
+        let top = all
+            .iter()
+            .take(TOP)
+            .map(|p| (p.name.clone(), p.clicks))
+            .collect();
         Some((users.len() as u64, top))
     }
 }

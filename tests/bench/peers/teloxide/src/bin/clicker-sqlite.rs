@@ -36,8 +36,14 @@ impl Store for Sqlite {
             .optional()
             .unwrap();
         match clicks {
-            Some(_) => tx.execute("UPDATE users SET name = ?2 WHERE id = ?1", params![id, name]),
-            None => tx.execute("INSERT INTO users (id, name) VALUES (?1, ?2)", params![id, name]),
+            Some(_) => tx.execute(
+                "UPDATE users SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            ),
+            None => tx.execute(
+                "INSERT INTO users (id, name) VALUES (?1, ?2)",
+                params![id, name],
+            ),
         }
         .unwrap();
         tx.commit().unwrap();
@@ -66,7 +72,9 @@ impl Store for Sqlite {
         if !known {
             return None;
         }
-        let total = db.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).unwrap();
+        let total = db
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .unwrap();
         let mut top = db
             .prepare_cached("SELECT name, clicks FROM users ORDER BY clicks DESC, seq LIMIT ?1")
             .unwrap();
