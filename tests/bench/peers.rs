@@ -173,10 +173,13 @@ async fn phases(
 /// One figure of a contestant's JSON.
 type Pick = fn(&Value) -> Option<f64>;
 
-/// `botbox / peer` of one figure, to two decimals.
+/// `botbox / peer` of one figure, to three significant digits.
 fn ratio(botbox: &Value, peer: &Value, pick: Pick) -> Value {
     match (pick(botbox), pick(peer)) {
-        (Some(b), Some(p)) if p > 0.0 => json!((b / p * 100.0).round() / 100.0),
+        (Some(b), Some(p)) if b > 0.0 && p > 0.0 => {
+            let scale = 10f64.powi(2 - (b / p).log10().floor() as i32);
+            json!((b / p * scale).round() / scale)
+        }
         _ => Value::Null,
     }
 }
@@ -190,13 +193,13 @@ fn print_ratios(results: &[Value]) {
     let p99: Pick = |v| v["steady"]["latency"]["p99_ms"].as_f64();
     let rss: Pick = |v| v["rss_mib_high_water_mark"].as_f64();
     println!(
-        "\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS: below 1 is botbox better)"
+        "\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS: below 1 is botbox better; a peer whose saturation is under the steady rate has queueing in its p50/p99)"
     );
     println!(
         "{:<18} {:>10} {:>8} {:>8} {:>8}",
         "peer", "updates/s", "p50", "p99", "RSS"
     );
-    let show = |v: Value| v.as_f64().map_or("-".to_owned(), |x| format!("{x:.2}"));
+    let show = |v: Value| v.as_f64().map_or("-".to_owned(), |x| x.to_string());
     for peer in results.iter().filter(|r| r["contestant"] != "botbox") {
         let row = [ups, p50, p99, rss].map(|pick| show(ratio(botbox, peer, pick)));
         println!(
