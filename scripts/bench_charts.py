@@ -33,7 +33,7 @@ def read_lines(path):
 
 def bars(title, rows, unit, note=""):
     """A horizontal bar chart: rows are (label, value, highlighted)."""
-    width, left, bar_h, gap = 720, 230, 22, 8
+    width, left, bar_h, gap = 780, 230, 22, 8
     top = 48
     height = top + len(rows) * (bar_h + gap) + 40
     most = max((v for _, v, _ in rows), default=1) or 1
@@ -114,28 +114,37 @@ def soak_chart(objs):
 
 
 def peers_charts(objs):
-    """Throughput and latency per contestant from the peers bench's objects."""
-    runs = [o for o in objs if o.get("bench") == "peers" and "contestant" in o]
-    ok = [o for o in runs if o.get("updates_per_s")]
+    """Throughput, latency and memory per contestant from the peers bench's objects."""
+    runs = [o for o in objs if "contestant" in o and o.get("updates_per_second")]
     out = {}
-    if ok:
-        rows = [(o["contestant"], o["updates_per_s"], o["contestant"].startswith("botbox")) for o in ok]
-        rows.sort(key=lambda r: -r[1])
-        out["peers-throughput.svg"] = bars(
-            "Clicker updates/s at saturation (same fake Bot API, one run)", rows, "/s"
-        )
-    lat = [o for o in runs if o.get("p99_ms") is not None]
-    if lat:
-        rows = [(o["contestant"], o["p99_ms"], o["contestant"].startswith("botbox")) for o in lat]
-        rows.sort(key=lambda r: r[1])
+    if not runs:
+        return out
+
+    def label(o):
+        return o["contestant"] + (" (durable)" if o.get("durable") else "")
+
+    def mark(o):
+        return o["contestant"] == "botbox"
+
+    rows = sorted(((label(o), o["updates_per_second"], mark(o)) for o in runs), key=lambda r: -r[1])
+    out["peers-throughput.svg"] = bars(
+        "Clicker updates/s at saturation, polling one fake Bot API (higher is better)", rows, "/s"
+    )
+    steady = [o for o in runs if o.get("steady", {}).get("latency", {}).get("p99_ms") is not None]
+    rows = sorted(
+        ((label(o), o["steady"]["latency"]["p99_ms"], mark(o)) for o in steady), key=lambda r: r[1]
+    )
+    if rows:
         out["peers-latency.svg"] = bars(
-            "Reply latency p99 at 1,000 updates/s (lower is better)", rows, "ms"
+            "Reply p99 at 1,000 updates/s (lower is better)",
+            rows,
+            "ms",
+            "past a contestant's saturation the figure is mostly queueing",
         )
-    rss = [o for o in runs if o.get("rss_mib")]
-    if rss:
-        rows = [(o["contestant"], o["rss_mib"], o["contestant"].startswith("botbox")) for o in rss]
-        rows.sort(key=lambda r: r[1])
-        out["peers-memory.svg"] = bars("Resident memory under load (lower is better)", rows, "MiB")
+    rss = [o for o in runs if o.get("rss_mib_high_water_mark")]
+    rows = sorted(((label(o), o["rss_mib_high_water_mark"], mark(o)) for o in rss), key=lambda r: r[1])
+    if rows:
+        out["peers-memory.svg"] = bars("Resident memory, high-water mark (lower is better)", rows, "MiB")
     return out
 
 
