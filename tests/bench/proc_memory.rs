@@ -114,7 +114,7 @@ fn kind(maps: &[Mapping], spans: &[u64], i: usize, exe: &str) -> &'static str {
         return "wasm_code";
     }
     // An arena: 64 MiB-aligned; its read-write part and the inaccessible rest make 64 MiB.
-    if m.start % ARENA == 0 {
+    if m.start.is_multiple_of(ARENA) {
         let rest = if inaccessible(i + 1) && maps[i + 1].start == m.end {
             maps[i + 1].end - maps[i + 1].start
         } else {
