@@ -14,9 +14,11 @@ mod http;
 pub mod http_private;
 mod module_settings;
 mod payments;
+mod store;
 pub use http::HttpConfig;
 pub use module_settings::ModuleSettings;
 pub use payments::PaymentsConfig;
+pub use store::{DEFAULT_CACHE_MIB, StoreConfig};
 
 /// The longest key a record may have. The runtime's own keys are short (ids, SHA-256 hex) and a
 /// module's are at most `sandbox.max_key_bytes` (1 KiB by default), which the configuration
@@ -51,6 +53,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Payments: the deadline of pre-checkout answers.
     pub payments: PaymentsConfig,
+    /// The database: how much memory its page cache may keep.
+    pub store: StoreConfig,
     /// Per-module settings, by module name.
     pub modules: BTreeMap<String, ModuleSettings>,
     /// How `botbox run` writes its log: `text` or `json` (`BOTBOX_LOG_FORMAT`).
@@ -321,6 +325,7 @@ impl Default for Config {
             backup: BackupConfig::default(),
             http: HttpConfig::default(),
             payments: PaymentsConfig::default(),
+            store: StoreConfig::default(),
             modules: BTreeMap::new(),
             log_format: LogFormat::Text,
         }

@@ -83,7 +83,10 @@ impl Runtime {
     pub async fn start_with(config: Config, options: Options) -> Result<Runtime> {
         config.validate()?;
         let config = Arc::new(config);
-        let db = Arc::new(Db::open(&config.data_dir)?);
+        let db = Arc::new(Db::open_with_cache(
+            &config.data_dir,
+            config.store.cache_bytes(),
+        )?);
         let sandbox = {
             let cache =
                 (options.cache_dir.clone()).unwrap_or_else(|| config.data_dir.join("cache"));

@@ -32,8 +32,8 @@ pub(crate) use tables::*;
 
 use crate::{Error, Result};
 
-/// The database's page cache.
-const CACHE_BYTES: usize = 128 << 20;
+/// redb's page cache when none is chosen (`store.cache_mib`), MiB: see `config/store.rs`.
+pub const DEFAULT_CACHE_MIB: u64 = 32;
 
 /// An update that was recorded but not yet handled by every module it was routed to.
 #[derive(Debug, Clone)]
@@ -53,8 +53,15 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (or creates) `<data_dir>/botbox.redb`.
+    /// Opens (or creates) `<data_dir>/botbox.redb` with the default page cache (what commands
+    /// that act on a stopped bot use).
     pub fn open(data_dir: &Path) -> Result<Db> {
+        Self::open_with_cache(data_dir, (DEFAULT_CACHE_MIB << 20) as usize)
+    }
+
+    /// Opens (or creates) `<data_dir>/botbox.redb`, keeping at most `cache_bytes` of pages in
+    /// memory.
+    pub fn open_with_cache(data_dir: &Path, cache_bytes: usize) -> Result<Db> {
         private::create_dir(data_dir)?;
         let path = data_dir.join("botbox.redb");
         let disk = Arc::new(DiskFull::new(&path));
@@ -63,7 +70,7 @@ impl Db {
         let backend = patient_file::PatientFile::new(file, disk.clone())?;
         // redb's default page cache is 1 GiB; the smallest VPS botbox targets has 1 GiB of RAM.
         let db = match Database::builder()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(cache_bytes)
             .create_with_backend(backend)
         {
             Ok(db) => db,

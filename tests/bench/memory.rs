@@ -1,14 +1,17 @@
 //! What botbox costs on a small server: resident memory of the real `botbox` process with every
 //! example module loaded, idle and while it handles 1,000 updates per second, and the time from
-//! start to the first update served, with the compiled-module cache cold and warm. Prints one
+//! start to the first update served, with the compiled-module cache cold and warm, and where the
+//! memory is (see `proc_memory.rs`). Prints one
 //! JSON object per scenario; never fails on speed or size.
 //!
 //! Run: `cargo bench -p botbox --bench memory` (release build). `BOTBOX_BENCH_SECONDS` sets the
-//! length of the load (default 20 s).
+//! length of the load (default 20 s); `BOTBOX_BENCH_BIN` runs another build of `botbox`.
 //!
 //! The fake Bot API runs in this process, on the same cores as the bot; the bot's outbox limits
 //! are raised (Telegram would let a bot answer 1,000 users a second only as paid broadcasts), so
 //! that the load is steady: every update is answered as it comes.
+
+mod proc_memory;
 
 use std::{
     path::{Path, PathBuf},
@@ -17,8 +20,12 @@ use std::{
 };
 
 use fake_bot_api::{FakeBotApi, FakeConfig, Limits, TestUser};
+use proc_memory::{breakdown, mib, status as status_kib};
 
-const BOTBOX: &str = env!("CARGO_BIN_EXE_botbox");
+/// The bot's binary: this build's, or `BOTBOX_BENCH_BIN` (another build, to compare).
+fn botbox() -> String {
+    std::env::var("BOTBOX_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_botbox").into())
+}
 const RATE: u64 = 1000;
 const USERS: i64 = 1000;
 
@@ -50,21 +57,8 @@ fn example_modules() -> Vec<PathBuf> {
         .collect()
 }
 
-fn status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn mib(kib: u64) -> f64 {
-    (kib as f64 / 1024.0 * 10.0).round() / 10.0
-}
-
 fn spawn(config: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(BOTBOX)
+    tokio::process::Command::new(botbox())
         .args(["run", "--config"])
         .arg(config)
         .env("BOTBOX_LOG", "error")
@@ -160,7 +154,7 @@ async fn main() {
         "{}",
         serde_json::json!({
             "scenario": "idle", "modules": names, "rss_mib": mib(idle),
-            "goal_mib": 50,
+            "goal_mib": 40, "memory": breakdown(pid),
         })
     );
 
@@ -218,7 +212,7 @@ async fn main() {
             "seconds_until_all_answered": (drained_in.as_secs_f64() * 10.0).round() / 10.0,
             "rss_mib_max": mib(max), "rss_mib_mean_steady": mib(mean),
             "rss_mib_high_water_mark": mib(status_kib(pid, "VmHWM:")),
-            "goal_mib": 150,
+            "goal_mib": 150, "memory": breakdown(pid),
         })
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -239,6 +233,16 @@ async fn main() {
         serde_json::json!({
             "scenario": "startup", "cache": "warm", "modules": names,
             "ms_to_first_update_served": warm.as_millis(),
+        })
+    );
+    // Idle again, after a start that compiled nothing: what a restarted bot holds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let pid = bot.id().expect("running");
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "idle (warm cache)", "modules": names,
+            "rss_mib": mib(status_kib(pid, "VmRSS:")), "memory": breakdown(pid),
         })
     );
     stop(bot).await;

@@ -8,6 +8,7 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         self.http.validate()?;
         self.payments.validate()?;
+        self.store.validate()?;
         let bad = |m: &str| Err(Error::Config(m.to_string()));
         if self.telegram.token.is_empty() {
             return bad("no bot token: set `telegram.token` or BOTBOX_TOKEN (or try `botbox dev`)");
