@@ -27,8 +27,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use commit::{Committed, Committer, Handled, Op};
 pub use disk_full::DiskFull;
-pub use held::HeldRecord;
 pub use due_timers::DueRead;
+pub use held::HeldRecord;
 pub use owners::message_key;
 pub(crate) use tables::*;
 

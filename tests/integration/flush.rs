@@ -88,7 +88,9 @@ async fn with_handling_at_once_turned_off_an_update_is_recorded_then_handled_in_
     const N: u64 = 10;
     let before = rt.commits();
     for id in 1..=N {
-        rt.submit(vec![text_update(id, 7000, "hello")]).await.unwrap();
+        rt.submit(vec![text_update(id, 7000, "hello")])
+            .await
+            .unwrap();
         handled(&mut events, id).await;
     }
     assert_eq!(rt.commits() - before, 2 * N);
@@ -117,11 +119,7 @@ async fn a_chat_keeps_its_order_when_slow_and_fast_updates_mix() {
     }
     let want: Vec<String> = sleeps.iter().map(|ms| format!("slept {ms}")).collect();
     fake.wait_until(WAIT, |v| {
-        v.transcript(user.id)
-            .iter()
-            .filter(|e| e.from_bot)
-            .count()
-            >= want.len()
+        v.transcript(user.id).iter().filter(|e| e.from_bot).count() >= want.len()
     })
     .await
     .unwrap();

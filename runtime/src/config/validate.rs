@@ -47,7 +47,9 @@ impl Config {
             );
         }
         if self.telegram.handle_at_once_ms > 1000 {
-            return bad("`telegram.handle_at_once_ms` must be 0..=1000 (it delays acknowledgements)");
+            return bad(
+                "`telegram.handle_at_once_ms` must be 0..=1000 (it delays acknowledgements)",
+            );
         }
         if self.telegram.poll_timeout_secs > 50 {
             return bad("`telegram.poll_timeout_secs` must be 0..=50 (Telegram's longest poll)");

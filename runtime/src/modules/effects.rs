@@ -16,7 +16,10 @@ use crate::{
 /// messages and timers — as the handling of `update_id` or `fired_timer` (neither for an HTTP
 /// request); `done` hears when they are durable. On a conflict nothing is sent and the caller
 /// runs the call again. A `record` still held goes in the same transaction, first.
-#[expect(clippy::too_many_arguments, reason = "one call site per kind of caller")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per kind of caller"
+)]
 pub(crate) fn commit_call(
     committer: &Committer,
     namespace: &Arc<Namespace>,

@@ -114,7 +114,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
         assert!(!db.start_counting_crashes().unwrap().0, "a fresh database");
-        assert!(db.start_counting_crashes().unwrap().0, "a run without a stop");
+        assert!(
+            db.start_counting_crashes().unwrap().0,
+            "a run without a stop"
+        );
         db.mark_clean_stop().unwrap();
         assert!(!db.start_counting_crashes().unwrap().0, "a clean stop");
     }
