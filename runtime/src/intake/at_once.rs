@@ -122,8 +122,8 @@ impl Intake {
         work.record = Some(held.clone());
         self.unblock(work.chat_id);
         match module.offer_at_once(work) {
-            Ok(()) => Ok((held, rx)),
-            Err(_) => {
+            true => Ok((held, rx)),
+            false => {
                 let Some(Op::Record {
                     mut updates,
                     skipped: back,

@@ -264,9 +264,8 @@ impl LoadedModule {
         shard
             .tx
             .try_send(Msg::Work(Box::new(work)))
-            .map_err(|e| {
+            .inspect_err(|_| {
                 shard.load.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-                e
             })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => NotQueued::Full,
