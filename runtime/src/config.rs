@@ -213,6 +213,10 @@ pub struct TelegramConfig {
     /// may install modules by sending them to the bot (`/install`, `/modules`, `/rollback`),
     /// use modules' admin-only commands and hear about modules the circuit breaker stopped.
     pub operators: Vec<i64>,
+    /// How long an update's acknowledgement may wait for its handling, in milliseconds, when
+    /// its module can handle it at once: record and handling are then one commit (one fsync
+    /// instead of two). Past it the update is recorded alone. 0 always records first.
+    pub handle_at_once_ms: u64,
 }
 
 /// Webhook settings.
@@ -341,6 +345,7 @@ impl Default for TelegramConfig {
             poll_timeout_secs: 30,
             webhook: WebhookConfig::default(),
             operators: Vec::new(),
+            handle_at_once_ms: 5,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! (`/install`, `/modules`, `/rollback`) are recognized here and handed to the control plane
 //! as [`HostCommand`] events on a channel.
 
+mod at_once;
 mod backlog;
 mod checkouts;
 pub mod convert;
@@ -64,6 +65,8 @@ struct Shared {
     checkouts: Arc<crate::outbox::checkouts::Checkouts>,
     /// Their deadline.
     payments: crate::config::PaymentsConfig,
+    /// Until when every update is recorded before it is handled (after a crash, `at_once.rs`).
+    record_first_until: Mutex<Option<std::time::Instant>>,
 }
 
 /// What an [`Intake`] is made of.
@@ -94,6 +97,7 @@ impl Intake {
                 polling: Arc::default(),
                 checkouts: p.checkouts,
                 payments: p.payments,
+                record_first_until: Mutex::new(None),
             }),
         }
     }
@@ -227,28 +231,45 @@ impl Intake {
         if ids.is_empty() {
             return Ok(());
         }
-        let (tx, mut rx) = oneshot::channel();
-        let sent = inner.committer.send(Op::Record {
-            updates: records,
-            skipped,
-            done: Some(tx),
-        });
+        // Updates a module can handle at once are handed over with their records held; the
+        // rest is recorded now and dispatched once durable (`at_once.rs`).
+        let (held, records, parsed) = if operator_commands.is_empty() {
+            self.hand_at_once(records, parsed, &mut skipped)
+        } else {
+            (Vec::new(), records, parsed)
+        };
         let recorded = Recorded {
             ids,
             operator_commands,
             parsed,
         };
-        if let Err(e) = sent {
-            return self.finish(recorded, Err(e)).await;
+        let mut rest = None;
+        if !records.is_empty() || !skipped.is_empty() {
+            let (tx, rx) = oneshot::channel();
+            let sent = inner.committer.send(Op::Record {
+                updates: records,
+                skipped,
+                done: Some(tx),
+            });
+            if let Err(e) = sent {
+                // What was handed over holds its record: released, then the error.
+                let _ = at_once::durable(self, held, None).await;
+                return self.finish(recorded, Err(e)).await;
+            }
+            rest = Some(rx);
         }
+        let intake = self.clone();
+        let mut durable = Box::pin(async move {
+            let result = at_once::durable(&intake, held, rest).await;
+            intake.finish(recorded, result).await
+        });
         let disk = inner.db.disk().clone();
         tokio::select! {
             biased;
-            done = &mut rx => self.finish(recorded, committed(done)).await,
+            done = &mut durable => done,
             () = disk.filled() => {
-                let intake = self.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = intake.finish(recorded, committed(rx.await)).await {
+                    if let Err(e) = durable.await {
                         tracing::error!("cannot hand over updates recorded while the disk was full: {e}");
                     }
                 });

@@ -359,6 +359,11 @@ impl Runtime {
         self.inner.committer.subscribe()
     }
 
+    /// Durable transactions the group committer made so far (one fsync each).
+    pub fn commits(&self) -> u64 {
+        self.inner.committer.commits()
+    }
+
     /// The modules in service, by name, with their counters.
     pub fn modules(&self) -> BTreeMap<String, Arc<ModuleStats>> {
         self.inner.registry.stats()

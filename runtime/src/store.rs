@@ -10,6 +10,7 @@ mod crashes;
 pub mod disk_full;
 mod due_timers;
 mod files;
+mod held;
 pub mod kv;
 mod owners;
 mod patient_file;
@@ -27,6 +28,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 pub use commit::{Committed, Committer, Handled, Op};
 pub use disk_full::DiskFull;
 pub use due_timers::DueRead;
+pub use held::HeldRecord;
 pub use owners::message_key;
 pub(crate) use tables::*;
 

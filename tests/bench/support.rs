@@ -23,6 +23,14 @@ pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     config.telegram.api_url = fake.api_url().to_string();
     // A bench may run beside a bot: modules' HTTP on a port of its own.
     config.http.addr = "127.0.0.1:0".into();
+    // `BOTBOX_BENCH_AT_ONCE_MS=0` measures recording first, then handling (two fsyncs), as
+    // before `intake/at_once.rs`, in the same build.
+    if let Some(ms) = std::env::var("BOTBOX_BENCH_AT_ONCE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.telegram.handle_at_once_ms = ms;
+    }
     config
 }
 

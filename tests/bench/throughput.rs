@@ -75,6 +75,7 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
     let total = updates.len();
     let started: Arc<Mutex<HashMap<u64, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(total)));
+    let commits_before = rt.commits();
     let mut events = rt.subscribe();
     let collector = {
         let started = started.clone();
@@ -137,6 +138,8 @@ async fn scenario(name: &str, concurrency: usize, batch: usize, shards: usize) {
         "updates_per_sec": handled as f64 / elapsed.as_secs_f64(),
         "latency_us_p50": percentile(&latencies, 0.50),
         "latency_us_p99": percentile(&latencies, 0.99),
+        "commits": rt.commits() - commits_before,
+        "handle_at_once_ms": std::env::var("BOTBOX_BENCH_AT_ONCE_MS").unwrap_or_else(|_| "default".into()),
         "kv_conflict_reruns": rt.modules().get("clicker").map(|s| s.conflicts.load(std::sync::atomic::Ordering::Relaxed)),
     });
     println!("{figures}");

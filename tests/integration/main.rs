@@ -26,6 +26,7 @@ mod dialogue;
 mod disk_full;
 mod download_queue;
 mod faults;
+mod flush;
 mod groups;
 mod help;
 mod hostile;

@@ -47,6 +47,11 @@ impl Config {
                 "`sandbox.max_scan_entries`, `sandbox.max_key_bytes` and `sandbox.max_value_bytes` must be positive",
             );
         }
+        if self.telegram.handle_at_once_ms > 1000 {
+            return bad(
+                "`telegram.handle_at_once_ms` must be 0..=1000 (it delays acknowledgements)",
+            );
+        }
         if self.telegram.poll_timeout_secs > 50 {
             return bad("`telegram.poll_timeout_secs` must be 0..=50 (Telegram's longest poll)");
         }

@@ -13,8 +13,11 @@ impl Intake {
     /// found unfinished after `max_attempts` crashes, which are quarantined (see
     /// `store/crashes.rs`).
     pub(crate) async fn resume(&self, max_attempts: u32) -> Result<()> {
-        let crashes: std::collections::HashMap<u64, u32> =
-            self.inner.db.count_crashes()?.into_iter().collect();
+        let (crashed, crashes) = self.inner.db.start_counting_crashes()?;
+        if crashed {
+            self.record_first_for_a_while();
+        }
+        let crashes: std::collections::HashMap<u64, u32> = crashes.into_iter().collect();
         let pending = self.inner.db.pending_updates()?;
         if !pending.is_empty() {
             tracing::info!(
@@ -88,14 +91,7 @@ impl Intake {
         update: &teloxide_core::types::Update,
         routes: Vec<(String, Reason)>,
     ) -> Result<()> {
-        let chat_id = super::convert::chat_of(update);
-        // A user who blocked the bot and writes again has unblocked it.
-        if let Some(chat) = chat_id {
-            let mut blocked = self.inner.blocked_chats.lock();
-            if !blocked.is_empty() {
-                blocked.remove(&chat);
-            }
-        }
+        self.unblock(super::convert::chat_of(update));
         for (name, reason) in routes {
             let Some(module) = self.inner.registry.get(&name) else {
                 self.skip_for(&name, update_id);
@@ -108,6 +104,16 @@ impl Intake {
             }
         }
         Ok(())
+    }
+
+    /// A user who blocked the bot and writes again has unblocked it.
+    pub(super) fn unblock(&self, chat: Option<i64>) {
+        if let Some(chat) = chat {
+            let mut blocked = self.inner.blocked_chats.lock();
+            if !blocked.is_empty() {
+                blocked.remove(&chat);
+            }
+        }
     }
 
     /// Gives up an update that was unfinished at `crashes` crashes in a row.
@@ -168,5 +174,6 @@ pub(super) fn work_for(
         update: super::convert::update(update, raw, callback, command),
         chat_id: super::convert::chat_of(update),
         timer_id: None,
+        record: None,
     }
 }

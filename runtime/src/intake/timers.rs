@@ -111,5 +111,6 @@ fn work(t: DueTimer, now: u64) -> Work {
         },
         chat_id: t.record.chat_id,
         timer_id: Some(t.id),
+        record: None,
     }
 }

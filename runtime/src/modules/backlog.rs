@@ -16,7 +16,10 @@ use std::collections::BTreeSet;
 
 use parking_lot::Mutex;
 
-use super::module::{LoadedModule, NotQueued, Work};
+use super::{
+    module::{LoadedModule, NotQueued, Work},
+    shard::Msg,
+};
 
 /// The backlog of one module.
 #[derive(Debug, Default)]
@@ -88,6 +91,39 @@ impl LoadedModule {
                 Offered::Left
             }
         }
+    }
+
+    /// Queues `work` only if it can be handled at once: the module is not backlogged, did not
+    /// give up its last update, and the shard of the work's chat holds nothing else (queued or
+    /// being handled), so no older update of the chat can be behind or ahead of it. Returns
+    /// whether it was queued; the work is dropped otherwise (its record is still held). `intake/at_once.rs` commits such an update's record with its
+    /// handling.
+    pub fn offer_at_once(&self, work: Work) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.stats.quarantined_in_a_row.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        // Held while claiming, so the module cannot become backlogged meanwhile.
+        let backlog = self.backlog.0.lock();
+        if backlog.is_some() {
+            return false;
+        }
+        let shards = self.shards.read();
+        let Some(shard) = super::module::shard_of(&shards, work.chat_id) else {
+            return false;
+        };
+        if shard
+            .load
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let queued = shard.tx.try_send(Msg::Work(Box::new(work))).is_ok();
+        if !queued {
+            shard.load.fetch_sub(1, Ordering::AcqRel);
+        }
+        queued
     }
 
     /// What the pump should read for this module, when it is backlogged.

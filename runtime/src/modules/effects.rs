@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::{
     sandbox::{CallOutput, ModuleEnv},
     store::{
-        Committer, Handled, Op,
+        Committer, Handled, HeldRecord, Op,
         conversations::Expect,
         kv::{Applied, Namespace},
     },
@@ -15,7 +15,11 @@ use crate::{
 /// Commits a successful call's effects — its KV writes (if its reads still hold), queued
 /// messages and timers — as the handling of `update_id` or `fired_timer` (neither for an HTTP
 /// request); `done` hears when they are durable. On a conflict nothing is sent and the caller
-/// runs the call again.
+/// runs the call again. A `record` still held goes in the same transaction, first.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per kind of caller"
+)]
 pub(crate) fn commit_call(
     committer: &Committer,
     namespace: &Arc<Namespace>,
@@ -24,6 +28,7 @@ pub(crate) fn commit_call(
     update_id: Option<u64>,
     fired_timer: Option<u64>,
     done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    record: Option<&HeldRecord>,
 ) -> Applied<()> {
     namespace.validate_and_apply(&mut out.txn, |seq, writes| {
         {
@@ -36,7 +41,7 @@ pub(crate) fn commit_call(
         }
         // The committer is gone only when the runtime stops: the update is then resumed at the
         // next start, and an HTTP request's `done` is dropped, which answers it.
-        let _ = committer.send(Op::Handled(Box::new(Handled {
+        let op = Op::Handled(Box::new(Handled {
             namespace: namespace.clone(),
             update_id,
             writes,
@@ -51,8 +56,17 @@ pub(crate) fn commit_call(
             expects: expects(namespace.module(), std::mem::take(&mut out.expects)),
             broadcasts: std::mem::take(&mut out.broadcasts),
             done,
-        })));
+        }));
+        let _ = send(committer, op, record);
     })
+}
+
+/// Sends `op`, after a held record in the same transaction if there is one.
+fn send(committer: &Committer, op: Op, record: Option<&HeldRecord>) -> crate::Result<()> {
+    match record {
+        Some(record) => record.send_with(committer, op),
+        None => committer.send(op),
+    }
 }
 
 /// Marks an update (or a timer's firing) handled by the module of `namespace` with no effects
@@ -64,7 +78,19 @@ pub fn finish_unhandled(
     fired_timer: Option<u64>,
     reason: Option<String>,
 ) {
-    let _ = committer.send(Op::Handled(Box::new(Handled {
+    finish_unhandled_after(committer, namespace, update_id, fired_timer, reason, None);
+}
+
+/// [`finish_unhandled`], after the update's `record` if it is still held.
+pub(crate) fn finish_unhandled_after(
+    committer: &Committer,
+    namespace: &Arc<Namespace>,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    reason: Option<String>,
+    record: Option<&HeldRecord>,
+) {
+    let op = Op::Handled(Box::new(Handled {
         namespace: namespace.clone(),
         update_id,
         writes: Vec::new(),
@@ -79,7 +105,8 @@ pub fn finish_unhandled(
         expects: Vec::new(),
         broadcasts: Vec::new(),
         done: None,
-    })));
+    }));
+    let _ = send(committer, op, record);
 }
 
 /// A call's `expect-reply` declarations as the store keeps them: expiry in Unix seconds.

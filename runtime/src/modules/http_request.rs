@@ -111,6 +111,7 @@ impl LoadedModule {
                 None,
                 None,
                 Some(done),
+                None,
             );
             self.http_pool.give_back(version, instance);
             match applied {

@@ -13,7 +13,10 @@
 //! update is handled by exactly one version.
 
 use std::{
-    sync::{Arc, atomic::AtomicU64},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize},
+    },
     time::Instant,
 };
 
@@ -42,6 +45,9 @@ pub struct Work {
     pub chat_id: Option<i64>,
     /// The timer whose firing this is (`update_id` is then 0).
     pub timer_id: Option<u64>,
+    /// The update's record, when intake held it back to commit it with the handling
+    /// (`intake/at_once.rs`); `None` when the update is recorded already.
+    pub record: Option<Arc<crate::store::HeldRecord>>,
 }
 
 impl Work {
@@ -143,7 +149,7 @@ pub struct LoadedModule {
     current: Mutex<Arc<Version>>,
     /// Counters.
     pub stats: Arc<ModuleStats>,
-    shards: parking_lot::RwLock<Vec<mpsc::Sender<Msg>>>,
+    pub(super) shards: parking_lot::RwLock<Vec<ShardQueue>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// What the shards use; HTTP requests use it too.
     pub(super) deps: ShardDeps,
@@ -153,6 +159,14 @@ pub struct LoadedModule {
     pub(super) backlog: Backlog,
     /// Set by [`LoadedModule::stop`]: a closed shard queue is then expected, not a death.
     stopping: std::sync::atomic::AtomicBool,
+}
+
+/// The queue of one shard and how much work it holds.
+#[derive(Clone)]
+pub(super) struct ShardQueue {
+    pub(super) tx: mpsc::Sender<Msg>,
+    /// Works queued or being handled (the shard counts down as it finishes each).
+    pub(super) load: Arc<AtomicUsize>,
 }
 
 /// What the shards of every module share.
@@ -183,14 +197,16 @@ impl LoadedModule {
         let senders = (0..deps.limits.shards)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(deps.limits.shard_queue);
+                let load = Arc::new(AtomicUsize::new(0));
                 let shard = Shard {
                     deps: deps.clone(),
                     version: version.clone(),
                     instance: first.take(),
                     stats: stats.clone(),
+                    load: load.clone(),
                 };
                 tasks.push(tokio::spawn(shard.run(rx)));
-                tx
+                ShardQueue { tx, load }
             })
             .collect();
         LoadedModule {
@@ -217,7 +233,7 @@ impl LoadedModule {
         *self.current.lock() = version.clone();
         let shards = self.shards.read().clone();
         for s in shards {
-            let _ = s.send(Msg::Switch(version.clone())).await;
+            let _ = s.tx.send(Msg::Switch(version.clone())).await;
         }
     }
 
@@ -240,16 +256,17 @@ impl LoadedModule {
     /// Queues `work` on the shard of its chat without waiting. Callers go through
     /// [`LoadedModule::offer`], which keeps a chat's order when a queue is full.
     pub(super) fn try_queue(&self, work: Work) -> Result<(), NotQueued> {
-        let key = work.chat_id.unwrap_or(0).unsigned_abs();
         let shards = self.shards.read();
-        if shards.is_empty() {
+        let Some(shard) = shard_of(&shards, work.chat_id) else {
             return Err(NotQueued::Stopped);
-        }
-        // Fibonacci hashing spreads consecutive chat ids over the shards.
-        let n = shards.len() as u64;
-        let shard = &shards[((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n) as usize];
+        };
+        shard.load.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         shard
+            .tx
             .try_send(Msg::Work(Box::new(work)))
+            .inspect_err(|_| {
+                shard.load.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => NotQueued::Full,
                 mpsc::error::TrySendError::Closed(_)
@@ -271,4 +288,15 @@ impl LoadedModule {
     pub fn shard_count(&self) -> usize {
         self.shards.read().len()
     }
+}
+
+/// The shard of `chat` (a chat always maps to the same one); `None` once stopped.
+pub(super) fn shard_of(shards: &[ShardQueue], chat: Option<i64>) -> Option<&ShardQueue> {
+    if shards.is_empty() {
+        return None;
+    }
+    // Fibonacci hashing spreads consecutive chat ids over the shards.
+    let key = chat.unwrap_or(0).unsigned_abs();
+    let n = shards.len() as u64;
+    Some(&shards[((key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n) as usize])
 }

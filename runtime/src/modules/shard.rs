@@ -9,7 +9,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
-    effects::{commit_call, finish_unhandled},
+    effects::{commit_call, finish_unhandled_after},
     module::{ModuleEvent, ModuleStats, ShardDeps, Version, Work},
 };
 use crate::{
@@ -31,13 +31,18 @@ pub(super) struct Shard {
     pub(super) version: Arc<Version>,
     pub(super) instance: Option<Instance>,
     pub(super) stats: Arc<ModuleStats>,
+    /// Works queued or being handled on this shard (`module.rs`, `at_once.rs`).
+    pub(super) load: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shard {
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
-                Msg::Work(work) => self.handle(*work).await,
+                Msg::Work(work) => {
+                    self.handle(*work).await;
+                    self.load.fetch_sub(1, Ordering::AcqRel);
+                }
                 Msg::Switch(v) => {
                     self.version = v;
                     self.instance = None;
@@ -96,6 +101,7 @@ impl Shard {
                         work.update(),
                         work.timer_id,
                         None,
+                        work.record.as_deref(),
                     );
                     match applied {
                         Applied::Ok(..) => {
@@ -165,12 +171,13 @@ impl Shard {
 
     /// Marks the update handled with no effects (quarantined when `reason` is given).
     fn finish(&self, work: &Work, reason: Option<String>) {
-        finish_unhandled(
+        finish_unhandled_after(
             &self.deps.committer,
             &self.version.env.namespace,
             work.update(),
             work.timer_id,
             reason,
+            work.record.as_deref(),
         );
     }
 }

@@ -7,7 +7,11 @@
 //! keeps a chat's messages in order and makes the KV overlay (see [`super::kv`]) correct.
 
 use std::{
-    sync::{Arc, mpsc},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
     thread,
 };
 
@@ -52,6 +56,10 @@ pub enum Op {
         /// Told once this is durable.
         done: Option<oneshot::Sender<Result<(), String>>>,
     },
+    /// Ops that must be in the same transaction, applied in this order: an update's record and
+    /// its handling, when the update was handled before its record was committed
+    /// ([`super::HeldRecord`]). Nested `Together`s are not expected and are flattened.
+    Together(Vec<Op>),
 }
 
 /// A module's unit of work for one update.
@@ -104,6 +112,8 @@ pub struct Committer {
     tx: mpsc::Sender<Op>,
     events: broadcast::Sender<Committed>,
     thread: Arc<parking_lot::Mutex<Option<thread::JoinHandle<()>>>>,
+    /// Durable transactions so far (one fsync each).
+    commits: Arc<AtomicU64>,
 }
 
 impl Committer {
@@ -132,19 +142,25 @@ impl Committer {
             seq
         };
         let ev = events.clone();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
         let handle = thread::Builder::new()
             .name("botbox-commit".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
-                    let mut group = vec![first];
+                    let mut group = Vec::new();
+                    flatten(first, &mut group);
                     while group.len() < MAX_GROUP {
                         match rx.try_recv() {
-                            Ok(op) => group.push(op),
+                            Ok(op) => flatten(op, &mut group),
                             Err(_) => break,
                         }
                     }
                     let mut new_entries = Vec::new();
                     let result = apply(&db, &group, &mut next_seq, &mut new_entries);
+                    if result.is_ok() {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
                     let failure = result.as_ref().err().map(|e| e.to_string());
                     if let Some(msg) = &failure {
                         tracing::error!(error = %msg, "database commit failed; stopping");
@@ -157,6 +173,7 @@ impl Committer {
                                     let _ = done.send(failure.clone().map_or(Ok(()), Err));
                                 }
                             }
+                            Op::Together(_) => unreachable!("flattened on arrival"),
                             Op::Handled(mut h) => {
                                 if let Some(done) = h.done.take() {
                                     let _ = done.send(failure.clone().map_or(Ok(()), Err));
@@ -189,7 +206,13 @@ impl Committer {
             tx,
             events,
             thread: Arc::new(parking_lot::Mutex::new(Some(handle))),
+            commits,
         })
+    }
+
+    /// Durable transactions committed so far: one fsync each, however many ops they held.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Queues an op; it becomes durable with the next group.
@@ -219,6 +242,18 @@ impl Committer {
     /// Every durable commit, as it happens.
     pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
         self.events.subscribe()
+    }
+}
+
+/// Adds `op` to `group`, the ops of a [`Op::Together`] one by one in their order.
+fn flatten(op: Op, group: &mut Vec<Op>) {
+    match op {
+        Op::Together(ops) => {
+            for op in ops {
+                flatten(op, group);
+            }
+        }
+        op => group.push(op),
     }
 }
 
@@ -340,6 +375,7 @@ fn apply(
                         }
                     }
                 }
+                Op::Together(_) => unreachable!("flattened on arrival"),
                 Op::Delivered {
                     seq,
                     ticket,

@@ -10,7 +10,7 @@
 
 use redb::ReadableTable;
 
-use super::{CRASHES, Db, INBOX, META, META_CLEAN_STOP};
+use super::{CRASHES, Db, INBOX, META, META_CLEAN_STOP, META_STARTED};
 use crate::Result;
 
 impl Db {
@@ -26,10 +26,20 @@ impl Db {
     /// still unfinished has one more crash counted. Returns (update id, crashes) for every
     /// unfinished update that has any; counts of finished updates are forgotten.
     pub fn count_crashes(&self) -> Result<Vec<(u64, u32)>> {
+        self.start_counting_crashes().map(|(_, counts)| counts)
+    }
+
+    /// [`Db::count_crashes`], and whether the last run crashed: it started (a fresh database
+    /// has no run before) and left no clean-stop mark.
+    pub fn start_counting_crashes(&self) -> Result<(bool, Vec<(u64, u32)>)> {
         let txn = self.raw().begin_write()?;
         let mut counts = Vec::new();
+        let crashed;
         {
-            let clean = txn.open_table(META)?.remove(META_CLEAN_STOP)?.is_some();
+            let mut meta = txn.open_table(META)?;
+            let clean = meta.remove(META_CLEAN_STOP)?.is_some();
+            crashed = !clean && meta.insert(META_STARTED, &[1u8][..])?.is_some();
+            drop(meta);
             let inbox = txn.open_table(INBOX)?;
             let mut crashes = txn.open_table(CRASHES)?;
             let known: Vec<(u64, u32)> = crashes
@@ -54,7 +64,7 @@ impl Db {
             }
         }
         txn.commit()?;
-        Ok(counts)
+        Ok((crashed, counts))
     }
 }
 
@@ -97,5 +107,18 @@ mod tests {
             [],
             "a finished update is forgotten"
         );
+    }
+
+    #[test]
+    fn a_start_follows_a_crash_only_after_a_run_that_left_no_clean_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        assert!(!db.start_counting_crashes().unwrap().0, "a fresh database");
+        assert!(
+            db.start_counting_crashes().unwrap().0,
+            "a run without a stop"
+        );
+        db.mark_clean_stop().unwrap();
+        assert!(!db.start_counting_crashes().unwrap().0, "a clean stop");
     }
 }

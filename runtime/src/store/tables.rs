@@ -47,6 +47,9 @@ pub(crate) const CRASHES: TableDefinition<'_, u64, u32> = TableDefinition::new("
 
 /// META key: present when the last stop was clean (written at stop, taken at start).
 pub(crate) const META_CLEAN_STOP: &str = "clean_stop";
+/// META key: present once a run has started (so a start without the clean-stop mark after it
+/// follows a crash, not a fresh database).
+pub(crate) const META_STARTED: &str = "started";
 /// META key: the next outbox sequence number (u64 big-endian).
 pub(crate) const META_NEXT_SEQ: &str = "next_outbox_seq";
 /// META key: the next ticket (u64 big-endian).
