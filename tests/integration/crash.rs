@@ -9,13 +9,6 @@ use fake_bot_api::Limits;
 const USERS: i64 = 12;
 const CLICKS: usize = 40;
 
-fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
-    bot_texts(fake, user)
-        .iter()
-        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_stream_of_clicks_counts_every_click_once_and_loses_no_reply() {
     let dir = tempfile::tempdir().unwrap();

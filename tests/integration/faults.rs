@@ -8,13 +8,6 @@ use fake_bot_api::Failure;
 
 use crate::support::*;
 
-fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
-    bot_texts(fake, user)
-        .iter()
-        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
-        .collect()
-}
-
 /// Sends `signal` (`STOP`, `CONT`) to the process `child`.
 fn signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().expect("running").to_string();

@@ -131,14 +131,6 @@ async fn a_chat_keeps_its_order_when_slow_and_fast_updates_mix() {
     rt.stop().await;
 }
 
-/// The clicks the clicker answered `user`, in order.
-fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
-    bot_texts(fake, user)
-        .iter()
-        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_updates_are_handled_at_once_loses_none_and_applies_none_twice() {
     const USERS: i64 = 8;

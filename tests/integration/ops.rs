@@ -304,13 +304,6 @@ async fn doctor_says_in_plain_words_what_is_wrong_and_that_all_is_well_when_it_i
     assert!(sigterm(&mut bot).await.success());
 }
 
-fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
-    bot_texts(fake, user)
-        .iter()
-        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_stream_of_clicks_loses_nothing_and_the_outbox_resumes_after_restart() {
     const USERS: i64 = 10;

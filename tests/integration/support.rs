@@ -109,6 +109,14 @@ pub async fn send_expecting(fake: &FakeBotApi, user: &TestUser, text: &str, repl
         .unwrap_or_else(|e| panic!("no reply containing {reply:?} to {text:?}: {e:?}"));
 }
 
+/// The clicks the clicker answered in `user`'s chat, in order (`Clicks: N` replies).
+pub fn clicks_of(fake: &FakeBotApi, user: i64) -> Vec<u64> {
+    bot_texts(fake, user)
+        .iter()
+        .filter_map(|t| t.strip_prefix("Clicks: ").and_then(|n| n.parse().ok()))
+        .collect()
+}
+
 /// The texts the bot sent to `chat`, in order, deleted ones included.
 pub fn bot_texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
     fake.transcript(chat)
