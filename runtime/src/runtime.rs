@@ -38,6 +38,10 @@ pub struct Options {
     /// Where compiled modules are cached; `<data_dir>/cache` when absent. The test harness
     /// shares one between the many short-lived bots of a test run.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Modules whose `handle-update` runs natively in the host instead of in WebAssembly
+    /// (`sandbox/native.rs`): the benchmarks' baseline. Only with the `native-baseline` feature.
+    #[cfg(feature = "native-baseline")]
+    pub native_modules: Vec<String>,
 }
 
 impl Default for Options {
@@ -46,6 +50,8 @@ impl Default for Options {
             intake: true,
             clock: crate::clock::Clock::default(),
             cache_dir: None,
+            #[cfg(feature = "native-baseline")]
+            native_modules: Vec::new(),
         }
     }
 }
@@ -91,7 +97,15 @@ impl Runtime {
             let cache =
                 (options.cache_dir.clone()).unwrap_or_else(|| config.data_dir.join("cache"));
             let limits = config.sandbox.clone();
-            tokio::task::spawn_blocking(move || Sandbox::new(&limits, &cache)).await??
+            #[cfg(feature = "native-baseline")]
+            let native = options.native_modules.clone();
+            tokio::task::spawn_blocking(move || {
+                #[cfg(feature = "native-baseline")]
+                return Sandbox::new_with_native(&limits, &cache, native);
+                #[cfg(not(feature = "native-baseline"))]
+                Sandbox::new(&limits, &cache)
+            })
+            .await??
         };
         let bot = connect(&config).await?;
         let me = bot.get_me().await.map_err(|e| match e {

@@ -9,6 +9,8 @@ mod http_out;
 mod instance;
 #[cfg(test)]
 mod limit_tests;
+#[cfg(feature = "native-baseline")]
+pub mod native;
 
 use std::{path::Path, sync::Arc, thread, time::Duration};
 
@@ -40,6 +42,9 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     limits: SandboxConfig,
+    /// Modules whose `handle-update` runs natively (`native.rs`, benchmarks only).
+    #[cfg(feature = "native-baseline")]
+    native: Vec<String>,
 }
 
 /// A compiled, linked module, ready to be instantiated many times.
@@ -55,6 +60,32 @@ pub struct ModuleCode {
 impl Sandbox {
     /// Creates the engine. Compiled artifacts are cached under `cache_dir`.
     pub fn new(limits: &SandboxConfig, cache_dir: &Path) -> Result<Arc<Sandbox>> {
+        Self::build(limits, cache_dir).map(Arc::new)
+    }
+
+    /// [`Sandbox::new`], with the modules named in `native` handling updates natively
+    /// (`native.rs`: the benchmarks' baseline). A name without a native body is an error.
+    #[cfg(feature = "native-baseline")]
+    pub fn new_with_native(
+        limits: &SandboxConfig,
+        cache_dir: &Path,
+        native: Vec<String>,
+    ) -> Result<Arc<Sandbox>> {
+        if let Some(name) = native
+            .iter()
+            .find(|n| !native::NATIVE_MODULES.contains(&n.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "{name} has no native body; these do: {}",
+                native::NATIVE_MODULES.join(", ")
+            )));
+        }
+        let mut sandbox = Self::build(limits, cache_dir)?;
+        sandbox.native = native;
+        Ok(Arc::new(sandbox))
+    }
+
+    fn build(limits: &SandboxConfig, cache_dir: &Path) -> Result<Sandbox> {
         let err = |e: wasmtime::Error| Error::Sandbox(format!("{e:#}"));
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
@@ -92,11 +123,13 @@ impl Sandbox {
         // without it.
         spawn_epoch_ticker(&engine)
             .map_err(|e| Error::Sandbox(format!("cannot start the CPU clock thread: {e}")))?;
-        Ok(Arc::new(Sandbox {
+        Ok(Sandbox {
             engine,
             linker,
             limits: limits.clone(),
-        }))
+            #[cfg(feature = "native-baseline")]
+            native: Vec::new(),
+        })
     }
 
     /// Compiles (or loads from the cache) and links a component. Blocking: run it off the
@@ -129,7 +162,12 @@ impl Sandbox {
 
     /// Creates a fresh instance of `code` for `env`.
     pub async fn instantiate(&self, code: &ModuleCode, env: Arc<ModuleEnv>) -> Result<Instance> {
-        Instance::new(&self.engine, code, env, &self.limits).await
+        #[cfg(feature = "native-baseline")]
+        let native = self.native.iter().any(|n| **n == *env.name);
+        let instance = Instance::new(&self.engine, code, env, &self.limits).await?;
+        #[cfg(feature = "native-baseline")]
+        let instance = instance.natively_if(native);
+        Ok(instance)
     }
 }
 

@@ -35,6 +35,8 @@ mod inline;
 mod installer;
 mod kv;
 mod log_forgery;
+#[cfg(feature = "native-baseline")]
+mod native_baseline;
 mod operator;
 mod ops;
 mod outbox;

@@ -41,6 +41,9 @@ pub struct Instance {
     module: bindings::Module,
     /// Its `wasi:http/incoming-handler` export, when it has one.
     http: Option<bindings::incoming_handler::Guest>,
+    /// Its `handle-update` runs natively (`sandbox/native.rs`, benchmarks only).
+    #[cfg(feature = "native-baseline")]
+    native: bool,
 }
 
 /// The message of the trap raised when a call runs past its CPU deadline.
@@ -95,6 +98,8 @@ impl Instance {
             wall_limit: Duration::from_millis(limits.wall_timeout_ms),
             module,
             http,
+            #[cfg(feature = "native-baseline")]
+            native: false,
         })
     }
 
@@ -168,9 +173,14 @@ impl Instance {
         };
         self.store.data_mut().begin_call(chat_id, own, own_query);
         self.store.set_epoch_deadline(1);
-        let handler = self.module.botbox_bot_handler();
-        let call = handler.call_handle_update(&mut self.store, update);
-        let result = within(self.wall_limit, call).await;
+        let result = match self.run_natively(update) {
+            Some(native) => Some(Ok(native)),
+            None => {
+                let handler = self.module.botbox_bot_handler();
+                let call = handler.call_handle_update(&mut self.store, update);
+                within(self.wall_limit, call).await
+            }
+        };
         let output = self
             .store
             .data_mut()
@@ -183,6 +193,31 @@ impl Instance {
             Some(Err(e)) => Err(self.trap(e, started_ms)),
         };
         (result, output)
+    }
+}
+
+impl Instance {
+    /// The native baseline's handling of `update` when this module runs natively
+    /// (`sandbox/native.rs`), else `None`.
+    /// This instance, its `handle-update` run natively (`sandbox/native.rs`) when `native`.
+    #[cfg(feature = "native-baseline")]
+    pub(super) fn natively_if(mut self, native: bool) -> Instance {
+        self.native = native;
+        self
+    }
+
+    #[cfg(feature = "native-baseline")]
+    fn run_natively(&mut self, update: &types::Update) -> Option<Result<(), String>> {
+        if !self.native {
+            return None;
+        }
+        let name = self.store.data().env.name.clone();
+        Some(super::native::handle(&name, self.store.data_mut(), update))
+    }
+
+    #[cfg(not(feature = "native-baseline"))]
+    fn run_natively(&mut self, _update: &types::Update) -> Option<Result<(), String>> {
+        None
     }
 }
 
