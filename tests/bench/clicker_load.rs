@@ -45,28 +45,17 @@ pub const WEBHOOK: Feed = Feed {
 const USERS: u64 = 10_000;
 const CLICKS_PER_USER: u64 = 9;
 
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    serde_json::json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": user, "type": "private", "first_name": format!("U{user}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
-}
-
 /// All updates: every user registers, then clicks, interleaved across users.
 fn workload() -> Vec<serde_json::Value> {
     let mut v = Vec::new();
     let mut id = 1;
     for u in 0..USERS {
-        v.push(update(id, 10_000 + u, "/start"));
+        v.push(support::private_text(id, 10_000 + u, "/start"));
         id += 1;
     }
     for _ in 0..CLICKS_PER_USER {
         for u in 0..USERS {
-            v.push(update(id, 10_000 + u, "Click"));
+            v.push(support::private_text(id, 10_000 + u, "Click"));
             id += 1;
         }
     }

@@ -47,8 +47,6 @@ const FEEDERS: usize = 8;
 /// Single steps timed at each size.
 const SAMPLES: u64 = 1_000;
 const FIRST_USER: u64 = 10_000_000;
-const GROUPS: u64 = 64;
-const FIRST_GROUP: i64 = -1_000_000_000;
 
 fn sizes() -> Vec<u64> {
     let max = std::env::var("BOTBOX_BENCH_DIALOGUES")
@@ -59,18 +57,6 @@ fn sizes() -> Vec<u64> {
         .into_iter()
         .filter(|n| *n <= max)
         .collect()
-}
-
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    let group = FIRST_GROUP - (user % GROUPS) as i64;
-    serde_json::json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": group, "type": "group", "title": format!("G{group}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
 }
 
 fn memory_mib() -> f64 {
@@ -225,7 +211,7 @@ async fn main() {
     let mut events = rt.subscribe();
     // Warm up: the module's instances exist and a few dialogues ran.
     let id = next_id.fetch_add(1, Ordering::Relaxed);
-    one(&rt, &mut events, update(id, 1, "/sum")).await;
+    one(&rt, &mut events, support::group_text(id, 1, "/sum")).await;
     drain(&rt).await;
     let rss_base = memory_mib();
     let mut answered = std::collections::HashSet::new();
@@ -233,7 +219,7 @@ async fn main() {
         let add = size - live;
         let (first, ids) = (live, next_id.fetch_add(add, Ordering::Relaxed));
         let started = feed(&rt, add, move |i| {
-            update(ids + i, FIRST_USER + first + i, "/sum")
+            support::group_text(ids + i, FIRST_USER + first + i, "/sum")
         })
         .await;
         live = size;
@@ -248,7 +234,7 @@ async fn main() {
                 continue;
             }
             let id = next_id.fetch_add(1, Ordering::Relaxed);
-            latencies.push(one(&rt, &mut events, update(id, user, "1")).await);
+            latencies.push(one(&rt, &mut events, support::group_text(id, user, "1")).await);
         }
         latencies.sort();
         let handler = rt.modules()[MODULE].latency_us().unwrap_or_default();
@@ -299,7 +285,7 @@ async fn main() {
             continue;
         }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        rebuilt.push(one(&rt, &mut events, update(id, user, "2")).await);
+        rebuilt.push(one(&rt, &mut events, support::group_text(id, user, "2")).await);
     }
     rebuilt.sort();
     let rebuilt_handler = rt.modules()[MODULE].latency_us().unwrap_or_default();
@@ -316,7 +302,7 @@ async fn main() {
         } else {
             "3"
         };
-        update(ids + i, user, text)
+        support::group_text(ids + i, user, text)
     })
     .await;
     drain(&rt).await;

@@ -18,6 +18,7 @@
 //! measures glibc's setting; `BOTBOX_BENCH_BIN` runs another build of `botbox`.
 
 mod proc_memory;
+mod support;
 
 use std::{
     path::Path,
@@ -38,8 +39,6 @@ const RATE: u64 = 1000;
 /// Updates waiting in the fake at most while the dataset is fed.
 const WAITING: usize = 20_000;
 const FIRST_USER: u64 = 10_000_000;
-const GROUPS: u64 = 64;
-const FIRST_GROUP: i64 = -1_000_000_000;
 const TOKEN: &str = "memory-bench-admin-token";
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -48,19 +47,6 @@ fn env_number(name: &str, default: u64) -> u64 {
         .and_then(|v| v.replace('_', "").parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(default)
-}
-
-/// An update: `user` writes `text` in their group.
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    let group = FIRST_GROUP - (user % GROUPS) as i64;
-    json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": group, "type": "group", "title": format!("G{group}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
 }
 
 /// Deterministic spread of users: `skewed` favours small indexes (a few users click a lot).
@@ -234,13 +220,13 @@ async fn main() {
 
     // The dataset: every user registers, then a fifth as many Clicks, skewed.
     let (start_s, start_rss) = feed(&fake, &bot, "/start", users, |i| {
-        update(i + 1, FIRST_USER + i, "/start")
+        support::group_text(i + 1, FIRST_USER + i, "/start")
     })
     .await;
     let clicks = users / 5;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (click_s, click_rss) = feed(&fake, &bot, "clicks", clicks, |i| {
-        update(users + 1 + i, FIRST_USER + rng.skewed(users), "Click")
+        support::group_text(users + 1 + i, FIRST_USER + rng.skewed(users), "Click")
     })
     .await;
     println!(
@@ -267,7 +253,7 @@ async fn main() {
         while sent < due.min(total) {
             let user = FIRST_USER + rng.next() % users;
             let text = if sent % 10 == 9 { "Rating" } else { "Click" };
-            fake.inject_raw_update(update(next_id, user, text));
+            fake.inject_raw_update(support::group_text(next_id, user, text));
             next_id += 1;
             sent += 1;
         }

@@ -31,17 +31,6 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    serde_json::json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": user, "type": "private", "first_name": format!("U{user}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
-}
-
 fn snapshot(label: &str, db: &Db, file: &std::path::Path, handled: u64, started: Instant) {
     let rows: serde_json::Map<String, serde_json::Value> = db
         .table_sizes()
@@ -110,7 +99,7 @@ async fn main() {
     let registration: Vec<_> = (0..users)
         .map(|u| {
             id += 1;
-            update(id, 1_000_000 + u, "/start")
+            support::private_text(id, 1_000_000 + u, "/start")
         })
         .collect();
     for chunk in registration.chunks(100) {
@@ -126,7 +115,7 @@ async fn main() {
         let batch: Vec<_> = (0..100)
             .map(|i| {
                 id += 1;
-                update(id, 1_000_000 + (sent + i) % users, "Click")
+                support::private_text(id, 1_000_000 + (sent + i) % users, "Click")
             })
             .collect();
         rt.submit(batch).await.expect("submit");

@@ -7,7 +7,7 @@
 //! batches of 100 from 8 concurrent feeders (`Runtime::submit`, as polling would), then a fifth
 //! as many Clicks, skewed towards a few users, so that the rating is not all zeros. The users
 //! write in 64 groups the fake has never seen, so the module's replies are answered 400 and given
-//! up by the outbox (see [`GROUPS`]); the outbox is let drain before anything is measured, so
+//! up by the outbox (see [`support::GROUPS`]); the outbox is let drain before anything is measured, so
 //! that the snapshot holds the dataset and not a million queued replies.
 //!
 //! Latency is from `submit` of one update to the durable commit of its handling (the
@@ -44,13 +44,6 @@ const CLICK_SAMPLES: usize = 2_000;
 const RATING_SAMPLES: usize = 500;
 /// Users' ids start here.
 const FIRST_USER: u64 = 10_000_000;
-/// The groups the users write in: user `u` in `FIRST_GROUP - u % GROUPS`. The module's replies
-/// go there, to chats the fake does not know (400, given up at once). Groups rather than a
-/// private chat per user because the outbox keeps a queue per chat and, for every request it
-/// starts, looks at every chat with a queue: a million private chats each waiting for a reply
-/// would take hours to drain. A few dozen groups also spread over the shards like private chats.
-const GROUPS: u64 = 64;
-const FIRST_GROUP: i64 = -1_000_000_000;
 /// The operators' chat the snapshot is sent to.
 const OPERATORS: i64 = 555;
 /// The article's backup size at a million users.
@@ -62,19 +55,6 @@ fn users() -> u64 {
         .and_then(|v| v.replace('_', "").parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(1_000_000)
-}
-
-/// An update: `user` writes `text` in their group (see [`GROUPS`]).
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    let group = FIRST_GROUP - (user % GROUPS) as i64;
-    serde_json::json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": group, "type": "group", "title": format!("G{group}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
 }
 
 /// xorshift64*: deterministic, good enough to spread clicks.
@@ -273,7 +253,7 @@ async fn bench() {
     // The dataset.
     let registered = feed(&rt, users.div_ceil(BATCH), users, "/start", move |b| {
         (b * BATCH..((b + 1) * BATCH).min(users))
-            .map(|i| update(i + 1, FIRST_USER + i, "/start"))
+            .map(|i| support::group_text(i + 1, FIRST_USER + i, "/start"))
             .collect()
     })
     .await;
@@ -283,7 +263,9 @@ async fn bench() {
     let clicked = feed(&rt, clicks.div_ceil(BATCH), clicks, "clicks", move |b| {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (b + 1));
         (b * BATCH..((b + 1) * BATCH).min(clicks))
-            .map(|i| update(first_click_id + i, FIRST_USER + rng.skewed(users), "Click"))
+            .map(|i| {
+                support::group_text(first_click_id + i, FIRST_USER + rng.skewed(users), "Click")
+            })
             .collect()
     })
     .await;
@@ -344,13 +326,27 @@ async fn bench() {
     let mut click_lat = Vec::with_capacity(CLICK_SAMPLES);
     for _ in 0..CLICK_SAMPLES {
         let user = FIRST_USER + rng.uniform(users);
-        click_lat.push(one(&rt, &mut events, update(next_id, user, "Click")).await);
+        click_lat.push(
+            one(
+                &rt,
+                &mut events,
+                support::group_text(next_id, user, "Click"),
+            )
+            .await,
+        );
         next_id += 1;
     }
     let mut rating_lat = Vec::with_capacity(RATING_SAMPLES);
     for _ in 0..RATING_SAMPLES {
         let user = FIRST_USER + rng.uniform(users);
-        rating_lat.push(one(&rt, &mut events, update(next_id, user, "Rating")).await);
+        rating_lat.push(
+            one(
+                &rt,
+                &mut events,
+                support::group_text(next_id, user, "Rating"),
+            )
+            .await,
+        );
         next_id += 1;
     }
     drop(events);

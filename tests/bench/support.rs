@@ -7,6 +7,7 @@ use fake_bot_api::FakeBotApi;
 
 /// A configuration for a runtime in `root` (data in `root/data`) talking to `fake`, with copies
 /// of the `wasm` modules in `root/modules`; each benchmark sets its own knobs on top.
+#[allow(dead_code)] // the benches of the real binary configure it by file
 pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     let modules = root.join("modules");
     std::fs::create_dir_all(&modules).expect("modules dir");
@@ -60,4 +61,41 @@ pub fn own_cpu_seconds() -> f64 {
             .unwrap_or(0)
     };
     (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// A text message `user` sends the bot in their private chat.
+#[allow(dead_code)] // not every bench sends these
+pub fn private_text(id: u64, user: u64, text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "update_id": id,
+        "message": {
+            "message_id": id, "date": 1_700_000_000, "text": text,
+            "chat": {"id": user, "type": "private", "first_name": format!("U{user}")},
+            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
+        }
+    })
+}
+
+/// The groups the benches at a million users write in: user `u` in `FIRST_GROUP - u % GROUPS`.
+/// The module's replies go there, to chats the fake does not know (400, given up at once), so
+/// the outbox never holds a million chats each waiting for a reply; a few dozen groups also
+/// spread over the shards like private chats.
+#[allow(dead_code)]
+pub const GROUPS: u64 = 64;
+/// The first of the [`GROUPS`] (they count down from here).
+#[allow(dead_code)]
+pub const FIRST_GROUP: i64 = -1_000_000_000;
+
+/// A text message `user` sends in their group (see [`GROUPS`]).
+#[allow(dead_code)]
+pub fn group_text(id: u64, user: u64, text: &str) -> serde_json::Value {
+    let group = FIRST_GROUP - (user % GROUPS) as i64;
+    serde_json::json!({
+        "update_id": id,
+        "message": {
+            "message_id": id, "date": 1_700_000_000, "text": text,
+            "chat": {"id": group, "type": "group", "title": format!("G{group}")},
+            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
+        }
+    })
 }

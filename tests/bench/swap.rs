@@ -22,17 +22,6 @@ const USERS: u64 = 2_000;
 const RATE: u64 = 1_000;
 const SWAPS: usize = 20;
 
-fn update(id: u64, user: u64, text: &str) -> serde_json::Value {
-    serde_json::json!({
-        "update_id": id,
-        "message": {
-            "message_id": id, "date": 1_700_000_000, "text": text,
-            "chat": {"id": user, "type": "private", "first_name": format!("U{user}")},
-            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
-        }
-    })
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -85,7 +74,7 @@ async fn main() {
     let registration: Vec<_> = (0..USERS)
         .map(|u| {
             next_id += 1;
-            update(next_id, 10_000 + u, "/start")
+            support::private_text(next_id, 10_000 + u, "/start")
         })
         .collect();
     for chunk in registration.chunks(500) {
@@ -134,7 +123,7 @@ async fn main() {
                     .map(|_| {
                         next_id += 1;
                         user = (user + 1) % USERS;
-                        update(next_id, 10_000 + user, "Click")
+                        support::private_text(next_id, 10_000 + user, "Click")
                     })
                     .collect();
                 let now = Instant::now();
