@@ -106,7 +106,7 @@ pub async fn run(feed: &Feed, native: bool) -> serde_json::Value {
     let started: Arc<Mutex<HashMap<u64, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(total)));
     let commits_before = rt.commits();
-    let cpu_before = support::own_cpu_seconds();
+    let cpu_before = support::cpu_seconds("self");
     let mut events = rt.subscribe();
     let collector = {
         let started = started.clone();
@@ -158,7 +158,7 @@ pub async fn run(feed: &Feed, native: bool) -> serde_json::Value {
     let elapsed = t0.elapsed();
     latencies.sort();
     let handled = latencies.len();
-    let cpu = support::own_cpu_seconds() - cpu_before;
+    let cpu = support::cpu_seconds("self") - cpu_before;
     let modules = rt.modules();
     let clicker = modules.get("clicker");
     let figures = serde_json::json!({

@@ -16,13 +16,15 @@
 //! cargo with crates.io for the peers; a missing one is skipped with the reason.
 //! - `BOTBOX_BENCH_PEERS`: contestants, e.g. `botbox,aiogram,teloxide-memory` (default all);
 //! - `BOTBOX_BENCH_SECONDS`: the steady phase (default 15); `BOTBOX_BENCH_RATE` (1000);
-//! - `BOTBOX_BENCH_USERS` (1000); `BOTBOX_BENCH_BACKLOG`: messages per user (10).
+//! - `BOTBOX_BENCH_USERS` (1000); `BOTBOX_BENCH_BACKLOG`: messages per user (10);
+//! - `BOTBOX_BENCH_AT_ONCE_MS`: botbox's `telegram.handle_at_once_ms` (default: its default).
 
 #[path = "peers/contestants.rs"]
 mod contestants;
 mod latency;
 #[path = "peers/load.rs"]
 mod load;
+mod support;
 
 use std::{process::Stdio, time::Duration};
 
@@ -147,9 +149,14 @@ async fn phases(
 ) -> Result<(), String> {
     let mut users = load::Users::new(1_000_000, s.users);
     load::register(fake, &users, PHASE_TIMEOUT).await?;
+    let cpu_before = support::cpu_seconds(&pid.to_string());
     let saturated = load::saturate(fake, &mut users, s.backlog, PHASE_TIMEOUT).await?;
+    let cpu = support::cpu_seconds(&pid.to_string()) - cpu_before;
     load::verify(fake, &users)?;
     figures["updates_per_second"] = json!(saturated.round());
+    // What an update costs the bot's process in CPU at saturation: unlike updates/s, hardly
+    // moved by other work on the machine.
+    figures["cpu_us_per_update"] = json!((cpu * 1e6 / (s.users * s.backlog) as f64).round());
     let mut rss = Vec::new();
     let steady = load::steady(fake, &mut users, s.rate, s.seconds, PHASE_TIMEOUT, || {
         rss.push(status_kib(pid, "VmRSS:"));
@@ -192,23 +199,25 @@ fn print_ratios(results: &[Value]) {
     let p50: Pick = |v| v["steady"]["latency"]["p50_ms"].as_f64();
     let p99: Pick = |v| v["steady"]["latency"]["p99_ms"].as_f64();
     let rss: Pick = |v| v["rss_mib_high_water_mark"].as_f64();
+    let cpu: Pick = |v| v["cpu_us_per_update"].as_f64();
     println!(
-        "\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS: below 1 is botbox better; a peer whose saturation is under the steady rate has queueing in its p50/p99)"
+        "\nbotbox / peer (updates/s: above 1 is botbox faster; p50, p99, RSS, CPU per update: below 1 is botbox better; a peer whose saturation is under the steady rate has queueing in its p50/p99)"
     );
     println!(
-        "{:<18} {:>10} {:>8} {:>8} {:>8}",
-        "peer", "updates/s", "p50", "p99", "RSS"
+        "{:<18} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "peer", "updates/s", "p50", "p99", "RSS", "CPU/upd"
     );
     let show = |v: Value| v.as_f64().map_or("-".to_owned(), |x| x.to_string());
     for peer in results.iter().filter(|r| r["contestant"] != "botbox") {
-        let row = [ups, p50, p99, rss].map(|pick| show(ratio(botbox, peer, pick)));
+        let row = [ups, p50, p99, rss, cpu].map(|pick| show(ratio(botbox, peer, pick)));
         println!(
-            "{:<18} {:>10} {:>8} {:>8} {:>8}",
+            "{:<18} {:>10} {:>8} {:>8} {:>8} {:>8}",
             peer["contestant"].as_str().unwrap_or("?"),
             row[0],
             row[1],
             row[2],
-            row[3]
+            row[3],
+            row[4]
         );
         let goal = if peer["durable"] == true { 1.0 } else { 0.5 };
         let met = ratio(botbox, peer, ups).as_f64().map(|r| r >= goal);

@@ -47,10 +47,10 @@ pub fn own_rss_mib() -> f64 {
     (kib / 1024.0 * 10.0).round() / 10.0
 }
 
-/// CPU time this process has used, user and system, in seconds.
+/// CPU time a process has used, user and system, in seconds: `"self"` or a pid.
 #[allow(dead_code)] // not every bench reports it
-pub fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+pub fn cpu_seconds(process: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
     // After the command name in parentheses: utime is field 14, stime 15 (clock ticks of 10 ms).
     let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
     let fields: Vec<&str> = rest.split_whitespace().collect();
