@@ -7,6 +7,7 @@ mod support;
 mod admin_token;
 mod approval;
 mod authoring;
+mod backlog;
 mod backup_chat;
 mod backups;
 mod bot_api;

@@ -10,7 +10,11 @@
 //!
 //! Updates left out of order (a webhook's concurrent requests can dispatch a newer update
 //! first) below the point the pump has reached are remembered apart (`late`) and handed first,
-//! so none is skipped and none is handed twice.
+//! so none is skipped. Out of order the other way, an update newer than the first one left may
+//! have been queued directly just before the backlog began: it is pending in the database until
+//! its handling commits, so the pump reads it too, and must not hand it over a second time —
+//! the backlog remembers up to which update that can be (`queued_up_to`) and which of those
+//! were left (`left_below_queued`), and the pump hands over only those.
 
 use std::collections::BTreeSet;
 
@@ -23,7 +27,15 @@ use super::{
 
 /// The backlog of one module.
 #[derive(Debug, Default)]
-pub(super) struct Backlog(Mutex<Option<State>>);
+pub(super) struct Backlog(Mutex<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Present while the module is backlogged.
+    state: Option<State>,
+    /// The newest update queued directly (not handed over from the backlog).
+    newest_queued: u64,
+}
 
 #[derive(Debug)]
 struct State {
@@ -33,6 +45,12 @@ struct State {
     newest_left: u64,
     /// Updates left with an id below `from` (the pump had passed them).
     late: BTreeSet<u64>,
+    /// The newest update queued directly before the backlog began. Updates from the first one
+    /// left up to this one may be queued already: the pump hands over only those of them in
+    /// `left_below_queued`.
+    queued_up_to: u64,
+    /// Updates up to `queued_up_to` that were left (the first one left included).
+    left_below_queued: BTreeSet<u64>,
 }
 
 /// What the pump should read next for a backlogged module.
@@ -62,16 +80,24 @@ impl LoadedModule {
         let is_update = work.timer_id.is_none();
         let id = work.update_id;
         let mut backlog = self.backlog.0.lock();
-        if is_update && let Some(state) = backlog.as_mut() {
+        if is_update && let Some(state) = backlog.state.as_mut() {
             if id >= state.from {
                 state.newest_left = state.newest_left.max(id);
+                if id <= state.queued_up_to {
+                    state.left_below_queued.insert(id);
+                }
             } else {
                 state.late.insert(id);
             }
             return Offered::Left;
         }
         match self.try_queue(work) {
-            Ok(()) => Offered::Queued,
+            Ok(()) => {
+                if is_update {
+                    backlog.newest_queued = backlog.newest_queued.max(id);
+                }
+                Offered::Queued
+            }
             Err(NotQueued::Stopped) => Offered::Stopped,
             // Left recorded: never counted as handled; the restart resumes it.
             Err(NotQueued::Dead) => Offered::Left,
@@ -82,10 +108,13 @@ impl LoadedModule {
                         update = id,
                         "the module's queue is full; its updates wait in the database"
                     );
-                    *backlog = Some(State {
+                    let queued_up_to = backlog.newest_queued;
+                    backlog.state = Some(State {
                         from: id,
                         newest_left: id,
                         late: BTreeSet::new(),
+                        queued_up_to,
+                        left_below_queued: (id <= queued_up_to).then_some(id).into_iter().collect(),
                     });
                 }
                 Offered::Left
@@ -104,10 +133,11 @@ impl LoadedModule {
             return false;
         }
         // Held while claiming, so the module cannot become backlogged meanwhile.
-        let backlog = self.backlog.0.lock();
-        if backlog.is_some() {
+        let mut backlog = self.backlog.0.lock();
+        if backlog.state.is_some() {
             return false;
         }
+        let id = work.update_id;
         let shards = self.shards.read();
         let Some(shard) = super::module::shard_of(&shards, work.chat_id) else {
             return false;
@@ -120,7 +150,9 @@ impl LoadedModule {
             return false;
         }
         let queued = shard.tx.try_send(Msg::Work(Box::new(work))).is_ok();
-        if !queued {
+        if queued {
+            backlog.newest_queued = backlog.newest_queued.max(id);
+        } else {
             shard.load.fetch_sub(1, Ordering::AcqRel);
         }
         queued
@@ -129,7 +161,7 @@ impl LoadedModule {
     /// What the pump should read for this module, when it is backlogged.
     pub fn backlog_read(&self) -> Option<BacklogRead> {
         let backlog = self.backlog.0.lock();
-        backlog.as_ref().map(|s| BacklogRead {
+        backlog.state.as_ref().map(|s| BacklogRead {
             late: s.late.iter().copied().collect(),
             from: s.from,
         })
@@ -140,7 +172,7 @@ impl LoadedModule {
     pub fn offer_backlogged(&self, work: Work) -> bool {
         let id = work.update_id;
         let mut backlog = self.backlog.0.lock();
-        let Some(state) = backlog.as_mut() else {
+        let Some(state) = backlog.state.as_mut() else {
             return false;
         };
         let late = state.late.contains(&id);
@@ -148,11 +180,18 @@ impl LoadedModule {
             // Handed already (a round that read it before a later one moved `from`).
             return true;
         }
+        if !late && id <= state.queued_up_to && !state.left_below_queued.contains(&id) {
+            // Queued directly before the backlog began: pending only until its handling
+            // commits, and not the backlog's to hand over.
+            state.from = id + 1;
+            return true;
+        }
         match self.try_queue(work) {
             Ok(()) => {
                 if late {
                     state.late.remove(&id);
                 } else {
+                    state.left_below_queued.remove(&id);
                     state.from = id + 1;
                 }
                 true
@@ -166,7 +205,7 @@ impl LoadedModule {
     /// (handled, or its routing changed).
     pub fn pass_backlogged(&self, id: u64) {
         let mut backlog = self.backlog.0.lock();
-        if let Some(state) = backlog.as_mut()
+        if let Some(state) = backlog.state.as_mut()
             && !state.late.remove(&id)
             && id >= state.from
         {
@@ -179,10 +218,11 @@ impl LoadedModule {
     pub fn end_backlog_if_caught_up(&self) -> bool {
         let mut backlog = self.backlog.0.lock();
         let caught_up = backlog
+            .state
             .as_ref()
             .is_some_and(|s| s.late.is_empty() && s.from > s.newest_left);
         if caught_up {
-            *backlog = None;
+            backlog.state = None;
             tracing::info!(module = %self.name(), "the module's backlog is handed over");
         }
         caught_up
@@ -190,6 +230,6 @@ impl LoadedModule {
 
     /// Whether updates wait in the database for room in this module's queues.
     pub fn is_backlogged(&self) -> bool {
-        self.backlog.0.lock().is_some()
+        self.backlog.0.lock().state.is_some()
     }
 }
