@@ -36,65 +36,46 @@ async fn handled(events: &mut tokio::sync::broadcast::Receiver<Committed>, updat
     .expect("the update was handled");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_update_its_module_can_handle_at_once_costs_one_commit_not_two() {
+/// The writer's durable commits while `n` updates, one at a time, each waited for, are handled
+/// by the clicker with `handle_at_once_ms`. The texts are ones the clicker reads and ignores: a
+/// handling with no KV write and no reply, so no delivery commits between.
+async fn commits_for(n: u64, handle_at_once_ms: u64) -> u64 {
     let dir = tempfile::tempdir().unwrap();
     let fake = unlimited_fake();
     let mut c = config(dir.path(), &fake, &[CLICKER]);
-    // A budget no debug build on a busy machine overruns: the count is then exact.
-    c.telegram.handle_at_once_ms = 500;
-    let rt = Runtime::start_with(
-        c,
-        Options {
-            intake: false,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    c.telegram.handle_at_once_ms = handle_at_once_ms;
+    let options = Options {
+        intake: false,
+        ..Options::default()
+    };
+    let rt = Runtime::start_with(c, options).await.unwrap();
     let mut events = rt.subscribe();
-    // Texts the clicker reads and ignores: a handling with no KV write and no reply, so no
-    // delivery commits between.
-    const N: u64 = 40;
     let before = rt.commits();
-    for id in 1..=N {
+    for id in 1..=n {
         rt.submit(vec![text_update(id, 7000 + id as i64 % 5, "hello")])
             .await
             .unwrap();
         handled(&mut events, id).await;
     }
     let commits = rt.commits() - before;
-    // Recorded, then handled: 2N. Together: N.
-    assert_eq!(commits, N, "commits for {N} updates handled at once");
     rt.stop().await;
+    commits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_its_module_can_handle_at_once_costs_one_commit_not_two() {
+    // A budget no debug build on a busy machine overruns: the count is then exact. Recorded,
+    // then handled: 2N; together: N.
+    assert_eq!(
+        commits_for(40, 500).await,
+        40,
+        "commits for 40 updates handled at once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_handling_at_once_turned_off_an_update_is_recorded_then_handled_in_two_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = unlimited_fake();
-    let mut c = config(dir.path(), &fake, &[CLICKER]);
-    c.telegram.handle_at_once_ms = 0;
-    let rt = Runtime::start_with(
-        c,
-        Options {
-            intake: false,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
-    let mut events = rt.subscribe();
-    const N: u64 = 10;
-    let before = rt.commits();
-    for id in 1..=N {
-        rt.submit(vec![text_update(id, 7000, "hello")])
-            .await
-            .unwrap();
-        handled(&mut events, id).await;
-    }
-    assert_eq!(rt.commits() - before, 2 * N);
-    rt.stop().await;
+    assert_eq!(commits_for(10, 0).await, 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
