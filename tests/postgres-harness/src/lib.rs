@@ -63,7 +63,9 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>, Error> {
     let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok());
     match (num(2), num(3)) {
         (Some(u), Some(g)) => Ok(Some((u, g))),
-        _ => Err(err(format!("cannot parse the `nobody` line of /etc/passwd: {line}"))),
+        _ => Err(err(format!(
+            "cannot parse the `nobody` line of /etc/passwd: {line}"
+        ))),
     }
 }
 
@@ -88,20 +90,20 @@ pub fn bindir() -> Result<PathBuf, Error> {
         candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
     }
     if let Ok(versions) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut others: Vec<PathBuf> = versions
-            .flatten()
-            .map(|v| v.path().join("bin"))
-            .collect();
+        let mut others: Vec<PathBuf> = versions.flatten().map(|v| v.path().join("bin")).collect();
         others.sort();
         candidates.extend(others.into_iter().rev());
     }
-    candidates.into_iter().find(|d| has_server(d)).ok_or_else(|| {
-        err(format!(
-            "PostgreSQL's server binaries (initdb, postgres) were not found in \
+    candidates
+        .into_iter()
+        .find(|d| has_server(d))
+        .ok_or_else(|| {
+            err(format!(
+                "PostgreSQL's server binaries (initdb, postgres) were not found in \
              /usr/lib/postgresql/*/bin nor by `pg_config --bindir`: install Debian's package \
              postgresql-15 (apt-get install postgresql-15), or set {BINDIR_ENV}"
-        ))
-    })
+            ))
+        })
 }
 
 fn free_port() -> Result<u16, Error> {
@@ -130,8 +132,12 @@ impl Postgres {
             .tempdir()
             .map_err(|e| err(format!("cannot create a temporary directory: {e}")))?;
         if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .map_err(|e| err(format!("cannot give {} to nobody: {e}", dir.path().display())))?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| {
+                err(format!(
+                    "cannot give {} to nobody: {e}",
+                    dir.path().display()
+                ))
+            })?;
         }
         let mut pg = Postgres {
             dir,
@@ -142,7 +148,14 @@ impl Postgres {
         };
         let out = pg
             .command("initdb")
-            .args(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", USER, "-D"])
+            .args([
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                USER,
+                "-D",
+            ])
             .arg(pg.data_dir())
             .output()
             .map_err(|e| err(format!("cannot run initdb: {e}")))?;
@@ -252,7 +265,10 @@ impl Postgres {
             .arg(self.port.to_string())
             .args(["-c", "listen_addresses=127.0.0.1"])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", self.socket_dir().display()))
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.socket_dir().display()
+            ))
             .args(["-c", "fsync=on", "-c", "synchronous_commit=on"])
             .args(["-c", "shared_buffers=16MB", "-c", "max_connections=64"])
             .stdin(Stdio::null())
