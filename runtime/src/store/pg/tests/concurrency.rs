@@ -55,13 +55,21 @@ async fn concurrent_incrementers_on_eight_connections_never_lose_an_update() {
 async fn of_eight_racing_compare_and_swaps_exactly_one_wins() {
     let (_pg, _pool, ns) = server(LIMITS, ROOMY).await;
     let ns = Arc::new(ns);
+    // All eight read the key before any of them commits (on their first run).
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
     let won: Vec<bool> = all(8, |task| {
-        let ns = ns.clone();
+        let (ns, barrier) = (ns.clone(), barrier.clone());
         async move {
+            let mut first = true;
             let (won, _) = until_committed!(ns, |t| async {
                 let me = task.to_be_bytes();
-                ns.compare_and_swap(&mut t, b"leader", None, Some(&me))
-                    .await
+                let swapped = ns
+                    .compare_and_swap(&mut t, b"leader", None, Some(&me))
+                    .await?;
+                if std::mem::take(&mut first) {
+                    barrier.wait().await;
+                }
+                Ok(swapped)
             });
             won
         }
