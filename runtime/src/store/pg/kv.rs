@@ -16,9 +16,11 @@ use super::{
     txn::{Last, conflict},
 };
 use crate::store::kv::{
-    KvError, KvLimits, MAX_BATCH, Page, Quota, Usage, Write, cap, check_key, check_value,
-    prefix_end, track,
+    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, cap, check_key, check_value, track,
 };
+
+mod finish;
+mod scan;
 
 /// How a transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,115 +283,6 @@ impl PgNamespace {
             .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))?;
         self.set(txn, key, &next.to_be_bytes()).await?;
         Ok(next)
-    }
-
-    /// Lists up to `limit` entries with `prefix`, after `after` (see [`Self::range`]).
-    pub async fn scan(
-        &self,
-        txn: &mut PgTxn,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: u32,
-    ) -> Result<Page, KvError> {
-        let end = prefix_end(prefix);
-        self.range(txn, prefix, end.as_deref(), after, limit).await
-    }
-
-    /// Lists up to `limit` entries with `start <= key < end`, after `after`, as the transaction
-    /// sees them (its buffered writes are sent first, in the same pipeline).
-    pub async fn range(
-        &self,
-        txn: &mut PgTxn,
-        start: &[u8],
-        end: Option<&[u8]>,
-        after: Option<&[u8]>,
-        limit: u32,
-    ) -> Result<Page, KvError> {
-        // Module-controlled sizes: bounds and cursor are bounded like keys, the limit is capped.
-        let too_long = |b: Option<&[u8]>| b.is_some_and(|b| b.len() > self.limits.max_key);
-        if too_long(Some(start)) || too_long(end) || too_long(after) {
-            return Err(KvError::InvalidKey(format!(
-                "range bounds and cursors must be at most {} bytes",
-                self.limits.max_key
-            )));
-        }
-        let limit = limit.clamp(1, self.limits.max_scan) as usize;
-        // The first key after `a` in byte order is `a` followed by a zero byte.
-        let lower = match after {
-            Some(a) if a >= start => [a, &[0]].concat(),
-            _ => start.to_vec(),
-        };
-        if end.is_some_and(|end| lower.as_slice() >= end) {
-            return Ok((Vec::new(), None));
-        }
-        track(&mut txn.tracked, lower.len() + end.map_or(0, <[u8]>::len))?;
-        let want = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        let rows = txn
-            .send(&self.module, Last::Range(&lower, end, want))
-            .await?;
-        let mut entries = Vec::with_capacity(rows.len().min(limit));
-        for row in &rows {
-            let k: Vec<u8> = row.try_get(0).map_err(|e| super::io(&e))?;
-            let v: Vec<u8> = row.try_get(1).map_err(|e| super::io(&e))?;
-            entries.push((k, v));
-        }
-        let next = if entries.len() > limit {
-            entries.truncate(limit);
-            entries.last().map(|(k, _)| k.clone())
-        } else {
-            None
-        };
-        Ok((entries, next))
-    }
-
-    /// Commits the transaction: its buffered writes, the usage change and `COMMIT` travel in one
-    /// pipeline. `Conflict`: PostgreSQL refused it, nothing of it was applied; run the call again.
-    /// An error: the connection failed; if it failed after `COMMIT` was sent, the outcome is
-    /// unknown (the unit of work carries the update's done mark, so running it again is safe).
-    pub async fn commit(&self, txn: &mut PgTxn) -> Result<Outcome, KvError> {
-        if txn.doomed {
-            self.abort(txn).await;
-            return Ok(Outcome::Conflict);
-        }
-        if let Some(e) = txn.broken.clone() {
-            txn.conn = None;
-            return Err(e);
-        }
-        if !txn.begun && txn.writes.is_empty() {
-            self.abort(txn).await;
-            return Ok(Outcome::Committed);
-        }
-        let (db, dk) = (txn.delta_bytes, txn.delta_keys);
-        let result = txn.send(&self.module, Last::Commit(db, dk)).await;
-        let conn = txn.conn.take();
-        match result {
-            Ok(_) => {
-                if let Some(c) = conn {
-                    self.pool.put(c);
-                }
-                Ok(Outcome::Committed)
-            }
-            Err(_) if txn.doomed => {
-                if let Some(c) = conn {
-                    self.pool.put(c);
-                }
-                Ok(Outcome::Conflict)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Ends a transaction without applying it.
-    pub async fn abort(&self, txn: &mut PgTxn) {
-        let Some(conn) = txn.conn.take() else {
-            return;
-        };
-        if txn.broken.is_some() {
-            return;
-        }
-        if !txn.begun || conn.client.batch_execute("ROLLBACK").await.is_ok() {
-            self.pool.put(conn);
-        }
     }
 }
 
