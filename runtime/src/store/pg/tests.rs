@@ -11,6 +11,7 @@ use super::{
 };
 use crate::store::kv::{KvError, KvLimits, Quota};
 
+mod backends;
 mod behaviour;
 mod concurrency;
 mod faults;
