@@ -94,6 +94,12 @@ pub fn bindir() -> Result<PathBuf, Error> {
         others.sort();
         candidates.extend(others.into_iter().rev());
     }
+    first_with_server(candidates)
+}
+
+/// The first of `candidates` holding `initdb` and `postgres`, or an error naming the package.
+fn first_with_server(candidates: Vec<PathBuf>) -> Result<PathBuf, Error> {
+    let has_server = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
     candidates
         .into_iter()
         .find(|d| has_server(d))

@@ -65,3 +65,13 @@ fn dropping_the_server_stops_it_and_removes_its_directory() {
         .success();
     assert!(!alive, "postmaster {pid} still runs");
 }
+
+#[test]
+fn missing_binaries_are_an_error_that_names_the_debian_package() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let e = first_with_server(vec![empty.path().to_path_buf()]).expect_err("no server there");
+    assert!(e.to_string().contains("postgresql-15"), "{e}");
+    assert!(e.to_string().contains(BINDIR_ENV), "{e}");
+    let found = first_with_server(vec![empty.path().to_path_buf(), bindir().expect("bindir")]);
+    assert_eq!(found.expect("found"), bindir().expect("bindir"));
+}
