@@ -44,6 +44,16 @@ if ! command -v chromedriver >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-
         echo "could not install chromium; the console's browser tests will fail"
 fi
 
+# The PostgreSQL backend's tests start a throwaway server from Debian's binaries (see
+# tests/postgres-harness). Installed here when this runs as root with apt (CI); elsewhere those
+# tests fail and say which package to install.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== postgresql-15 for the PostgreSQL backend's tests (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null; } ||
+        echo "could not install postgresql-15; the PostgreSQL tests will fail"
+fi
+
 step "componentize-py for the Python example module (installed once, then reused)" \
     scripts/build-python-module.sh --setup
 

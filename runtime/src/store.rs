@@ -14,6 +14,7 @@ mod held;
 pub mod kv;
 mod owners;
 mod patient_file;
+pub mod pg;
 mod private;
 pub mod quarantine;
 pub mod records;

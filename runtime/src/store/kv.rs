@@ -270,15 +270,7 @@ impl Namespace {
     }
 
     fn check_key(&self, key: &[u8]) -> Result<(), KvError> {
-        // Module-controlled size: checked here.
-        if key.is_empty() || key.len() > self.limits.max_key {
-            return Err(KvError::InvalidKey(format!(
-                "keys must be 1..={} bytes, this one has {}",
-                self.limits.max_key,
-                key.len()
-            )));
-        }
-        Ok(())
+        check_key(&self.limits, key)
     }
 
     fn read_committed(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
@@ -298,15 +290,7 @@ impl Namespace {
     /// Counts `bytes` more that `txn` holds; refuses past [`MAX_TRACKED_BYTES`] (module-controlled
     /// growth: a loop of reads or deletes would otherwise hold memory without bound).
     fn track(txn: &mut Txn, bytes: usize) -> Result<(), KvError> {
-        let total = txn.tracked.saturating_add(bytes);
-        if total > MAX_TRACKED_BYTES {
-            return Err(KvError::QuotaExceeded(format!(
-                "one call may read, scan and write at most {} MiB of keys and values",
-                MAX_TRACKED_BYTES >> 20
-            )));
-        }
-        txn.tracked = total;
-        Ok(())
+        track(&mut txn.tracked, bytes)
     }
 
     /// Reads `key` as the transaction sees it.
@@ -385,15 +369,7 @@ impl Namespace {
     }
 
     fn check_value(&self, value: &[u8]) -> Result<(), KvError> {
-        // Module-controlled size: checked here.
-        if value.len() > self.limits.max_value {
-            return Err(KvError::ValueTooLarge(format!(
-                "values must be at most {} bytes, this one has {}",
-                self.limits.max_value,
-                value.len()
-            )));
-        }
-        Ok(())
+        check_value(&self.limits, value)
     }
 
     /// Buffers a write.
@@ -744,8 +720,46 @@ impl Namespace {
     }
 }
 
+/// Refuses an empty or oversized key (module-controlled size: checked here, by both backends).
+pub(crate) fn check_key(limits: &KvLimits, key: &[u8]) -> Result<(), KvError> {
+    if key.is_empty() || key.len() > limits.max_key {
+        return Err(KvError::InvalidKey(format!(
+            "keys must be 1..={} bytes, this one has {}",
+            limits.max_key,
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an oversized value (module-controlled size: checked here, by both backends).
+pub(crate) fn check_value(limits: &KvLimits, value: &[u8]) -> Result<(), KvError> {
+    if value.len() > limits.max_value {
+        return Err(KvError::ValueTooLarge(format!(
+            "values must be at most {} bytes, this one has {}",
+            limits.max_value,
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Counts `bytes` more that a transaction holds (`tracked`); refuses past
+/// [`MAX_TRACKED_BYTES`].
+pub(crate) fn track(tracked: &mut usize, bytes: usize) -> Result<(), KvError> {
+    let total = tracked.saturating_add(bytes);
+    if total > MAX_TRACKED_BYTES {
+        return Err(KvError::QuotaExceeded(format!(
+            "one call may read, scan and write at most {} MiB of keys and values",
+            MAX_TRACKED_BYTES >> 20
+        )));
+    }
+    *tracked = total;
+    Ok(())
+}
+
 /// A quota as a signed bound (quotas above `i64::MAX` are as good as unlimited).
-fn cap(quota: u64) -> i64 {
+pub(crate) fn cap(quota: u64) -> i64 {
     i64::try_from(quota).unwrap_or(i64::MAX)
 }
 
@@ -767,7 +781,7 @@ fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// The smallest key greater than every key starting with `prefix`, if any.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {

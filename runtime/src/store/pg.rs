@@ -1,0 +1,62 @@
+//! The PostgreSQL backend of the store (issue 19): several nodes share one database.
+//!
+//! Each handler call's unit of work is one PostgreSQL transaction at SERIALIZABLE isolation, so
+//! PostgreSQL itself detects that two transactions' reads and writes do not fit any serial order
+//! (including phantoms in scanned ranges) and fails one with a serialization failure; the host
+//! then runs that handler again, exactly as it does on a conflict in the redb backend (see
+//! `docs/cluster-design-notes.md` for why this and not per-key versions).
+//!
+//! A transaction costs few round trips: `BEGIN` travels with the first query, and the buffered
+//! writes travel with the `COMMIT` (tokio-postgres pipelines requests sent on one connection
+//! without waiting for their answers).
+
+mod conn;
+pub mod kv;
+mod txn;
+
+pub use conn::{Conn, Pool};
+pub use txn::PgTxn;
+
+use super::kv::KvError;
+
+/// Creates the tables of the store if they do not exist. Several nodes may start at once: an
+/// advisory lock makes them take turns.
+pub const SCHEMA: &str = "
+BEGIN;
+SELECT pg_advisory_xact_lock(7262100019);
+CREATE TABLE IF NOT EXISTS botbox_kv (
+    ns text NOT NULL,
+    k bytea NOT NULL,
+    v bytea NOT NULL,
+    PRIMARY KEY (ns, k)
+);
+CREATE TABLE IF NOT EXISTS botbox_kv_usage (
+    ns text PRIMARY KEY,
+    bytes bigint NOT NULL,
+    keys bigint NOT NULL
+);
+COMMIT;
+";
+
+/// Whether `e` is PostgreSQL refusing a transaction that does not serialize (to be run again).
+pub(crate) fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// A database failure as the module sees it: says it was PostgreSQL and why.
+pub(crate) fn io(e: &tokio_postgres::Error) -> KvError {
+    match e.as_db_error() {
+        Some(db) => KvError::Io(format!(
+            "PostgreSQL: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => KvError::Io(format!("PostgreSQL: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

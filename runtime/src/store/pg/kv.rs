@@ -1,0 +1,300 @@
+//! A module's KV namespace on PostgreSQL: the operations modules see, with the redb backend's
+//! checks, errors and quota rules (see `store::kv`), in a SERIALIZABLE transaction per call.
+//!
+//! Reads go to PostgreSQL (after the call's buffered writes, in the same pipeline); writes are
+//! buffered and travel with the next read that needs them or with the `COMMIT`. The namespace's
+//! usage lives in a row of `botbox_kv_usage`, read in the transaction's snapshot when a write
+//! grows the namespace and updated at commit, so two transactions that only fit the quota
+//! one at a time cannot both commit.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{
+    PgTxn, Pool,
+    txn::{Last, conflict},
+};
+use crate::store::kv::{
+    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, cap, check_key, check_value, track,
+};
+
+mod finish;
+mod scan;
+
+/// How a transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed: durable (with `synchronous_commit` on) and visible to every node.
+    Committed,
+    /// PostgreSQL refused it (it does not serialize with a concurrent one): run it again.
+    Conflict,
+}
+
+/// One module's namespace in a PostgreSQL database shared by every node.
+pub struct PgNamespace {
+    module: Arc<str>,
+    pool: Arc<Pool>,
+    limits: KvLimits,
+    quota: Mutex<Quota>,
+}
+
+impl PgNamespace {
+    /// The namespace of `module` (its usage row is created if missing).
+    pub async fn open(
+        pool: Arc<Pool>,
+        module: &str,
+        limits: KvLimits,
+        quota: Quota,
+    ) -> Result<PgNamespace, KvError> {
+        let conn = pool.get().await?;
+        conn.client
+            .execute(&conn.st.open_usage, &[&module])
+            .await
+            .map_err(|e| super::io(&e))?;
+        pool.put(conn);
+        Ok(PgNamespace {
+            module: module.into(),
+            pool,
+            limits,
+            quota: Mutex::new(quota),
+        })
+    }
+
+    /// The module's name.
+    pub fn module(&self) -> &Arc<str> {
+        &self.module
+    }
+
+    /// The quota.
+    pub fn quota(&self) -> Quota {
+        *self.quota.lock()
+    }
+
+    /// Changes the quota (once the module's manifest is known).
+    pub fn set_quota(&self, quota: Quota) {
+        *self.quota.lock() = quota;
+    }
+
+    /// Starts a transaction (on a pooled connection; `BEGIN` goes with its first query).
+    pub async fn begin(&self) -> Result<PgTxn, KvError> {
+        Ok(PgTxn::new(self.pool.clone(), self.pool.get().await?))
+    }
+
+    /// Reads `key` as the transaction sees it.
+    pub async fn get(&self, txn: &mut PgTxn, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        check_key(&self.limits, key)?;
+        if let Some(v) = txn.writes.get(key) {
+            return Ok(v.clone());
+        }
+        track(&mut txn.tracked, key.len())?;
+        let rows = txn.send(&self.module, Last::Get(key)).await?;
+        let value: Option<Vec<u8>> = match rows.first() {
+            Some(row) => Some(row.try_get(0).map_err(|e| super::io(&e))?),
+            None => None,
+        };
+        // Unless this transaction wrote it already, that is the size before it.
+        txn.before
+            .entry(key.to_vec())
+            .or_insert(value.as_ref().map(Vec::len));
+        Ok(value)
+    }
+
+    /// The namespace's usage (bytes, keys) in the transaction's snapshot.
+    async fn base(&self, txn: &mut PgTxn) -> Result<(i64, i64), KvError> {
+        if let Some(b) = txn.base {
+            return Ok(b);
+        }
+        let rows = txn.send(&self.module, Last::Usage).await?;
+        let base = match rows.first() {
+            Some(r) => (
+                r.try_get(0).map_err(|e| super::io(&e))?,
+                r.try_get(1).map_err(|e| super::io(&e))?,
+            ),
+            None => (0, 0),
+        };
+        txn.base = Some(base);
+        Ok(base)
+    }
+
+    /// Counts a write of `key` (`None`: a delete) against the quota, as the redb backend does.
+    async fn account(
+        &self,
+        txn: &mut PgTxn,
+        key: &[u8],
+        new: Option<usize>,
+        check: bool,
+    ) -> Result<(), KvError> {
+        let before = match txn.before.get(key) {
+            Some(b) => *b,
+            None => {
+                let b = self.get(txn, key).await?.map(|v| v.len());
+                txn.before.insert(key.to_vec(), b);
+                b
+            }
+        };
+        let current = txn.sizes.get(key).copied().unwrap_or(before);
+        let size = |s: Option<usize>| s.map_or((0i64, 0i64), |l| ((key.len() + l) as i64, 1));
+        let ((cb, ck), (nb, nk)) = (size(current), size(new));
+        let (bytes, keys) = (txn.delta_bytes - cb + nb, txn.delta_keys - ck + nk);
+        if check && (nb > cb || nk > ck) {
+            self.check_quota(txn, bytes, keys, nb > cb, nk > ck).await?;
+        }
+        txn.delta_bytes = bytes;
+        txn.delta_keys = keys;
+        txn.sizes.insert(key.to_vec(), new);
+        Ok(())
+    }
+
+    async fn check_quota(
+        &self,
+        txn: &mut PgTxn,
+        bytes: i64,
+        keys: i64,
+        grows_bytes: bool,
+        grows_keys: bool,
+    ) -> Result<(), KvError> {
+        let (base_bytes, base_keys) = self.base(txn).await?;
+        let quota = self.quota();
+        let (total_bytes, total_keys) = (base_bytes + bytes, base_keys + keys);
+        if grows_keys && total_keys > cap(quota.max_keys) {
+            return Err(KvError::QuotaExceeded(format!(
+                "the module may keep {} keys; this would make {total_keys}",
+                quota.max_keys
+            )));
+        }
+        if grows_bytes && total_bytes > cap(quota.max_bytes) {
+            return Err(KvError::QuotaExceeded(format!(
+                "the module may keep {} bytes of keys and values; this would make {total_bytes}",
+                quota.max_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Buffers a write.
+    pub async fn set(&self, txn: &mut PgTxn, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        check_key(&self.limits, key)?;
+        check_value(&self.limits, value)?;
+        track(&mut txn.tracked, key.len() + value.len())?;
+        self.account(txn, key, Some(value.len()), true).await?;
+        txn.writes.insert(key.to_vec(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    /// Buffers a delete; says whether the key existed.
+    pub async fn delete(&self, txn: &mut PgTxn, key: &[u8]) -> Result<bool, KvError> {
+        let existed = self.get(txn, key).await?.is_some();
+        track(&mut txn.tracked, key.len())?;
+        self.account(txn, key, None, true).await?;
+        txn.writes.insert(key.to_vec(), None);
+        Ok(existed)
+    }
+
+    /// Replaces the value of `key` by `new` if it currently is `expected`.
+    pub async fn compare_and_swap(
+        &self,
+        txn: &mut PgTxn,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        if self.get(txn, key).await?.as_deref() != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => self.set(txn, key, v).await?,
+            None => {
+                self.delete(txn, key).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Applies every write or none; the quota is checked on what the writes do together.
+    pub async fn batch(&self, txn: &mut PgTxn, writes: &[Write]) -> Result<(), KvError> {
+        // Module-controlled count: bounded.
+        if writes.len() > MAX_BATCH {
+            return Err(KvError::ValueTooLarge(format!(
+                "a batch has at most {MAX_BATCH} writes, this one {}",
+                writes.len()
+            )));
+        }
+        for (k, v) in writes {
+            check_key(&self.limits, k)?;
+            if let Some(v) = v {
+                check_value(&self.limits, v)?;
+            }
+        }
+        let bytes = writes
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        track(&mut txn.tracked, bytes)?;
+        let saved = txn.save();
+        let mut result = Ok(());
+        for (k, v) in writes {
+            result = self.account(txn, k, v.as_ref().map(Vec::len), false).await;
+            if result.is_err() {
+                break;
+            }
+            txn.writes.insert(k.clone(), v.clone());
+        }
+        if result.is_ok() {
+            let grows_bytes = txn.delta_bytes > saved.delta_bytes;
+            let grows_keys = txn.delta_keys > saved.delta_keys;
+            if grows_bytes || grows_keys {
+                let (b, k) = (txn.delta_bytes, txn.delta_keys);
+                result = self.check_quota(txn, b, k, grows_bytes, grows_keys).await;
+            }
+        }
+        if result.is_err() && !txn.doomed && txn.broken.is_none() {
+            txn.restore(saved);
+        }
+        result
+    }
+
+    /// The namespace's usage as the transaction sees it.
+    pub async fn usage(&self, txn: &mut PgTxn) -> Result<Usage, KvError> {
+        let (bytes, keys) = self.base(txn).await?;
+        Ok(Usage {
+            bytes: (bytes + txn.delta_bytes).max(0) as u64,
+            keys: (keys + txn.delta_keys).max(0) as u64,
+            quota: self.quota(),
+        })
+    }
+
+    /// Adds `delta` to the big-endian i64 under `key`.
+    pub async fn increment(&self, txn: &mut PgTxn, key: &[u8], delta: i64) -> Result<i64, KvError> {
+        let current = match self.get(txn, key).await? {
+            None => 0,
+            Some(v) => {
+                let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                    KvError::WrongType(format!(
+                        "increment needs an 8-byte big-endian integer, the value has {} bytes",
+                        v.len()
+                    ))
+                })?;
+                i64::from_be_bytes(bytes)
+            }
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))?;
+        self.set(txn, key, &next.to_be_bytes()).await?;
+        Ok(next)
+    }
+}
+
+impl std::fmt::Debug for PgNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgNamespace")
+            .field("module", &self.module)
+            .finish_non_exhaustive()
+    }
+}
+
+/// For the error a call gets after its transaction was refused.
+pub fn conflict_error() -> KvError {
+    conflict()
+}

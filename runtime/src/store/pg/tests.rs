@@ -1,0 +1,66 @@
+//! The PostgreSQL backend against a real, throwaway PostgreSQL (tests/postgres-harness): the
+//! redb KV's behaviours, concurrency across connections, and a server killed mid-stream.
+
+use std::sync::Arc;
+
+use throwaway_postgres::Postgres;
+
+use super::{
+    PgTxn, Pool,
+    kv::{Outcome, PgNamespace},
+};
+use crate::store::kv::{KvError, KvLimits, Quota};
+
+mod backends;
+mod behaviour;
+mod concurrency;
+mod faults;
+
+/// The redb tests' limits: small keys, values and scan pages.
+const LIMITS: KvLimits = KvLimits {
+    max_key: 16,
+    max_value: 32,
+    max_scan: 3,
+};
+
+const ROOMY: Quota = Quota {
+    max_bytes: 1 << 20,
+    max_keys: 1000,
+};
+
+/// A fresh server and a namespace `m` on it.
+async fn server(limits: KvLimits, quota: Quota) -> (Postgres, Arc<Pool>, PgNamespace) {
+    let pg = Postgres::start().expect("a throwaway PostgreSQL");
+    let pool = Arc::new(Pool::open(&pg.url()).await.expect("pool"));
+    let ns = PgNamespace::open(pool.clone(), "m", limits, quota)
+        .await
+        .expect("namespace");
+    (pg, pool, ns)
+}
+
+/// Commits `txn`; true if it committed, false if PostgreSQL refused it.
+async fn commit(ns: &PgNamespace, txn: &mut PgTxn) -> bool {
+    match ns.commit(txn).await.expect("commit") {
+        Outcome::Committed => true,
+        Outcome::Conflict => false,
+    }
+}
+
+/// Runs `$body` (an async block using the transaction `$t`) until it commits, as the host runs
+/// a handler again after a conflict; evaluates to (its value, how many runs were refused).
+macro_rules! until_committed {
+    ($ns:expr, |$t:ident| $body:expr) => {{
+        let mut refused = 0u32;
+        loop {
+            let mut $t = $ns.begin().await.expect("begin");
+            let r: Result<_, KvError> = $body.await;
+            match (r, $ns.commit(&mut $t).await.expect("commit")) {
+                (Ok(v), Outcome::Committed) => break (v, refused),
+                (Ok(_), Outcome::Conflict) => refused += 1,
+                (Err(_), Outcome::Conflict) => refused += 1,
+                (Err(e), Outcome::Committed) => panic!("the call failed: {e:?}"),
+            }
+        }
+    }};
+}
+use until_committed;
