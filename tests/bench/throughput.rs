@@ -6,6 +6,11 @@
 
 mod support;
 
+/// The allocator the `botbox` binary ships with (runtime/src/main.rs), so that the figures are
+/// the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::{
     collections::HashMap,
     sync::Arc,
