@@ -15,6 +15,11 @@ use parking_lot::Mutex;
 
 use crate::support;
 
+/// The allocator the `botbox` binary ships with (runtime/src/main.rs), so that the figures of
+/// the benches that run the runtime in-process (throughput, native) are the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// How a scenario feeds the bot.
 pub struct Feed {
     /// Its name in the figures.

@@ -5,7 +5,9 @@
 //! JSON object per scenario; never fails on speed or size.
 //!
 //! Run: `cargo bench -p botbox --bench memory` (release build). `BOTBOX_BENCH_SECONDS` sets the
-//! length of the load (default 20 s); `BOTBOX_BENCH_BIN` runs another build of `botbox`.
+//! length of the load (default 20 s); `BOTBOX_BENCH_BIN` runs another build of `botbox`;
+//! `BOTBOX_BENCH_MODULES` (names, comma-separated, e.g.
+//! `clicker,coroutine_dialogue,download_queue,reminder`) loads only those example modules.
 //!
 //! The fake Bot API runs in this process, on the same cores as the bot; the bot's outbox limits
 //! are raised (Telegram would let a bot answer 1,000 users a second only as paid broadcasts), so
@@ -29,8 +31,12 @@ fn botbox() -> String {
 const RATE: u64 = 1000;
 const USERS: i64 = 1000;
 
-/// The example modules (every member of `example-modules/`), built by `tests/artifacts`.
+/// The example modules (every member of `example-modules/`, or those `BOTBOX_BENCH_MODULES`
+/// names), built by `tests/artifacts`.
 fn example_modules() -> Vec<PathBuf> {
+    let wanted: Option<Vec<String>> = std::env::var("BOTBOX_BENCH_MODULES")
+        .ok()
+        .map(|v| v.split(',').map(|n| n.trim().replace('-', "_")).collect());
     let built = Path::new(botbox_test_artifacts::CLICKER)
         .parent()
         .expect("a directory");
@@ -44,17 +50,24 @@ fn example_modules() -> Vec<PathBuf> {
         .expect("members")
         .iter()
         .filter_map(|m| m.as_str());
-    members
+    let found: Vec<PathBuf> = members
         .filter_map(|m| {
             let manifest: toml::Table = std::fs::read_to_string(format!("{root}/{m}/Cargo.toml"))
                 .ok()?
                 .parse()
                 .ok()?;
             let name = manifest["package"]["name"].as_str()?.replace('-', "_");
+            if wanted.as_ref().is_some_and(|w| !w.contains(&name)) {
+                return None;
+            }
             let file = built.join(format!("{name}.wasm"));
             file.exists().then_some(file)
         })
-        .collect()
+        .collect();
+    if let Some(w) = wanted {
+        assert_eq!(found.len(), w.len(), "BOTBOX_BENCH_MODULES names {w:?}");
+    }
+    found
 }
 
 fn spawn(config: &Path) -> tokio::process::Child {
