@@ -480,21 +480,8 @@ impl Namespace {
 
     /// Adds `delta` to the big-endian i64 under `key`.
     pub fn increment(&self, txn: &mut Txn, key: &[u8], delta: i64) -> Result<i64, KvError> {
-        let current = match self.get(txn, key)? {
-            None => 0,
-            Some(v) => {
-                let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
-                    KvError::WrongType(format!(
-                        "increment needs an 8-byte big-endian integer, the value has {} bytes",
-                        v.len()
-                    ))
-                })?;
-                i64::from_be_bytes(bytes)
-            }
-        };
-        let next = current
-            .checked_add(delta)
-            .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))?;
+        let current = self.get(txn, key)?;
+        let next = incremented(current.as_deref(), delta)?;
         self.set(txn, key, &next.to_be_bytes())?;
         Ok(next)
     }
@@ -801,6 +788,25 @@ impl Drop for Txn {
             release(&mut self.state.lock(), self.start);
         }
     }
+}
+
+/// The counter `value` (a big-endian i64, absent is 0) plus `delta`: what `increment` stores.
+pub(crate) fn incremented(value: Option<&[u8]>, delta: i64) -> Result<i64, KvError> {
+    let current = match value {
+        None => 0,
+        Some(v) => {
+            let bytes: [u8; 8] = v.try_into().map_err(|_| {
+                KvError::WrongType(format!(
+                    "increment needs an 8-byte big-endian integer, the value has {} bytes",
+                    v.len()
+                ))
+            })?;
+            i64::from_be_bytes(bytes)
+        }
+    };
+    current
+        .checked_add(delta)
+        .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))
 }
 
 #[cfg(test)]

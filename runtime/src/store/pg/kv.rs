@@ -16,7 +16,8 @@ use super::{
     txn::{Last, conflict},
 };
 use crate::store::kv::{
-    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, cap, check_key, check_value, track,
+    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, cap, check_key, check_value, incremented,
+    track,
 };
 
 mod finish;
@@ -266,21 +267,8 @@ impl PgNamespace {
 
     /// Adds `delta` to the big-endian i64 under `key`.
     pub async fn increment(&self, txn: &mut PgTxn, key: &[u8], delta: i64) -> Result<i64, KvError> {
-        let current = match self.get(txn, key).await? {
-            None => 0,
-            Some(v) => {
-                let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
-                    KvError::WrongType(format!(
-                        "increment needs an 8-byte big-endian integer, the value has {} bytes",
-                        v.len()
-                    ))
-                })?;
-                i64::from_be_bytes(bytes)
-            }
-        };
-        let next = current
-            .checked_add(delta)
-            .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))?;
+        let current = self.get(txn, key).await?;
+        let next = incremented(current.as_deref(), delta)?;
         self.set(txn, key, &next.to_be_bytes()).await?;
         Ok(next)
     }
