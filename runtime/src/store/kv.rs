@@ -28,6 +28,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::kv_table_name;
 
+mod checks;
+
+pub(crate) use checks::{cap, check_key, check_range, check_value, incremented, prefix_end, track};
+
 /// A KV failure as the module sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvError {
@@ -508,15 +512,7 @@ impl Namespace {
         after: Option<&[u8]>,
         limit: u32,
     ) -> Result<Page, KvError> {
-        // Module-controlled sizes: bounds and cursor are bounded like keys, the limit is capped.
-        let too_long = |b: Option<&[u8]>| b.is_some_and(|b| b.len() > self.limits.max_key);
-        if too_long(Some(start)) || too_long(end) || too_long(after) {
-            return Err(KvError::InvalidKey(format!(
-                "range bounds and cursors must be at most {} bytes",
-                self.limits.max_key
-            )));
-        }
-        let limit = limit.clamp(1, self.limits.max_scan) as usize;
+        let limit = check_range(&self.limits, start, end, after, limit)?;
         let lower: Bound<Vec<u8>> = match after {
             Some(a) if a >= start => Bound::Excluded(a.to_vec()),
             _ => Bound::Included(start.to_vec()),
@@ -707,49 +703,6 @@ impl Namespace {
     }
 }
 
-/// Refuses an empty or oversized key (module-controlled size: checked here, by both backends).
-pub(crate) fn check_key(limits: &KvLimits, key: &[u8]) -> Result<(), KvError> {
-    if key.is_empty() || key.len() > limits.max_key {
-        return Err(KvError::InvalidKey(format!(
-            "keys must be 1..={} bytes, this one has {}",
-            limits.max_key,
-            key.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses an oversized value (module-controlled size: checked here, by both backends).
-pub(crate) fn check_value(limits: &KvLimits, value: &[u8]) -> Result<(), KvError> {
-    if value.len() > limits.max_value {
-        return Err(KvError::ValueTooLarge(format!(
-            "values must be at most {} bytes, this one has {}",
-            limits.max_value,
-            value.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Counts `bytes` more that a transaction holds (`tracked`); refuses past
-/// [`MAX_TRACKED_BYTES`].
-pub(crate) fn track(tracked: &mut usize, bytes: usize) -> Result<(), KvError> {
-    let total = tracked.saturating_add(bytes);
-    if total > MAX_TRACKED_BYTES {
-        return Err(KvError::QuotaExceeded(format!(
-            "one call may read, scan and write at most {} MiB of keys and values",
-            MAX_TRACKED_BYTES >> 20
-        )));
-    }
-    *tracked = total;
-    Ok(())
-}
-
-/// A quota as a signed bound (quotas above `i64::MAX` are as good as unlimited).
-pub(crate) fn cap(quota: u64) -> i64 {
-    i64::try_from(quota).unwrap_or(i64::MAX)
-}
-
 fn release(s: &mut State, start: u64) {
     if let Some(n) = s.active.get_mut(&start) {
         *n -= 1;
@@ -767,18 +720,6 @@ fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
-/// The smallest key greater than every key starting with `prefix`, if any.
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 impl Drop for Txn {
     /// A transaction dropped without `abort` or `apply` (its call was cancelled) is aborted, so
     /// the overlay does not keep versions for a reader that is gone.
@@ -788,25 +729,6 @@ impl Drop for Txn {
             release(&mut self.state.lock(), self.start);
         }
     }
-}
-
-/// The counter `value` (a big-endian i64, absent is 0) plus `delta`: what `increment` stores.
-pub(crate) fn incremented(value: Option<&[u8]>, delta: i64) -> Result<i64, KvError> {
-    let current = match value {
-        None => 0,
-        Some(v) => {
-            let bytes: [u8; 8] = v.try_into().map_err(|_| {
-                KvError::WrongType(format!(
-                    "increment needs an 8-byte big-endian integer, the value has {} bytes",
-                    v.len()
-                ))
-            })?;
-            i64::from_be_bytes(bytes)
-        }
-    };
-    current
-        .checked_add(delta)
-        .ok_or_else(|| KvError::WrongType("increment overflows i64".into()))
 }
 
 #[cfg(test)]

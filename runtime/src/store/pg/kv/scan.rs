@@ -1,7 +1,7 @@
 //! Scans and ranges of a namespace on PostgreSQL.
 
 use super::{Last, PgNamespace, PgTxn};
-use crate::store::kv::{KvError, Page, prefix_end, track};
+use crate::store::kv::{KvError, Page, check_range, prefix_end, track};
 
 impl PgNamespace {
     /// Lists up to `limit` entries with `prefix`, after `after` (see [`Self::range`]).
@@ -26,15 +26,7 @@ impl PgNamespace {
         after: Option<&[u8]>,
         limit: u32,
     ) -> Result<Page, KvError> {
-        // Module-controlled sizes: bounds and cursor are bounded like keys, the limit is capped.
-        let too_long = |b: Option<&[u8]>| b.is_some_and(|b| b.len() > self.limits.max_key);
-        if too_long(Some(start)) || too_long(end) || too_long(after) {
-            return Err(KvError::InvalidKey(format!(
-                "range bounds and cursors must be at most {} bytes",
-                self.limits.max_key
-            )));
-        }
-        let limit = limit.clamp(1, self.limits.max_scan) as usize;
+        let limit = check_range(&self.limits, start, end, after, limit)?;
         // The first key after `a` in byte order is `a` followed by a zero byte.
         let lower = match after {
             Some(a) if a >= start => [a, &[0]].concat(),
