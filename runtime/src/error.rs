@@ -31,6 +31,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// The PostgreSQL store failed (connection lost, server refused a statement).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+
     /// A stored record could not be decoded; the database was written by an incompatible version.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),

@@ -12,31 +12,18 @@
 
 mod conn;
 pub mod kv;
+mod schema;
+mod store;
 mod txn;
+mod unit;
 
 pub use conn::{Conn, Pool};
+pub use schema::SCHEMA;
+pub use store::PgStore;
 pub use txn::PgTxn;
+pub use unit::{Unit, UnitOutcome};
 
 use super::kv::KvError;
-
-/// Creates the tables of the store if they do not exist. Several nodes may start at once: an
-/// advisory lock makes them take turns.
-pub const SCHEMA: &str = "
-BEGIN;
-SELECT pg_advisory_xact_lock(7262100019);
-CREATE TABLE IF NOT EXISTS botbox_kv (
-    ns text NOT NULL,
-    k bytea NOT NULL,
-    v bytea NOT NULL,
-    PRIMARY KEY (ns, k)
-);
-CREATE TABLE IF NOT EXISTS botbox_kv_usage (
-    ns text PRIMARY KEY,
-    bytes bigint NOT NULL,
-    keys bigint NOT NULL
-);
-COMMIT;
-";
 
 /// Whether `e` is PostgreSQL refusing a transaction that does not serialize (to be run again).
 pub(crate) fn is_conflict(e: &tokio_postgres::Error) -> bool {

@@ -20,6 +20,8 @@ pub(crate) struct Statements {
     pub usage: Statement,
     pub add_usage: Statement,
     pub open_usage: Statement,
+    /// A unit of work's rows (`unit.rs`).
+    pub unit: super::unit::Statements,
 }
 
 /// One connection and its statements.
@@ -65,7 +67,11 @@ impl Conn {
                 ),
             )
             .map_err(|e| io(&e))?;
+        let unit = super::unit::Statements::prepare(&client)
+            .await
+            .map_err(|e| io(&e))?;
         let st = Statements {
+            unit,
             get,
             range_to,
             range_open,

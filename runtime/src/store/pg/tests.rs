@@ -64,3 +64,7 @@ macro_rules! until_committed {
     }};
 }
 use until_committed;
+
+mod unit_backends;
+mod units;
+mod units_shared;

@@ -8,7 +8,7 @@ use std::{
 
 use tokio_postgres::Row;
 
-use super::{Conn, Pool, io, is_conflict};
+use super::{Conn, Pool, io, is_conflict, schema, unit};
 use crate::store::kv::KvError;
 
 /// The isolation every unit of work runs at (see the module docs of `store::pg`).
@@ -25,6 +25,8 @@ pub struct PgTxn {
     pub(crate) doomed: bool,
     /// The connection failed; the transaction is lost (PostgreSQL rolls it back).
     pub(crate) broken: Option<KvError>,
+    /// The unit's done mark found its update or timer finished already: rolled back.
+    pub(crate) refused: Option<String>,
     /// Writes not sent yet (`None` deletes).
     pub(crate) writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Size of each key's value before this transaction, for keys read or written (`None`:
@@ -53,6 +55,7 @@ impl PgTxn {
             begun: false,
             doomed: false,
             broken: None,
+            refused: None,
             writes: BTreeMap::new(),
             before: HashMap::new(),
             sizes: HashMap::new(),
@@ -86,9 +89,16 @@ impl PgTxn {
 
     /// Records a failure of the transaction and returns the error the call sees.
     pub(crate) fn fail(&mut self, e: &tokio_postgres::Error) -> KvError {
+        let code = e.code().map(|c| c.code());
         if is_conflict(e) {
             self.doomed = true;
             conflict()
+        } else if code == Some(schema::ALREADY_DONE) || code == Some(schema::ALREADY_FIRED) {
+            let why = e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string());
+            self.refused = Some(why.clone());
+            KvError::Io(why)
         } else {
             let err = io(e);
             self.broken = Some(err.clone());
@@ -100,6 +110,9 @@ impl PgTxn {
     pub(crate) fn usable(&self) -> Result<&Conn, KvError> {
         if self.doomed {
             return Err(conflict());
+        }
+        if let Some(why) = &self.refused {
+            return Err(KvError::Io(why.clone()));
         }
         if let Some(e) = &self.broken {
             return Err(e.clone());
@@ -164,19 +177,25 @@ impl PgTxn {
                         }
                         Last::Range(lo, None, n) => c.query(&st.range_open, &[&ns, &lo, &n]).await,
                         Last::Usage => c.query(&st.usage, &[&ns]).await,
-                        Last::Commit(db, dk) => {
-                            let (u, commit) = futures::join!(
+                        Last::Commit(db, dk, rows) => {
+                            let (u, unit, commit) = futures::join!(
                                 async {
                                     match db == 0 && dk == 0 {
                                         true => Ok(0),
                                         false => c.execute(&st.add_usage, &[&ns, &db, &dk]).await,
                                     }
                                 },
+                                async {
+                                    match rows {
+                                        Some(rows) => rows.send(c, &st.unit).await,
+                                        None => Ok(Vec::new()),
+                                    }
+                                },
                                 c.batch_execute("COMMIT")
                             );
                             // After a failed statement, `COMMIT` answers `ROLLBACK` without an
                             // error: the statement's error is the one that counts.
-                            u.and(commit).map(|()| Vec::new())
+                            u.and(unit).and_then(|rows| commit.map(|()| rows))
                         }
                     }
                 }
@@ -187,6 +206,16 @@ impl PgTxn {
         self.begun = true;
         result.map_err(|e| self.fail(&e))
     }
+}
+
+/// How a transaction ended.
+pub(crate) enum Ended {
+    /// Durable; the rows the unit's outbox insert answered (none without a unit).
+    Committed(Vec<Row>),
+    /// PostgreSQL refused it: run it again.
+    Conflict,
+    /// The unit's done mark refused it (finished already); rolled back.
+    Refused(String),
 }
 
 /// A transaction's state before a batch.
@@ -206,8 +235,8 @@ pub(crate) enum Last<'a> {
     Range(&'a [u8], Option<&'a [u8]>, i64),
     /// The namespace's usage row.
     Usage,
-    /// Adds (bytes, keys) to the usage, then commits.
-    Commit(i64, i64),
+    /// Adds (bytes, keys) to the usage, sends a unit's rows if there is one, then commits.
+    Commit(i64, i64, Option<&'a unit::Rows>),
 }
 
 impl Drop for PgTxn {

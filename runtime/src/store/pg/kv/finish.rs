@@ -2,6 +2,7 @@
 
 use super::{Last, Outcome, PgNamespace, PgTxn};
 use crate::store::kv::KvError;
+use crate::store::pg::{txn::Ended, unit::Rows};
 
 impl PgNamespace {
     /// Commits the transaction: its buffered writes, the usage change and `COMMIT` travel in one
@@ -9,33 +10,46 @@ impl PgNamespace {
     /// An error: the connection failed; if it failed after `COMMIT` was sent, the outcome is
     /// unknown (the unit of work carries the update's done mark, so running it again is safe).
     pub async fn commit(&self, txn: &mut PgTxn) -> Result<Outcome, KvError> {
+        Ok(match self.end(txn, None).await? {
+            Ended::Committed(_) => Outcome::Committed,
+            Ended::Conflict | Ended::Refused(_) => Outcome::Conflict,
+        })
+    }
+
+    /// Commits the transaction with a unit's `rows` if given (see `commit`).
+    pub(crate) async fn end(&self, txn: &mut PgTxn, rows: Option<&Rows>) -> Result<Ended, KvError> {
         if txn.doomed {
             self.abort(txn).await;
-            return Ok(Outcome::Conflict);
+            return Ok(Ended::Conflict);
         }
         if let Some(e) = txn.broken.clone() {
             txn.conn = None;
             return Err(e);
         }
-        if !txn.begun && txn.writes.is_empty() {
+        if rows.is_none() && !txn.begun && txn.writes.is_empty() {
             self.abort(txn).await;
-            return Ok(Outcome::Committed);
+            return Ok(Ended::Committed(Vec::new()));
         }
         let (db, dk) = (txn.delta_bytes, txn.delta_keys);
-        let result = txn.send(&self.module, Last::Commit(db, dk)).await;
+        let result = txn.send(&self.module, Last::Commit(db, dk, rows)).await;
         let conn = txn.conn.take();
+        let give_back = |conn: Option<super::super::Conn>| {
+            if let Some(c) = conn {
+                self.pool.put(c);
+            }
+        };
         match result {
-            Ok(_) => {
-                if let Some(c) = conn {
-                    self.pool.put(c);
-                }
-                Ok(Outcome::Committed)
+            Ok(rows) => {
+                give_back(conn);
+                Ok(Ended::Committed(rows))
             }
             Err(_) if txn.doomed => {
-                if let Some(c) = conn {
-                    self.pool.put(c);
-                }
-                Ok(Outcome::Conflict)
+                give_back(conn);
+                Ok(Ended::Conflict)
+            }
+            Err(_) if txn.refused.is_some() => {
+                give_back(conn);
+                Ok(Ended::Refused(txn.refused.take().unwrap_or_default()))
             }
             Err(e) => Err(e),
         }

@@ -1,0 +1,96 @@
+//! The tables of the PostgreSQL store, created idempotently at every start.
+//!
+//! One table per redb table of the embedded store (`store/tables.rs`), with SQL types instead of
+//! byte encodings where a column is queried; the records the host only stores and reads back
+//! (outbox entries, tickets, timers) stay the same JSON bytes as in redb. Outbox sequence numbers
+//! and ids come from sequences, so that several nodes can allocate them without asking each other.
+//!
+//! Two functions make a unit of work refuse to apply twice: `botbox_done` removes an update's
+//! pending mark for a module and raises if there was none (another node, or an earlier run,
+//! finished it); `botbox_timer_fired` does the same for a timer. Raising, not returning false,
+//! matters: they travel in the same pipeline as `COMMIT`, which then rolls the whole unit back.
+
+/// SQLSTATE raised by `botbox_done`: the update was finished already.
+pub(crate) const ALREADY_DONE: &str = "BXD01";
+/// SQLSTATE raised by `botbox_timer_fired`: the timer fired already (or was cancelled).
+pub(crate) const ALREADY_FIRED: &str = "BXT01";
+
+/// Creates what is missing. Several nodes may start at once: an advisory lock makes them take
+/// turns.
+pub const SCHEMA: &str = "
+BEGIN;
+SELECT pg_advisory_xact_lock(7262100019);
+CREATE TABLE IF NOT EXISTS botbox_kv (
+    ns text NOT NULL,
+    k bytea NOT NULL,
+    v bytea NOT NULL,
+    PRIMARY KEY (ns, k)
+);
+CREATE TABLE IF NOT EXISTS botbox_kv_usage (
+    ns text PRIMARY KEY,
+    bytes bigint NOT NULL,
+    keys bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_seen (
+    update_id bigint PRIMARY KEY,
+    at_secs bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_inbox (
+    update_id bigint PRIMARY KEY,
+    raw text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_pending (
+    update_id bigint NOT NULL,
+    module text NOT NULL,
+    PRIMARY KEY (update_id, module)
+);
+CREATE SEQUENCE IF NOT EXISTS botbox_outbox_seq;
+CREATE TABLE IF NOT EXISTS botbox_outbox (
+    seq bigint PRIMARY KEY,
+    chat bigint NOT NULL,
+    entry bytea NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS botbox_id_seq;
+CREATE TABLE IF NOT EXISTS botbox_tickets (
+    ticket bigint PRIMARY KEY,
+    rec bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_timers (
+    id bigint PRIMARY KEY,
+    due_ms bigint NOT NULL,
+    module text NOT NULL,
+    rec bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS botbox_timers_due ON botbox_timers (due_ms, id);
+CREATE TABLE IF NOT EXISTS botbox_quarantine (
+    module text NOT NULL,
+    update_id bigint NOT NULL,
+    reason text NOT NULL,
+    raw text,
+    PRIMARY KEY (module, update_id)
+);
+CREATE TABLE IF NOT EXISTS botbox_meta (
+    k text PRIMARY KEY,
+    v bytea NOT NULL
+);
+CREATE OR REPLACE FUNCTION botbox_done(u bigint, m text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM botbox_pending WHERE update_id = u AND module = m;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'update % was handled by module % already', u, m
+            USING ERRCODE = 'BXD01';
+    END IF;
+    DELETE FROM botbox_inbox WHERE update_id = u
+        AND NOT EXISTS (SELECT 1 FROM botbox_pending WHERE update_id = u);
+END $$;
+CREATE OR REPLACE FUNCTION botbox_timer_fired(t bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM botbox_timers WHERE id = t;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'timer % fired already or was cancelled', t USING ERRCODE = 'BXT01';
+    END IF;
+END $$;
+COMMIT;
+";

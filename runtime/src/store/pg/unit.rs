@@ -1,0 +1,261 @@
+//! A handler's unit of work on PostgreSQL: beside its KV writes, the messages it queued, its
+//! tickets, its timers, the update's quarantine if it was given up, and the update's (or timer's)
+//! done mark — all in the handler's own SERIALIZABLE transaction, sent in the pipeline that ends
+//! with `COMMIT`. All of it lands, or none of it.
+//!
+//! The done mark refuses to apply twice (`botbox_done`, `botbox_timer_fired` in `schema.rs`): a
+//! unit for an update that another node (or an earlier run) already finished rolls back whole,
+//! and says so ([`UnitOutcome::AlreadyDone`]).
+
+use tokio_postgres::{Client, Row, Statement};
+
+use super::{PgTxn, kv::PgNamespace, txn::Ended};
+use crate::store::{NewTimer, TicketRecord, kv::KvError, records::Entry};
+
+/// What a handler call did beside its KV writes.
+#[derive(Debug, Default, Clone)]
+pub struct Unit {
+    /// The update it handled (`None`: a timer's firing or an HTTP request).
+    pub update_id: Option<u64>,
+    /// Outgoing requests, in the order the module made them.
+    pub outbox: Vec<Entry>,
+    /// Timers it scheduled.
+    pub timers: Vec<NewTimer>,
+    /// Timers it cancelled.
+    pub cancel_timers: Vec<u64>,
+    /// The timer whose firing this was.
+    pub fired_timer: Option<u64>,
+    /// Why the update was given up, if it was.
+    pub quarantine: Option<String>,
+}
+
+/// How a unit of work ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitOutcome {
+    /// Durable; the queued requests got these outbox sequence numbers, in their order.
+    Committed {
+        /// One per entry of [`Unit::outbox`].
+        seqs: Vec<u64>,
+    },
+    /// PostgreSQL refused it (it does not serialize with a concurrent one): run it again.
+    Conflict,
+    /// The update or timer was finished already; nothing of this unit was applied.
+    AlreadyDone(String),
+}
+
+/// The statements of a unit, prepared once per connection.
+pub(crate) struct Statements {
+    outbox: Statement,
+    tickets: Statement,
+    timers: Statement,
+    cancel: Statement,
+    fired: Statement,
+    quarantine: Statement,
+    done: Statement,
+}
+
+impl Statements {
+    pub(crate) async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
+        let (outbox, tickets, timers, cancel, fired, quarantine, done) = futures::try_join!(
+            // Entry i (from 1) gets the i-th smallest of the sequence numbers drawn, whatever
+            // order nextval ran in: a module's messages keep their order.
+            c.prepare(
+                "WITH s AS (SELECT nextval('botbox_outbox_seq') AS seq \
+                            FROM generate_series(1, cardinality($2::bytea[]))), \
+                      r AS (SELECT seq, row_number() OVER (ORDER BY seq) AS i FROM s) \
+                 INSERT INTO botbox_outbox (seq, chat, entry) \
+                 SELECT r.seq, t.chat, t.entry FROM r \
+                 JOIN unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS t(chat, entry, i) \
+                   ON t.i = r.i \
+                 RETURNING seq"
+            ),
+            c.prepare(
+                "INSERT INTO botbox_tickets (ticket, rec) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])"
+            ),
+            c.prepare(
+                "INSERT INTO botbox_timers (id, due_ms, module, rec) \
+                 SELECT t.id, t.due, $1, t.rec \
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS t(id, due, rec)"
+            ),
+            c.prepare("DELETE FROM botbox_timers WHERE id = ANY($1::bigint[])"),
+            c.prepare("SELECT botbox_timer_fired($1)"),
+            c.prepare(
+                "INSERT INTO botbox_quarantine (module, update_id, reason, raw) \
+                 VALUES ($1, $2, $3, (SELECT raw FROM botbox_inbox WHERE update_id = $2)) \
+                 ON CONFLICT (module, update_id) \
+                 DO UPDATE SET reason = EXCLUDED.reason, raw = EXCLUDED.raw"
+            ),
+            c.prepare("SELECT botbox_done($1, $2)"),
+        )?;
+        Ok(Statements {
+            outbox,
+            tickets,
+            timers,
+            cancel,
+            fired,
+            quarantine,
+            done,
+        })
+    }
+}
+
+/// A unit encoded as the statements' parameters.
+pub(crate) struct Rows {
+    module: String,
+    update: Option<i64>,
+    chats: Vec<i64>,
+    entries: Vec<Vec<u8>>,
+    tickets: Vec<i64>,
+    ticket_recs: Vec<Vec<u8>>,
+    timer_ids: Vec<i64>,
+    timer_dues: Vec<i64>,
+    timer_recs: Vec<Vec<u8>>,
+    cancel: Vec<i64>,
+    fired: Option<i64>,
+    quarantine: Option<String>,
+}
+
+/// A u64 id as PostgreSQL's bigint (ids, tickets and Unix ms stay far below 2^63).
+fn big(v: u64) -> Result<i64, KvError> {
+    i64::try_from(v).map_err(|_| KvError::Io(format!("{v} does not fit PostgreSQL's bigint")))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, KvError> {
+    serde_json::to_vec(v).map_err(|e| KvError::Io(format!("cannot encode a record: {e}")))
+}
+
+impl Rows {
+    pub(crate) fn new(module: &str, unit: &Unit) -> Result<Rows, KvError> {
+        let mut rows = Rows {
+            module: module.to_string(),
+            update: unit.update_id.map(big).transpose()?,
+            chats: Vec::new(),
+            entries: Vec::new(),
+            tickets: Vec::new(),
+            ticket_recs: Vec::new(),
+            timer_ids: Vec::new(),
+            timer_dues: Vec::new(),
+            timer_recs: Vec::new(),
+            cancel: unit
+                .cancel_timers
+                .iter()
+                .map(|&t| big(t))
+                .collect::<Result<_, _>>()?,
+            fired: unit.fired_timer.map(big).transpose()?,
+            quarantine: unit.quarantine.clone(),
+        };
+        for e in &unit.outbox {
+            rows.chats.push(e.chat_id);
+            rows.entries.push(json(e)?);
+            if let Some(t) = e.ticket {
+                rows.tickets.push(big(t)?);
+                rows.ticket_recs.push(json(&TicketRecord {
+                    module: module.to_string(),
+                    chat_id: e.chat_id,
+                    message_id: None,
+                    failed: None,
+                    settled_at_secs: 0,
+                    result: None,
+                })?);
+            }
+        }
+        for t in &unit.timers {
+            rows.timer_ids.push(big(t.id)?);
+            rows.timer_dues.push(big(t.due_ms)?);
+            rows.timer_recs.push(json(&t.record)?);
+        }
+        Ok(rows)
+    }
+
+    /// Sends the unit's statements, in this order, without waiting between them (they are
+    /// pipelined with what the caller sends before and after); answers the outbox's rows.
+    pub(crate) async fn send(
+        &self,
+        c: &Client,
+        st: &Statements,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let (outbox, tickets, timers, cancel, fired, quarantine, done) = futures::join!(
+            async {
+                match self.entries.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => c.query(&st.outbox, &[&self.chats, &self.entries]).await,
+                }
+            },
+            async {
+                match self.tickets.is_empty() {
+                    true => Ok(0),
+                    false => {
+                        c.execute(&st.tickets, &[&self.tickets, &self.ticket_recs])
+                            .await
+                    }
+                }
+            },
+            async {
+                match self.timer_ids.is_empty() {
+                    true => Ok(0),
+                    false => {
+                        let p = (&self.timer_ids, &self.timer_dues, &self.timer_recs);
+                        c.execute(&st.timers, &[&self.module, p.0, p.1, p.2]).await
+                    }
+                }
+            },
+            async {
+                match self.cancel.is_empty() {
+                    true => Ok(0),
+                    false => c.execute(&st.cancel, &[&self.cancel]).await,
+                }
+            },
+            async {
+                match self.fired {
+                    None => Ok(0),
+                    Some(t) => c.execute(&st.fired, &[&t]).await,
+                }
+            },
+            async {
+                match (self.update, &self.quarantine) {
+                    (Some(u), Some(why)) => {
+                        c.execute(&st.quarantine, &[&self.module, &u, why]).await
+                    }
+                    _ => Ok(0),
+                }
+            },
+            async {
+                match self.update {
+                    Some(u) => c.execute(&st.done, &[&u, &self.module]).await,
+                    None => Ok(0),
+                }
+            },
+        );
+        // After the first failure every later statement fails too ("transaction is aborted"):
+        // the first error in sending order is the one that counts.
+        let rows = outbox?;
+        for r in [tickets, timers, cancel, fired, quarantine, done] {
+            r?;
+        }
+        Ok(rows)
+    }
+}
+
+impl PgNamespace {
+    /// Commits a handler call's transaction with its unit of work: KV writes, usage, the
+    /// unit's rows and `COMMIT`, in one pipeline. An error: the connection failed (if after
+    /// `COMMIT` was sent, the outcome is unknown; running the unit again is safe, its done mark
+    /// refuses a second application).
+    pub async fn commit_unit(&self, txn: &mut PgTxn, unit: &Unit) -> Result<UnitOutcome, KvError> {
+        let rows = Rows::new(self.module(), unit)?;
+        Ok(match self.end(txn, Some(&rows)).await? {
+            Ended::Committed(rows) => {
+                let mut seqs = rows
+                    .iter()
+                    .map(|r| r.try_get::<_, i64>(0).map(|s| s as u64))
+                    .collect::<Result<Vec<u64>, _>>()
+                    .map_err(|e| super::io(&e))?;
+                seqs.sort_unstable();
+                UnitOutcome::Committed { seqs }
+            }
+            Ended::Conflict => UnitOutcome::Conflict,
+            Ended::Refused(why) => UnitOutcome::AlreadyDone(why),
+        })
+    }
+}
