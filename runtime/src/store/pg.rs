@@ -12,16 +12,18 @@
 
 mod conn;
 pub mod kv;
+mod leases;
 mod schema;
 mod store;
 mod txn;
 mod unit;
 
 pub use conn::{Conn, Pool};
+pub use leases::partition_of;
 pub use schema::SCHEMA;
 pub use store::PgStore;
 pub use txn::PgTxn;
-pub use unit::{Unit, UnitOutcome};
+pub use unit::{Fence, Unit, UnitOutcome};
 
 use super::kv::KvError;
 

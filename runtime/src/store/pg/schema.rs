@@ -9,11 +9,40 @@
 //! pending mark for a module and raises if there was none (another node, or an earlier run,
 //! finished it); `botbox_timer_fired` does the same for a timer. Raising, not returning false,
 //! matters: they travel in the same pipeline as `COMMIT`, which then rolls the whole unit back.
+//!
+//! `botbox_fence` is the third: chats are split into partitions, each owned by one node at a
+//! time under an epoch that grows with every takeover, while that node's lease holds. A unit of
+//! a chat carries the epoch its node held; the fence, last before `COMMIT`, locks the partition's
+//! row `FOR SHARE` (so a takeover's update waits for the commit in flight) and raises if the epoch
+//! moved on or the node's lease ran out — a node that was paused, cut off or slow cannot commit
+//! late. Leases are kept in database time (`clock_timestamp()`), not in the nodes' clocks.
 
 /// SQLSTATE raised by `botbox_done`: the update was finished already.
 pub(crate) const ALREADY_DONE: &str = "BXD01";
 /// SQLSTATE raised by `botbox_timer_fired`: the timer fired already (or was cancelled).
 pub(crate) const ALREADY_FIRED: &str = "BXT01";
+/// SQLSTATE raised by `botbox_fence`: the partition moved to another node since this node took it.
+pub(crate) const MOVED: &str = "BXF01";
+/// SQLSTATE raised by `botbox_fence`: this node's lease ran out (it may have been paused).
+pub(crate) const LEASE_LOST: &str = "BXF02";
+
+/// Why a unit was refused by one of the functions above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The update or timer was finished already.
+    AlreadyDone,
+    /// The partition moved on, or this node's lease ran out.
+    Fenced,
+}
+
+/// The refusal a SQLSTATE means, if it is one of ours.
+pub(crate) fn refusal(code: &str) -> Option<Refusal> {
+    match code {
+        ALREADY_DONE | ALREADY_FIRED => Some(Refusal::AlreadyDone),
+        MOVED | LEASE_LOST => Some(Refusal::Fenced),
+        _ => None,
+    }
+}
 
 /// Creates what is missing. Several nodes may start at once: an advisory lock makes them take
 /// turns.
@@ -90,6 +119,33 @@ BEGIN
     DELETE FROM botbox_timers WHERE id = t;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'timer % fired already or was cancelled', t USING ERRCODE = 'BXT01';
+    END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS botbox_nodes (
+    node text PRIMARY KEY,
+    lease_until timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_partitions (
+    id integer PRIMARY KEY,
+    owner text,
+    epoch bigint NOT NULL DEFAULT 0
+);
+CREATE OR REPLACE FUNCTION botbox_fence(p integer, e bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    current bigint;
+    until timestamptz;
+BEGIN
+    SELECT pt.epoch, n.lease_until INTO current, until
+        FROM botbox_partitions pt LEFT JOIN botbox_nodes n ON n.node = pt.owner
+        WHERE pt.id = p FOR SHARE OF pt;
+    IF current IS DISTINCT FROM e THEN
+        RAISE EXCEPTION 'partition % moved to another node (epoch % now, this node held %)',
+            p, current, e USING ERRCODE = 'BXF01';
+    END IF;
+    IF until IS NULL OR until < clock_timestamp() THEN
+        RAISE EXCEPTION 'the lease of this node on partition % ran out', p
+            USING ERRCODE = 'BXF02';
     END IF;
 END $$;
 COMMIT;

@@ -31,7 +31,7 @@ fn lost(e: KvError) -> Error {
     }
 }
 
-fn big(v: u64) -> Result<i64> {
+pub(crate) fn big(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| Error::Postgres(format!("{v} does not fit PostgreSQL's bigint")))
 }
 
@@ -82,7 +82,7 @@ impl PgStore {
         out
     }
 
-    async fn query(
+    pub(crate) async fn query(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],

@@ -65,6 +65,7 @@ macro_rules! until_committed {
 }
 use until_committed;
 
+mod leases;
 mod unit_backends;
 mod units;
 mod units_shared;

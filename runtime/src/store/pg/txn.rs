@@ -26,7 +26,7 @@ pub struct PgTxn {
     /// The connection failed; the transaction is lost (PostgreSQL rolls it back).
     pub(crate) broken: Option<KvError>,
     /// The unit's done mark found its update or timer finished already: rolled back.
-    pub(crate) refused: Option<String>,
+    pub(crate) refused: Option<(schema::Refusal, String)>,
     /// Writes not sent yet (`None` deletes).
     pub(crate) writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Size of each key's value before this transaction, for keys read or written (`None`:
@@ -93,11 +93,11 @@ impl PgTxn {
         if is_conflict(e) {
             self.doomed = true;
             conflict()
-        } else if code == Some(schema::ALREADY_DONE) || code == Some(schema::ALREADY_FIRED) {
+        } else if let Some(refusal) = code.and_then(schema::refusal) {
             let why = e
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string());
-            self.refused = Some(why.clone());
+            self.refused = Some((refusal, why.clone()));
             KvError::Io(why)
         } else {
             let err = io(e);
@@ -111,7 +111,7 @@ impl PgTxn {
         if self.doomed {
             return Err(conflict());
         }
-        if let Some(why) = &self.refused {
+        if let Some((_, why)) = &self.refused {
             return Err(KvError::Io(why.clone()));
         }
         if let Some(e) = &self.broken {
@@ -214,8 +214,8 @@ pub(crate) enum Ended {
     Committed(Vec<Row>),
     /// PostgreSQL refused it: run it again.
     Conflict,
-    /// The unit's done mark refused it (finished already); rolled back.
-    Refused(String),
+    /// The unit's done mark or fence refused it; rolled back.
+    Refused(schema::Refusal, String),
 }
 
 /// A transaction's state before a batch.

@@ -9,7 +9,7 @@
 
 use tokio_postgres::{Client, Row, Statement};
 
-use super::{PgTxn, kv::PgNamespace, txn::Ended};
+use super::{PgTxn, kv::PgNamespace, schema::Refusal, txn::Ended};
 use crate::store::{NewTimer, TicketRecord, kv::KvError, records::Entry};
 
 /// What a handler call did beside its KV writes.
@@ -27,6 +27,18 @@ pub struct Unit {
     pub fired_timer: Option<u64>,
     /// Why the update was given up, if it was.
     pub quarantine: Option<String>,
+    /// The partition of the unit's chat and the epoch this node holds it at (`leases.rs`):
+    /// checked last before `COMMIT`.
+    pub fence: Option<Fence>,
+}
+
+/// A partition and the epoch a node holds it at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    /// The partition.
+    pub partition: u32,
+    /// Its epoch when this node took it.
+    pub epoch: u64,
 }
 
 /// How a unit of work ended.
@@ -41,6 +53,9 @@ pub enum UnitOutcome {
     Conflict,
     /// The update or timer was finished already; nothing of this unit was applied.
     AlreadyDone(String),
+    /// The partition moved to another node, or this node's lease ran out: nothing of this unit
+    /// was applied; the chat's work belongs to the partition's owner now.
+    Fenced(String),
 }
 
 /// The statements of a unit, prepared once per connection.
@@ -52,11 +67,12 @@ pub(crate) struct Statements {
     fired: Statement,
     quarantine: Statement,
     done: Statement,
+    fence: Statement,
 }
 
 impl Statements {
     pub(crate) async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
-        let (outbox, tickets, timers, cancel, fired, quarantine, done) = futures::try_join!(
+        let (outbox, tickets, timers, cancel, fired, quarantine, done, fence) = futures::try_join!(
             // Entry i (from 1) gets the i-th smallest of the sequence numbers drawn, whatever
             // order nextval ran in: a module's messages keep their order.
             c.prepare(
@@ -87,6 +103,7 @@ impl Statements {
                  DO UPDATE SET reason = EXCLUDED.reason, raw = EXCLUDED.raw"
             ),
             c.prepare("SELECT botbox_done($1, $2)"),
+            c.prepare("SELECT botbox_fence($1, $2)"),
         )?;
         Ok(Statements {
             outbox,
@@ -96,6 +113,7 @@ impl Statements {
             fired,
             quarantine,
             done,
+            fence,
         })
     }
 }
@@ -114,6 +132,7 @@ pub(crate) struct Rows {
     cancel: Vec<i64>,
     fired: Option<i64>,
     quarantine: Option<String>,
+    fence: Option<(i32, i64)>,
 }
 
 /// A u64 id as PostgreSQL's bigint (ids, tickets and Unix ms stay far below 2^63).
@@ -144,6 +163,14 @@ impl Rows {
                 .collect::<Result<_, _>>()?,
             fired: unit.fired_timer.map(big).transpose()?,
             quarantine: unit.quarantine.clone(),
+            fence: match unit.fence {
+                Some(f) => Some((
+                    i32::try_from(f.partition)
+                        .map_err(|_| KvError::Io("no such partition".into()))?,
+                    big(f.epoch)?,
+                )),
+                None => None,
+            },
         };
         for e in &unit.outbox {
             rows.chats.push(e.chat_id);
@@ -175,7 +202,7 @@ impl Rows {
         c: &Client,
         st: &Statements,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let (outbox, tickets, timers, cancel, fired, quarantine, done) = futures::join!(
+        let (outbox, tickets, timers, cancel, fired, quarantine, done, fence) = futures::join!(
             async {
                 match self.entries.is_empty() {
                     true => Ok(Vec::new()),
@@ -226,11 +253,18 @@ impl Rows {
                     None => Ok(0),
                 }
             },
+            // Last: its lock on the partition's row is held only until the `COMMIT` after it.
+            async {
+                match self.fence {
+                    Some((p, e)) => c.execute(&st.fence, &[&p, &e]).await,
+                    None => Ok(0),
+                }
+            },
         );
         // After the first failure every later statement fails too ("transaction is aborted"):
         // the first error in sending order is the one that counts.
         let rows = outbox?;
-        for r in [tickets, timers, cancel, fired, quarantine, done] {
+        for r in [tickets, timers, cancel, fired, quarantine, done, fence] {
             r?;
         }
         Ok(rows)
@@ -255,7 +289,8 @@ impl PgNamespace {
                 UnitOutcome::Committed { seqs }
             }
             Ended::Conflict => UnitOutcome::Conflict,
-            Ended::Refused(why) => UnitOutcome::AlreadyDone(why),
+            Ended::Refused(Refusal::AlreadyDone, why) => UnitOutcome::AlreadyDone(why),
+            Ended::Refused(Refusal::Fenced, why) => UnitOutcome::Fenced(why),
         })
     }
 }

@@ -12,7 +12,7 @@ impl PgNamespace {
     pub async fn commit(&self, txn: &mut PgTxn) -> Result<Outcome, KvError> {
         Ok(match self.end(txn, None).await? {
             Ended::Committed(_) => Outcome::Committed,
-            Ended::Conflict | Ended::Refused(_) => Outcome::Conflict,
+            Ended::Conflict | Ended::Refused(..) => Outcome::Conflict,
         })
     }
 
@@ -47,11 +47,13 @@ impl PgNamespace {
                 give_back(conn);
                 Ok(Ended::Conflict)
             }
-            Err(_) if txn.refused.is_some() => {
-                give_back(conn);
-                Ok(Ended::Refused(txn.refused.take().unwrap_or_default()))
-            }
-            Err(e) => Err(e),
+            Err(e) => match txn.refused.take() {
+                Some((refusal, why)) => {
+                    give_back(conn);
+                    Ok(Ended::Refused(refusal, why))
+                }
+                None => Err(e),
+            },
         }
     }
 

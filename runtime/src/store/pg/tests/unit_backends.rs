@@ -223,6 +223,7 @@ impl UnitStore for Pg {
                 UnitOutcome::Committed { seqs } => return Done::Committed(seqs),
                 UnitOutcome::Conflict => continue,
                 UnitOutcome::AlreadyDone(_) => return Done::AlreadyDone,
+                UnitOutcome::Fenced(why) => panic!("no partitions here: {why}"),
             }
         }
     }
