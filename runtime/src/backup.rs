@@ -271,6 +271,20 @@ fn build(input: impl Read, path: &Path) -> Result<SnapshotInfo> {
     Ok(info)
 }
 
+/// Reads a snapshot that may be sealed (opened with `keys`) into a new database file at
+/// `path`, checked whole as [`restore`] checks it: for moving a bot into another store.
+pub fn read_into_new(
+    input: impl Read,
+    keys: &Keys,
+    path: &Path,
+) -> Result<(SnapshotInfo, Database)> {
+    let db = Database::create(path).map_err(|e| Error::Database(e.into()))?;
+    let txn = db.begin_write()?;
+    let info = format::read(crypt::open(input, keys)?, Some(&txn))?;
+    txn.commit()?;
+    Ok((info, db))
+}
+
 /// Reads a snapshot into a new in-memory database, as [`restore`] builds its file (for the
 /// fuzz target: `fuzzing.rs`).
 pub(crate) fn read_into_empty(input: impl Read) -> Result<(SnapshotInfo, Database)> {

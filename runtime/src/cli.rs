@@ -79,6 +79,10 @@ enum Command {
         /// Also send it to the operators' chat (`backup.telegram_chat_id`).
         #[arg(long)]
         telegram: bool,
+        /// Take it from the PostgreSQL store at this URL (`postgres://user@host/db`) instead of
+        /// the data directory: the same snapshot format, restorable into either store.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
     /// Checks a snapshot, then replaces the data with it (the bot must be stopped).
     Restore {
@@ -104,6 +108,10 @@ enum Command {
         /// sent or restored (someone may have pinned an old one again).
         #[arg(long, requires = "from_telegram")]
         allow_older: bool,
+        /// Restore into the PostgreSQL store at this URL (`postgres://user@host/db`), which must
+        /// hold no bot yet, instead of the data directory.
+        #[arg(long, value_name = "URL", conflicts_with = "from_telegram")]
+        postgres: Option<String>,
     },
     /// Checks the configuration, the token, the data directory, the modules and the connection
     /// to the Bot API, and says in plain words what is wrong (exit status 1 when something is).
@@ -205,9 +213,10 @@ pub fn main() -> anyhow::Result<()> {
                 config,
                 out,
                 telegram,
+                postgres,
             } => {
                 let config = load_config(config)?;
-                let written = backup::backup(&config, out).await?;
+                let written = backup::backup(&config, out, postgres.as_deref()).await?;
                 if telegram {
                     backup::send_to_telegram(&config, &written).await?;
                     println!("sent to the operators' chat");
@@ -235,6 +244,7 @@ pub fn main() -> anyhow::Result<()> {
                 identity,
                 passphrase_file,
                 allow_older,
+                postgres,
             } => {
                 let config = load_config(config)?;
                 let keys = crate::backup::Keys::from_files(
@@ -242,6 +252,16 @@ pub fn main() -> anyhow::Result<()> {
                     passphrase_file.as_deref(),
                 )?;
                 let (info, from) = match file {
+                    Some(file) if postgres.is_some() => (
+                        restore::restore_into_postgres(
+                            &config,
+                            &file,
+                            &keys,
+                            postgres.as_deref().unwrap_or_default(),
+                        )
+                        .await?,
+                        file.display().to_string(),
+                    ),
                     Some(file) if !from_telegram => (
                         restore::restore(&config, &file, &keys)?,
                         file.display().to_string(),

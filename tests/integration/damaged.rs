@@ -21,7 +21,7 @@ async fn a_truncated_database_is_named_with_the_newest_backup_and_left_as_it_is(
     send_expecting(&fake, &alice, "/start", "").await;
     send_expecting(&fake, &alice, "Click", "Clicks: 1").await;
     let config = botbox::Config::load(Some(&config_file)).unwrap();
-    let backup = botbox::cli::backup::backup(&config, None)
+    let backup = botbox::cli::backup::backup(&config, None, None)
         .await
         .unwrap()
         .path;

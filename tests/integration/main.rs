@@ -43,6 +43,7 @@ mod ops;
 mod outbox;
 mod payments;
 mod polling;
+mod postgres_move;
 mod python;
 mod restart;
 mod retention;

@@ -21,7 +21,11 @@ pub struct Written {
 
 /// Runs `botbox backup`: writes a snapshot to `out_file` (default
 /// `<data_dir>/backups/botbox-<unix time>.bbk`), sealed as the configuration asks.
-pub async fn backup(config: &Config, out_file: Option<PathBuf>) -> anyhow::Result<Written> {
+pub async fn backup(
+    config: &Config,
+    out_file: Option<PathBuf>,
+    postgres: Option<&str>,
+) -> anyhow::Result<Written> {
     let seal = crate::backup::Seal::from_config(&config.backup)?;
     let path = out_file.unwrap_or_else(|| {
         let now = crate::clock::unix_secs();
@@ -34,20 +38,9 @@ pub async fn backup(config: &Config, out_file: Option<PathBuf>) -> anyhow::Resul
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let bytes = match target(config).await? {
-        Target::Offline { db, .. } => {
-            let mut out = Vec::new();
-            crate::backup::write_snapshot(db.raw(), &mut out)?;
-            out
-        }
-        Target::Online { url, token, http } => {
-            let u = format!("{url}/v1/backup");
-            call(&url, &token, http.post(&u))
-                .await?
-                .bytes()
-                .await?
-                .to_vec()
-        }
+    let bytes = match postgres {
+        Some(url) => snapshot_of_postgres(url).await?,
+        None => snapshot_of_data_dir(config).await?,
     };
     let info = crate::backup::verify(bytes.as_slice()).context("the snapshot does not verify")?;
     let encrypted = seal.is_on();
@@ -89,4 +82,36 @@ pub async fn send_to_telegram(config: &Config, written: &Written) -> anyhow::Res
     let bot = teloxide_core::Bot::new(config.telegram.token.expose()).set_api_url(url);
     crate::backup::schedule::send(&bot, config, chat, &written.bytes, &written.info).await?;
     Ok(())
+}
+
+/// A snapshot of the bot in the data directory: through the running bot's admin API, or from
+/// its database when it is stopped.
+async fn snapshot_of_data_dir(config: &Config) -> anyhow::Result<Vec<u8>> {
+    Ok(match target(config).await? {
+        Target::Offline { db, .. } => {
+            let mut out = Vec::new();
+            crate::backup::write_snapshot(db.raw(), &mut out)?;
+            out
+        }
+        Target::Online { url, token, http } => {
+            let u = format!("{url}/v1/backup");
+            call(&url, &token, http.post(&u))
+                .await?
+                .bytes()
+                .await?
+                .to_vec()
+        }
+    })
+}
+
+/// A snapshot of the bot in the PostgreSQL database at `url` (running or not: one consistent
+/// read), in the same format as the embedded store's.
+async fn snapshot_of_postgres(url: &str) -> anyhow::Result<Vec<u8>> {
+    let store = crate::store::pg::PgStore::open(url).await?;
+    let spool = tempfile::tempdir().context("a temporary directory")?;
+    let db = redb::Database::create(spool.path().join("snapshot.redb"))?;
+    store.backup_into(&db).await?;
+    let mut out = Vec::new();
+    crate::backup::write_snapshot(&db, &mut out)?;
+    Ok(out)
 }

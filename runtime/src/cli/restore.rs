@@ -91,3 +91,29 @@ pub fn restore(
     .with_context(|| format!("{} was not restored", file.display()))?;
     Ok(info)
 }
+
+/// Runs `botbox restore FILE --postgres URL`: checks the snapshot, then copies it into the
+/// PostgreSQL database at `url`, which must hold no bot yet (one transaction: all or nothing).
+pub async fn restore_into_postgres(
+    config: &Config,
+    file: &std::path::Path,
+    keys: &Keys,
+    url: &str,
+) -> anyhow::Result<backup::SnapshotInfo> {
+    let not_restored = || format!("{} was not restored into PostgreSQL", file.display());
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let configured = keys_or_configured(config, keys)?;
+    let spool = tempfile::tempdir().context("a temporary directory")?;
+    let (info, db) = backup::read_into_new(
+        std::io::BufReader::new(input),
+        configured.as_ref().unwrap_or(keys),
+        &spool.path().join("snapshot.redb"),
+    )
+    .with_context(not_restored)?;
+    let store = crate::store::pg::PgStore::open(url)
+        .await
+        .with_context(not_restored)?;
+    store.restore_from(&db).await.with_context(not_restored)?;
+    Ok(info)
+}

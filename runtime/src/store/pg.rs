@@ -11,10 +11,12 @@
 //! without waiting for their answers).
 
 mod conn;
+mod export;
 pub mod kv;
 mod leases;
 mod schema;
 mod store;
+mod transfer;
 mod txn;
 mod unit;
 
@@ -22,6 +24,7 @@ pub use conn::{Conn, Pool};
 pub use leases::partition_of;
 pub use schema::SCHEMA;
 pub use store::PgStore;
+pub use transfer::Copied;
 pub use txn::PgTxn;
 pub use unit::{Fence, Unit, UnitOutcome};
 

@@ -121,6 +121,12 @@ BEGIN
         RAISE EXCEPTION 'timer % fired already or was cancelled', t USING ERRCODE = 'BXT01';
     END IF;
 END $$;
+CREATE TABLE IF NOT EXISTS botbox_files (k text PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS botbox_file_bytes (k text PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS botbox_owners (k text PRIMARY KEY, v text NOT NULL);
+CREATE TABLE IF NOT EXISTS botbox_conversations (k text PRIMARY KEY, v text NOT NULL);
+CREATE TABLE IF NOT EXISTS botbox_broadcasts (first bigint PRIMARY KEY, rec bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS botbox_crashes (update_id bigint PRIMARY KEY, starts bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS botbox_nodes (
     node text PRIMARY KEY,
     lease_until timestamptz NOT NULL

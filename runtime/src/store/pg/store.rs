@@ -24,7 +24,7 @@ fn pg(e: tokio_postgres::Error) -> Error {
     }
 }
 
-fn lost(e: KvError) -> Error {
+pub(crate) fn lost(e: KvError) -> Error {
     match e {
         KvError::Io(m) => Error::Postgres(m.trim_start_matches("PostgreSQL: ").to_string()),
         other => Error::Postgres(format!("{other:?}")),
