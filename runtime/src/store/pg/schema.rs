@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS botbox_kv (
     v bytea NOT NULL,
     PRIMARY KEY (ns, k)
 );
+ALTER TABLE botbox_kv SET (fillfactor = 70);
 CREATE TABLE IF NOT EXISTS botbox_kv_usage (
     ns text PRIMARY KEY,
     bytes bigint NOT NULL,
