@@ -247,8 +247,11 @@ mod tests {
         (dir, sandbox)
     }
 
+    /// The refusal of a component written in WAT (the `wat` crate: the host's wasmtime reads
+    /// binaries only).
     fn refusal(sandbox: &Sandbox, wat: &str) -> String {
-        match sandbox.compile("m.wasm", wat.as_bytes()) {
+        let bytes = wat::parse_str(wat).expect("valid WAT");
+        match sandbox.compile("m.wasm", &bytes) {
             Ok(_) => panic!("accepted"),
             Err(e) => e.to_string(),
         }
