@@ -9,7 +9,10 @@ use super::{
     PgTxn, Pool,
     kv::{Outcome, PgNamespace},
 };
-use crate::store::kv::{KvError, KvLimits, Quota};
+use crate::store::{
+    kv::{KvError, KvLimits, Quota},
+    records::{Action, Entry, Priority},
+};
 
 mod backends;
 mod behaviour;
@@ -27,6 +30,24 @@ const ROOMY: Quota = Quota {
     max_bytes: 1 << 20,
     max_keys: 1000,
 };
+
+/// A message of `module` to `chat` saying `text`, as a handler queues it.
+fn message(module: &str, chat: i64, text: &str, ticket: Option<u64>) -> Entry {
+    Entry {
+        module: module.into(),
+        chat_id: chat,
+        priority: Priority::Interactive,
+        ticket,
+        action: Action::Send {
+            text: text.into(),
+            parse_mode: None,
+            reply_markup: None,
+            reply_to: None,
+            silent: false,
+        },
+        queued_at_ms: 0,
+    }
+}
 
 /// A fresh server and a namespace `m` on it.
 async fn server(limits: KvLimits, quota: Quota) -> (Postgres, Arc<Pool>, PgNamespace) {

@@ -5,10 +5,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::store::{
-    pg::{Fence, PgStore, Unit, UnitOutcome, partition_of},
-    records::{Action, Entry, Priority},
-};
+use crate::store::pg::{Fence, PgStore, Unit, UnitOutcome, partition_of};
 
 const SHORT: Duration = Duration::from_millis(800);
 const LONG: Duration = Duration::from_secs(600);
@@ -31,28 +28,11 @@ fn ids(f: &[Fence]) -> Vec<u32> {
     f.iter().map(|f| f.partition).collect()
 }
 
-fn reply(chat: i64) -> Entry {
-    Entry {
-        module: "m".into(),
-        chat_id: chat,
-        priority: Priority::Interactive,
-        ticket: None,
-        action: Action::Send {
-            text: "Clicks: 1".into(),
-            parse_mode: None,
-            reply_markup: None,
-            reply_to: None,
-            silent: false,
-        },
-        queued_at_ms: 0,
-    }
-}
-
 /// A click of `chat` handled under `fence`: the counter +1 and a reply, with update 5 done.
 fn click(fence: Fence, chat: i64) -> Unit {
     Unit {
         update_id: Some(5),
-        outbox: vec![reply(chat)],
+        outbox: vec![message("m", chat, "Clicks: 1", None)],
         fence: Some(fence),
         ..Unit::default()
     }

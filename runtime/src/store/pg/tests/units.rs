@@ -3,29 +3,15 @@
 //! nodes must also do: refuse to apply an update or a timer twice, record a webhook update once
 //! whichever node received it, and keep each unit whole when PostgreSQL is killed.
 
-use super::unit_backends::{Done, UnitStore, on_both_stores};
+use super::{
+    message,
+    unit_backends::{Done, UnitStore, on_both_stores},
+};
 use crate::store::{
     NewTimer, TicketRecord, TimerRecord,
     pg::Unit,
-    records::{Action, Entry, Priority},
+    records::{Action, Entry},
 };
-
-fn send(module: &str, chat: i64, text: &str, ticket: Option<u64>) -> Entry {
-    Entry {
-        module: module.into(),
-        chat_id: chat,
-        priority: Priority::Interactive,
-        ticket,
-        action: Action::Send {
-            text: text.into(),
-            parse_mode: None,
-            reply_markup: None,
-            reply_to: None,
-            silent: false,
-        },
-        queued_at_ms: 0,
-    }
-}
 
 fn text(e: &Entry) -> &str {
     match &e.action {
@@ -88,8 +74,8 @@ async fn a_handlers_writes_messages_tickets_and_done_mark_land_together<S: UnitS
     s.record(&[(7, "{}", &["clicker"])]).await;
     let unit = Unit {
         outbox: vec![
-            send("clicker", 42, "Clicks: 1", Some(5)),
-            send("clicker", 42, "and a second message", None),
+            message("clicker", 42, "Clicks: 1", Some(5)),
+            message("clicker", 42, "and a second message", None),
         ],
         ..update(7)
     };
@@ -131,7 +117,7 @@ async fn a_delivery_takes_the_entry_off_the_queue_and_settles_its_ticket<S: Unit
     let (_keep, s) = S::start().await;
     s.record(&[(1, "{}", &["m"])]).await;
     let unit = Unit {
-        outbox: vec![send("m", 8, "hello", Some(9))],
+        outbox: vec![message("m", 8, "hello", Some(9))],
         ..update(1)
     };
     let seq = committed(s.handle("m", &[], unit).await)[0];

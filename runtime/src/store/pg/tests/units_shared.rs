@@ -6,27 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::store::{
-    pg::{PgStore, Unit, UnitOutcome},
-    records::{Action, Entry, Priority},
-};
-
-fn send(chat: i64, text: &str) -> Entry {
-    Entry {
-        module: "m".into(),
-        chat_id: chat,
-        priority: Priority::Interactive,
-        ticket: None,
-        action: Action::Send {
-            text: text.into(),
-            parse_mode: None,
-            reply_markup: None,
-            reply_to: None,
-            silent: false,
-        },
-        queued_at_ms: 0,
-    }
-}
+use crate::store::pg::{PgStore, Unit, UnitOutcome};
 
 /// Two "nodes" on one server: two stores, each with its own connections and namespace `m`.
 async fn two_nodes() -> (Postgres, [(PgStore, PgNamespace); 2]) {
@@ -47,7 +27,7 @@ async fn click(ns: &PgNamespace, text: &str, unit: Unit) -> UnitOutcome {
         let mut t = ns.begin().await.expect("begin");
         ns.increment(&mut t, b"k", 1).await.expect("increment");
         let unit = Unit {
-            outbox: vec![send(1, text)],
+            outbox: vec![message("m", 1, text, None)],
             ..unit.clone()
         };
         match ns.commit_unit(&mut t, &unit).await.expect("commit") {
@@ -190,12 +170,12 @@ async fn a_refused_transaction_leaves_nothing_of_its_unit() {
     ns_b.increment(&mut t2, b"k", 1).await.unwrap();
     let u1 = Unit {
         update_id: Some(1),
-        outbox: vec![send(1, "one")],
+        outbox: vec![message("m", 1, "one", None)],
         ..Unit::default()
     };
     let u2 = Unit {
         update_id: Some(2),
-        outbox: vec![send(2, "two")],
+        outbox: vec![message("m", 2, "two", None)],
         ..Unit::default()
     };
     let o1 = ns_a.commit_unit(&mut t1, &u1).await.unwrap();
@@ -243,7 +223,7 @@ async fn postgres_killed_mid_stream_leaves_each_unit_whole_or_absent() {
                     ns.set(&mut t, format!("u{u:05}").as_bytes(), b"x").await?;
                     let unit = Unit {
                         update_id: Some(u),
-                        outbox: vec![send(u as i64, &format!("reply {u}"))],
+                        outbox: vec![message("m", u as i64, &format!("reply {u}"), None)],
                         ..Unit::default()
                     };
                     ns.commit_unit(&mut t, &unit).await
