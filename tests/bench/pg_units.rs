@@ -73,6 +73,33 @@ fn report(store: &str, nodes: usize, secs: f64, mut lat: Vec<Duration>, extra: &
     );
 }
 
+/// The unit of work of a handler call on `ns` (no files, timers or dialogues here).
+fn handled(
+    ns: &Arc<Namespace>,
+    update_id: Option<u64>,
+    kv_seq: u64,
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    outbox: Vec<Entry>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+) -> Op {
+    Op::Handled(Box::new(Handled {
+        namespace: ns.clone(),
+        update_id,
+        writes,
+        kv_seq,
+        outbox,
+        files: Vec::new(),
+        quarantine: None,
+        tickets: None,
+        timers: Vec::new(),
+        cancel_timers: Vec::new(),
+        fired_timer: None,
+        expects: Vec::new(),
+        broadcasts: Vec::new(),
+        done: Some(done),
+    }))
+}
+
 /// Updates in flight at most (recorded, not yet handled): saturation without unbounded queues.
 const IN_FLIGHT: u32 = 400;
 
@@ -129,22 +156,7 @@ async fn redb_run(secs: u64) {
     }
     let (done, wait) = tokio::sync::oneshot::channel();
     let warm = ns.validate_and_apply(&mut t, |seq, writes| {
-        committer.send(Op::Handled(Box::new(Handled {
-            namespace: ns.clone(),
-            update_id: None,
-            writes,
-            kv_seq: seq,
-            outbox: Vec::new(),
-            files: Vec::new(),
-            quarantine: None,
-            tickets: None,
-            timers: Vec::new(),
-            cancel_timers: Vec::new(),
-            fired_timer: None,
-            expects: Vec::new(),
-            broadcasts: Vec::new(),
-            done: Some(done),
-        })))
+        committer.send(handled(&ns, None, seq, writes, Vec::new(), done))
     });
     assert!(matches!(warm, Applied::Ok(..)));
     wait.await.expect("committer").expect("durable");
@@ -170,22 +182,14 @@ async fn redb_run(secs: u64) {
                             .expect("increment");
                         let (done, wait) = tokio::sync::oneshot::channel();
                         let applied = ns.validate_and_apply(&mut t, |seq, writes| {
-                            committer.send(Op::Handled(Box::new(Handled {
-                                namespace: ns.clone(),
-                                update_id: Some(id),
+                            committer.send(handled(
+                                &ns,
+                                Some(id),
+                                seq,
                                 writes,
-                                kv_seq: seq,
-                                outbox: vec![reply(chat, n)],
-                                files: Vec::new(),
-                                quarantine: None,
-                                tickets: None,
-                                timers: Vec::new(),
-                                cancel_timers: Vec::new(),
-                                fired_timer: None,
-                                expects: Vec::new(),
-                                broadcasts: Vec::new(),
-                                done: Some(done),
-                            })))
+                                vec![reply(chat, n)],
+                                done,
+                            ))
                         });
                         if let Applied::Ok(..) = applied {
                             wait.await.expect("committer").expect("durable");
