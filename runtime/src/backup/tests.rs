@@ -384,4 +384,5 @@ fn a_backup_file_is_named_by_its_time_and_verifies() {
     assert_eq!(verify(std::io::BufReader::new(file)).unwrap(), info);
 }
 
+mod postgres;
 mod sealed;

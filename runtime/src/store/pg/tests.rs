@@ -87,7 +87,6 @@ macro_rules! until_committed {
 use until_committed;
 
 mod leases;
-mod transfer;
 mod unit_backends;
 mod units;
 mod units_shared;

@@ -4,13 +4,26 @@
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
 
-use super::*;
+use throwaway_postgres::Postgres;
+
+use super::snapshot;
 use crate::{
     backup,
     store::{
         self, Db,
-        pg::{Copied, PgStore, Unit, UnitOutcome},
+        kv::{KvLimits, Quota},
+        pg::{Copied, PgStore, Unit, UnitOutcome, kv::PgNamespace},
     },
+};
+
+const LIMITS: KvLimits = KvLimits {
+    max_key: 16,
+    max_value: 32,
+    max_scan: 3,
+};
+const ROOMY: Quota = Quota {
+    max_bytes: 1 << 20,
+    max_keys: 1000,
 };
 
 const KV_CLICKER: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("kv:clicker");
@@ -99,12 +112,6 @@ fn sample(dir: &std::path::Path) -> Db {
     }
     txn.commit().unwrap();
     db
-}
-
-fn snapshot(db: &Database) -> Vec<u8> {
-    let mut out = Vec::new();
-    backup::write_snapshot(db, &mut out).unwrap();
-    out
 }
 
 /// A table's records as bytes (an absent table: none).
