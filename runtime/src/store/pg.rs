@@ -51,4 +51,4 @@ pub(crate) fn io(e: &tokio_postgres::Error) -> KvError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

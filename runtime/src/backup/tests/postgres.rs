@@ -2,28 +2,21 @@
 //! snapshot → redb gives back every row of every table; the restored bot goes on from there on
 //! PostgreSQL; a restore never mixes two bots, and a snapshot it cannot place is refused whole.
 
-use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
+use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
 
 use throwaway_postgres::Postgres;
 
-use super::snapshot;
+use super::{rows, snapshot};
 use crate::{
     backup,
     store::{
         self, Db,
-        kv::{KvLimits, Quota},
-        pg::{Copied, PgStore, Unit, UnitOutcome, kv::PgNamespace},
+        pg::{
+            Copied, PgStore, Unit, UnitOutcome,
+            kv::PgNamespace,
+            tests::{LIMITS, ROOMY},
+        },
     },
-};
-
-const LIMITS: KvLimits = KvLimits {
-    max_key: 16,
-    max_value: 32,
-    max_scan: 3,
-};
-const ROOMY: Quota = Quota {
-    max_bytes: 1 << 20,
-    max_keys: 1000,
 };
 
 const KV_CLICKER: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("kv:clicker");
@@ -112,25 +105,6 @@ fn sample(dir: &std::path::Path) -> Db {
     }
     txn.commit().unwrap();
     db
-}
-
-/// A table's records as bytes (an absent table: none).
-fn rows<K: Key + 'static, V: Value + 'static>(
-    db: &Database,
-    def: TableDefinition<'_, K, V>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let txn = db.begin_read().unwrap();
-    let Ok(t) = txn.open_table(def) else {
-        return Vec::new();
-    };
-    let each = t.iter().unwrap().map(|r| {
-        let (k, v) = r.unwrap();
-        (
-            K::as_bytes(&k.value()).as_ref().to_vec(),
-            V::as_bytes(&v.value()).as_ref().to_vec(),
-        )
-    });
-    each.collect()
 }
 
 /// Every table of `a` and `b` holds the same records.

@@ -20,13 +20,13 @@ mod concurrency;
 mod faults;
 
 /// The redb tests' limits: small keys, values and scan pages.
-const LIMITS: KvLimits = KvLimits {
+pub(crate) const LIMITS: KvLimits = KvLimits {
     max_key: 16,
     max_value: 32,
     max_scan: 3,
 };
 
-const ROOMY: Quota = Quota {
+pub(crate) const ROOMY: Quota = Quota {
     max_bytes: 1 << 20,
     max_keys: 1000,
 };
