@@ -1,5 +1,9 @@
 //! Embeds the module SDK (`guest-sdk/`), the test harness (`guest-test/`) and the contract
-//! (`wit/`) in the binary, so `botbox new` can give a project the exact SDK this host speaks.
+//! (`wit/`) in the binary, so `botbox new` can give a project the exact SDK this host speaks,
+//! and links the binary with packed relocations where the toolchain can (`build/`).
+
+#[path = "build/packed_relocations.rs"]
+mod packed_relocations;
 
 use std::{
     fmt::Write as _,
@@ -31,9 +35,9 @@ fn main() {
         writeln!(out, "    ({rel:?}, include_bytes!({abs:?})),").expect("a String");
     }
     out.push_str("];\n");
-    let dest =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("sdk_files.rs");
-    std::fs::write(dest, out).expect("OUT_DIR is writable");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
+    std::fs::write(out_dir.join("sdk_files.rs"), out).expect("OUT_DIR is writable");
+    packed_relocations::request_if_supported(&out_dir);
 }
 
 /// Every file under `path` (or `path` itself), as (path relative to `root`, absolute path).

@@ -108,6 +108,10 @@ impl Sandbox {
             .max_tables_per_component(32)
             .table_elements(limits.max_table_elements);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // Each module compiles on a thread of its own that ends with it (the registry's
+        // `compile`), several modules at once; not on a pool of threads that stay, idle, with
+        // what the compile left in their allocator caches.
+        config.parallel_compilation(false);
         std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
         let mut cache = CacheConfig::new();
         cache.with_directory(cache_dir);

@@ -214,11 +214,21 @@ impl Registry {
         })
     }
 
+    /// Compiles (or loads from the cache) on a thread of its own that ends with the compile:
+    /// the allocator's cache of a thread is given back when the thread ends, not while it
+    /// idles, and a compile leaves megabytes there (docs/benchmarks.md, "A thread per compile").
     pub(super) async fn compile(&self, label: &str, bytes: &[u8]) -> Result<ModuleCode> {
         let (sandbox, label, bytes) = (self.sandbox().clone(), label.to_string(), bytes.to_vec());
-        tokio::task::spawn_blocking(move || sandbox.compile(&label, &bytes))
+        let (done, compiled) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("botbox-compile".into())
+            .spawn(move || {
+                let _ = done.send(sandbox.compile(&label, &bytes));
+            })
+            .map_err(|e| Error::Sandbox(format!("cannot start a compile thread: {e}")))?;
+        compiled
             .await
-            .map_err(|e| Error::Join(e.to_string()))?
+            .map_err(|_| Error::Join("the compile thread ended without an answer".into()))?
     }
 
     /// Canary-inits `code` as module `name` and switches to it (or starts it).
