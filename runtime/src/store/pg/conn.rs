@@ -1,5 +1,7 @@
 //! Connections to PostgreSQL with the store's statements prepared, and a small pool of them.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use parking_lot::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -17,9 +19,8 @@ pub(crate) struct Statements {
     pub range_open: Statement,
     pub upsert: Statement,
     pub delete: Statement,
-    pub usage: Statement,
-    pub add_usage: Statement,
-    pub open_usage: Statement,
+    /// The namespace's usage rows (`usage.rs`).
+    pub usage: super::usage::Statements,
     /// A unit of work's rows (`unit.rs`).
     pub unit: super::unit::Statements,
 }
@@ -28,12 +29,15 @@ pub(crate) struct Statements {
 pub struct Conn {
     pub(crate) client: Client,
     pub(crate) st: Statements,
+    /// The usage row its transactions add to (`usage.rs`).
+    pub(crate) slot: i32,
 }
 
 impl Conn {
     /// Connects to `url` (a libpq-style string or a `postgres://` URL) and prepares the
-    /// statements. The connection's I/O runs on a task of the current tokio runtime.
-    pub async fn connect(url: &str) -> Result<Conn, KvError> {
+    /// statements; its transactions add to usage slot `slot`. The connection's I/O runs on a task
+    /// of the current tokio runtime.
+    pub async fn connect(url: &str, slot: i32) -> Result<Conn, KvError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| io(&e))?;
@@ -52,34 +56,26 @@ impl Conn {
             .await
             .map_err(|e| io(&e))?;
         let prepare = |sql: &'static str| client.prepare(sql);
-        let (get, range_to, range_open, upsert, delete, usage, add_usage, open_usage) =
-            futures::try_join!(
-                prepare("SELECT v FROM botbox_kv WHERE ns = $1 AND k = $2"),
-                prepare(
-                    "SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 AND k < $3 \
-                     ORDER BY k LIMIT $4"
-                ),
-                prepare("SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 ORDER BY k LIMIT $3"),
-                prepare(
-                    "INSERT INTO botbox_kv (ns, k, v) \
-                     SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
-                     ON CONFLICT (ns, k) DO UPDATE SET v = EXCLUDED.v"
-                ),
-                prepare("DELETE FROM botbox_kv WHERE ns = $1 AND k = ANY($2::bytea[])"),
-                prepare("SELECT bytes, keys FROM botbox_kv_usage WHERE ns = $1"),
-                prepare(
-                    "UPDATE botbox_kv_usage SET bytes = bytes + $2, keys = keys + $3 \
-                     WHERE ns = $1"
-                ),
-                prepare(
-                    "INSERT INTO botbox_kv_usage (ns, bytes, keys) VALUES ($1, 0, 0) \
-                     ON CONFLICT (ns) DO NOTHING"
-                ),
-            )
-            .map_err(|e| io(&e))?;
-        let unit = super::unit::Statements::prepare(&client)
-            .await
-            .map_err(|e| io(&e))?;
+        let (get, range_to, range_open, upsert, delete) = futures::try_join!(
+            prepare("SELECT v FROM botbox_kv WHERE ns = $1 AND k = $2"),
+            prepare(
+                "SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 AND k < $3 \
+                 ORDER BY k LIMIT $4"
+            ),
+            prepare("SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 ORDER BY k LIMIT $3"),
+            prepare(
+                "INSERT INTO botbox_kv (ns, k, v) \
+                 SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
+                 ON CONFLICT (ns, k) DO UPDATE SET v = EXCLUDED.v"
+            ),
+            prepare("DELETE FROM botbox_kv WHERE ns = $1 AND k = ANY($2::bytea[])"),
+        )
+        .map_err(|e| io(&e))?;
+        let (usage, unit) = futures::try_join!(
+            super::usage::Statements::prepare(&client),
+            super::unit::Statements::prepare(&client),
+        )
+        .map_err(|e| io(&e))?;
         let st = Statements {
             unit,
             get,
@@ -88,10 +84,8 @@ impl Conn {
             upsert,
             delete,
             usage,
-            add_usage,
-            open_usage,
         };
-        Ok(Conn { client, st })
+        Ok(Conn { client, st, slot })
     }
 }
 
@@ -99,6 +93,9 @@ impl Conn {
 pub struct Pool {
     url: String,
     idle: Mutex<Vec<Conn>>,
+    /// The usage slot of the next connection made: they go in turn, from a random start (so
+    /// that several nodes' pools tend to spread over the slots too).
+    next_slot: AtomicU32,
 }
 
 impl Pool {
@@ -114,7 +111,14 @@ impl Pool {
         Ok(Pool {
             url: url.to_string(),
             idle: Mutex::new(Vec::new()),
+            next_slot: AtomicU32::new(rand::random()),
         })
+    }
+
+    /// Makes the next connections take slots `first`, `first + 1`, … (tests choose the slots).
+    #[cfg(test)]
+    pub(crate) fn first_slot(&self, first: u32) {
+        self.next_slot.store(first, Ordering::Relaxed);
     }
 
     /// An idle connection, or a new one. Connections that broke are dropped, not reused.
@@ -124,7 +128,11 @@ impl Pool {
             match conn {
                 Some(c) if !c.client.is_closed() => return Ok(c),
                 Some(_) => {}
-                None => return Conn::connect(&self.url).await,
+                None => {
+                    let n = self.next_slot.fetch_add(1, Ordering::Relaxed);
+                    let slot = (n % super::usage::SLOTS as u32) as i32;
+                    return Conn::connect(&self.url, slot).await;
+                }
             }
         }
     }
