@@ -8,8 +8,12 @@
 //! This is the store alone — no Bot API, no sandbox — on one machine whose cores the server, the
 //! "nodes" and the bench share: it prices the store's path, not a cluster's capacity.
 //!
-//! Run: `cargo run --release -p botbox --example pg-units-bench [seconds]`; prints one JSON
-//! object per scenario.
+//! With `new-keys`, every update is a new user's first click: its counter is a key nobody wrote
+//! before (spread over the index, not appended at its end), so every unit grows the namespace
+//! — on PostgreSQL that is what the usage's escrow (`store/pg/usage.rs`) is for.
+//!
+//! Run: `cargo run --release -p botbox --example pg-units-bench [seconds] [new-keys]`; prints one
+//! JSON object per scenario.
 
 use std::{
     sync::Arc,
@@ -59,6 +63,15 @@ fn reply(chat: i64, n: i64) -> Entry {
 /// The chat of update `id` (users click in a fixed pseudo-random order).
 fn chat_of(id: u64) -> i64 {
     (id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as i64 % USERS + 1
+}
+
+/// The counter update `id` increments: its chat's, or with `new_keys` one of its own (a new
+/// user's first click), in pseudo-random key order.
+fn counter_of(id: u64, new_keys: bool) -> String {
+    match new_keys {
+        true => format!("clicks:n{:016x}", id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        false => format!("clicks:{}", chat_of(id)),
+    }
 }
 
 fn report(store: &str, nodes: usize, secs: f64, mut lat: Vec<Duration>, extra: &str) {
@@ -137,7 +150,7 @@ async fn intake<F: AsyncFnMut(&[(u64, String, Vec<String>)])>(
     }
 }
 
-async fn redb_run(secs: u64) {
+async fn redb_run(secs: u64, new_keys: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path()).expect("db");
     let (outbox, _rx) = mpsc::unbounded_channel();
@@ -175,11 +188,10 @@ async fn redb_run(secs: u64) {
                         return lat;
                     };
                     let chat = chat_of(id);
+                    let key = counter_of(id, new_keys);
                     loop {
                         let mut t = ns.begin();
-                        let n = ns
-                            .increment(&mut t, format!("clicks:{chat}").as_bytes(), 1)
-                            .expect("increment");
+                        let n = ns.increment(&mut t, key.as_bytes(), 1).expect("increment");
                         let (done, wait) = tokio::sync::oneshot::channel();
                         let applied = ns.validate_and_apply(&mut t, |seq, writes| {
                             committer.send(handled(
@@ -226,7 +238,10 @@ async fn redb_run(secs: u64) {
     for h in handlers {
         lat.extend(h.await.expect("handler"));
     }
-    let extra = format!(",\"fsyncs\":{}", committer.commits());
+    let extra = format!(
+        ",\"new_keys\":{new_keys},\"fsyncs\":{}",
+        committer.commits()
+    );
     report("redb", 1, started.elapsed().as_secs_f64(), lat, &extra);
 }
 
@@ -246,7 +261,7 @@ async fn pg_warm_up(url: &str) {
     ns.commit(&mut t).await.expect("commit");
 }
 
-async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
+async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64, new_keys: bool) {
     let mut stores = Vec::new();
     let mut fences = Vec::new();
     for n in 0..nodes {
@@ -309,7 +324,7 @@ async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
                     loop {
                         let mut t = ns.begin().await.expect("begin");
                         // A refused transaction's read fails; its commit then says Conflict.
-                        let key = format!("clicks:{chat}");
+                        let key = counter_of(id, new_keys);
                         let n = ns.increment(&mut t, key.as_bytes(), 1).await.unwrap_or(0);
                         let unit = Unit {
                             update_id: Some(id),
@@ -356,7 +371,7 @@ async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
         store.release(&node, &all).await.expect("release");
     }
     let extra = format!(
-        ",\"reruns\":{}",
+        ",\"new_keys\":{new_keys},\"reruns\":{}",
         refused.load(std::sync::atomic::Ordering::Relaxed)
     );
     report(
@@ -374,11 +389,12 @@ async fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let new_keys = std::env::args().nth(2).as_deref() == Some("new-keys");
     let pg = Postgres::start().expect("a throwaway PostgreSQL");
-    redb_run(secs).await;
+    redb_run(secs, new_keys).await;
     pg_warm_up(&pg.url()).await;
     // One node twice: first on the freshly loaded table, then after the others ran.
     for (run, nodes) in [1, 2, 3, 1].into_iter().enumerate() {
-        pg_run(&pg.url(), run as u64 + 1, nodes, secs).await;
+        pg_run(&pg.url(), run as u64 + 1, nodes, secs, new_keys).await;
     }
 }

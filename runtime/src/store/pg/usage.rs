@@ -156,9 +156,9 @@ impl Escrow {
             (None, Some(o)) => (o.spare, o.quota),
             (None, None) => return false,
         };
-        [BYTES, KEYS].into_iter().all(|d| {
-            !grows[d] || (spare[d] > 0 && delta[d] <= spare[d] && under[d] <= quota[d])
-        })
+        [BYTES, KEYS]
+            .into_iter()
+            .all(|d| !grows[d] || (spare[d] > 0 && delta[d] <= spare[d] && under[d] <= quota[d]))
     }
 
     /// The writes to the usage rows of a transaction that changed the namespace by `delta`.
