@@ -72,7 +72,8 @@ impl PgNamespace {
         *self.quota.lock()
     }
 
-    /// Changes the quota (once the module's manifest is known).
+    /// Changes the quota (once the module's manifest is known). Spares of the usage rows granted
+    /// under a larger one are not relied on from then on (`usage.rs`).
     pub fn set_quota(&self, quota: Quota) {
         *self.quota.lock() = quota;
     }
