@@ -1,5 +1,7 @@
 //! Connections to PostgreSQL with the store's statements prepared, and a small pool of them.
 
+#[cfg(test)]
+use std::sync::atomic::AtomicI32;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::Mutex;
@@ -34,10 +36,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `url` (a libpq-style string or a `postgres://` URL) and prepares the
-    /// statements; its transactions add to usage slot `slot`. The connection's I/O runs on a task
-    /// of the current tokio runtime.
-    pub async fn connect(url: &str, slot: i32) -> Result<Conn, KvError> {
+    /// Connects to `url` (a libpq-style string or a `postgres://` URL), prepares the statements
+    /// and claims a usage slot, the first free one from `preferred_slot` (`usage.rs`). The
+    /// connection's I/O runs on a task of the current tokio runtime.
+    pub async fn connect(url: &str, preferred_slot: u32) -> Result<Conn, KvError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| io(&e))?;
@@ -71,9 +73,10 @@ impl Conn {
             prepare("DELETE FROM botbox_kv WHERE ns = $1 AND k = ANY($2::bytea[])"),
         )
         .map_err(|e| io(&e))?;
-        let (usage, unit) = futures::try_join!(
+        let (usage, unit, slot) = futures::try_join!(
             super::usage::Statements::prepare(&client),
             super::unit::Statements::prepare(&client),
+            super::usage::claim_slot(&client, preferred_slot),
         )
         .map_err(|e| io(&e))?;
         let st = Statements {
@@ -93,9 +96,11 @@ impl Conn {
 pub struct Pool {
     url: String,
     idle: Mutex<Vec<Conn>>,
-    /// The usage slot of the next connection made: they go in turn, from a random start (so
-    /// that several nodes' pools tend to spread over the slots too).
+    /// The usage slot the next connection made prefers: they go in turn, from a random start.
     next_slot: AtomicU32,
+    /// A slot every new connection takes, claimed or not (tests that share one slot).
+    #[cfg(test)]
+    shared_slot: AtomicI32,
 }
 
 impl Pool {
@@ -112,13 +117,30 @@ impl Pool {
             url: url.to_string(),
             idle: Mutex::new(Vec::new()),
             next_slot: AtomicU32::new(rand::random()),
+            #[cfg(test)]
+            shared_slot: AtomicI32::new(-1),
         })
     }
 
-    /// Makes the next connections take slots `first`, `first + 1`, … (tests choose the slots).
+    /// Makes the next connections prefer slots `first`, `first + 1`, … (tests choose the slots).
     #[cfg(test)]
     pub(crate) fn first_slot(&self, first: u32) {
         self.next_slot.store(first, Ordering::Relaxed);
+    }
+
+    /// Makes every new connection use `slot`, even if another connection holds it (tests).
+    #[cfg(test)]
+    pub(crate) fn share_slot(&self, slot: i32) {
+        self.shared_slot.store(slot, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn in_shared_slot(&self, mut conn: Conn) -> Conn {
+        let shared = self.shared_slot.load(Ordering::Relaxed);
+        if shared >= 0 {
+            conn.slot = shared;
+        }
+        conn
     }
 
     /// An idle connection, or a new one. Connections that broke are dropped, not reused.
@@ -129,9 +151,11 @@ impl Pool {
                 Some(c) if !c.client.is_closed() => return Ok(c),
                 Some(_) => {}
                 None => {
-                    let n = self.next_slot.fetch_add(1, Ordering::Relaxed);
-                    let slot = (n % super::usage::SLOTS as u32) as i32;
-                    return Conn::connect(&self.url, slot).await;
+                    let preferred = self.next_slot.fetch_add(1, Ordering::Relaxed);
+                    let conn = Conn::connect(&self.url, preferred).await?;
+                    #[cfg(test)]
+                    let conn = self.in_shared_slot(conn);
+                    return Ok(conn);
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! A namespace's usage on PostgreSQL, kept in escrow: several rows per namespace, so that
 //! transactions that grow it at once do not all update (and conflict on) one row.
 //!
-//! `botbox_kv_usage` holds [`SLOTS`] rows per namespace, one per *slot*. Each pooled connection
-//! has a slot (`conn.rs`: the pool hands them out in turn from a random start), and its
-//! transactions add what they change (bytes, keys) to their slot's row only; the namespace's
-//! usage is the sum over its rows. Beside its share of the usage, a row holds a *spare*: how much
+//! `botbox_kv_usage` holds [`SLOTS`] rows per namespace, one per *slot*. Each connection claims
+//! a slot when it connects — the first one from a preferred start (the pool's connections go in
+//! turn from a random one) that no other connection, of any node, holds: a session advisory
+//! lock, gone with the connection — and its transactions add what they change (bytes, keys) to
+//! their slot's row only; the namespace's usage is the sum over its rows. Beside its share of the usage, a row holds a *spare*: how much
 //! more its slot may grow without looking at the other rows, and the quota the spare was granted
 //! under. For every row with a spare, `usage + every spare ≤ that row's quota` (per dimension).
 //!
@@ -21,14 +22,35 @@
 //!
 //! SERIALIZABLE keeps this exact: a transaction's decision depends only on the rows it read,
 //! and one that took spare from a row conflicts with any that used it. So transactions on
-//! different slots conflict only at rebalances — when a slot's spare runs out, and near the
-//! quota, where every growth rebalances — and a lowered quota makes every slot whose spare was
-//! granted under the old one rebalance first. The usage changes travel with `COMMIT`.
+//! different slots conflict only at rebalances — a slot's first spare (slots that all start at
+//! once conflict with each other then), when a spare runs out, and near the quota, where every
+//! growth rebalances — and a lowered quota makes every slot whose spare was granted under the
+//! old one rebalance first. Connections beyond [`SLOTS`] share slots, and conflict when two of
+//! them grow the namespace at once. The usage changes travel with `COMMIT`.
 
 use tokio_postgres::{Client, Row, Statement};
 
-/// Usage rows per namespace: at most this many connections grow a namespace without conflicts.
-pub(crate) const SLOTS: i32 = 32;
+/// Usage rows per namespace: at most this many connections (of all nodes) hold a slot of their
+/// own; more share slots.
+pub(crate) const SLOTS: i32 = 64;
+
+/// The first key of the session advisory locks by which connections claim their slots.
+const SLOT_LOCKS: i32 = 726_210_020;
+
+/// Claims the first usage slot from `preferred` (round) that no other connection holds, with a
+/// session advisory lock that goes when the connection does; `preferred` if every slot is held.
+pub(crate) async fn claim_slot(c: &Client, preferred: u32) -> Result<i32, tokio_postgres::Error> {
+    let first = (preferred % SLOTS as u32) as i32;
+    // Rows are made, and the lock tried, one at a time until the first one taken.
+    let rows = c
+        .query(
+            "SELECT s FROM generate_series(0, $2 - 1) AS g, LATERAL (SELECT (g + $1) % $2 AS s) t \
+             WHERE pg_try_advisory_lock($3, s) LIMIT 1",
+            &[&first, &SLOTS, &SLOT_LOCKS],
+        )
+        .await?;
+    rows.first().map_or(Ok(first), |r| r.try_get(0))
+}
 
 /// Index of the bytes (of keys and values) in the pairs below.
 pub(crate) const BYTES: usize = 0;

@@ -15,10 +15,22 @@ const FAR: Quota = Quota {
 /// Nodes adding keys at once.
 const NODES: u32 = 8;
 
-/// A node: its own pool on the server of `pg`, whose connections take usage slots from `slot`.
-async fn node(pg: &throwaway_postgres::Postgres, slot: u32, quota: Quota) -> Arc<PgNamespace> {
+/// Which usage slot a node's connection takes.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The first free one from this.
+    Own(u32),
+    /// This one, which other nodes use too.
+    Shared(i32),
+}
+
+/// A node: its own pool on the server of `pg`, whose connection takes usage slot `slot`.
+async fn node(pg: &throwaway_postgres::Postgres, slot: Slot, quota: Quota) -> Arc<PgNamespace> {
     let pool = Pool::open(&pg.url()).await.expect("pool");
-    pool.first_slot(slot);
+    match slot {
+        Slot::Own(first) => pool.first_slot(first),
+        Slot::Shared(slot) => pool.share_slot(slot),
+    }
     let ns = PgNamespace::open(Arc::new(pool), "m", LIMITS, quota);
     Arc::new(ns.await.expect("namespace"))
 }
@@ -75,7 +87,7 @@ const ROUNDS: u32 = 25;
 
 /// Every node adds a new key per round, all of a round's transactions open at once (each has
 /// read its usage row before any commits); answers the runs PostgreSQL refused, per node.
-async fn new_keys_in_rounds(slot_of: impl Fn(u32) -> u32) -> Vec<u32> {
+async fn new_keys_in_rounds(slot_of: impl Fn(u32) -> Slot) -> Vec<u32> {
     let pg = throwaway_postgres::Postgres::start().expect("a throwaway PostgreSQL");
     let mut nodes = Vec::new();
     for n in 0..NODES {
@@ -133,14 +145,15 @@ async fn new_keys_in_rounds(slot_of: impl Fn(u32) -> u32) -> Vec<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_adding_keys_on_their_own_usage_slots_never_conflict() {
-    let refused = new_keys_in_rounds(|n| n).await;
+    // All prefer slot 0: each claims the first one no other connection holds.
+    let refused = new_keys_in_rounds(|_| Slot::Own(0)).await;
     assert_eq!(refused, vec![0; NODES as usize], "no conflict on the usage");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_adding_keys_through_one_usage_slot_conflict_as_on_a_single_usage_row() {
     // What one usage row per namespace did: of each round's eight, one commits first.
-    let refused = new_keys_in_rounds(|_| 0).await;
+    let refused = new_keys_in_rounds(|_| Slot::Shared(0)).await;
     assert!(
         refused.iter().sum::<u32>() >= (NODES - 1) * ROUNDS,
         "{refused:?}"
@@ -187,7 +200,7 @@ async fn until_full(pg: &throwaway_postgres::Postgres, quota: Quota) -> Vec<(u64
     let mut nodes = Vec::new();
     // Nodes 4 apart share a slot: their transactions conflict on its row.
     for n in 0..NODES {
-        nodes.push(node(pg, 8 * (n % 4), quota).await);
+        nodes.push(node(pg, Slot::Shared(8 * (n % 4) as i32), quota).await);
     }
     on_every_node(&nodes, |n, ns| async move {
         let value = vec![b'v'; n as usize * 3];

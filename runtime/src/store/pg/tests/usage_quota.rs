@@ -2,7 +2,7 @@
 //! as redb refuses it, on one node and on several at once; and the rebalance's arithmetic.
 
 use super::{backends::Backend, *};
-use crate::store::pg::usage::{Plan, Slot, rebalance};
+use crate::store::pg::usage::{Plan, SLOTS, Slot, rebalance};
 
 backends::on_both_backends!(a_lowered_quota_refuses_growth_past_it_and_allows_shrinking);
 
@@ -126,21 +126,25 @@ fn slot(slot: i32, used: i64, spare: i64, quota: i64) -> Slot {
 #[test]
 fn a_rebalance_grants_a_share_of_what_is_free_and_takes_spares_back_only_when_it_must() {
     let quota = [1 << 20, 100];
+    let share = |free: i64| free / i64::from(SLOTS);
     let rows = [slot(0, 10, 50, 100), slot(1, 5, 0, 100)];
-    // 100 - 15 used - 50 spare of slot 0 = 35 free: the growth and a 32nd of the rest.
+    // 100 - 15 used - 50 spare of slot 0 = 35 free: the growth and a share of the rest.
     let plan = rebalance(&rows, 1, [0, 1], quota);
     assert_eq!(
         (plan.spare[1], plan.room[1], plan.others),
-        (1 + 34 / 32, 35, vec![])
+        (1 + share(34), 35, vec![])
     );
     // Growth past what is free: slot 0's spare goes back.
     let plan = rebalance(&rows, 1, [0, 40], quota);
     assert_eq!(
         (plan.spare[1], plan.room[1], plan.others),
-        (40 + 45 / 32, 85, vec![slot(0, 10, 0, 100)])
+        (40 + share(45), 85, vec![slot(0, 10, 0, 100)])
     );
     // A spare granted under another quota goes back even when what is free holds the growth.
     let rows = [slot(0, 10, 50, 1000), slot(1, 5, 0, 100)];
     let Plan { spare, others, .. } = rebalance(&rows, 1, [0, 1], quota);
-    assert_eq!((spare[1], others), (1 + 84 / 32, vec![slot(0, 10, 0, 100)]));
+    assert_eq!(
+        (spare[1], others),
+        (1 + share(84), vec![slot(0, 10, 0, 100)])
+    );
 }
