@@ -14,9 +14,10 @@
 //!   the other slots do, and the commit takes the growth from the spare.
 //! - If not, the transaction *rebalances*: it reads every row, refuses the write if the usage
 //!   plus the growth would pass the quota (exactly the redb backend's check and error), and
-//!   otherwise grants its slot the growth plus a [`SLOTS`]th of the quota still free, taking
-//!   back spares that were granted under another quota, and all the others' spares if what is
-//!   free does not hold the growth. It writes its row and the rows it took spares from.
+//!   otherwise grants its slot the growth plus a [`SLOTS`]th of the quota still free (and every
+//!   slot without a spare a quarter of that), taking back spares that were granted under
+//!   another quota, and all the others' spares if what is free does not hold the growth. It
+//!   writes its row and the rows whose spare it changed.
 //! - Shrinking adds to the own row without reading it; what it frees goes back to the common
 //!   pool (the next rebalance grants it).
 //!
@@ -128,15 +129,22 @@ pub(crate) fn rebalance(rows: &[Slot], slot: i32, delta: [i64; 2], quota: [i64; 
         let kept: i128 = others.iter().map(|(o, _)| i128::from(o.spare[d])).sum();
         let need = i128::from(delta[d].max(0));
         let mut free = i128::from(quota[d]) - used - kept;
-        if free < need {
+        let short = free < need;
+        if short {
             others.iter_mut().for_each(take_back);
             free = i128::from(quota[d]) - used;
         }
-        spare[d] = match free < need {
-            // Over the quota in a dimension this transaction does not grow: no spare.
-            true => clamp(need),
-            false => clamp(need + (free - need) / i128::from(SLOTS)),
-        };
+        let share = (free - need).max(0) / i128::from(SLOTS);
+        spare[d] = clamp(need + share);
+        // Slots without a spare get a quarter share too (unless spares had to go back): slots
+        // that start at once then need not all rebalance, conflicting with each other, for
+        // their first spare.
+        if !short && share / 4 > 0 {
+            for (o, changed) in others.iter_mut().filter(|(o, _)| o.spare[d] == 0) {
+                (o.spare[d], o.quota[d], *changed) = (clamp(share / 4), quota[d], true);
+                free -= share / 4;
+            }
+        }
         room[d] = clamp(free);
     }
     Plan {

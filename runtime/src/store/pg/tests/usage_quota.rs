@@ -68,7 +68,7 @@ async fn nodes_whose_slots_were_granted_spares_under_a_larger_quota_stop_at_the_
     for slot in [0, 16] {
         let pool = Pool::open(&pg.url()).await.expect("pool");
         pool.first_slot(slot);
-        let ns = PgNamespace::open(Arc::new(pool), "m", LIMITS, keys(1000)).await;
+        let ns = PgNamespace::open(Arc::new(pool), "m", LIMITS, keys(10_000)).await;
         nodes.push(Arc::new(ns.expect("namespace")));
     }
     for (n, ns) in nodes.iter().enumerate() {
@@ -77,7 +77,8 @@ async fn nodes_whose_slots_were_granted_spares_under_a_larger_quota_stop_at_the_
             until_committed!(ns, |t| ns.set(&mut t, &key, b"v"));
         }
     }
-    let spare = "SELECT count(*) FROM botbox_kv_usage WHERE ns = 'm' AND spare_keys > 8";
+    let spare = "SELECT count(*) FROM botbox_kv_usage \
+                 WHERE ns = 'm' AND slot IN (0, 16) AND spare_keys > 8";
     assert_eq!(
         pg.psql(spare).unwrap(),
         "2",
@@ -119,13 +120,14 @@ fn slot(slot: i32, used: i64, spare: i64, quota: i64) -> Slot {
         slot,
         used: [0, used],
         spare: [0, spare],
-        quota: [1 << 20, quota],
+        quota: [0, quota],
     }
 }
 
 #[test]
-fn a_rebalance_grants_a_share_of_what_is_free_and_takes_spares_back_only_when_it_must() {
-    let quota = [1 << 20, 100];
+fn a_rebalance_grants_shares_of_what_is_free_and_takes_spares_back_only_when_it_must() {
+    // (No bytes to share out: the keys tell the story.)
+    let quota = [0, 100];
     let share = |free: i64| free / i64::from(SLOTS);
     let rows = [slot(0, 10, 50, 100), slot(1, 5, 0, 100)];
     // 100 - 15 used - 50 spare of slot 0 = 35 free: the growth and a share of the rest.
@@ -146,5 +148,17 @@ fn a_rebalance_grants_a_share_of_what_is_free_and_takes_spares_back_only_when_it
     assert_eq!(
         (spare[1], others),
         (1 + share(84), vec![slot(0, 10, 0, 100)])
+    );
+    // Far from the quota, a slot without a spare gets a quarter share.
+    let rows = [slot(0, 0, 0, 0), slot(1, 0, 0, 0)];
+    let plan = rebalance(&rows, 1, [0, 1], [0, 100_000]);
+    let quarter = share(99_999) / 4;
+    assert_eq!(
+        (plan.spare[1], plan.room[1], plan.others),
+        (
+            1 + share(99_999),
+            100_000 - quarter,
+            vec![slot(0, 0, quarter, 100_000)]
+        )
     );
 }
