@@ -8,8 +8,14 @@
 //! This is the store alone — no Bot API, no sandbox — on one machine whose cores the server, the
 //! "nodes" and the bench share: it prices the store's path, not a cluster's capacity.
 //!
-//! Run: `cargo run --release -p botbox --example pg-units-bench [seconds]`; prints one JSON
-//! object per scenario.
+//! With `new-keys`, every update is a new user's first click: its counter is a key nobody wrote
+//! before, so every unit grows the namespace — on PostgreSQL that is what the usage's escrow
+//! (`store/pg/usage.rs`) is for. Then 100,000 users clicked before, and keys are in hashed
+//! order: new keys land all over a large index, as in a bot with many users, not on the one page
+//! at its end (PostgreSQL's predicate locks are page-sized: new keys on one page conflict).
+//!
+//! Run: `cargo run --release -p botbox --example pg-units-bench [seconds] [new-keys]`; prints one
+//! JSON object per scenario.
 
 use std::{
     sync::Arc,
@@ -59,6 +65,33 @@ fn reply(chat: i64, n: i64) -> Entry {
 /// The chat of update `id` (users click in a fixed pseudo-random order).
 fn chat_of(id: u64) -> i64 {
     (id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as i64 % USERS + 1
+}
+
+/// Users who clicked before, in `new-keys` mode.
+const USERS_BEFORE_NEW: u64 = 100_000;
+
+/// A new user's counter, for `n` (distinct `n`, distinct keys), in hashed order.
+fn new_counter(n: u64) -> String {
+    format!("clicks:{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The counter update `id` increments: its chat's, or with `new_keys` one of its own (a new
+/// user's first click).
+fn counter_of(id: u64, new_keys: bool) -> String {
+    match new_keys {
+        true => new_counter(id),
+        false => format!("clicks:{}", chat_of(id)),
+    }
+}
+
+/// The counters of the users who clicked before.
+fn counters_before(new_keys: bool) -> Vec<String> {
+    match new_keys {
+        true => (0..USERS_BEFORE_NEW)
+            .map(|u| new_counter(u64::MAX - u))
+            .collect(),
+        false => (1..=USERS).map(|chat| format!("clicks:{chat}")).collect(),
+    }
 }
 
 fn report(store: &str, nodes: usize, secs: f64, mut lat: Vec<Duration>, extra: &str) {
@@ -137,22 +170,19 @@ async fn intake<F: AsyncFnMut(&[(u64, String, Vec<String>)])>(
     }
 }
 
-async fn redb_run(secs: u64) {
+async fn redb_run(secs: u64, new_keys: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path()).expect("db");
     let (outbox, _rx) = mpsc::unbounded_channel();
     let (fatal, _) = tokio::sync::watch::channel(None);
     let committer = Committer::start(db.raw().clone(), outbox, fatal).expect("committer");
     let ns = Arc::new(Namespace::open(db.raw().clone(), "clicker", LIMITS, QUOTA).expect("ns"));
-    // Every user has clicked before: the measured clicks change values, not the key set.
+    // Every user has clicked before: the measured clicks change values, not the key set (in
+    // `new-keys` mode, each measured click adds a key).
     let mut t = ns.begin();
-    for chat in 1..=USERS {
-        ns.set(
-            &mut t,
-            format!("clicks:{chat}").as_bytes(),
-            &0i64.to_be_bytes(),
-        )
-        .expect("set");
+    for key in counters_before(new_keys) {
+        ns.set(&mut t, key.as_bytes(), &0i64.to_be_bytes())
+            .expect("set");
     }
     let (done, wait) = tokio::sync::oneshot::channel();
     let warm = ns.validate_and_apply(&mut t, |seq, writes| {
@@ -175,11 +205,10 @@ async fn redb_run(secs: u64) {
                         return lat;
                     };
                     let chat = chat_of(id);
+                    let key = counter_of(id, new_keys);
                     loop {
                         let mut t = ns.begin();
-                        let n = ns
-                            .increment(&mut t, format!("clicks:{chat}").as_bytes(), 1)
-                            .expect("increment");
+                        let n = ns.increment(&mut t, key.as_bytes(), 1).expect("increment");
                         let (done, wait) = tokio::sync::oneshot::channel();
                         let applied = ns.validate_and_apply(&mut t, |seq, writes| {
                             committer.send(handled(
@@ -226,19 +255,21 @@ async fn redb_run(secs: u64) {
     for h in handlers {
         lat.extend(h.await.expect("handler"));
     }
-    let extra = format!(",\"fsyncs\":{}", committer.commits());
+    let extra = format!(
+        ",\"new_keys\":{new_keys},\"fsyncs\":{}",
+        committer.commits()
+    );
     report("redb", 1, started.elapsed().as_secs_f64(), lat, &extra);
 }
 
 /// Every user has clicked before (see `redb_run`).
-async fn pg_warm_up(url: &str) {
+async fn pg_warm_up(url: &str, new_keys: bool) {
     let store = PgStore::open(url).await.expect("store");
     let ns = PgNamespace::open(store.pool().clone(), "clicker", LIMITS, QUOTA)
         .await
         .expect("ns");
     let mut t = ns.begin().await.expect("begin");
-    for chat in 1..=USERS {
-        let key = format!("clicks:{chat}");
+    for key in counters_before(new_keys) {
         ns.set(&mut t, key.as_bytes(), &0i64.to_be_bytes())
             .await
             .expect("set");
@@ -246,7 +277,7 @@ async fn pg_warm_up(url: &str) {
     ns.commit(&mut t).await.expect("commit");
 }
 
-async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
+async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64, new_keys: bool) {
     let mut stores = Vec::new();
     let mut fences = Vec::new();
     for n in 0..nodes {
@@ -309,7 +340,7 @@ async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
                     loop {
                         let mut t = ns.begin().await.expect("begin");
                         // A refused transaction's read fails; its commit then says Conflict.
-                        let key = format!("clicks:{chat}");
+                        let key = counter_of(id, new_keys);
                         let n = ns.increment(&mut t, key.as_bytes(), 1).await.unwrap_or(0);
                         let unit = Unit {
                             update_id: Some(id),
@@ -356,7 +387,7 @@ async fn pg_run(url: &str, run: u64, nodes: usize, secs: u64) {
         store.release(&node, &all).await.expect("release");
     }
     let extra = format!(
-        ",\"reruns\":{}",
+        ",\"new_keys\":{new_keys},\"reruns\":{}",
         refused.load(std::sync::atomic::Ordering::Relaxed)
     );
     report(
@@ -374,11 +405,12 @@ async fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let new_keys = std::env::args().nth(2).as_deref() == Some("new-keys");
     let pg = Postgres::start().expect("a throwaway PostgreSQL");
-    redb_run(secs).await;
-    pg_warm_up(&pg.url()).await;
+    redb_run(secs, new_keys).await;
+    pg_warm_up(&pg.url(), new_keys).await;
     // One node twice: first on the freshly loaded table, then after the others ran.
     for (run, nodes) in [1, 2, 3, 1].into_iter().enumerate() {
-        pg_run(&pg.url(), run as u64 + 1, nodes, secs).await;
+        pg_run(&pg.url(), run as u64 + 1, nodes, secs, new_keys).await;
     }
 }

@@ -30,7 +30,9 @@ use super::kv_table_name;
 
 mod checks;
 
-pub(crate) use checks::{cap, check_key, check_range, check_value, incremented, prefix_end, track};
+pub(crate) use checks::{
+    cap, check_key, check_quota, check_range, check_value, incremented, prefix_end, track,
+};
 
 /// A KV failure as the module sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,21 +357,13 @@ impl Namespace {
         grows_keys: bool,
     ) -> Result<(), KvError> {
         let s = self.state.lock();
-        let total_bytes = s.bytes as i64 + bytes;
-        let total_keys = s.keys as i64 + keys;
-        if grows_keys && total_keys > cap(s.quota.max_keys) {
-            return Err(KvError::QuotaExceeded(format!(
-                "the module may keep {} keys; this would make {total_keys}",
-                s.quota.max_keys
-            )));
-        }
-        if grows_bytes && total_bytes > cap(s.quota.max_bytes) {
-            return Err(KvError::QuotaExceeded(format!(
-                "the module may keep {} bytes of keys and values; this would make {total_bytes}",
-                s.quota.max_bytes
-            )));
-        }
-        Ok(())
+        checks::check_quota(
+            s.quota,
+            s.bytes as i64 + bytes,
+            s.keys as i64 + keys,
+            grows_bytes,
+            grows_keys,
+        )
     }
 
     fn check_value(&self, value: &[u8]) -> Result<(), KvError> {

@@ -19,6 +19,7 @@ mod store;
 mod transfer;
 mod txn;
 mod unit;
+mod usage;
 
 pub use conn::{Conn, Pool};
 pub use leases::partition_of;

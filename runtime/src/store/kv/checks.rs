@@ -1,7 +1,7 @@
 //! The rules both KV backends apply to what a module asks (sizes of keys, values, ranges and
 //! pages, what one call may hold, counters): one place, so redb and PostgreSQL refuse alike.
 
-use super::{KvError, KvLimits, MAX_TRACKED_BYTES};
+use super::{KvError, KvLimits, MAX_TRACKED_BYTES, Quota};
 
 /// Refuses an empty or oversized key (module-controlled size: checked here, by both backends).
 pub(crate) fn check_key(limits: &KvLimits, key: &[u8]) -> Result<(), KvError> {
@@ -44,6 +44,31 @@ pub(crate) fn track(tracked: &mut usize, bytes: usize) -> Result<(), KvError> {
 /// A quota as a signed bound (quotas above `i64::MAX` are as good as unlimited).
 pub(crate) fn cap(quota: u64) -> i64 {
     i64::try_from(quota).unwrap_or(i64::MAX)
+}
+
+/// Refuses a write that would leave the namespace holding `total_bytes` and `total_keys` over
+/// its quota, in the dimensions the write grows (keys first); shrinking is always allowed, even
+/// above the quota (an operator may have narrowed it).
+pub(crate) fn check_quota(
+    quota: Quota,
+    total_bytes: i64,
+    total_keys: i64,
+    grows_bytes: bool,
+    grows_keys: bool,
+) -> Result<(), KvError> {
+    if grows_keys && total_keys > cap(quota.max_keys) {
+        return Err(KvError::QuotaExceeded(format!(
+            "the module may keep {} keys; this would make {total_keys}",
+            quota.max_keys
+        )));
+    }
+    if grows_bytes && total_bytes > cap(quota.max_bytes) {
+        return Err(KvError::QuotaExceeded(format!(
+            "the module may keep {} bytes of keys and values; this would make {total_bytes}",
+            quota.max_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// The smallest key greater than every key starting with `prefix`, if any.

@@ -1,5 +1,9 @@
 //! Connections to PostgreSQL with the store's statements prepared, and a small pool of them.
 
+#[cfg(test)]
+use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use parking_lot::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -17,9 +21,8 @@ pub(crate) struct Statements {
     pub range_open: Statement,
     pub upsert: Statement,
     pub delete: Statement,
-    pub usage: Statement,
-    pub add_usage: Statement,
-    pub open_usage: Statement,
+    /// The namespace's usage rows (`usage.rs`).
+    pub usage: super::usage::Statements,
     /// A unit of work's rows (`unit.rs`).
     pub unit: super::unit::Statements,
 }
@@ -28,12 +31,15 @@ pub(crate) struct Statements {
 pub struct Conn {
     pub(crate) client: Client,
     pub(crate) st: Statements,
+    /// The usage row its transactions add to (`usage.rs`).
+    pub(crate) slot: i32,
 }
 
 impl Conn {
-    /// Connects to `url` (a libpq-style string or a `postgres://` URL) and prepares the
-    /// statements. The connection's I/O runs on a task of the current tokio runtime.
-    pub async fn connect(url: &str) -> Result<Conn, KvError> {
+    /// Connects to `url` (a libpq-style string or a `postgres://` URL), prepares the statements
+    /// and claims a usage slot, the first free one from `preferred_slot` (`usage.rs`). The
+    /// connection's I/O runs on a task of the current tokio runtime.
+    pub async fn connect(url: &str, preferred_slot: u32) -> Result<Conn, KvError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| io(&e))?;
@@ -52,34 +58,27 @@ impl Conn {
             .await
             .map_err(|e| io(&e))?;
         let prepare = |sql: &'static str| client.prepare(sql);
-        let (get, range_to, range_open, upsert, delete, usage, add_usage, open_usage) =
-            futures::try_join!(
-                prepare("SELECT v FROM botbox_kv WHERE ns = $1 AND k = $2"),
-                prepare(
-                    "SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 AND k < $3 \
-                     ORDER BY k LIMIT $4"
-                ),
-                prepare("SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 ORDER BY k LIMIT $3"),
-                prepare(
-                    "INSERT INTO botbox_kv (ns, k, v) \
-                     SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
-                     ON CONFLICT (ns, k) DO UPDATE SET v = EXCLUDED.v"
-                ),
-                prepare("DELETE FROM botbox_kv WHERE ns = $1 AND k = ANY($2::bytea[])"),
-                prepare("SELECT bytes, keys FROM botbox_kv_usage WHERE ns = $1"),
-                prepare(
-                    "UPDATE botbox_kv_usage SET bytes = bytes + $2, keys = keys + $3 \
-                     WHERE ns = $1"
-                ),
-                prepare(
-                    "INSERT INTO botbox_kv_usage (ns, bytes, keys) VALUES ($1, 0, 0) \
-                     ON CONFLICT (ns) DO NOTHING"
-                ),
-            )
-            .map_err(|e| io(&e))?;
-        let unit = super::unit::Statements::prepare(&client)
-            .await
-            .map_err(|e| io(&e))?;
+        let (get, range_to, range_open, upsert, delete) = futures::try_join!(
+            prepare("SELECT v FROM botbox_kv WHERE ns = $1 AND k = $2"),
+            prepare(
+                "SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 AND k < $3 \
+                 ORDER BY k LIMIT $4"
+            ),
+            prepare("SELECT k, v FROM botbox_kv WHERE ns = $1 AND k >= $2 ORDER BY k LIMIT $3"),
+            prepare(
+                "INSERT INTO botbox_kv (ns, k, v) \
+                 SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v) \
+                 ON CONFLICT (ns, k) DO UPDATE SET v = EXCLUDED.v"
+            ),
+            prepare("DELETE FROM botbox_kv WHERE ns = $1 AND k = ANY($2::bytea[])"),
+        )
+        .map_err(|e| io(&e))?;
+        let (usage, unit, slot) = futures::try_join!(
+            super::usage::Statements::prepare(&client),
+            super::unit::Statements::prepare(&client),
+            super::usage::claim_slot(&client, preferred_slot),
+        )
+        .map_err(|e| io(&e))?;
         let st = Statements {
             unit,
             get,
@@ -88,10 +87,8 @@ impl Conn {
             upsert,
             delete,
             usage,
-            add_usage,
-            open_usage,
         };
-        Ok(Conn { client, st })
+        Ok(Conn { client, st, slot })
     }
 }
 
@@ -99,6 +96,11 @@ impl Conn {
 pub struct Pool {
     url: String,
     idle: Mutex<Vec<Conn>>,
+    /// The usage slot the next connection made prefers: they go in turn, from a random start.
+    next_slot: AtomicU32,
+    /// A slot every new connection takes, claimed or not (tests that share one slot).
+    #[cfg(test)]
+    shared_slot: AtomicI32,
 }
 
 impl Pool {
@@ -114,7 +116,31 @@ impl Pool {
         Ok(Pool {
             url: url.to_string(),
             idle: Mutex::new(Vec::new()),
+            next_slot: AtomicU32::new(rand::random()),
+            #[cfg(test)]
+            shared_slot: AtomicI32::new(-1),
         })
+    }
+
+    /// Makes the next connections prefer slots `first`, `first + 1`, … (tests choose the slots).
+    #[cfg(test)]
+    pub(crate) fn first_slot(&self, first: u32) {
+        self.next_slot.store(first, Ordering::Relaxed);
+    }
+
+    /// Makes every new connection use `slot`, even if another connection holds it (tests).
+    #[cfg(test)]
+    pub(crate) fn share_slot(&self, slot: i32) {
+        self.shared_slot.store(slot, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn in_shared_slot(&self, mut conn: Conn) -> Conn {
+        let shared = self.shared_slot.load(Ordering::Relaxed);
+        if shared >= 0 {
+            conn.slot = shared;
+        }
+        conn
     }
 
     /// An idle connection, or a new one. Connections that broke are dropped, not reused.
@@ -124,7 +150,13 @@ impl Pool {
             match conn {
                 Some(c) if !c.client.is_closed() => return Ok(c),
                 Some(_) => {}
-                None => return Conn::connect(&self.url).await,
+                None => {
+                    let preferred = self.next_slot.fetch_add(1, Ordering::Relaxed);
+                    let conn = Conn::connect(&self.url, preferred).await?;
+                    #[cfg(test)]
+                    let conn = self.in_shared_slot(conn);
+                    return Ok(conn);
+                }
             }
         }
     }

@@ -40,7 +40,7 @@ impl PgStore {
         let w = db.begin_write()?;
         let mut rows = 0u64;
         {
-            for r in q("SELECT ns FROM botbox_kv_usage").await? {
+            for r in q("SELECT DISTINCT ns FROM botbox_kv_usage").await? {
                 w.open_table(TableDefinition::<&[u8], &[u8]>::new(&kv_table_name(
                     r.get(0),
                 )))?;

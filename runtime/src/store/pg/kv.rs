@@ -3,9 +3,9 @@
 //!
 //! Reads go to PostgreSQL (after the call's buffered writes, in the same pipeline); writes are
 //! buffered and travel with the next read that needs them or with the `COMMIT`. The namespace's
-//! usage lives in a row of `botbox_kv_usage`, read in the transaction's snapshot when a write
+//! usage lives in rows of `botbox_kv_usage`, read in the transaction's snapshot when a write
 //! grows the namespace and updated at commit, so two transactions that only fit the quota
-//! one at a time cannot both commit.
+//! one at a time cannot both commit (`usage.rs`; the check is in `kv/quota.rs`).
 
 use std::sync::Arc;
 
@@ -16,11 +16,11 @@ use super::{
     txn::{Last, conflict},
 };
 use crate::store::kv::{
-    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, cap, check_key, check_value, incremented,
-    track,
+    KvError, KvLimits, MAX_BATCH, Quota, Usage, Write, check_key, check_value, incremented, track,
 };
 
 mod finish;
+mod quota;
 mod scan;
 
 /// How a transaction ended.
@@ -41,7 +41,7 @@ pub struct PgNamespace {
 }
 
 impl PgNamespace {
-    /// The namespace of `module` (its usage row is created if missing).
+    /// The namespace of `module` (its usage rows are created if missing).
     pub async fn open(
         pool: Arc<Pool>,
         module: &str,
@@ -50,7 +50,7 @@ impl PgNamespace {
     ) -> Result<PgNamespace, KvError> {
         let conn = pool.get().await?;
         conn.client
-            .execute(&conn.st.open_usage, &[&module])
+            .execute(&conn.st.usage.open, &[&module, &super::usage::SLOTS])
             .await
             .map_err(|e| super::io(&e))?;
         pool.put(conn);
@@ -72,7 +72,8 @@ impl PgNamespace {
         *self.quota.lock()
     }
 
-    /// Changes the quota (once the module's manifest is known).
+    /// Changes the quota (once the module's manifest is known). Spares of the usage rows granted
+    /// under a larger one are not relied on from then on (`usage.rs`).
     pub fn set_quota(&self, quota: Quota) {
         *self.quota.lock() = quota;
     }
@@ -101,23 +102,6 @@ impl PgNamespace {
         Ok(value)
     }
 
-    /// The namespace's usage (bytes, keys) in the transaction's snapshot.
-    async fn base(&self, txn: &mut PgTxn) -> Result<(i64, i64), KvError> {
-        if let Some(b) = txn.base {
-            return Ok(b);
-        }
-        let rows = txn.send(&self.module, Last::Usage).await?;
-        let base = match rows.first() {
-            Some(r) => (
-                r.try_get(0).map_err(|e| super::io(&e))?,
-                r.try_get(1).map_err(|e| super::io(&e))?,
-            ),
-            None => (0, 0),
-        };
-        txn.base = Some(base);
-        Ok(base)
-    }
-
     /// Counts a write of `key` (`None`: a delete) against the quota, as the redb backend does.
     async fn account(
         &self,
@@ -144,32 +128,6 @@ impl PgNamespace {
         txn.delta_bytes = bytes;
         txn.delta_keys = keys;
         txn.sizes.insert(key.to_vec(), new);
-        Ok(())
-    }
-
-    async fn check_quota(
-        &self,
-        txn: &mut PgTxn,
-        bytes: i64,
-        keys: i64,
-        grows_bytes: bool,
-        grows_keys: bool,
-    ) -> Result<(), KvError> {
-        let (base_bytes, base_keys) = self.base(txn).await?;
-        let quota = self.quota();
-        let (total_bytes, total_keys) = (base_bytes + bytes, base_keys + keys);
-        if grows_keys && total_keys > cap(quota.max_keys) {
-            return Err(KvError::QuotaExceeded(format!(
-                "the module may keep {} keys; this would make {total_keys}",
-                quota.max_keys
-            )));
-        }
-        if grows_bytes && total_bytes > cap(quota.max_bytes) {
-            return Err(KvError::QuotaExceeded(format!(
-                "the module may keep {} bytes of keys and values; this would make {total_bytes}",
-                quota.max_bytes
-            )));
-        }
         Ok(())
     }
 
@@ -257,7 +215,7 @@ impl PgNamespace {
 
     /// The namespace's usage as the transaction sees it.
     pub async fn usage(&self, txn: &mut PgTxn) -> Result<Usage, KvError> {
-        let (bytes, keys) = self.base(txn).await?;
+        let [bytes, keys] = self.used(txn).await?;
         Ok(Usage {
             bytes: (bytes + txn.delta_bytes).max(0) as u64,
             keys: (keys + txn.delta_keys).max(0) as u64,

@@ -16,6 +16,11 @@
 //! row `FOR SHARE` (so a takeover's update waits for the commit in flight) and raises if the epoch
 //! moved on or the node's lease ran out — a node that was paused, cut off or slow cannot commit
 //! late. Leases are kept in database time (`clock_timestamp()`), not in the nodes' clocks.
+//!
+//! A namespace's usage is split over several rows (`usage.rs`), each updated in place many
+//! times a second: `fillfactor = 10` leaves room on their pages, so that an update stays on its
+//! page (HOT) and inserts no index entry, which would conflict with the SSI page locks of the
+//! transactions that read the other rows through that index page.
 
 /// SQLSTATE raised by `botbox_done`: the update was finished already.
 pub(crate) const ALREADY_DONE: &str = "BXD01";
@@ -57,10 +62,17 @@ CREATE TABLE IF NOT EXISTS botbox_kv (
 );
 ALTER TABLE botbox_kv SET (fillfactor = 70);
 CREATE TABLE IF NOT EXISTS botbox_kv_usage (
-    ns text PRIMARY KEY,
+    ns text NOT NULL,
+    slot integer NOT NULL,
     bytes bigint NOT NULL,
-    keys bigint NOT NULL
+    keys bigint NOT NULL,
+    spare_bytes bigint NOT NULL DEFAULT 0,
+    spare_keys bigint NOT NULL DEFAULT 0,
+    quota_bytes bigint NOT NULL DEFAULT 0,
+    quota_keys bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (ns, slot)
 );
+ALTER TABLE botbox_kv_usage SET (fillfactor = 10);
 CREATE TABLE IF NOT EXISTS botbox_seen (
     update_id bigint PRIMARY KEY,
     at_secs bigint NOT NULL

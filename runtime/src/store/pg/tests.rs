@@ -90,3 +90,5 @@ mod leases;
 mod unit_backends;
 mod units;
 mod units_shared;
+mod usage;
+mod usage_quota;

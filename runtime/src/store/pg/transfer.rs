@@ -153,18 +153,27 @@ impl PgStore {
             ins.rows(&name, sql, &[&module.as_str(), &k, &v], k.len())
                 .await?;
         }
-        // Every namespace gets its usage row, an empty one too (it comes back on a backup).
+        // Every namespace gets its usage rows, an empty one too (it comes back on a backup);
+        // the first slot holds the whole usage, no slot a spare (`usage.rs`). Rows left by a
+        // namespace opened before (with nothing in it) are replaced.
         tx.execute(
-            "INSERT INTO botbox_kv_usage (ns, bytes, keys) SELECT unnest($1::text[]), 0, 0 \
-             ON CONFLICT (ns) DO NOTHING",
+            "DELETE FROM botbox_kv_usage WHERE ns = ANY($1::text[])",
             &[&namespaces],
         )
         .await
         .map_err(pg)?;
         tx.execute(
-            "INSERT INTO botbox_kv_usage (ns, bytes, keys) \
-             SELECT ns, sum(length(k) + length(v)), count(*) FROM botbox_kv GROUP BY ns \
-             ON CONFLICT (ns) DO UPDATE SET bytes = EXCLUDED.bytes, keys = EXCLUDED.keys",
+            "INSERT INTO botbox_kv_usage (ns, slot, bytes, keys) \
+             SELECT ns, s, 0, 0 FROM unnest($1::text[]) AS ns, generate_series(0, $2::int - 1) AS s",
+            &[&namespaces, &super::usage::SLOTS],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "UPDATE botbox_kv_usage AS u SET bytes = t.bytes, keys = t.keys \
+             FROM (SELECT ns, sum(length(k) + length(v))::bigint AS bytes, count(*) AS keys \
+                   FROM botbox_kv GROUP BY ns) AS t \
+             WHERE u.ns = t.ns AND u.slot = 0",
             &[],
         )
         .await

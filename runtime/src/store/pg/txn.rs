@@ -8,7 +8,7 @@ use std::{
 
 use tokio_postgres::Row;
 
-use super::{Conn, Pool, io, is_conflict, schema, unit};
+use super::{Conn, Pool, io, is_conflict, schema, unit, usage};
 use crate::store::kv::KvError;
 
 /// The isolation every unit of work runs at (see the module docs of `store::pg`).
@@ -34,8 +34,8 @@ pub struct PgTxn {
     pub(crate) before: HashMap<Vec<u8>, Option<usize>>,
     /// Size of each written key's value as this transaction left it (`None`: deleted).
     pub(crate) sizes: HashMap<Vec<u8>, Option<usize>>,
-    /// The namespace's usage (bytes, keys) in this transaction's snapshot, once read.
-    pub(crate) base: Option<(i64, i64)>,
+    /// The namespace's usage rows as this transaction read and plans them.
+    pub(crate) escrow: usage::Escrow,
     pub(crate) delta_bytes: i64,
     pub(crate) delta_keys: i64,
     /// Bytes of keys and values tracked (bounded like the redb backend's).
@@ -50,6 +50,7 @@ pub(crate) fn conflict() -> KvError {
 impl PgTxn {
     pub(crate) fn new(pool: Arc<Pool>, conn: Conn) -> PgTxn {
         PgTxn {
+            escrow: usage::Escrow::new(conn.slot),
             pool,
             conn: Some(conn),
             begun: false,
@@ -59,7 +60,6 @@ impl PgTxn {
             writes: BTreeMap::new(),
             before: HashMap::new(),
             sizes: HashMap::new(),
-            base: None,
             delta_bytes: 0,
             delta_keys: 0,
             tracked: 0,
@@ -176,15 +176,11 @@ impl PgTxn {
                             c.query(&st.range_to, &[&ns, &lo, &hi, &n]).await
                         }
                         Last::Range(lo, None, n) => c.query(&st.range_open, &[&ns, &lo, &n]).await,
-                        Last::Usage => c.query(&st.usage, &[&ns]).await,
-                        Last::Commit(db, dk, rows) => {
+                        Last::OwnSlot(slot) => c.query(&st.usage.own, &[&ns, &slot]).await,
+                        Last::Slots => c.query(&st.usage.all, &[&ns]).await,
+                        Last::Commit(change, rows) => {
                             let (u, unit, commit) = futures::join!(
-                                async {
-                                    match db == 0 && dk == 0 {
-                                        true => Ok(0),
-                                        false => c.execute(&st.add_usage, &[&ns, &db, &dk]).await,
-                                    }
-                                },
+                                change.send(c, &st.usage, ns),
                                 async {
                                     match rows {
                                         Some(rows) => rows.send(c, &st.unit).await,
@@ -233,10 +229,12 @@ pub(crate) enum Last<'a> {
     Get(&'a [u8]),
     /// Keys from (included), to (excluded), at most this many.
     Range(&'a [u8], Option<&'a [u8]>, i64),
-    /// The namespace's usage row.
-    Usage,
-    /// Adds (bytes, keys) to the usage, sends a unit's rows if there is one, then commits.
-    Commit(i64, i64, Option<&'a unit::Rows>),
+    /// The namespace's usage row of this slot.
+    OwnSlot(i32),
+    /// Every usage row of the namespace.
+    Slots,
+    /// Writes the usage change, sends a unit's rows if there is one, then commits.
+    Commit(&'a usage::Change, Option<&'a unit::Rows>),
 }
 
 impl Drop for PgTxn {

@@ -30,8 +30,8 @@ impl PgNamespace {
             self.abort(txn).await;
             return Ok(Ended::Committed(Vec::new()));
         }
-        let (db, dk) = (txn.delta_bytes, txn.delta_keys);
-        let result = txn.send(&self.module, Last::Commit(db, dk, rows)).await;
+        let change = txn.escrow.change([txn.delta_bytes, txn.delta_keys]);
+        let result = txn.send(&self.module, Last::Commit(&change, rows)).await;
         let conn = txn.conn.take();
         let give_back = |conn: Option<super::super::Conn>| {
             if let Some(c) = conn {

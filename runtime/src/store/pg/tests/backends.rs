@@ -40,6 +40,8 @@ pub(super) trait Backend: Sized {
         limit: u32,
     ) -> Result<Page, KvError>;
     async fn usage(&self, t: &mut Self::Txn) -> Result<Usage, KvError>;
+    /// Changes the quota (as a new manifest does).
+    fn set_quota(&self, quota: Quota);
     /// True if it committed, false if it conflicted (to be run again).
     async fn commit(&self, t: &mut Self::Txn) -> bool;
     async fn abort(&self, t: &mut Self::Txn);
@@ -113,6 +115,9 @@ impl Backend for Redb {
     async fn usage(&self, t: &mut Txn) -> Result<Usage, KvError> {
         Ok(self.0.usage(t))
     }
+    fn set_quota(&self, quota: Quota) {
+        self.0.set_quota(quota);
+    }
     async fn commit(&self, t: &mut Txn) -> bool {
         matches!(self.0.validate_and_apply(t, |_, _| ()), Applied::Ok(..))
     }
@@ -140,6 +145,9 @@ impl Backend for Pg {
     forward!(.await);
     async fn usage(&self, t: &mut PgTxn) -> Result<Usage, KvError> {
         self.0.usage(t).await
+    }
+    fn set_quota(&self, quota: Quota) {
+        self.0.set_quota(quota);
     }
     async fn commit(&self, t: &mut PgTxn) -> bool {
         commit(&self.0, t).await
