@@ -2,6 +2,7 @@
 //! instances from a pooling allocator, CPU deadlines by epoch interruption.
 
 pub mod bot_access;
+mod code_cache;
 mod env;
 mod guest_log;
 mod host;
@@ -15,9 +16,11 @@ pub mod native;
 use std::{path::Path, sync::Arc, thread, time::Duration};
 
 use wasmtime::{
-    Cache, CacheConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
     component::{Component, Linker},
 };
+
+pub use code_cache::CodeCache;
 
 pub use env::{Capabilities, ModuleEnv, TicketCounter};
 pub use guest_log::{GuestLog, LogLine};
@@ -41,6 +44,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Compiled modules on disk, mapped from there.
+    code: CodeCache,
     limits: SandboxConfig,
     /// Modules whose `handle-update` runs natively (`native.rs`, benchmarks only).
     #[cfg(feature = "native-baseline")]
@@ -112,11 +117,8 @@ impl Sandbox {
         // `compile`), several modules at once; not on a pool of threads that stay, idle, with
         // what the compile left in their allocator caches.
         config.parallel_compilation(false);
-        std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
-        let mut cache = CacheConfig::new();
-        cache.with_directory(cache_dir);
-        config.cache(Some(Cache::new(cache).map_err(err)?));
         let engine = Engine::new(&config).map_err(err)?;
+        let code = CodeCache::new(cache_dir, &engine).map_err(|e| Error::io(cache_dir, e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
         bindings::Module::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
@@ -130,6 +132,7 @@ impl Sandbox {
         Ok(Sandbox {
             engine,
             linker,
+            code,
             limits: limits.clone(),
             #[cfg(feature = "native-baseline")]
             native: Vec::new(),
@@ -140,7 +143,7 @@ impl Sandbox {
     /// async executor.
     pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<ModuleCode> {
         let hash = module_hash(bytes);
-        let component = Component::new(&self.engine, bytes)
+        let component = (self.code.load(&self.engine, &hash, bytes))
             .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let wanted = contract_versions(&self.engine, &component);

@@ -9,7 +9,7 @@
 //! | `malloc_main_heap` | `[heap]`: glibc's main arena (`brk`) |
 //! | `malloc_thread_arenas` | anonymous, 64 MiB-aligned, and with the inaccessible rest after it exactly 64 MiB: glibc's per-thread arenas |
 //! | `thread_stacks` | anonymous read-write right after a one-page inaccessible guard (pthread stacks), and `[stack]` |
-//! | `wasm_code` | anonymous executable: code compiled by wasmtime (and trampolines) |
+//! | `wasm_code` | compiled modules mapped from the cache (`.cwasm` files), and anonymous executable memory: code compiled by wasmtime (and trampolines) |
 //! | `wasm_pools` | anonymous mappings in a run of adjacent ones spanning 1 GiB or more: wasmtime's pooling allocator (linear memories, tables, stacks) |
 //! | `binary` | the program's file itself (its code and read-only data) |
 //! | `libraries` | other files mapped (shared libraries, locale) |
@@ -103,6 +103,9 @@ fn kind(maps: &[Mapping], spans: &[u64], i: usize, exe: &str) -> &'static str {
     }
     if m.name == exe {
         return "binary";
+    }
+    if m.name.ends_with(".cwasm") {
+        return "wasm_code";
     }
     if m.name.starts_with('/') {
         return "libraries";

@@ -2,10 +2,12 @@
 
 use std::{net::SocketAddr, path::Path};
 
+use crate::sandbox::{CodeCache, module_hash};
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, Store,
+    Config, Engine, Store,
     component::{Component, Linker, ResourceTable, types::ComponentItem},
 };
+
 use wasmtime_wasi::{
     I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
     p2::{bindings::Command, pipe::MemoryOutputPipe},
@@ -100,18 +102,18 @@ impl TestProgram {
     ) -> anyhow::Result<TestProgram> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        // Compiling a debug test binary takes seconds; an unchanged one comes from the cache.
-        if std::fs::create_dir_all(cache_dir).is_ok() {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(cache_dir);
-            if let Ok(cache) = Cache::new(cache) {
-                config.cache(Some(cache));
-            }
-        }
         let engine = Engine::new(&config)?;
-        let component = Component::from_file(&engine, binary).map_err(|e| {
+        let cannot = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!("cannot load the test binary {}: {e:#}", binary.display())
-        })?;
+        };
+        let bytes = std::fs::read(binary).map_err(|e| cannot(&e))?;
+        // Compiling a debug test binary takes seconds; an unchanged one comes from the cache
+        // (without one, say on a read-only home, it compiles every time).
+        let component = match CodeCache::new(cache_dir, &engine) {
+            Ok(cache) => cache.load(&engine, &module_hash(&bytes), &bytes),
+            Err(_) => Component::new(&engine, &bytes),
+        }
+        .map_err(|e| cannot(&e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         // A module that uses HTTP links wasi:http into its unit tests too.
