@@ -126,12 +126,36 @@ enum Command {
     /// Runs a module's tests against a real bot (cargo's runner for wasm32-wasip2: the
     /// `.cargo/config.toml` of a project made by `botbox new` names it).
     TestRunner(test_runner::TestRunnerArgs),
+    /// Compiles a module read from standard input into a code cache: the bot runs this in a
+    /// process of its own for each compile (`sandbox/compiler.rs`).
+    #[command(hide = true)]
+    CompileModule {
+        /// The code cache directory.
+        #[arg(long)]
+        cache: PathBuf,
+        /// The sandbox limits that shape the engine (`[sandbox]`).
+        #[arg(long)]
+        stack_kib: usize,
+        #[arg(long)]
+        memory_mib: u64,
+        #[arg(long)]
+        table_elements: usize,
+    },
     /// Helpers for `installer/install.sh` (token check, finding the operator).
     #[command(hide = true)]
     Setup {
         #[command(subcommand)]
         command: setup::SetupCommand,
     },
+}
+
+/// The runtime's options for a long-running bot of this binary: modules compile in processes
+/// of their own (`sandbox/compiler.rs`).
+fn compiling_in_children() -> crate::runtime::Options {
+    crate::runtime::Options {
+        compiler: Some(crate::sandbox::compiler::this_program()),
+        ..Default::default()
+    }
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<crate::Config> {
@@ -142,6 +166,26 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<crate::Config> {
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::CompileModule {
+        cache,
+        stack_kib,
+        memory_mib,
+        table_elements,
+    } = &cli.command
+    {
+        // No logging, no async runtime: the error on standard error is the bot's to report.
+        let limits = crate::config::SandboxConfig {
+            max_stack_kib: *stack_kib,
+            memory_mib: *memory_mib,
+            max_table_elements: *table_elements,
+            ..Default::default()
+        };
+        if let Err(e) = crate::sandbox::compiler::compile_from_stdin(cache, &limits) {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let default_level = match cli.command {
         Command::Dev(_)
         | Command::Kv { .. }
@@ -152,6 +196,7 @@ pub fn main() -> anyhow::Result<()> {
         | Command::Restore { .. }
         | Command::Doctor { .. }
         | Command::Setup { .. }
+        | Command::CompileModule { .. }
         | Command::New(_)
         | Command::TestRunner(_) => "warn",
         Command::Run { .. } => "info",
@@ -183,6 +228,8 @@ pub fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            // Handled before logging and the async runtime start, above.
+            Command::CompileModule { .. } => Ok(()),
             Command::Setup { command } => {
                 let code = setup::run(command).await?;
                 std::process::exit(code);

@@ -38,6 +38,10 @@ pub struct Options {
     /// Where compiled modules are cached; `<data_dir>/cache` when absent. The test harness
     /// shares one between the many short-lived bots of a test run.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The program that compiles modules in processes of their own (`botbox compile-module`,
+    /// `sandbox/compiler.rs`): `botbox run` and `botbox dev` name themselves. `None` (a
+    /// runtime embedded in another program, as in tests) compiles in this process.
+    pub compiler: Option<std::path::PathBuf>,
     /// Modules whose `handle-update` runs natively in the host instead of in WebAssembly
     /// (`sandbox/native.rs`): the benchmarks' baseline. Only with the `native-baseline` feature.
     #[cfg(feature = "native-baseline")]
@@ -50,6 +54,7 @@ impl Default for Options {
             intake: true,
             clock: crate::clock::Clock::default(),
             cache_dir: None,
+            compiler: None,
             #[cfg(feature = "native-baseline")]
             native_modules: Vec::new(),
         }
@@ -97,13 +102,14 @@ impl Runtime {
             let cache =
                 (options.cache_dir.clone()).unwrap_or_else(|| config.data_dir.join("cache"));
             let limits = config.sandbox.clone();
+            let compiler = options.compiler.clone();
             #[cfg(feature = "native-baseline")]
             let native = options.native_modules.clone();
             tokio::task::spawn_blocking(move || {
                 #[cfg(feature = "native-baseline")]
-                return Sandbox::new_with_native(&limits, &cache, native);
+                return Sandbox::new_with_native(&limits, &cache, native, compiler);
                 #[cfg(not(feature = "native-baseline"))]
-                Sandbox::new(&limits, &cache)
+                Sandbox::new_with_compiler(&limits, &cache, compiler)
             })
             .await??
         };

@@ -3,6 +3,7 @@
 
 pub mod bot_access;
 mod code_cache;
+pub mod compiler;
 mod env;
 mod guest_log;
 mod host;
@@ -13,7 +14,12 @@ mod limit_tests;
 #[cfg(feature = "native-baseline")]
 pub mod native;
 
-use std::{path::Path, sync::Arc, thread, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    thread,
+    time::Duration,
+};
 
 use wasmtime::{
     Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
@@ -46,6 +52,10 @@ pub struct Sandbox {
     linker: Linker<HostState>,
     /// Compiled modules on disk, mapped from there.
     code: CodeCache,
+    cache_dir: PathBuf,
+    /// The program that compiles modules in a process of its own ([`compiler`]); none: they
+    /// compile in this process.
+    compiler: Option<PathBuf>,
     limits: SandboxConfig,
     /// Modules whose `handle-update` runs natively (`native.rs`, benchmarks only).
     #[cfg(feature = "native-baseline")]
@@ -75,6 +85,7 @@ impl Sandbox {
         limits: &SandboxConfig,
         cache_dir: &Path,
         native: Vec<String>,
+        compiler: Option<PathBuf>,
     ) -> Result<Arc<Sandbox>> {
         if let Some(name) = native
             .iter()
@@ -87,36 +98,26 @@ impl Sandbox {
         }
         let mut sandbox = Self::build(limits, cache_dir)?;
         sandbox.native = native;
+        sandbox.compiler = compiler;
+        Ok(Arc::new(sandbox))
+    }
+
+    /// [`Sandbox::new`], compiling modules in processes of their own running `compiler`
+    /// ([`compiler`]), a `botbox` binary (the running one: [`compiler::this_program`]); `None`
+    /// compiles in this process.
+    pub fn new_with_compiler(
+        limits: &SandboxConfig,
+        cache_dir: &Path,
+        compiler: Option<PathBuf>,
+    ) -> Result<Arc<Sandbox>> {
+        let mut sandbox = Self::build(limits, cache_dir)?;
+        sandbox.compiler = compiler;
         Ok(Arc::new(sandbox))
     }
 
     fn build(limits: &SandboxConfig, cache_dir: &Path) -> Result<Sandbox> {
         let err = |e: wasmtime::Error| Error::Sandbox(format!("{e:#}"));
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        // Recursion deeper than this traps ("call stack exhausted"); the host's own stack for
-        // the call is that plus room for host functions.
-        let stack = limits.max_stack_kib << 10;
-        config.max_wasm_stack(stack);
-        config.async_stack_size(stack + (1 << 20));
-        let mut pool = PoolingAllocationConfig::default();
-        // Enough slots for many modules x shards; slots are virtual memory until used.
-        pool.total_component_instances(1000)
-            .total_core_instances(4000)
-            .total_memories(1000)
-            .total_tables(4000)
-            .total_stacks(1000)
-            .max_memory_size(usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX))
-            .max_core_instances_per_component(32)
-            .max_memories_per_component(4)
-            .max_tables_per_component(32)
-            .table_elements(limits.max_table_elements);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        // Each module compiles on a thread of its own that ends with it (the registry's
-        // `compile`), several modules at once; not on a pool of threads that stay, idle, with
-        // what the compile left in their allocator caches.
-        config.parallel_compilation(false);
+        let config = engine_config(limits);
         let engine = Engine::new(&config).map_err(err)?;
         let code = CodeCache::new(cache_dir, &engine).map_err(|e| Error::io(cache_dir, e))?;
         let mut linker = Linker::new(&engine);
@@ -133,6 +134,8 @@ impl Sandbox {
             engine,
             linker,
             code,
+            cache_dir: cache_dir.to_path_buf(),
+            compiler: None,
             limits: limits.clone(),
             #[cfg(feature = "native-baseline")]
             native: Vec::new(),
@@ -143,8 +146,9 @@ impl Sandbox {
     /// async executor.
     pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<ModuleCode> {
         let hash = module_hash(bytes);
-        let component = (self.code.load(&self.engine, &hash, bytes))
-            .map_err(|e| Error::module(name, format!("not a valid component: {e:#}")))?;
+        let component = self
+            .component(&hash, bytes)
+            .map_err(|e| Error::module(name, e))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let wanted = contract_versions(&self.engine, &component);
             let reason = match wanted.iter().find(|v| !runs_modules_built_for(v)) {
@@ -167,6 +171,20 @@ impl Sandbox {
         Ok(ModuleCode { pre, http, hash })
     }
 
+    /// The component: mapped from the cache, or compiled (in a child when there is a compiler
+    /// program) and then mapped. The error says why it cannot run.
+    fn component(&self, hash: &str, bytes: &[u8]) -> std::result::Result<Component, String> {
+        if let Some(program) = &self.compiler
+            && self.code.map(&self.engine, hash).is_none()
+        {
+            compiler::compile_in_child(program, &self.cache_dir, &self.limits, bytes)?;
+        }
+        // Mapped from the cache, or (no compiler program, or the child's artifact did not
+        // load) compiled here.
+        (self.code.load(&self.engine, hash, bytes))
+            .map_err(|e| format!("not a valid component: {e:#}"))
+    }
+
     /// Creates a fresh instance of `code` for `env`.
     pub async fn instantiate(&self, code: &ModuleCode, env: Arc<ModuleEnv>) -> Result<Instance> {
         #[cfg(feature = "native-baseline")]
@@ -176,6 +194,37 @@ impl Sandbox {
         let instance = instance.natively_if(native);
         Ok(instance)
     }
+}
+
+/// The engine's configuration for these limits: the same in the bot and in a compiling child
+/// ([`compiler`]), so that the child's artifacts fit the bot's engine.
+pub(crate) fn engine_config(limits: &SandboxConfig) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    // Recursion deeper than this traps ("call stack exhausted"); the host's own stack for
+    // the call is that plus room for host functions.
+    let stack = limits.max_stack_kib << 10;
+    config.max_wasm_stack(stack);
+    config.async_stack_size(stack + (1 << 20));
+    let mut pool = PoolingAllocationConfig::default();
+    // Enough slots for many modules x shards; slots are virtual memory until used.
+    pool.total_component_instances(1000)
+        .total_core_instances(4000)
+        .total_memories(1000)
+        .total_tables(4000)
+        .total_stacks(1000)
+        .max_memory_size(usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX))
+        .max_core_instances_per_component(32)
+        .max_memories_per_component(4)
+        .max_tables_per_component(32)
+        .table_elements(limits.max_table_elements);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // Each module compiles on a thread of its own that ends with it (the registry's
+    // `compile`), or in a process of its own; not on a pool of threads that stay, idle, with
+    // what the compile left in their allocator caches.
+    config.parallel_compilation(false);
+    config
 }
 
 /// The export a module serves HTTP with (the contract's `module-with-http` world).

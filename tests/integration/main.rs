@@ -14,6 +14,7 @@ mod bot_api;
 mod broadcast;
 mod clicker;
 mod clock_jump;
+mod compile_process;
 mod console;
 mod contract;
 mod crash;

@@ -112,7 +112,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Modules' HTTP on a free port (a second `botbox dev`, or a bot, may hold the default one),
     // unless BOTBOX_HTTP_ADDR names one; the address is printed below.
     config.http.addr = std::env::var("BOTBOX_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
-    let runtime = Runtime::start(config)
+    let runtime = Runtime::start_with(config, super::compiling_in_children())
         .await
         .context("cannot start the runtime")?;
     let user = TestUser::new(DEV_USER_ID, args.name.clone());

@@ -5,7 +5,7 @@ use anyhow::Context;
 /// Runs the bot described by `config` until it is told to stop.
 pub async fn run(config: crate::Config) -> anyhow::Result<()> {
     let backups = config.backup_dir();
-    let runtime = match crate::Runtime::start(config).await {
+    let runtime = match crate::Runtime::start_with(config, super::compiling_in_children()).await {
         Ok(runtime) => runtime,
         Err(e @ crate::Error::DamagedDatabase { .. }) => {
             return Err(anyhow::anyhow!("{e}\n{}", way_back(&backups)));

@@ -62,40 +62,19 @@ impl CodeCache {
     }
 
     /// The component whose file is `bytes` (SHA-256 `hash`, hex): mapped from the cache, or
-    /// compiled, written to the cache and mapped from there. An error is the compile's: the
+    /// compiled here, written to the cache and mapped from there. An error is the compile's: the
     /// bytes are not a valid component. Blocking.
     pub fn load(&self, engine: &Engine, hash: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
-        let path = self
-            .dir
-            .join(format!("{hash}-{}.{EXTENSION}", self.engine_tag));
-        if path.is_file() {
-            // SAFETY: the file is an artifact this cache wrote with an engine of the same tag
-            // (the cache directory is the host's own, under its data directory), written
-            // whole before its rename into place and never changed afterwards: a new artifact
-            // is a new file renamed over it, which leaves an existing mapping on the old one.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => {
-                    mark_used(&path);
-                    return Ok(component);
-                }
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), "compiled module not loadable, compiling again: {e:#}");
-                    let _ = std::fs::remove_file(&path);
-                }
-            }
+        if let Some(component) = self.map(engine, hash) {
+            return Ok(component);
         }
         let artifact = engine.precompile_component(bytes)?;
-        match self.write(&path, &artifact) {
-            // SAFETY: as above; the file was written whole just now from this engine's output.
-            Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => {
-                    self.keep_within(KEPT_BYTES);
+        match self.write(hash, &artifact) {
+            Ok(()) => {
+                if let Some(component) = self.map(engine, hash) {
                     return Ok(component);
                 }
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), "cannot map the compiled module: {e:#}")
-                }
-            },
+            }
             Err(e) => {
                 tracing::warn!(dir = %self.dir.display(), "cannot keep the compiled module: {e}")
             }
@@ -104,17 +83,67 @@ impl CodeCache {
         unsafe { Component::deserialize(engine, &artifact) }
     }
 
-    fn write(&self, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+    /// The compiled module `hash` mapped from its file, if the cache has it. A file that does
+    /// not load is removed.
+    pub fn map(&self, engine: &Engine, hash: &str) -> Option<Component> {
+        let path = self.path(hash);
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the file is an artifact written by this cache (here or in a compiling child,
+        // `compiler.rs`) for an engine of the same tag (the directory is the host's own, under
+        // its data directory), written whole before its rename into place and never changed
+        // afterwards: a new artifact is a new file renamed over it, which leaves an existing
+        // mapping on the old one. wasmtime checks the header and the engine's settings.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => {
+                mark_used(&path);
+                Some(component)
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "compiled module not loadable, compiling again: {e:#}");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Compiles `bytes` (SHA-256 `hash`) and writes the artifact into the cache, unless it is
+    /// there. The error says which went wrong, the compile or the writing.
+    pub fn store(&self, engine: &Engine, hash: &str, bytes: &[u8]) -> Result<(), String> {
+        if self.path(hash).is_file() {
+            return Ok(());
+        }
+        let artifact = engine
+            .precompile_component(bytes)
+            .map_err(|e| format!("not a valid component: {e:#}"))?;
+        self.write(hash, &artifact).map_err(|e| {
+            format!(
+                "cannot write the compiled module into {}: {e}",
+                self.dir.display()
+            )
+        })
+    }
+
+    fn path(&self, hash: &str) -> PathBuf {
+        self.dir
+            .join(format!("{hash}-{}.{EXTENSION}", self.engine_tag))
+    }
+
+    /// Writes an artifact under a temporary name, then renames it into place; then keeps the
+    /// directory within [`KEPT_BYTES`].
+    fn write(&self, hash: &str, artifact: &[u8]) -> std::io::Result<()> {
         let temporary = self.dir.join(format!(
             ".{}-{}.tmp",
             std::process::id(),
             NEXT_TEMPORARY.fetch_add(1, Ordering::Relaxed)
         ));
-        let written =
-            std::fs::write(&temporary, artifact).and_then(|()| std::fs::rename(&temporary, path));
+        let written = std::fs::write(&temporary, artifact)
+            .and_then(|()| std::fs::rename(&temporary, self.path(hash)));
         if written.is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
+        self.keep_within(KEPT_BYTES);
         written
     }
 

@@ -149,3 +149,33 @@ fn wasmtime_s_own_cache_of_earlier_versions_is_removed() {
     CodeCache::new(dir.path(), &engine()).unwrap();
     assert!(!dir.path().join("modules").exists());
 }
+
+#[test]
+fn an_artifact_stored_by_one_engine_is_mapped_by_another_with_the_same_settings() {
+    // As a compiling child (`compiler.rs`) stores and the bot maps.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = component(3);
+    let hash = module_hash(&bytes);
+    let child = engine();
+    let stored = CodeCache::new(dir.path(), &child).unwrap();
+    let e = stored
+        .store(&child, "bad", b"no component")
+        .expect_err("refused");
+    assert!(e.starts_with("not a valid component"), "{e}");
+    assert_eq!(artifacts(dir.path()), Vec::<PathBuf>::new());
+    stored.store(&child, &hash, &bytes).expect("stored");
+    let bot = engine();
+    let cache = CodeCache::new(dir.path(), &bot).unwrap();
+    assert!(
+        cache.map(&bot, "0123").is_none(),
+        "not compiled: nothing to map"
+    );
+    let _mapped = cache.map(&bot, &hash).expect("mapped");
+    assert!(mapped(&artifacts(dir.path())[0]));
+    // An engine with other settings has artifacts of its own.
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    let other = Engine::new(&config).unwrap();
+    let theirs = CodeCache::new(dir.path(), &other).unwrap();
+    assert!(theirs.map(&other, &hash).is_none());
+}
