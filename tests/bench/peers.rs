@@ -17,7 +17,8 @@
 //! - `BOTBOX_BENCH_PEERS`: contestants, e.g. `botbox,aiogram,teloxide-memory` (default all);
 //! - `BOTBOX_BENCH_SECONDS`: the steady phase (default 15); `BOTBOX_BENCH_RATE` (1000);
 //! - `BOTBOX_BENCH_USERS` (1000); `BOTBOX_BENCH_BACKLOG`: messages per user (10);
-//! - `BOTBOX_BENCH_AT_ONCE_MS`: botbox's `telegram.handle_at_once_ms` (default: its default).
+//! - `BOTBOX_BENCH_AT_ONCE_MS`: botbox's `telegram.handle_at_once_ms` (default: its default);
+//! - `BOTBOX_BENCH_BIN`: another build of `botbox` to run (default: this build's).
 
 #[path = "peers/contestants.rs"]
 mod contestants;

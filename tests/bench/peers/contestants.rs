@@ -57,7 +57,8 @@ pub fn botbox(root: &Path, token: &str, api_url: &str) -> Contestant {
     .expect("botbox.toml");
     Contestant {
         name: "botbox".into(),
-        program: BOTBOX.into(),
+        // Another build of botbox, to compare two side by side (`BOTBOX_BENCH_BIN`).
+        program: std::env::var_os("BOTBOX_BENCH_BIN").map_or_else(|| BOTBOX.into(), Into::into),
         args: vec![
             "run".into(),
             "--config".into(),
