@@ -3,6 +3,7 @@
 
 pub mod admin_token;
 pub mod backup;
+mod compile_module;
 pub mod console;
 pub mod dev;
 pub mod doctor;
@@ -129,18 +130,7 @@ enum Command {
     /// Compiles a module read from standard input into a code cache: the bot runs this in a
     /// process of its own for each compile (`sandbox/compiler.rs`).
     #[command(hide = true)]
-    CompileModule {
-        /// The code cache directory.
-        #[arg(long)]
-        cache: PathBuf,
-        /// The sandbox limits that shape the engine (`[sandbox]`).
-        #[arg(long)]
-        stack_kib: usize,
-        #[arg(long)]
-        memory_mib: u64,
-        #[arg(long)]
-        table_elements: usize,
-    },
+    CompileModule(compile_module::CompileModuleArgs),
     /// Helpers for `installer/install.sh` (token check, finding the operator).
     #[command(hide = true)]
     Setup {
@@ -166,25 +156,9 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<crate::Config> {
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::CompileModule {
-        cache,
-        stack_kib,
-        memory_mib,
-        table_elements,
-    } = &cli.command
-    {
+    if let Command::CompileModule(args) = &cli.command {
         // No logging, no async runtime: the error on standard error is the bot's to report.
-        let limits = crate::config::SandboxConfig {
-            max_stack_kib: *stack_kib,
-            memory_mib: *memory_mib,
-            max_table_elements: *table_elements,
-            ..Default::default()
-        };
-        if let Err(e) = crate::sandbox::compiler::compile_from_stdin(cache, &limits) {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-        return Ok(());
+        std::process::exit(compile_module::run(args));
     }
     let default_level = match cli.command {
         Command::Dev(_)
@@ -196,7 +170,7 @@ pub fn main() -> anyhow::Result<()> {
         | Command::Restore { .. }
         | Command::Doctor { .. }
         | Command::Setup { .. }
-        | Command::CompileModule { .. }
+        | Command::CompileModule(_)
         | Command::New(_)
         | Command::TestRunner(_) => "warn",
         Command::Run { .. } => "info",
@@ -229,7 +203,7 @@ pub fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             // Handled before logging and the async runtime start, above.
-            Command::CompileModule { .. } => Ok(()),
+            Command::CompileModule(_) => Ok(()),
             Command::Setup { command } => {
                 let code = setup::run(command).await?;
                 std::process::exit(code);

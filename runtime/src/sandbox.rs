@@ -197,7 +197,9 @@ impl Sandbox {
 }
 
 /// The engine's configuration for these limits: the same in the bot and in a compiling child
-/// ([`compiler`]), so that the child's artifacts fit the bot's engine.
+/// ([`compiler`]), so that the child's artifacts fit the bot's engine. It reads only
+/// `max_stack_kib`, `memory_mib` and `max_table_elements`, the limits a child is told
+/// ([`compiler::child_args`]); another one read here must be told too.
 pub(crate) fn engine_config(limits: &SandboxConfig) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);

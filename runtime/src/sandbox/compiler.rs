@@ -10,6 +10,7 @@
 //! the module's error; a child that dies (say, out of memory) fails the compile, not the bot.
 
 use std::{
+    ffi::OsString,
     io::{Read, Write},
     path::Path,
     process::{Command, Stdio},
@@ -32,17 +33,18 @@ pub fn this_program() -> std::path::PathBuf {
     std::env::current_exe().unwrap_or_else(|_| proc.to_path_buf())
 }
 
-/// The command line of a child compiling for an engine with these limits into `cache_dir`.
-fn command(program: &Path, cache_dir: &Path, limits: &SandboxConfig) -> Command {
-    let mut command = Command::new(program);
-    command
-        .arg(SUBCOMMAND)
-        .arg("--cache")
-        .arg(cache_dir)
-        .args(["--stack-kib", &limits.max_stack_kib.to_string()])
-        .args(["--memory-mib", &limits.memory_mib.to_string()])
-        .args(["--table-elements", &limits.max_table_elements.to_string()]);
-    command
+/// The arguments of a child compiling into `cache_dir` for the engine these limits make (the
+/// limits [`engine_config`] reads; `cli/compile_module.rs` reads them back).
+pub fn child_args(cache_dir: &Path, limits: &SandboxConfig) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![SUBCOMMAND.into(), "--cache".into(), cache_dir.into()];
+    for (name, value) in [
+        ("--stack-kib", limits.max_stack_kib.to_string()),
+        ("--memory-mib", limits.memory_mib.to_string()),
+        ("--table-elements", limits.max_table_elements.to_string()),
+    ] {
+        args.extend([name.into(), value.into()]);
+    }
+    args
 }
 
 /// Compiles `bytes` in a child running `program`, into `cache_dir`. Blocking. The error is the
@@ -53,7 +55,8 @@ pub(super) fn compile_in_child(
     limits: &SandboxConfig,
     bytes: &[u8],
 ) -> Result<(), String> {
-    let mut child = command(program, cache_dir, limits)
+    let mut child = Command::new(program)
+        .args(child_args(cache_dir, limits))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
