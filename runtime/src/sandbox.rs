@@ -177,7 +177,13 @@ impl Sandbox {
         if let Some(program) = &self.compiler
             && self.code.map(&self.engine, hash).is_none()
         {
-            compiler::compile_in_child(program, &self.cache_dir, &self.limits, bytes)?;
+            match compiler::compile_in_child(program, &self.cache_dir, &self.limits, bytes) {
+                Ok(()) => {}
+                Err(compiler::ChildFailed::Refused(why)) => return Err(why),
+                Err(compiler::ChildFailed::NotKept(why)) => {
+                    tracing::warn!("{why}; compiling in the bot's own process instead");
+                }
+            }
         }
         // Mapped from the cache, or (no compiler program, or the child's artifact did not
         // load) compiled here.

@@ -3,8 +3,11 @@
 
 use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
-use crate::support::*;
-use botbox::{config::SandboxConfig, sandbox::Sandbox};
+use crate::{disk_full::tmpfs::Tmpfs, support::*};
+use botbox::{
+    config::SandboxConfig,
+    sandbox::{Sandbox, compiler::NOT_KEPT},
+};
 use botbox_test_artifacts::{CLICKER, ECHO, REMINDER};
 
 /// The compiled modules in a code cache directory.
@@ -83,6 +86,18 @@ async fn a_compile_in_a_child_reports_what_the_child_said_or_how_it_died() {
     );
     assert_eq!(artifacts(&cache).len(), 1, "nothing written for it");
 
+    // A compiler that compiled but could not write (a full disk): the bot compiles itself.
+    let program = dir.path().join("no-room.sh");
+    let script = format!("#!/bin/sh\ncat > /dev/null\necho 'no room' >&2\nexit {NOT_KEPT}\n");
+    std::fs::write(&program, script).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let other_cache = dir.path().join("cache-no-room");
+    let sandbox = Sandbox::new_with_compiler(&limits, &other_cache, Some(program)).unwrap();
+    sandbox
+        .compile("clicker.wasm", &clicker)
+        .expect("compiled in the bot's process");
+    assert_eq!(artifacts(&other_cache).len(), 1, "and kept, by the bot");
+
     // Compilers that die: by a signal (as the kernel's out-of-memory killer does), or silently.
     for (script, expected) in [
         ("kill -9 $$", "killed by signal 9"),
@@ -144,4 +159,26 @@ async fn compile_module_reads_a_component_and_says_why_it_refuses_one() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
     assert_eq!(artifacts(&cache).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_whose_data_directory_is_mounted_noexec_still_runs_its_modules() {
+    // Compiled code cannot be mapped executable from there: each module is compiled again and
+    // kept in memory, and the bot answers as usual.
+    let dir = tempfile::tempdir().unwrap();
+    let _data = Tmpfs::mount_with(&dir.path().join("data"), "size=256m,noexec");
+    let fake = unlimited_fake();
+    let modules = modules_dir(dir.path(), &[CLICKER]);
+    let config_file = write_config(dir.path(), &fake, &modules, "");
+    let alice = TestUser::new(72, "Alice");
+    for (text, expected) in [("/start", "Hello, Alice"), ("Click", "Clicks: 1")] {
+        let mut bot = spawn_bot(&config_file);
+        send_expecting(&fake, &alice, text, expected).await;
+        assert_eq!(
+            artifacts(&dir.path().join("data/cache")),
+            Vec::<std::path::PathBuf>::new(),
+            "nothing kept that cannot run"
+        );
+        bot.kill().await.unwrap();
+    }
 }

@@ -3,7 +3,7 @@
 //! webhook answers 500), says so once in its log, in `/metrics` and `/healthz`, keeps running
 //! without burning CPU, and goes on by itself once there is room: every message answered once.
 
-mod tmpfs;
+pub(crate) mod tmpfs;
 
 use std::{path::Path, time::Duration};
 

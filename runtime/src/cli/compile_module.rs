@@ -38,9 +38,9 @@ impl CompileModuleArgs {
 pub fn run(args: &CompileModuleArgs) -> i32 {
     match compiler::compile_from_stdin(&args.cache, &args.limits()) {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{e}");
-            1
+        Err((code, why)) => {
+            eprintln!("{why}");
+            code
         }
     }
 }

@@ -41,6 +41,15 @@ pub struct CodeCache {
     engine_tag: String,
 }
 
+/// Why [`CodeCache::store`] stored nothing.
+#[derive(Debug)]
+pub enum NotStored {
+    /// The bytes are not a valid component (wasmtime's reason).
+    Invalid(String),
+    /// It compiled, but the artifact could not be written (a full disk, a read-only directory).
+    NotKept(String),
+}
+
 /// Tells temporary files of one process apart.
 static NEXT_TEMPORARY: AtomicU64 = AtomicU64::new(0);
 
@@ -109,19 +118,19 @@ impl CodeCache {
     }
 
     /// Compiles `bytes` (SHA-256 `hash`) and writes the artifact into the cache, unless it is
-    /// there. The error says which went wrong, the compile or the writing.
-    pub fn store(&self, engine: &Engine, hash: &str, bytes: &[u8]) -> Result<(), String> {
+    /// there.
+    pub fn store(&self, engine: &Engine, hash: &str, bytes: &[u8]) -> Result<(), NotStored> {
         if self.path(hash).is_file() {
             return Ok(());
         }
         let artifact = engine
             .precompile_component(bytes)
-            .map_err(|e| format!("not a valid component: {e:#}"))?;
+            .map_err(|e| NotStored::Invalid(format!("not a valid component: {e:#}")))?;
         self.write(hash, &artifact).map_err(|e| {
-            format!(
+            NotStored::NotKept(format!(
                 "cannot write the compiled module into {}: {e}",
                 self.dir.display()
-            )
+            ))
         })
     }
 

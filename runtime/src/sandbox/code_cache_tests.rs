@@ -158,10 +158,10 @@ fn an_artifact_stored_by_one_engine_is_mapped_by_another_with_the_same_settings(
     let hash = module_hash(&bytes);
     let child = engine();
     let stored = CodeCache::new(dir.path(), &child).unwrap();
-    let e = stored
-        .store(&child, "bad", b"no component")
-        .expect_err("refused");
-    assert!(e.starts_with("not a valid component"), "{e}");
+    match stored.store(&child, "bad", b"no component") {
+        Err(NotStored::Invalid(e)) => assert!(e.starts_with("not a valid component"), "{e}"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(artifacts(dir.path()), Vec::<PathBuf>::new());
     stored.store(&child, &hash, &bytes).expect("stored");
     let bot = engine();
@@ -178,4 +178,22 @@ fn an_artifact_stored_by_one_engine_is_mapped_by_another_with_the_same_settings(
     let other = Engine::new(&config).unwrap();
     let theirs = CodeCache::new(dir.path(), &other).unwrap();
     assert!(theirs.map(&other, &hash).is_none());
+}
+
+#[test]
+fn a_module_that_compiles_but_cannot_be_written_is_not_kept_and_still_loads() {
+    // A directory the cache cannot write into (as on a full disk): root ignores permissions,
+    // so a file stands where the temporary file's directory would be needed.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let cache = CodeCache::new(&dir.path().join("cache"), &engine).unwrap();
+    std::fs::remove_dir(dir.path().join("cache")).unwrap();
+    std::fs::write(dir.path().join("cache"), b"a file, not a directory").unwrap();
+    let bytes = component(5);
+    match cache.store(&engine, &module_hash(&bytes), &bytes) {
+        Err(NotStored::NotKept(e)) => assert!(e.contains("cannot write"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let loaded = cache.load(&engine, &module_hash(&bytes), &bytes);
+    assert!(loaded.is_ok(), "compiled and kept in memory");
 }

@@ -7,7 +7,9 @@
 //! upgrade), told the limits that shape the engine, given the component on its standard input.
 //! It writes the artifact into the code cache and exits; the bot maps the artifact from there
 //! ([`CodeCache`]). A compile that fails says why on the child's standard error, which becomes
-//! the module's error; a child that dies (say, out of memory) fails the compile, not the bot.
+//! the module's error; a child that dies (say, out of memory) fails the compile, not the bot. A
+//! child that compiled but could not write the artifact (a full disk) exits with
+//! [`NOT_KEPT`]: the bot then compiles in its own process and keeps the code in memory.
 
 use std::{
     ffi::OsString,
@@ -18,11 +20,23 @@ use std::{
 
 use wasmtime::Engine;
 
-use super::{CodeCache, engine_config, module_hash};
+use super::{CodeCache, code_cache::NotStored, engine_config, module_hash};
 use crate::config::SandboxConfig;
 
 /// The subcommand a child runs (`cli.rs`), hidden from `botbox --help`.
 pub const SUBCOMMAND: &str = "compile-module";
+
+/// The exit code of a child that compiled the module but could not write it into the cache.
+pub const NOT_KEPT: i32 = 2;
+
+/// How a compile in a child went wrong.
+#[derive(Debug)]
+pub(super) enum ChildFailed {
+    /// It did not compile, or the child died: the module's error.
+    Refused(String),
+    /// It compiled but could not be kept on disk: compile here instead.
+    NotKept(String),
+}
 
 /// The program to run as the compiler: the running binary itself.
 pub fn this_program() -> std::path::PathBuf {
@@ -54,28 +68,37 @@ pub(super) fn compile_in_child(
     cache_dir: &Path,
     limits: &SandboxConfig,
     bytes: &[u8],
-) -> Result<(), String> {
+) -> Result<(), ChildFailed> {
+    let refused = ChildFailed::Refused;
     let mut child = Command::new(program)
         .args(child_args(cache_dir, limits))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start the compiler {}: {e}", program.display()))?;
+        .map_err(|e| {
+            refused(format!(
+                "cannot start the compiler {}: {e}",
+                program.display()
+            ))
+        })?;
     // The child reads all of its input before it writes anything.
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(bytes)
-            .map_err(|e| format!("cannot hand the module to the compiler: {e}"))?;
+            .map_err(|e| refused(format!("cannot hand the module to the compiler: {e}")))?;
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| format!("the compiler did not finish: {e}"))?;
+        .map_err(|e| refused(format!("the compiler did not finish: {e}")))?;
     if output.status.success() {
         return Ok(());
     }
     let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    Err(match output.status.code() {
+    if output.status.code() == Some(NOT_KEPT) {
+        return Err(ChildFailed::NotKept(said));
+    }
+    Err(refused(match output.status.code() {
         Some(_) if !said.is_empty() => said,
         Some(code) => format!("the compiler failed with exit code {code}"),
         None => {
@@ -83,21 +106,25 @@ pub(super) fn compile_in_child(
             let signal = output.status.signal().unwrap_or(0);
             format!("the compiler was killed by signal {signal} (out of memory?)")
         }
-    })
+    }))
 }
 
 /// The child's side: reads a component from standard input and writes its artifact into
-/// `cache_dir` for the engine these limits make. The error is what the bot reports.
-pub fn compile_from_stdin(cache_dir: &Path, limits: &SandboxConfig) -> Result<(), String> {
+/// `cache_dir` for the engine these limits make: the exit code (0, 1 or [`NOT_KEPT`]) and,
+/// unless 0, what the bot reports.
+pub fn compile_from_stdin(cache_dir: &Path, limits: &SandboxConfig) -> Result<(), (i32, String)> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the module: {e}"))?;
+        .map_err(|e| (1, format!("cannot read the module: {e}")))?;
     let engine = Engine::new(&engine_config(limits))
-        .map_err(|e| format!("cannot start the compiler's engine: {e:#}"))?;
-    let cache =
-        CodeCache::new(cache_dir, &engine).map_err(|e| format!("{}: {e}", cache_dir.display()))?;
+        .map_err(|e| (1, format!("cannot start the compiler's engine: {e:#}")))?;
+    let cache = CodeCache::new(cache_dir, &engine)
+        .map_err(|e| (NOT_KEPT, format!("{}: {e}", cache_dir.display())))?;
     cache
         .store(&engine, &module_hash(&bytes), &bytes)
-        .map_err(|e| format!("not a valid component: {e:#}"))
+        .map_err(|e| match e {
+            NotStored::Invalid(why) => (1, why),
+            NotStored::NotKept(why) => (NOT_KEPT, why),
+        })
 }

@@ -17,15 +17,20 @@ impl Tmpfs {
     /// with the reason when mounting is not permitted (the test needs root, or a container
     /// allowed to mount): a skipped test would say nothing.
     pub fn mount(path: &Path, size: &str) -> Tmpfs {
+        Self::mount_with(path, &format!("size={size}"))
+    }
+
+    /// Mounts a tmpfs with these `mount -o` options (`size=64m,noexec`) at `path`.
+    pub fn mount_with(path: &Path, options: &str) -> Tmpfs {
         std::fs::create_dir_all(path).expect("create the mount point");
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(path)
             .output()
             .expect("run mount");
         assert!(
             out.status.success(),
-            "this test mounts a small tmpfs to fill it, and could not: `mount -t tmpfs` said {:?} \
+            "this test mounts a small tmpfs of its own, and could not: `mount -t tmpfs` said {:?} \
              (run it as root, or in a container allowed to mount)",
             String::from_utf8_lossy(&out.stderr).trim()
         );
