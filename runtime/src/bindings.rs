@@ -4,10 +4,12 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "botbox:bot/module",
-    // Reads and downloads wait on Telegram while the guest's call is suspended.
+    // Reads and downloads wait on Telegram while the guest's call is suspended; so do the KV's
+    // operations on PostgreSQL (a round trip). On redb they are ready at the first poll.
     imports: {
         "botbox:bot/bot-api.call": async,
         "botbox:bot/bot-api.download": async,
+        "botbox:bot/kv": async,
     },
     exports: { default: async },
 });

@@ -13,6 +13,8 @@ mod instance;
 mod limit_tests;
 #[cfg(feature = "native-baseline")]
 pub mod native;
+#[cfg(test)]
+mod pg_kv_tests;
 
 use std::{
     path::{Path, PathBuf},

@@ -12,6 +12,7 @@ mod due_timers;
 mod files;
 mod held;
 pub mod kv;
+pub mod kv_txn;
 mod owners;
 mod patient_file;
 pub mod pg;

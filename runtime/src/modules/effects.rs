@@ -30,7 +30,12 @@ pub(crate) fn commit_call(
     done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     record: Option<&HeldRecord>,
 ) -> Applied<()> {
-    namespace.validate_and_apply(&mut out.txn, |seq, writes| {
+    let Some(txn) = out.txn.redb_mut() else {
+        // Only a PostgreSQL namespace makes another transaction, and no module's environment
+        // has one yet: its unit of work is `PgNamespace::commit_unit` (cluster notes §2).
+        unreachable!("a PostgreSQL transaction reached the redb committer");
+    };
+    namespace.validate_and_apply(txn, |seq, writes| {
         {
             // Tickets are known before they are durable, so a later call may edit by ticket.
             for e in &out.outbox {

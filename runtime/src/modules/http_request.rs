@@ -87,14 +87,14 @@ impl LoadedModule {
             let reply = match result {
                 Ok(reply) => reply,
                 Err(CallError::Refused(msg)) => {
-                    ns.abort(&mut out.txn);
+                    env.kv.abort(&mut out.txn).await;
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     env.log.line("warn", &format!("HTTP request failed: {msg}"));
                     self.http_pool.give_back(version, instance);
                     return Err(HttpFailure::Failed(msg));
                 }
                 Err(CallError::Trap(msg)) => {
-                    ns.abort(&mut out.txn);
+                    env.kv.abort(&mut out.txn).await;
                     self.stats.traps.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(module = %env.name, "module stopped during an HTTP request: {msg}");
                     env.log

@@ -66,7 +66,7 @@ pub(super) fn grant(config: &Config, env: &ModuleEnv, manifest: &Manifest) -> Op
         let declared = declared.map_or(host, |d| d.min(host));
         op.map_or(declared, |o| o.min(declared))
     };
-    env.namespace.set_quota(Quota {
+    env.kv.set_quota(Quota {
         max_bytes: narrow(
             manifest.kv_max_bytes,
             config.sandbox.kv_max_bytes,

@@ -23,7 +23,7 @@ use crate::{
     modules::{LoadedModule, ModuleStats, Router, ShardDeps, Version},
     outbox::Quotas,
     sandbox::{GuestLog, ModuleCode, ModuleEnv, OutgoingLimits, Sandbox, TicketCounter},
-    store::{Db, kv::Namespace},
+    store::{Db, kv::Namespace, kv_txn::KvNamespace},
 };
 
 mod approval;
@@ -376,6 +376,7 @@ impl Registry {
             .or_else(|| config.modules.get(&*name).map(|m| m.config.clone()))
             .unwrap_or_default();
         Ok(Arc::new(ModuleEnv {
+            kv: KvNamespace::Redb(namespace.clone()),
             namespace,
             tag,
             config: module_config,

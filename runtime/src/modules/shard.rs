@@ -119,7 +119,7 @@ impl Shard {
                     }
                 }
                 Err(CallError::Refused(msg)) => {
-                    ns.abort(&mut out.txn);
+                    env.kv.abort(&mut out.txn).await;
                     stats.errors.fetch_add(1, Ordering::Relaxed);
                     stats.quarantined_in_a_row.store(0, Ordering::Relaxed);
                     tracing::warn!(module = %module, update = work.update_id, "handler returned an error: {msg}");
@@ -129,7 +129,7 @@ impl Shard {
                     return;
                 }
                 Err(CallError::Trap(msg)) => {
-                    ns.abort(&mut out.txn);
+                    env.kv.abort(&mut out.txn).await;
                     self.instance = None;
                     stats.traps.fetch_add(1, Ordering::Relaxed);
                     failures += 1;

@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use super::{GuestLog, http_out::OutgoingLimits};
-use crate::store::{Db, kv::Namespace, records::RecentTickets};
+use crate::store::{Db, kv::Namespace, kv_txn::KvNamespace, records::RecentTickets};
 
 /// Hands out tickets, unique for the life of the database.
 pub struct TicketCounter(AtomicU64);
@@ -31,8 +31,11 @@ impl TicketCounter {
 pub struct ModuleEnv {
     /// The module's name (from its manifest, or its file name before `init`).
     pub name: Arc<str>,
-    /// Its KV namespace.
+    /// Its KV namespace in the redb file (its timers' counts live there too).
     pub namespace: Arc<Namespace>,
+    /// The namespace its calls' KV transactions run in: `namespace` itself on redb (what the
+    /// host makes today); a PostgreSQL namespace only in the seam's tests so far.
+    pub kv: KvNamespace,
     /// Its tag in callback data (`<tag>:<data>`).
     pub tag: String,
     /// The operator's settings for it.

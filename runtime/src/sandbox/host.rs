@@ -21,7 +21,7 @@ use super::{ModuleEnv, http_out::HttpHooks};
 use crate::{
     bindings::{self as wit, types},
     outbox::{Entry, Priority, Target},
-    store::{NewTimer, kv::Txn},
+    store::{NewTimer, kv_txn::KvTxn},
 };
 
 /// Most outbox requests one handler call may queue, broadcasts aside.
@@ -31,7 +31,7 @@ const MAX_ENTRIES_PER_CALL: usize = 50_000;
 
 /// The state of one call of `handle-update`.
 struct Call {
-    txn: Txn,
+    txn: KvTxn,
     outbox: Vec<Entry>,
     /// The chat of the update being handled, where replies default to `interactive`.
     chat_id: Option<i64>,
@@ -71,8 +71,9 @@ pub struct ExpectReply {
 
 /// What a finished call leaves behind: its KV transaction and its queued requests.
 pub struct CallOutput {
-    /// The transaction, to validate and apply.
-    pub txn: Txn,
+    /// The transaction, to validate and apply (redb) or commit with the unit of work
+    /// (PostgreSQL).
+    pub txn: KvTxn,
     /// The requests, in order.
     pub outbox: Vec<Entry>,
     /// Timers scheduled.
@@ -150,7 +151,7 @@ impl HostState {
         own_query: Option<String>,
     ) {
         self.call = Some(Call {
-            txn: self.env.namespace.begin(),
+            txn: self.env.kv.begin(),
             outbox: Vec::new(),
             chat_id,
             tickets: HashMap::new(),

@@ -173,7 +173,7 @@ impl Instance {
         };
         self.store.data_mut().begin_call(chat_id, own, own_query);
         self.store.set_epoch_deadline(1);
-        let result = match self.run_natively(update) {
+        let result = match self.run_natively(update).await {
             Some(native) => Some(Ok(native)),
             None => {
                 let handler = self.module.botbox_bot_handler();
@@ -207,16 +207,16 @@ impl Instance {
     }
 
     #[cfg(feature = "native-baseline")]
-    fn run_natively(&mut self, update: &types::Update) -> Option<Result<(), String>> {
+    async fn run_natively(&mut self, update: &types::Update) -> Option<Result<(), String>> {
         if !self.native {
             return None;
         }
         let name = self.store.data().env.name.clone();
-        Some(super::native::handle(&name, self.store.data_mut(), update))
+        Some(super::native::handle(&name, self.store.data_mut(), update).await)
     }
 
     #[cfg(not(feature = "native-baseline"))]
-    fn run_natively(&mut self, _update: &types::Update) -> Option<Result<(), String>> {
+    async fn run_natively(&mut self, _update: &types::Update) -> Option<Result<(), String>> {
         None
     }
 }

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::{CallError, GuestLog, ModuleEnv, Sandbox, TicketCounter};
 use crate::{
     config::{Config, SandboxConfig},
-    store::{Db, kv::Namespace},
+    store::{Db, kv::Namespace, kv_txn::KvNamespace},
 };
 
 /// A core module for the botbox world whose `init` runs `body`, then returns the error value
@@ -78,10 +78,15 @@ async fn run_init(limits: SandboxConfig, table_size: u32, body: &str) -> Result<
         sandbox: limits.clone(),
         ..Config::default()
     };
-    let namespace = Namespace::for_init(db.raw().clone(), "wat", config.kv_limits());
+    let namespace = Arc::new(Namespace::for_init(
+        db.raw().clone(),
+        "wat",
+        config.kv_limits(),
+    ));
     let env = Arc::new(ModuleEnv {
         name: "wat".into(),
-        namespace: Arc::new(namespace),
+        kv: KvNamespace::Redb(namespace.clone()),
+        namespace,
         tag: String::new(),
         config: toml::Table::new(),
         log: GuestLog::new("wat".into(), 60, 10),

@@ -39,18 +39,18 @@ struct Player {
 }
 
 /// `handle-update` of the module named `module`, run natively on `state`.
-pub(super) fn handle(
+pub(super) async fn handle(
     module: &str,
     state: &mut HostState,
     update: &types::Update,
 ) -> Result<(), String> {
     match module {
-        "clicker" => clicker(state, update),
+        "clicker" => clicker(state, update).await,
         other => Err(format!("{other} has no native body")),
     }
 }
 
-fn clicker(state: &mut HostState, update: &types::Update) -> Result<(), String> {
+async fn clicker(state: &mut HostState, update: &types::Update) -> Result<(), String> {
     let types::UpdateKind::Message(message) = &update.kind else {
         return Ok(());
     };
@@ -59,31 +59,33 @@ fn clicker(state: &mut HostState, update: &types::Update) -> Result<(), String> 
     };
     let chat = message.chat.id;
     if update.command.as_deref() == Some("start") {
-        return start(state, chat, user);
+        return start(state, chat, user).await;
     }
     match message.text.as_deref() {
-        Some(CLICK) => click(state, chat, user),
-        Some(RATING) => rating(state, chat, user),
+        Some(CLICK) => click(state, chat, user).await,
+        Some(RATING) => rating(state, chat, user).await,
         _ => Ok(()),
     }
 }
 
-fn start(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
-    let greeting = match get_player(state, user)? {
+async fn start(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
+    let greeting = match get_player(state, user).await? {
         Some(mut player) => {
             if player.name != user.first_name {
                 player.name.clone_from(&user.first_name);
                 let rank = rank_key(player.clicks, player.seq);
                 state
                     .set(rank, player.name.clone().into_bytes())
+                    .await
                     .map_err(kv_err)?;
-                set_player(state, user, &player)?;
+                set_player(state, user, &player).await?;
             }
             format!("Welcome back, {}! Clicks: {}", player.name, player.clicks)
         }
         None => {
             let seq = state
                 .increment(USERS.to_vec(), 1)
+                .await
                 .map_err(kv_err)?
                 .cast_unsigned();
             let player = Player {
@@ -93,8 +95,9 @@ fn start(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), Str
             };
             state
                 .set(rank_key(0, seq), player.name.clone().into_bytes())
+                .await
                 .map_err(kv_err)?;
-            set_player(state, user, &player)?;
+            set_player(state, user, &player).await?;
             format!(
                 "Hello, {}! Press {CLICK} to count, {RATING} to see the best.",
                 player.name
@@ -109,12 +112,13 @@ fn start(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), Str
     send(state, chat, greeting, Some(keyboard))
 }
 
-fn click(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
-    let Some(mut player) = get_player(state, user)? else {
+async fn click(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
+    let Some(mut player) = get_player(state, user).await? else {
         return send(state, chat, NOT_REGISTERED.into(), None);
     };
     state
         .delete(rank_key(player.clicks, player.seq))
+        .await
         .map_err(kv_err)?;
     player.clicks += 1;
     state
@@ -122,21 +126,23 @@ fn click(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), Str
             rank_key(player.clicks, player.seq),
             player.name.clone().into_bytes(),
         )
+        .await
         .map_err(kv_err)?;
-    set_player(state, user, &player)?;
+    set_player(state, user, &player).await?;
     send(state, chat, format!("Clicks: {}", player.clicks), None)
 }
 
-fn rating(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
-    if state.get(user_key(user)).map_err(kv_err)?.is_none() {
+async fn rating(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
+    if state.get(user_key(user)).await.map_err(kv_err)?.is_none() {
         return send(state, chat, NOT_REGISTERED.into(), None);
     }
-    let total = match state.get(USERS.to_vec()).map_err(kv_err)? {
+    let total = match state.get(USERS.to_vec()).await.map_err(kv_err)? {
         None => 0,
         Some(v) => i64::from_be_bytes(v.try_into().map_err(|_| "a counter is 8 bytes")?),
     };
     let page = state
         .scan(RANK.to_vec(), None, TOP as u32)
+        .await
         .map_err(kv_err)?;
     let mut text = format!("Total: {total}");
     for (place, entry) in page.entries.iter().take(TOP).enumerate() {
@@ -152,8 +158,8 @@ fn rating(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), St
     send(state, chat, text, None)
 }
 
-fn get_player(state: &mut HostState, user: &types::User) -> Result<Option<Player>, String> {
-    match state.get(user_key(user)).map_err(kv_err)? {
+async fn get_player(state: &mut HostState, user: &types::User) -> Result<Option<Player>, String> {
+    match state.get(user_key(user)).await.map_err(kv_err)? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -161,9 +167,13 @@ fn get_player(state: &mut HostState, user: &types::User) -> Result<Option<Player
     }
 }
 
-fn set_player(state: &mut HostState, user: &types::User, player: &Player) -> Result<(), String> {
+async fn set_player(
+    state: &mut HostState,
+    user: &types::User,
+    player: &Player,
+) -> Result<(), String> {
     let json = serde_json::to_vec(player).map_err(|e| e.to_string())?;
-    state.set(user_key(user), json).map_err(kv_err)
+    state.set(user_key(user), json).await.map_err(kv_err)
 }
 
 fn send(

@@ -10,7 +10,7 @@ use crate::{
     bot_api::update_kinds::needs_admin,
     config::Config,
     sandbox::{GuestLog, ModuleEnv, OutgoingLimits, Sandbox, TicketCounter},
-    store::{Db, kv::Namespace},
+    store::{Db, kv::Namespace, kv_txn::KvNamespace},
 };
 
 /// Runs `init` of the compiled module `code` (file `name`) and notes its admin-only kinds.
@@ -31,10 +31,15 @@ pub(super) async fn check<W: Write>(
             return;
         }
     };
-    let namespace = Namespace::for_init(db.raw().clone(), name, config.kv_limits());
+    let namespace = Arc::new(Namespace::for_init(
+        db.raw().clone(),
+        name,
+        config.kv_limits(),
+    ));
     let env = Arc::new(ModuleEnv {
         name: name.into(),
-        namespace: Arc::new(namespace),
+        kv: KvNamespace::Redb(namespace.clone()),
+        namespace,
         tag: String::new(),
         config: config
             .modules

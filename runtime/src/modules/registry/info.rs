@@ -182,7 +182,7 @@ pub(super) fn info(name: &str, s: &Slot) -> ModuleInfo {
             .map(|m| m.commands.iter().map(|c| c.name.clone()).collect())
             .unwrap_or_default(),
         capabilities: current.as_ref().map(|v| v.env.capabilities.read().clone()),
-        kv_quota: current.as_ref().map(|v| v.env.namespace.quota()),
+        kv_quota: current.as_ref().map(|v| v.env.kv.quota()),
         awaiting_approval: None,
     }
 }

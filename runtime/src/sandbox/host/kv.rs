@@ -1,10 +1,9 @@
-//! `kv`: the module's namespace, inside the current call's transaction.
+//! `kv`: the module's namespace, inside the current call's transaction. The imports are async
+//! (bindings.rs) so that a read on PostgreSQL waits without holding a thread; on redb each
+//! completes at its first poll, as the synchronous calls did.
 
 use super::HostState;
-use crate::{
-    bindings::kv,
-    store::kv::{KvError, Namespace, Txn},
-};
+use crate::{bindings::kv, store::kv::KvError};
 
 fn kv_error(e: KvError) -> kv::Error {
     match e {
@@ -20,66 +19,80 @@ fn no_call() -> kv::Error {
     kv::Error::Io("the KV store is not available in init".into())
 }
 
-impl HostState {
-    /// Runs a KV operation in the current call's transaction.
-    fn kv<T>(
-        &mut self,
-        op: impl FnOnce(&Namespace, &mut Txn) -> Result<T, KvError>,
-    ) -> Result<T, kv::Error> {
-        let ns = self.env.namespace.clone();
-        let call = self.call.as_mut().ok_or_else(no_call)?;
-        op(&ns, &mut call.txn).map_err(kv_error)
-    }
+/// Runs `$op` on the module's namespace `ns` and the call's transaction `txn`: the fields are
+/// borrowed apart, so no `Arc` is cloned per operation.
+macro_rules! in_txn {
+    ($state:ident, |$ns:ident, $txn:ident| $op:expr) => {{
+        let $ns = &$state.env.kv;
+        let $txn = &mut $state.call.as_mut().ok_or_else(no_call)?.txn;
+        $op.await.map_err(kv_error)
+    }};
 }
 
 impl kv::Host for HostState {
-    fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, kv::Error> {
-        self.kv(|ns, txn| ns.get(txn, &key))
+    async fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, kv::Error> {
+        in_txn!(self, |ns, txn| ns.get(txn, &key))
     }
 
-    fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), kv::Error> {
-        self.kv(|ns, txn| ns.set(txn, &key, &value))
+    async fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), kv::Error> {
+        in_txn!(self, |ns, txn| ns.set(txn, &key, &value))
     }
 
-    fn delete(&mut self, key: Vec<u8>) -> Result<bool, kv::Error> {
-        self.kv(|ns, txn| ns.delete(txn, &key))
+    async fn delete(&mut self, key: Vec<u8>) -> Result<bool, kv::Error> {
+        in_txn!(self, |ns, txn| ns.delete(txn, &key))
     }
 
-    fn increment(&mut self, key: Vec<u8>, delta: i64) -> Result<i64, kv::Error> {
-        self.kv(|ns, txn| ns.increment(txn, &key, delta))
+    async fn increment(&mut self, key: Vec<u8>, delta: i64) -> Result<i64, kv::Error> {
+        in_txn!(self, |ns, txn| ns.increment(txn, &key, delta))
     }
 
-    fn scan(
+    async fn scan(
         &mut self,
         prefix: Vec<u8>,
         after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<kv::Page, kv::Error> {
-        self.kv(|ns, txn| ns.scan(txn, &prefix, after.as_deref(), limit))
-            .map(to_page)
+        in_txn!(self, |ns, txn| ns.scan(
+            txn,
+            &prefix,
+            after.as_deref(),
+            limit
+        ))
+        .map(to_page)
     }
 
-    fn range(
+    async fn range(
         &mut self,
         start: Vec<u8>,
         end: Option<Vec<u8>>,
         after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<kv::Page, kv::Error> {
-        self.kv(|ns, txn| ns.range(txn, &start, end.as_deref(), after.as_deref(), limit))
-            .map(to_page)
+        in_txn!(self, |ns, txn| ns.range(
+            txn,
+            &start,
+            end.as_deref(),
+            after.as_deref(),
+            limit
+        ))
+        .map(to_page)
     }
 
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &mut self,
         key: Vec<u8>,
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> Result<bool, kv::Error> {
-        self.kv(|ns, txn| ns.compare_and_swap(txn, &key, expected.as_deref(), new.as_deref()))
+        in_txn!(self, |ns, txn| ns.compare_and_swap(
+            txn,
+            &key,
+            expected.as_deref(),
+            new.as_deref()
+        ))
     }
 
-    fn batch(&mut self, writes: Vec<kv::Write>) -> Result<(), kv::Error> {
+    async fn batch(&mut self, writes: Vec<kv::Write>) -> Result<(), kv::Error> {
         let writes: Vec<_> = writes
             .into_iter()
             .map(|w| match w {
@@ -87,11 +100,11 @@ impl kv::Host for HostState {
                 kv::Write::Delete(k) => (k, None),
             })
             .collect();
-        self.kv(|ns, txn| ns.batch(txn, &writes))
+        in_txn!(self, |ns, txn| ns.batch(txn, &writes))
     }
 
-    fn get_usage(&mut self) -> Result<kv::Usage, kv::Error> {
-        let u = self.kv(|ns, txn| Ok(ns.usage(txn)))?;
+    async fn get_usage(&mut self) -> Result<kv::Usage, kv::Error> {
+        let u = in_txn!(self, |ns, txn| ns.usage(txn))?;
         Ok(kv::Usage {
             bytes: u.bytes,
             keys: u.keys,
