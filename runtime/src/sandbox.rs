@@ -54,7 +54,6 @@ pub struct Sandbox {
     linker: Linker<HostState>,
     /// Compiled modules on disk, mapped from there.
     code: CodeCache,
-    cache_dir: PathBuf,
     /// The program that compiles modules in a process of its own ([`compiler`]); none: they
     /// compile in this process.
     compiler: Option<PathBuf>,
@@ -136,7 +135,6 @@ impl Sandbox {
             engine,
             linker,
             code,
-            cache_dir: cache_dir.to_path_buf(),
             compiler: None,
             limits: limits.clone(),
             #[cfg(feature = "native-baseline")]
@@ -176,10 +174,11 @@ impl Sandbox {
     /// The component: mapped from the cache, or compiled (in a child when there is a compiler
     /// program) and then mapped. The error says why it cannot run.
     fn component(&self, hash: &str, bytes: &[u8]) -> std::result::Result<Component, String> {
-        if let Some(program) = &self.compiler
-            && self.code.map(&self.engine, hash).is_none()
-        {
-            match compiler::compile_in_child(program, &self.cache_dir, &self.limits, bytes) {
+        if let Some(component) = self.code.map(&self.engine, hash) {
+            return Ok(component);
+        }
+        if let Some(program) = &self.compiler {
+            match compiler::compile_in_child(program, self.code.dir(), &self.limits, bytes) {
                 Ok(()) => {}
                 Err(compiler::ChildFailed::Refused(why)) => return Err(why),
                 Err(compiler::ChildFailed::NotKept(why)) => {
@@ -187,8 +186,8 @@ impl Sandbox {
                 }
             }
         }
-        // Mapped from the cache, or (no compiler program, or the child's artifact did not
-        // load) compiled here.
+        // Mapped from what the child wrote, or (no compiler program, or the child's artifact
+        // did not load) compiled here.
         (self.code.load(&self.engine, hash, bytes))
             .map_err(|e| format!("not a valid component: {e:#}"))
     }

@@ -70,6 +70,11 @@ impl CodeCache {
         })
     }
 
+    /// The directory the artifacts are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The component whose file is `bytes` (SHA-256 `hash`, hex): mapped from the cache, or
     /// compiled here, written to the cache and mapped from there. An error is the compile's: the
     /// bytes are not a valid component. Blocking.
