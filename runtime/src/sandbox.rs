@@ -14,7 +14,7 @@ mod limit_tests;
 #[cfg(feature = "native-baseline")]
 pub mod native;
 #[cfg(test)]
-mod pg_kv_tests;
+pub(crate) mod pg_kv_tests;
 
 use std::{
     path::{Path, PathBuf},

@@ -3,39 +3,61 @@
 
 use std::sync::Arc;
 
+use tokio::sync::oneshot;
+
 use crate::{
     sandbox::{CallOutput, ModuleEnv},
     store::{
         Committer, Handled, HeldRecord, Op,
         conversations::Expect,
         kv::{Applied, Namespace},
+        kv_txn::KvNamespace,
     },
 };
+
+mod pg;
+#[cfg(test)]
+mod pg_tests;
+
+pub(crate) use pg::Lost;
 
 /// Commits a successful call's effects — its KV writes (if its reads still hold), queued
 /// messages and timers — as the handling of `update_id` or `fired_timer` (neither for an HTTP
 /// request); `done` hears when they are durable. On a conflict nothing is sent and the caller
-/// runs the call again. A `record` still held goes in the same transaction, first.
+/// runs the call again. A `record` still held goes in the same transaction, first (redb only).
+///
+/// On PostgreSQL (`ModuleEnv.kv`) the call's own transaction commits with its unit of work
+/// (`pg.rs`); a lost connection counts in `lost` and is answered as a conflict after a pause,
+/// until it gives up: `Err`, the work is left owed in the store (and so is one whose record
+/// is still held, which PostgreSQL does not take yet).
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site per kind of caller"
 )]
-pub(crate) fn commit_call(
+pub(crate) async fn commit_call(
     committer: &Committer,
-    namespace: &Arc<Namespace>,
     env: &Arc<ModuleEnv>,
     out: &mut CallOutput,
     update_id: Option<u64>,
     fired_timer: Option<u64>,
-    done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
     record: Option<&HeldRecord>,
-) -> Applied<()> {
+    lost: &mut Lost,
+) -> Result<Applied<()>, String> {
+    if let KvNamespace::Pg(ns) = &env.kv {
+        let work = pg::Work {
+            update_id,
+            fired_timer,
+            done,
+            record,
+        };
+        return pg::commit_call(committer, ns, env, out, work, lost).await;
+    }
+    let namespace = &env.namespace;
     let Some(txn) = out.txn.redb_mut() else {
-        // Only a PostgreSQL namespace makes another transaction, and no module's environment
-        // has one yet: its unit of work is `PgNamespace::commit_unit` (cluster notes §2).
-        unreachable!("a PostgreSQL transaction reached the redb committer");
+        return Err("host error: a PostgreSQL transaction in a module whose KV is redb".into());
     };
-    namespace.validate_and_apply(txn, |seq, writes| {
+    Ok(namespace.validate_and_apply(txn, |seq, writes| {
         {
             // Tickets are known before they are durable, so a later call may edit by ticket.
             for e in &out.outbox {
@@ -63,7 +85,7 @@ pub(crate) fn commit_call(
             done,
         }));
         let _ = send(committer, op, record);
-    })
+    }))
 }
 
 /// Sends `op`, after a held record in the same transaction if there is one.
@@ -74,8 +96,9 @@ fn send(committer: &Committer, op: Op, record: Option<&HeldRecord>) -> crate::Re
     }
 }
 
-/// Marks an update (or a timer's firing) handled by the module of `namespace` with no effects
-/// (quarantined when `reason` is given).
+/// Marks an update (or a timer's firing) handled by the module of `namespace` (redb) with no
+/// effects (quarantined when `reason` is given). The registry hands out redb namespaces only;
+/// a module on PostgreSQL finishes through [`finish_unhandled_after`].
 pub fn finish_unhandled(
     committer: &Committer,
     namespace: &Arc<Namespace>,
@@ -83,11 +106,38 @@ pub fn finish_unhandled(
     fired_timer: Option<u64>,
     reason: Option<String>,
 ) {
-    finish_unhandled_after(committer, namespace, update_id, fired_timer, reason, None);
+    finish_on_redb(committer, namespace, update_id, fired_timer, reason, None);
 }
 
-/// [`finish_unhandled`], after the update's `record` if it is still held.
-pub(crate) fn finish_unhandled_after(
+/// [`finish_unhandled`] for the module of `env`, on its KV's store, after the update's `record`
+/// if it is still held. On PostgreSQL: a unit with no KV writes, committed before this returns
+/// (`pg.rs`; a held record is not taken there yet: the update is left owed, with an error).
+pub(crate) async fn finish_unhandled_after(
+    committer: &Committer,
+    env: &ModuleEnv,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    reason: Option<String>,
+    record: Option<&HeldRecord>,
+) {
+    match &env.kv {
+        KvNamespace::Pg(ns) => {
+            let work = pg::Work {
+                update_id,
+                fired_timer,
+                done: None,
+                record,
+            };
+            pg::finish_unhandled(committer, ns, work, reason).await;
+        }
+        KvNamespace::Redb(_) => {
+            let ns = &env.namespace;
+            finish_on_redb(committer, ns, update_id, fired_timer, reason, record);
+        }
+    }
+}
+
+fn finish_on_redb(
     committer: &Committer,
     namespace: &Arc<Namespace>,
     update_id: Option<u64>,

@@ -62,13 +62,13 @@ impl LoadedModule {
         config: &HttpConfig,
     ) -> Result<HttpReply, HttpFailure> {
         let mut conflicts = 0;
+        let mut lost = super::effects::Lost::default();
         loop {
             let version = self.current();
             if !version.code.serves_http() {
                 return Err(HttpFailure::NotServed);
             }
             let env = version.env.clone();
-            let ns = env.namespace.clone();
             let mut instance = match self.http_pool.take(&version) {
                 Some(i) => i,
                 None => self.fresh(&version).await.map_err(HttpFailure::Failed)?,
@@ -105,16 +105,17 @@ impl LoadedModule {
             let (done, durable) = oneshot::channel();
             let applied = super::effects::commit_call(
                 &self.deps.committer,
-                &ns,
                 &env,
                 &mut out,
                 None,
                 None,
                 Some(done),
                 None,
-            );
+                &mut lost,
+            )
+            .await;
             self.http_pool.give_back(version, instance);
-            match applied {
+            match applied.map_err(HttpFailure::Failed)? {
                 Applied::Ok(..) => {
                     // The response leaves only once the request's effects are durable.
                     return match durable.await {

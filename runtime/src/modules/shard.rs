@@ -9,7 +9,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
-    effects::{commit_call, finish_unhandled_after},
+    effects::{Lost, commit_call, finish_unhandled_after},
     module::{ModuleEvent, ModuleStats, ShardDeps, Version, Work},
 };
 use crate::{
@@ -69,11 +69,11 @@ impl Shard {
     async fn handle(&mut self, work: Work) {
         let env = self.version.env.clone();
         let module = env.name.clone();
-        let ns = env.namespace.clone();
         let stats = self.stats.clone();
         let max_attempts = self.deps.limits.max_attempts;
         let mut failures = 0;
         let mut conflicts = 0;
+        let mut lost = Lost::default();
         loop {
             let instance = match self.instance().await {
                 Ok(i) => i,
@@ -81,7 +81,7 @@ impl Shard {
                     failures += 1;
                     tracing::error!(module = %module, update = work.update_id, "cannot start an instance: {e}");
                     if failures >= max_attempts {
-                        self.quarantine(&work, format!("no instance: {e}"));
+                        self.quarantine(&work, format!("no instance: {e}")).await;
                         return;
                     }
                     continue;
@@ -95,26 +95,35 @@ impl Shard {
                 Ok(()) => {
                     let applied = commit_call(
                         &self.deps.committer,
-                        &ns,
                         &env,
                         &mut out,
                         work.update(),
                         work.timer_id,
                         None,
                         work.record.as_deref(),
+                        &mut lost,
                     );
-                    match applied {
-                        Applied::Ok(..) => {
+                    match applied.await {
+                        Ok(Applied::Ok(..)) => {
                             stats.quarantined_in_a_row.store(0, Ordering::Relaxed);
                             return;
                         }
-                        Applied::Conflict => {
+                        Ok(Applied::Conflict) => {
                             stats.conflicts.fetch_add(1, Ordering::Relaxed);
                             conflicts += 1;
                             if conflicts >= MAX_CONFLICT_RETRIES {
-                                self.finish(&work, Some("endless KV conflicts".into()));
+                                self.finish(&work, Some("endless KV conflicts".into()))
+                                    .await;
                                 return;
                             }
+                        }
+                        // Left owed in the store: resumed later (at the next start, or by
+                        // another node).
+                        Err(e) => {
+                            tracing::error!(module = %module, update = work.update_id, "{e}");
+                            env.log
+                                .host_event(&format!("update {}: {e}", work.update_id));
+                            return;
                         }
                     }
                 }
@@ -125,7 +134,7 @@ impl Shard {
                     tracing::warn!(module = %module, update = work.update_id, "handler returned an error: {msg}");
                     env.log
                         .line("warn", &format!("handler returned an error: {msg}"));
-                    self.finish(&work, None);
+                    self.finish(&work, None).await;
                     return;
                 }
                 Err(CallError::Trap(msg)) => {
@@ -144,7 +153,7 @@ impl Shard {
                             "update {} quarantined after {failures} failed tries: {msg}",
                             work.update_id
                         ));
-                        self.quarantine(&work, msg);
+                        self.quarantine(&work, msg).await;
                         return;
                     }
                 }
@@ -152,7 +161,9 @@ impl Shard {
         }
     }
 
-    fn quarantine(&self, work: &Work, reason: String) {
+    /// Quarantines the update (the future holds no borrow of the shard: an instance is not
+    /// `Sync`).
+    fn quarantine(&self, work: &Work, reason: String) -> impl Future<Output = ()> + Send + use<> {
         self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
         let in_a_row = self
             .stats
@@ -166,18 +177,21 @@ impl Shard {
                 reason: reason.clone(),
             });
         }
-        self.finish(work, Some(reason));
+        self.finish(work, Some(reason))
     }
 
     /// Marks the update handled with no effects (quarantined when `reason` is given).
-    fn finish(&self, work: &Work, reason: Option<String>) {
-        finish_unhandled_after(
-            &self.deps.committer,
-            &self.version.env.namespace,
-            work.update(),
-            work.timer_id,
-            reason,
-            work.record.as_deref(),
-        );
+    fn finish(
+        &self,
+        work: &Work,
+        reason: Option<String>,
+    ) -> impl Future<Output = ()> + Send + use<> {
+        let committer = self.deps.committer.clone();
+        let env = self.version.env.clone();
+        let (update, timer, record) = (work.update(), work.timer_id, work.record.clone());
+        async move {
+            finish_unhandled_after(&committer, &env, update, timer, reason, record.as_deref())
+                .await;
+        }
     }
 }

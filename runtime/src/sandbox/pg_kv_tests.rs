@@ -21,18 +21,20 @@ use crate::{
     },
 };
 
-const MODULE: &str = "clicker";
+pub(crate) const MODULE: &str = "clicker";
 
-/// One node: its store (own pool), the module's namespace on it, an instance of the clicker.
-struct Node {
-    store: PgStore,
-    ns: Arc<PgNamespace>,
-    instance: Instance,
+/// One node: its store (own pool), the module's namespace on it, an instance of the clicker
+/// and its environment.
+pub(crate) struct Node {
+    pub(crate) store: PgStore,
+    pub(crate) ns: Arc<PgNamespace>,
+    pub(crate) instance: Instance,
+    pub(crate) env: Arc<ModuleEnv>,
 }
 
 /// `tickets`: the host's ticket counter is per process and synchronous; the two nodes here
 /// share one (drawing tickets from PostgreSQL, `PgStore::new_ids`, is a later step of the seam).
-async fn node(
+pub(crate) async fn node(
     server: &Postgres,
     sandbox: &Sandbox,
     code: &super::ModuleCode,
@@ -70,17 +72,21 @@ async fn node(
         reads: Default::default(),
         wanted_kinds: Default::default(),
     });
-    let mut instance = sandbox.instantiate(code, env).await.expect("instance");
+    let mut instance = sandbox
+        .instantiate(code, env.clone())
+        .await
+        .expect("instance");
     instance.init().await.expect("init");
     Node {
         store,
         ns,
         instance,
+        env,
     }
 }
 
 /// A private-chat message of `user` (chat id = user id) saying `text`.
-fn message(update_id: i64, user: i64, name: &str, text: &str) -> types::Update {
+pub(crate) fn message(update_id: i64, user: i64, name: &str, text: &str) -> types::Update {
     let from = types::User {
         id: user,
         is_bot: false,
@@ -114,7 +120,7 @@ fn message(update_id: i64, user: i64, name: &str, text: &str) -> types::Update {
 }
 
 /// Records `update` as the intake does (owed to the clicker).
-async fn record(node: &Node, update: &types::Update) {
+pub(crate) async fn record(node: &Node, update: &types::Update) {
     let id = update.update_id.cast_unsigned();
     let modules = vec![MODULE.to_string()];
     let fresh = node.store.record(&[(id, "{}".into(), modules)], &[]).await;
@@ -152,7 +158,7 @@ async fn handled(node: &mut Node, update: &types::Update) -> u32 {
 }
 
 /// The texts queued for `chat`, in outbox order.
-async fn replies(node: &Node, chat: i64) -> Vec<String> {
+pub(crate) async fn replies(node: &Node, chat: i64) -> Vec<String> {
     let outbox = node.store.outbox().await.expect("outbox");
     let texts = outbox.into_iter().filter_map(|(_, bytes)| {
         let entry: crate::store::records::Entry = serde_json::from_slice(&bytes).expect("entry");

@@ -114,6 +114,8 @@ pub struct Committer {
     thread: Arc<parking_lot::Mutex<Option<thread::JoinHandle<()>>>>,
     /// Durable transactions so far (one fsync each).
     commits: Arc<AtomicU64>,
+    /// Where committed outbox entries go.
+    outbox: tokio::sync::mpsc::UnboundedSender<(u64, Entry)>,
 }
 
 impl Committer {
@@ -142,6 +144,7 @@ impl Committer {
             seq
         };
         let ev = events.clone();
+        let to_outbox = outbox.clone();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
         let handle = thread::Builder::new()
@@ -207,12 +210,30 @@ impl Committer {
             events,
             thread: Arc::new(parking_lot::Mutex::new(Some(handle))),
             commits,
+            outbox: to_outbox,
         })
     }
 
     /// Durable transactions committed so far: one fsync each, however many ops they held.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// What another store made durable (a unit of work on PostgreSQL, `modules/effects/pg.rs`),
+    /// passed on as the writer passes on its own commits: the handling of `handled` (module,
+    /// update) reported, then each outbox entry handed to the outbox with the sequence number
+    /// that store gave it.
+    pub fn committed_elsewhere(
+        &self,
+        handled: Option<(Arc<str>, u64)>,
+        entries: Vec<(u64, Entry)>,
+    ) {
+        if let Some((module, update_id)) = handled {
+            let _ = self.events.send(Committed::Handled { module, update_id });
+        }
+        for e in entries {
+            let _ = self.outbox.send(e);
+        }
     }
 
     /// Queues an op; it becomes durable with the next group.

@@ -23,8 +23,8 @@ pub struct Expect {
     pub until_secs: u64,
 }
 
-/// The row key of (chat, user): `<chat>:<user>`, `<chat>:*` for anyone.
-fn key(chat_id: i64, user_id: Option<i64>) -> String {
+/// The row key of (chat, user): `<chat>:<user>`, `<chat>:*` for anyone (on PostgreSQL too).
+pub(super) fn key(chat_id: i64, user_id: Option<i64>) -> String {
     match user_id {
         Some(u) => format!("{chat_id}:{u}"),
         None => format!("{chat_id}:*"),

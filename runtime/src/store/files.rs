@@ -18,13 +18,14 @@ use super::{
 use crate::{Error, Result};
 
 /// What the store knows of one file's content.
+/// (Also the value of `botbox_files` on PostgreSQL, `pg/unit/extras.rs`.)
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct FileRow {
+pub(super) struct FileRow {
     /// Queued entries that send it.
-    refs: u64,
+    pub(super) refs: u64,
     /// Telegram's id for it, once uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    file_id: Option<String>,
+    pub(super) file_id: Option<String>,
 }
 
 fn read_row(table: &Table<'_, &str, &[u8]>, sha: &str) -> Result<Option<FileRow>> {

@@ -32,6 +32,11 @@ impl HeldRecord {
         }
     }
 
+    /// Whether the record is still held (not sent to the committer yet).
+    pub fn is_held(&self) -> bool {
+        self.0.lock().is_some()
+    }
+
     /// Takes the record back if it is still held (the update was not handed over after all).
     pub fn take(&self) -> Option<Op> {
         self.0.lock().take()

@@ -88,6 +88,7 @@ use until_committed;
 
 mod leases;
 mod unit_backends;
+mod unit_extras;
 mod units;
 mod units_shared;
 mod usage;

@@ -1,7 +1,8 @@
 //! A handler's unit of work on PostgreSQL: beside its KV writes, the messages it queued, its
 //! tickets, its timers, the update's quarantine if it was given up, and the update's (or timer's)
-//! done mark — all in the handler's own SERIALIZABLE transaction, sent in the pipeline that ends
-//! with `COMMIT`. All of it lands, or none of it.
+//! done mark, the files its messages upload, its conversations and broadcasts (`unit/extras.rs`)
+//! — all in the handler's own SERIALIZABLE transaction, sent in the pipeline that ends with
+//! `COMMIT`. All of it lands, or none of it: what `store::Handled` carries on redb.
 //!
 //! The done mark refuses to apply twice (`botbox_done`, `botbox_timer_fired` in `schema.rs`): a
 //! unit for an update that another node (or an earlier run) already finished rolls back whole,
@@ -10,7 +11,9 @@
 use tokio_postgres::{Client, Row, Statement};
 
 use super::{PgTxn, kv::PgNamespace, schema::Refusal, txn::Ended};
-use crate::store::{NewTimer, TicketRecord, kv::KvError, records::Entry};
+use crate::store::{NewTimer, TicketRecord, conversations::Expect, kv::KvError, records::Entry};
+
+mod extras;
 
 /// What a handler call did beside its KV writes.
 #[derive(Debug, Default, Clone)]
@@ -27,6 +30,12 @@ pub struct Unit {
     pub fired_timer: Option<u64>,
     /// Why the update was given up, if it was.
     pub quarantine: Option<String>,
+    /// The bytes of the files `outbox` uploads: (SHA-256 hex, bytes).
+    pub files: Vec<(String, bytes::Bytes)>,
+    /// Conversations the module declared it waits in, or withdrew, in order (its own only).
+    pub expects: Vec<Expect>,
+    /// Broadcasts queued in `outbox`: (first ticket, chats).
+    pub broadcasts: Vec<(u64, u32)>,
     /// The partition of the unit's chat and the epoch this node holds it at (`leases.rs`):
     /// checked last before `COMMIT`.
     pub fence: Option<Fence>,
@@ -68,11 +77,12 @@ pub(crate) struct Statements {
     quarantine: Statement,
     done: Statement,
     fence: Statement,
+    extras: extras::Statements,
 }
 
 impl Statements {
     pub(crate) async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
-        let (outbox, tickets, timers, cancel, fired, quarantine, done, fence) = futures::try_join!(
+        let (outbox, tickets, timers, cancel, fired, quarantine, done, fence, extras) = futures::try_join!(
             // Entry i (from 1) gets the i-th smallest of the sequence numbers drawn, whatever
             // order nextval ran in: a module's messages keep their order.
             c.prepare(
@@ -104,6 +114,7 @@ impl Statements {
             ),
             c.prepare("SELECT botbox_done($1, $2)"),
             c.prepare("SELECT botbox_fence($1, $2)"),
+            extras::Statements::prepare(c),
         )?;
         Ok(Statements {
             outbox,
@@ -114,6 +125,7 @@ impl Statements {
             quarantine,
             done,
             fence,
+            extras,
         })
     }
 }
@@ -133,6 +145,7 @@ pub(crate) struct Rows {
     fired: Option<i64>,
     quarantine: Option<String>,
     fence: Option<(i32, i64)>,
+    extras: extras::Extras,
 }
 
 /// A u64 id as PostgreSQL's bigint (ids, tickets and Unix ms stay far below 2^63).
@@ -171,6 +184,13 @@ impl Rows {
                 )),
                 None => None,
             },
+            extras: extras::Extras::new(
+                module,
+                &unit.files,
+                &unit.outbox,
+                &unit.expects,
+                &unit.broadcasts,
+            )?,
         };
         for e in &unit.outbox {
             rows.chats.push(e.chat_id);
@@ -202,7 +222,7 @@ impl Rows {
         c: &Client,
         st: &Statements,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let (outbox, tickets, timers, cancel, fired, quarantine, done, fence) = futures::join!(
+        let (outbox, tickets, extras, timers, cancel, fired, quarantine, done, fence) = futures::join!(
             async {
                 match self.entries.is_empty() {
                     true => Ok(Vec::new()),
@@ -218,6 +238,7 @@ impl Rows {
                     }
                 }
             },
+            self.extras.send(c, &st.extras, &self.module),
             async {
                 match self.timer_ids.is_empty() {
                     true => Ok(0),
@@ -264,7 +285,9 @@ impl Rows {
         // After the first failure every later statement fails too ("transaction is aborted"):
         // the first error in sending order is the one that counts.
         let rows = outbox?;
-        for r in [tickets, timers, cancel, fired, quarantine, done, fence] {
+        tickets?;
+        extras?;
+        for r in [timers, cancel, fired, quarantine, done, fence] {
             r?;
         }
         Ok(rows)

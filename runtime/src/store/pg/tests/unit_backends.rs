@@ -116,14 +116,14 @@ impl UnitStore for Redb {
                 writes,
                 kv_seq: seq,
                 outbox: unit.outbox,
-                files: Vec::new(),
+                files: unit.files,
                 quarantine: unit.quarantine,
                 tickets: None,
                 timers: unit.timers,
                 cancel_timers: unit.cancel_timers,
                 fired_timer: unit.fired_timer,
-                expects: Vec::new(),
-                broadcasts: Vec::new(),
+                expects: unit.expects,
+                broadcasts: unit.broadcasts,
                 done: Some(tx),
             }));
             self.committer.send(op).expect("committer")
