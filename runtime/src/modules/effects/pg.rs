@@ -39,7 +39,8 @@ pub(super) struct Work<'a> {
     pub record: Option<&'a HeldRecord>,
 }
 
-/// Commits of one piece of work in a row whose outcome was lost with the connection.
+/// Commits of one piece of work in a row whose outcome was lost with the connection (any
+/// answer of PostgreSQL ends the row).
 #[derive(Debug, Default)]
 pub(crate) struct Lost(u32);
 
@@ -101,9 +102,12 @@ pub(super) async fn commit_call(
     };
     env.recent_tickets.forget(tickets().map(|(t, _)| t));
     let module = ns.module();
+    if outcome.is_ok() {
+        // PostgreSQL answered: the losses in a row end here.
+        *lost = Lost::default();
+    }
     match outcome {
         Ok(UnitOutcome::Committed { seqs }) => {
-            *lost = Lost::default();
             let handled = work.update_id.map(|u| (module.clone(), u));
             committer.committed_elsewhere(handled, seqs.into_iter().zip(unit.outbox).collect());
             answer(work.done, Ok(()));

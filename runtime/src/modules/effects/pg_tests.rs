@@ -8,7 +8,7 @@ use std::sync::Arc;
 use throwaway_postgres::Postgres;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Lost, commit_call, finish_unhandled_after};
+use super::{Lost, commit_call, finish_unhandled_after, pg::MAX_LOST};
 use crate::{
     bindings::types,
     config::SandboxConfig,
@@ -19,13 +19,14 @@ use crate::{
     store::{
         Committed, Committer, Db, HeldRecord, Op,
         kv::Applied,
+        kv_txn::KvTxn,
         records::{Action, Entry},
     },
 };
 
 /// Two nodes of the clicker on one PostgreSQL, and the process's committer.
 struct Bench {
-    _server: Postgres,
+    server: Postgres,
     _dir: tempfile::TempDir,
     committer: Committer,
     /// What the committer hands to the outbox's sender.
@@ -49,7 +50,7 @@ async fn bench() -> Bench {
     let a = node(&server, &sandbox, &code, &db, &tickets).await;
     let b = node(&server, &sandbox, &code, &db, &tickets).await;
     Bench {
-        _server: server,
+        server,
         _dir: dir,
         committer,
         sent,
@@ -223,5 +224,53 @@ async fn an_update_given_up_on_postgresql_is_quarantined_and_a_held_record_is_re
     assert!(held.is_held());
     let pending = t.b.store.pending_updates().await.expect("pending");
     assert_eq!(pending.iter().map(|p| p.update_id).collect::<Vec<_>>(), [6]);
+    assert!(sent(&mut t.sent).is_empty());
+}
+
+#[tokio::test]
+async fn with_postgresql_gone_a_commit_is_run_again_after_pauses_then_left_owed() {
+    let mut t = bench().await;
+    let click = message(8, 303, "Cy", "/start");
+    record(&t.a, &click).await;
+    let handled = handle(&mut t.a, &click).await;
+    t.server.kill().expect("kill -9");
+    let started = std::time::Instant::now();
+    let (mut lost, mut runs, mut first) = (Lost::default(), 0, Some(handled));
+    let result = loop {
+        // After the first, each run's KV is never reached: its transaction cannot begin.
+        let mut out = first.take().unwrap_or_else(|| CallOutput {
+            txn: KvTxn::Pg(None),
+            outbox: Vec::new(),
+            timers: Vec::new(),
+            cancel_timers: Vec::new(),
+            files: Vec::new(),
+            expects: Vec::new(),
+            broadcasts: Vec::new(),
+        });
+        runs += 1;
+        let env = &t.a.env;
+        match commit_call(
+            &t.committer,
+            env,
+            &mut out,
+            Some(8),
+            None,
+            None,
+            None,
+            &mut lost,
+        )
+        .await
+        {
+            Ok(Applied::Conflict) => {}
+            other => break other,
+        }
+    };
+    assert!(matches!(&result, Err(e) if e.contains("left owed")));
+    assert_eq!(runs, MAX_LOST, "bounded");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(3100),
+        "{waited:?}: paused, not spinning"
+    );
     assert!(sent(&mut t.sent).is_empty());
 }
