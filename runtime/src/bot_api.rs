@@ -16,6 +16,7 @@
 //! | [`Class::Granted`] | the bot's own settings, its Stars, business accounts | only with the operator's grant |
 //! | [`Class::Host`] | `getUpdates`, webhooks, `logOut`, `close`, bot tokens | the host's alone |
 
+pub mod deadline;
 mod methods;
 mod params;
 pub mod payments;

@@ -199,7 +199,7 @@ impl Runtime {
         let deps = outbox::scheduler::Deps {
             transport: crate::bot_api::transport::Transport::of(&bot),
             uploads: Arc::default(),
-            bot: bot.clone(),
+            bot: crate::bot_api::deadline::sending_bot(&bot),
             db: db.clone(),
             committer: committer.clone(),
             stats: runtime.inner.outbox_stats.clone(),

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::deadline::within_running_time;
+
 /// A file sent with a call: a form part named `name`, which a parameter names as
 /// `attach://name`.
 #[derive(Debug, Clone)]
@@ -88,10 +90,11 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// The transport of teloxide-core's client: the same connection pool, address and token.
+    /// A transport to `bot`'s address with its token, on a client of its own whose requests
+    /// are bounded by [`within_running_time`] rather than by reqwest (`deadline.rs`).
     pub fn of(bot: &teloxide_core::Bot) -> Transport {
         Transport {
-            client: bot.client().clone(),
+            client: super::deadline::client(),
             api: bot.api_url(),
             token: bot.token().to_string(),
         }
@@ -103,7 +106,8 @@ impl Transport {
             .map_err(|e| Failure::Network(format!("bad Bot API address: {e}")))
     }
 
-    /// Calls `method` with `params` and `files`, waiting at most `timeout`.
+    /// Calls `method` with `params` and `files`, waiting at most `timeout` of the process's
+    /// running time (an answer that came while it was frozen is still taken).
     pub async fn call(
         &self,
         method: &str,
@@ -113,7 +117,7 @@ impl Transport {
     ) -> Result<Value, Failure> {
         // `./`: a token holds a `:`, which would read as a URL scheme.
         let url = self.url(&format!("./bot{}/{method}", self.token))?;
-        let request = self.client.post(url).timeout(timeout);
+        let request = self.client.post(url);
         let request = if files.is_empty() {
             request.json(params)
         } else {
@@ -133,10 +137,15 @@ impl Transport {
             }
             request.multipart(form)
         };
-        let response = request.send().await.map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(network)?;
-        answer(status.as_u16(), &body)
+        let exchange = async {
+            let response = request.send().await.map_err(network)?;
+            let status = response.status();
+            let body = response.bytes().await.map_err(network)?;
+            answer(status.as_u16(), &body)
+        };
+        within_running_time(timeout, exchange)
+            .await
+            .unwrap_or_else(|| Err(Failure::Network(format!("no answer in {timeout:?}"))))
     }
 
     /// Downloads the file at `file_path` (from getFile), refusing more than `max` bytes.

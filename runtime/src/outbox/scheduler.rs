@@ -80,7 +80,8 @@ use crate::{
 
 /// Everything the scheduler works with.
 pub struct Deps {
-    /// The Bot API client.
+    /// The Bot API client: on a client without a total timeout of its own
+    /// (`bot_api::deadline::sending_bot`), each send bounded by [`SEND_TIMEOUT`] of running time.
     pub bot: Bot,
     /// The same connection for modules' calls of any method (`bot-api`).
     pub transport: crate::bot_api::transport::Transport,
@@ -170,6 +171,10 @@ pub async fn run(
         }
     }
 }
+
+/// How long one delivery may take (a 50 MB upload included), counted in the process's running
+/// time (`bot_api/deadline.rs`): past it the entry is tried again, and may arrive twice.
+const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The scheduler's state: the chats' queues, the index choosing among them, the bot-wide
 /// limiters.

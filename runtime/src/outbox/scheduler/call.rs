@@ -4,15 +4,13 @@
 
 use serde_json::Value;
 
-use super::Deps;
+use super::{Deps, SEND_TIMEOUT};
 use crate::{
     bot_api::transport::{Failure, FilePart},
     outbox::{Action, Entry, checkouts::Answerer},
     store::TicketRecord,
 };
 
-/// How long one delivery may take (a 50 MB upload included).
-const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Most bytes of Telegram's result kept on a ticket.
 const MAX_RESULT_BYTES: usize = 64 << 10;
 

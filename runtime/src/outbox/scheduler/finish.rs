@@ -62,6 +62,7 @@ impl Scheduler {
                 self.last_429 = Some((now, f.chat_id));
             }
             Outcome::Transient(err) => {
+                tracing::debug!(chat = f.chat_id, error = %err, tries = c.failures + 1, "a send failed; trying again");
                 c.failures += 1;
                 let since = *c.failing_since.get_or_insert(now);
                 let retry_for = Duration::from_secs(self.cfg.retry_for_secs);

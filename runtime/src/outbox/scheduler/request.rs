@@ -13,9 +13,9 @@ use teloxide_core::{
 };
 use tokio::sync::mpsc;
 
-use super::{Deps, Finished, Outcome, call, give_up};
+use super::{Deps, Finished, Outcome, SEND_TIMEOUT, call, give_up};
 use crate::{
-    bot_api::transport::Failure,
+    bot_api::{deadline::within_running_time, transport::Failure},
     outbox::{Action, Entry, Target},
     store::{Db, Op, TicketRecord},
 };
@@ -43,14 +43,16 @@ pub(super) fn spawn(
                 Err(failure) => Err(classify_failure(&deps, seq, &e, failure)),
             }
         } else {
-            match request(&deps, &e, resolved, paid).await {
-                Ok(message_id) => Ok(call::Sent {
+            let answer = within_running_time(SEND_TIMEOUT, request(&deps, &e, resolved, paid));
+            match answer.await {
+                None => Err(Outcome::Transient(format!("no answer in {SEND_TIMEOUT:?}"))),
+                Some(Ok(message_id)) => Ok(call::Sent {
                     result: serde_json::Value::Null,
                     message_id,
                     uploaded: Vec::new(),
                     owned: owned_by_send(&e, message_id),
                 }),
-                Err(err) => Err(classify(&deps, seq, &e, err)),
+                Some(Err(err)) => Err(classify(&deps, seq, &e, err)),
             }
         };
         let outcome = match sent {
