@@ -1,6 +1,7 @@
 //! Tickets across nodes on a throwaway PostgreSQL: each node draws from ranges it reserves in
 //! `botbox_ids` (`store/pg/ids.rs`); ids never collide, increase per node, a broadcast's block
-//! is consecutive, a restart continues above everything handed out; the real clicker on two
+//! is consecutive, a restart (of a node, or of PostgreSQL after SIGKILL) continues above
+//! everything handed out, a draw waits while the database is away; the real clicker on two
 //! nodes gets distinct tickets, and an edit by ticket finds the message in `botbox_tickets`
 //! when the recent map does not have it.
 
@@ -114,6 +115,37 @@ async fn a_restarted_node_continues_above_every_id_any_node_handed_out() {
         assert!(first > highest, "{first} after {highest}");
         highest = first;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_handed_out_before_a_crash_stay_taken_and_a_draw_waits_for_the_database() {
+    let mut server = Postgres::start().expect("a throwaway PostgreSQL");
+    let node = counter(&server, 8).await;
+    let mut highest = 0;
+    for _ in 0..20 {
+        highest = node.next().await;
+    }
+    server.kill().expect("PostgreSQL killed");
+    // What the node holds lasts; past it, a draw waits for the database to come back.
+    let drawing = node.clone();
+    let waiting = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..40 {
+            got.push(drawing.next().await);
+        }
+        got
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "40 ids from ranges of 8");
+    server.restart().expect("PostgreSQL restarted");
+    let got = waiting.await.expect("drawn");
+    assert!(
+        got[0] > highest && got.windows(2).all(|w| w[1] > w[0]),
+        "{got:?}"
+    );
+    // After the crash recovery, a new node continues above every id handed out.
+    let after = counter(&server, 8).await.next().await;
+    assert!(after > *got.last().expect("40"), "{after} after {got:?}");
 }
 
 #[tokio::test]
