@@ -151,9 +151,7 @@ impl outbox::Host for HostState {
             .transpose()?;
         self.charge_bytes(entry_bytes(&text, markup.as_ref()))?;
         let priority = self.priority(chat_id, options.priority);
-        if self.call.is_none() {
-            return Err(not_in_init());
-        }
+        // Not in `init`: `charge_bytes` refused that above, before a ticket is taken.
         let ticket = self.env.tickets.next().await;
         self.queue(Entry {
             module: self.env.name.to_string(),
