@@ -5,11 +5,19 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "botbox:bot/module",
     // Reads and downloads wait on Telegram while the guest's call is suspended; so do the KV's
-    // operations on PostgreSQL (a round trip). On redb they are ready at the first poll.
+    // operations on PostgreSQL (a round trip). On redb they are ready at the first poll. The
+    // imports that take tickets (sends, broadcasts, timers) or look them up (edits, deletes,
+    // statuses) wait on PostgreSQL when a node's range of ids ran out or a ticket is not in
+    // memory; on redb they too are ready at the first poll.
     imports: {
         "botbox:bot/bot-api.call": async,
+        "botbox:bot/bot-api.broadcast": async,
+        "botbox:bot/bot-api.status": async,
         "botbox:bot/bot-api.download": async,
         "botbox:bot/kv": async,
+        "botbox:bot/outbox": async,
+        "botbox:bot/timers.schedule-after": async,
+        "botbox:bot/timers.schedule-at": async,
     },
     exports: { default: async },
 });

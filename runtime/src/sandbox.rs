@@ -15,6 +15,9 @@ mod limit_tests;
 pub mod native;
 #[cfg(test)]
 pub(crate) mod pg_kv_tests;
+#[cfg(test)]
+mod pg_ticket_tests;
+mod tickets;
 
 use std::{
     path::{Path, PathBuf},
@@ -30,11 +33,12 @@ use wasmtime::{
 
 pub use code_cache::CodeCache;
 
-pub use env::{Capabilities, ModuleEnv, TicketCounter};
+pub use env::{Capabilities, ModuleEnv};
 pub use guest_log::{GuestLog, LogLine};
 pub use host::{CallOutput, ExpectReply, HostState};
 pub use http_out::OutgoingLimits;
 pub use instance::{CallError, HttpReply, Instance};
+pub use tickets::TicketCounter;
 
 use crate::{Error, Result, bindings, config::SandboxConfig};
 

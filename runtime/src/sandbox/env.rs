@@ -1,31 +1,10 @@
 //! What the instances of one module share: its environment (namespace, tag, log, config, the
 //! capabilities it was granted), and the ticket counter all modules share.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 
-use super::{GuestLog, http_out::OutgoingLimits};
+use super::{GuestLog, TicketCounter, http_out::OutgoingLimits};
 use crate::store::{Db, kv::Namespace, kv_txn::KvNamespace, records::RecentTickets};
-
-/// Hands out tickets, unique for the life of the database.
-pub struct TicketCounter(AtomicU64);
-
-impl TicketCounter {
-    /// Continues after `last`.
-    pub fn new(last: u64) -> Self {
-        TicketCounter(AtomicU64::new(last + 1))
-    }
-    pub(crate) fn next(&self) -> u64 {
-        self.0.fetch_add(1, Ordering::Relaxed)
-    }
-    /// `n` consecutive tickets, the first returned (a broadcast's chats: its tickets are one
-    /// range, which is how its progress is read back).
-    pub(crate) fn block(&self, n: u64) -> u64 {
-        self.0.fetch_add(n, Ordering::Relaxed)
-    }
-}
 
 /// What every instance of one module shares.
 pub struct ModuleEnv {
@@ -44,7 +23,8 @@ pub struct ModuleEnv {
     pub log: Arc<GuestLog>,
     /// The runtime's ticket counter.
     pub tickets: Arc<TicketCounter>,
-    /// The database, to look up tickets.
+    /// The database, to look up tickets (on redb; a module whose `kv` is on PostgreSQL finds
+    /// them in `botbox_tickets`).
     pub db: Arc<Db>,
     /// Tickets queued but maybe not yet durable: ticket → chat.
     pub recent_tickets: Arc<RecentTickets>,

@@ -233,8 +233,12 @@ impl HostState {
         }
     }
 
-    /// Resolves a message reference to (chat, target), checking that a ticket is this module's.
-    fn target(&mut self, r: wit::outbox::MessageRef) -> Result<(i64, Target), wit::outbox::Error> {
+    /// Resolves a message reference to (chat, target), checking that a ticket is this module's:
+    /// queued in this call, recent (maybe not yet durable), else as the store records it.
+    async fn target(
+        &mut self,
+        r: wit::outbox::MessageRef,
+    ) -> Result<(i64, Target), wit::outbox::Error> {
         match r {
             wit::outbox::MessageRef::Message((chat, id)) => {
                 // Module-chosen ids: only the update's own messages, never another module's.
@@ -257,7 +261,7 @@ impl HostState {
                 if let Some(chat) = self.env.recent_tickets.chat_of(t) {
                     return Ok((chat, Target::Ticket(t)));
                 }
-                match self.env.db.ticket(t) {
+                match self.env.kv.ticket(&self.env.db, t).await {
                     Ok(Some(rec)) if *rec.module == *self.env.name => {
                         Ok((rec.chat_id, Target::Ticket(t)))
                     }
@@ -271,7 +275,7 @@ impl HostState {
 impl HostState {
     /// What the store has of `ticket`, one of this module's: `Ok(None)` while it is still
     /// queued in this call or not yet durable, `Err(())` when the ticket is not this module's.
-    fn own_ticket(&self, ticket: u64) -> Result<Option<crate::store::TicketRecord>, ()> {
+    async fn own_ticket(&mut self, ticket: u64) -> Result<Option<crate::store::TicketRecord>, ()> {
         let queued = self
             .call
             .as_ref()
@@ -280,7 +284,7 @@ impl HostState {
         if queued {
             return Ok(None);
         }
-        match self.env.db.ticket(ticket) {
+        match self.env.kv.ticket(&self.env.db, ticket).await {
             Ok(Some(rec)) if *rec.module == *self.env.name => Ok(Some(rec)),
             _ => Err(()),
         }

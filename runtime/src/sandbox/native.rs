@@ -109,12 +109,12 @@ async fn start(state: &mut HostState, chat: i64, user: &types::User) -> Result<(
         resize: true,
         one_time: false,
     });
-    send(state, chat, greeting, Some(keyboard))
+    send(state, chat, greeting, Some(keyboard)).await
 }
 
 async fn click(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
     let Some(mut player) = get_player(state, user).await? else {
-        return send(state, chat, NOT_REGISTERED.into(), None);
+        return send(state, chat, NOT_REGISTERED.into(), None).await;
     };
     state
         .delete(rank_key(player.clicks, player.seq))
@@ -129,12 +129,12 @@ async fn click(state: &mut HostState, chat: i64, user: &types::User) -> Result<(
         .await
         .map_err(kv_err)?;
     set_player(state, user, &player).await?;
-    send(state, chat, format!("Clicks: {}", player.clicks), None)
+    send(state, chat, format!("Clicks: {}", player.clicks), None).await
 }
 
 async fn rating(state: &mut HostState, chat: i64, user: &types::User) -> Result<(), String> {
     if state.get(user_key(user)).await.map_err(kv_err)?.is_none() {
-        return send(state, chat, NOT_REGISTERED.into(), None);
+        return send(state, chat, NOT_REGISTERED.into(), None).await;
     }
     let total = match state.get(USERS.to_vec()).await.map_err(kv_err)? {
         None => 0,
@@ -155,7 +155,7 @@ async fn rating(state: &mut HostState, chat: i64, user: &types::User) -> Result<
         let name = String::from_utf8_lossy(&entry.value);
         text.push_str(&format!("\n{}: {name} - {clicks}", place + 1));
     }
-    send(state, chat, text, None)
+    send(state, chat, text, None).await
 }
 
 async fn get_player(state: &mut HostState, user: &types::User) -> Result<Option<Player>, String> {
@@ -176,7 +176,7 @@ async fn set_player(
     state.set(user_key(user), json).await.map_err(kv_err)
 }
 
-fn send(
+async fn send(
     state: &mut HostState,
     chat: i64,
     text: String,
@@ -191,6 +191,7 @@ fn send(
     };
     state
         .send_message(chat, text, options)
+        .await
         .map(drop)
         .map_err(|e| format!("{e:?}"))
 }

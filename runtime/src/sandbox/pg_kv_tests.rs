@@ -32,8 +32,8 @@ pub(crate) struct Node {
     pub(crate) env: Arc<ModuleEnv>,
 }
 
-/// `tickets`: the host's ticket counter is per process and synchronous; the two nodes here
-/// share one (drawing tickets from PostgreSQL, `PgStore::new_ids`, is a later step of the seam).
+/// `tickets`: the node's ticket counter; the test below shares one between its nodes, which
+/// `pg_ticket_tests.rs` gives each node its own, drawn from PostgreSQL (`PgIds`).
 pub(crate) async fn node(
     server: &Postgres,
     sandbox: &Sandbox,
@@ -146,7 +146,7 @@ async fn handle(node: &mut Node, update: &types::Update) -> UnitOutcome {
 }
 
 /// Handles `update` on `node` until its unit commits; how many runs PostgreSQL refused.
-async fn handled(node: &mut Node, update: &types::Update) -> u32 {
+pub(crate) async fn handled(node: &mut Node, update: &types::Update) -> u32 {
     let mut refused = 0;
     loop {
         match handle(node, update).await {

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 
 use super::{
+    Db, TicketRecord,
     kv::{KvError, Namespace, Page, Quota, Txn, Usage, Write},
-    pg::{PgTxn, kv::PgNamespace},
+    pg::{PgStore, PgTxn, kv::PgNamespace},
 };
 
 /// A module's KV namespace.
@@ -130,6 +131,19 @@ impl KvNamespace {
         match self {
             KvNamespace::Redb(ns) => ns.module(),
             KvNamespace::Pg(ns) => ns.module(),
+        }
+    }
+
+    /// A ticket's delivery record, where the module's messages are recorded: the redb file
+    /// `db`, or `botbox_tickets` when the namespace is on PostgreSQL (another node may have
+    /// queued and delivered the message).
+    pub async fn ticket(&self, db: &Db, ticket: u64) -> crate::Result<Option<TicketRecord>> {
+        match self {
+            KvNamespace::Redb(_) => db.ticket(ticket),
+            KvNamespace::Pg(ns) => {
+                let store = PgStore::with_pool(ns.pool().clone());
+                Box::pin(store.ticket(ticket)).await
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 
 mod conn;
 mod export;
+mod ids;
 pub mod kv;
 mod leases;
 mod schema;
@@ -22,6 +23,7 @@ mod unit;
 mod usage;
 
 pub use conn::{Conn, Pool};
+pub use ids::PgIds;
 pub use leases::partition_of;
 pub use schema::SCHEMA;
 pub use store::PgStore;

@@ -47,7 +47,7 @@ fn telegram(f: Failure) -> wit::Error {
 
 impl HostState {
     /// Queues an outbox or answer entry for the commit; returns its ticket for sends.
-    fn queue_call(
+    async fn queue_call(
         &mut self,
         c: Checked,
         files: Vec<(StoredFile, crate::bot_api::transport::FilePart)>,
@@ -78,7 +78,11 @@ impl HostState {
         } else {
             self.priority(chat_id, priority)
         };
-        let ticket = (!answer).then(|| self.env.tickets.next());
+        let ticket = if answer {
+            None
+        } else {
+            Some(self.env.tickets.next().await)
+        };
         self.keep_files(&files)?;
         self.queue(Entry {
             module: self.env.name.to_string(),
@@ -207,7 +211,7 @@ impl wit::Host for HostState {
         let params = parse_params(&params)?;
         let c = self.check_method(&method, params)?;
         let files = checks::files(&c.name, &c.params, files)?;
-        let acting_on = self.check_messages(&c, options.message)?;
+        let acting_on = self.check_messages(&c, options.message).await?;
         match c.class {
             Class::Outbox | Class::Answer => {
                 if self.call.is_none() {
@@ -215,7 +219,7 @@ impl wit::Host for HostState {
                         "sends, edits and answers are not available in init".into(),
                     ));
                 }
-                self.queue_call(c, files, acting_on, options.priority)
+                self.queue_call(c, files, acting_on, options.priority).await
             }
             Class::Ephemeral => self.chat_action(c),
             Class::Direct | Class::Granted(_) => {
@@ -226,7 +230,7 @@ impl wit::Host for HostState {
         }
     }
 
-    fn broadcast(
+    async fn broadcast(
         &mut self,
         chat_ids: Vec<i64>,
         method: String,
@@ -279,15 +283,16 @@ impl wit::Host for HostState {
         self.keep_files(&files)?;
         let stored: Vec<StoredFile> = files.into_iter().map(|(f, _)| f).collect();
         let module = self.env.name.to_string();
-        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        let call = self.call.as_ref().ok_or_else(not_in_init)?;
         if call.outbox.len() + chat_ids.len() > MAX_ENTRIES_PER_CALL {
             return Err(wit::Error::QuotaExceeded(format!(
                 "at most {MAX_ENTRIES_PER_CALL} messages per update"
             )));
         }
+        let first = self.env.tickets.block(chat_ids.len() as u64).await;
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
         let now = crate::clock::unix_ms();
         let mut tickets = Vec::with_capacity(chat_ids.len());
-        let first = self.env.tickets.block(chat_ids.len() as u64);
         if !chat_ids.is_empty() {
             call.broadcasts.push((first, chat_ids.len() as u32));
         }
@@ -313,9 +318,10 @@ impl wit::Host for HostState {
         Ok(tickets)
     }
 
-    fn status(&mut self, ticket: wit::Ticket) -> Result<wit::CallStatus, wit::Error> {
+    async fn status(&mut self, ticket: wit::Ticket) -> Result<wit::CallStatus, wit::Error> {
         let rec = self
             .own_ticket(ticket)
+            .await
             .map_err(|()| wit::Error::UnknownTicket(ticket))?;
         Ok(match rec.map(|r| (r.result, r.message_id, r.failed)) {
             Some((Some(result), _, _)) => wit::CallStatus::Done(result),

@@ -137,7 +137,7 @@ fn reply_markup(tag: &str, kb: outbox::Keyboard) -> Result<serde_json::Value, ou
 }
 
 impl outbox::Host for HostState {
-    fn send_message(
+    async fn send_message(
         &mut self,
         chat_id: i64,
         text: String,
@@ -151,7 +151,8 @@ impl outbox::Host for HostState {
             .transpose()?;
         self.charge_bytes(entry_bytes(&text, markup.as_ref()))?;
         let priority = self.priority(chat_id, options.priority);
-        let ticket = self.env.tickets.next();
+        // Not in `init`: `charge_bytes` refused that above, before a ticket is taken.
+        let ticket = self.env.tickets.next().await;
         self.queue(Entry {
             module: self.env.name.to_string(),
             chat_id,
@@ -172,7 +173,7 @@ impl outbox::Host for HostState {
         Ok(ticket)
     }
 
-    fn broadcast(
+    async fn broadcast(
         &mut self,
         chat_ids: Vec<i64>,
         text: String,
@@ -207,15 +208,16 @@ impl outbox::Host for HostState {
         let per_chat = entry_bytes(&text, markup.as_ref());
         self.charge_bytes(per_chat.saturating_mul(chat_ids.len()))?;
         let module = self.env.name.to_string();
-        let call = self.call.as_mut().ok_or_else(not_in_init)?;
+        let call = self.call.as_ref().ok_or_else(not_in_init)?;
         if call.outbox.len() + chat_ids.len() > MAX_ENTRIES_PER_CALL {
             return Err(outbox::Error::QuotaExceeded(format!(
                 "at most {MAX_ENTRIES_PER_CALL} messages per update"
             )));
         }
+        let first = self.env.tickets.block(chat_ids.len() as u64).await;
+        let call = self.call.as_mut().ok_or_else(not_in_init)?;
         let now = crate::clock::unix_ms();
         let mut tickets = Vec::with_capacity(chat_ids.len());
-        let first = self.env.tickets.block(chat_ids.len() as u64);
         if !chat_ids.is_empty() {
             call.broadcasts.push((first, chat_ids.len() as u32));
         }
@@ -240,9 +242,10 @@ impl outbox::Host for HostState {
         Ok(tickets)
     }
 
-    fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
+    async fn status(&mut self, ticket: outbox::Ticket) -> Result<outbox::Delivery, outbox::Error> {
         let rec = self
             .own_ticket(ticket)
+            .await
             .map_err(|()| outbox::Error::UnknownTicket(ticket))?;
         Ok(match rec.map(|r| (r.message_id, r.failed)) {
             Some((Some(id), _)) => outbox::Delivery::Delivered(id),
@@ -251,7 +254,7 @@ impl outbox::Host for HostState {
         })
     }
 
-    fn edit_message_text(
+    async fn edit_message_text(
         &mut self,
         target: outbox::MessageRef,
         text: String,
@@ -267,7 +270,7 @@ impl outbox::Host for HostState {
             }
             None => None,
         };
-        let (chat_id, target) = self.target(target)?;
+        let (chat_id, target) = self.target(target).await?;
         self.charge_bytes(entry_bytes(&text, markup.as_ref()))?;
         let priority = self.priority(chat_id, options.priority);
         self.queue(Entry {
@@ -285,8 +288,8 @@ impl outbox::Host for HostState {
         })
     }
 
-    fn delete_message(&mut self, target: outbox::MessageRef) -> Result<(), outbox::Error> {
-        let (chat_id, target) = self.target(target)?;
+    async fn delete_message(&mut self, target: outbox::MessageRef) -> Result<(), outbox::Error> {
+        let (chat_id, target) = self.target(target).await?;
         let priority = self.priority(chat_id, None);
         self.queue(Entry {
             module: self.env.name.to_string(),
@@ -298,7 +301,7 @@ impl outbox::Host for HostState {
         })
     }
 
-    fn answer_callback_query(
+    async fn answer_callback_query(
         &mut self,
         callback_query_id: String,
         text: Option<String>,
@@ -325,7 +328,7 @@ impl outbox::Host for HostState {
         })
     }
 
-    fn expect_reply(
+    async fn expect_reply(
         &mut self,
         chat_id: i64,
         user_id: Option<i64>,

@@ -14,7 +14,7 @@ const MAX_TIMERS_PER_CALL: usize = 100;
 const MAX_TIMER_AHEAD_MS: u64 = 366 * 24 * 3600 * 1000;
 
 impl HostState {
-    fn schedule(
+    async fn schedule(
         &mut self,
         due_ms: u64,
         chat_id: Option<i64>,
@@ -67,7 +67,10 @@ impl HostState {
                 self.env.max_timer_bytes
             )));
         }
-        let id = self.env.tickets.next();
+        let id = self.env.tickets.next().await;
+        let Some(call) = self.call.as_mut() else {
+            return Err(timers::Error::NotInUpdate);
+        };
         call.timers.push(NewTimer {
             id,
             due_ms,
@@ -79,23 +82,23 @@ impl HostState {
 }
 
 impl timers::Host for HostState {
-    fn schedule_after(
+    async fn schedule_after(
         &mut self,
         delay_ms: u64,
         chat_id: Option<i64>,
         payload: Vec<u8>,
     ) -> Result<u64, timers::Error> {
         let due = self.env.clock.now_ms().saturating_add(delay_ms);
-        self.schedule(due, chat_id, payload)
+        self.schedule(due, chat_id, payload).await
     }
 
-    fn schedule_at(
+    async fn schedule_at(
         &mut self,
         at_unix_ms: u64,
         chat_id: Option<i64>,
         payload: Vec<u8>,
     ) -> Result<u64, timers::Error> {
-        self.schedule(at_unix_ms, chat_id, payload)
+        self.schedule(at_unix_ms, chat_id, payload).await
     }
 
     fn cancel(&mut self, id: u64) -> Result<bool, timers::Error> {

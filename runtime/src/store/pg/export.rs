@@ -133,21 +133,21 @@ impl PgStore {
             }
             // The counters the sequences took over: written back when the sequence went past
             // what the rows show (or the snapshot had them).
-            for (key, seq, used) in [
+            for (key, last, used) in [
                 (
                     META_NEXT_SEQ,
-                    "botbox_outbox_seq",
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM botbox_outbox_seq",
                     "SELECT max(seq) FROM botbox_outbox",
                 ),
                 (
                     META_NEXT_TICKET,
-                    "botbox_id_seq",
+                    // Every id below `next` may have been handed out by some node.
+                    "SELECT next - 1 FROM botbox_ids",
                     "SELECT greatest((SELECT max(ticket) FROM botbox_tickets), \
                      (SELECT max(id) FROM botbox_timers))",
                 ),
             ] {
-                let s = &q(&format!("SELECT last_value, is_called FROM {seq}")).await?[0];
-                let last = if s.get::<_, bool>(1) { u(s, 0) } else { 0 };
+                let last = u(&q(last).await?[0], 0);
                 let used = q(used).await?[0].get::<_, Option<i64>>(0).unwrap_or(0) as u64;
                 let stored = t.get(key)?.and_then(|v| {
                     let bytes: [u8; 8] = v.value().try_into().ok()?;

@@ -62,6 +62,11 @@ impl PgNamespace {
         })
     }
 
+    /// The connections it uses.
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
     /// The module's name.
     pub fn module(&self) -> &Arc<str> {
         &self.module

@@ -3,7 +3,8 @@
 //! One table per redb table of the embedded store (`store/tables.rs`), with SQL types instead of
 //! byte encodings where a column is queried; the records the host only stores and reads back
 //! (outbox entries, tickets, timers) stay the same JSON bytes as in redb. Outbox sequence numbers
-//! and ids come from sequences, so that several nodes can allocate them without asking each other.
+//! come from a sequence, ids for tickets and timers from ranges reserved in `botbox_ids`
+//! (`ids.rs`), so that several nodes can allocate them without asking each other.
 //!
 //! Two functions make a unit of work refuse to apply twice: `botbox_done` removes an update's
 //! pending mark for a module and raises if there was none (another node, or an earlier run,
@@ -92,7 +93,6 @@ CREATE TABLE IF NOT EXISTS botbox_outbox (
     chat bigint NOT NULL,
     entry bytea NOT NULL
 );
-CREATE SEQUENCE IF NOT EXISTS botbox_id_seq;
 CREATE TABLE IF NOT EXISTS botbox_tickets (
     ticket bigint PRIMARY KEY,
     rec bytea NOT NULL
@@ -104,6 +104,14 @@ CREATE TABLE IF NOT EXISTS botbox_timers (
     rec bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS botbox_timers_due ON botbox_timers (due_ms, id);
+-- The next id for tickets and timers, reserved in ranges by the nodes (`ids.rs`).
+CREATE TABLE IF NOT EXISTS botbox_ids (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    next bigint NOT NULL
+);
+INSERT INTO botbox_ids (next)
+    SELECT 1 + greatest(0, (SELECT max(ticket) FROM botbox_tickets), (SELECT max(id) FROM botbox_timers))
+    ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS botbox_quarantine (
     module text NOT NULL,
     update_id bigint NOT NULL,

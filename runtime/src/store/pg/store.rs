@@ -243,16 +243,14 @@ impl PgStore {
             .collect()
     }
 
-    /// `n` new ids for tickets and timers, unique across nodes, increasing.
+    /// `n` new ids for tickets and timers, unique across nodes, consecutive (a node's
+    /// tickets come from [`super::PgIds`], which reserves them in ranges the same way).
     pub async fn new_ids(&self, n: usize) -> Result<Vec<u64>> {
-        let rows = self
-            .query(
-                "SELECT nextval('botbox_id_seq') FROM generate_series(1, $1)",
-                &[&(n as i32)],
-            )
-            .await?;
-        let mut ids: Vec<u64> = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(super::ids::reserve(&self.pool, n as u64).await?.collect())
+    }
+
+    /// The store of the database `pool` connects to.
+    pub fn with_pool(pool: Arc<Pool>) -> PgStore {
+        PgStore { pool }
     }
 }

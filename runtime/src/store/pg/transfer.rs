@@ -366,16 +366,16 @@ async fn copy_rest(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> Res
     });
     let sql = "INSERT INTO botbox_meta SELECT * FROM unnest($1::text[], $2::bytea[])";
     ins.rows("meta", sql, &[&ks, &vs], n).await?;
-    // The sequences continue after what the snapshot used, whichever is higher: the counter
+    // The outbox's sequence and the ids (`botbox_ids`) continue after what the snapshot used, whichever is higher: the counter
     // or the rows.
-    for (seq, next, rows) in [
+    for (set_last, next, rows) in [
         (
-            "botbox_outbox_seq",
+            "SELECT setval('botbox_outbox_seq', $1)",
             next_seq,
             "SELECT max(seq) FROM botbox_outbox",
         ),
         (
-            "botbox_id_seq",
+            "UPDATE botbox_ids SET next = greatest(next, $1::bigint + 1)",
             next_ticket,
             "SELECT greatest((SELECT max(ticket) FROM botbox_tickets), (SELECT max(id) FROM botbox_timers))",
         ),
@@ -387,8 +387,7 @@ async fn copy_rest(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> Res
             .transpose()?
             .max(used);
         if let Some(last) = last.filter(|l| *l > 0) {
-            let sql = format!("SELECT setval('{seq}', $1)");
-            ins.tx.execute(&sql, &[&last]).await.map_err(pg)?;
+            ins.tx.execute(set_last, &[&last]).await.map_err(pg)?;
         }
     }
     Ok(())

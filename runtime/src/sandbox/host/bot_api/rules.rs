@@ -135,7 +135,7 @@ impl HostState {
 
     /// The message(s) the call acts on are this module's (by ticket) or the update's own.
     /// Returns the ticket's (chat, ticket) when the call names its message by ticket.
-    pub(super) fn check_messages(
+    pub(super) async fn check_messages(
         &mut self,
         c: &Checked,
         ticket: Option<u64>,
@@ -147,7 +147,7 @@ impl HostState {
                     "a call that names its message by ticket passes no `message_id`: the host fills it in",
                 ));
             }
-            let (chat, _) = self.target(wit_outbox::MessageRef::Ticket(t))?;
+            let (chat, _) = self.target(wit_outbox::MessageRef::Ticket(t)).await?;
             if source == "chat_id" && chat_param(&c.params, "chat_id")?.is_some_and(|p| p != chat) {
                 return Err(invalid(format!(
                     "`chat_id` differs from the chat of ticket {t}"
