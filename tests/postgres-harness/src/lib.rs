@@ -14,6 +14,7 @@ use std::{
     fmt,
     fs::File,
     net::TcpListener,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     thread::sleep,
@@ -280,6 +281,8 @@ impl Postgres {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
+            // Its own process group, with every backend it forks: `kill` ends them all at once.
+            .process_group(0)
             .spawn()
             .map_err(|e| err(format!("cannot start postgres: {e}")))?;
         self.child = Some(child);
@@ -343,9 +346,16 @@ impl Postgres {
         self.wait_exit()
     }
 
-    /// Kills the postmaster with SIGKILL, as a crash would, and reaps it. Its backends notice
-    /// and exit on their own; committed transactions are in the WAL.
+    /// Kills the server with SIGKILL, as a crash of its machine would — the postmaster and every
+    /// backend at once (a backend outliving a killed postmaster answers its connection for a
+    /// while, which no crash does) — and reaps it. Committed transactions are in the WAL.
     pub fn kill(&mut self) -> Result<(), Error> {
+        if let Some(pid) = self.pid() {
+            // The group's id is the postmaster's pid (`process_group(0)` in `launch`).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
         if let Some(c) = self.child.as_mut() {
             // An error here means it had already exited.
             let _ = c.kill();
