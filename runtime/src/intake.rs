@@ -245,11 +245,21 @@ impl Intake {
         };
         let mut rest = None;
         if !records.is_empty() || !skipped.is_empty() {
+            // The records handed over go first, alone (their handlings follow in later commits):
+            // a later update's record must never be durable before an earlier one's. At a
+            // restart polling resumes after the highest update recorded, so an earlier update
+            // not recorded by then would never come again (seen: a payment's receipt lost to a
+            // kill -9 in `payments::kill_9_between_telegram_s_payment_and_its_commit…`).
+            let released = held
+                .iter()
+                .try_for_each(|(record, _)| record.release(&inner.committer).map(drop));
             let (tx, rx) = oneshot::channel();
-            let sent = inner.committer.send(Op::Record {
-                updates: records,
-                skipped,
-                done: Some(tx),
+            let sent = released.and_then(|()| {
+                inner.committer.send(Op::Record {
+                    updates: records,
+                    skipped,
+                    done: Some(tx),
+                })
             });
             if let Err(e) = sent {
                 // What was handed over holds its record: released, then the error.

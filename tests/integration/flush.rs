@@ -113,6 +113,48 @@ async fn a_chat_keeps_its_order_when_slow_and_fast_updates_mix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_update_is_never_recorded_before_an_earlier_one_held_for_its_handling() {
+    // At a restart polling resumes after the highest update recorded: an earlier update whose
+    // record was still held for its (slow) handling when a later one's became durable would
+    // never come again after a kill -9 (a payment's receipt was lost that way).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
+    c.telegram.handle_at_once_ms = 1000;
+    let options = Options {
+        intake: false,
+        ..Options::default()
+    };
+    let rt = Runtime::start_with(c, options).await.unwrap();
+    let db = rt.db().clone();
+    let user = 4545;
+    // One batch: the first is handed to the module at once (its record held while it sleeps),
+    // the second waits behind it in the chat's shard, so its record goes the usual way.
+    let batch = vec![
+        text_update(1, user, "/sleep 700"),
+        text_update(2, user, "/sleep 0"),
+    ];
+    let submitted = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.submit(batch).await }
+    });
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if db.last_seen().unwrap() == Some(2) {
+            assert!(
+                db.seen(1).unwrap(),
+                "update 2 recorded while update 1 is not: a restart now would skip update 1"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "update 2 recorded");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    submitted.await.unwrap().unwrap();
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_updates_are_handled_at_once_loses_none_and_applies_none_twice() {
     const USERS: i64 = 8;
     const CLICKS: u64 = 30;

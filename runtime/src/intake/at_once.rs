@@ -8,7 +8,9 @@
 //! (`LoadedModule::offer_at_once`), and no host command in the batch. A batch is taken from
 //! the front while its updates can be; from the first that cannot on, the rest is recorded in
 //! one commit and dispatched once it is durable, as before — a later update of a chat never
-//! overtakes an earlier one. The handling has a budget (`telegram.handle_at_once_ms`): a record not committed with its
+//! overtakes an earlier one. The records handed over are then released first (`intake.rs`), so
+//! no later record is durable before an earlier one (polling resumes after the highest).
+//! The handling has a budget (`telegram.handle_at_once_ms`): a record not committed with its
 //! handling by then is committed alone (the handling follows in a later commit), so the
 //! acknowledgement is never held by a slow module.
 //!
