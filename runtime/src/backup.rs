@@ -29,6 +29,7 @@ pub mod crypt;
 mod format;
 pub mod newest;
 pub(crate) mod schedule;
+pub(crate) mod source;
 pub mod telegram;
 mod types;
 

@@ -237,7 +237,9 @@ pub fn main() -> anyhow::Result<()> {
                 postgres,
             } => {
                 let config = load_config(config)?;
-                let written = backup::backup(&config, out, postgres.as_deref()).await?;
+                // A bot whose store is PostgreSQL is backed up from there.
+                let postgres = postgres.as_deref().or(config.store.postgres());
+                let written = backup::backup(&config, out, postgres).await?;
                 if telegram {
                     backup::send_to_telegram(&config, &written).await?;
                     println!("sent to the operators' chat");
@@ -268,6 +270,8 @@ pub fn main() -> anyhow::Result<()> {
                 postgres,
             } => {
                 let config = load_config(config)?;
+                // A bot whose store is PostgreSQL is restored there.
+                let postgres = postgres.or_else(|| config.store.postgres().map(str::to_string));
                 let keys = crate::backup::Keys::from_files(
                     identity.as_deref(),
                     passphrase_file.as_deref(),

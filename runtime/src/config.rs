@@ -427,7 +427,7 @@ impl Config {
     }
 
     /// Applies `BOTBOX_TOKEN`, `BOTBOX_API_URL`, `BOTBOX_MODE`, `BOTBOX_DATA_DIR`,
-    /// `BOTBOX_MODULES_DIR`, `BOTBOX_WEBHOOK_LISTEN`, `BOTBOX_WEBHOOK_URL` and
+    /// `BOTBOX_MODULES_DIR`, `BOTBOX_STORE_URL`, `BOTBOX_WEBHOOK_LISTEN`, `BOTBOX_WEBHOOK_URL` and
     /// `BOTBOX_WEBHOOK_SECRET`, read through `var`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = var("BOTBOX_TOKEN") {
@@ -460,6 +460,9 @@ impl Config {
         }
         if let Some(v) = var("BOTBOX_WEBHOOK_URL") {
             self.telegram.webhook.url = v;
+        }
+        if let Some(v) = var("BOTBOX_STORE_URL") {
+            self.store.url = Secret::new(v);
         }
         if let Some(v) = var("BOTBOX_WEBHOOK_SECRET") {
             self.telegram.webhook.secret = Secret::new(v);

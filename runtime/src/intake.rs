@@ -14,6 +14,7 @@
 mod at_once;
 mod backlog;
 mod checkouts;
+mod classify;
 pub mod convert;
 mod dispatch;
 pub(crate) mod host_commands;
@@ -21,6 +22,7 @@ pub mod http_gateway;
 pub(crate) mod listen;
 mod owners;
 pub(crate) mod polling;
+mod shared_record;
 pub mod timers;
 pub mod webhook;
 
@@ -34,11 +36,13 @@ pub(crate) use backlog::pump as pump_backlogs;
 pub use host_commands::HostCommand;
 pub use polling::PollingStats;
 
+use classify::Batch;
+
 use crate::{
     Error, Result,
     config::TelegramConfig,
     modules::Registry,
-    store::{Committer, Db, Op},
+    store::{Committer, Db, Op, pg::PgStore},
 };
 
 /// What intake uses of the bot. Cheap to clone.
@@ -67,6 +71,9 @@ struct Shared {
     payments: crate::config::PaymentsConfig,
     /// Until when every update is recorded before it is handled (after a crash, `at_once.rs`).
     record_first_until: Mutex<Option<std::time::Instant>>,
+    /// The bot's store on PostgreSQL, when it is there: updates are recorded in it
+    /// (`shared_record.rs`), and what intake reads of the store is read there.
+    pg: Option<Arc<PgStore>>,
 }
 
 /// What an [`Intake`] is made of.
@@ -80,6 +87,7 @@ pub(crate) struct Parts {
     pub(crate) host_commands: mpsc::UnboundedSender<HostCommand>,
     pub(crate) checkouts: Arc<crate::outbox::checkouts::Checkouts>,
     pub(crate) payments: crate::config::PaymentsConfig,
+    pub(crate) pg: Option<Arc<PgStore>>,
 }
 
 impl Intake {
@@ -98,6 +106,7 @@ impl Intake {
                 checkouts: p.checkouts,
                 payments: p.payments,
                 record_first_until: Mutex::new(None),
+                pg: p.pg,
             }),
         }
     }
@@ -156,72 +165,23 @@ impl Intake {
     /// does not hold Telegram's request. A copy Telegram sends again meanwhile is a duplicate.
     pub async fn submit(&self, updates: Vec<serde_json::Value>) -> Result<()> {
         let inner = &self.inner;
-        if inner.db.disk().is_full() {
+        if inner.pg.is_none() && inner.db.disk().is_full() {
             return Err(Error::DiskFull);
         }
-        let mut records: Vec<(u64, String, Vec<String>)> = Vec::new();
-        let mut skipped: Vec<u64> = Vec::new();
-        let mut parsed = Vec::new();
-        let mut operator_commands = Vec::new();
-        let router = inner.registry.router();
-        {
-            for raw in updates {
-                let Some(id) = raw.get("update_id").and_then(serde_json::Value::as_u64) else {
-                    tracing::warn!(update = %crate::text::cut_bytes(&raw.to_string(), 200), "malformed update without update_id skipped");
-                    continue;
-                };
-                // A redelivery while the first copy is still being recorded, or after it was.
-                if !inner.in_flight.lock().insert(id) {
-                    tracing::debug!(update = id, "duplicate update dropped");
-                    continue;
-                }
-                let seen = match inner.db.seen(id) {
-                    Ok(seen) => seen,
-                    Err(e) => {
-                        let mut in_flight = inner.in_flight.lock();
-                        in_flight.remove(&id);
-                        for r in &records {
-                            in_flight.remove(&r.0);
-                        }
-                        for s in &skipped {
-                            in_flight.remove(s);
-                        }
-                        return Err(e);
-                    }
-                };
-                if seen {
-                    inner.in_flight.lock().remove(&id);
-                    tracing::debug!(update = id, "duplicate update dropped");
-                    continue;
-                }
-                // From text, not from the Value: teloxide's UpdateKind wants borrowed keys.
-                let text = raw.to_string();
-                match crate::bot_api::update_kinds::parse(&raw, &text) {
-                    Ok(update) => {
-                        if let Some(cmd) = self.host_command(&update) {
-                            skipped.push(id);
-                            operator_commands.push(cmd);
-                            continue;
-                        }
-                        let routes = self
-                            .to_owner(router.route(&update, &raw), &update, &raw)
-                            .await;
-                        tracing::debug!(update = id, ?routes, "routed");
-                        self.watch_checkout(&raw, !routes.is_empty());
-                        if routes.is_empty() {
-                            skipped.push(id);
-                            continue;
-                        }
-                        let modules = routes.iter().map(|(m, _)| m.clone()).collect();
-                        records.push((id, text, modules));
-                        parsed.push((id, raw, update, routes));
-                    }
-                    Err(e) => {
-                        tracing::warn!(update = id, error = %e, raw = %crate::text::cut_bytes(&raw.to_string(), 200), "malformed update skipped");
-                        skipped.push(id);
-                    }
-                }
-            }
+        let Batch {
+            records,
+            mut skipped,
+            parsed,
+            operator_commands,
+        } = self.classify(updates, inner.pg.is_none()).await?;
+        if let Some(pg) = &inner.pg {
+            let batch = Batch {
+                records,
+                skipped,
+                parsed,
+                operator_commands,
+            };
+            return self.record_shared(pg, batch).await;
         }
         let ids: Vec<u64> = records
             .iter()
@@ -240,7 +200,7 @@ impl Intake {
         };
         let recorded = Recorded {
             ids,
-            operator_commands,
+            operator_commands: operator_commands.into_iter().map(|(_, c)| c).collect(),
             parsed,
         };
         let mut rest = None;

@@ -12,7 +12,7 @@ pub mod router;
 mod shard;
 
 pub use backlog::{BacklogRead, Offered};
-pub use effects::finish_unhandled;
+pub use effects::{finish_unhandled, finish_unhandled_on};
 pub use http_request::HttpFailure;
 pub use module::{LoadedModule, ModuleEvent, ModuleStats, ShardDeps, Version, Work};
 pub use registry::Registry;

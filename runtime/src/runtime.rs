@@ -3,6 +3,7 @@
 //! intake the configuration asks for; each part gets the handles it uses, not the runtime.
 
 mod retention;
+mod shared_store;
 mod tasks;
 
 use std::{
@@ -76,6 +77,8 @@ struct Inner {
     http_addr: Mutex<Option<std::net::SocketAddr>>,
     /// When the start began (the console's uptime).
     started: std::time::Instant,
+    /// The bot's store on PostgreSQL, when `[store] url` puts it there.
+    pg: Option<Arc<crate::store::pg::PgStore>>,
 }
 
 /// A running bot. Cheap to clone.
@@ -113,6 +116,7 @@ impl Runtime {
             })
             .await??
         };
+        let shared = shared_store::open(&config).await?;
         let bot = connect(&config).await?;
         let me = bot.get_me().await.map_err(|e| match e {
             teloxide_core::RequestError::Api(teloxide_core::ApiError::InvalidToken) => {
@@ -127,7 +131,11 @@ impl Runtime {
         let health = Health::default();
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let committer = Committer::start(db.raw().clone(), outbox_tx, health.sender())?;
-        let tickets = Arc::new(TicketCounter::new(db.last_ticket()?));
+        let tickets = Arc::new(match &shared {
+            Some(s) => TicketCounter::shared(s.ids.clone()),
+            None => TicketCounter::new(db.last_ticket()?),
+        });
+        let pg = shared.as_ref().map(|s| s.store.clone());
 
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let quotas = Arc::new(outbox::Quotas::default());
@@ -150,6 +158,7 @@ impl Runtime {
                 bot: crate::sandbox::bot_access::BotAccess::new(
                     crate::bot_api::transport::Transport::of(&bot),
                 ),
+                pg: pg.clone(),
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
@@ -168,6 +177,7 @@ impl Runtime {
             host_commands: host_commands_tx,
             checkouts: checkouts.clone(),
             payments: config.payments.clone(),
+            pg: pg.clone(),
         });
         let runtime = Runtime {
             inner: Arc::new(Inner {
@@ -183,9 +193,22 @@ impl Runtime {
                 tasks: Tasks::new(health.clone(), shutdown_rx.clone()),
                 http_addr: Mutex::new(None),
                 started: std::time::Instant::now(),
+                pg: pg.clone(),
             }),
         };
         let tasks = &runtime.inner.tasks;
+        if let Some(shared) = shared {
+            shared.store.mark_owners_since().await?;
+            tasks.spawn(
+                "node lease",
+                shared_store::keep_lease(
+                    shared.store,
+                    shared.node,
+                    health.sender(),
+                    shutdown_rx.clone(),
+                ),
+            );
+        }
 
         // Modules' HTTP is bound first: an address the operator chose that someone else holds
         // stops the start before anything runs. Then the admin API (and /healthz): a module
@@ -279,6 +302,7 @@ impl Runtime {
                 "scheduled backups",
                 crate::backup::schedule::run(
                     db.clone(),
+                    pg.clone(),
                     bot.clone(),
                     (*config).clone(),
                     shutdown_rx.clone(),
@@ -329,6 +353,7 @@ impl Runtime {
             config: inner.config.clone(),
             bot: inner.bot.clone(),
             started: inner.started,
+            pg: inner.pg.clone(),
         };
         let (addr, task) = control::admin::serve(listen, kv, sources, parts, shutdown).await?;
         control::admin::write_addr(&inner.config.data_dir, addr)?;
@@ -426,6 +451,7 @@ impl Runtime {
         self.inner.tasks.join_all().await;
         crate::backup::schedule::at_shutdown(
             self.inner.db.clone(),
+            self.inner.pg.as_deref(),
             &self.inner.bot,
             &self.inner.config,
         )

@@ -45,6 +45,7 @@ mod outbox;
 mod payments;
 mod polling;
 mod postgres_move;
+mod postgres_run;
 mod python;
 mod restart;
 mod retention;

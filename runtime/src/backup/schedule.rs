@@ -7,8 +7,11 @@ use std::{path::Path, sync::Arc};
 use teloxide_core::Bot;
 use tokio::sync::watch;
 
-use super::{Seal, SnapshotInfo};
-use crate::{Config, Error, Result, store::Db};
+use super::{Seal, SnapshotInfo, source::Source};
+use crate::{
+    Config, Error, Result,
+    store::{Db, pg::PgStore},
+};
 
 /// The seal the configuration asks for; `None` (after logging why) if it cannot be had.
 pub(crate) fn seal(config: &Config) -> Option<Seal> {
@@ -24,6 +27,7 @@ pub(crate) fn seal(config: &Config) -> Option<Seal> {
 /// Writes a snapshot every `backup.interval_secs` and keeps the newest `backup.keep`.
 pub(crate) async fn run(
     db: Arc<Db>,
+    pg: Option<Arc<PgStore>>,
     bot: Bot,
     config: Config,
     mut shutdown: watch::Receiver<bool>,
@@ -38,11 +42,18 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        let (db, dir, keep, seal) = (db.clone(), dir.clone(), config.backup.keep, seal.clone());
+        let source = match Source::of(&db, pg.as_deref()).await {
+            Ok(source) => source,
+            Err(e) => {
+                tracing::error!("scheduled backup failed: {e}");
+                continue;
+            }
+        };
+        let (dir, keep, seal) = (dir.clone(), config.backup.keep, seal.clone());
         let result = tokio::task::spawn_blocking(move || {
             // Written under a temporary name, so a crash never leaves a half file that looks
             // like a backup.
-            let written = super::write_backup_file(db.raw(), &dir, &seal)?;
+            let written = super::write_backup_file(source.raw(), &dir, &seal)?;
             super::prune_backups(&dir, keep)?;
             Ok::<_, Error>(written)
         })
@@ -96,16 +107,28 @@ pub(crate) async fn send(
 
 /// A last snapshot at shutdown, sent to the operators' chat, so the chat has everything up to
 /// the stop (when `backup.telegram_chat_id` is set).
-pub(crate) async fn at_shutdown(db: Arc<Db>, bot: &Bot, config: &Config) {
+pub(crate) async fn at_shutdown(
+    db: Arc<Db>,
+    pg: Option<&PgStore>,
+    bot: &Bot,
+    config: &Config,
+) {
     let Some(chat) = config.backup.telegram_chat_id else {
         return;
     };
     let Some(seal) = seal(config) else {
         return;
     };
+    let source = match Source::of(&db, pg).await {
+        Ok(source) => source,
+        Err(e) => {
+            tracing::error!("shutdown backup not sent to Telegram: {e}");
+            return;
+        }
+    };
     let snapshot = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        let info = super::write_snapshot(db.raw(), &mut out)?;
+        let info = super::write_snapshot(source.raw(), &mut out)?;
         Ok::<_, Error>((seal.seal(out)?, info))
     })
     .await;

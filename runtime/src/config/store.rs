@@ -1,4 +1,11 @@
-//! `[store]`: the memory the database may keep for itself.
+//! `[store]`: where the bot's data lives, and the memory the embedded database may keep.
+//!
+//! `url` empty (the default): the embedded redb file in the data directory. A PostgreSQL
+//! connection string — a `postgres://` URL or libpq's `host=… dbname=…` form — (or
+//! `BOTBOX_STORE_URL`): the bot's shared data — the
+//! modules' KV, updates owed, the outbox, tickets, timers — lives in that PostgreSQL database
+//! (docs/cluster-design-notes.md); the data directory still holds what is the node's own
+//! (compiled modules' cache, the admin token, logs).
 //!
 //! redb keeps the pages it read or wrote last in a cache of its own, in the process's memory,
 //! up to `cache_mib` (reads and not-yet-written pages together). A page outside it is read again
@@ -17,6 +24,8 @@ pub use crate::store::DEFAULT_CACHE_MIB;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// A PostgreSQL connection URL (`BOTBOX_STORE_URL`); empty: the embedded redb file.
+    pub url: crate::config::Secret,
     /// MiB of memory redb may keep for pages it read or wrote (1-65536).
     pub cache_mib: u64,
 }
@@ -24,6 +33,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            url: crate::config::Secret::default(),
             cache_mib: DEFAULT_CACHE_MIB,
         }
     }
@@ -35,8 +45,21 @@ impl StoreConfig {
         usize::try_from(self.cache_mib << 20).unwrap_or(usize::MAX)
     }
 
-    /// Checks the range; the error names the setting.
+    /// The PostgreSQL URL, when the bot's data lives there.
+    pub fn postgres(&self) -> Option<&str> {
+        (!self.url.is_empty()).then_some(self.url.expose())
+    }
+
+    /// Checks the range and the URL's scheme; the error names the setting.
     pub fn validate(&self) -> Result<()> {
+        if let Some(url) = self.postgres()
+            && let Err(e) = url.parse::<tokio_postgres::Config>()
+        {
+            // Not the URL itself: it may hold a password.
+            return Err(Error::Config(format!(
+                "`store.url` must be a PostgreSQL connection string (postgres://user:password@host:port/database, or `host=… dbname=…`) or empty for the embedded store: {e}"
+            )));
+        }
         if !(1..=65_536).contains(&self.cache_mib) {
             return Err(Error::Config(format!(
                 "`store.cache_mib` must be 1..=65536 (MiB of memory for the database's page cache), not {}",
@@ -63,5 +86,26 @@ mod tests {
         }
         let e = Config::from_toml("[store]\ncache = 8\n").unwrap_err();
         assert!(e.to_string().contains("cache"), "{e}");
+    }
+
+    #[test]
+    fn a_postgres_url_is_read_from_the_file_or_the_environment_and_its_scheme_checked() {
+        let c = Config::default();
+        assert_eq!(c.store.postgres(), None, "embedded by default");
+        let c = Config::from_toml("[store]\nurl = \"postgres://bot@db/bot\"\n").expect("parses");
+        assert_eq!(c.store.postgres(), Some("postgres://bot@db/bot"));
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "BOTBOX_STORE_URL").then(|| "postgresql://h/b".to_string()))
+            .expect("applies");
+        assert_eq!(c.store.postgres(), Some("postgresql://h/b"));
+        c.store.url = crate::config::Secret::new("host=/run/pg port=5433 user=bot dbname=bot");
+        c.store.validate().expect("libpq's key=value form");
+        let mut c = Config::default();
+        c.store.url = crate::config::Secret::new("mysql://root:hunter2@db/bot");
+        let e = c.store.validate().unwrap_err().to_string();
+        assert!(e.contains("`store.url` must be a PostgreSQL connection string"), "{e}");
+        assert!(!e.contains("hunter2"), "the password is not repeated: {e}");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "nor in the configuration's Debug: {shown}");
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::{
     Result,
-    modules::{Offered, Reason, Work, finish_unhandled},
+    modules::{Offered, Reason, Work, finish_unhandled, finish_unhandled_on},
+    store::kv_txn::KvNamespace,
 };
 
 use super::Intake;
@@ -18,7 +19,10 @@ impl Intake {
             self.record_first_for_a_while();
         }
         let crashes: std::collections::HashMap<u64, u32> = crashes.into_iter().collect();
-        let pending = self.inner.db.pending_updates()?;
+        let pending = match &self.inner.pg {
+            Some(pg) => pg.pending_updates().await?,
+            None => self.inner.db.pending_updates()?,
+        };
         if !pending.is_empty() {
             tracing::info!(
                 count = pending.len(),
@@ -59,6 +63,11 @@ impl Intake {
             return Err(crate::Error::NotFound(format!(
                 "`{module}` is not running: enable or install it first"
             )));
+        }
+        if self.inner.pg.is_some() {
+            return Err(crate::Error::Conflict(
+                "handing a quarantined update back is not done on PostgreSQL yet (issue 19); it stays quarantined".into(),
+            ));
         }
         let db = self.inner.db.clone();
         let name = module.to_string();
@@ -123,15 +132,7 @@ impl Intake {
         );
         for module in modules {
             tracing::error!(module = %module, update = update_id, "{reason}");
-            if let Some(ns) = self.inner.registry.namespace(module) {
-                finish_unhandled(
-                    &self.inner.committer,
-                    &ns,
-                    Some(update_id),
-                    None,
-                    Some(reason.clone()),
-                );
-            }
+            self.finish_for(module, update_id, Some(reason.clone()));
         }
     }
 
@@ -143,8 +144,25 @@ impl Intake {
             update = update_id,
             "update skipped: the module is not running"
         );
-        if let Some(ns) = self.inner.registry.namespace(module) {
-            finish_unhandled(&self.inner.committer, &ns, Some(update_id), None, None);
+        self.finish_for(module, update_id, None);
+    }
+
+    /// Finishes `update_id` for `module` without a handling (quarantined for `reason`), in the
+    /// store its KV is in. On PostgreSQL the unit commits on a task of its own (a round trip;
+    /// it reruns on a conflict, and a failure leaves the update owed, resumed at the next start).
+    fn finish_for(&self, module: &str, update_id: u64, reason: Option<String>) {
+        let committer = &self.inner.committer;
+        match self.inner.registry.kv_namespace(module) {
+            Some(KvNamespace::Redb(ns)) => {
+                finish_unhandled(committer, &ns, Some(update_id), None, reason);
+            }
+            Some(KvNamespace::Pg(ns)) => {
+                let committer = committer.clone();
+                tokio::spawn(async move {
+                    finish_unhandled_on(&committer, &ns, Some(update_id), None, reason).await;
+                });
+            }
+            None => {}
         }
     }
 }

@@ -56,21 +56,24 @@ impl Intake {
     /// commands, the module waiting for its sender's text in its chat, else the sender of the
     /// message it replies to; for other kinds, the sender of their poll or message.
     async fn owner_of(&self, update: &Update, raw: &serde_json::Value) -> Option<String> {
-        let db = &self.inner.db;
         let UpdateKind::Message(m) = &update.kind else {
             let key = crate::bot_api::update_kinds::owner_key(raw)?;
-            return db.owner(&key).ok().flatten();
+            return self.owner(&key).await.ok().flatten();
         };
         let chat = m.chat.id.0;
         if m.text().is_some() {
             let user = m.from.as_ref().and_then(|u| i64::try_from(u.id.0).ok());
-            if let Ok(Some(owner)) = db.conversation_owner(chat, user) {
+            let waiting = match &self.inner.pg {
+                Some(pg) => pg.conversation_owner(chat, user).await,
+                None => self.inner.db.conversation_owner(chat, user),
+            };
+            if let Ok(Some(owner)) = waiting {
                 return Some(owner);
             }
         }
         let replied = m.reply_to_message()?;
         let key = message_key(chat, i64::from(replied.id.0));
-        let owner = db.owner(&key).ok().flatten();
+        let owner = self.owner(&key).await.ok().flatten();
         if owner.is_some() || !replied.from.as_ref().is_some_and(|u| u.is_bot) {
             return owner;
         }
@@ -83,20 +86,27 @@ impl Intake {
     /// press can overtake by a moment: for a message new enough to be in flight, wait for it up
     /// to 2 s.
     async fn wait_for_owner(&self, key: &str, sent: u64) -> crate::Result<Option<String>> {
-        let db = &self.inner.db;
         let fresh = crate::clock::unix_secs().saturating_sub(sent) < 30;
-        let mut found = db.owner(key);
+        let mut found = self.owner(key).await;
         for _ in 0..if fresh { 20 } else { 1 } {
             if !matches!(found, Ok(None)) {
                 break;
             }
             self.settle().await;
-            found = db.owner(key);
+            found = self.owner(key).await;
             if matches!(found, Ok(None)) && fresh {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
         found
+    }
+
+    /// The module that sent what `key` names, read in the bot's store.
+    async fn owner(&self, key: &str) -> crate::Result<Option<String>> {
+        match &self.inner.pg {
+            Some(pg) => pg.owner(key).await,
+            None => self.inner.db.owner(key),
+        }
     }
 
     /// Waits until every commit sent so far is durable: a message's owner record is
@@ -125,14 +135,17 @@ impl Intake {
             // An inline message: the host cannot tell whose it is, nor can a module edit it.
             return true;
         };
-        let db = &self.inner.db;
         let key = message_key(chat, id);
         let sent = message["date"].as_u64().unwrap_or(0);
         let found = self.wait_for_owner(&key, sent).await;
         let owner = match found {
             Ok(Some(owner)) => Some(owner),
             Ok(None) => {
-                let recorded = db.owners_since().is_ok_and(|since| since <= sent)
+                let since = match &self.inner.pg {
+                    Some(pg) => pg.owners_since().await,
+                    None => self.inner.db.owners_since(),
+                };
+                let recorded = since.is_ok_and(|since| since <= sent)
                     && crate::clock::unix_secs().saturating_sub(sent) < SURELY_RECORDED_SECS;
                 if !recorded {
                     return true;

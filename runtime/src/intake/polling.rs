@@ -82,7 +82,11 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
     if let Err(e) = teloxide_core::prelude::Requester::delete_webhook(&inner.bot).await {
         tracing::warn!("deleteWebhook failed: {e}");
     }
-    let mut offset = match inner.db.last_seen() {
+    let last = match &inner.pg {
+        Some(pg) => pg.last_seen().await,
+        None => inner.db.last_seen(),
+    };
+    let mut offset = match last {
         Ok(last) => last.map(|l| l as i64 + 1),
         Err(e) => {
             tracing::error!("cannot read the last update id: {e}");
@@ -93,7 +97,7 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
     let disk = inner.db.disk().clone();
     loop {
         // Updates that cannot be recorded are not fetched: they wait at Telegram.
-        if disk.is_full() {
+        if inner.pg.is_none() && disk.is_full() {
             tokio::select! {
                 () = disk.room() => {}
                 _ = shutdown.changed() => return,

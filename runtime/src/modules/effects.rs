@@ -97,8 +97,8 @@ fn send(committer: &Committer, op: Op, record: Option<&HeldRecord>) -> crate::Re
 }
 
 /// Marks an update (or a timer's firing) handled by the module of `namespace` (redb) with no
-/// effects (quarantined when `reason` is given). The registry hands out redb namespaces only;
-/// a module on PostgreSQL finishes through [`finish_unhandled_after`].
+/// effects (quarantined when `reason` is given), on redb; a module on PostgreSQL finishes
+/// through [`finish_unhandled_after`] or [`finish_unhandled_on`].
 pub fn finish_unhandled(
     committer: &Committer,
     namespace: &Arc<Namespace>,
@@ -135,6 +135,24 @@ pub(crate) async fn finish_unhandled_after(
             finish_on_redb(committer, ns, update_id, fired_timer, reason, record);
         }
     }
+}
+
+/// [`finish_unhandled`] for a module whose KV is on PostgreSQL, running or not (intake's skips
+/// and crash quarantines): a unit with no KV writes, committed before this returns.
+pub async fn finish_unhandled_on(
+    committer: &Committer,
+    ns: &Arc<crate::store::pg::kv::PgNamespace>,
+    update_id: Option<u64>,
+    fired_timer: Option<u64>,
+    reason: Option<String>,
+) {
+    let work = pg::Work {
+        update_id,
+        fired_timer,
+        done: None,
+        record: None,
+    };
+    pg::finish_unhandled(committer, ns, work, reason).await;
 }
 
 fn finish_on_redb(

@@ -31,6 +31,7 @@ mod info;
 mod lifecycle;
 mod loading;
 mod operator_changes;
+mod shared_kv;
 mod versions;
 
 use approval::PendingDir;
@@ -114,6 +115,8 @@ pub(crate) struct Ctx {
     pub(crate) clock: crate::clock::Clock,
     /// The Bot API as modules reach it outside the outbox.
     pub(crate) bot: Arc<crate::sandbox::bot_access::BotAccess>,
+    /// The bot's store on PostgreSQL, when it is there: modules' KV namespaces are opened in it.
+    pub(crate) pg: Option<Arc<crate::store::pg::PgStore>>,
 }
 
 /// The modules of a running bot.
@@ -134,6 +137,8 @@ pub struct Registry {
     /// stop. The record written when one module is up keeps the others' until they load, so
     /// a module loaded later still finds what it was granted and which version served.
     loading: Mutex<Option<BTreeMap<String, Persisted>>>,
+    /// Modules' namespaces on PostgreSQL (`shared_kv.rs`), when the store is there.
+    shared_kv: Mutex<HashMap<String, Arc<crate::store::pg::kv::PgNamespace>>>,
 }
 
 impl Registry {
@@ -146,6 +151,7 @@ impl Registry {
             publishing: Mutex::new(()),
             router_changes: tokio::sync::watch::Sender::new(0),
             loading: Mutex::new(None),
+            shared_kv: Mutex::new(HashMap::new()),
         }
     }
 
@@ -375,8 +381,12 @@ impl Registry {
             .and_then(|p| p.config.clone())
             .or_else(|| config.modules.get(&*name).map(|m| m.config.clone()))
             .unwrap_or_default();
+        let kv = match self.shared_kv(&name).filter(|_| serving) {
+            Some(ns) => KvNamespace::Pg(ns),
+            None => KvNamespace::Redb(namespace.clone()),
+        };
         Ok(Arc::new(ModuleEnv {
-            kv: KvNamespace::Redb(namespace.clone()),
+            kv,
             namespace,
             tag,
             config: module_config,

@@ -24,7 +24,7 @@ pub struct Expect {
 }
 
 /// The row key of (chat, user): `<chat>:<user>`, `<chat>:*` for anyone (on PostgreSQL too).
-pub(super) fn key(chat_id: i64, user_id: Option<i64>) -> String {
+pub(crate) fn key(chat_id: i64, user_id: Option<i64>) -> String {
     match user_id {
         Some(u) => format!("{chat_id}:{u}"),
         None => format!("{chat_id}:*"),

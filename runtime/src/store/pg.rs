@@ -12,6 +12,7 @@
 
 mod conn;
 mod export;
+mod host_reads;
 mod ids;
 pub mod kv;
 mod leases;

@@ -139,6 +139,11 @@ impl KvOps {
 
     fn namespace(&self, module: &str) -> Result<Arc<Namespace>> {
         if let Some(registry) = &self.registry {
+            if let Some(crate::store::kv_txn::KvNamespace::Pg(_)) = registry.kv_namespace(module) {
+                return Err(Error::Conflict(format!(
+                    "the KV of `{module}` is in the bot's PostgreSQL database: the admin API does not read or write it there yet (issue 19); `botbox backup --postgres URL` exports it"
+                )));
+            }
             return registry
                 .namespace(module)
                 .ok_or_else(|| Error::Config(format!("no module `{module}` is loaded")));

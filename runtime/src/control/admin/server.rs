@@ -32,6 +32,8 @@ pub(super) struct Ctx {
     pub(super) intake: crate::intake::Intake,
     /// The console's sessions: a login link is made here; a rotated token ends them all.
     pub(super) sessions: Arc<crate::control::console::sessions::Sessions>,
+    /// The bot's store on PostgreSQL, when it is there (snapshots are read from it).
+    pg: Option<Arc<crate::store::pg::PgStore>>,
 }
 
 /// What the console needs beyond what the admin API has.
@@ -44,6 +46,8 @@ pub struct ConsoleParts {
     pub bot: teloxide_core::Bot,
     /// When the bot started.
     pub started: std::time::Instant,
+    /// The bot's store on PostgreSQL, when `[store] url` puts it there.
+    pub pg: Option<Arc<crate::store::pg::PgStore>>,
 }
 
 /// Where the admin API listens and how its token is kept.
@@ -115,6 +119,7 @@ pub async fn serve(
         outbox: sources.outbox.clone(),
         intake: parts.intake,
         sessions,
+        pg: parts.pg,
     });
     let monitoring = super::monitoring::routes(sources);
     let app = Router::new()
@@ -371,10 +376,13 @@ pub fn parse_lines(text: &str) -> Result<Vec<crate::store::kv::Write>> {
 }
 
 async fn backup(State(ctx): State<Arc<Ctx>>) -> Response {
-    let db = ctx.db.clone();
+    let source = match crate::backup::source::Source::of(&ctx.db, ctx.pg.as_deref()).await {
+        Ok(source) => source,
+        Err(e) => return fail(e),
+    };
     let result = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        crate::backup::write_snapshot(db.raw(), &mut out).map(|_| out)
+        crate::backup::write_snapshot(source.raw(), &mut out).map(|_| out)
     })
     .await;
     match result {

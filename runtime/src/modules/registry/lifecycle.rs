@@ -266,6 +266,7 @@ impl Registry {
             Some(t) => t,
             None => module_tag(&self.ctx.db, name)?,
         };
+        self.open_shared_kv(name).await?;
         let env = self.env(name, Some((tag.clone(), namespace, log, &persisted)))?;
         let mut first = self.sandbox().instantiate(&code, env.clone()).await?;
         let manifest = first

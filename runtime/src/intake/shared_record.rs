@@ -1,0 +1,51 @@
+//! Recording updates on PostgreSQL (`[store] url`): one statement records a batch, and answers
+//! which of its updates are new — recorded by no node before — so an update that two nodes
+//! receive (a webhook's retry reaching another node) or that one receives twice is routed
+//! once. Only the new ones are handed to their modules and only the new operators' commands
+//! run. The record is durable when PostgreSQL answers: then polling moves its offset past the
+//! batch and the webhook answers 200.
+//!
+//! An update is always recorded before it is handled here (the redb store's "handle at once"
+//! overlaps the record's flush with the handling, `at_once.rs`; on PostgreSQL the handling's
+//! unit commits in its own transaction, which must find the update's pending row).
+
+use std::collections::HashSet;
+
+use super::{Batch, Intake};
+use crate::{Result, store::pg::PgStore};
+
+impl Intake {
+    /// Records `batch` in `pg`, then passes on its new operators' commands and hands its new
+    /// updates to their modules, in update order. A failure (PostgreSQL unreachable) records
+    /// nothing that is not also answered as an error: the caller leaves the updates at Telegram.
+    pub(super) async fn record_shared(&self, pg: &PgStore, batch: Batch) -> Result<()> {
+        let inner = &self.inner;
+        let ids: Vec<u64> = (batch.records.iter().map(|r| r.0))
+            .chain(batch.skipped.iter().copied())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let recorded = pg.record(&batch.records, &batch.skipped).await;
+        {
+            let mut in_flight = inner.in_flight.lock();
+            for id in &ids {
+                in_flight.remove(id);
+            }
+        }
+        let fresh: HashSet<u64> = recorded?.into_iter().collect();
+        for (id, cmd) in batch.operator_commands {
+            if fresh.contains(&id) {
+                let _ = inner.host_commands.send(cmd);
+            }
+        }
+        for (id, raw, update, routes) in batch.parsed {
+            if fresh.contains(&id) {
+                self.dispatch(id, &raw, &update, routes).await?;
+            } else {
+                tracing::debug!(update = id, "recorded before (another node, or a redelivery)");
+            }
+        }
+        Ok(())
+    }
+}

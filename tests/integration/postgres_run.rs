@@ -1,0 +1,190 @@
+//! A bot whose store is PostgreSQL (`[store] url`), through the real binary and a throwaway
+//! PostgreSQL 15: clicks streamed through a `kill -9` and through a restart of PostgreSQL are
+//! each counted once, with every reply; the data is in PostgreSQL, not in the data directory;
+//! a second node on the same database is refused while the first holds it; a database that
+//! cannot be reached stops the start with a clear error.
+
+use std::time::Duration;
+
+use botbox_test_artifacts::CLICKER;
+use throwaway_postgres::Postgres;
+
+use crate::support::*;
+
+const USERS: i64 = 8;
+const CLICKS: usize = 30;
+
+/// The clicker's users, each after `/start`, with `CLICKS` clicks queued at the fake.
+fn queue_clicks(fake: &FakeBotApi) -> Vec<TestUser> {
+    let users: Vec<TestUser> = (1..=USERS)
+        .map(|i| TestUser::new(2000 + i, format!("P{i}")))
+        .collect();
+    for u in &users {
+        fake.send_text(u, "/start");
+    }
+    for _ in 0..CLICKS {
+        for u in &users {
+            fake.send_text(u, "Click");
+        }
+    }
+    users
+}
+
+/// Every user saw `Clicks: 1` to `Clicks: CLICKS` in order, a reply repeated only right after
+/// itself (in flight at a fault) and at most once per chat; answers the repeats.
+async fn every_click_counted_once(fake: &FakeBotApi, users: &[TestUser]) -> usize {
+    fake.wait_until(Duration::from_secs(120), |v| {
+        users.iter().all(|u| {
+            v.transcript(u.id)
+                .iter()
+                .any(|e| e.text == format!("Clicks: {CLICKS}"))
+        })
+    })
+    .await
+    .unwrap();
+    let mut repeats = 0;
+    for u in users {
+        let seen = clicks_of(fake, u.id);
+        let mut deduped = seen.clone();
+        deduped.dedup();
+        let expected: Vec<u64> = (1..=CLICKS as u64).collect();
+        assert_eq!(deduped, expected, "user {}: {seen:?}", u.id);
+        let dupes = seen.len() - deduped.len();
+        assert!(dupes <= 1, "user {}: {dupes} repeats: {seen:?}", u.id);
+        repeats += dupes;
+    }
+    repeats
+}
+
+fn store_section(server: &Postgres) -> String {
+    format!("[store]\nurl = {:?}\n", server.url())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_kill_9_mid_stream_loses_no_click_and_counts_none_twice() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let modules = modules_dir(dir.path(), &[CLICKER]);
+    let config_file = write_config(dir.path(), &fake, &modules, &store_section(&server));
+    let users = queue_clicks(&fake);
+
+    let mut bot = spawn_bot(&config_file);
+    let total = USERS as usize * CLICKS;
+    wait_for_clicks_answered(&fake, &users, total / 4).await;
+    bot.start_kill().unwrap();
+    assert!(!bot.wait().await.unwrap().success(), "killed, not exited");
+    let answered: usize = users.iter().map(|u| clicks_of(&fake, u.id).len()).sum();
+    assert!(answered < total, "the kill came too late to test anything");
+
+    let mut bot = spawn_bot(&config_file);
+    let repeats = every_click_counted_once(&fake, &users).await;
+    eprintln!("replies repeated across the kill: {repeats}");
+    fake.send_text(&users[0], "Rating");
+    let rating = fake
+        .wait_for_bot_text(users[0].id, "Total:", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        rating.text.starts_with(&format!("Total: {USERS}\n")),
+        "{}",
+        rating.text
+    );
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+
+    // The clicks are PostgreSQL's: the clicker's keys are there, nothing is owed or queued.
+    let keys = server
+        .psql("SELECT count(*) FROM botbox_kv WHERE ns = 'clicker'")
+        .unwrap();
+    assert!(keys.parse::<u64>().unwrap() >= USERS as u64, "{keys} keys");
+    let left = server
+        .psql("SELECT (SELECT count(*) FROM botbox_pending) + (SELECT count(*) FROM botbox_outbox)")
+        .unwrap();
+    assert_eq!(left, "0", "updates owed or messages queued at the end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_database_restart_under_load_loses_no_click() {
+    let mut server = Postgres::start().expect("a throwaway PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let modules = modules_dir(dir.path(), &[CLICKER]);
+    let config_file = write_config(dir.path(), &fake, &modules, &store_section(&server));
+    let users = queue_clicks(&fake);
+
+    let mut bot = spawn_bot(&config_file);
+    wait_for_clicks_answered(&fake, &users, USERS as usize * CLICKS / 4).await;
+    server.kill().expect("PostgreSQL killed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.restart().expect("PostgreSQL back");
+    let repeats = every_click_counted_once(&fake, &users).await;
+    eprintln!("replies repeated across the database's restart: {repeats}");
+    assert!(
+        bot.try_wait().unwrap().is_none(),
+        "the bot went on through the database's restart"
+    );
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_is_refused_while_the_first_holds_the_database_and_a_bad_url_stops_the_start()
+{
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let fake = unlimited_fake();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = write_config(
+        one.path(),
+        &fake,
+        &modules_dir(one.path(), &[CLICKER]),
+        &store_section(&server),
+    );
+    let second = write_config(
+        two.path(),
+        &fake,
+        &modules_dir(two.path(), &[CLICKER]),
+        &store_section(&server),
+    );
+    let mut bot = spawn_bot(&first);
+    let alice = TestUser::alice();
+    fake.send_text(&alice, "/start");
+    fake.wait_for_bot_text(alice.id, "", WAIT).await.unwrap();
+
+    let out = run_to_exit(&second).await;
+    assert!(!out.status.success(), "a second node started");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another node"), "{err}");
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+
+    let nowhere = tempfile::tempdir().unwrap();
+    let config = write_config(
+        nowhere.path(),
+        &fake,
+        &modules_dir(nowhere.path(), &[CLICKER]),
+        "[store]\nurl = \"postgres://botbox@127.0.0.1:1/botbox\"\n",
+    );
+    let out = run_to_exit(&config).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot use the PostgreSQL database"), "{err}");
+}
+
+/// Runs the bot with `config` until it exits (a start refused), at most a minute.
+async fn run_to_exit(config: &std::path::Path) -> std::process::Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_botbox"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("BOTBOX_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start botbox");
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the start was refused within a minute")
+        .unwrap()
+}
