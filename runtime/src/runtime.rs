@@ -295,7 +295,7 @@ impl Runtime {
         );
         tasks.spawn(
             "store retention",
-            retention::prune_hourly(db.clone(), shutdown_rx.clone()),
+            retention::prune_hourly(db.clone(), pg.clone(), shutdown_rx.clone()),
         );
         if config.backup.interval_secs > 0 {
             tasks.spawn(

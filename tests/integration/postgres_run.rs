@@ -9,7 +9,7 @@ use std::time::Duration;
 use botbox_test_artifacts::CLICKER;
 use throwaway_postgres::Postgres;
 
-use crate::support::*;
+use crate::{operator::botbox, support::*};
 
 const USERS: i64 = 8;
 const CLICKS: usize = 30;
@@ -102,6 +102,25 @@ async fn on_postgres_a_kill_9_mid_stream_loses_no_click_and_counts_none_twice() 
         .psql("SELECT (SELECT count(*) FROM botbox_pending) + (SELECT count(*) FROM botbox_outbox)")
         .unwrap();
     assert_eq!(left, "0", "updates owed or messages queued at the end");
+
+    // `botbox backup` of a bot on PostgreSQL reads PostgreSQL: restored into a blank embedded
+    // store, the count goes on.
+    let snapshot = dir.path().join("pg.bbk");
+    let (config, snap) = (config_file.to_str().unwrap(), snapshot.to_str().unwrap());
+    let (ok, out, err) = botbox(
+        dir.path(),
+        &["backup", "--config", config, "--out", snap],
+        None,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let moved = tempfile::tempdir().unwrap();
+    let (ok, out, err) = botbox(moved.path(), &["restore", snap], None).await;
+    assert!(ok, "{out}{err}");
+    let rt = start(crate::support::config(moved.path(), &fake, &[CLICKER])).await;
+    let next = format!("Clicks: {}", CLICKS + 1);
+    send_expecting(&fake, &users[1], "Click", &next).await;
+    rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,12 +107,7 @@ pub(crate) async fn send(
 
 /// A last snapshot at shutdown, sent to the operators' chat, so the chat has everything up to
 /// the stop (when `backup.telegram_chat_id` is set).
-pub(crate) async fn at_shutdown(
-    db: Arc<Db>,
-    pg: Option<&PgStore>,
-    bot: &Bot,
-    config: &Config,
-) {
+pub(crate) async fn at_shutdown(db: Arc<Db>, pg: Option<&PgStore>, bot: &Bot, config: &Config) {
     let Some(chat) = config.backup.telegram_chat_id else {
         return;
     };

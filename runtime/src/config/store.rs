@@ -103,9 +103,15 @@ mod tests {
         let mut c = Config::default();
         c.store.url = crate::config::Secret::new("mysql://root:hunter2@db/bot");
         let e = c.store.validate().unwrap_err().to_string();
-        assert!(e.contains("`store.url` must be a PostgreSQL connection string"), "{e}");
+        assert!(
+            e.contains("`store.url` must be a PostgreSQL connection string"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"), "the password is not repeated: {e}");
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2"), "nor in the configuration's Debug: {shown}");
+        assert!(
+            !shown.contains("hunter2"),
+            "nor in the configuration's Debug: {shown}"
+        );
     }
 }

@@ -44,7 +44,11 @@ impl Intake {
                     tracing::debug!(update = id, "duplicate update dropped");
                     continue;
                 }
-                let seen = match if check_seen { inner.db.seen(id) } else { Ok(false) } {
+                let seen = match if check_seen {
+                    inner.db.seen(id)
+                } else {
+                    Ok(false)
+                } {
                     Ok(seen) => seen,
                     Err(e) => {
                         let mut in_flight = inner.in_flight.lock();

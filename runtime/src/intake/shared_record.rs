@@ -43,7 +43,10 @@ impl Intake {
             if fresh.contains(&id) {
                 self.dispatch(id, &raw, &update, routes).await?;
             } else {
-                tracing::debug!(update = id, "recorded before (another node, or a redelivery)");
+                tracing::debug!(
+                    update = id,
+                    "recorded before (another node, or a redelivery)"
+                );
             }
         }
         Ok(())

@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-use crate::{Result, store::Db};
+use crate::{
+    Result,
+    store::{Db, pg::PgStore},
+};
 
 /// How often the store forgets what it keeps no longer.
 const EVERY: Duration = Duration::from_secs(3600);
@@ -16,13 +19,31 @@ pub(crate) fn prune_now(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// Prunes every hour until shutdown; a failure is logged and tried again the next hour.
-pub(crate) async fn prune_hourly(db: Arc<Db>, mut shutdown: watch::Receiver<bool>) {
+/// Prunes the store on PostgreSQL, when the bot's store is there: at start, then with the
+/// hourly prunes. A failure is logged (the next round tries again).
+async fn prune_shared(pg: Option<&PgStore>) {
+    if let Some(pg) = pg {
+        match pg.prune().await {
+            Ok(pruned) => report(pruned),
+            Err(e) => tracing::warn!("cannot prune the store on PostgreSQL: {e}"),
+        }
+    }
+}
+
+/// Prunes every hour until shutdown (and the store on PostgreSQL once at once); a failure is
+/// logged and tried again the next hour.
+pub(crate) async fn prune_hourly(
+    db: Arc<Db>,
+    pg: Option<Arc<PgStore>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    prune_shared(pg.as_deref()).await;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = shutdown.changed() => return,
         }
+        prune_shared(pg.as_deref()).await;
         let db = db.clone();
         match tokio::task::spawn_blocking(move || db.prune()).await {
             Ok(Ok(pruned)) => report(pruned),

@@ -62,7 +62,10 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
         )));
     }
     let ids = PgIds::open(store.pool().clone(), ID_BATCH).await?;
-    tracing::info!(node, "the bot's store is PostgreSQL; this node holds every partition");
+    tracing::info!(
+        node,
+        "the bot's store is PostgreSQL; this node holds every partition"
+    );
     Ok(Some(SharedStore { store, ids, node }))
 }
 
@@ -100,7 +103,9 @@ pub(crate) async fn keep_lease(
         }
     }
     if let Err(e) = store.release(&node, &all_partitions()).await {
-        tracing::debug!("partitions not given back at the stop (they free when the lease ends): {e}");
+        tracing::debug!(
+            "partitions not given back at the stop (they free when the lease ends): {e}"
+        );
     }
 }
 
@@ -138,7 +143,11 @@ fn node_name(data_dir: &std::path::Path) -> Result<String> {
         .unwrap_or_default();
     let mut random = [0u8; 6];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
-    let name = format!("{}-{}", if host.is_empty() { "node" } else { &host }, hex::encode(random));
+    let name = format!(
+        "{}-{}",
+        if host.is_empty() { "node" } else { &host },
+        hex::encode(random)
+    );
     std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
     std::fs::write(&file, &name).map_err(|e| Error::io(&file, e))?;
     Ok(name)

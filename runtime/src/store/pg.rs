@@ -16,6 +16,7 @@ mod host_reads;
 mod ids;
 pub mod kv;
 mod leases;
+mod retention;
 mod schema;
 mod store;
 mod transfer;

@@ -17,7 +17,7 @@ pub struct PgStore {
     pool: Arc<Pool>,
 }
 
-fn pg(e: tokio_postgres::Error) -> Error {
+pub(crate) fn pg(e: tokio_postgres::Error) -> Error {
     match e.as_db_error() {
         Some(db) => Error::Postgres(format!("{} ({})", db.message(), db.code().code())),
         None => Error::Postgres(e.to_string()),
