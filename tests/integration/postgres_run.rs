@@ -207,3 +207,59 @@ async fn run_to_exit(config: &std::path::Path) -> std::process::Output {
         .expect("the start was refused within a minute")
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_webhook_update_posted_three_times_at_once_is_handled_once() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    fake.open_chats([TestUser::new(77, "Wes")]);
+    let mut c = crate::support::config(dir.path(), &fake, &[CLICKER]);
+    c.store.url = botbox::config::Secret::new(server.url());
+    use_webhook(&mut c, "pg-secret-0123456789");
+    let url = c.telegram.webhook.url.clone();
+    let rt = start(c).await;
+    let update = |id: u64, text: &str| {
+        serde_json::json!({
+            "update_id": id,
+            "message": {"message_id": id, "date": 0, "text": text,
+                "chat": {"id": 77, "type": "private", "first_name": "Wes"},
+                "from": {"id": 77, "is_bot": false, "first_name": "Wes"}}
+        })
+    };
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", "pg-secret-0123456789")
+            .json(&body)
+            .send()
+    };
+    for (id, text) in [(500, "/start"), (501, "Click"), (502, "Click")] {
+        // Telegram's retries racing each other: every copy is answered 200 once recorded.
+        let (a, b, c) = tokio::join!(
+            post(update(id, text)),
+            post(update(id, text)),
+            post(update(id, text))
+        );
+        for r in [a, b, c] {
+            assert_eq!(r.unwrap().status(), 200);
+        }
+    }
+    fake.wait_for_bot_text(77, "Clicks: 2", WAIT).await.unwrap();
+    post(update(503, "Click")).await.unwrap();
+    fake.wait_for_bot_text(77, "Clicks: 3", WAIT).await.unwrap();
+    let said: Vec<String> = fake.view(|v| {
+        v.transcript(77)
+            .iter()
+            .filter(|e| e.from_bot)
+            .map(|e| e.text.clone())
+            .collect()
+    });
+    assert_eq!(said.len(), 4, "one reply per update: {said:?}");
+    assert_eq!(
+        server.psql("SELECT count(*) FROM botbox_seen").unwrap(),
+        "4",
+        "each update recorded once"
+    );
+    rt.stop().await;
+}
