@@ -9,9 +9,11 @@
 pub mod checkouts;
 pub mod limits;
 pub mod metrics;
+mod queued;
 pub mod scheduler;
 
 pub use crate::store::records::{Action, Entry, Priority, Target};
+pub(crate) use queued::queued;
 
 /// The bytes of text and keyboards each module has waiting in the outbox, kept by the
 /// scheduler as entries arrive and leave, and read by the sandbox before a module queues more
