@@ -31,10 +31,17 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
         let (bytes, refs, talk, untalk, broadcasts) = futures::try_join!(
-            // A content stored already (another queued entry sends it) keeps its row.
+            // A content stored already (another queued entry sends it) keeps its row, locked
+            // (`DO UPDATE … WHERE false` updates nothing but locks the row; `DO NOTHING` would
+            // not): a delivery releasing the content's last reference (`deliveries.rs`) cannot
+            // delete the bytes between this check and the reference this unit adds below. It
+            // waits for this unit and is refused (or one of the two is, as a deadlock) and runs
+            // again; with `DO NOTHING`, both SERIALIZABLE, both committed and the bytes were
+            // gone under a reference (seen with two psql sessions on PostgreSQL 15).
             c.prepare(
-                "INSERT INTO botbox_file_bytes (k, v) SELECT * FROM unnest($1::text[], $2::bytea[]) \
-                 ON CONFLICT (k) DO NOTHING"
+                "INSERT INTO botbox_file_bytes AS b (k, v) \
+                 SELECT * FROM unnest($1::text[], $2::bytea[]) \
+                 ON CONFLICT (k) DO UPDATE SET v = b.v WHERE false"
             ),
             // One reference more per entry that sends the file; its Telegram id, if any, kept.
             c.prepare(
