@@ -3,12 +3,19 @@
 //! again at the same moment, and a record sent twice (its first outcome unknown) changes nothing
 //! the second time.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use super::*;
 use crate::store::{
     TicketRecord,
-    pg::{Delivered, PgStore, Unit, UnitOutcome},
+    pg::{
+        Delivered, PgStore, Unit, UnitOutcome,
+        txn::BEGIN,
+        unit::{ADD_REFERENCES, STORE_BYTES},
+    },
     records::StoredFile,
 };
 
@@ -149,4 +156,59 @@ async fn a_file_released_and_queued_again_at_once_keeps_its_count_and_its_bytes(
         "nothing needs it any more"
     );
     assert!(store.outbox().await.expect("outbox").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_released_while_a_unit_queues_it_again_keeps_its_bytes() {
+    let (pg, pool, ns) = server(LIMITS, ROOMY).await;
+    let _keep = pg;
+    let store = Arc::new(PgStore::with_pool(pool.clone()));
+    let sha = "a".repeat(64);
+    let last = queue_photo(&ns, 1, &sha).await;
+    // A unit sending the file again, its file statements by hand: the bytes are there already.
+    let unit = pool.get().await.expect("a connection");
+    let c = &unit.client;
+    let (shas, blobs) = (vec![sha.clone()], vec![&b"hello"[..]]);
+    c.batch_execute(BEGIN).await.expect("begin");
+    c.execute(STORE_BYTES, &[&shas, &blobs])
+        .await
+        .expect("bytes");
+    // Meanwhile the delivery of the file's last queued copy is recorded: it waits for the unit.
+    let releasing = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let d = Delivered {
+                seq: last,
+                ..Delivered::default()
+            };
+            finish(&store, &d).await
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'";
+    while !releasing.is_finished()
+        && store.query(waiting, &[]).await.expect("activity")[0].get::<_, i64>(0) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the delivery neither waits nor ends"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The unit adds its reference and commits; refused (a deadlock), it runs again.
+    let refs = vec![br#"{"refs":1}"#.to_vec()];
+    let added = async {
+        c.execute(ADD_REFERENCES, &[&shas, &refs]).await?;
+        c.batch_execute("COMMIT").await
+    };
+    if added.await.is_err() {
+        let _ = c.batch_execute("ROLLBACK").await;
+        queue_photo(&ns, 2, &sha).await;
+    }
+    releasing.await.expect("recorded");
+    assert_eq!(
+        file(&store, &sha).await,
+        (Some((1, None)), true),
+        "the unit's reference, and the bytes it found"
+    );
 }
