@@ -5,6 +5,11 @@
 //! give-up) durably before it sends the next message of that chat. So after a crash, an entry
 //! is delivered again only if Telegram accepted it and the process died before the delivery was
 //! committed: at most one message per chat, the one in flight.
+//!
+//! On PostgreSQL (issue 19) the same holds: entries enter `botbox_outbox` with their handler's
+//! unit of work (`store/pg/unit.rs`) and reach the scheduler through
+//! `Committer::committed_elsewhere`; deliveries are recorded there (`scheduler/shared.rs`,
+//! `store/pg/deliveries.rs`), tried again until they land while PostgreSQL is away.
 
 pub mod checkouts;
 pub mod limits;

@@ -94,7 +94,7 @@ pub struct Deps {
     pub transport: crate::bot_api::transport::Transport,
     /// Files being uploaded and the ids they just got (one upload per file).
     pub uploads: Arc<Uploads>,
-    /// The database (ticket look-ups).
+    /// The node's redb database: its disk's state, and on redb the tickets and queued files.
     pub db: Arc<Db>,
     /// The committer (deliveries, give-ups).
     pub committer: Committer,
