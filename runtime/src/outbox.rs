@@ -5,13 +5,20 @@
 //! give-up) durably before it sends the next message of that chat. So after a crash, an entry
 //! is delivered again only if Telegram accepted it and the process died before the delivery was
 //! committed: at most one message per chat, the one in flight.
+//!
+//! On PostgreSQL (issue 19) the same holds: entries enter `botbox_outbox` with their handler's
+//! unit of work (`store/pg/unit.rs`) and reach the scheduler through
+//! `Committer::committed_elsewhere`; deliveries are recorded there (`scheduler/shared.rs`,
+//! `store/pg/deliveries.rs`), tried again until they land while PostgreSQL is away.
 
 pub mod checkouts;
 pub mod limits;
 pub mod metrics;
+mod queued;
 pub mod scheduler;
 
 pub use crate::store::records::{Action, Entry, Priority, Target};
+pub(crate) use queued::queued;
 
 /// The bytes of text and keyboards each module has waiting in the outbox, kept by the
 /// scheduler as entries arrive and leave, and read by the sandbox before a module queues more

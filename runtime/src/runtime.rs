@@ -218,13 +218,14 @@ impl Runtime {
         registry.load_dir().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
         intake.resume(config.sandbox.max_attempts).await?;
-        let initial = queued_outbox(&db)?;
+        let initial = outbox::queued(&db, None).await?;
         let deps = outbox::scheduler::Deps {
             transport: crate::bot_api::transport::Transport::of(&bot),
             uploads: Arc::default(),
             bot: crate::bot_api::deadline::sending_bot(&bot),
             db: db.clone(),
             committer: committer.clone(),
+            pg: None,
             stats: runtime.inner.outbox_stats.clone(),
             blocked: blocked_chats,
             quotas,
@@ -485,24 +486,4 @@ async fn connect(config: &Config) -> Result<Bot> {
     let url = reqwest::Url::parse(&config.telegram.api_url)
         .map_err(|e| Error::Config(format!("telegram.api_url: {e}")))?;
     Ok(Bot::new(config.telegram.token.expose()).set_api_url(url))
-}
-
-/// The messages queued before the last stop, in queue order.
-fn queued_outbox(db: &Db) -> Result<Vec<(u64, outbox::Entry)>> {
-    let initial = db
-        .outbox()?
-        .into_iter()
-        .map(|(seq, bytes)| {
-            serde_json::from_slice::<outbox::Entry>(&bytes)
-                .map(|e| (seq, e))
-                .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if !initial.is_empty() {
-        tracing::info!(
-            queued = initial.len(),
-            "resuming delivery of queued messages"
-        );
-    }
-    Ok(initial)
 }

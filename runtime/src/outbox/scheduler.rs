@@ -49,8 +49,12 @@ mod finish;
 mod push;
 mod ready;
 mod request;
+mod shared;
 mod snapshot;
 mod uploads;
+
+#[cfg(test)]
+mod pg_tests;
 
 pub use uploads::Uploads;
 
@@ -75,7 +79,10 @@ use super::{
 };
 use crate::{
     config::OutboxConfig,
-    store::{Committer, Db, Op, TicketRecord},
+    store::{
+        Committer, Db, TicketRecord,
+        pg::{Delivered, PgStore},
+    },
 };
 
 /// Everything the scheduler works with.
@@ -87,10 +94,14 @@ pub struct Deps {
     pub transport: crate::bot_api::transport::Transport,
     /// Files being uploaded and the ids they just got (one upload per file).
     pub uploads: Arc<Uploads>,
-    /// The database (ticket look-ups).
+    /// The node's redb database: its disk's state, and on redb the tickets and queued files.
     pub db: Arc<Db>,
     /// The committer (deliveries, give-ups).
     pub committer: Committer,
+    /// The shared store when it is on PostgreSQL: deliveries and give-ups are recorded there,
+    /// and tickets and queued files read from there, instead of `db` and `committer`
+    /// (`scheduler/shared.rs`).
+    pub pg: Option<Arc<PgStore>>,
     /// Counters and metrics.
     pub stats: Arc<OutboxStats>,
     /// Chats whose user blocked the bot; intake removes a chat when its user writes again.
@@ -130,11 +141,10 @@ pub async fn run(
 ) {
     let now = Instant::now();
     let deps = Arc::new(deps);
-    let mut s = Scheduler::new(cfg, now);
+    let mut s = Scheduler::new(cfg, now, shutdown.clone());
     // What was committed between the committer's start and the read of `initial` (replies to
-    // updates resumed at start) is in both; queue sequences grow with each commit, so the
-    // channel's copies are those at or below the last one read.
-    let read_up_to = initial.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
+    // updates resumed at start) is in both (`outbox/queued.rs`).
+    let mut read = super::queued::ReadAtStart::new(&initial, deps.pg.is_some());
     for (seq, e) in initial {
         s.push(&deps, seq, e);
     }
@@ -158,11 +168,11 @@ pub async fn run(
             }
             got = rx.recv() => {
                 let Some((seq, e)) = got else { break };
-                if seq > read_up_to {
+                if read.is_new(seq) {
                     s.push(&deps, seq, e);
                 }
                 while let Ok((seq, e)) = rx.try_recv() {
-                    if seq > read_up_to {
+                    if read.is_new(seq) {
                         s.push(&deps, seq, e);
                     }
                 }
@@ -208,6 +218,8 @@ struct Scheduler {
     last_log: Instant,
     /// When idle chats were last forgotten.
     last_sweep: Instant,
+    /// Turns true when the bot stops: records on PostgreSQL stop being tried again.
+    stop: watch::Receiver<bool>,
 }
 
 fn slot(p: Priority) -> usize {
@@ -220,7 +232,7 @@ fn slot(p: Priority) -> usize {
 }
 
 impl Scheduler {
-    fn new(cfg: OutboxConfig, now: Instant) -> Scheduler {
+    fn new(cfg: OutboxConfig, now: Instant, stop: watch::Receiver<bool>) -> Scheduler {
         Scheduler {
             chats: HashMap::new(),
             ready: ReadyIndex::new(),
@@ -243,6 +255,7 @@ impl Scheduler {
             last_snapshot: (now, 0),
             last_log: now,
             last_sweep: now,
+            stop,
         }
     }
 
@@ -292,7 +305,7 @@ impl Scheduler {
         }
         while let Some((seq, e)) = self.callbacks.pop_front() {
             self.in_flight += 1;
-            request::spawn(deps, done, seq, e, None, false);
+            request::spawn(deps, done, &self.stop, seq, e, None, false);
         }
         let now = Instant::now();
         self.refresh_quotas(&deps.quotas, now);
@@ -412,18 +425,18 @@ impl Scheduler {
             _ => None,
         };
         let paid = self.paid.is_some() && e.priority == Priority::Bulk;
-        request::spawn(deps, done, seq, e, resolved, paid);
+        request::spawn(deps, done, &self.stop, seq, e, resolved, paid);
     }
 
     fn give_up(&mut self, deps: &Deps, seq: u64, e: &Entry, why: &str) {
         self.depth[slot(e.priority)] = self.depth[slot(e.priority)].saturating_sub(1);
         deps.queued.remove(&e.module, e.payload_bytes());
-        give_up(deps, seq, e, why);
+        give_up(deps, &self.stop, seq, e, why);
     }
 }
 
 /// Records that an entry will not be delivered (on its ticket, for the module to read).
-fn give_up(deps: &Deps, seq: u64, e: &Entry, why: &str) {
+fn give_up(deps: &Deps, stop: &watch::Receiver<bool>, seq: u64, e: &Entry, why: &str) {
     deps.stats.count(&deps.stats.failed);
     let ticket = e.ticket.map(|t| {
         (
@@ -438,11 +451,10 @@ fn give_up(deps: &Deps, seq: u64, e: &Entry, why: &str) {
             },
         )
     });
-    let _ = deps.committer.send(Op::Delivered {
+    let d = Delivered {
         seq,
         ticket,
-        uploaded: Vec::new(),
-        owned: Vec::new(),
-        done: None,
-    });
+        ..Delivered::default()
+    };
+    shared::finish_later(deps, stop, d);
 }

@@ -11,6 +11,7 @@
 //! without waiting for their answers).
 
 mod conn;
+mod deliveries;
 mod export;
 mod host_reads;
 mod ids;
@@ -25,6 +26,7 @@ mod unit;
 mod usage;
 
 pub use conn::{Conn, Pool};
+pub use deliveries::Delivered;
 pub use ids::PgIds;
 pub use leases::partition_of;
 pub use schema::SCHEMA;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Deps, SEND_TIMEOUT};
+use super::{Deps, SEND_TIMEOUT, shared};
 use crate::{
     bot_api::transport::{Failure, FilePart},
     outbox::{Action, Entry, checkouts::Answerer},
@@ -69,12 +69,13 @@ pub(super) async fn send(
     if let Some((chat, ticket)) = acting_on {
         let id = match resolved {
             Some(id) => id,
-            None => match deps.db.ticket(*ticket) {
+            None => match shared::ticket(deps, *ticket).await {
                 Ok(Some(TicketRecord {
                     message_id: Some(id),
                     ..
                 })) => id,
-                _ => {
+                Err(why) => return Err(Failure::Network(why)),
+                Ok(_) => {
                     return Err(Failure::Api {
                         code: 400,
                         description: format!(
@@ -95,17 +96,13 @@ pub(super) async fn send(
     if paid && name.starts_with("send") {
         params.insert("allow_paid_broadcast".into(), Value::Bool(true));
     }
-    let known = |sha: &str| {
-        deps.uploads
-            .id(sha)
-            .or_else(|| deps.db.file_id(sha).ok().flatten())
-    };
     // Files without an id yet: upload each once, whatever other copies are in flight.
-    let mut unknown: Vec<&str> = files
-        .iter()
-        .map(|f| f.sha256.as_str())
-        .filter(|sha| known(sha).is_none())
-        .collect();
+    let mut unknown: Vec<&str> = Vec::new();
+    for f in files {
+        if shared::file_id(deps, &f.sha256).await.is_none() {
+            unknown.push(&f.sha256);
+        }
+    }
     unknown.sort_unstable();
     unknown.dedup();
     let mut guards = Vec::with_capacity(unknown.len());
@@ -115,12 +112,11 @@ pub(super) async fn send(
     let mut parts = Vec::new();
     for f in files {
         let reference = format!("attach://{}", f.name);
-        match known(&f.sha256) {
+        match shared::file_id(deps, &f.sha256).await {
             Some(file_id) => replace_string(&mut params, &reference, &file_id),
             None => {
-                let bytes = deps
-                    .db
-                    .file_bytes(&f.sha256)
+                let bytes = shared::file_bytes(deps, &f.sha256)
+                    .await
                     .map_err(|e| Failure::Network(format!("cannot read a queued file: {e}")))?
                     .ok_or_else(|| Failure::Api {
                         code: 400,

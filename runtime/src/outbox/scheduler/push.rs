@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use super::{ChatQueue, Deps, Scheduler, slot};
+use super::{ChatQueue, Deps, Scheduler, shared, slot};
 use crate::{
     outbox::{Action, Entry, Priority},
-    store::Op,
+    store::pg::Delivered,
 };
 
 impl Scheduler {
@@ -43,13 +43,11 @@ impl Scheduler {
                 deps.stats.count(&deps.stats.coalesced);
                 self.depth[slot(old.priority)] -= 1;
                 deps.queued.remove(&old.module, old.payload_bytes());
-                let _ = deps.committer.send(Op::Delivered {
+                let d = Delivered {
                     seq: old_seq,
-                    ticket: None,
-                    uploaded: Vec::new(),
-                    owned: Vec::new(),
-                    done: None,
-                });
+                    ..Delivered::default()
+                };
+                shared::finish_later(deps, &self.stop, d);
             }
         }
         chat.queue.push_back((seq, e));

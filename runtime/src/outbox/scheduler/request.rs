@@ -11,25 +11,26 @@ use teloxide_core::{
         ReplyParameters,
     },
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::{Deps, Finished, Outcome, SEND_TIMEOUT, call, give_up};
+use super::{Deps, Finished, Outcome, SEND_TIMEOUT, call, give_up, shared};
 use crate::{
     bot_api::{deadline::within_running_time, transport::Failure},
     outbox::{Action, Entry, Target},
-    store::{Db, Op, TicketRecord},
+    store::{TicketRecord, pg::Delivered},
 };
 
 /// Sends `e` in a task of its own and reports to `done`.
 pub(super) fn spawn(
     deps: &Arc<Deps>,
     done: &mpsc::UnboundedSender<Finished>,
+    stop: &watch::Receiver<bool>,
     seq: u64,
     e: Entry,
     resolved: Option<i32>,
     paid: bool,
 ) {
-    let (deps, done) = (deps.clone(), done.clone());
+    let (deps, done, stop) = (deps.clone(), done.clone(), stop.clone());
     tokio::spawn(async move {
         let chat_id = if e.priority == crate::outbox::Priority::Callback {
             0
@@ -40,7 +41,7 @@ pub(super) fn spawn(
         let sent = if matches!(e.action, Action::Call { .. }) {
             match call::send(&deps, &e, resolved, paid).await {
                 Ok(sent) => Ok(sent),
-                Err(failure) => Err(classify_failure(&deps, seq, &e, failure)),
+                Err(failure) => Err(classify_failure(&deps, &stop, seq, &e, failure)),
             }
         } else {
             let answer = within_running_time(SEND_TIMEOUT, request(&deps, &e, resolved, paid));
@@ -52,7 +53,7 @@ pub(super) fn spawn(
                     uploaded: Vec::new(),
                     owned: owned_by_send(&e, message_id),
                 }),
-                Some(Err(err)) => Err(classify(&deps, seq, &e, err)),
+                Some(Err(err)) => Err(classify(&deps, &stop, seq, &e, err)),
             }
         };
         let outcome = match sent {
@@ -73,14 +74,13 @@ pub(super) fn spawn(
                 });
                 // The chat's next message waits for this commit: at most one message per
                 // chat can be delivered twice after a crash.
-                let commit = deps.committer.commit(|tx| Op::Delivered {
+                let d = Delivered {
                     seq,
                     ticket,
                     uploaded: sent.uploaded,
                     owned: sent.owned,
-                    done: Some(tx),
-                });
-                match commit.await {
+                };
+                match shared::finish(&deps, &stop, d).await {
                     Ok(()) => Outcome::Done,
                     Err(err) => Outcome::Transient(err.to_string()),
                 }
@@ -109,7 +109,13 @@ fn owned_by_send(e: &Entry, message_id: Option<i32>) -> Vec<(String, String)> {
 }
 
 /// Decides what a failed call of a module's (`bot-api`) means; gives up permanent failures.
-fn classify_failure(deps: &Deps, seq: u64, e: &Entry, failure: Failure) -> Outcome {
+fn classify_failure(
+    deps: &Deps,
+    stop: &watch::Receiver<bool>,
+    seq: u64,
+    e: &Entry,
+    failure: Failure,
+) -> Outcome {
     match failure {
         Failure::RetryAfter(s) => Outcome::RetryAfter(std::time::Duration::from_secs(s)),
         Failure::Migrated(chat) => Outcome::Migrated(chat),
@@ -117,14 +123,20 @@ fn classify_failure(deps: &Deps, seq: u64, e: &Entry, failure: Failure) -> Outco
         f if f.is_transient() => Outcome::Transient(f.to_string()),
         f => {
             tracing::warn!(module = %e.module, chat = e.chat_id, error = %f, "Telegram refused a request; it is not retried");
-            give_up(deps, seq, e, &f.to_string());
+            give_up(deps, stop, seq, e, &f.to_string());
             Outcome::Done
         }
     }
 }
 
 /// Decides what a failed request means; gives up permanent failures right here.
-fn classify(deps: &Deps, seq: u64, e: &Entry, err: RequestError) -> Outcome {
+fn classify(
+    deps: &Deps,
+    stop: &watch::Receiver<bool>,
+    seq: u64,
+    e: &Entry,
+    err: RequestError,
+) -> Outcome {
     match err {
         RequestError::RetryAfter(s) => Outcome::RetryAfter(s.duration()),
         RequestError::MigrateToChatId(new) => Outcome::Migrated(new.0),
@@ -152,25 +164,32 @@ fn classify(deps: &Deps, seq: u64, e: &Entry, err: RequestError) -> Outcome {
         }
         other => {
             tracing::warn!(module = %e.module, chat = e.chat_id, error = %other, "Telegram refused a request; it is not retried");
-            give_up(deps, seq, e, &other.to_string());
+            give_up(deps, stop, seq, e, &other.to_string());
             Outcome::Done
         }
     }
 }
 
-fn message_id(db: &Db, target: &Target, resolved: Option<i32>) -> Result<i32, RequestError> {
+/// The message `target` names: a ticket's once delivered (`resolved` when the scheduler
+/// knows it). A store that could not be read (PostgreSQL away) is a transient failure.
+async fn message_id(
+    deps: &Deps,
+    target: &Target,
+    resolved: Option<i32>,
+) -> Result<i32, RequestError> {
     match target {
         Target::Message(id) => Ok(*id),
         Target::Ticket(t) => {
             if let Some(id) = resolved {
                 return Ok(id);
             }
-            match db.ticket(*t) {
+            match shared::ticket(deps, *t).await {
                 Ok(Some(TicketRecord {
                     message_id: Some(id),
                     ..
                 })) => Ok(id),
-                _ => Err(RequestError::Api(ApiError::MessageToEditNotFound)),
+                Ok(_) => Err(RequestError::Api(ApiError::MessageToEditNotFound)),
+                Err(why) => Err(RequestError::Io(Arc::new(std::io::Error::other(why)))),
             }
         }
     }
@@ -229,7 +248,7 @@ async fn request(
             parse_mode: pm,
             reply_markup,
         } => {
-            let id = message_id(&deps.db, target, resolved)?;
+            let id = message_id(deps, target, resolved).await?;
             let mut req = bot.edit_message_text(chat, MessageId(id), text.clone());
             if let Some(pm) = parse_mode(pm) {
                 req = req.parse_mode(pm);
@@ -243,7 +262,7 @@ async fn request(
             Ok(None)
         }
         Action::Delete { target } => {
-            let id = message_id(&deps.db, target, resolved)?;
+            let id = message_id(deps, target, resolved).await?;
             bot.delete_message(chat, MessageId(id)).await?;
             Ok(None)
         }

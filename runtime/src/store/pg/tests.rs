@@ -17,6 +17,7 @@ use crate::store::{
 mod backends;
 mod behaviour;
 mod concurrency;
+mod deliveries;
 mod faults;
 
 /// The redb tests' limits: small keys, values and scan pages.

@@ -15,6 +15,9 @@ use crate::store::{NewTimer, TicketRecord, conversations::Expect, kv::KvError, r
 
 mod extras;
 
+#[cfg(test)]
+pub(crate) use extras::{ADD_REFERENCES, STORE_BYTES};
+
 /// What a handler call did beside its KV writes.
 #[derive(Debug, Default, Clone)]
 pub struct Unit {

@@ -19,6 +19,26 @@ use crate::store::{
     records::{Action, Entry},
 };
 
+/// Stores the files' bytes. A content stored already (another queued entry sends it) keeps its
+/// row, locked (`DO UPDATE … WHERE false` updates nothing but locks the row; `DO NOTHING` would
+/// not): a delivery releasing the content's last reference (`deliveries.rs`) cannot delete the
+/// bytes between this check and the reference the unit adds after it ([`ADD_REFERENCES`]). It
+/// waits for the unit, and one of the two is refused (a conflict or a deadlock) and runs again.
+/// With `DO NOTHING`, both SERIALIZABLE, both committed and the bytes were gone under a
+/// reference (test `store::pg::tests::deliveries::a_file_released_while_a_unit_queues_it_again…`).
+pub(crate) const STORE_BYTES: &str = "INSERT INTO botbox_file_bytes AS b (k, v) \
+     SELECT * FROM unnest($1::text[], $2::bytea[]) \
+     ON CONFLICT (k) DO UPDATE SET v = b.v WHERE false";
+
+/// One reference more per entry that sends the file; its Telegram id, if any, kept.
+pub(crate) const ADD_REFERENCES: &str = "INSERT INTO botbox_files AS f (k, v) \
+     SELECT * FROM unnest($1::text[], $2::bytea[]) \
+     ON CONFLICT (k) DO UPDATE SET v = convert_to(jsonb_set( \
+         convert_from(f.v, 'UTF8')::jsonb, '{refs}', to_jsonb( \
+           coalesce((convert_from(f.v, 'UTF8')::jsonb ->> 'refs')::bigint, 0) \
+           + (convert_from(EXCLUDED.v, 'UTF8')::jsonb ->> 'refs')::bigint))::text, \
+       'UTF8')";
+
 /// The statements, prepared once per connection.
 pub(crate) struct Statements {
     bytes: Statement,
@@ -31,20 +51,8 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) async fn prepare(c: &Client) -> Result<Statements, tokio_postgres::Error> {
         let (bytes, refs, talk, untalk, broadcasts) = futures::try_join!(
-            // A content stored already (another queued entry sends it) keeps its row.
-            c.prepare(
-                "INSERT INTO botbox_file_bytes (k, v) SELECT * FROM unnest($1::text[], $2::bytea[]) \
-                 ON CONFLICT (k) DO NOTHING"
-            ),
-            // One reference more per entry that sends the file; its Telegram id, if any, kept.
-            c.prepare(
-                "INSERT INTO botbox_files AS f (k, v) SELECT * FROM unnest($1::text[], $2::bytea[]) \
-                 ON CONFLICT (k) DO UPDATE SET v = convert_to(jsonb_set( \
-                     convert_from(f.v, 'UTF8')::jsonb, '{refs}', to_jsonb( \
-                       coalesce((convert_from(f.v, 'UTF8')::jsonb ->> 'refs')::bigint, 0) \
-                       + (convert_from(EXCLUDED.v, 'UTF8')::jsonb ->> 'refs')::bigint))::text, \
-                   'UTF8')"
-            ),
+            c.prepare(STORE_BYTES),
+            c.prepare(ADD_REFERENCES),
             c.prepare(
                 "INSERT INTO botbox_conversations (k, v) SELECT * FROM unnest($1::text[], $2::text[]) \
                  ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
