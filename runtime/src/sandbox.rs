@@ -18,7 +18,7 @@ pub(crate) mod pg_kv_tests;
 #[cfg(test)]
 mod pg_ticket_tests;
 #[cfg(test)]
-mod pg_timer_tests;
+pub(crate) mod pg_timer_tests;
 mod tickets;
 
 use std::{

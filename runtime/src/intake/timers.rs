@@ -133,3 +133,6 @@ pub(crate) fn work(t: DueTimer, now: u64) -> Work {
         record: None,
     }
 }
+
+#[cfg(test)]
+mod pg_tests;

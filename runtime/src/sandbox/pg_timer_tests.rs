@@ -1,7 +1,9 @@
-//! Timers on PostgreSQL with real parts: the timer probe (`tests/guests/timer-probe`) compiled
-//! from source, the real `Sandbox`, each node's module with its KV (and so its timers) on a
-//! throwaway PostgreSQL, its ids from `botbox_ids`, and calls finished by the shard's own
-//! `commit_call`. What is checked is what the probe answers its users and what the store holds.
+//! The timers imports on PostgreSQL with real parts: the timer probe (`tests/guests/timer-probe`)
+//! compiled from source, the real `Sandbox`, each node's module with its KV (and so its timers)
+//! on a throwaway PostgreSQL, its ids from `botbox_ids`, each call's transaction committed with
+//! its unit of work (`commit_unit`, what the shard's `commit_call` does on PostgreSQL). What is
+//! checked is what the probe answers its users and what the store holds. A timer's firing
+//! through the intake's read and the shard's finish: `intake/timers/pg_tests.rs`.
 
 use std::sync::Arc;
 
@@ -14,30 +16,28 @@ use super::{
 use crate::{
     bindings::types,
     config::{Config, SandboxConfig},
-    intake::timers::{FAIR, work},
-    modules::effects::{Lost, commit_call},
     store::{
         Committer, Db,
-        kv::{Applied, Namespace},
+        kv::Namespace,
         kv_txn::KvNamespace,
-        pg::{PgIds, PgStore, kv::PgNamespace},
+        pg::{PgIds, PgStore, Unit, UnitOutcome, kv::PgNamespace},
     },
 };
 
-const PROBE: &str = "timer-probe";
-const ANN: i64 = 101;
+pub(crate) const PROBE: &str = "timer-probe";
+pub(crate) const ANN: i64 = 101;
 
-/// One node's parts: the compiled probe, the process's committer, the redb file it needs.
-struct Bench {
-    server: Postgres,
+/// The nodes' parts: the compiled probe, the process's committer, the redb file it needs.
+pub(crate) struct Bench {
+    pub(crate) server: Postgres,
     _dir: tempfile::TempDir,
     sandbox: Arc<Sandbox>,
     code: super::ModuleCode,
-    db: Arc<Db>,
-    committer: Committer,
+    pub(crate) db: Arc<Db>,
+    pub(crate) committer: Committer,
 }
 
-async fn bench() -> Bench {
+pub(crate) async fn bench() -> Bench {
     let server = Postgres::start().expect("a throwaway PostgreSQL");
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox =
@@ -62,7 +62,7 @@ async fn bench() -> Bench {
 
 /// The probe running as module `name` on a node of its own (own pool, own ids), allowed
 /// `max_timers` pending timers of at most `max_bytes`.
-async fn node(b: &Bench, name: &str, max_timers: u64, max_bytes: u64) -> Node {
+pub(crate) async fn node(b: &Bench, name: &str, max_timers: u64, max_bytes: u64) -> Node {
     let config = Config::default();
     let store = PgStore::open(&b.server.url()).await.expect("store");
     let ns = PgNamespace::open(
@@ -114,7 +114,7 @@ async fn node(b: &Bench, name: &str, max_timers: u64, max_bytes: u64) -> Node {
 }
 
 /// `/<cmd> <args>` from Ann, as update `id`, recorded as owed to `node`'s module.
-async fn command(node: &Node, id: i64, cmd: &str, args: &str) -> types::Update {
+pub(crate) async fn command(node: &Node, id: i64, cmd: &str, args: &str) -> types::Update {
     let mut update = message(id, ANN, "Ann", &format!("/{cmd} {args}"));
     update.command = Some(cmd.into());
     update.command_args = args.into();
@@ -127,113 +127,77 @@ async fn command(node: &Node, id: i64, cmd: &str, args: &str) -> types::Update {
     update
 }
 
-/// Runs `update` on `node` once and finishes the call as the shard does: whether it applied
-/// (false: PostgreSQL refused it, to be run again).
-async fn run_once(b: &Bench, node: &mut Node, update: &types::Update, timer: Option<u64>) -> bool {
-    let (result, mut out) = node.instance.handle(update, Some(ANN)).await;
+/// Runs the handler of `update` on `node`; answers its call's output, not committed yet.
+async fn call(node: &mut Node, update: &types::Update) -> super::CallOutput {
+    let (result, out) = node.instance.handle(update, Some(ANN)).await;
     result.expect("the handler succeeds");
-    let id = (timer.is_none()).then_some(update.update_id as u64);
-    let mut lost = Lost::default();
-    let env = &node.env;
-    let r = commit_call(
-        &b.committer,
-        env,
-        &mut out,
-        id,
-        timer,
-        None,
-        None,
-        &mut lost,
-    )
-    .await;
-    match r.expect("finished") {
-        Applied::Ok(..) => true,
-        Applied::Conflict => false,
+    out
+}
+
+/// Commits the call `out` of update `id` on `node` with its unit of work: whether it committed
+/// (false: PostgreSQL refused it, to be run again).
+async fn commit(node: &Node, id: i64, mut out: super::CallOutput) -> bool {
+    let unit = Unit {
+        update_id: Some(id as u64),
+        outbox: std::mem::take(&mut out.outbox),
+        timers: std::mem::take(&mut out.timers),
+        cancel_timers: std::mem::take(&mut out.cancel_timers),
+        ..Unit::default()
+    };
+    let txn = out.txn.pg(&node.ns).await.expect("a transaction");
+    match node.ns.commit_unit(txn, &unit).await.expect("commit") {
+        UnitOutcome::Committed { .. } => true,
+        UnitOutcome::Conflict => false,
+        other => panic!("update {id}: {other:?}"),
     }
 }
 
-/// Runs `update` on `node` until it applies; answers the probe's last reply to Ann.
-async fn run(b: &Bench, node: &mut Node, update: &types::Update) -> String {
-    while !run_once(b, node, update, None).await {}
-    last_reply(node).await
+async fn run_once(node: &mut Node, update: &types::Update) -> bool {
+    let out = call(node, update).await;
+    commit(node, update.update_id, out).await
 }
 
-async fn last_reply(node: &Node) -> String {
+/// Runs `update` on `node` until it commits; answers the probe's last reply to Ann.
+pub(crate) async fn run(node: &mut Node, update: &types::Update) -> String {
+    while !run_once(node, update).await {}
     replies(node, ANN).await.pop().unwrap_or_default()
 }
 
 /// The timers of `module` pending in the store.
-async fn pending(node: &Node, module: &str) -> i64 {
+pub(crate) async fn pending(node: &Node, module: &str) -> i64 {
     let sql = "SELECT count(*) FROM botbox_timers WHERE module = $1";
     let rows = node.store.query(sql, &[&module]).await;
     rows.expect("count")[0].get(0)
 }
 
 #[tokio::test]
-async fn a_due_timer_fires_once_though_both_nodes_run_it_and_cancel_keeps_to_the_module_s_own() {
+async fn a_module_cancels_its_own_timers_on_any_node_and_never_another_module_s() {
     let b = bench().await;
     let (mut a, mut c) = (
         node(&b, PROBE, 100, 1 << 20).await,
         node(&b, PROBE, 100, 1 << 20).await,
     );
     let mut other = node(&b, "other-probe", 100, 1 << 20).await;
-
-    let wake = command(&a, 1, "remind", "0 wake up").await;
-    let answer = run(&b, &mut a, &wake).await;
-    let id: u64 = answer
-        .strip_prefix("scheduled ")
-        .expect(&answer)
-        .parse()
-        .expect("an id");
-
-    // Both nodes read it due and hand it to their module; one firing commits.
-    let running = [PROBE.to_string()].into();
-    let now = crate::clock::unix_ms();
-    let mut fired = Vec::new();
-    for n in [&mut a, &mut c] {
-        let due = n
-            .store
-            .due_timers_fair(now, &running, FAIR)
-            .await
-            .expect("read");
-        assert_eq!(due.iter().map(|t| t.id).collect::<Vec<_>>(), [id]);
-        let w = work(due[0].clone(), now);
-        fired.push((w.update, w.timer_id));
-    }
-    for (n, (update, timer)) in [&mut a, &mut c].into_iter().zip(&fired) {
-        assert!(
-            run_once(&b, n, update, *timer).await,
-            "finished (once: done)"
-        );
-    }
-    let said = replies(&a, ANN).await;
-    let firings = said
-        .iter()
-        .filter(|t| t.starts_with("fired: wake up"))
-        .count();
-    assert_eq!(firings, 1, "{said:?}");
-    assert!(a.store.pending_timers([id]).await.expect("read").is_empty());
-
     // Another module's timer: the probe's cancel does not reach it, and it stays pending.
     let theirs = command(&other, 2, "remind", "60000 theirs").await;
-    let answer = run(&b, &mut other, &theirs).await;
+    let answer = run(&mut other, &theirs).await;
     let theirs: u64 = answer
         .strip_prefix("scheduled ")
         .expect(&answer)
         .parse()
         .expect("id");
     let cancel = command(&a, 3, "cancel", &theirs.to_string()).await;
-    assert_eq!(run(&b, &mut a, &cancel).await, "cancelled false");
+    assert_eq!(run(&mut a, &cancel).await, "cancelled false");
     assert_eq!(pending(&a, "other-probe").await, 1);
     // Its own, scheduled on the other node: cancelled.
     let mine = command(&c, 4, "remind", "60000 mine").await;
-    let answer = run(&b, &mut c, &mine).await;
+    let answer = run(&mut c, &mine).await;
     let mine = answer
         .strip_prefix("scheduled ")
         .expect(&answer)
         .to_string();
     let cancel = command(&a, 5, "cancel", &mine).await;
-    assert_eq!(run(&b, &mut a, &cancel).await, "cancelled true");
+    assert_eq!(run(&mut a, &cancel).await, "cancelled true");
     assert_eq!(pending(&a, PROBE).await, 0);
 }
 
@@ -245,14 +209,14 @@ async fn past_max_timers_a_module_is_refused_as_on_redb_and_two_nodes_together_c
         node(&b, PROBE, 5, 1 << 20).await,
     );
     let many = command(&a, 1, "many", "8").await;
-    let answer = run(&b, &mut a, &many).await;
+    let answer = run(&mut a, &many).await;
     assert!(
         answer.starts_with("scheduled 5, then") && answer.contains("at most 5 timers pending"),
         "{answer}"
     );
     // Committed timers count, on the other node too.
     let one = command(&c, 2, "many", "1").await;
-    assert!(run(&b, &mut c, &one).await.starts_with("scheduled 0, then"));
+    assert!(run(&mut c, &one).await.starts_with("scheduled 0, then"));
     assert_eq!(pending(&a, PROBE).await, 5);
 
     // Both nodes schedule 3 at once: each counted 0 of the other's. One commit is refused;
@@ -262,22 +226,11 @@ async fn past_max_timers_a_module_is_refused_as_on_redb_and_two_nodes_together_c
         command(&a, 3, "many", "3").await,
         command(&c, 4, "many", "3").await,
     );
-    let (result_a, mut out_a) = a.instance.handle(&on_a, Some(ANN)).await;
-    let (result_c, mut out_c) = c.instance.handle(&on_c, Some(ANN)).await;
-    result_a.and(result_c).expect("both handlers succeed");
-    let mut lost = Lost::default();
-    let finish = async |n: &Node, out: &mut super::CallOutput, id: u64, lost: &mut Lost| {
-        commit_call(&b.committer, &n.env, out, Some(id), None, None, None, lost).await
-    };
-    let first = finish(&a, &mut out_a, 3, &mut lost).await;
-    assert!(matches!(first, Ok(Applied::Ok(..))), "the first commits");
-    let second = finish(&c, &mut out_c, 4, &mut lost).await;
-    assert!(
-        matches!(second, Ok(Applied::Conflict)),
-        "the second is refused"
-    );
+    let (out_a, out_c) = (call(&mut a, &on_a).await, call(&mut c, &on_c).await);
+    assert!(commit(&a, 3, out_a).await, "the first commits");
+    assert!(!commit(&c, 4, out_c).await, "the second is refused");
     assert_eq!(pending(&a, PROBE).await, 3);
-    let answer = run(&b, &mut c, &on_c).await;
+    let answer = run(&mut c, &on_c).await;
     assert!(answer.starts_with("scheduled 2, then"), "{answer}");
     assert_eq!(pending(&a, PROBE).await, 5);
 
@@ -289,10 +242,10 @@ async fn past_max_timers_a_module_is_refused_as_on_redb_and_two_nodes_together_c
         updates.push(command(n, 100 + i, "many", "1").await);
     }
     let (for_a, for_c): (Vec<_>, Vec<_>) = updates.iter().partition(|u| u.update_id % 2 == 0);
-    let (bb, refused) = (&b, std::cell::Cell::new(0));
+    let refused = std::cell::Cell::new(0);
     let loop_on = async |n: &mut Node, updates: Vec<&types::Update>| {
         for u in updates {
-            while !run_once(bb, n, u, None).await {
+            while !run_once(n, u).await {
                 refused.set(refused.get() + 1);
             }
         }
@@ -315,12 +268,12 @@ async fn the_bytes_of_pending_timers_are_capped_on_postgresql() {
     // A record of `/many`'s timer is about 70 bytes: room for 3.
     let mut a = node(&b, PROBE, 100, 220).await;
     let many = command(&a, 1, "many", "5").await;
-    let answer = run(&b, &mut a, &many).await;
+    let answer = run(&mut a, &many).await;
     assert!(answer.contains("sandbox.max_timer_bytes"), "{answer}");
     let kept = pending(&a, PROBE).await;
     assert!((1..5).contains(&kept), "{kept}: {answer}");
     let again = command(&a, 2, "many", "1").await;
-    let answer = run(&b, &mut a, &again).await;
+    let answer = run(&mut a, &again).await;
     assert!(answer.starts_with("scheduled 0, then"), "{answer}");
     assert_eq!(pending(&a, PROBE).await, kept);
 }

@@ -87,7 +87,6 @@ macro_rules! until_committed {
 use until_committed;
 
 mod leases;
-mod timers;
 mod unit_backends;
 mod unit_extras;
 mod units;

@@ -1,12 +1,22 @@
 //! Due timers read from PostgreSQL as the intake's timer task reads them every tick (its
 //! `FAIR` bounds): a share per running module, modules not running never looked at, from the
-//! index on `(module, due_ms, id)`; and the task's check of the timers it has in hand.
+//! index on `(module, due_ms, id)`; the task's check of the timers it has in hand; and a timer
+//! handed over on two nodes (the timer probe, compiled from source, in the real sandbox;
+//! finished by the shard's `commit_call`) fires once.
 
 use std::collections::HashSet;
 
 use throwaway_postgres::Postgres;
 
-use crate::{intake::timers::FAIR, store::pg::PgStore};
+use super::{FAIR, work};
+use crate::{
+    modules::effects::{Lost, commit_call},
+    sandbox::{
+        pg_kv_tests::replies,
+        pg_timer_tests::{ANN, PROBE, bench, command, node, pending, run},
+    },
+    store::{kv::Applied, pg::PgStore},
+};
 
 /// Stores `n` timers of `module`, ids from `first_id`, due from `first_due` one ms apart.
 async fn timers(store: &PgStore, module: &str, first_id: i64, first_due: i64, n: i64) {
@@ -98,4 +108,59 @@ async fn one_module_s_pile_of_due_timers_never_holds_back_another_s_and_stopped_
         store.delete_timers_of("stopped").await.expect("deleted"),
         60_000
     );
+}
+
+#[tokio::test]
+async fn a_due_timer_handed_to_its_module_on_two_nodes_fires_once() {
+    let b = bench().await;
+    let (mut a, mut c) = (
+        node(&b, PROBE, 100, 1 << 20).await,
+        node(&b, PROBE, 100, 1 << 20).await,
+    );
+    let wake = command(&a, 1, "remind", "0 wake up").await;
+    let answer = run(&mut a, &wake).await;
+    let id: u64 = answer
+        .strip_prefix("scheduled ")
+        .expect(&answer)
+        .parse()
+        .expect("an id");
+
+    // Both nodes read it due and hand it to their module, as the task does; each finishes
+    // the firing as the shard does. One commits, the other finds it fired.
+    let running: HashSet<String> = [PROBE.to_string()].into();
+    let now = crate::clock::unix_ms();
+    let mut handed = Vec::new();
+    for n in [&a, &c] {
+        let nothing = HashSet::new();
+        let read = super::read(&b.db, Some(&n.store), &nothing, now, running.clone()).await;
+        let (_, due) = read.expect("read");
+        assert_eq!(due.iter().map(|t| t.id).collect::<Vec<_>>(), [id]);
+        handed.push(work(due[0].clone(), now));
+    }
+    for (n, w) in [&mut a, &mut c].into_iter().zip(handed) {
+        let (result, mut out) = n.instance.handle(&w.update, w.chat_id).await;
+        result.expect("the handler succeeds");
+        let mut lost = Lost::default();
+        let env = &n.env;
+        let r = commit_call(
+            &b.committer,
+            env,
+            &mut out,
+            None,
+            w.timer_id,
+            None,
+            None,
+            &mut lost,
+        );
+        assert!(matches!(r.await, Ok(Applied::Ok(..))), "finished");
+    }
+    let said = replies(&a, ANN).await;
+    let firings = said.iter().filter(|t| t.starts_with("fired: wake up"));
+    assert_eq!(firings.count(), 1, "{said:?}");
+    // Out of both tasks' hands, and not due any more.
+    let in_hand = HashSet::from([id]);
+    let read = super::read(&b.db, Some(&c.store), &in_hand, now, running).await;
+    let (still, due) = read.expect("read");
+    assert!(still.is_empty() && due.is_empty(), "{still:?} {due:?}");
+    assert_eq!(pending(&a, PROBE).await, 0);
 }
