@@ -8,7 +8,8 @@ wasmtime::component::bindgen!({
     // operations on PostgreSQL (a round trip). On redb they are ready at the first poll. The
     // imports that take tickets (sends, broadcasts, timers) or look them up (edits, deletes,
     // statuses) wait on PostgreSQL when a node's range of ids ran out or a ticket is not in
-    // memory; on redb they too are ready at the first poll.
+    // memory, and a timer's cancel (whose timer it is) and schedule (the module's pending count)
+    // read PostgreSQL; on redb they too are ready at the first poll.
     imports: {
         "botbox:bot/bot-api.call": async,
         "botbox:bot/bot-api.broadcast": async,
@@ -18,6 +19,7 @@ wasmtime::component::bindgen!({
         "botbox:bot/outbox": async,
         "botbox:bot/timers.schedule-after": async,
         "botbox:bot/timers.schedule-at": async,
+        "botbox:bot/timers.cancel": async,
     },
     exports: { default: async },
 });

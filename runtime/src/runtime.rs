@@ -274,6 +274,7 @@ impl Runtime {
             "timers",
             intake::timers::run(
                 db.clone(),
+                None,
                 registry.clone(),
                 options.clock.clone(),
                 shutdown_rx.clone(),

@@ -17,6 +17,8 @@ pub mod native;
 pub(crate) mod pg_kv_tests;
 #[cfg(test)]
 mod pg_ticket_tests;
+#[cfg(test)]
+pub(crate) mod pg_timer_tests;
 mod tickets;
 
 use std::{

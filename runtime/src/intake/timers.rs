@@ -9,6 +9,11 @@
 //! crash nothing is in hand, so the uncommitted ones fire again, late. Due timers are read
 //! fairly (see `store/due_timers.rs`): a module's pile of due timers that it cannot take never
 //! holds back another module's.
+//!
+//! On PostgreSQL (`[store] url`) the timers are rows of `botbox_timers`, shared by every node:
+//! they are read there (`store/pg/timers.rs`, with the same fairness), and a timer in hand is
+//! out of hand once its row is gone, whichever node fired or cancelled it. Two nodes may hand
+//! over the same timer; its firing's done mark (`botbox_timer_fired`) lets one commit.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -18,7 +23,7 @@ use crate::{
     bindings::types,
     modules::registry::Registry,
     modules::{Offered, Work},
-    store::{Db, DueRead, DueTimer},
+    store::{Db, DueRead, DueTimer, pg::PgStore},
 };
 
 /// How often due timers are looked for: the timers' resolution.
@@ -27,15 +32,16 @@ pub const TICK: Duration = Duration::from_millis(100);
 const BATCH: usize = 1000;
 /// How due timers are read each tick: a share per module, so no module's backlog of due
 /// timers holds back another's, and a bounded scan (timers of modules not running are skipped).
-const FAIR: DueRead = DueRead {
+pub(crate) const FAIR: DueRead = DueRead {
     limit: BATCH + 1000,
     per_module: 250,
     scan: 50_000,
 };
 
-/// Runs until `shutdown` turns true.
+/// Runs until `shutdown` turns true. `pg`: the bot's store is PostgreSQL, its timers are there.
 pub(crate) async fn run(
     db: Arc<Db>,
+    pg: Option<Arc<PgStore>>,
     registry: Arc<Registry>,
     clock: crate::clock::Clock,
     mut shutdown: watch::Receiver<bool>,
@@ -52,16 +58,7 @@ pub(crate) async fn run(
             .iter()
             .map(|m| m.name().to_string())
             .collect();
-        let read = {
-            let (db, held) = (db.clone(), in_hand.clone());
-            tokio::task::spawn_blocking(move || {
-                // Those no longer pending were committed: they are out of our hands.
-                let still = db.pending_timers(held)?;
-                Ok::<_, crate::Error>((still, db.due_timers_fair(now, &running, FAIR)?))
-            })
-            .await
-        };
-        let (still, due) = match read.map_err(crate::Error::from).and_then(|r| r) {
+        let (still, due) = match read(&db, pg.as_deref(), &in_hand, now, running).await {
             Ok(read) => read,
             Err(e) => {
                 tracing::error!("cannot read timers: {e}");
@@ -92,7 +89,29 @@ pub(crate) async fn run(
     }
 }
 
-fn work(t: DueTimer, now: u64) -> Work {
+/// Which of the timers `in_hand` are still pending (those no longer pending were committed:
+/// they are out of our hands), and the timers due at `now` of the `running` modules.
+async fn read(
+    db: &Arc<Db>,
+    pg: Option<&PgStore>,
+    in_hand: &HashSet<u64>,
+    now: u64,
+    running: HashSet<String>,
+) -> crate::Result<(HashSet<u64>, Vec<DueTimer>)> {
+    if let Some(pg) = pg {
+        let still = pg.pending_timers(in_hand.iter().copied()).await?;
+        return Ok((still, pg.due_timers_fair(now, &running, FAIR).await?));
+    }
+    let (db, held) = (db.clone(), in_hand.clone());
+    tokio::task::spawn_blocking(move || {
+        let still = db.pending_timers(held)?;
+        Ok::<_, crate::Error>((still, db.due_timers_fair(now, &running, FAIR)?))
+    })
+    .await?
+}
+
+/// The update a due timer is handed to its module as.
+pub(crate) fn work(t: DueTimer, now: u64) -> Work {
     let payload = hex::decode(&t.record.payload_hex).unwrap_or_default();
     Work {
         update_id: 0,
@@ -114,3 +133,6 @@ fn work(t: DueTimer, now: u64) -> Work {
         record: None,
     }
 }
+
+#[cfg(test)]
+mod pg_tests;

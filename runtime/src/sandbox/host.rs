@@ -40,6 +40,9 @@ struct Call {
     requests: usize,
     timers: Vec<NewTimer>,
     cancel_timers: Vec<u64>,
+    /// On PostgreSQL: the module's pending timers in the store as this call's transaction
+    /// sees them, less those it cancelled (`host/timers.rs`); read at its first schedule.
+    stored_timers: Option<crate::store::pg::TimerCount>,
     /// The messages of the update being handled: the only ones a module may name by id.
     own_messages: Vec<(i64, i32)>,
     /// The pre-checkout or shipping query of the update being handled: the only one a module
@@ -158,6 +161,7 @@ impl HostState {
             requests: 0,
             timers: Vec::new(),
             cancel_timers: Vec::new(),
+            stored_timers: None,
             own_messages,
             own_query,
             outbox_bytes: 0,

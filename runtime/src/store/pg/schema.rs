@@ -104,6 +104,9 @@ CREATE TABLE IF NOT EXISTS botbox_timers (
     rec bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS botbox_timers_due ON botbox_timers (due_ms, id);
+-- Each module's timers in due order: the fair read of due timers and the count of a module's
+-- pending timers (`timers.rs`).
+CREATE INDEX IF NOT EXISTS botbox_timers_module_due ON botbox_timers (module, due_ms, id);
 -- The next id for tickets and timers, reserved in ranges by the nodes (`ids.rs`).
 CREATE TABLE IF NOT EXISTS botbox_ids (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
