@@ -218,14 +218,14 @@ impl Runtime {
         registry.load_dir().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
         intake.resume(config.sandbox.max_attempts).await?;
-        let initial = outbox::queued(&db, None).await?;
+        let initial = outbox::queued(&db, pg.as_deref()).await?;
         let deps = outbox::scheduler::Deps {
             transport: crate::bot_api::transport::Transport::of(&bot),
             uploads: Arc::default(),
             bot: crate::bot_api::deadline::sending_bot(&bot),
             db: db.clone(),
             committer: committer.clone(),
-            pg: None,
+            pg: pg.clone(),
             stats: runtime.inner.outbox_stats.clone(),
             blocked: blocked_chats,
             quotas,
@@ -274,7 +274,7 @@ impl Runtime {
             "timers",
             intake::timers::run(
                 db.clone(),
-                None,
+                pg.clone(),
                 registry.clone(),
                 options.clock.clone(),
                 shutdown_rx.clone(),

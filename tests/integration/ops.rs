@@ -33,7 +33,7 @@ fn read_stderr(child: &mut tokio::process::Child) -> tokio::task::JoinHandle<Str
     })
 }
 
-async fn sigterm(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+pub(crate) async fn sigterm(child: &mut tokio::process::Child) -> std::process::ExitStatus {
     let pid = child.id().expect("running").to_string();
     assert!(
         std::process::Command::new("kill")

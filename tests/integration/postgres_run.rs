@@ -90,10 +90,11 @@ async fn on_postgres_a_kill_9_mid_stream_loses_no_click_and_counts_none_twice() 
         "{}",
         rating.text
     );
-    bot.start_kill().unwrap();
-    let _ = bot.wait().await;
+    let stopped = crate::ops::sigterm(&mut bot).await;
+    assert!(stopped.success(), "a clean stop: {stopped:?}");
 
-    // The clicks are PostgreSQL's: the clicker's keys are there, nothing is owed or queued.
+    // The clicks are PostgreSQL's: the clicker's keys are there; after a clean stop nothing is
+    // owed or queued, and the node gave its partitions back.
     let keys = server
         .psql("SELECT count(*) FROM botbox_kv WHERE ns = 'clicker'")
         .unwrap();
@@ -102,6 +103,10 @@ async fn on_postgres_a_kill_9_mid_stream_loses_no_click_and_counts_none_twice() 
         .psql("SELECT (SELECT count(*) FROM botbox_pending) + (SELECT count(*) FROM botbox_outbox)")
         .unwrap();
     assert_eq!(left, "0", "updates owed or messages queued at the end");
+    let held = server
+        .psql("SELECT count(*) FROM botbox_partitions WHERE owner IS NOT NULL")
+        .unwrap();
+    assert_eq!(held, "0", "partitions still held after a clean stop");
 
     // `botbox backup` of a bot on PostgreSQL reads PostgreSQL: restored into a blank embedded
     // store, the count goes on.
