@@ -7,7 +7,7 @@ use crate::support::*;
 use botbox::{Config, Options, Runtime, clock::Clock};
 use botbox_test_artifacts::{REMINDER, TIMER_PROBE};
 
-fn setup(root: &std::path::Path) -> (FakeBotApi, Config) {
+pub(crate) fn setup(root: &std::path::Path) -> (FakeBotApi, Config) {
     let fake = unlimited_fake();
     let mut c = config(root, &fake, &[TIMER_PROBE]);
     c.outbox.chat_per_second = 100.0;
@@ -43,6 +43,18 @@ fn count(fake: &FakeBotApi, chat: i64, text: &str) -> usize {
 async fn a_timer_fires_once_in_its_chat_and_a_cancelled_one_never() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, c) = setup(dir.path());
+    fires_once_and_a_cancelled_one_never(&fake, c, |rt| {
+        rt.db().due_timers(u64::MAX, 10).unwrap().len()
+    })
+    .await;
+}
+
+/// The timers' first behaviours on the store `c` names; `pending` counts the timers left in it.
+pub(crate) async fn fires_once_and_a_cancelled_one_never(
+    fake: &FakeBotApi,
+    c: Config,
+    pending: impl Fn(&Runtime) -> usize,
+) {
     let rt = start(c).await;
     let alice = TestUser::alice();
     let bob = TestUser::bob();
@@ -76,7 +88,7 @@ async fn a_timer_fires_once_in_its_chat_and_a_cancelled_one_never() {
     fake.wait_for_bot_text(alice.id, "fired: marker", WAIT)
         .await
         .unwrap();
-    assert_eq!(rt.db().due_timers(u64::MAX, 10).unwrap().len(), 0);
+    assert_eq!(pending(&rt), 0);
     rt.stop().await;
 }
 
@@ -84,6 +96,11 @@ async fn a_timer_fires_once_in_its_chat_and_a_cancelled_one_never() {
 async fn a_timer_due_while_the_bot_was_down_fires_after_the_start_late() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, c) = setup(dir.path());
+    fires_late_after_a_stop(&fake, c).await;
+}
+
+/// A timer due while the bot on the store `c` names was down fires after its start, late.
+pub(crate) async fn fires_late_after_a_stop(fake: &FakeBotApi, c: Config) {
     let rt = start(c.clone()).await;
     let alice = TestUser::alice();
     ask(&fake, &alice, "/remind 1000 wake up", "scheduled").await;
