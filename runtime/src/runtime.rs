@@ -158,7 +158,7 @@ impl Runtime {
                 bot: crate::sandbox::bot_access::BotAccess::new(
                     crate::bot_api::transport::Transport::of(&bot),
                 ),
-                pg: pg.clone(),
+                pg: shared.as_ref().map(|s| (s.store.clone(), s.owned.clone())),
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
@@ -204,6 +204,7 @@ impl Runtime {
                 shared_store::keep_lease(
                     shared.store,
                     shared.node,
+                    shared.owned,
                     health.sender(),
                     shutdown_rx.clone(),
                 ),

@@ -115,8 +115,9 @@ pub(crate) struct Ctx {
     pub(crate) clock: crate::clock::Clock,
     /// The Bot API as modules reach it outside the outbox.
     pub(crate) bot: Arc<crate::sandbox::bot_access::BotAccess>,
-    /// The bot's store on PostgreSQL, when it is there: modules' KV namespaces are opened in it.
-    pub(crate) pg: Option<Arc<crate::store::pg::PgStore>>,
+    /// The bot's store on PostgreSQL, when it is there, and what this node holds of it:
+    /// modules' KV namespaces are opened in it, their units fenced.
+    pub(crate) pg: Option<(Arc<crate::store::pg::PgStore>, Arc<crate::store::pg::Owned>)>,
 }
 
 /// The modules of a running bot.

@@ -9,14 +9,17 @@
 //! partitions its own again when it comes back; another node takes them once the killed
 //! one's lease ran out.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::watch;
 
 use crate::{
     Error, Result,
     config::Config,
-    store::pg::{PgIds, PgStore},
+    store::pg::{Owned, PgIds, PgStore},
 };
 
 /// Partitions of the chats (the same on every node and every version).
@@ -36,6 +39,8 @@ pub(crate) struct SharedStore {
     pub(crate) ids: PgIds,
     /// This node's name in `botbox_nodes`.
     pub(crate) node: String,
+    /// The partitions it holds, and until when its lease surely holds.
+    pub(crate) owned: Arc<Owned>,
 }
 
 /// Opens the store `config.store.url` names, if it names one: creates the tables if missing,
@@ -50,10 +55,11 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
         ))
     })?);
     let node = node_name(&config.data_dir)?;
+    let asked = Instant::now();
     store.join(&node, PARTITIONS, LEASE).await?;
     store.claim(&node, PARTITIONS as usize).await?;
-    let owned = store.owned(&node).await?.len();
-    if owned < PARTITIONS as usize {
+    let fences = store.owned(&node).await?;
+    if fences.len() < PARTITIONS as usize {
         let others = other_nodes(&store, &node).await?;
         store.release(&node, &all_partitions()).await?;
         return Err(Error::Config(format!(
@@ -61,12 +67,20 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
             LEASE.as_secs()
         )));
     }
+    let owned = Arc::new(Owned::new(PARTITIONS));
+    owned.set(&fences);
+    owned.renewed(asked, LEASE);
     let ids = PgIds::open(store.pool().clone(), ID_BATCH).await?;
     tracing::info!(
         node,
         "the bot's store is PostgreSQL; this node holds every partition"
     );
-    Ok(Some(SharedStore { store, ids, node }))
+    Ok(Some(SharedStore {
+        store,
+        ids,
+        node,
+        owned,
+    }))
 }
 
 /// Renews the node's lease until `shutdown`, then gives the partitions back so the next node
@@ -76,6 +90,7 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
 pub(crate) async fn keep_lease(
     store: Arc<PgStore>,
     node: String,
+    owned: Arc<Owned>,
     fatal: watch::Sender<Option<String>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -84,21 +99,26 @@ pub(crate) async fn keep_lease(
             () = tokio::time::sleep(RENEW_EVERY) => {}
             _ = shutdown.changed() => break,
         }
+        let asked = Instant::now();
         if let Err(e) = store.renew(&node, LEASE).await {
             tracing::warn!("cannot renew this node's lease on PostgreSQL: {e}");
             continue;
         }
         match store.owned(&node).await {
-            Ok(owned) if owned.len() < PARTITIONS as usize => {
+            Ok(fences) if fences.len() < PARTITIONS as usize => {
                 let msg = format!(
                     "another node took {} partitions of the bot while this one's lease ran out",
-                    PARTITIONS as usize - owned.len()
+                    PARTITIONS as usize - fences.len()
                 );
+                owned.lost();
                 tracing::error!("{msg}");
                 let _ = fatal.send(Some(msg));
                 return;
             }
-            Ok(_) => {}
+            Ok(fences) => {
+                owned.set(&fences);
+                owned.renewed(asked, LEASE);
+            }
             Err(e) => tracing::warn!("cannot check this node's partitions: {e}"),
         }
     }

@@ -77,6 +77,9 @@ pub struct CallOutput {
     /// The transaction, to validate and apply (redb) or commit with the unit of work
     /// (PostgreSQL).
     pub txn: KvTxn,
+    /// The chat of the work handled, if it has one (on PostgreSQL its partition's fence goes
+    /// with the unit).
+    pub chat_id: Option<i64>,
     /// The requests, in order.
     pub outbox: Vec<Entry>,
     /// Timers scheduled.
@@ -176,6 +179,7 @@ impl HostState {
     pub(super) fn end_call(&mut self) -> Option<CallOutput> {
         self.call.take().map(|c| CallOutput {
             txn: c.txn,
+            chat_id: c.chat_id,
             outbox: c.outbox,
             timers: c.timers,
             cancel_timers: c.cancel_timers,

@@ -85,7 +85,7 @@ pub(super) async fn commit_call(
         expects: super::expects(ns.module(), std::mem::take(&mut out.expects)),
         broadcasts: std::mem::take(&mut out.broadcasts),
         quarantine: None,
-        fence: None,
+        fence: ns.fence_for(out.chat_id),
     };
     // Known while the commit is in flight, so a concurrent call may edit by ticket.
     let tickets = || {

@@ -240,6 +240,7 @@ async fn with_postgresql_gone_a_commit_is_run_again_after_pauses_then_left_owed(
         // After the first, each run's KV is never reached: its transaction cannot begin.
         let mut out = first.take().unwrap_or_else(|| CallOutput {
             txn: KvTxn::Pg(None),
+            chat_id: None,
             outbox: Vec::new(),
             timers: Vec::new(),
             cancel_timers: Vec::new(),

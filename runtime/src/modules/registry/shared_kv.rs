@@ -17,7 +17,7 @@ impl Registry {
     /// Opens module `name`'s namespace on PostgreSQL if the bot's store is there and it is not
     /// open yet.
     pub(super) async fn open_shared_kv(&self, name: &str) -> Result<()> {
-        let Some(pg) = &self.ctx.pg else {
+        let Some((pg, owned)) = &self.ctx.pg else {
             return Ok(());
         };
         if self.shared_kv.lock().contains_key(name) {
@@ -31,7 +31,8 @@ impl Registry {
             config.kv_quota(),
         )
         .await
-        .map_err(|e| Error::module(name, format!("cannot open its KV namespace: {e:?}")))?;
+        .map_err(|e| Error::module(name, format!("cannot open its KV namespace: {e:?}")))?
+        .fenced_by(owned.clone());
         self.shared_kv
             .lock()
             .entry(name.to_string())

@@ -38,6 +38,9 @@ pub struct PgNamespace {
     pool: Arc<Pool>,
     limits: KvLimits,
     quota: Mutex<Quota>,
+    /// The partitions the node holds, when it runs under a lease: its units carry their
+    /// chat's fence.
+    owned: Option<Arc<super::Owned>>,
 }
 
 impl PgNamespace {
@@ -59,7 +62,19 @@ impl PgNamespace {
             pool,
             limits,
             quota: Mutex::new(quota),
+            owned: None,
         })
+    }
+
+    /// The namespace as a node holding `owned` uses it: each unit of a chat is fenced.
+    pub fn fenced_by(mut self, owned: Arc<super::Owned>) -> PgNamespace {
+        self.owned = Some(owned);
+        self
+    }
+
+    /// The fence a unit of `chat` carries: `None` for work of no chat, or outside a lease.
+    pub fn fence_for(&self, chat: Option<i64>) -> Option<super::Fence> {
+        Some(self.owned.as_ref()?.fence(chat?))
     }
 
     /// The connections it uses.
