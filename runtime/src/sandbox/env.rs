@@ -10,7 +10,8 @@ use crate::store::{Db, kv::Namespace, kv_txn::KvNamespace, records::RecentTicket
 pub struct ModuleEnv {
     /// The module's name (from its manifest, or its file name before `init`).
     pub name: Arc<str>,
-    /// Its KV namespace in the redb file (its timers' counts live there too).
+    /// Its KV namespace in the redb file (on redb, its timers' counts live there too; on
+    /// PostgreSQL a call counts them in its own transaction, `host/timers.rs`).
     pub namespace: Arc<Namespace>,
     /// The namespace its calls' KV transactions run in: `namespace` itself on redb (what the
     /// host makes today); a PostgreSQL namespace only in the seam's tests so far.

@@ -12,6 +12,17 @@
 //! hold across nodes because a call counts the module's timers inside its own transaction: two
 //! calls that each counted, and each add timers the other's count did not see, do not fit any
 //! serial order, and PostgreSQL's SSI refuses one of them (it then runs again and counts anew).
+//!
+//! The cost, measured (2026-12-06, debug build, throwaway PostgreSQL 15, 20 pairs of calls that
+//! each count and schedule one timer, committed one after the other): two calls of one module
+//! are always one refused (the point of it: a module's scheduling calls run one at a time);
+//! so are two calls of two modules whose index entries share a page (10 timers each), which
+//! SSI cannot tell apart (it locks index pages); modules with 1,000 timers each: no refusal,
+//! the count takes 0.4 ms; with 100,000 each: the count takes ~22 ms and every pair is refused
+//! (the read's page locks are promoted to the whole relation), while a module with 100,000
+//! against one with 10 is never refused. A firing (another module's) is never refused by a
+//! count. Rows per module keeping the count, escrowed per node as the KV's usage is
+//! (`usage.rs`), would remove the refusals across modules and the O(timers) count.
 
 use std::collections::HashSet;
 
