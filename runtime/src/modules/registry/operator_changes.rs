@@ -64,6 +64,11 @@ impl Registry {
             db.forget_pending_of(owner)
         })
         .await?;
+        if let Some((pg, _)) = &self.ctx.pg {
+            let timers = pg.delete_timers_of(name).await?;
+            let updates = pg.forget_pending_of(name).await?;
+            tracing::info!(module = name, timers, updates, "forgot on PostgreSQL");
+        }
         self.pending().forget(name);
         slot.log.host_event("removed");
         self.persist()

@@ -38,7 +38,23 @@ const OWNERS: &str = "DELETE FROM botbox_owners WHERE k IN (
 const CONVERSATIONS: &str = "DELETE FROM botbox_conversations WHERE k IN (
     SELECT k FROM botbox_conversations WHERE split_part(v, ' ', 1)::bigint <= $1 LIMIT $2)";
 
+/// The unfinished updates of a removed module `$1`, and those of them no other module owes.
+const PENDING_OF: &str = "WITH gone AS (
+    DELETE FROM botbox_pending WHERE module = $1 RETURNING update_id),
+kept AS (
+    DELETE FROM botbox_inbox i WHERE i.update_id IN (SELECT update_id FROM gone)
+    AND NOT EXISTS (SELECT 1 FROM botbox_pending p
+                    WHERE p.update_id = i.update_id AND p.module <> $1))
+SELECT count(*) FROM gone";
+
 impl PgStore {
+    /// Forgets the unfinished updates of `module`, which is gone: no one would ever handle
+    /// them. Returns how many.
+    pub async fn forget_pending_of(&self, module: &str) -> Result<usize> {
+        let rows = self.query(PENDING_OF, &[&module]).await?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as usize))
+    }
+
     /// Runs every rule with the default retentions; any node may (they delete the same rows).
     pub async fn prune(&self) -> Result<Pruned> {
         let now = crate::clock::unix_secs();

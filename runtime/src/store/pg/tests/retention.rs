@@ -70,3 +70,20 @@ async fn the_store_on_postgres_forgets_what_the_embedded_store_forgets_and_keeps
         "nothing more"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_module_s_unfinished_updates_are_forgotten_and_others_still_owed() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let store = PgStore::open(&server.url()).await.expect("store");
+    let both = vec!["a".to_string(), "b".to_string()];
+    let updates = vec![
+        (1, "{\"update_id\":1}".to_string(), both),
+        (2, "{\"update_id\":2}".to_string(), vec!["a".to_string()]),
+    ];
+    assert_eq!(store.record(&updates, &[]).await.expect("record"), [1, 2]);
+    assert_eq!(store.forget_pending_of("a").await.expect("forget"), 2);
+    let left = store.pending_updates().await.expect("pending");
+    assert_eq!(left.len(), 1, "update 2 is gone, 1 is still b's");
+    assert_eq!((left[0].update_id, left[0].modules.clone()), (1, vec!["b".to_string()]));
+    assert_eq!(store.forget_pending_of("a").await.expect("again"), 0);
+}
