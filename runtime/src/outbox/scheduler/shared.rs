@@ -33,8 +33,8 @@ use crate::{
 /// [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
-/// How long one try may take: a connection that stopped answering (no reset, a network cut) is
-/// given up and a new one tried; the record is safe to send twice.
+/// How long one try (a record or a read) may take: a connection that stopped answering (no
+/// reset, a network cut) is given up and a new one tried; the record is safe to send twice.
 const TRY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Records that the outbox is finished with `d`, without waiting (give-ups, merged edits):
@@ -120,10 +120,10 @@ async fn until_recorded(
 pub(super) async fn ticket(deps: &Deps, ticket: u64) -> Result<Option<TicketRecord>, String> {
     match &deps.pg {
         None => Ok(deps.db.ticket(ticket).ok().flatten()),
-        Some(pg) => pg
-            .ticket(ticket)
-            .await
-            .map_err(|e| format!("cannot read ticket {ticket}: {e}")),
+        Some(pg) => match bounded(pg.ticket(ticket)).await {
+            Ok(rec) => Ok(rec),
+            Err(e) => Err(format!("cannot read ticket {ticket}: {e}")),
+        },
     }
 }
 
@@ -136,7 +136,7 @@ pub(super) async fn file_id(deps: &Deps, sha256: &str) -> Option<String> {
     }
     match &deps.pg {
         None => deps.db.file_id(sha256).ok().flatten(),
-        Some(pg) => pg.file_id(sha256).await.ok().flatten(),
+        Some(pg) => bounded(pg.file_id(sha256)).await.ok().flatten(),
     }
 }
 
@@ -144,6 +144,14 @@ pub(super) async fn file_id(deps: &Deps, sha256: &str) -> Option<String> {
 pub(super) async fn file_bytes(deps: &Deps, sha256: &str) -> Result<Option<bytes::Bytes>> {
     match &deps.pg {
         None => deps.db.file_bytes(sha256),
-        Some(pg) => pg.file_bytes(sha256).await,
+        Some(pg) => bounded(pg.file_bytes(sha256)).await,
+    }
+}
+
+/// `read`, failed after [`TRY_TIMEOUT`] without an answer.
+async fn bounded<T>(read: impl Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(TRY_TIMEOUT, read).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Postgres(format!("no answer in {TRY_TIMEOUT:?}"))),
     }
 }
