@@ -136,6 +136,7 @@ impl Runtime {
             None => TicketCounter::new(db.last_ticket()?),
         });
         let pg = shared.as_ref().map(|s| s.store.clone());
+        let owned = shared.as_ref().map(|s| s.owned.clone());
 
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let quotas = Arc::new(outbox::Quotas::default());
@@ -227,6 +228,7 @@ impl Runtime {
             db: db.clone(),
             committer: committer.clone(),
             pg: pg.clone(),
+            owned,
             stats: runtime.inner.outbox_stats.clone(),
             blocked: blocked_chats,
             quotas,

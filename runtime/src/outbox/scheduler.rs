@@ -102,6 +102,9 @@ pub struct Deps {
     /// and tickets and queued files read from there, instead of `db` and `committer`
     /// (`scheduler/shared.rs`).
     pub pg: Option<Arc<PgStore>>,
+    /// What this node holds of a bot on PostgreSQL: nothing is sent while it is not sure its
+    /// lease holds (after a pause, until a renewal tells; `store/pg/owned.rs`).
+    pub owned: Option<Arc<crate::store::pg::Owned>>,
     /// Counters and metrics.
     pub stats: Arc<OutboxStats>,
     /// Chats whose user blocked the bot; intake removes a chat when its user writes again.
@@ -301,6 +304,11 @@ impl Scheduler {
         // A delivery that could not be recorded would be sent again after a restart: nothing
         // goes while the disk is full (the loop looks again within a second).
         if deps.db.disk().is_full() {
+            return None;
+        }
+        // Nor while this node is not sure it still holds its chats (a bot on PostgreSQL):
+        // another node may have taken them and be sending their messages.
+        if deps.owned.as_ref().is_some_and(|o| !o.holds()) {
             return None;
         }
         while let Some((seq, e)) = self.callbacks.pop_front() {

@@ -24,7 +24,7 @@ use crate::{
     store::{
         Committer, Db,
         pg::{
-            PgStore, Unit, UnitOutcome,
+            Owned, PgStore, Unit, UnitOutcome,
             kv::PgNamespace,
             tests::{LIMITS, ROOMY},
         },
@@ -86,6 +86,11 @@ async fn bench() -> Bench {
 impl Bench {
     /// Starts a scheduler (a node starting: nothing in memory) on `initial`.
     fn start(&self, initial: Vec<(u64, Entry)>) -> Running {
+        self.start_holding(initial, None)
+    }
+
+    /// [`Bench::start`] for a node holding `owned` (its lease decides whether it sends).
+    fn start_holding(&self, initial: Vec<(u64, Entry)>, owned: Option<Arc<Owned>>) -> Running {
         let bot = Bot::new(self.fake.token()).set_api_url(self.fake.api_url());
         let stats = Arc::new(OutboxStats::default());
         let deps = Deps {
@@ -95,6 +100,7 @@ impl Bench {
             db: self.db.clone(),
             committer: self.committer.clone(),
             pg: Some(self.pg.clone()),
+            owned,
             stats: stats.clone(),
             blocked: Arc::default(),
             quotas: Arc::default(),

@@ -88,3 +88,25 @@ async fn postgresql_killed_while_a_delivery_is_recorded_loses_nothing() {
     assert!(!s.task.is_finished(), "the scheduler runs on");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_unsure_of_its_lease_sends_nothing_until_a_renewal_says_it_holds() {
+    let t = bench().await;
+    let alice = TestUser::alice().chat_id();
+    let queued = t
+        .queue(vec![text(alice, "after the pause", Some(31))], Vec::new())
+        .await;
+    // As after a pause: the last renewal began a minute ago, its 15 s are long over.
+    let owned = Arc::new(Owned::new(1024));
+    owned.renewed(Instant::now() - Duration::from_secs(60), Duration::from_secs(15));
+    let s = t.start_holding(queued, Some(owned.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        t.fake.transcript(alice).is_empty(),
+        "sent while another node may hold the chat"
+    );
+    owned.renewed(Instant::now(), Duration::from_secs(15));
+    t.delivered(31).await;
+    assert_eq!(t.fake.transcript(alice).len(), 1);
+    s.stop().await;
+}
