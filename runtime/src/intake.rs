@@ -74,6 +74,8 @@ struct Shared {
     /// The bot's store on PostgreSQL, when it is there: updates are recorded in it
     /// (`shared_record.rs`), and what intake reads of the store is read there.
     pg: Option<Arc<PgStore>>,
+    /// What this node holds of the bot on PostgreSQL.
+    owned: Option<Arc<crate::store::pg::Owned>>,
 }
 
 /// What an [`Intake`] is made of.
@@ -88,6 +90,7 @@ pub(crate) struct Parts {
     pub(crate) checkouts: Arc<crate::outbox::checkouts::Checkouts>,
     pub(crate) payments: crate::config::PaymentsConfig,
     pub(crate) pg: Option<Arc<PgStore>>,
+    pub(crate) owned: Option<Arc<crate::store::pg::Owned>>,
 }
 
 impl Intake {
@@ -107,6 +110,7 @@ impl Intake {
                 payments: p.payments,
                 record_first_until: Mutex::new(None),
                 pg: p.pg,
+                owned: p.owned,
             }),
         }
     }

@@ -179,6 +179,7 @@ impl Runtime {
             checkouts: checkouts.clone(),
             payments: config.payments.clone(),
             pg: pg.clone(),
+            owned: owned.clone(),
         });
         let runtime = Runtime {
             inner: Arc::new(Inner {

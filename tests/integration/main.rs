@@ -46,6 +46,7 @@ mod payments;
 mod polling;
 mod postgres_move;
 mod postgres_run;
+mod postgres_takeover;
 mod postgres_timers;
 mod python;
 mod restart;

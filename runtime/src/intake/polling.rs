@@ -103,6 +103,14 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                 _ = shutdown.changed() => return,
             }
         }
+        // A node of a bot on PostgreSQL that is not sure it still holds the bot (after a pause,
+        // until its renewal tells) leaves the updates at Telegram.
+        if !intake.holds() {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                _ = shutdown.changed() => return,
+            }
+        }
         let payload = GetUpdatesRaw {
             offset,
             limit: 100,

@@ -15,6 +15,12 @@ use super::{Batch, Intake};
 use crate::{Result, store::pg::PgStore};
 
 impl Intake {
+    /// Whether this node may take updates in: always on redb; on PostgreSQL while it surely
+    /// holds its lease (`store/pg/owned.rs`).
+    pub(super) fn holds(&self) -> bool {
+        self.inner.owned.as_ref().is_none_or(|o| o.holds())
+    }
+
     /// Records `batch` in `pg`, then passes on its new operators' commands and hands its new
     /// updates to their modules, in update order. A failure (PostgreSQL unreachable) records
     /// nothing that is not also answered as an error: the caller leaves the updates at Telegram.
@@ -26,7 +32,14 @@ impl Intake {
         if ids.is_empty() {
             return Ok(());
         }
-        let recorded = pg.record(&batch.records, &batch.skipped).await;
+        // Recorded by a node that lost the bot, they would be owed with no one to handle them.
+        let recorded = if self.holds() {
+            pg.record(&batch.records, &batch.skipped).await
+        } else {
+            Err(crate::Error::Postgres(
+                "this node is not sure it still holds the bot (its lease is being renewed): the updates stay at Telegram".into(),
+            ))
+        };
         {
             let mut in_flight = inner.in_flight.lock();
             for id in &ids {

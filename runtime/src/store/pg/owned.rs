@@ -87,14 +87,29 @@ mod tests {
         let owned = Owned::new(8);
         let chat = 42;
         let p = partition_of(chat, 8);
-        assert_eq!(owned.fence(chat), Fence { partition: p, epoch: 0 });
-        owned.set(&[Fence { partition: p, epoch: 3 }]);
+        assert_eq!(
+            owned.fence(chat),
+            Fence {
+                partition: p,
+                epoch: 0
+            }
+        );
+        owned.set(&[Fence {
+            partition: p,
+            epoch: 3,
+        }]);
         assert_eq!(owned.fence(chat).epoch, 3);
         assert!(!owned.holds(), "not renewed yet");
         owned.renewed(Instant::now(), Duration::from_secs(15));
         assert!(owned.holds());
-        owned.renewed(Instant::now() - Duration::from_secs(20), Duration::from_secs(15));
-        assert!(!owned.holds(), "a renewal that began before a long pause has run out");
+        owned.renewed(
+            Instant::now() - Duration::from_secs(20),
+            Duration::from_secs(15),
+        );
+        assert!(
+            !owned.holds(),
+            "a renewal that began before a long pause has run out"
+        );
         owned.lost();
         owned.renewed(Instant::now(), Duration::from_secs(15));
         assert!(!owned.holds(), "lost stays lost");

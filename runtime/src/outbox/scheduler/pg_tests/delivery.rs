@@ -98,7 +98,10 @@ async fn a_node_unsure_of_its_lease_sends_nothing_until_a_renewal_says_it_holds(
         .await;
     // As after a pause: the last renewal began a minute ago, its 15 s are long over.
     let owned = Arc::new(Owned::new(1024));
-    owned.renewed(Instant::now() - Duration::from_secs(60), Duration::from_secs(15));
+    owned.renewed(
+        Instant::now() - Duration::from_secs(60),
+        Duration::from_secs(15),
+    );
     let s = t.start_holding(queued, Some(owned.clone()));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(

@@ -84,6 +84,9 @@ async fn a_removed_module_s_unfinished_updates_are_forgotten_and_others_still_ow
     assert_eq!(store.forget_pending_of("a").await.expect("forget"), 2);
     let left = store.pending_updates().await.expect("pending");
     assert_eq!(left.len(), 1, "update 2 is gone, 1 is still b's");
-    assert_eq!((left[0].update_id, left[0].modules.clone()), (1, vec!["b".to_string()]));
+    assert_eq!(
+        (left[0].update_id, left[0].modules.clone()),
+        (1, vec!["b".to_string()])
+    );
     assert_eq!(store.forget_pending_of("a").await.expect("again"), 0);
 }

@@ -1,0 +1,99 @@
+//! A node of a bot on PostgreSQL paused past its lease (SIGSTOP) while users click: a second
+//! node starts on the same database and takes the bot over; the first, thawed (SIGCONT),
+//! commits nothing late (the partitions' fence refuses its units), sends nothing (it is not
+//! sure of its lease), finds its partitions taken at its next renewal and stops. Every click
+//! is counted once and answered, a reply repeated only when it was in flight at the pause.
+
+use std::time::Duration;
+
+use botbox_test_artifacts::CLICKER;
+use throwaway_postgres::Postgres;
+
+use crate::support::*;
+
+const USERS: i64 = 6;
+const CLICKS: usize = 30;
+
+fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_is_taken_over_and_commits_nothing_late_when_it_thaws() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let fake = unlimited_fake();
+    let store = format!("[store]\nurl = {:?}\n", server.url());
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = write_config(
+        one.path(),
+        &fake,
+        &modules_dir(one.path(), &[CLICKER]),
+        &store,
+    );
+    let second = write_config(
+        two.path(),
+        &fake,
+        &modules_dir(two.path(), &[CLICKER]),
+        &store,
+    );
+    let users: Vec<TestUser> = (1..=USERS)
+        .map(|i| TestUser::new(3000 + i, format!("S{i}")))
+        .collect();
+    for u in &users {
+        fake.send_text(u, "/start");
+    }
+    for _ in 0..CLICKS {
+        for u in &users {
+            fake.send_text(u, "Click");
+        }
+    }
+    let mut a = spawn_bot(&first);
+    wait_for_clicks_answered(&fake, &users, USERS as usize * CLICKS / 4).await;
+    signal(&a, "STOP");
+    let paused_at: usize = users.iter().map(|u| clicks_of(&fake, u.id).len()).sum();
+    // Past the 15 s lease: the database lets another node take the bot.
+    tokio::time::sleep(Duration::from_secs(17)).await;
+    let mut b = spawn_bot(&second);
+    wait_for_clicks_answered(&fake, &users, paused_at + USERS as usize).await;
+    signal(&a, "CONT");
+    let status = tokio::time::timeout(Duration::from_secs(60), a.wait())
+        .await
+        .expect("the thawed node stops once it finds its partitions taken")
+        .unwrap();
+    assert!(!status.success(), "it stopped on an error: {status:?}");
+
+    fake.wait_until(Duration::from_secs(120), |v| {
+        users.iter().all(|u| {
+            v.transcript(u.id)
+                .iter()
+                .any(|e| e.text == format!("Clicks: {CLICKS}"))
+        })
+    })
+    .await
+    .unwrap();
+    let mut repeats = 0;
+    for u in &users {
+        let seen = clicks_of(&fake, u.id);
+        let mut deduped = seen.clone();
+        deduped.dedup();
+        let expected: Vec<u64> = (1..=CLICKS as u64).collect();
+        assert_eq!(deduped, expected, "user {}: {seen:?}", u.id);
+        let dupes = seen.len() - deduped.len();
+        assert!(dupes <= 1, "user {}: {dupes} repeats: {seen:?}", u.id);
+        repeats += dupes;
+    }
+    eprintln!("replies repeated across the takeover: {repeats}");
+    assert!(b.try_wait().unwrap().is_none(), "the new node still runs");
+    let owners = server
+        .psql("SELECT count(DISTINCT owner) FROM botbox_partitions")
+        .unwrap();
+    assert_eq!(owners, "1", "one node holds the bot");
+    b.start_kill().unwrap();
+    let _ = b.wait().await;
+}
