@@ -183,7 +183,24 @@ pub async fn run(
             _ = sleep => {}
         }
     }
+    // A clean stop lets the requests in flight end and record what they did, for a while: a
+    // delivery not recorded is sent again at the next start.
+    let drained = async {
+        while s.in_flight > 0 {
+            let Some(f) = done_rx.recv().await else { break };
+            s.finish(&deps, f);
+        }
+    };
+    if tokio::time::timeout(DRAIN, drained).await.is_err() {
+        tracing::info!(
+            in_flight = s.in_flight,
+            "stopped with requests still in flight; they are sent again at the next start"
+        );
+    }
 }
+
+/// How long a clean stop waits for the requests in flight.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// How long one delivery may take (a 50 MB upload included), counted in the process's running
 /// time (`bot_api/deadline.rs`): past it the entry is tried again, and may arrive twice.

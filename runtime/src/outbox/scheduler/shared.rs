@@ -73,7 +73,8 @@ fn op(d: Delivered, done: Option<tokio::sync::oneshot::Sender<Result<(), String>
 }
 
 /// Records `d` on PostgreSQL, trying again after each failure until it lands (see the module's
-/// documentation); `Err` only when `stop` turns true (or its sender is gone) first.
+/// documentation); `Err` only when `stop` turns true (or its sender is gone) before it did: the
+/// try under way is finished, no other is made.
 async fn until_recorded(
     pg: &PgStore,
     mut stop: watch::Receiver<bool>,
@@ -82,11 +83,9 @@ async fn until_recorded(
     let mut pause = FIRST_PAUSE;
     let mut failures = 0u32;
     loop {
-        let attempt = tokio::time::timeout(TRY_TIMEOUT, pg.finish_entry(d));
-        let outcome = tokio::select! {
-            r = attempt => r,
-            _ = stop.wait_for(|s| *s) => return Err(Error::ShuttingDown),
-        };
+        // Not cut short by a stop: a clean stop waits for the deliveries in flight to be
+        // recorded (`scheduler.rs`); only the retries end with it.
+        let outcome = tokio::time::timeout(TRY_TIMEOUT, pg.finish_entry(d)).await;
         let error = match outcome {
             Ok(Ok(())) => {
                 if failures > 0 {
@@ -106,6 +105,9 @@ async fn until_recorded(
             tracing::warn!(seq = d.seq, %error, "cannot record a delivery on PostgreSQL; trying again until it lands (the chat's next message waits)");
         } else {
             tracing::debug!(seq = d.seq, %error, failures, "recording a delivery failed again");
+        }
+        if *stop.borrow() {
+            return Err(Error::ShuttingDown);
         }
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
