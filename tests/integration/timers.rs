@@ -58,19 +58,19 @@ pub(crate) async fn fires_once_and_a_cancelled_one_never(
     let rt = start(c).await;
     let alice = TestUser::alice();
     let bob = TestUser::bob();
-    ask(&fake, &alice, "/remind 300 tea", "scheduled").await;
-    let doomed = ask(&fake, &bob, "/remind 500 never", "scheduled").await;
+    ask(fake, &alice, "/remind 300 tea", "scheduled").await;
+    let doomed = ask(fake, &bob, "/remind 500 never", "scheduled").await;
     let id = doomed.trim_start_matches("scheduled ");
     assert_eq!(
-        ask(&fake, &bob, &format!("/cancel {id}"), "cancelled").await,
+        ask(fake, &bob, &format!("/cancel {id}"), "cancelled").await,
         "cancelled true"
     );
     // Another module's or an unknown id is not ours to cancel.
     assert_eq!(
-        ask(&fake, &bob, "/cancel 987654321", "cancelled").await,
+        ask(fake, &bob, "/cancel 987654321", "cancelled").await,
         "cancelled false"
     );
-    ask(&fake, &bob, "/remind 800 after", "scheduled").await;
+    ask(fake, &bob, "/remind 800 after", "scheduled").await;
     fake.wait_for_bot_text(alice.id, "fired: tea (late: no)", WAIT)
         .await
         .unwrap();
@@ -78,13 +78,13 @@ pub(crate) async fn fires_once_and_a_cancelled_one_never(
         .await
         .unwrap();
     // "never" was due before "after" and did not fire; "tea" fired once, in alice's chat only.
-    assert!(!bot_texts(&fake, bob.id).iter().any(|t| t.contains("never")));
-    assert!(!bot_texts(&fake, bob.id).iter().any(|t| t.contains("tea")));
+    assert!(!bot_texts(fake, bob.id).iter().any(|t| t.contains("never")));
+    assert!(!bot_texts(fake, bob.id).iter().any(|t| t.contains("tea")));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count(&fake, alice.id, "fired: tea (late: no)"), 1);
+    assert_eq!(count(fake, alice.id, "fired: tea (late: no)"), 1);
     // A timer whose handling fails is done too: it does not fire again and again.
-    ask(&fake, &alice, "/fail 100", "scheduled").await;
-    ask(&fake, &alice, "/remind 600 marker", "scheduled").await;
+    ask(fake, &alice, "/fail 100", "scheduled").await;
+    ask(fake, &alice, "/remind 600 marker", "scheduled").await;
     fake.wait_for_bot_text(alice.id, "fired: marker", WAIT)
         .await
         .unwrap();
@@ -103,12 +103,12 @@ async fn a_timer_due_while_the_bot_was_down_fires_after_the_start_late() {
 pub(crate) async fn fires_late_after_a_stop(fake: &FakeBotApi, c: Config) {
     let rt = start(c.clone()).await;
     let alice = TestUser::alice();
-    ask(&fake, &alice, "/remind 1000 wake up", "scheduled").await;
+    ask(fake, &alice, "/remind 1000 wake up", "scheduled").await;
     rt.stop().await;
     // Down for longer than the timer had, and two seconds more.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(
-        !bot_texts(&fake, alice.id)
+        !bot_texts(fake, alice.id)
             .iter()
             .any(|t| t.starts_with("fired"))
     );
@@ -117,7 +117,7 @@ pub(crate) async fn fires_late_after_a_stop(fake: &FakeBotApi, c: Config) {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count(&fake, alice.id, "fired: wake up (late: yes)"), 1);
+    assert_eq!(count(fake, alice.id, "fired: wake up (late: yes)"), 1);
     rt.stop().await;
 }
 

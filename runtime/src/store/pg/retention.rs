@@ -77,7 +77,7 @@ impl PgStore {
             let conn = self.pool().get().await.map_err(super::store::lost)?;
             let n = conn.client.execute(sql, &[&arg, &batch]).await;
             self.pool().put(conn);
-            let n = n.map_err(|e| super::store::pg(e))? as usize;
+            let n = n.map_err(super::store::pg)? as usize;
             total += n;
             if n < BATCH {
                 return Ok(total);
