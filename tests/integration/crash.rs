@@ -50,37 +50,10 @@ global_per_second = 1000
     );
 
     let mut bot = spawn_bot(&config_file);
-    fake.wait_until(Duration::from_secs(120), |v| {
-        users.iter().all(|u| {
-            v.transcript(u.id)
-                .iter()
-                .any(|e| e.text == format!("Clicks: {CLICKS}"))
-        })
-    })
-    .await
-    .unwrap();
     // Every click counted exactly once, every reply delivered, in order. A reply may repeat
     // only if it was in flight at the kill: then it is the same text twice in a row, at most
     // once per chat (the README explains the window).
-    let mut repeats = 0;
-    for u in &users {
-        let seen = clicks_of(&fake, u.id);
-        let mut deduped = seen.clone();
-        deduped.dedup();
-        assert_eq!(
-            deduped,
-            (1..=CLICKS as u64).collect::<Vec<_>>(),
-            "user {}: {seen:?}",
-            u.id
-        );
-        let dupes = seen.len() - deduped.len();
-        assert!(
-            dupes <= 1,
-            "user {} got {dupes} repeated replies: {seen:?}",
-            u.id
-        );
-        repeats += dupes;
-    }
+    let repeats = every_click_counted_once(&fake, &users, CLICKS).await;
     // Ask for the rating after the restart: every user is registered once with all clicks.
     fake.send_text(&users[0], "Rating");
     let rating = fake

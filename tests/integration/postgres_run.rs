@@ -30,32 +30,6 @@ fn queue_clicks(fake: &FakeBotApi) -> Vec<TestUser> {
     users
 }
 
-/// Every user saw `Clicks: 1` to `Clicks: CLICKS` in order, a reply repeated only right after
-/// itself (in flight at a fault) and at most once per chat; answers the repeats.
-async fn every_click_counted_once(fake: &FakeBotApi, users: &[TestUser]) -> usize {
-    fake.wait_until(Duration::from_secs(120), |v| {
-        users.iter().all(|u| {
-            v.transcript(u.id)
-                .iter()
-                .any(|e| e.text == format!("Clicks: {CLICKS}"))
-        })
-    })
-    .await
-    .unwrap();
-    let mut repeats = 0;
-    for u in users {
-        let seen = clicks_of(fake, u.id);
-        let mut deduped = seen.clone();
-        deduped.dedup();
-        let expected: Vec<u64> = (1..=CLICKS as u64).collect();
-        assert_eq!(deduped, expected, "user {}: {seen:?}", u.id);
-        let dupes = seen.len() - deduped.len();
-        assert!(dupes <= 1, "user {}: {dupes} repeats: {seen:?}", u.id);
-        repeats += dupes;
-    }
-    repeats
-}
-
 fn store_section(server: &Postgres) -> String {
     format!("[store]\nurl = {:?}\n", server.url())
 }
@@ -78,7 +52,7 @@ async fn on_postgres_a_kill_9_mid_stream_loses_no_click_and_counts_none_twice() 
     assert!(answered < total, "the kill came too late to test anything");
 
     let mut bot = spawn_bot(&config_file);
-    let repeats = every_click_counted_once(&fake, &users).await;
+    let repeats = every_click_counted_once(&fake, &users, CLICKS).await;
     eprintln!("replies repeated across the kill: {repeats}");
     fake.send_text(&users[0], "Rating");
     let rating = fake
@@ -142,7 +116,7 @@ async fn on_postgres_a_database_restart_under_load_loses_no_click() {
     server.kill().expect("PostgreSQL killed");
     tokio::time::sleep(Duration::from_millis(500)).await;
     server.restart().expect("PostgreSQL back");
-    let repeats = every_click_counted_once(&fake, &users).await;
+    let repeats = every_click_counted_once(&fake, &users, CLICKS).await;
     eprintln!("replies repeated across the database's restart: {repeats}");
     assert!(
         bot.try_wait().unwrap().is_none(),

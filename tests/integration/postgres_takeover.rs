@@ -68,26 +68,7 @@ async fn a_node_paused_past_its_lease_is_taken_over_and_commits_nothing_late_whe
         .unwrap();
     assert!(!status.success(), "it stopped on an error: {status:?}");
 
-    fake.wait_until(Duration::from_secs(120), |v| {
-        users.iter().all(|u| {
-            v.transcript(u.id)
-                .iter()
-                .any(|e| e.text == format!("Clicks: {CLICKS}"))
-        })
-    })
-    .await
-    .unwrap();
-    let mut repeats = 0;
-    for u in &users {
-        let seen = clicks_of(&fake, u.id);
-        let mut deduped = seen.clone();
-        deduped.dedup();
-        let expected: Vec<u64> = (1..=CLICKS as u64).collect();
-        assert_eq!(deduped, expected, "user {}: {seen:?}", u.id);
-        let dupes = seen.len() - deduped.len();
-        assert!(dupes <= 1, "user {}: {dupes} repeats: {seen:?}", u.id);
-        repeats += dupes;
-    }
+    let repeats = every_click_counted_once(&fake, &users, CLICKS).await;
     eprintln!("replies repeated across the takeover: {repeats}");
     assert!(b.try_wait().unwrap().is_none(), "the new node still runs");
     let owners = server

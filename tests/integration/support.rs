@@ -190,3 +190,33 @@ pub fn metric(page: &str, name: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
+
+/// Every user sees `Clicks: 1` to `Clicks: {clicks}` (waiting up to 2 minutes) in order, a reply repeated only right after
+/// itself (in flight at a fault) and at most once per chat; answers the repeats.
+pub async fn every_click_counted_once(
+    fake: &FakeBotApi,
+    users: &[TestUser],
+    clicks: usize,
+) -> usize {
+    fake.wait_until(Duration::from_secs(120), |v| {
+        users.iter().all(|u| {
+            v.transcript(u.id)
+                .iter()
+                .any(|e| e.text == format!("Clicks: {clicks}"))
+        })
+    })
+    .await
+    .unwrap();
+    let mut repeats = 0;
+    for u in users {
+        let seen = clicks_of(fake, u.id);
+        let mut deduped = seen.clone();
+        deduped.dedup();
+        let expected: Vec<u64> = (1..=clicks as u64).collect();
+        assert_eq!(deduped, expected, "user {}: {seen:?}", u.id);
+        let dupes = seen.len() - deduped.len();
+        assert!(dupes <= 1, "user {}: {dupes} repeats: {seen:?}", u.id);
+        repeats += dupes;
+    }
+    repeats
+}
