@@ -47,6 +47,7 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut in_hand: HashSet<u64> = HashSet::new();
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
@@ -59,9 +60,20 @@ pub(crate) async fn run(
             .map(|m| m.name().to_string())
             .collect();
         let (still, due) = match read(&db, pg.as_deref(), &in_hand, now, running).await {
-            Ok(read) => read,
+            Ok(read) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("timers are read again");
+                }
+                read
+            }
+            // Said once per outage (PostgreSQL restarting fails every tick for a while).
+            Err(e) if failing => {
+                tracing::debug!("cannot read timers: {e}");
+                continue;
+            }
             Err(e) => {
-                tracing::error!("cannot read timers: {e}");
+                failing = true;
+                tracing::error!("cannot read timers (tried again every tick): {e}");
                 continue;
             }
         };
