@@ -242,3 +242,32 @@ async fn on_postgres_a_webhook_update_posted_three_times_at_once_is_handled_once
     );
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_updates_past_a_full_queue_wait_in_the_database_and_are_all_handled() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = crate::support::config(dir.path(), &fake, &[CLICKER]);
+    c.store.url = botbox::config::Secret::new(server.url());
+    // One shard with room for one update: nearly all of them go through the backlog.
+    c.sandbox.shards = 1;
+    c.sandbox.shard_queue = 1;
+    c.outbox.chat_per_second = 100.0;
+    c.outbox.chat_burst = 100;
+    let users: Vec<TestUser> = (1..=4)
+        .map(|i| TestUser::new(4000 + i, format!("Q{i}")))
+        .collect();
+    for u in &users {
+        fake.send_text(u, "/start");
+    }
+    for _ in 0..10 {
+        for u in &users {
+            fake.send_text(u, "Click");
+        }
+    }
+    let rt = start(c).await;
+    let repeats = every_click_counted_once(&fake, &users, 10).await;
+    assert_eq!(repeats, 0, "no fault, no repeat");
+    rt.stop().await;
+}

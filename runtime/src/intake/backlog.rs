@@ -37,16 +37,36 @@ impl Intake {
         let name = module.name().to_string();
         let db = self.inner.db.clone();
         let (from, late) = (read.from, read.late);
-        let loaded = tokio::task::spawn_blocking(move || -> crate::Result<_> {
-            let mut late_rows = Vec::new();
-            for id in late {
-                let row = db.pending_updates_for(&name, id, 1)?.into_iter().next();
-                late_rows.push((id, row.filter(|p| p.update_id == id)));
+        let loaded = match self.inner.pg.clone() {
+            // A bot on PostgreSQL: its backlog is there.
+            Some(pg) => {
+                async {
+                    let mut late_rows = Vec::new();
+                    for id in late {
+                        let row = pg
+                            .pending_updates_for(&name, id, 1)
+                            .await?
+                            .into_iter()
+                            .next();
+                        late_rows.push((id, row.filter(|p| p.update_id == id)));
+                    }
+                    Ok((late_rows, pg.pending_updates_for(&name, from, BATCH).await?))
+                }
+                .await
             }
-            Ok((late_rows, db.pending_updates_for(&name, from, BATCH)?))
-        })
-        .await;
-        let (late, next) = match loaded.map_err(crate::Error::from).and_then(|r| r) {
+            None => tokio::task::spawn_blocking(move || -> crate::Result<_> {
+                let mut late_rows = Vec::new();
+                for id in late {
+                    let row = db.pending_updates_for(&name, id, 1)?.into_iter().next();
+                    late_rows.push((id, row.filter(|p| p.update_id == id)));
+                }
+                Ok((late_rows, db.pending_updates_for(&name, from, BATCH)?))
+            })
+            .await
+            .map_err(crate::Error::from)
+            .and_then(|r| r),
+        };
+        let (late, next) = match loaded {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(module = %module.name(), "cannot read the module's backlog: {e}");
