@@ -351,7 +351,12 @@ impl Postgres {
     /// while, which no crash does) — and reaps it. Committed transactions are in the WAL.
     pub fn kill(&mut self) -> Result<(), Error> {
         if let Some(pid) = self.pid() {
-            // The group's id is the postmaster's pid (`process_group(0)` in `launch`).
+            // Every backend makes itself a session leader (`InitPostmasterChild` calls
+            // `setsid`), so the postmaster's group does not hold them: they are found as its
+            // children and killed with it, in one `kill`.
+            let mut targets = vec![pid.to_string()];
+            targets.extend(children_of(pid).iter().map(u32::to_string));
+            let _ = Command::new("kill").arg("-KILL").args(&targets).status();
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{pid}")])
                 .status();
@@ -418,3 +423,20 @@ impl Drop for Postgres {
 
 #[cfg(test)]
 mod tests;
+
+/// The processes whose parent is `pid` (from `/proc/<p>/stat`: the fourth field, after the
+/// command name in parentheses).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                stat.rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
