@@ -19,11 +19,9 @@ use tokio::sync::watch;
 use crate::{
     Error, Result,
     config::Config,
-    store::pg::{Owned, PgIds, PgStore},
+    store::pg::{Owned, PARTITIONS, PgIds, PgStore},
 };
 
-/// Partitions of the chats (the same on every node and every version).
-pub(crate) const PARTITIONS: u32 = 1024;
 /// How long a node's lease lasts without renewal.
 const LEASE: Duration = Duration::from_secs(15);
 /// How often it is renewed.

@@ -30,7 +30,7 @@ mod usage;
 pub use conn::{Conn, Pool};
 pub use deliveries::Delivered;
 pub use ids::PgIds;
-pub use leases::partition_of;
+pub use leases::{PARTITIONS, partition_of};
 pub use owned::Owned;
 pub use schema::SCHEMA;
 pub use store::PgStore;

@@ -11,6 +11,9 @@ use std::time::Duration;
 use super::{PgStore, unit::Fence};
 use crate::{Error, Result};
 
+/// Partitions of the chats (the same on every node and every version).
+pub const PARTITIONS: u32 = 1024;
+
 /// The partition of a chat, out of `partitions` (the same on every node and every version:
 /// it decides who handles the chat).
 pub fn partition_of(chat: i64, partitions: u32) -> u32 {

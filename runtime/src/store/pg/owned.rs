@@ -7,7 +7,10 @@
 //! after a pause the monotonic clock has moved on (it runs while the process is stopped), so a
 //! thawed node sends nothing until a renewal tells it whether it still holds its partitions.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicU32, AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
 
 use parking_lot::RwLock;
 
@@ -24,6 +27,11 @@ pub struct Owned {
     epochs: RwLock<Vec<u64>>,
     /// Until when the lease surely holds; `None` once the node knows it lost partitions.
     until: RwLock<Option<Instant>>,
+    /// Nodes running the bot, this one included, at the last renewal (the share of the bot's
+    /// rate limit this node sends at is one of them).
+    nodes: AtomicU32,
+    /// Grows each time the partitions held or their epochs change.
+    generation: AtomicU64,
 }
 
 impl Owned {
@@ -33,18 +41,78 @@ impl Owned {
             partitions,
             epochs: RwLock::new(vec![0; partitions as usize]),
             until: RwLock::new(Some(Instant::now())),
+            nodes: AtomicU32::new(1),
+            generation: AtomicU64::new(0),
         }
     }
 
     /// The partitions held are `fences`, as read from the database.
     pub fn set(&self, fences: &[Fence]) {
-        let mut epochs = self.epochs.write();
-        epochs.iter_mut().for_each(|e| *e = 0);
+        let mut next = vec![0; self.partitions as usize];
         for f in fences {
-            if let Some(e) = epochs.get_mut(f.partition as usize) {
+            if let Some(e) = next.get_mut(f.partition as usize) {
                 *e = f.epoch;
             }
         }
+        let mut epochs = self.epochs.write();
+        if *epochs != next {
+            *epochs = next;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The partitions held, each at its epoch, in partition order.
+    pub fn held(&self) -> Vec<Fence> {
+        let epochs = self.epochs.read();
+        (epochs.iter().enumerate())
+            .filter(|(_, e)| **e != 0)
+            .map(|(p, e)| Fence {
+                partition: p as u32,
+                epoch: *e,
+            })
+            .collect()
+    }
+
+    /// Grows each time [`Owned::held`] changes: a reader that saw one generation knows
+    /// whether to look again at what the partitions hold.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// How many partitions there are.
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// The partition of `chat`.
+    pub fn partition(&self, chat: i64) -> u32 {
+        partition_of(chat, self.partitions)
+    }
+
+    /// Whether this node holds `partition` and may act on it now.
+    pub fn holds_partition(&self, partition: u32) -> bool {
+        self.holds()
+            && self
+                .epochs
+                .read()
+                .get(partition as usize)
+                .is_some_and(|e| *e != 0)
+    }
+
+    /// Whether this node holds the partition of `chat` and may act on it now (work of no chat
+    /// belongs to the partition of chat 0).
+    pub fn owns(&self, chat: Option<i64>) -> bool {
+        self.holds_partition(self.partition(chat.unwrap_or(0)))
+    }
+
+    /// The nodes running the bot are `n` (at least this one).
+    pub fn set_nodes(&self, n: u32) {
+        self.nodes.store(n.max(1), Ordering::Release);
+    }
+
+    /// The nodes running the bot at the last renewal, this one included.
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Ordering::Acquire)
     }
 
     /// A renewal of `lease` that began at `asked` succeeded.

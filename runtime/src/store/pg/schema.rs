@@ -178,5 +178,18 @@ BEGIN
             USING ERRCODE = 'BXF02';
     END IF;
 END $$;
+-- Several nodes: the partition of each owed update, outbox row and timer (`leases.rs`), and the
+-- epoch at which a node took the row in hand (0: nobody yet). The owner of a partition takes
+-- what other nodes left there (`pickup.rs`); after a takeover the epoch moved on, so the rows
+-- the last owner took are taken again.
+ALTER TABLE botbox_pending ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 0;
+ALTER TABLE botbox_pending ADD COLUMN IF NOT EXISTS taken bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS botbox_pending_untaken ON botbox_pending (part) WHERE taken = 0;
+CREATE INDEX IF NOT EXISTS botbox_pending_part ON botbox_pending (part, update_id);
+ALTER TABLE botbox_outbox ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 0;
+ALTER TABLE botbox_outbox ADD COLUMN IF NOT EXISTS taken bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS botbox_outbox_untaken ON botbox_outbox (part) WHERE taken = 0;
+CREATE INDEX IF NOT EXISTS botbox_outbox_part ON botbox_outbox (part, seq);
+ALTER TABLE botbox_timers ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 0;
 COMMIT;
 ";
