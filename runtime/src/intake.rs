@@ -21,6 +21,7 @@ pub(crate) mod host_commands;
 pub mod http_gateway;
 pub(crate) mod listen;
 mod owners;
+mod pickup;
 pub(crate) mod polling;
 mod shared_record;
 pub mod timers;
@@ -34,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use backlog::pump as pump_backlogs;
 pub use host_commands::HostCommand;
+pub(crate) use pickup::pump as pump_owed;
 pub use polling::PollingStats;
 
 use classify::Batch;

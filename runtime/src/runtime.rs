@@ -207,7 +207,6 @@ impl Runtime {
                     shared.store,
                     shared.node,
                     shared.owned,
-                    health.sender(),
                     shutdown_rx.clone(),
                 ),
             );
@@ -299,6 +298,12 @@ impl Runtime {
             "backlog pump",
             intake::pump_backlogs(intake.clone(), shutdown_rx.clone()),
         );
+        if pg.is_some() {
+            tasks.spawn(
+                "owed updates pickup",
+                intake::pump_owed(intake.clone(), shutdown_rx.clone()),
+            );
+        }
         tasks.spawn(
             "store retention",
             retention::prune_hourly(db.clone(), pg.clone(), shutdown_rx.clone()),

@@ -38,19 +38,23 @@ impl Intake {
         let db = self.inner.db.clone();
         let (from, late) = (read.from, read.late);
         let loaded = match self.inner.pg.clone() {
-            // A bot on PostgreSQL: its backlog is there.
+            // A bot on PostgreSQL: its backlog is there, what this node took of it.
             Some(pg) => {
+                let held = (self.inner.owned.as_ref()).map_or_else(Vec::new, |o| o.held());
                 async {
                     let mut late_rows = Vec::new();
                     for id in late {
                         let row = pg
-                            .pending_updates_for(&name, id, 1)
+                            .taken_updates_for(&name, id, &held, 1)
                             .await?
                             .into_iter()
                             .next();
                         late_rows.push((id, row.filter(|p| p.update_id == id)));
                     }
-                    Ok((late_rows, pg.pending_updates_for(&name, from, BATCH).await?))
+                    Ok((
+                        late_rows,
+                        pg.taken_updates_for(&name, from, &held, BATCH).await?,
+                    ))
                 }
                 .await
             }

@@ -19,9 +19,12 @@ impl Intake {
             self.record_first_for_a_while();
         }
         let crashes: std::collections::HashMap<u64, u32> = crashes.into_iter().collect();
-        let pending = match &self.inner.pg {
-            Some(pg) => pg.pending_updates().await?,
-            None => self.inner.db.pending_updates()?,
+        let pending = match (&self.inner.pg, &self.inner.owned) {
+            // Those of the partitions this node holds, taken from whichever node recorded them
+            // or took them before (`pickup.rs`); the rest is the other nodes' to resume.
+            (Some(pg), Some(owned)) => super::pickup::take_all(pg, owned).await?,
+            (Some(pg), None) => pg.pending_updates().await?,
+            _ => self.inner.db.pending_updates()?,
         };
         if !pending.is_empty() {
             tracing::info!(
@@ -36,23 +39,39 @@ impl Intake {
                 self.quarantine_after_crashes(p.update_id, &p.modules, n);
                 continue;
             }
-            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&p.raw) else {
-                continue;
-            };
-            let Ok(update) = crate::bot_api::update_kinds::parse(&raw, &p.raw) else {
-                continue;
-            };
-            let routes: Vec<_> = self
-                .inner
-                .registry
-                .router()
-                .route(&update, &raw)
-                .into_iter()
-                .filter(|(m, _)| p.modules.contains(m))
-                .collect();
-            self.dispatch(p.update_id, &raw, &update, routes).await?;
+            self.dispatch_owed(p).await?;
         }
         Ok(())
+    }
+
+    /// Hands an update recorded before to the modules that still owe it a handling, routed as
+    /// the router routes it now; a module it is no longer routed to (a swap changed the
+    /// routing) is finished without a handling.
+    pub(super) async fn dispatch_owed(&self, p: crate::store::PendingUpdate) -> Result<()> {
+        let parsed = serde_json::from_str::<serde_json::Value>(&p.raw)
+            .ok()
+            .and_then(|raw| Some((crate::bot_api::update_kinds::parse(&raw, &p.raw).ok()?, raw)));
+        let Some((update, raw)) = parsed else {
+            // Recorded, so it parsed once: a damaged record is finished without effect.
+            for m in &p.modules {
+                self.skip_for(m, p.update_id);
+            }
+            return Ok(());
+        };
+        let routes: Vec<_> = self
+            .inner
+            .registry
+            .router()
+            .route(&update, &raw)
+            .into_iter()
+            .filter(|(m, _)| p.modules.contains(m))
+            .collect();
+        for m in &p.modules {
+            if !routes.iter().any(|(r, _)| r == m) {
+                self.skip_for(m, p.update_id);
+            }
+        }
+        self.dispatch(p.update_id, &raw, &update, routes).await
     }
 
     /// Hands a quarantined update back to its module (the operator's retry): recorded again,

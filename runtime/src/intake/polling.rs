@@ -82,17 +82,10 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
     if let Err(e) = teloxide_core::prelude::Requester::delete_webhook(&inner.bot).await {
         tracing::warn!("deleteWebhook failed: {e}");
     }
-    let last = match &inner.pg {
-        Some(pg) => pg.last_seen().await,
-        None => inner.db.last_seen(),
-    };
-    let mut offset = match last {
-        Ok(last) => last.map(|l| l as i64 + 1),
-        Err(e) => {
-            tracing::error!("cannot read the last update id: {e}");
-            return;
-        }
-    };
+    let mut offset = None;
+    // Whether `offset` is known: read from the store when this node starts polling — at
+    // start, or on PostgreSQL when it takes partition 0 (another node polled meanwhile).
+    let mut polling = false;
     let mut backoff = Duration::from_millis(500);
     let disk = inner.db.disk().clone();
     loop {
@@ -103,13 +96,38 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                 _ = shutdown.changed() => return,
             }
         }
-        // A node of a bot on PostgreSQL that is not sure it still holds the bot (after a pause,
-        // until its renewal tells) leaves the updates at Telegram.
-        if !intake.holds() {
+        // On PostgreSQL the node that holds partition 0 polls; a node not sure it still holds
+        // it (after a pause, until its renewal tells) leaves the updates at Telegram.
+        if !intake.polls() {
+            polling = false;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(200)) => continue,
                 _ = shutdown.changed() => return,
             }
+        }
+        if !polling {
+            let last = match &inner.pg {
+                Some(pg) => pg.last_seen().await,
+                None => inner.db.last_seen(),
+            };
+            match last {
+                Ok(last) => offset = last.map(|l| l as i64 + 1),
+                Err(e) if inner.pg.is_some() => {
+                    tracing::warn!("cannot read the last update id: {e}; trying again");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("cannot read the last update id: {e}");
+                    return;
+                }
+            }
+            if inner.pg.is_some() {
+                tracing::info!("this node polls the Bot API for the bot");
+            }
+            polling = true;
         }
         let payload = GetUpdatesRaw {
             offset,
@@ -139,6 +157,15 @@ pub(crate) async fn poll(intake: Intake, mut shutdown: watch::Receiver<bool>) {
                     // The offset stays: Telegram sends these again once there is room (those
                     // already on their way to the disk are then duplicates, dropped).
                     Err(crate::Error::DiskFull) => continue,
+                    // PostgreSQL unreachable, or this node unsure of its lease: the updates
+                    // stay at Telegram and are fetched again.
+                    Err(e) if inner.pg.is_some() => {
+                        tracing::warn!("cannot record updates: {e}; fetching them again");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => continue,
+                            _ = shutdown.changed() => return,
+                        }
+                    }
                     Err(e) => {
                         tracing::error!("cannot record updates: {e}; stopping intake");
                         return;

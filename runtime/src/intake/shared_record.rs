@@ -5,20 +5,33 @@
 //! run. The record is durable when PostgreSQL answers: then polling moves its offset past the
 //! batch and the webhook answers 200.
 //!
+//! With several nodes, the record also says which updates the recording node takes: those of
+//! the partitions it holds. The others wait in the database for their partition's owner
+//! (`pickup.rs`).
+//!
 //! An update is always recorded before it is handled here (the redb store's "handle at once"
 //! overlaps the record's flush with the handling, `at_once.rs`; on PostgreSQL the handling's
 //! unit commits in its own transaction, which must find the update's pending row).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::{Batch, Intake};
-use crate::{Result, store::pg::PgStore};
+use crate::{
+    Result,
+    store::pg::{PgStore, ToRecord},
+};
 
 impl Intake {
     /// Whether this node may take updates in: always on redb; on PostgreSQL while it surely
     /// holds its lease (`store/pg/owned.rs`).
     pub(super) fn holds(&self) -> bool {
         self.inner.owned.as_ref().is_none_or(|o| o.holds())
+    }
+
+    /// Whether this node polls the Bot API: always on redb; on PostgreSQL the node that holds
+    /// partition 0, while it surely holds it.
+    pub(super) fn polls(&self) -> bool {
+        (self.inner.owned.as_ref()).is_none_or(|o| o.holds_partition(0))
     }
 
     /// Records `batch` in `pg`, then passes on its new operators' commands and hands its new
@@ -33,12 +46,24 @@ impl Intake {
             return Ok(());
         }
         // Recorded by a node that lost the bot, they would be owed with no one to handle them.
-        let recorded = if self.holds() {
-            pg.record(&batch.records, &batch.skipped).await
-        } else {
-            Err(crate::Error::Postgres(
-                "this node is not sure it still holds the bot (its lease is being renewed): the updates stay at Telegram".into(),
-            ))
+        let recorded = match inner.owned.as_ref().filter(|_| self.holds()) {
+            Some(owned) => {
+                let parts: Vec<u32> = (batch.parsed.iter())
+                    .map(|(_, _, update, _)| owned.partition(super::convert::chat_of(update).unwrap_or(0)))
+                    .collect();
+                let updates: Vec<ToRecord<'_>> = (batch.records.iter().zip(&parts))
+                    .map(|((id, raw, modules), part)| ToRecord {
+                        id: *id,
+                        raw,
+                        modules,
+                        part: *part,
+                    })
+                    .collect();
+                pg.record_taking(&updates, &batch.skipped, &owned.held()).await
+            }
+            None => Err(crate::Error::Postgres(
+                "this node is not sure it still holds its partitions (its lease is being renewed): the updates stay at Telegram".into(),
+            )),
         };
         {
             let mut in_flight = inner.in_flight.lock();
@@ -46,20 +71,23 @@ impl Intake {
                 in_flight.remove(id);
             }
         }
-        let fresh: HashSet<u64> = recorded?.into_iter().collect();
+        let recorded: HashMap<u64, bool> = recorded?.into_iter().collect();
         for (id, cmd) in batch.operator_commands {
-            if fresh.contains(&id) {
+            if recorded.contains_key(&id) {
                 let _ = inner.host_commands.send(cmd);
             }
         }
         for (id, raw, update, routes) in batch.parsed {
-            if fresh.contains(&id) {
-                self.dispatch(id, &raw, &update, routes).await?;
-            } else {
-                tracing::debug!(
+            match recorded.get(&id) {
+                Some(true) => self.dispatch(id, &raw, &update, routes).await?,
+                // Its partition is another node's (or moving): the owner takes it (`pickup.rs`).
+                Some(false) => {
+                    tracing::debug!(update = id, "recorded for the node that holds its chat")
+                }
+                None => tracing::debug!(
                     update = id,
                     "recorded before (another node, or a redelivery)"
-                );
+                ),
             }
         }
         Ok(())

@@ -1,13 +1,17 @@
 //! The bot's store on PostgreSQL (`[store] url`): opened at start, the node entered with a
-//! lease it renews while it runs, every partition of the chats taken.
+//! lease it renews while it runs, and its share of the chats' partitions kept.
 //!
-//! This version runs a bot on PostgreSQL from one node at a time: the node takes all the
-//! partitions, and a second node started on the same database while the first one's lease
-//! holds is refused at its start with the name of the node that holds them (several nodes at
-//! once are the next step of issue 19: per-partition shards, the fence in every unit, a shared
-//! rate limit). A node that was killed keeps its name (`<data_dir>/node-id`) and finds its
-//! partitions its own again when it comes back; another node takes them once the killed
-//! one's lease ran out.
+//! Several nodes may run one bot on one database. Each holds about an equal share of the
+//! partitions (`ceil(partitions / nodes)`, nodes counted at every renewal): a node that joins
+//! takes partitions nobody holds; a node holding more than its share gives the surplus back at
+//! its next renewal, for the newcomer to take at its own; a node whose lease ran out (killed,
+//! paused, cut off) loses its partitions to the next claims. What a node holds decides what it
+//! does: the updates, messages and timers of its partitions (`intake/pickup.rs`, the outbox's
+//! pickup, the timers' due read), and the polling, by whoever holds partition 0
+//! (`intake/polling.rs`). A node that was paused past its lease finds at its next renewal
+//! which partitions it lost, goes on with those it still holds (at new epochs) and takes its
+//! share again. A node that was killed keeps its name (`<data_dir>/node-id`) and finds its
+//! partitions its own again when it comes back within its lease.
 
 use std::{
     sync::Arc,
@@ -19,12 +23,12 @@ use tokio::sync::watch;
 use crate::{
     Error, Result,
     config::Config,
-    store::pg::{Owned, PARTITIONS, PgIds, PgStore},
+    store::pg::{Fence, Owned, PARTITIONS, PgIds, PgStore},
 };
 
 /// How long a node's lease lasts without renewal.
 const LEASE: Duration = Duration::from_secs(15);
-/// How often it is renewed.
+/// How often it is renewed (and the partitions shared out again).
 const RENEW_EVERY: Duration = Duration::from_secs(3);
 /// Tickets and timer ids a node reserves at once (`store/pg/ids.rs`).
 const ID_BATCH: u64 = 1000;
@@ -42,7 +46,7 @@ pub(crate) struct SharedStore {
 }
 
 /// Opens the store `config.store.url` names, if it names one: creates the tables if missing,
-/// enters this node and takes every partition.
+/// enters this node and takes its share of the partitions.
 pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
     let Some(url) = config.store.postgres() else {
         return Ok(None);
@@ -55,24 +59,26 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
     let node = node_name(&config.data_dir)?;
     let asked = Instant::now();
     store.join(&node, PARTITIONS, LEASE).await?;
-    store.claim(&node, PARTITIONS as usize).await?;
-    let fences = store.owned(&node).await?;
-    if fences.len() < PARTITIONS as usize {
-        let others = other_nodes(&store, &node).await?;
-        store.release(&node, &all_partitions()).await?;
-        return Err(Error::Config(format!(
-            "the bot's PostgreSQL database is in use by another node ({others}) whose lease has not run out; one node at a time runs a bot on PostgreSQL for now (stop the other, or wait {} s after it stopped)",
-            LEASE.as_secs()
-        )));
-    }
     let owned = Arc::new(Owned::new(PARTITIONS));
-    owned.set(&fences);
+    share(&store, &node, &owned).await?;
     owned.renewed(asked, LEASE);
     let ids = PgIds::open(store.pool().clone(), ID_BATCH).await?;
-    tracing::info!(
-        node,
-        "the bot's store is PostgreSQL; this node holds every partition"
-    );
+    let held = owned.held().len();
+    if held == 0 {
+        tracing::info!(
+            node,
+            nodes = owned.nodes(),
+            "the bot's store is PostgreSQL; the other nodes hold every partition for now: this node takes its share as they give it up (within {} s)",
+            RENEW_EVERY.as_secs()
+        );
+    } else {
+        tracing::info!(
+            node,
+            partitions = held,
+            nodes = owned.nodes(),
+            "the bot's store is PostgreSQL; this node holds its share of the partitions"
+        );
+    }
     Ok(Some(SharedStore {
         store,
         ids,
@@ -81,15 +87,14 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
     }))
 }
 
-/// Renews the node's lease until `shutdown`, then gives the partitions back so the next node
-/// need not wait for the lease to run out. A renewal that fails is tried again at the next
-/// tick; one that finds a partition taken by another node (this one was paused past its
-/// lease) is fatal: this node's commits would be refused from then on.
+/// Renews the node's lease until `shutdown`, sharing the partitions out again at each renewal,
+/// then gives them back so the other nodes need not wait for the lease to run out. A renewal
+/// that fails is tried again at the next tick (meanwhile [`Owned::holds`] runs out and the node
+/// acts on nothing).
 pub(crate) async fn keep_lease(
     store: Arc<PgStore>,
     node: String,
     owned: Arc<Owned>,
-    fatal: watch::Sender<Option<String>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -98,52 +103,68 @@ pub(crate) async fn keep_lease(
             _ = shutdown.changed() => break,
         }
         let asked = Instant::now();
-        if let Err(e) = store.renew(&node, LEASE).await {
-            tracing::warn!("cannot renew this node's lease on PostgreSQL: {e}");
-            continue;
+        match store.renew(&node, LEASE).await {
+            Ok(true) => tracing::warn!(
+                "this node's lease had run out (it was paused or cut off): the partitions it still holds move to new epochs"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!("cannot renew this node's lease on PostgreSQL: {e}");
+                continue;
+            }
         }
-        match store.owned(&node).await {
-            Ok(fences) if fences.len() < PARTITIONS as usize => {
-                let msg = format!(
-                    "another node took {} partitions of the bot while this one's lease ran out",
-                    PARTITIONS as usize - fences.len()
-                );
-                owned.lost();
-                tracing::error!("{msg}");
-                let _ = fatal.send(Some(msg));
-                return;
-            }
-            Ok(fences) => {
-                owned.set(&fences);
-                owned.renewed(asked, LEASE);
-            }
-            Err(e) => tracing::warn!("cannot check this node's partitions: {e}"),
+        match share(&store, &node, &owned).await {
+            Ok(()) => owned.renewed(asked, LEASE),
+            Err(e) => tracing::warn!("cannot share the partitions out: {e}"),
         }
     }
-    if let Err(e) = store.release(&node, &all_partitions()).await {
+    let held: Vec<u32> = owned.held().iter().map(|f| f.partition).collect();
+    owned.set(&[]);
+    if let Err(e) = store.release(&node, &held).await {
         tracing::debug!(
             "partitions not given back at the stop (they free when the lease ends): {e}"
         );
     }
 }
 
-fn all_partitions() -> Vec<u32> {
-    (0..PARTITIONS).collect()
-}
-
-/// The names of the nodes other than `node` that own partitions.
-async fn other_nodes(store: &PgStore, node: &str) -> Result<String> {
-    let rows = store
-        .query(
-            "SELECT DISTINCT owner FROM botbox_partitions WHERE owner IS NOT NULL AND owner <> $1",
-            &[&node],
-        )
-        .await?;
-    Ok(rows
+/// Takes this node's share of the partitions, or gives the surplus back, and tells `owned`
+/// what it holds now. Partitions given back are dropped from `owned` before the database
+/// hears of it: from then on this node starts nothing more for their chats, and what it began
+/// is refused at commit once another node takes them.
+async fn share(store: &PgStore, node: &str, owned: &Owned) -> Result<()> {
+    let nodes = store.live_nodes(node).await?;
+    let target = PARTITIONS.div_ceil(nodes) as usize;
+    let mut fences = store.owned(node).await?;
+    let before: Vec<u32> = owned.held().iter().map(|f| f.partition).collect();
+    let lost = before
         .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join(", "))
+        .filter(|p| !fences.iter().any(|f| f.partition == **p))
+        .count();
+    if lost > 0 {
+        tracing::warn!(
+            lost,
+            "other nodes took partitions of this node while its lease ran out; it goes on with the others and takes its share again"
+        );
+    }
+    if fences.len() < target {
+        fences.extend(store.claim(node, target - fences.len()).await?);
+        fences.sort_by_key(|f| f.partition);
+    } else if fences.len() > target {
+        // The highest first: partition 0 (the poller's) moves last.
+        let kept: Vec<Fence> = fences[..target].to_vec();
+        let surplus: Vec<u32> = fences[target..].iter().map(|f| f.partition).collect();
+        owned.set(&kept);
+        store.release(node, &surplus).await?;
+        tracing::info!(
+            given = surplus.len(),
+            nodes,
+            "partitions given back for the other nodes to share"
+        );
+        fences = kept;
+    }
+    owned.set(&fences);
+    owned.set_nodes(nodes);
+    Ok(())
 }
 
 /// This node's name: made once per data directory and kept in `node-id`, so a restarted node

@@ -86,29 +86,4 @@ impl PgStore {
         }
         Ok(None)
     }
-
-    /// Updates from `from` on that `module` still owes, oldest first, at most `limit` (a
-    /// module's backlog, read back as its queues drain: `intake/backlog.rs`).
-    pub async fn pending_updates_for(
-        &self,
-        module: &str,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::store::PendingUpdate>> {
-        let rows = self
-            .query(
-                "SELECT p.update_id, i.raw FROM botbox_pending p JOIN botbox_inbox i USING (update_id) \
-                 WHERE p.module = $1 AND p.update_id >= $2 ORDER BY p.update_id LIMIT $3",
-                &[&module, &(from.min(i64::MAX as u64) as i64), &(limit as i64)],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| crate::store::PendingUpdate {
-                update_id: r.get::<_, i64>(0) as u64,
-                raw: r.get(1),
-                modules: vec![module.to_string()],
-            })
-            .collect())
-    }
 }

@@ -46,7 +46,10 @@ fn fences(rows: &[tokio_postgres::Row]) -> Vec<Fence> {
 
 impl PgStore {
     /// Enters `node` with a lease of `lease`, and makes sure the `partitions` exist (the first
-    /// node creates them; the count must be the same on every node).
+    /// node creates them; the count must be the same on every node). The partitions `node`
+    /// still owns from before (it was killed and came back within its lease) move to a new
+    /// epoch: what its last run took in hand is taken again, and that run's late commits, if any
+    /// process of it still runs, are refused.
     pub async fn join(&self, node: &str, partitions: u32, lease: Duration) -> Result<()> {
         let count = i32::try_from(partitions)
             .ok()
@@ -58,19 +61,48 @@ impl PgStore {
             &[&count],
         )
         .await?;
-        self.renew(node, lease).await
-    }
-
-    /// Extends the lease of `node` to `lease` from now (database time).
-    pub async fn renew(&self, node: &str, lease: Duration) -> Result<()> {
+        self.renew(node, lease).await?;
         self.query(
-            "INSERT INTO botbox_nodes (node, lease_until) \
-             VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond') \
-             ON CONFLICT (node) DO UPDATE SET lease_until = EXCLUDED.lease_until",
-            &[&node, &millis(lease)?],
+            "UPDATE botbox_partitions SET epoch = epoch + 1 WHERE owner = $1",
+            &[&node],
         )
         .await?;
         Ok(())
+    }
+
+    /// Extends the lease of `node` to `lease` from now (database time). If its lease had run
+    /// out (the node was paused or cut off) the partitions it still owns move to a new epoch,
+    /// so the work it took in hand before is taken again (`pickup.rs`) and its units begun
+    /// before are refused; answers whether that happened.
+    pub async fn renew(&self, node: &str, lease: Duration) -> Result<bool> {
+        let rows = self
+            .query(
+                "WITH prior AS (SELECT lease_until < clock_timestamp() AS lapsed \
+                                FROM botbox_nodes WHERE node = $1), \
+                      renewed AS (INSERT INTO botbox_nodes (node, lease_until) \
+                         VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond') \
+                         ON CONFLICT (node) DO UPDATE SET lease_until = EXCLUDED.lease_until), \
+                      moved AS (UPDATE botbox_partitions SET epoch = epoch + 1 \
+                         WHERE owner = $1 AND (SELECT lapsed FROM prior) RETURNING 1) \
+                 SELECT coalesce((SELECT lapsed FROM prior), false), \
+                        (SELECT count(*) FROM moved)",
+                &[&node, &millis(lease)?],
+            )
+            .await?;
+        Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+    }
+
+    /// How many nodes hold a lease now (database time), `node` counted even if its lease ran
+    /// out a moment ago.
+    pub async fn live_nodes(&self, node: &str) -> Result<u32> {
+        let rows = self
+            .query(
+                "SELECT count(*) FROM botbox_nodes \
+                 WHERE lease_until >= clock_timestamp() OR node = $1",
+                &[&node],
+            )
+            .await?;
+        Ok(rows.first().map_or(1, |r| r.get::<_, i64>(0).max(1) as u32))
     }
 
     /// Takes up to `want` partitions that have no owner or whose owner's lease ran out, each at

@@ -39,22 +39,6 @@ fn corrupt(what: &str, e: serde_json::Error) -> Error {
     Error::Corrupt(format!("{what}: {e}"))
 }
 
-/// Records updates: each update id once, whichever node receives it first.
-const RECORD: &str = "
-WITH fresh AS (
-    INSERT INTO botbox_seen (update_id, at_secs)
-    SELECT id, $5 FROM unnest($1::bigint[]) AS id
-    ON CONFLICT DO NOTHING RETURNING update_id),
-kept AS (
-    INSERT INTO botbox_inbox (update_id, raw)
-    SELECT t.id, t.raw FROM unnest($1::bigint[], $2::text[]) AS t(id, raw)
-    WHERE t.raw IS NOT NULL AND t.id IN (SELECT update_id FROM fresh)),
-owed AS (
-    INSERT INTO botbox_pending (update_id, module)
-    SELECT p.id, p.m FROM unnest($3::bigint[], $4::text[]) AS p(id, m)
-    WHERE p.id IN (SELECT update_id FROM fresh))
-SELECT update_id FROM fresh ORDER BY update_id";
-
 /// An outbox entry done with: gone from the queue, its ticket's record stored (in one statement).
 const DELIVERED: &str = "
 WITH gone AS (DELETE FROM botbox_outbox WHERE seq = $1)
@@ -89,41 +73,6 @@ impl PgStore {
     ) -> Result<Vec<tokio_postgres::Row>> {
         self.with(async |c| c.client.query(sql, params).await.map_err(pg))
             .await
-    }
-
-    /// Records `updates` (update id, raw JSON, the modules it is routed to) and marks `skipped`
-    /// ids seen, in one transaction. Answers the ids recorded now, in order: an id another node
-    /// (or an earlier call) recorded already is left out, and must not be routed again.
-    pub async fn record(
-        &self,
-        updates: &[(u64, String, Vec<String>)],
-        skipped: &[u64],
-    ) -> Result<Vec<u64>> {
-        let mut ids = Vec::new();
-        let mut raws: Vec<Option<&str>> = Vec::new();
-        let (mut owed_ids, mut owed_modules) = (Vec::new(), Vec::new());
-        for (id, raw, modules) in updates {
-            if ids.contains(&big(*id)?) {
-                continue;
-            }
-            ids.push(big(*id)?);
-            raws.push(Some(raw));
-            for m in modules {
-                owed_ids.push(big(*id)?);
-                owed_modules.push(m.as_str());
-            }
-        }
-        for id in skipped {
-            if !ids.contains(&big(*id)?) {
-                ids.push(big(*id)?);
-                raws.push(None);
-            }
-        }
-        let now = big(crate::clock::unix_secs())?;
-        let rows = self
-            .query(RECORD, &[&ids, &raws, &owed_ids, &owed_modules, &now])
-            .await?;
-        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 
     /// Whether `update_id` was recorded before (handled or not).

@@ -132,7 +132,8 @@ async fn a_paused_node_cannot_commit_after_its_partition_moved() {
 }
 
 #[tokio::test]
-async fn a_node_whose_lease_ran_out_commits_again_once_renewed_if_nobody_took_over() {
+async fn a_node_whose_lease_ran_out_commits_again_at_a_new_epoch_once_renewed_if_nobody_took_over()
+{
     let (_server, s) = stores(1).await;
     s[0].join("a", 2, SHORT).await.unwrap();
     let held = s[0].claim("a", 2).await.unwrap()[partition_of(7, 2) as usize];
@@ -150,11 +151,27 @@ async fn a_node_whose_lease_ran_out_commits_again_once_renewed_if_nobody_took_ov
         panic!("committed past its lease: {late:?}");
     };
     assert!(why.contains("lease"), "{why}");
-    s[0].renew("a", LONG).await.unwrap();
+    assert!(
+        s[0].renew("a", LONG).await.unwrap(),
+        "the renewal says the lease had run out"
+    );
     let mut t = ns.begin().await.unwrap();
     ns.increment(&mut t, b"clicks", 1).await.unwrap();
-    let now = ns.commit_unit(&mut t, &click(held, 7)).await.unwrap();
+    let stale = settle(&ns, t, &click(held, 7)).await;
+    assert!(
+        matches!(stale, UnitOutcome::Fenced(_)),
+        "a unit begun under the lapsed lease's epoch is refused: {stale:?}"
+    );
+    let now_held = s[0].owned("a").await.unwrap()[held.partition as usize];
+    assert_eq!(now_held.epoch, held.epoch + 1);
+    let mut t = ns.begin().await.unwrap();
+    ns.increment(&mut t, b"clicks", 1).await.unwrap();
+    let now = ns.commit_unit(&mut t, &click(now_held, 7)).await.unwrap();
     assert!(matches!(now, UnitOutcome::Committed { .. }), "{now:?}");
+    assert!(
+        !s[0].renew("a", LONG).await.unwrap(),
+        "a renewal within the lease moves nothing"
+    );
 }
 
 #[tokio::test]
