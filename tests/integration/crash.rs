@@ -25,17 +25,7 @@ global_per_second = 1000
 "#,
     );
 
-    let users: Vec<TestUser> = (1..=USERS)
-        .map(|i| TestUser::new(1000 + i, format!("U{i}")))
-        .collect();
-    for u in &users {
-        fake.send_text(u, "/start");
-    }
-    for _ in 0..CLICKS {
-        for u in &users {
-            fake.send_text(u, "Click");
-        }
-    }
+    let users = queue_clicks(&fake, 1000, "U", USERS, CLICKS);
     let mut bot = spawn_bot(&config_file);
     // Kill it once part of the stream has been answered.
     let total = USERS as usize * CLICKS;

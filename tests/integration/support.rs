@@ -191,6 +191,29 @@ pub fn metric(page: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// `users` clicker users with ids from `first_id + 1`, named `{prefix}1`, ..., each after
+/// `/start`, with `clicks` clicks each queued at the fake (in rounds: one per user).
+pub fn queue_clicks(
+    fake: &FakeBotApi,
+    first_id: i64,
+    prefix: &str,
+    users: i64,
+    clicks: usize,
+) -> Vec<TestUser> {
+    let users: Vec<TestUser> = (1..=users)
+        .map(|i| TestUser::new(first_id + i, format!("{prefix}{i}")))
+        .collect();
+    for u in &users {
+        fake.send_text(u, "/start");
+    }
+    for _ in 0..clicks {
+        for u in &users {
+            fake.send_text(u, "Click");
+        }
+    }
+    users
+}
+
 /// Every user sees `Clicks: 1` to `Clicks: {clicks}` (waiting up to 2 minutes) in order, a reply repeated only right after
 /// itself (in flight at a fault) and at most once per chat; answers the repeats.
 pub async fn every_click_counted_once(

@@ -29,7 +29,7 @@ impl Intake {
         if !pending.is_empty() {
             tracing::info!(
                 count = pending.len(),
-                "resuming updates recorded before the last stop"
+                "resuming updates recorded and not handled yet"
             );
         }
         for p in pending {

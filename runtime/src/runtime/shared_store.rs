@@ -147,7 +147,11 @@ async fn share(store: &PgStore, node: &str, owned: &Owned) -> Result<()> {
         );
     }
     if fences.len() < target {
-        fences.extend(store.claim(node, target - fences.len()).await?);
+        let taken = store.claim(node, target - fences.len()).await?;
+        if !taken.is_empty() {
+            tracing::info!(taken = taken.len(), nodes, "partitions taken");
+        }
+        fences.extend(taken);
         fences.sort_by_key(|f| f.partition);
     } else if fences.len() > target {
         // The highest first: partition 0 (the poller's) moves last.
