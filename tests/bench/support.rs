@@ -35,6 +35,36 @@ pub fn config(root: &Path, fake: &FakeBotApi, wasm: &[&str]) -> Config {
     config
 }
 
+/// A `botbox.toml` in `root` for the real binary running the clicker from `tests/artifacts`
+/// against the fake at `api_url`, with `extra` TOML sections at the end. The outbox's limits
+/// are raised: what is measured is the bot, not Telegram's limits.
+#[allow(dead_code)] // the benches of the library configure it in code
+pub fn clicker_toml(root: &Path, token: &str, api_url: &str, extra: &str) -> std::path::PathBuf {
+    let modules = root.join("modules");
+    std::fs::create_dir_all(&modules).expect("modules dir");
+    let clicker = Path::new(botbox_test_artifacts::CLICKER);
+    std::fs::copy(clicker, modules.join(clicker.file_name().expect("a file"))).expect("copy");
+    let config = root.join("botbox.toml");
+    // `BOTBOX_BENCH_AT_ONCE_MS=0`: record every update before handling it (two fsyncs), as
+    // before `intake/at_once.rs`.
+    let at_once = std::env::var("BOTBOX_BENCH_AT_ONCE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(String::new(), |ms| format!("handle_at_once_ms = {ms}\n"));
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\n\
+             api_url = {api_url:?}\n{at_once}[http]\naddr = \"127.0.0.1:0\"\n[outbox]\n\
+             chat_per_second = 1000.0\nchat_burst = 1000\nglobal_per_second = 100000\n\
+             max_in_flight = 64\n{extra}",
+            data = root.join("data"),
+        ),
+    )
+    .expect("botbox.toml");
+    config
+}
+
 /// This process's resident memory, in MiB (one decimal).
 #[allow(dead_code)] // not every bench reports it
 pub fn own_rss_mib() -> f64 {

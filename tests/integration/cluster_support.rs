@@ -35,7 +35,9 @@ impl Cluster {
                 &store,
             );
             let log = std::env::var("BOTBOX_TEST_NODE_LOG").unwrap_or_else(|_| "warn".into());
-            cluster.nodes.push(Some(spawn_bot_with_env(&config, &[("BOTBOX_LOG", &log)])));
+            cluster
+                .nodes
+                .push(Some(spawn_bot_with_env(&config, &[("BOTBOX_LOG", &log)])));
             cluster.configs.push(config);
             cluster.dirs.push(dir);
         }
@@ -132,7 +134,9 @@ pub fn owners_of(server: &Postgres, users: &[TestUser]) -> Vec<String> {
         .map(|u| {
             let p = partition_of(u.id, PARTITIONS);
             server
-                .psql(&format!("SELECT owner FROM botbox_partitions WHERE id = {p}"))
+                .psql(&format!(
+                    "SELECT owner FROM botbox_partitions WHERE id = {p}"
+                ))
                 .unwrap()
         })
         .collect()

@@ -33,28 +33,7 @@ pub fn work_dir() -> PathBuf {
 /// botbox running the clicker from `tests/artifacts`, with a configuration in `root` against
 /// the fake at `api_url`. The outbox's limits are raised: the peers do not limit themselves.
 pub fn botbox(root: &Path, token: &str, api_url: &str) -> Contestant {
-    let modules = root.join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    let clicker = Path::new(botbox_test_artifacts::CLICKER);
-    std::fs::copy(clicker, modules.join(clicker.file_name().expect("a file"))).expect("copy");
-    let config = root.join("botbox.toml");
-    // `BOTBOX_BENCH_AT_ONCE_MS=0`: record every update before handling it (two fsyncs), as
-    // before `intake/at_once.rs`.
-    let at_once = std::env::var("BOTBOX_BENCH_AT_ONCE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(String::new(), |ms| format!("handle_at_once_ms = {ms}\n"));
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {data:?}\nmodules_dir = {modules:?}\n[telegram]\ntoken = {token:?}\n\
-             api_url = {api_url:?}\n{at_once}[http]\naddr = \"127.0.0.1:0\"\n[outbox]\n\
-             chat_per_second = 1000.0\nchat_burst = 1000\nglobal_per_second = 100000\n\
-             max_in_flight = 64\n",
-            data = root.join("data"),
-        ),
-    )
-    .expect("botbox.toml");
+    let config = crate::support::clicker_toml(root, token, api_url, "");
     Contestant {
         name: "botbox".into(),
         // Another build of botbox, to compare two side by side (`BOTBOX_BENCH_BIN`).
