@@ -3,8 +3,10 @@
 //! broadcasts, the done mark, in one round trip), and what committed is passed on as the redb
 //! writer passes on its commits (`Committer::committed_elsewhere`).
 //!
-//! How each outcome is answered: `Committed` — the messages go to the outbox with the sequence
-//! numbers PostgreSQL gave them; `Conflict` — the caller runs the handler again; `AlreadyDone` —
+//! How each outcome is answered: `Committed` — the messages of the unit's own chat's partition
+//! go to this node's outbox with the sequence numbers PostgreSQL gave them (the others, to
+//! chats of partitions the unit's fence does not cover, are picked up from `botbox_outbox` by
+//! their partition's owner: `outbox/scheduler/pickup.rs`); `Conflict` — the caller runs the handler again; `AlreadyDone` —
 //! another node or an earlier run finished the work: nothing is sent; `Fenced` — the chat
 //! belongs to another node now: nothing is applied and the caller stops. A lost connection
 //! leaves the outcome unknown: the handler runs again after a pause (the done mark makes a
@@ -109,7 +111,11 @@ pub(super) async fn commit_call(
     match outcome {
         Ok(UnitOutcome::Committed { seqs }) => {
             let handled = work.update_id.map(|u| (module.clone(), u));
-            committer.committed_elsewhere(handled, seqs.into_iter().zip(unit.outbox).collect());
+            // Only the rows written taken go to this node's scheduler; the others are picked
+            // up from the database by their partition's owner (maybe this node).
+            let mine = seqs.into_iter().zip(unit.outbox.iter().cloned());
+            let mine = mine.filter(|(_, e)| !ns.is_fenced() || unit.taken_at(e.chat_id) != 0);
+            committer.committed_elsewhere(handled, mine.collect());
             answer(work.done, Ok(()));
             Ok(Applied::Ok(0, ()))
         }

@@ -18,7 +18,7 @@ async fn an_entry_committed_on_postgresql_is_delivered_once_and_recorded_there()
         .queue(vec![text(424_242, "Lost", Some(8))], Vec::new())
         .await;
     // Read at start, and handed over on the channel too (committed while the node started).
-    let initial = queued(&t.db, Some(&t.pg)).await.expect("queued");
+    let initial = queued(&t.db, Some(&t.pg), None).await.expect("queued");
     assert_eq!(initial, [hello.clone(), nowhere.clone()].concat());
     let s = t.start(initial);
     s.tx.send(hello[0].clone()).expect("sent");
