@@ -97,7 +97,7 @@ async fn a_node_unsure_of_its_lease_sends_nothing_until_a_renewal_says_it_holds(
         .queue(vec![text(alice, "after the pause", Some(31))], Vec::new())
         .await;
     // As after a pause: the last renewal began a minute ago, its 15 s are long over.
-    let owned = Arc::new(Owned::new(1024));
+    let owned = t.node("n", PARTITIONS as usize).await;
     owned.renewed(
         Instant::now() - Duration::from_secs(60),
         Duration::from_secs(15),
