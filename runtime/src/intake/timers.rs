@@ -167,4 +167,6 @@ pub(crate) fn work(t: DueTimer, now: u64) -> Work {
 }
 
 #[cfg(test)]
+mod pg_held_tests;
+#[cfg(test)]
 mod pg_tests;
