@@ -42,6 +42,11 @@
 //! messages to it are given up at once, until the user writes to the bot again. A group that
 //! became a supergroup (`migrate_to_chat_id`) → its pending entries, and later ones, go to the
 //! supergroup. Several pending edits of one message are merged into the last one.
+//!
+//! Several nodes on PostgreSQL ([`Deps::owned`]): the pickup claims the rows of this node's
+//! partitions that its own commits did not hand over (`pickup.rs`); each entry is queued once
+//! whatever way it came (`seqs.rs`); a chat whose partition moved to another node is dropped
+//! unsent, and the bot-wide limits are this node's share of the bot's (`share.rs`).
 
 mod call;
 mod chat;
