@@ -22,6 +22,7 @@ use crate::{
         Committer, HeldRecord,
         kv::{Applied, KvError},
         pg::{Unit, UnitOutcome, kv::PgNamespace},
+        records::Entry,
     },
 };
 
@@ -111,11 +112,7 @@ pub(super) async fn commit_call(
     match outcome {
         Ok(UnitOutcome::Committed { seqs }) => {
             let handled = work.update_id.map(|u| (module.clone(), u));
-            // Only the rows written taken go to this node's scheduler; the others are picked
-            // up from the database by their partition's owner (maybe this node).
-            let mine = seqs.into_iter().zip(unit.outbox.iter().cloned());
-            let mine = mine.filter(|(_, e)| !ns.is_fenced() || unit.taken_at(e.chat_id) != 0);
-            committer.committed_elsewhere(handled, mine.collect());
+            committer.committed_elsewhere(handled, to_scheduler(&unit, ns.is_fenced(), seqs));
             answer(work.done, Ok(()));
             Ok(Applied::Ok(0, ()))
         }
@@ -135,6 +132,16 @@ pub(super) async fn commit_call(
             lost.wait(&e).await.map(|()| Applied::Conflict)
         }
     }
+}
+
+/// What of a committed unit goes to this node's scheduler, with the sequence numbers `seqs`:
+/// on a node sharing the bot (`fenced`), the entries written taken only (those of the unit's
+/// own chat's partition); the others are picked up from the database by their partition's
+/// owner, maybe this node (`outbox/scheduler/pickup.rs`).
+fn to_scheduler(unit: &Unit, fenced: bool, seqs: Vec<u64>) -> Vec<(u64, Entry)> {
+    let all = seqs.into_iter().zip(unit.outbox.iter().cloned());
+    all.filter(|(_, e)| !fenced || unit.taken_at(e.chat_id) != 0)
+        .collect()
 }
 
 fn answer(done: Option<oneshot::Sender<Result<(), String>>>, result: Result<(), String>) {
@@ -195,4 +202,55 @@ pub(super) async fn finish_unhandled(
         }
     }
     tracing::error!(module = %module, update = work.update_id, "endless conflicts finishing it");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{
+        pg::{Owned, PARTITIONS},
+        records::{Action, Priority},
+    };
+
+    fn to(chat: i64) -> Entry {
+        Entry {
+            module: "m".into(),
+            chat_id: chat,
+            priority: Priority::Normal,
+            ticket: None,
+            action: Action::Send {
+                text: "hi".into(),
+                parse_mode: None,
+                reply_markup: None,
+                reply_to: None,
+                silent: false,
+            },
+            queued_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_node_sharing_the_bot_hands_its_scheduler_its_own_chat_s_messages_only() {
+        let owned = Owned::new(PARTITIONS);
+        let own = 7;
+        let other = (8..).find(|c| owned.partition(*c) != owned.partition(own));
+        let other = other.expect("a chat of another partition");
+        let mut fence = owned.fence(own);
+        fence.epoch = 3;
+        let unit = Unit {
+            outbox: vec![to(own), to(other), to(own)],
+            fence: Some(fence),
+            ..Unit::default()
+        };
+        let seqs = |v: Vec<(u64, Entry)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        assert_eq!(seqs(to_scheduler(&unit, true, vec![1, 2, 3])), [1, 3]);
+        // A unit of no chat (no fence) leaves all of them to the partitions' owners; a node
+        // not sharing the bot sends everything itself.
+        let unfenced = Unit {
+            fence: None,
+            ..unit.clone()
+        };
+        assert!(to_scheduler(&unfenced, true, vec![1, 2, 3]).is_empty());
+        assert_eq!(seqs(to_scheduler(&unit, false, vec![1, 2, 3])), [1, 2, 3]);
+    }
 }
