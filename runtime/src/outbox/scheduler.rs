@@ -432,7 +432,7 @@ impl Scheduler {
                 self.since_bulk = 0;
             }
             // Its partition moved to another node: that node sends it.
-            if !share::owns(deps, pick.2) {
+            if !self.sends(deps, pick.2) {
                 self.drop_chat(deps, pick.2, now);
                 continue;
             }

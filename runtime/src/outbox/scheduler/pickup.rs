@@ -7,11 +7,15 @@
 //! are claimed at the epochs it holds them at (`store/pg/outbox_pickup.rs`); when the partitions
 //! held changed since the last such claim ([`Owned::generation`]: partitions gained, epochs moved
 //! on after a takeover), and every [`FULL_EVERY`] anyway, the rows not taken at the current
-//! epoch ([`Claim::NotMine`]) instead. Nothing is claimed while the node is not sure its lease
+//! epoch ([`Claim::NotMine`]) instead — and every row of a partition this process did not hold
+//! at the last such claim (its first included): a node restarted under its name can find its
+//! partitions at the epochs its earlier run held them at, with rows that run took and did not
+//! finish. Nothing is claimed while the node is not sure its lease
 //! holds. Each answer goes to the scheduler with the instant its query began, in sequence order;
 //! the scheduler queues the rows it does not hold and did not finish lately (`seqs.rs`).
 
 use std::{
+    collections::HashSet,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -48,8 +52,10 @@ pub(super) async fn run(
     to_scheduler: mpsc::UnboundedSender<Claims>,
     mut stop: watch::Receiver<bool>,
 ) {
-    // (generation, when) of the last claim of the rows an earlier epoch took.
+    // (generation, when) of the last claim of the rows an earlier epoch took, and the
+    // partitions held then.
     let mut full: Option<(u64, Instant)> = None;
+    let mut known: HashSet<u32> = HashSet::new();
     let mut failing = false;
     loop {
         tokio::select! {
@@ -60,11 +66,14 @@ pub(super) async fn run(
             continue;
         }
         let generation = owned.generation();
+        let held = owned.held();
+        let gained: Vec<u32> = (held.iter().map(|f| f.partition))
+            .filter(|p| !known.contains(p))
+            .collect();
         let which = match full {
             Some((g, at)) if g == generation && at.elapsed() < FULL_EVERY => Claim::Untaken,
-            _ => Claim::NotMine,
+            _ => Claim::NotMine { whole: &gained },
         };
-        let held = owned.held();
         let begun = Instant::now();
         let rows = match tokio::time::timeout(TRY_TIMEOUT, pg.claim_outbox(&held, which)).await {
             Ok(Ok(rows)) => rows,
@@ -79,8 +88,9 @@ pub(super) async fn run(
         if std::mem::take(&mut failing) {
             tracing::info!("outbox rows are picked up again");
         }
-        if which == Claim::NotMine {
+        if which != Claim::Untaken {
             full = Some((generation, begun));
+            known = held.iter().map(|f| f.partition).collect();
         }
         let rows = rows
             .into_iter()

@@ -39,7 +39,7 @@ impl Scheduler {
         }
         self.generation = Some(generation);
         let gone: Vec<i64> = (self.chats.keys().copied())
-            .filter(|&chat| !owns(deps, chat))
+            .filter(|&chat| !self.sends(deps, chat))
             .collect();
         for chat in gone {
             self.drop_chat(deps, chat, now);
@@ -51,6 +51,13 @@ impl Scheduler {
                 false => self.let_go(deps, seq, &e),
             }
         }
+    }
+
+    /// Whether this node sends `chat`'s queue: it holds the chat's partition, or the chat is a
+    /// supergroup that a group became (its entries' rows are under the group's partition, and
+    /// stay this node's: dropping them would leave them to nobody).
+    pub(super) fn sends(&self, deps: &Deps, chat: i64) -> bool {
+        owns(deps, chat) || self.migrated.values().any(|&to| to == chat)
     }
 
     /// The bot-wide limiters become this node's share of the bot's when `nodes` run it.

@@ -11,29 +11,34 @@
 //! Three claims (`Claim`): the rows nobody took (every ~100 ms), the rows not taken at the
 //! current epoch (those the last owner took before the partition moved, after this node's
 //! partitions changed and every few seconds anyway), and every row of the partitions held (the
-//! read at start: a node restarted under the same name may hold its partitions at the same
-//! epochs, and must send again the rows its earlier run took and did not finish).
+//! read at start, and partitions the process gains: a node restarted under the same name may
+//! hold its partitions at the same epochs, and must send again the rows its earlier run took
+//! and did not finish).
 
 use super::{Fence, PgStore, timers::held_arrays};
 use crate::Result;
 
 /// Which rows of the partitions held a claim takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
+pub enum Claim<'a> {
     /// Those nobody took yet (`taken = 0`).
     Untaken,
-    /// Those not taken at the epoch this node holds their partition at: untaken, or taken by
-    /// an earlier owner.
-    NotMine,
+    /// Those not taken at the epoch this node holds their partition at (untaken, or taken by
+    /// an earlier owner), and every row of the partitions `whole` (partitions this process did
+    /// not hold before: rows its node took at the same epoch in an earlier run are its again).
+    NotMine {
+        /// Partitions whose rows are all taken.
+        whole: &'a [u32],
+    },
     /// All of them (the read at start).
     All,
 }
 
-impl Claim {
+impl Claim<'_> {
     fn condition(self) -> &'static str {
         match self {
             Claim::Untaken => "AND o.taken = 0",
-            Claim::NotMine => "AND o.taken <> h.epoch",
+            Claim::NotMine { .. } => "AND (o.taken <> h.epoch OR h.part = ANY($3::int[]))",
             Claim::All => "",
         }
     }
@@ -54,7 +59,7 @@ impl PgStore {
     /// Takes in hand the rows `which` of the partitions `held` (as `Owned::held` gives them:
     /// each partition at the epoch this node holds it at); answers them in sequence order.
     /// Rows of a partition whose epoch moved on are left alone.
-    pub async fn claim_outbox(&self, held: &[Fence], which: Claim) -> Result<Vec<Claimed>> {
+    pub async fn claim_outbox(&self, held: &[Fence], which: Claim<'_>) -> Result<Vec<Claimed>> {
         if held.is_empty() {
             return Ok(Vec::new());
         }
@@ -66,7 +71,13 @@ impl PgStore {
              RETURNING o.seq, o.chat, o.entry",
             which.condition()
         );
-        let rows = self.query(&sql, &[&parts, &epochs]).await?;
+        let rows = match which {
+            Claim::NotMine { whole } => {
+                let whole: Vec<i32> = whole.iter().map(|&p| p as i32).collect();
+                self.query(&sql, &[&parts, &epochs, &whole]).await?
+            }
+            _ => self.query(&sql, &[&parts, &epochs]).await?,
+        };
         let mut claimed: Vec<Claimed> = rows
             .iter()
             .map(|r| Claimed {

@@ -218,6 +218,37 @@ async fn after_a_partition_moves_its_new_owner_sends_what_the_old_one_took_and_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_with_its_partitions_at_the_same_epochs_sends_what_its_last_run_took() {
+    let t = bench().await;
+    let chats = users(&t.fake, 2);
+    let chat = chats[0].0;
+    // The last run took the chat's messages (its own unit's) and stopped before sending them
+    // (unsure of its lease).
+    let a = t.node("a", PARTITIONS as usize).await;
+    a.renewed(
+        Instant::now() - Duration::from_secs(60),
+        Duration::from_secs(15),
+    );
+    let last = t.start_holding(Vec::new(), Some(a.clone()));
+    let msgs = vec![text(chat, "one", None), text(chat, "two", None)];
+    t.queue_on((&a, &last), chat, msgs).await;
+    last.stop().await;
+    let taken = format!(
+        "SELECT count(*) FROM botbox_outbox WHERE taken = {}",
+        a.fence(chat).epoch
+    );
+    assert_eq!(t.number(&taken).await, 2);
+    // This run holds the same partitions at the same epochs, and read nothing at start (it
+    // came to hold them later): its pickup takes those rows again.
+    a.renewed(Instant::now(), Duration::from_secs(15));
+    let this = t.start_holding(Vec::new(), Some(a.clone()));
+    t.all_sent().await;
+    assert_eq!(texts(&t.fake, chat), ["one", "two"], "each once");
+    assert_eq!(delivered(&this), 2);
+    this.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_claimed_before_its_delivery_was_recorded_and_answered_after_is_not_sent_again() {
     let t = bench().await;
     let alice = TestUser::alice().chat_id();
