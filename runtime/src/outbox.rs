@@ -9,7 +9,11 @@
 //! On PostgreSQL (issue 19) the same holds: entries enter `botbox_outbox` with their handler's
 //! unit of work (`store/pg/unit.rs`) and reach the scheduler through
 //! `Committer::committed_elsewhere`; deliveries are recorded there (`scheduler/shared.rs`,
-//! `store/pg/deliveries.rs`), tried again until they land while PostgreSQL is away.
+//! `store/pg/deliveries.rs`), tried again until they land while PostgreSQL is away. With several
+//! nodes, a node sends the entries of the chats of the partitions it holds: those its own units
+//! wrote taken reach it that way, the others it claims from `botbox_outbox`
+//! (`scheduler/pickup.rs`); it drops those of a chat whose partition moved away
+//! (`scheduler/share.rs`), and sends at its share of the bot-wide limits (docs/outbox.md).
 
 pub mod checkouts;
 pub mod limits;

@@ -220,7 +220,8 @@ impl Runtime {
         registry.load_dir().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
         intake.resume(config.sandbox.max_attempts).await?;
-        let initial = outbox::queued(&db, pg.as_deref()).await?;
+        let initial = outbox::queued(&db, pg.as_deref(), owned.as_deref()).await?;
+        let timers_owned = owned.clone();
         let deps = outbox::scheduler::Deps {
             transport: crate::bot_api::transport::Transport::of(&bot),
             uploads: Arc::default(),
@@ -278,6 +279,7 @@ impl Runtime {
             intake::timers::run(
                 db.clone(),
                 pg.clone(),
+                timers_owned,
                 registry.clone(),
                 options.clock.clone(),
                 shutdown_rx.clone(),

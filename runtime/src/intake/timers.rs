@@ -12,8 +12,11 @@
 //!
 //! On PostgreSQL (`[store] url`) the timers are rows of `botbox_timers`, shared by every node:
 //! they are read there (`store/pg/timers.rs`, with the same fairness), and a timer in hand is
-//! out of hand once its row is gone, whichever node fired or cancelled it. Two nodes may hand
-//! over the same timer; its firing's done mark (`botbox_timer_fired`) lets one commit.
+//! out of hand once its row is gone, whichever node fired or cancelled it. A node reads the
+//! timers of the partitions it holds only ([`Owned::held`], at their epochs), and none while it
+//! is not sure its lease holds; were two nodes still to hand over the same timer (a view of the
+//! partitions that just went stale), its firing's done mark (`botbox_timer_fired`) lets one
+//! commit.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -23,7 +26,10 @@ use crate::{
     bindings::types,
     modules::registry::Registry,
     modules::{Offered, Work},
-    store::{Db, DueRead, DueTimer, pg::PgStore},
+    store::{
+        Db, DueRead, DueTimer,
+        pg::{Fence, Owned, PgStore},
+    },
 };
 
 /// How often due timers are looked for: the timers' resolution.
@@ -38,10 +44,12 @@ pub(crate) const FAIR: DueRead = DueRead {
     scan: 50_000,
 };
 
-/// Runs until `shutdown` turns true. `pg`: the bot's store is PostgreSQL, its timers are there.
+/// Runs until `shutdown` turns true. `pg`: the bot's store is PostgreSQL, its timers are there;
+/// `owned`: the partitions this node holds there (`None`: every timer is this node's).
 pub(crate) async fn run(
     db: Arc<Db>,
     pg: Option<Arc<PgStore>>,
+    owned: Option<Arc<Owned>>,
     registry: Arc<Registry>,
     clock: crate::clock::Clock,
     mut shutdown: watch::Receiver<bool>,
@@ -59,7 +67,9 @@ pub(crate) async fn run(
             .iter()
             .map(|m| m.name().to_string())
             .collect();
-        let (still, due) = match read(&db, pg.as_deref(), &in_hand, now, running).await {
+        let held = owned.as_deref().map(held);
+        let pg = pg.as_deref().map(|pg| (pg, held.as_deref()));
+        let (still, due) = match read(&db, pg, &in_hand, now, running).await {
             Ok(read) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!("timers are read again");
@@ -101,18 +111,28 @@ pub(crate) async fn run(
     }
 }
 
+/// The partitions whose timers this node fires now: those it holds, none while it is not sure
+/// its lease holds.
+fn held(owned: &Owned) -> Vec<Fence> {
+    match owned.holds() {
+        true => owned.held(),
+        false => Vec::new(),
+    }
+}
+
 /// Which of the timers `in_hand` are still pending (those no longer pending were committed:
-/// they are out of our hands), and the timers due at `now` of the `running` modules.
+/// they are out of our hands), and the timers due at `now` of the `running` modules (on
+/// PostgreSQL, of the partitions `held` if given).
 async fn read(
     db: &Arc<Db>,
-    pg: Option<&PgStore>,
+    pg: Option<(&PgStore, Option<&[Fence]>)>,
     in_hand: &HashSet<u64>,
     now: u64,
     running: HashSet<String>,
 ) -> crate::Result<(HashSet<u64>, Vec<DueTimer>)> {
-    if let Some(pg) = pg {
+    if let Some((pg, held)) = pg {
         let still = pg.pending_timers(in_hand.iter().copied()).await?;
-        return Ok((still, pg.due_timers_fair(now, &running, FAIR).await?));
+        return Ok((still, pg.due_timers_fair(now, &running, FAIR, held).await?));
     }
     let (db, held) = (db.clone(), in_hand.clone());
     tokio::task::spawn_blocking(move || {
@@ -146,5 +166,7 @@ pub(crate) fn work(t: DueTimer, now: u64) -> Work {
     }
 }
 
+#[cfg(test)]
+mod pg_held_tests;
 #[cfg(test)]
 mod pg_tests;

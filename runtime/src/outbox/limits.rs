@@ -71,6 +71,15 @@ impl TokenBucket {
         self.tokens -= 1.0;
     }
 
+    /// Refills at `rate_per_sec` up to `capacity` from now on (the tokens it has are kept, up
+    /// to the new capacity).
+    pub fn set_rate(&mut self, capacity: f64, rate_per_sec: f64, now: Instant) {
+        self.refill(now);
+        self.capacity = capacity.max(1.0);
+        self.rate = rate_per_sec;
+        self.tokens = self.tokens.min(self.capacity);
+    }
+
     /// Whether the bucket is full (it can be forgotten).
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
@@ -130,6 +139,14 @@ impl SlidingWindow {
         self.in_flight += 1;
     }
 
+    /// Allows `max` calls per window from now on (the calls it counts stay counted).
+    pub fn set_max(&mut self, max: u32) {
+        self.max = max.max(1) as usize;
+        while self.sent.len() > self.max {
+            self.sent.pop_front();
+        }
+    }
+
     /// Records that a call started with [`Self::take`] ended at `now`.
     pub fn settle(&mut self, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -168,6 +185,14 @@ impl Paced {
     /// When the next call may start (`now` if it may).
     pub fn ready_at(&mut self, now: Instant) -> Instant {
         self.window.ready_at(now).max(self.pace.ready_at(now))
+    }
+
+    /// The limit becomes `per_second` (a node's share of the bot's limit changed); the calls it
+    /// counts stay counted.
+    pub fn set_per_second(&mut self, per_second: u32, now: Instant) {
+        let rate = f64::from(per_second.max(1));
+        self.window.set_max(per_second);
+        self.pace.set_rate((rate / 10.0).max(1.0), rate, now);
     }
 
     /// Records that a call starts.

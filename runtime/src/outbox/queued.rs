@@ -10,22 +10,32 @@ use std::collections::HashSet;
 use super::Entry;
 use crate::{
     Error, Result,
-    store::{Db, pg::PgStore},
+    store::{
+        Db,
+        pg::{Claim, Owned, PgStore},
+    },
 };
 
-/// The queued entries, in queue order: from PostgreSQL when `pg` is given, else from `db`.
-pub(crate) async fn queued(db: &Db, pg: Option<&PgStore>) -> Result<Vec<(u64, Entry)>> {
-    let rows = match pg {
-        Some(pg) => pg.outbox().await?,
-        None => db.outbox()?,
+/// The queued entries, in queue order: from PostgreSQL when `pg` is given, else from `db`. A
+/// node sharing the bot (`owned`) reads those of the partitions it holds only, and takes them
+/// in hand at the epochs it holds them at (`store/pg/outbox_pickup.rs`); the others are their
+/// owners'.
+pub(crate) async fn queued(
+    db: &Db,
+    pg: Option<&PgStore>,
+    owned: Option<&Owned>,
+) -> Result<Vec<(u64, Entry)>> {
+    let rows = match (pg, owned) {
+        (Some(pg), Some(owned)) => (pg.claim_outbox(&owned.held(), Claim::All).await?)
+            .into_iter()
+            .map(|c| (c.seq, c.entry))
+            .collect(),
+        (Some(pg), None) => pg.outbox().await?,
+        (None, _) => db.outbox()?,
     };
     let initial = rows
         .into_iter()
-        .map(|(seq, bytes)| {
-            serde_json::from_slice::<Entry>(&bytes)
-                .map(|e| (seq, e))
-                .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
-        })
+        .map(|(seq, bytes)| decode(seq, &bytes).map(|e| (seq, e)))
         .collect::<Result<Vec<_>>>()?;
     if !initial.is_empty() {
         tracing::info!(
@@ -34,6 +44,12 @@ pub(crate) async fn queued(db: &Db, pg: Option<&PgStore>) -> Result<Vec<(u64, En
         );
     }
     Ok(initial)
+}
+
+/// An outbox entry as stored.
+pub(crate) fn decode(seq: u64, bytes: &[u8]) -> Result<Entry> {
+    serde_json::from_slice::<Entry>(bytes)
+        .map_err(|e| Error::Corrupt(format!("outbox entry {seq}: {e}")))
 }
 
 /// Which of the channel's entries were not in the read at start.

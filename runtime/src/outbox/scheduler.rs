@@ -42,13 +42,21 @@
 //! messages to it are given up at once, until the user writes to the bot again. A group that
 //! became a supergroup (`migrate_to_chat_id`) → its pending entries, and later ones, go to the
 //! supergroup. Several pending edits of one message are merged into the last one.
+//!
+//! Several nodes on PostgreSQL ([`Deps::owned`]): the pickup claims the rows of this node's
+//! partitions that its own commits did not hand over (`pickup.rs`); each entry is queued once
+//! whatever way it came (`seqs.rs`); a chat whose partition moved to another node is dropped
+//! unsent, and the bot-wide limits are this node's share of the bot's (`share.rs`).
 
 mod call;
 mod chat;
 mod finish;
+mod pickup;
 mod push;
 mod ready;
 mod request;
+mod seqs;
+mod share;
 mod shared;
 mod snapshot;
 mod uploads;
@@ -134,17 +142,42 @@ struct Finished {
     delivered: Option<(u64, i32)>,
 }
 
-/// Runs the scheduler until `shutdown` turns true.
+/// Runs the scheduler until `shutdown` turns true. On PostgreSQL with several nodes
+/// ([`Deps::owned`]) the pickup runs beside it (`scheduler/pickup.rs`).
 pub async fn run(
     deps: Deps,
     cfg: OutboxConfig,
     initial: Vec<(u64, Entry)>,
+    rx: mpsc::UnboundedReceiver<(u64, Entry)>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let claims = match (&deps.pg, &deps.owned) {
+        (Some(pg), Some(owned)) => {
+            let (tx, claims) = mpsc::unbounded_channel();
+            let (pg, owned) = (pg.clone(), owned.clone());
+            tokio::spawn(pickup::run(pg, owned, tx, shutdown.clone()));
+            Some(claims)
+        }
+        _ => None,
+    };
+    run_with(deps, cfg, initial, rx, claims, shutdown).await;
+}
+
+/// [`run`], with the claims' answers from `claims` (tests feed them).
+async fn run_with(
+    deps: Deps,
+    cfg: OutboxConfig,
+    initial: Vec<(u64, Entry)>,
     mut rx: mpsc::UnboundedReceiver<(u64, Entry)>,
+    mut claims: Option<mpsc::UnboundedReceiver<pickup::Claims>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let now = Instant::now();
     let deps = Arc::new(deps);
     let mut s = Scheduler::new(cfg, now, shutdown.clone());
+    if claims.is_some() {
+        s.seqs.keep_finished();
+    }
     // What was committed between the committer's start and the read of `initial` (replies to
     // updates resumed at start) is in both (`outbox/queued.rs`).
     let mut read = super::queued::ReadAtStart::new(&initial, deps.pg.is_some());
@@ -169,6 +202,10 @@ pub async fn run(
                     s.finish(&deps, f);
                 }
             }
+            got = pickup::next(&mut claims) => match got {
+                Some(c) => s.take_claims(&deps, c),
+                None => claims = None,
+            },
             got = rx.recv() => {
                 let Some((seq, e)) = got else { break };
                 if read.is_new(seq) {
@@ -240,6 +277,12 @@ struct Scheduler {
     last_sweep: Instant,
     /// Turns true when the bot stops: records on PostgreSQL stop being tried again.
     stop: watch::Receiver<bool>,
+    /// The entries queued or in flight, and those finished lately (`scheduler/seqs.rs`).
+    seqs: seqs::Seqs,
+    /// The generation of the partitions held that the chats were last looked over at, and the
+    /// nodes the bot-wide limits are shared by (`scheduler/share.rs`).
+    generation: Option<u64>,
+    nodes: u32,
 }
 
 fn slot(p: Priority) -> usize {
@@ -276,6 +319,9 @@ impl Scheduler {
             last_log: now,
             last_sweep: now,
             stop,
+            seqs: seqs::Seqs::default(),
+            generation: None,
+            nodes: 1,
         }
     }
 
@@ -328,6 +374,7 @@ impl Scheduler {
         if deps.owned.as_ref().is_some_and(|o| !o.holds()) {
             return None;
         }
+        self.follow_share(deps, Instant::now());
         while let Some((seq, e)) = self.callbacks.pop_front() {
             self.in_flight += 1;
             request::spawn(deps, done, &self.stop, seq, e, None, false);
@@ -383,6 +430,11 @@ impl Scheduler {
             }
             if pick.0 == Priority::Bulk {
                 self.since_bulk = 0;
+            }
+            // Its partition moved to another node: that node sends it.
+            if !self.sends(deps, pick.2) {
+                self.drop_chat(deps, pick.2, now);
+                continue;
             }
             self.start(deps, done, pick.2);
         }
@@ -454,6 +506,7 @@ impl Scheduler {
     }
 
     fn give_up(&mut self, deps: &Deps, seq: u64, e: &Entry, why: &str) {
+        self.seqs.finished(seq, Instant::now());
         self.depth[slot(e.priority)] = self.depth[slot(e.priority)].saturating_sub(1);
         deps.queued.remove(&e.module, e.payload_bytes());
         give_up(deps, &self.stop, seq, e, why);

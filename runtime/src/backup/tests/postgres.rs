@@ -179,6 +179,21 @@ async fn a_bot_moves_from_redb_to_postgres_and_back_with_every_row() {
         (9, vec!["clicker".into(), "echo".into()])
     );
     assert_eq!(pg.outbox().await.unwrap(), [(12, ENTRY.to_vec())]);
+    // The message and the timer under chat 42's partition (its owner sends and fires them),
+    // the message taken by nobody yet.
+    let part = async |sql: &str| -> (u32, i64) {
+        let row = &pg.query(sql, &[]).await.unwrap()[0];
+        (row.get::<_, i32>(0) as u32, row.get::<_, i64>(1))
+    };
+    let of_42 = store::pg::partition_of(42, store::pg::PARTITIONS);
+    assert_eq!(
+        part("SELECT part, taken FROM botbox_outbox").await,
+        (of_42, 0)
+    );
+    assert_eq!(
+        part("SELECT part, 0::bigint FROM botbox_timers").await,
+        (of_42, 0)
+    );
     assert_eq!(pg.ticket(8).await.unwrap().unwrap().chat_id, 42);
     assert_eq!(
         pg.due_timers(u64::MAX >> 1, 10).await.unwrap()[0]

@@ -47,7 +47,7 @@ async fn one_module_s_pile_of_due_timers_never_holds_back_another_s_and_stopped_
     let running: HashSet<String> = ["pile", "other"].map(String::from).into();
 
     let due = store
-        .due_timers_fair(now, &running, FAIR)
+        .due_timers_fair(now, &running, FAIR, None)
         .await
         .expect("read");
     let of = |m: &str| due.iter().filter(|t| t.record.module == m).count();
@@ -83,14 +83,19 @@ async fn one_module_s_pile_of_due_timers_never_holds_back_another_s_and_stopped_
 
     // Once the modules run, the stopped one's timers come too, a share of them.
     let all: HashSet<String> = ["pile", "other", "stopped"].map(String::from).into();
-    let due = store.due_timers_fair(now, &all, FAIR).await.expect("read");
+    let due = store
+        .due_timers_fair(now, &all, FAIR, None)
+        .await
+        .expect("read");
     assert_eq!(
         due.iter().filter(|t| t.record.module == "stopped").count(),
         FAIR.per_module
     );
     assert!(due.iter().any(|t| t.id == 200_001));
     // No running module: nothing read.
-    let none = store.due_timers_fair(now, &HashSet::new(), FAIR).await;
+    let none = store
+        .due_timers_fair(now, &HashSet::new(), FAIR, None)
+        .await;
     assert!(none.expect("read").is_empty());
 
     // The timers in hand still pending: those whose rows are there, whichever node fired
@@ -132,7 +137,14 @@ async fn a_due_timer_handed_to_its_module_on_two_nodes_fires_once() {
     let mut handed = Vec::new();
     for n in [&a, &c] {
         let nothing = HashSet::new();
-        let read = super::read(&b.db, Some(&n.store), &nothing, now, running.clone()).await;
+        let read = super::read(
+            &b.db,
+            Some((&n.store, None)),
+            &nothing,
+            now,
+            running.clone(),
+        )
+        .await;
         let (_, due) = read.expect("read");
         assert_eq!(due.iter().map(|t| t.id).collect::<Vec<_>>(), [id]);
         handed.push(work(due[0].clone(), now));
@@ -159,7 +171,7 @@ async fn a_due_timer_handed_to_its_module_on_two_nodes_fires_once() {
     assert_eq!(firings.count(), 1, "{said:?}");
     // Out of both tasks' hands, and not due any more.
     let in_hand = HashSet::from([id]);
-    let read = super::read(&b.db, Some(&c.store), &in_hand, now, running).await;
+    let read = super::read(&b.db, Some((&c.store, None)), &in_hand, now, running).await;
     let (still, due) = read.expect("read");
     assert!(still.is_empty() && due.is_empty(), "{still:?} {due:?}");
     assert_eq!(pending(&a, PROBE).await, 0);

@@ -3,8 +3,10 @@
 //! broadcasts, the done mark, in one round trip), and what committed is passed on as the redb
 //! writer passes on its commits (`Committer::committed_elsewhere`).
 //!
-//! How each outcome is answered: `Committed` — the messages go to the outbox with the sequence
-//! numbers PostgreSQL gave them; `Conflict` — the caller runs the handler again; `AlreadyDone` —
+//! How each outcome is answered: `Committed` — the messages of the unit's own chat's partition
+//! go to this node's outbox with the sequence numbers PostgreSQL gave them (the others, to
+//! chats of partitions the unit's fence does not cover, are picked up from `botbox_outbox` by
+//! their partition's owner: `outbox/scheduler/pickup.rs`); `Conflict` — the caller runs the handler again; `AlreadyDone` —
 //! another node or an earlier run finished the work: nothing is sent; `Fenced` — the chat
 //! belongs to another node now: nothing is applied and the caller stops. A lost connection
 //! leaves the outcome unknown: the handler runs again after a pause (the done mark makes a
@@ -20,6 +22,7 @@ use crate::{
         Committer, HeldRecord,
         kv::{Applied, KvError},
         pg::{Unit, UnitOutcome, kv::PgNamespace},
+        records::Entry,
     },
 };
 
@@ -109,7 +112,7 @@ pub(super) async fn commit_call(
     match outcome {
         Ok(UnitOutcome::Committed { seqs }) => {
             let handled = work.update_id.map(|u| (module.clone(), u));
-            committer.committed_elsewhere(handled, seqs.into_iter().zip(unit.outbox).collect());
+            committer.committed_elsewhere(handled, to_scheduler(&unit, ns.is_fenced(), seqs));
             answer(work.done, Ok(()));
             Ok(Applied::Ok(0, ()))
         }
@@ -129,6 +132,16 @@ pub(super) async fn commit_call(
             lost.wait(&e).await.map(|()| Applied::Conflict)
         }
     }
+}
+
+/// What of a committed unit goes to this node's scheduler, with the sequence numbers `seqs`:
+/// on a node sharing the bot (`fenced`), the entries written taken only (those of the unit's
+/// own chat's partition); the others are picked up from the database by their partition's
+/// owner, maybe this node (`outbox/scheduler/pickup.rs`).
+fn to_scheduler(unit: &Unit, fenced: bool, seqs: Vec<u64>) -> Vec<(u64, Entry)> {
+    let all = seqs.into_iter().zip(unit.outbox.iter().cloned());
+    all.filter(|(_, e)| !fenced || unit.taken_at(e.chat_id) != 0)
+        .collect()
 }
 
 fn answer(done: Option<oneshot::Sender<Result<(), String>>>, result: Result<(), String>) {
@@ -189,4 +202,55 @@ pub(super) async fn finish_unhandled(
         }
     }
     tracing::error!(module = %module, update = work.update_id, "endless conflicts finishing it");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{
+        pg::{Owned, PARTITIONS},
+        records::{Action, Priority},
+    };
+
+    fn to(chat: i64) -> Entry {
+        Entry {
+            module: "m".into(),
+            chat_id: chat,
+            priority: Priority::Normal,
+            ticket: None,
+            action: Action::Send {
+                text: "hi".into(),
+                parse_mode: None,
+                reply_markup: None,
+                reply_to: None,
+                silent: false,
+            },
+            queued_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_node_sharing_the_bot_hands_its_scheduler_its_own_chat_s_messages_only() {
+        let owned = Owned::new(PARTITIONS);
+        let own = 7;
+        let other = (8..).find(|c| owned.partition(*c) != owned.partition(own));
+        let other = other.expect("a chat of another partition");
+        let mut fence = owned.fence(own);
+        fence.epoch = 3;
+        let unit = Unit {
+            outbox: vec![to(own), to(other), to(own)],
+            fence: Some(fence),
+            ..Unit::default()
+        };
+        let seqs = |v: Vec<(u64, Entry)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        assert_eq!(seqs(to_scheduler(&unit, true, vec![1, 2, 3])), [1, 3]);
+        // A unit of no chat (no fence) leaves all of them to the partitions' owners; a node
+        // not sharing the bot sends everything itself.
+        let unfenced = Unit {
+            fence: None,
+            ..unit.clone()
+        };
+        assert!(to_scheduler(&unfenced, true, vec![1, 2, 3]).is_empty());
+        assert_eq!(seqs(to_scheduler(&unit, false, vec![1, 2, 3])), [1, 2, 3]);
+    }
 }

@@ -11,6 +11,10 @@ impl Scheduler {
     /// Records the end of a request and files its chat again.
     pub(super) fn finish(&mut self, deps: &Deps, f: Finished) {
         self.in_flight -= 1;
+        // An answer to a button press is done whatever its outcome.
+        if matches!(f.outcome, Outcome::Done) || f.chat_id == 0 {
+            self.seqs.finished(f.seq, Instant::now());
+        }
         if let Some((ticket, id)) = f.delivered {
             if self.message_ids.len() >= 100_000 {
                 self.message_ids.clear();

@@ -24,7 +24,7 @@ use crate::{
     store::{
         Committer, Db,
         pg::{
-            Owned, PgStore, Unit, UnitOutcome,
+            Owned, PARTITIONS, PgStore, Unit, UnitOutcome,
             kv::PgNamespace,
             tests::{LIMITS, ROOMY},
         },
@@ -137,6 +137,18 @@ impl Bench {
         }
     }
 
+    /// A node `name` entered in the database holding `want` partitions (the lowest free ones),
+    /// its lease renewed now.
+    async fn node(&self, name: &str, want: usize) -> Arc<Owned> {
+        let lease = Duration::from_secs(15);
+        self.pg.join(name, PARTITIONS, lease).await.expect("join");
+        let fences = self.pg.claim(name, want).await.expect("claim");
+        let owned = Arc::new(Owned::new(PARTITIONS));
+        owned.set(&fences);
+        owned.renewed(Instant::now(), lease);
+        owned
+    }
+
     /// The queue's sequence numbers in `botbox_outbox`.
     async fn queued_seqs(&self) -> Vec<u64> {
         let rows = self.pg.outbox().await.expect("outbox");
@@ -230,4 +242,5 @@ fn texts(fake: &FakeBotApi, chat: i64) -> Vec<String> {
 }
 
 mod delivery;
+mod nodes;
 mod restart;

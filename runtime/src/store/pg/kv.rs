@@ -77,6 +77,12 @@ impl PgNamespace {
         Some(self.owned.as_ref()?.fence(chat?))
     }
 
+    /// Whether a node holding partitions uses it (`fenced_by`): its units' messages to chats of
+    /// other partitions are then left to their owners (`effects/pg.rs`).
+    pub fn is_fenced(&self) -> bool {
+        self.owned.is_some()
+    }
+
     /// The connections it uses.
     pub fn pool(&self) -> &Arc<Pool> {
         &self.pool

@@ -8,6 +8,12 @@
 //! module's, and the timers of modules not running are not even looked at (the redb store
 //! scans them and skips them, `store/due_timers.rs`).
 //!
+//! With several nodes (issue 19) each timer is kept under its chat's partition (a timer of no
+//! chat: chat 0's), and a node reads the due timers of the partitions it holds only, at the
+//! epochs it holds them at: two nodes never hand over the same timer while their views of the
+//! partitions are current, and a node whose view is stale (a partition moved on) reads none of
+//! the moved partition's.
+//!
 //! The limits on a module's pending timers (`sandbox.max_timers`, `sandbox.max_timer_bytes`)
 //! hold across nodes because a call counts the module's timers inside its own transaction: two
 //! calls that each counted, and each add timers the other's count did not see, do not fit any
@@ -28,7 +34,7 @@ use std::collections::HashSet;
 
 use tokio_postgres::types::Type;
 
-use super::{PgStore, PgTxn, kv::PgNamespace, store::big};
+use super::{Fence, PgStore, PgTxn, kv::PgNamespace, store::big};
 use crate::{
     Error, Result,
     store::{DueRead, DueTimer, kv::KvError},
@@ -41,6 +47,21 @@ FROM unnest($2::text[]) AS m(name)
 CROSS JOIN LATERAL (
     SELECT id, due_ms, rec FROM botbox_timers
     WHERE module = m.name AND due_ms <= $1
+    ORDER BY due_ms, id LIMIT $3) AS t
+ORDER BY t.due_ms, t.id LIMIT $4";
+
+/// [`DUE_FAIR`] of the partitions `$5` held at the epochs `$6` (a partition whose epoch moved
+/// on belongs to another node now: none of its timers).
+const DUE_FAIR_HELD: &str = "
+WITH h AS (
+    SELECT coalesce(array_agg(x.part), '{}') AS parts
+    FROM unnest($5::int[], $6::bigint[]) AS x(part, epoch)
+    JOIN botbox_partitions pt ON pt.id = x.part AND pt.epoch = x.epoch)
+SELECT t.id, t.due_ms, t.rec
+FROM h, unnest($2::text[]) AS m(name)
+CROSS JOIN LATERAL (
+    SELECT id, due_ms, rec FROM botbox_timers
+    WHERE module = m.name AND due_ms <= $1 AND part = ANY(h.parts)
     ORDER BY due_ms, id LIMIT $3) AS t
 ORDER BY t.due_ms, t.id LIMIT $4";
 
@@ -61,6 +82,13 @@ pub struct TimerCount {
     pub bytes: u64,
 }
 
+/// `held` as the arrays of partitions and epochs the statements take.
+pub(crate) fn held_arrays(held: &[Fence]) -> Result<(Vec<i32>, Vec<i64>)> {
+    let parts = held.iter().map(|f| f.partition as i32).collect();
+    let epochs = held.iter().map(|f| big(f.epoch)).collect::<Result<_>>()?;
+    Ok((parts, epochs))
+}
+
 fn corrupt(id: i64, e: serde_json::Error) -> Error {
     Error::Corrupt(format!("timer {id}: {e}"))
 }
@@ -68,30 +96,35 @@ fn corrupt(id: i64, e: serde_json::Error) -> Error {
 impl PgStore {
     /// Timers due at `now_ms` or earlier, oldest first, of the modules in `running`: at most
     /// `read.per_module` of each (fewer when many modules run, so that at most `read.scan` rows
-    /// are looked at) and `read.limit` in all.
+    /// are looked at) and `read.limit` in all. With `held` (a node sharing the bot: the
+    /// partitions it holds, `Owned::held`), only the timers of those partitions whose epoch is
+    /// still the one given; without, every partition's.
     pub async fn due_timers_fair(
         &self,
         now_ms: u64,
         running: &HashSet<String>,
         read: DueRead,
+        held: Option<&[Fence]>,
     ) -> Result<Vec<DueTimer>> {
-        if running.is_empty() {
+        if running.is_empty() || held.is_some_and(<[Fence]>::is_empty) {
             return Ok(Vec::new());
         }
         let mut modules: Vec<&str> = running.iter().map(String::as_str).collect();
         modules.sort_unstable();
         let share = read.per_module.min(read.scan / modules.len()).max(1);
-        let rows = self
-            .query(
-                DUE_FAIR,
-                &[
-                    &big(now_ms)?,
-                    &modules,
-                    &(share as i64),
-                    &(read.limit as i64),
-                ],
-            )
-            .await?;
+        let (now, share, limit) = (big(now_ms)?, share as i64, read.limit as i64);
+        let rows = match held {
+            None => {
+                self.query(DUE_FAIR, &[&now, &modules, &share, &limit])
+                    .await?
+            }
+            Some(held) => {
+                let (parts, epochs) = held_arrays(held)?;
+                let p: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                    [&now, &modules, &share, &limit, &parts, &epochs];
+                self.query(DUE_FAIR_HELD, &p).await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 let id: i64 = r.get(0);

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use tokio_postgres::{Transaction, types::ToSql};
 
-use super::{PgStore, store::big};
+use super::{PgStore, store::big, unit::part};
 use crate::{
     Error, Result,
     store::{
@@ -231,17 +231,20 @@ async fn copy_records(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> 
     let sql = "INSERT INTO botbox_pending SELECT * FROM unnest($1::bigint[], $2::text[])";
     ins.rows("pending", sql, &[&ids, &modules], n).await?;
 
-    let (mut seqs, mut chats, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+    // Each row under its chat's partition, taken by nobody: the partition's owner picks it up.
+    let (mut seqs, mut chats, mut entries, mut parts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let n = read_table!(txn, OUTBOX, |k, v| {
         let entry: Entry = serde_json::from_slice(v)
             .map_err(|e| Error::Corrupt(format!("outbox entry {k}: {e}")))?;
         seqs.push(big(k)?);
         chats.push(entry.chat_id);
+        parts.push(part(entry.chat_id));
         entries.push(v.to_vec());
     });
-    let sql =
-        "INSERT INTO botbox_outbox SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])";
-    ins.rows("outbox", sql, &[&seqs, &chats, &entries], n)
+    let sql = "INSERT INTO botbox_outbox (seq, chat, entry, part) \
+               SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::int[])";
+    ins.rows("outbox", sql, &[&seqs, &chats, &entries, &parts], n)
         .await?;
 
     let (mut ids, mut recs) = (Vec::new(), Vec::new());
@@ -252,19 +255,21 @@ async fn copy_records(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> 
     let sql = "INSERT INTO botbox_tickets SELECT * FROM unnest($1::bigint[], $2::bytea[])";
     ins.rows("tickets", sql, &[&ids, &recs], n).await?;
 
-    let (mut ids, mut dues, mut modules, mut recs) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut dues, mut modules, mut recs, mut parts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let n = read_table!(txn, TIMERS, |k, v| {
         let record: TimerRecord =
             serde_json::from_slice(v).map_err(|e| Error::Corrupt(format!("timer {}: {e}", k.1)))?;
         ids.push(big(k.1)?);
         dues.push(big(k.0)?);
+        parts.push(part(record.chat_id.unwrap_or(0)));
         modules.push(record.module);
         recs.push(v.to_vec());
     });
-    let sql = "INSERT INTO botbox_timers (id, due_ms, module, rec) \
-               SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[])";
-    ins.rows("timers", sql, &[&ids, &dues, &modules, &recs], n)
+    let sql = "INSERT INTO botbox_timers (id, due_ms, module, rec, part) \
+               SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[], \
+                                    $5::int[])";
+    ins.rows("timers", sql, &[&ids, &dues, &modules, &recs, &parts], n)
         .await?;
     // `timer_due` is the same timers by id: PostgreSQL's primary key on `id`.
     let n = read_table!(txn, TIMER_DUE, |_k, _v| {});

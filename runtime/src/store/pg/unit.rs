@@ -4,13 +4,24 @@
 //! — all in the handler's own SERIALIZABLE transaction, sent in the pipeline that ends with
 //! `COMMIT`. All of it lands, or none of it: what `store::Handled` carries on redb.
 //!
+//! Each outbox row and timer carries the partition of its chat (a timer of no chat: the
+//! partition of chat 0). An outbox row of the unit's own chat's partition is written taken at
+//! the fence's epoch: this node's scheduler sends it (`Unit::taken_at`). The others (a broadcast,
+//! a message to another chat) are written untaken, for their partition's owner to pick up.
+//!
 //! The done mark refuses to apply twice (`botbox_done`, `botbox_timer_fired` in `schema.rs`): a
 //! unit for an update that another node (or an earlier run) already finished rolls back whole,
 //! and says so ([`UnitOutcome::AlreadyDone`]).
 
 use tokio_postgres::{Client, Row, Statement};
 
-use super::{PgTxn, kv::PgNamespace, schema::Refusal, txn::Ended};
+use super::{
+    PgTxn,
+    kv::PgNamespace,
+    leases::{PARTITIONS, partition_of},
+    schema::Refusal,
+    txn::Ended,
+};
 use crate::store::{NewTimer, TicketRecord, conversations::Expect, kv::KvError, records::Entry};
 
 mod extras;
@@ -42,6 +53,24 @@ pub struct Unit {
     /// The partition of the unit's chat and the epoch this node holds it at (`leases.rs`):
     /// checked last before `COMMIT`.
     pub fence: Option<Fence>,
+}
+
+impl Unit {
+    /// The epoch at which the unit's outbox row for `chat` is taken in hand by the node that
+    /// commits it: the fence's epoch when `chat` is of the fence's partition (the node holds
+    /// that partition, its scheduler sends the row), else 0 — the partition's owner picks the
+    /// row up (`outbox/scheduler/pickup.rs`).
+    pub fn taken_at(&self, chat: i64) -> u64 {
+        match self.fence {
+            Some(f) if part(chat) as u32 == f.partition => f.epoch,
+            _ => 0,
+        }
+    }
+}
+
+/// The partition a row of `chat` is kept under (`leases.rs`), as PostgreSQL's integer.
+pub(crate) fn part(chat: i64) -> i32 {
+    partition_of(chat, PARTITIONS) as i32
 }
 
 /// A partition and the epoch a node holds it at.
@@ -92,10 +121,10 @@ impl Statements {
                 "WITH s AS (SELECT nextval('botbox_outbox_seq') AS seq \
                             FROM generate_series(1, cardinality($2::bytea[]))), \
                       r AS (SELECT seq, row_number() OVER (ORDER BY seq) AS i FROM s) \
-                 INSERT INTO botbox_outbox (seq, chat, entry) \
-                 SELECT r.seq, t.chat, t.entry FROM r \
-                 JOIN unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS t(chat, entry, i) \
-                   ON t.i = r.i \
+                 INSERT INTO botbox_outbox (seq, chat, entry, part, taken) \
+                 SELECT r.seq, t.chat, t.entry, t.part, t.taken FROM r \
+                 JOIN unnest($1::bigint[], $2::bytea[], $3::int[], $4::bigint[]) \
+                   WITH ORDINALITY AS t(chat, entry, part, taken, i) ON t.i = r.i \
                  RETURNING seq"
             ),
             c.prepare(
@@ -103,9 +132,10 @@ impl Statements {
                  SELECT * FROM unnest($1::bigint[], $2::bytea[])"
             ),
             c.prepare(
-                "INSERT INTO botbox_timers (id, due_ms, module, rec) \
-                 SELECT t.id, t.due, $1, t.rec \
-                 FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS t(id, due, rec)"
+                "INSERT INTO botbox_timers (id, due_ms, module, rec, part) \
+                 SELECT t.id, t.due, $1, t.rec, t.part \
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::int[]) \
+                   AS t(id, due, rec, part)"
             ),
             c.prepare("DELETE FROM botbox_timers WHERE id = ANY($1::bigint[])"),
             c.prepare("SELECT botbox_timer_fired($1)"),
@@ -139,11 +169,15 @@ pub(crate) struct Rows {
     update: Option<i64>,
     chats: Vec<i64>,
     entries: Vec<Vec<u8>>,
+    /// Each entry's partition, and the epoch it is taken at (0: left to the pickup).
+    parts: Vec<i32>,
+    takens: Vec<i64>,
     tickets: Vec<i64>,
     ticket_recs: Vec<Vec<u8>>,
     timer_ids: Vec<i64>,
     timer_dues: Vec<i64>,
     timer_recs: Vec<Vec<u8>>,
+    timer_parts: Vec<i32>,
     cancel: Vec<i64>,
     fired: Option<i64>,
     quarantine: Option<String>,
@@ -167,11 +201,14 @@ impl Rows {
             update: unit.update_id.map(big).transpose()?,
             chats: Vec::new(),
             entries: Vec::new(),
+            parts: Vec::new(),
+            takens: Vec::new(),
             tickets: Vec::new(),
             ticket_recs: Vec::new(),
             timer_ids: Vec::new(),
             timer_dues: Vec::new(),
             timer_recs: Vec::new(),
+            timer_parts: Vec::new(),
             cancel: unit
                 .cancel_timers
                 .iter()
@@ -198,6 +235,8 @@ impl Rows {
         for e in &unit.outbox {
             rows.chats.push(e.chat_id);
             rows.entries.push(json(e)?);
+            rows.parts.push(part(e.chat_id));
+            rows.takens.push(big(unit.taken_at(e.chat_id))?);
             if let Some(t) = e.ticket {
                 rows.tickets.push(big(t)?);
                 rows.ticket_recs.push(json(&TicketRecord {
@@ -214,6 +253,7 @@ impl Rows {
             rows.timer_ids.push(big(t.id)?);
             rows.timer_dues.push(big(t.due_ms)?);
             rows.timer_recs.push(json(&t.record)?);
+            rows.timer_parts.push(part(t.record.chat_id.unwrap_or(0)));
         }
         Ok(rows)
     }
@@ -229,7 +269,10 @@ impl Rows {
             async {
                 match self.entries.is_empty() {
                     true => Ok(Vec::new()),
-                    false => c.query(&st.outbox, &[&self.chats, &self.entries]).await,
+                    false => {
+                        let p = (&self.chats, &self.entries, &self.parts, &self.takens);
+                        c.query(&st.outbox, &[p.0, p.1, p.2, p.3]).await
+                    }
                 }
             },
             async {
@@ -247,7 +290,9 @@ impl Rows {
                     true => Ok(0),
                     false => {
                         let p = (&self.timer_ids, &self.timer_dues, &self.timer_recs);
-                        c.execute(&st.timers, &[&self.module, p.0, p.1, p.2]).await
+                        let parts = &self.timer_parts;
+                        c.execute(&st.timers, &[&self.module, p.0, p.1, p.2, parts])
+                            .await
                     }
                 }
             },

@@ -18,7 +18,7 @@ async fn an_entry_committed_on_postgresql_is_delivered_once_and_recorded_there()
         .queue(vec![text(424_242, "Lost", Some(8))], Vec::new())
         .await;
     // Read at start, and handed over on the channel too (committed while the node started).
-    let initial = queued(&t.db, Some(&t.pg)).await.expect("queued");
+    let initial = queued(&t.db, Some(&t.pg), None).await.expect("queued");
     assert_eq!(initial, [hello.clone(), nowhere.clone()].concat());
     let s = t.start(initial);
     s.tx.send(hello[0].clone()).expect("sent");
@@ -97,7 +97,7 @@ async fn a_node_unsure_of_its_lease_sends_nothing_until_a_renewal_says_it_holds(
         .queue(vec![text(alice, "after the pause", Some(31))], Vec::new())
         .await;
     // As after a pause: the last renewal began a minute ago, its 15 s are long over.
-    let owned = Arc::new(Owned::new(1024));
+    let owned = t.node("n", PARTITIONS as usize).await;
     owned.renewed(
         Instant::now() - Duration::from_secs(60),
         Duration::from_secs(15),

@@ -38,7 +38,7 @@ async fn a_file_uploaded_once_keeps_its_id_in_postgresql_and_a_later_copy_goes_b
     assert_eq!(t.fake.counters().uploads, 1);
 
     // Restarted with nothing in memory: Bob's copy goes by the id PostgreSQL kept.
-    let rest = queued(&t.db, Some(&t.pg)).await.expect("queued");
+    let rest = queued(&t.db, Some(&t.pg), None).await.expect("queued");
     assert_eq!(rest, [queued_now[1].clone()]);
     let s = t.start(rest);
     t.delivered(2).await;
@@ -56,7 +56,7 @@ async fn entries_queued_before_a_restart_are_read_back_in_order_and_an_edit_find
     let t = bench().await;
     let (alice, bob) = (TestUser::alice().chat_id(), TestUser::bob().chat_id());
     let first = t.queue(vec![text(alice, "v1", Some(11))], Vec::new()).await;
-    let s = t.start(queued(&t.db, Some(&t.pg)).await.expect("queued"));
+    let s = t.start(queued(&t.db, Some(&t.pg), None).await.expect("queued"));
     t.delivered(11).await;
     s.stop().await;
 
@@ -73,7 +73,7 @@ async fn entries_queued_before_a_restart_are_read_back_in_order_and_an_edit_find
     let mut expected = t.queue(vec![text(bob, "b1", None), edit], Vec::new()).await;
     expected.extend(t.queue(vec![text(bob, "b2", Some(12))], Vec::new()).await);
     expected.extend(t.queue(vec![text(alice, "a2", Some(13))], Vec::new()).await);
-    let read = queued(&t.db, Some(&t.pg)).await.expect("queued");
+    let read = queued(&t.db, Some(&t.pg), None).await.expect("queued");
     assert_eq!(read, expected, "read back whole, in queue order");
     assert!(read.windows(2).all(|w| w[0].0 < w[1].0));
     assert!(
