@@ -57,6 +57,20 @@ pub fn needs_admin(kind: &str) -> bool {
     )
 }
 
+/// The chat an update belongs to, which picks its shard and, on PostgreSQL, its partition (the
+/// user for chat-less updates).
+pub fn chat_of(u: &teloxide_core::types::Update) -> Option<i64> {
+    use teloxide_core::types::UpdateKind;
+    match &u.kind {
+        UpdateKind::Message(m) | UpdateKind::EditedMessage(m) => Some(m.chat.id.0),
+        UpdateKind::CallbackQuery(q) => match &q.message {
+            Some(m) => Some(m.chat().id.0),
+            None => i64::try_from(q.from.id.0).ok(),
+        },
+        _ => u.from().and_then(|f| i64::try_from(f.id.0).ok()),
+    }
+}
+
 /// Reads an update (`raw`, and the same JSON as `text`) into teloxide's types. teloxide-core
 /// 0.13 panics on shapes Telegram does not send but a damaged record could hold (found by the
 /// `update_convert` fuzz target: a `poll_answer` with neither `user` nor `voter_chat`): those

@@ -6,17 +6,7 @@ use teloxide_core::types::{
 
 use crate::bindings::types;
 
-/// The chat an update belongs to, which picks its shard (the user for chat-less updates).
-pub fn chat_of(u: &tg::Update) -> Option<i64> {
-    match &u.kind {
-        UpdateKind::Message(m) | UpdateKind::EditedMessage(m) => Some(m.chat.id.0),
-        UpdateKind::CallbackQuery(q) => match &q.message {
-            Some(m) => Some(m.chat().id.0),
-            None => i64::try_from(q.from.id.0).ok(),
-        },
-        _ => u.from().and_then(|f| i64::try_from(f.id.0).ok()),
-    }
-}
+pub use crate::bot_api::update_kinds::chat_of;
 
 /// The Bot API field name of an update kind (`message`, `poll`, ...).
 pub fn kind_name(raw: &serde_json::Value) -> String {

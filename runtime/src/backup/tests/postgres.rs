@@ -31,7 +31,7 @@ fn sample(dir: &std::path::Path) -> Db {
     {
         txn.open_table(store::INBOX)
             .unwrap()
-            .insert(9, br#"{"update_id":9}"#.as_slice())
+            .insert(9, UPDATE_9.as_bytes())
             .unwrap();
         let mut pending = txn.open_table(store::PENDING).unwrap();
         pending.insert((9, "clicker"), ()).unwrap();
@@ -107,6 +107,9 @@ fn sample(dir: &std::path::Path) -> Db {
     db
 }
 
+/// Update 9, owed: a text in chat 42.
+const UPDATE_9: &str = r#"{"update_id":9,"message":{"message_id":1,"date":0,"chat":{"id":42,"type":"private","first_name":"A"},"from":{"id":42,"is_bot":false,"first_name":"A"},"text":"hi"}}"#;
+
 /// Every table of `a` and `b` holds the same records.
 fn same_tables(a: &Database, b: &Database) {
     let names = |db: &Database| -> Vec<String> {
@@ -179,8 +182,8 @@ async fn a_bot_moves_from_redb_to_postgres_and_back_with_every_row() {
         (9, vec!["clicker".into(), "echo".into()])
     );
     assert_eq!(pg.outbox().await.unwrap(), [(12, ENTRY.to_vec())]);
-    // The message and the timer under chat 42's partition (its owner sends and fires them),
-    // the message taken by nobody yet.
+    // The owed update, the message and the timer under chat 42's partition (its owner handles,
+    // sends and fires them), the update and the message taken by nobody yet.
     let part = async |sql: &str| -> (u32, i64) {
         let row = &pg.query(sql, &[]).await.unwrap()[0];
         (row.get::<_, i32>(0) as u32, row.get::<_, i64>(1))
@@ -188,6 +191,10 @@ async fn a_bot_moves_from_redb_to_postgres_and_back_with_every_row() {
     let of_42 = store::pg::partition_of(42, store::pg::PARTITIONS);
     assert_eq!(
         part("SELECT part, taken FROM botbox_outbox").await,
+        (of_42, 0)
+    );
+    assert_eq!(
+        part("SELECT part, taken FROM botbox_pending LIMIT 1").await,
         (of_42, 0)
     );
     assert_eq!(

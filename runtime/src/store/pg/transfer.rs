@@ -216,20 +216,27 @@ async fn copy_records(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> 
     ins.rows("seen", sql, &[&ids, &at], n).await?;
 
     let (mut ids, mut raws) = (Vec::new(), Vec::new());
+    let mut update_parts = std::collections::HashMap::new();
     let n = read_table!(txn, INBOX, |k, v| {
         ids.push(big(k)?);
-        raws.push(text(&format!("update {k}"), v)?);
+        let raw = text(&format!("update {k}"), v)?;
+        update_parts.insert(k, part(chat_of_raw(&raw).unwrap_or(0)));
+        raws.push(raw);
     });
     let sql = "INSERT INTO botbox_inbox SELECT * FROM unnest($1::bigint[], $2::text[])";
     ins.rows("inbox", sql, &[&ids, &raws], n).await?;
 
-    let (mut ids, mut modules) = (Vec::new(), Vec::new());
+    // Each owed update under its chat's partition, taken by nobody: the owner picks it up.
+    let (mut ids, mut modules, mut parts) = (Vec::new(), Vec::new(), Vec::new());
     let n = read_table!(txn, PENDING, |k, _v| {
         ids.push(big(k.0)?);
         modules.push(k.1.to_string());
+        parts.push(update_parts.get(&k.0).copied().unwrap_or_else(|| part(0)));
     });
-    let sql = "INSERT INTO botbox_pending SELECT * FROM unnest($1::bigint[], $2::text[])";
-    ins.rows("pending", sql, &[&ids, &modules], n).await?;
+    let sql = "INSERT INTO botbox_pending (update_id, module, part) \
+               SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[])";
+    ins.rows("pending", sql, &[&ids, &modules, &parts], n)
+        .await?;
 
     // Each row under its chat's partition, taken by nobody: the partition's owner picks it up.
     let (mut seqs, mut chats, mut entries, mut parts) =
@@ -396,4 +403,11 @@ async fn copy_rest(txn: &redb::ReadTransaction, ins: &mut Insert<'_, '_>) -> Res
         }
     }
     Ok(())
+}
+
+/// The chat of a recorded update's JSON (its partition decides which node handles it).
+fn chat_of_raw(raw: &str) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let update = crate::bot_api::update_kinds::parse(&value, raw).ok()?;
+    crate::bot_api::update_kinds::chat_of(&update)
 }
