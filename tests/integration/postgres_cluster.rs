@@ -2,7 +2,7 @@
 //! partitions shared out among them, one node killed with SIGKILL (the poller: polling moves
 //! too), one paused past its lease and thawed, PostgreSQL itself killed and restarted. Every
 //! click is counted once and answered; a reply is repeated only when it was in flight at the
-//! fault (at most once per chat).
+//! fault (at most once per chat). And together the three stay within the bot's rate limit.
 
 use std::time::Duration;
 
@@ -106,5 +106,25 @@ async fn three_nodes_ride_out_a_restart_of_postgres_under_load() {
     eprintln!("replies repeated across the database's restart: {repeats}");
     assert!(cluster.all_running(), "no node stopped");
     wait_for_owners(&server, 3).await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_together_stay_within_the_bot_s_rate_limit() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    // Telegram's limits: 30 messages a second over all chats; each node's outbox, on its own,
+    // would send at 30.
+    let fake = FakeBotApi::start(FakeConfig::default()).unwrap();
+    let cluster = Cluster::start(&server, &fake, 3).await;
+    // One more renewal, so that every node counts the three.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let users = queue_clicks(&fake, 7000, "L", 90, 2);
+    every_click_counted_once(&fake, &users, 2).await;
+    let c = fake.counters();
+    eprintln!("sent {}, answered 429: {}", c.sends, c.too_many_requests);
+    assert_eq!(
+        c.too_many_requests, 0,
+        "the nodes together went past the bot's limit"
+    );
     cluster.stop().await;
 }
