@@ -63,18 +63,9 @@ impl Cluster {
             .unwrap_or_else(|| panic!("partition 0 held by {owner:?}, none of the nodes"))
     }
 
-    /// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to node `i`.
-    pub fn signal(&self, i: usize, signal: &str) {
-        let pid = (self.nodes[i].as_ref())
-            .and_then(|c| c.id())
-            .expect("the node runs")
-            .to_string();
-        let ok = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{signal} {pid}");
+    /// Sends `name` (`KILL`, `STOP`, `CONT`, `TERM`) to node `i`.
+    pub fn signal(&self, i: usize, name: &str) {
+        signal(self.nodes[i].as_ref().expect("the node runs"), name);
     }
 
     /// Kills node `i` with SIGKILL and waits for it.
@@ -105,6 +96,17 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Sends the signal `name` (`KILL`, `STOP`, `CONT`, `TERM`) to `child`.
+pub fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} {pid}");
 }
 
 /// Waits (up to a minute) until exactly `n` nodes hold partitions and every partition has an

@@ -10,20 +10,10 @@ use std::time::Duration;
 use botbox_test_artifacts::CLICKER;
 use throwaway_postgres::Postgres;
 
-use crate::support::*;
+use crate::{cluster_support::signal, support::*};
 
 const USERS: i64 = 6;
 const CLICKS: usize = 30;
-
-fn signal(child: &tokio::process::Child, name: &str) {
-    let pid = child.id().expect("running").to_string();
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name} {pid}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_paused_past_its_lease_is_taken_over_and_shares_the_bot_again_when_it_thaws() {

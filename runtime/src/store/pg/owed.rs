@@ -36,36 +36,26 @@ owed AS (
 SELECT f.update_id, coalesce(bool_and(o.taken <> 0), false) FROM fresh f
 LEFT JOIN owed o USING (update_id) GROUP BY f.update_id ORDER BY f.update_id";
 
-/// Takes the rows nobody took in the partitions held (`$1`, `$2`: partitions and the epochs the
-/// node holds them at; a partition whose epoch moved on is not taken), at most `$3`, and answers
-/// their updates, oldest first, each with the modules taken for it.
-const TAKE_UNTAKEN: &str = "
+/// Takes, in the partitions held (`$1`, `$2`: partitions and the epochs the node holds them
+/// at; a partition whose epoch moved on is not taken), at most `$3` rows that match `{which}`,
+/// and answers their updates, oldest first, each with the modules taken for it.
+const TAKE: &str = "
 WITH h AS (SELECT h.part, h.epoch FROM unnest($1::int[], $2::bigint[]) AS h(part, epoch)
            JOIN botbox_partitions pt ON pt.id = h.part AND pt.epoch = h.epoch),
 took AS (
     UPDATE botbox_pending p SET taken = h.epoch FROM h
     WHERE (p.update_id, p.module) IN (
         SELECT q.update_id, q.module FROM botbox_pending q JOIN h ON q.part = h.part
-        WHERE q.taken = 0 ORDER BY q.update_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED)
+        WHERE {which} ORDER BY q.update_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED)
       AND p.part = h.part
     RETURNING p.update_id, p.module)
 SELECT t.update_id, i.raw, array_agg(t.module ORDER BY t.module) FROM took t
 JOIN botbox_inbox i USING (update_id) GROUP BY t.update_id, i.raw ORDER BY t.update_id";
 
-/// [`TAKE_UNTAKEN`] for the rows taken at any other epoch too: those the last owner of a
-/// partition took and did not finish.
-const TAKE_STALE: &str = "
-WITH h AS (SELECT h.part, h.epoch FROM unnest($1::int[], $2::bigint[]) AS h(part, epoch)
-           JOIN botbox_partitions pt ON pt.id = h.part AND pt.epoch = h.epoch),
-took AS (
-    UPDATE botbox_pending p SET taken = h.epoch FROM h
-    WHERE (p.update_id, p.module) IN (
-        SELECT q.update_id, q.module FROM botbox_pending q JOIN h ON q.part = h.part
-        WHERE q.taken <> h.epoch ORDER BY q.update_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED)
-      AND p.part = h.part
-    RETURNING p.update_id, p.module)
-SELECT t.update_id, i.raw, array_agg(t.module ORDER BY t.module) FROM took t
-JOIN botbox_inbox i USING (update_id) GROUP BY t.update_id, i.raw ORDER BY t.update_id";
+/// The rows nobody took (cheap: a partial index).
+const UNTAKEN: &str = "q.taken = 0";
+/// The rows not taken at the partition's present epoch: untaken, or taken by its last owner.
+const STALE: &str = "q.taken <> h.epoch";
 
 /// An update to record: its id, raw JSON, the modules it is routed to and its partition.
 pub struct ToRecord<'a> {
@@ -174,8 +164,8 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let (parts, epochs) = arrays(held);
-        let sql = if stale { TAKE_STALE } else { TAKE_UNTAKEN };
-        let rows = self.query(sql, &[&parts, &epochs, &(limit as i64)]).await?;
+        let sql = TAKE.replace("{which}", if stale { STALE } else { UNTAKEN });
+        let rows = (self.query(&sql, &[&parts, &epochs, &(limit as i64)])).await?;
         Ok(rows
             .iter()
             .map(|r| PendingUpdate {
