@@ -75,7 +75,10 @@ impl Node {
             tokio::process::Command::new(program)
                 .args(["run", "--config"])
                 .arg(&self.config)
-                .env("BOTBOX_LOG", "error")
+                .env(
+                    "BOTBOX_LOG",
+                    std::env::var("BOTBOX_BENCH_LOG").unwrap_or_else(|_| "error".into()),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)
@@ -91,6 +94,13 @@ impl Node {
             .unwrap_or_default()
             .trim()
             .to_string()
+    }
+
+    /// The last lines of the node's log.
+    fn log_tail(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.root.path().join("bot.log")).unwrap_or_default();
+        let tail: Vec<String> = log.lines().rev().take(10).map(str::to_owned).collect();
+        tail.into_iter().rev().collect()
     }
 
     async fn kill(&mut self) {
@@ -179,12 +189,28 @@ async fn throughput(nodes: usize, seconds: u64, rate: u64, users: usize) -> Valu
     .await;
     if let Err(reason) = outcome {
         figures["failed"] = json!(reason);
+        figures["left"] = json!(server.as_ref().map(left_in_the_database));
+        figures["log_tails"] = json!(running.iter().map(Node::log_tail).collect::<Vec<_>>());
     }
     for node in &mut running {
         node.stop().await;
     }
     fake.shutdown();
     figures
+}
+
+/// What is left owed in the database after a failed run: updates and messages, by whether a
+/// node took them and whether that node still holds their partition at that epoch.
+fn left_in_the_database(server: &Postgres) -> String {
+    let sql = "SELECT 'pending ' || coalesce(string_agg(x, ', '), 'none') FROM ( \
+               SELECT p.update_id || '/' || p.module || ' taken ' || p.taken || ' epoch ' || pt.epoch \
+               || ' owner ' || coalesce(pt.owner, '-') AS x FROM botbox_pending p \
+               JOIN botbox_partitions pt ON pt.id = p.part LIMIT 5) q \
+               UNION ALL SELECT 'outbox ' || coalesce(string_agg(x, ', '), 'none') FROM ( \
+               SELECT o.seq || ' chat ' || o.chat || ' taken ' || o.taken || ' epoch ' || pt.epoch \
+               || ' owner ' || coalesce(pt.owner, '-') AS x FROM botbox_outbox o \
+               JOIN botbox_partitions pt ON pt.id = o.part LIMIT 5) q";
+    server.psql(sql).unwrap_or_else(|e| e.to_string())
 }
 
 /// Which of `nodes` holds the chat of `user` (by the database).
