@@ -31,6 +31,11 @@ pub use status::MemberStatus;
 
 use crate::{Error, USER, bindir, children_of, err, free_port, unprivileged_user};
 
+/// A write that commits only once a synchronous standby has it (`SELECT txid_current()` would
+/// not do: a transaction that wrote no WAL does not wait for the standby).
+const PROBE_WRITE: &str = "CREATE TABLE IF NOT EXISTS harness_probe (at timestamptz); \
+                           INSERT INTO harness_probe VALUES (now())";
+
 /// How many PostgreSQL members the cluster has.
 pub const MEMBERS: usize = 3;
 
@@ -283,7 +288,8 @@ impl PatroniCluster {
     }
 
     /// A libpq-style connection string listing every member, that connects to whichever is the
-    /// primary (`target_session_attrs=read-write`), as an application of the cluster would.
+    /// primary (`target_session_attrs=read-write`), as an application of the cluster would;
+    /// with the TCP settings docs/postgres-ha.md advises (a dead peer noticed in seconds).
     pub fn url(&self) -> String {
         let hosts = vec!["127.0.0.1"; self.members.len()].join(",");
         let ports: Vec<String> = self
@@ -293,7 +299,8 @@ impl PatroniCluster {
             .collect();
         format!(
             "host={hosts} port={} user={USER} dbname=postgres target_session_attrs=read-write \
-             connect_timeout=5",
+             connect_timeout=5 keepalives_idle=10 keepalives_interval=3 keepalives_retries=3 \
+             tcp_user_timeout=15",
             ports.join(",")
         )
     }
@@ -334,6 +341,38 @@ impl PatroniCluster {
         })
     }
 
+    /// Waits until the member `name` commits a write (a row in a table of the harness's own):
+    /// with strict synchronous replication a new primary takes commits only once a standby
+    /// streams from it and Patroni made it synchronous, a few loops after the promotion.
+    pub fn wait_for_commit(&self, name: &str, patience: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs()
+                .max(1);
+            // A commit waiting for a standby is not cut short by statement_timeout (it is
+            // already committed locally): the whole psql is bounded instead.
+            let committed = self
+                .psql_command(name, PROBE_WRITE, Some(left))?
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if committed {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(err(format!(
+                    "{name} took no commit within {patience:?}; the cluster: {:?}\n{}",
+                    self.members(),
+                    self.logs()
+                )));
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Runs `sql` with `psql` on the current primary; returns its unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> Result<String, Error> {
         self.psql_on(&self.primary_name()?, sql)
@@ -341,17 +380,8 @@ impl PatroniCluster {
 
     /// Runs `sql` with `psql` on the member `name` (over its unix socket).
     pub fn psql_on(&self, name: &str, sql: &str) -> Result<String, Error> {
-        let m = self
-            .member(name)
-            .ok_or_else(|| err(format!("no member {name}")))?;
-        let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .arg("-h")
-            .arg(&m.dir)
-            .arg("-p")
-            .arg(m.ports.pg.to_string())
-            .args(["-U", USER, "-d", "postgres", "-c", sql])
-            .env("PGCONNECT_TIMEOUT", "3")
+        let out = self
+            .psql_command(name, sql, None)?
             .output()
             .map_err(|e| err(format!("cannot run psql: {e}")))?;
         if !out.status.success() {
@@ -361,6 +391,30 @@ impl PatroniCluster {
             )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// `psql` running `sql` on the member `name`, under `timeout SECS` if `bound`.
+    fn psql_command(&self, name: &str, sql: &str, bound: Option<u64>) -> Result<Command, Error> {
+        let m = self
+            .member(name)
+            .ok_or_else(|| err(format!("no member {name}")))?;
+        let psql = self.bindir.join("psql");
+        let mut cmd = match bound {
+            Some(secs) => {
+                let mut c = Command::new("timeout");
+                c.arg(secs.to_string()).arg(psql);
+                c
+            }
+            None => Command::new(psql),
+        };
+        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .arg("-h")
+            .arg(&m.dir)
+            .arg("-p")
+            .arg(m.ports.pg.to_string())
+            .args(["-U", USER, "-d", "postgres", "-c", sql])
+            .env("PGCONNECT_TIMEOUT", "3");
+        Ok(cmd)
     }
 
     /// The directory holding everything (for checks that nothing outlives the cluster).
