@@ -46,6 +46,7 @@ mod outbox;
 mod payments;
 mod polling;
 mod postgres_cluster;
+mod postgres_failover;
 mod postgres_move;
 mod postgres_run;
 mod postgres_takeover;

@@ -424,6 +424,8 @@ impl Drop for Postgres {
 #[cfg(test)]
 mod tests;
 
+pub mod patroni;
+
 /// The processes whose parent is `pid` (from `/proc/<p>/stat`: the fourth field, after the
 /// command name in parentheses).
 fn children_of(pid: u32) -> Vec<u32> {
