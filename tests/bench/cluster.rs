@@ -187,6 +187,9 @@ async fn throughput(nodes: usize, seconds: u64, rate: u64, users: usize) -> Valu
         Ok::<(), String>(())
     }
     .await;
+    if let Some(server) = &server {
+        figures["postgres_transactions"] = json!(transactions(server));
+    }
     if let Err(reason) = outcome {
         figures["failed"] = json!(reason);
         figures["left"] = json!(server.as_ref().map(left_in_the_database));
@@ -197,6 +200,16 @@ async fn throughput(nodes: usize, seconds: u64, rate: u64, users: usize) -> Valu
     }
     fake.shutdown();
     figures
+}
+
+/// The database's committed and rolled-back transactions (a rollback is mostly a unit of work
+/// refused by SERIALIZABLE and run again).
+fn transactions(server: &Postgres) -> Value {
+    let sql = "SELECT xact_commit || ' ' || xact_rollback FROM pg_stat_database \
+               WHERE datname = current_database()";
+    let got = server.psql(sql).unwrap_or_default();
+    let mut n = got.split(' ').map(|v| v.parse::<u64>().unwrap_or(0));
+    json!({ "committed": n.next(), "rolled_back": n.next() })
 }
 
 /// What is left owed in the database after a failed run: updates and messages, by whether a

@@ -144,10 +144,14 @@ impl PatroniCluster {
 
     /// [`Self::start`], or `None` with a line on stderr saying what to install when Patroni or
     /// etcd is not installed (the tests that need them are skipped, loudly, on a machine
-    /// without them; `.ci/run` installs them). Panics if they are installed and the cluster
-    /// does not start.
+    /// without them; `.ci/run` installs them, and under CI — `CI` set — a missing one fails
+    /// the test instead). Panics if they are installed and the cluster does not start.
     pub fn start_unless_missing() -> Option<PatroniCluster> {
         if let Err(e) = binaries() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the failover test: {e}"
+            );
             eprintln!("SKIPPED (no Patroni/etcd here): {e}");
             return None;
         }
