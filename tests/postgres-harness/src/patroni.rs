@@ -188,7 +188,12 @@ impl PatroniCluster {
             }
             None => Command::new(program),
         };
-        cmd.env("LC_ALL", "C.UTF-8").env_remove("PGDATA");
+        // In the cluster's own directory: the unprivileged user may not enter the caller's
+        // (a CI clone under a 0700 `mktemp -d`), and Patroni's worker processes change back
+        // into the directory they started in.
+        cmd.current_dir(self.dir.path())
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("PGDATA");
         cmd
     }
 
