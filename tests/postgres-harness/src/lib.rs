@@ -120,6 +120,23 @@ fn free_port() -> Result<u16, Error> {
         .map_err(|e| err(format!("no free port: {e}")))
 }
 
+/// A command running `program` as the user `user` (uid, gid) through `setpriv`, or as this
+/// process's user when `None`.
+pub(crate) fn as_user(program: &Path, user: Option<(u32, u32)>) -> Command {
+    match user {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--clear-groups")
+                .arg("--")
+                .arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 /// A running (or stopped) throwaway server; see the crate docs.
 pub struct Postgres {
     dir: tempfile::TempDir,
@@ -188,19 +205,7 @@ impl Postgres {
 
     /// A command running `program` of the server's binaries, as `nobody` when we are root.
     fn command(&self, program: &str) -> Command {
-        let path = self.bindir.join(program);
-        let mut cmd = match self.user {
-            Some((uid, gid)) => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={uid}"))
-                    .arg(format!("--regid={gid}"))
-                    .arg("--clear-groups")
-                    .arg("--")
-                    .arg(path);
-                c
-            }
-            None => Command::new(path),
-        };
+        let mut cmd = as_user(&self.bindir.join(program), self.user);
         cmd.env("LC_ALL", "C").env_remove("PGDATA");
         cmd
     }

@@ -176,18 +176,7 @@ impl PatroniCluster {
 
     /// A command running `program` as `nobody` when we are root.
     fn command(&self, program: &Path) -> Command {
-        let mut cmd = match self.user {
-            Some((uid, gid)) => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={uid}"))
-                    .arg(format!("--regid={gid}"))
-                    .arg("--clear-groups")
-                    .arg("--")
-                    .arg(program);
-                c
-            }
-            None => Command::new(program),
-        };
+        let mut cmd = crate::as_user(program, self.user);
         // In the cluster's own directory: the unprivileged user may not enter the caller's
         // (a CI clone under a 0700 `mktemp -d`), and Patroni's worker processes change back
         // into the directory they started in.

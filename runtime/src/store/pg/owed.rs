@@ -11,7 +11,12 @@
 //! one to handle it, and the fence (`botbox_fence`) refuses whatever the last owner still tries
 //! to commit for them.
 
-use super::{PgStore, store::big, unit::Fence};
+use super::{
+    PgStore,
+    store::{big, pending_updates},
+    timers::held_arrays,
+    unit::Fence,
+};
 use crate::{Result, store::PendingUpdate};
 
 /// Records updates, each update id once whichever node receives it first, and takes the owed
@@ -67,12 +72,6 @@ pub struct ToRecord<'a> {
     pub modules: &'a [String],
     /// The partition of its chat.
     pub part: u32,
-}
-
-fn arrays(held: &[Fence]) -> (Vec<i32>, Vec<i64>) {
-    let parts = held.iter().map(|f| f.partition as i32).collect();
-    let epochs = held.iter().map(|f| f.epoch as i64).collect();
-    (parts, epochs)
 }
 
 impl PgStore {
@@ -163,17 +162,10 @@ impl PgStore {
         if held.is_empty() {
             return Ok(Vec::new());
         }
-        let (parts, epochs) = arrays(held);
+        let (parts, epochs) = held_arrays(held)?;
         let sql = TAKE.replace("{which}", if stale { STALE } else { UNTAKEN });
         let rows = (self.query(&sql, &[&parts, &epochs, &(limit as i64)])).await?;
-        Ok(rows
-            .iter()
-            .map(|r| PendingUpdate {
-                update_id: r.get::<_, i64>(0) as u64,
-                raw: r.get(1),
-                modules: r.get(2),
-            })
-            .collect())
+        Ok(pending_updates(&rows))
     }
 
     /// Updates from `from` on that `module` still owes and this node took in the partitions of
@@ -186,7 +178,7 @@ impl PgStore {
         held: &[Fence],
         limit: usize,
     ) -> Result<Vec<PendingUpdate>> {
-        let (parts, epochs) = arrays(held);
+        let (parts, epochs) = held_arrays(held)?;
         let rows = self
             .query(
                 "SELECT p.update_id, i.raw FROM botbox_pending p JOIN botbox_inbox i USING (update_id) \

@@ -35,6 +35,17 @@ pub(crate) fn big(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| Error::Postgres(format!("{v} does not fit PostgreSQL's bigint")))
 }
 
+/// Rows of (update id, raw JSON, modules) as the updates owed.
+pub(super) fn pending_updates(rows: &[tokio_postgres::Row]) -> Vec<PendingUpdate> {
+    rows.iter()
+        .map(|r| PendingUpdate {
+            update_id: r.get::<_, i64>(0) as u64,
+            raw: r.get(1),
+            modules: r.get(2),
+        })
+        .collect()
+}
+
 fn corrupt(what: &str, e: serde_json::Error) -> Error {
     Error::Corrupt(format!("{what}: {e}"))
 }
@@ -99,14 +110,7 @@ impl PgStore {
                 &[],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PendingUpdate {
-                update_id: r.get::<_, i64>(0) as u64,
-                raw: r.get(1),
-                modules: r.get(2),
-            })
-            .collect())
+        Ok(pending_updates(&rows))
     }
 
     /// Queued outgoing requests, in queue order: (sequence number, JSON entry).
