@@ -160,6 +160,7 @@ impl Runtime {
                     crate::bot_api::transport::Transport::of(&bot),
                 ),
                 pg: shared.as_ref().map(|s| (s.store.clone(), s.owned.clone())),
+                node: shared.as_ref().map(|s| s.node.clone()).unwrap_or_default(),
             },
             Router::new(&bot_username, &config.telegram.operators),
         ));
@@ -218,6 +219,8 @@ impl Runtime {
         runtime.serve_module_http(shutdown_rx.clone()).await?;
         runtime.serve_admin(shutdown_rx.clone()).await?;
         registry.load_dir().await?;
+        // On PostgreSQL: the bot's modules, as the other nodes changed them, before any update.
+        let modules_seen = registry.join_the_bot().await?;
         // Resume updates recorded before a stop, then queued messages, then new updates.
         intake.resume(config.sandbox.max_attempts).await?;
         let initial = outbox::queued(&db, pg.as_deref(), owned.as_deref()).await?;
@@ -292,6 +295,16 @@ impl Runtime {
                     registry.clone(),
                     config.modules_dir.clone(),
                     std::time::Duration::from_millis(config.sandbox.watch_interval_ms),
+                    shutdown_rx.clone(),
+                ),
+            );
+        }
+        if pg.is_some() {
+            tasks.spawn(
+                "modules of the bot",
+                crate::modules::registry::follow_the_bot(
+                    registry.clone(),
+                    modules_seen,
                     shutdown_rx.clone(),
                 ),
             );

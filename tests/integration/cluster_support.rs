@@ -20,20 +20,22 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` nodes of the clicker on `server` and waits until they share the partitions.
     pub async fn start(server: &Postgres, fake: &FakeBotApi, n: usize) -> Cluster {
+        Cluster::start_with(server, fake, &vec![&[CLICKER][..]; n]).await
+    }
+
+    /// Starts a node per entry of `modules`, each with those modules in its modules directory,
+    /// and waits until they share the partitions.
+    pub async fn start_with(server: &Postgres, fake: &FakeBotApi, modules: &[&[&str]]) -> Cluster {
+        let n = modules.len();
         let store = format!("[store]\nurl = {:?}\n", server.url());
         let mut cluster = Cluster {
             dirs: Vec::new(),
             configs: Vec::new(),
             nodes: Vec::new(),
         };
-        for _ in 0..n {
+        for wasm in modules {
             let dir = tempfile::tempdir().unwrap();
-            let config = write_config(
-                dir.path(),
-                fake,
-                &modules_dir(dir.path(), &[CLICKER]),
-                &store,
-            );
+            let config = write_config(dir.path(), fake, &modules_dir(dir.path(), wasm), &store);
             let log = std::env::var("BOTBOX_TEST_NODE_LOG").unwrap_or_else(|_| "warn".into());
             cluster
                 .nodes
@@ -51,6 +53,26 @@ impl Cluster {
             .expect("a node's name")
             .trim()
             .to_string()
+    }
+
+    /// Node `i`'s admin API: its address and token.
+    pub fn admin(&self, i: usize) -> (String, String) {
+        let data = self.dirs[i].path().join("data");
+        let read = |f: &str| {
+            std::fs::read_to_string(data.join(f))
+                .unwrap_or_else(|e| panic!("node {i}'s {f}: {e}"))
+                .trim()
+                .to_string()
+        };
+        (
+            format!("http://{}", read("admin.addr")),
+            read("admin.token"),
+        )
+    }
+
+    /// Node `i`'s modules directory.
+    pub fn modules_dir(&self, i: usize) -> PathBuf {
+        self.dirs[i].path().join("modules")
     }
 
     /// The node that holds partition 0 (and so polls the Bot API).

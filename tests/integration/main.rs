@@ -47,6 +47,7 @@ mod payments;
 mod polling;
 mod postgres_cluster;
 mod postgres_failover;
+mod postgres_modules;
 mod postgres_move;
 mod postgres_run;
 mod postgres_takeover;

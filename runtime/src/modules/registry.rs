@@ -27,6 +27,7 @@ use crate::{
 };
 
 mod approval;
+mod cluster;
 mod info;
 mod lifecycle;
 mod loading;
@@ -36,6 +37,7 @@ mod versions;
 
 use approval::PendingDir;
 pub use approval::{Awaiting, Changes, Requests};
+pub(crate) use cluster::follow_the_bot;
 use info::info;
 pub use info::{Action, Installed, ModuleInfo, State};
 
@@ -118,6 +120,8 @@ pub(crate) struct Ctx {
     /// The bot's store on PostgreSQL, when it is there, and what this node holds of it:
     /// modules' KV namespaces are opened in it, their units fenced.
     pub(crate) pg: Option<(Arc<crate::store::pg::PgStore>, Arc<crate::store::pg::Owned>)>,
+    /// This node's name on PostgreSQL (empty on one node).
+    pub(crate) node: String,
 }
 
 /// The modules of a running bot.
@@ -140,6 +144,10 @@ pub struct Registry {
     loading: Mutex<Option<BTreeMap<String, Persisted>>>,
     /// Modules' namespaces on PostgreSQL (`shared_kv.rs`), when the store is there.
     shared_kv: Mutex<HashMap<String, Arc<crate::store::pg::kv::PgNamespace>>>,
+    /// Modules changed here whose change the database did not take yet (`cluster.rs`).
+    unpublished: Mutex<std::collections::BTreeSet<String>>,
+    /// Modules whose change made on another node failed here, to be tried again.
+    unfollowed: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Registry {
@@ -153,6 +161,8 @@ impl Registry {
             router_changes: tokio::sync::watch::Sender::new(0),
             loading: Mutex::new(None),
             shared_kv: Mutex::new(HashMap::new()),
+            unpublished: Mutex::default(),
+            unfollowed: Mutex::default(),
         }
     }
 

@@ -375,6 +375,7 @@ impl Registry {
             &code.hash[..12],
             changes.lines().join("; ")
         ));
+        self.publish(name).await;
         Ok(Installed {
             name: name.to_string(),
             version: manifest.version,

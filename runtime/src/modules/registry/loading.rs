@@ -9,7 +9,13 @@ impl Registry {
     /// Loads every `*.wasm` of the modules directory (at start), side by side: a slow `init`
     /// delays only its own module. A file that fails is logged and skipped; a module disabled
     /// before the stop stays disabled.
+    /// A PostgreSQL bot's node then takes the bot's state (`cluster.rs`): nothing loaded here
+    /// is published as a change.
     pub(crate) async fn load_dir(&self) -> Result<()> {
+        super::cluster::following(self.load_dir_files()).await
+    }
+
+    async fn load_dir_files(&self) -> Result<()> {
         let persisted = self.persisted_all()?;
         *self.loading.lock() = Some(persisted.clone());
         let mut loads = Vec::new();
@@ -31,7 +37,8 @@ impl Registry {
         }
         futures::future::join_all(loads).await;
         *self.loading.lock() = None;
-        if self.slots.read().is_empty() {
+        // On PostgreSQL the bot's modules may come from the database (`join_the_bot`).
+        if self.slots.read().is_empty() && self.ctx.pg.is_none() {
             tracing::warn!(dir = %self.ctx.config.modules_dir.display(), "no modules loaded: the bot will not answer");
         }
         Ok(())

@@ -71,7 +71,9 @@ impl Registry {
         }
         self.pending().forget(name);
         slot.log.host_event("removed");
-        self.persist()
+        self.persist()?;
+        self.publish(name).await;
+        Ok(())
     }
 
     /// Stops routing updates to the module and stops its instances; `why` is shown in the list.
@@ -89,7 +91,9 @@ impl Registry {
         if let Some(m) = module {
             m.stop().await;
         }
-        self.persist()
+        self.persist()?;
+        self.publish(name).await;
+        Ok(())
     }
 
     /// Starts a disabled module again, the version it ran (or its file, for one disabled before

@@ -191,5 +191,25 @@ ALTER TABLE botbox_outbox ADD COLUMN IF NOT EXISTS taken bigint NOT NULL DEFAULT
 CREATE INDEX IF NOT EXISTS botbox_outbox_untaken ON botbox_outbox (part) WHERE taken = 0;
 CREATE INDEX IF NOT EXISTS botbox_outbox_part ON botbox_outbox (part, seq);
 ALTER TABLE botbox_timers ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 0;
+-- The bot's modules, as every node should run them (`modules.rs`): one row per module, its
+-- serving version's hash (NULL once removed), the operator's reason when it is disabled and the
+-- configuration set through the API; `seq` grows with every change, so a node asks for what
+-- changed since the last it saw. The versions' bytes, by hash, for nodes that lack them.
+CREATE SEQUENCE IF NOT EXISTS botbox_module_seq;
+CREATE TABLE IF NOT EXISTS botbox_modules (
+    name text PRIMARY KEY,
+    seq bigint NOT NULL,
+    hash text,
+    disabled text,
+    config text,
+    node text NOT NULL,
+    at_ms bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS botbox_module_code (
+    hash text PRIMARY KEY,
+    name text NOT NULL,
+    wasm bytea NOT NULL,
+    at timestamptz NOT NULL
+);
 COMMIT;
 ";

@@ -88,6 +88,7 @@ macro_rules! until_committed {
 use until_committed;
 
 mod leases;
+mod modules;
 mod owed;
 mod retention;
 mod unit_backends;
