@@ -20,6 +20,7 @@ mod leases;
 mod outbox_pickup;
 mod owed;
 mod owned;
+mod quarantine;
 mod retention;
 mod schema;
 mod store;
