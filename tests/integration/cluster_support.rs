@@ -20,7 +20,19 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` nodes of the clicker on `server` and waits until they share the partitions.
     pub async fn start(server: &Postgres, fake: &FakeBotApi, n: usize) -> Cluster {
-        let store = format!("[store]\nurl = {:?}\n", server.url());
+        Cluster::start_with(server, fake, n, &[CLICKER], "").await
+    }
+
+    /// Starts `n` nodes of `modules` on `server`, with `extra` TOML sections in each node's
+    /// configuration, and waits until they share the partitions.
+    pub async fn start_with(
+        server: &Postgres,
+        fake: &FakeBotApi,
+        n: usize,
+        modules: &[&str],
+        extra: &str,
+    ) -> Cluster {
+        let store = format!("[store]\nurl = {:?}\n{extra}", server.url());
         let mut cluster = Cluster {
             dirs: Vec::new(),
             configs: Vec::new(),
@@ -28,12 +40,7 @@ impl Cluster {
         };
         for _ in 0..n {
             let dir = tempfile::tempdir().unwrap();
-            let config = write_config(
-                dir.path(),
-                fake,
-                &modules_dir(dir.path(), &[CLICKER]),
-                &store,
-            );
+            let config = write_config(dir.path(), fake, &modules_dir(dir.path(), modules), &store);
             let log = std::env::var("BOTBOX_TEST_NODE_LOG").unwrap_or_else(|_| "warn".into());
             cluster
                 .nodes
@@ -51,6 +58,11 @@ impl Cluster {
             .expect("a node's name")
             .trim()
             .to_string()
+    }
+
+    /// Node `i`'s data directory (its `admin.addr` and `admin.token`).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dirs[i].path().join("data")
     }
 
     /// The node that holds partition 0 (and so polls the Bot API).

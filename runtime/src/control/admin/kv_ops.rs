@@ -22,6 +22,8 @@ use crate::{
 };
 
 mod pg;
+#[cfg(test)]
+mod pg_tests;
 
 /// One exported entry: the key as `key` (UTF-8) or `key_hex`; the value as exactly one of
 /// `json` (the bytes are a JSON document), `text` (UTF-8 that is not JSON) or `hex`.

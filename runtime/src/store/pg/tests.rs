@@ -89,6 +89,7 @@ use until_committed;
 
 mod leases;
 mod owed;
+mod quarantine;
 mod retention;
 mod unit_backends;
 mod unit_extras;
