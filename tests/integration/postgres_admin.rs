@@ -189,6 +189,18 @@ async fn values_set_through_one_node_are_read_through_the_other_and_used_by_the_
         "{why}"
     );
     send_expecting(&fake, &users[0], "Click", "Clicks: 1002").await;
+
+    // Node a stopped, `botbox kv` on its machine changes the bot's data in PostgreSQL (not the
+    // node's own file): node b reads it.
+    let mut cluster = cluster;
+    cluster.signal(0, "TERM");
+    let _ = cluster.nodes[0].take().unwrap().wait().await;
+    let root = cluster.data_dir(0).parent().unwrap().to_path_buf();
+    let (ok, _, err) = crate::operator::botbox(&root, &["kv", "set", "clicker", "motd", "hi"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(b.ok("GET", &format!("/v1/kv/clicker/keys/{}", hex::encode("motd")), "").await, "hi");
+    let (ok, out, err) = crate::operator::botbox(&root, &["kv", "get", "clicker", "motd"], None).await;
+    assert_eq!((ok, out.trim()), (true, "hi"), "{err}");
     cluster.stop().await;
 }
 
