@@ -19,7 +19,16 @@ struct Admin {
 }
 
 impl Admin {
-    fn of(data: &Path) -> Admin {
+    /// Node `data`'s admin API, once it listens (it writes `admin.addr` then).
+    async fn of(data: &Path) -> Admin {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !data.join("admin.addr").exists() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no admin.addr in {data:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let read = |f: &str| {
             std::fs::read_to_string(data.join(f))
                 .expect(f)
@@ -64,7 +73,10 @@ impl Admin {
 async fn two_nodes(server: &Postgres, fake: &FakeBotApi) -> (Cluster, [Admin; 2]) {
     let extra = "[sandbox]\nmax_attempts = 2\nkv_max_keys = 40\n";
     let cluster = Cluster::start_with(server, fake, 2, &[CLICKER, BAD_TRAP], extra).await;
-    let admins = [0, 1].map(|i| Admin::of(&cluster.data_dir(i)));
+    let admins = [
+        Admin::of(&cluster.data_dir(0)).await,
+        Admin::of(&cluster.data_dir(1)).await,
+    ];
     (cluster, admins)
 }
 
@@ -167,6 +179,7 @@ async fn values_set_through_one_node_are_read_through_the_other_and_used_by_the_
     let lines: String = (0..45)
         .map(|i| format!("{{\"key\":\"extra/{i:02}\",\"json\":{i}}}\n"))
         .collect();
+    let before = b.ok("GET", "/v1/kv/clicker/export", "").await;
     let (status, why) = a.call("POST", "/v1/kv/clicker/import", &lines).await;
     assert_eq!(status, 400, "{why}");
     assert!(why.contains("Quota"), "{why}");
@@ -177,7 +190,7 @@ async fn values_set_through_one_node_are_read_through_the_other_and_used_by_the_
         )
         .await;
     assert_eq!(extra["entries"], serde_json::json!([]), "nothing written");
-    assert_eq!(b.ok("GET", "/v1/kv/clicker/export", "").await, export);
+    assert_eq!(b.ok("GET", "/v1/kv/clicker/export", "").await, before);
 
     // Bad input answers as on redb.
     let (status, _) = b.call("GET", "/v1/kv/clicker/keys/zz", "").await;
@@ -196,10 +209,20 @@ async fn values_set_through_one_node_are_read_through_the_other_and_used_by_the_
     cluster.signal(0, "TERM");
     let _ = cluster.nodes[0].take().unwrap().wait().await;
     let root = cluster.data_dir(0).parent().unwrap().to_path_buf();
-    let (ok, _, err) = crate::operator::botbox(&root, &["kv", "set", "clicker", "motd", "hi"], None).await;
+    let (ok, _, err) =
+        crate::operator::botbox(&root, &["kv", "set", "clicker", "motd", "hi"], None).await;
     assert!(ok, "{err}");
-    assert_eq!(b.ok("GET", &format!("/v1/kv/clicker/keys/{}", hex::encode("motd")), "").await, "hi");
-    let (ok, out, err) = crate::operator::botbox(&root, &["kv", "get", "clicker", "motd"], None).await;
+    assert_eq!(
+        b.ok(
+            "GET",
+            &format!("/v1/kv/clicker/keys/{}", hex::encode("motd")),
+            ""
+        )
+        .await,
+        "hi"
+    );
+    let (ok, out, err) =
+        crate::operator::botbox(&root, &["kv", "get", "clicker", "motd"], None).await;
     assert_eq!((ok, out.trim()), (true, "hi"), "{err}");
     cluster.stop().await;
 }
