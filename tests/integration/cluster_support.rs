@@ -1,7 +1,10 @@
 //! Several nodes of one bot on one throwaway PostgreSQL, as real processes: started, signalled,
 //! and the database asked which node holds which partitions.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use botbox::store::pg::{PARTITIONS, partition_of};
 use botbox_test_artifacts::CLICKER;
@@ -20,14 +23,20 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` nodes of the clicker on `server` and waits until they share the partitions.
     pub async fn start(server: &Postgres, fake: &FakeBotApi, n: usize) -> Cluster {
-        Cluster::start_with(server, fake, &vec![&[CLICKER][..]; n]).await
+        Cluster::start_with(server, fake, &vec![&[CLICKER][..]; n], "").await
     }
 
-    /// Starts a node per entry of `modules`, each with those modules in its modules directory,
-    /// and waits until they share the partitions.
-    pub async fn start_with(server: &Postgres, fake: &FakeBotApi, modules: &[&[&str]]) -> Cluster {
+    /// Starts a node per entry of `modules`, each with those modules in its modules directory
+    /// and `extra` TOML sections in its configuration, and waits until they share the
+    /// partitions.
+    pub async fn start_with(
+        server: &Postgres,
+        fake: &FakeBotApi,
+        modules: &[&[&str]],
+        extra: &str,
+    ) -> Cluster {
         let n = modules.len();
-        let store = format!("[store]\nurl = {:?}\n", server.url());
+        let store = format!("[store]\nurl = {:?}\n{extra}", server.url());
         let mut cluster = Cluster {
             dirs: Vec::new(),
             configs: Vec::new(),
@@ -55,19 +64,14 @@ impl Cluster {
             .to_string()
     }
 
-    /// Node `i`'s admin API: its address and token.
-    pub fn admin(&self, i: usize) -> (String, String) {
-        let data = self.dirs[i].path().join("data");
-        let read = |f: &str| {
-            std::fs::read_to_string(data.join(f))
-                .unwrap_or_else(|e| panic!("node {i}'s {f}: {e}"))
-                .trim()
-                .to_string()
-        };
-        (
-            format!("http://{}", read("admin.addr")),
-            read("admin.token"),
-        )
+    /// Node `i`'s data directory (its `admin.addr` and `admin.token`).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dirs[i].path().join("data")
+    }
+
+    /// Node `i`'s admin API, once it listens.
+    pub async fn admin(&self, i: usize) -> Admin {
+        Admin::of(&self.data_dir(i)).await
     }
 
     /// Node `i`'s modules directory.
@@ -164,4 +168,65 @@ pub fn owners_of(server: &Postgres, users: &[TestUser]) -> Vec<String> {
                 .unwrap()
         })
         .collect()
+}
+
+/// A node's admin API, with the token from its data directory.
+pub struct Admin {
+    /// Its address, `http://...`.
+    pub url: String,
+    /// Its bearer token.
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    /// Node `data`'s admin API, once it listens (it writes `admin.addr` then).
+    pub async fn of(data: &Path) -> Admin {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !data.join("admin.addr").exists() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no admin.addr in {data:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let read = |f: &str| {
+            std::fs::read_to_string(data.join(f))
+                .expect(f)
+                .trim()
+                .to_string()
+        };
+        Admin {
+            url: format!("http://{}", read("admin.addr")),
+            token: read("admin.token"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends `method path` with `body`; answers the status and the body.
+    pub async fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = (self.http.request(method, format!("{}{path}", self.url)))
+            .bearer_auth(&self.token)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the admin API answers");
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// `call`, asserting a 2xx status; answers the body.
+    pub async fn ok(&self, method: &str, path: &str, body: &str) -> String {
+        let (status, text) = self.call(method, path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {text}"
+        );
+        text
+    }
+
+    /// `ok`, its body as JSON.
+    pub async fn json(&self, method: &str, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(method, path, "").await).unwrap()
+    }
 }

@@ -45,6 +45,7 @@ mod ops;
 mod outbox;
 mod payments;
 mod polling;
+mod postgres_admin;
 mod postgres_cluster;
 mod postgres_failover;
 mod postgres_modules;

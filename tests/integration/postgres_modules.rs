@@ -15,17 +15,8 @@ const USERS: i64 = 9;
 const CLICKS: u64 = 30;
 
 /// The clicker's hash as node `i` runs it (`None`: it has none).
-async fn clicker_hash(http: &reqwest::Client, cluster: &Cluster, i: usize) -> Option<String> {
-    let (url, token) = cluster.admin(i);
-    let list: serde_json::Value = http
-        .get(format!("{url}/v1/modules"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn clicker_hash(cluster: &Cluster, i: usize) -> Option<String> {
+    let list = cluster.admin(i).await.json("GET", "/v1/modules").await;
     list.as_array()
         .unwrap()
         .iter()
@@ -34,12 +25,12 @@ async fn clicker_hash(http: &reqwest::Client, cluster: &Cluster, i: usize) -> Op
 }
 
 /// Waits (up to 30 s) until every node runs the clicker at `hash` (`None`: none runs it).
-async fn wait_all_at(http: &reqwest::Client, cluster: &Cluster, hash: Option<&str>) {
+async fn wait_all_at(cluster: &Cluster, hash: Option<&str>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mut at = Vec::new();
         for i in 0..3 {
-            at.push(clicker_hash(http, cluster, i).await);
+            at.push(clicker_hash(cluster, i).await);
         }
         if at.iter().all(|h| h.as_deref() == hash) {
             return;
@@ -96,12 +87,12 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
     let server = Postgres::start().expect("a throwaway PostgreSQL");
     let fake = unlimited_fake();
     // Only the first node has the clicker in its modules directory.
-    let cluster = Cluster::start_with(&server, &fake, &[&[CLICKER], &[], &[]]).await;
+    let cluster = Cluster::start_with(&server, &fake, &[&[CLICKER], &[], &[]], "").await;
     let http = reqwest::Client::new();
     let v1 = botbox::sandbox::module_hash(&std::fs::read(CLICKER).unwrap());
     let v2_bytes = std::fs::read(CLICKER_V2).unwrap();
     let v2 = botbox::sandbox::module_hash(&v2_bytes);
-    wait_all_at(&http, &cluster, Some(&v1)).await;
+    wait_all_at(&cluster, Some(&v1)).await;
     for i in 1..3 {
         let file = cluster.modules_dir(i).join("clicker.wasm");
         let bytes =
@@ -131,7 +122,7 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
     wait_for_clicks_answered(&fake, &users, (USERS as u64 * CLICKS / 3) as usize).await;
 
     // The swap, through the second node (one that started without the clicker).
-    let (url, token) = cluster.admin(1);
+    let Admin { url, token, .. } = cluster.admin(1).await;
     let r = http
         .put(format!("{url}/v1/modules/clicker"))
         .bearer_auth(&token)
@@ -140,7 +131,7 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
         .await
         .unwrap();
     assert!(r.status().is_success(), "swap: {}", r.text().await.unwrap());
-    wait_all_at(&http, &cluster, Some(&v2)).await;
+    wait_all_at(&cluster, Some(&v2)).await;
     for c in clickers {
         c.await.unwrap();
     }
@@ -182,7 +173,7 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
     );
 
     // A rollback through the third node: every node back to v1, which answers next.
-    let (url, token) = cluster.admin(2);
+    let Admin { url, token, .. } = cluster.admin(2).await;
     let r = http
         .post(format!("{url}/v1/modules/clicker/rollback"))
         .bearer_auth(&token)
@@ -194,13 +185,13 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
         "rollback: {}",
         r.text().await.unwrap()
     );
-    wait_all_at(&http, &cluster, Some(&v1)).await;
+    wait_all_at(&cluster, Some(&v1)).await;
     for u in &users {
         send_expecting(&fake, u, "Click", &format!("Clicks: {}", CLICKS + 1)).await;
     }
 
     // A removal through the first node: no node runs it, its file gone from every directory.
-    let (url, token) = cluster.admin(0);
+    let Admin { url, token, .. } = cluster.admin(0).await;
     let r = http
         .delete(format!("{url}/v1/modules/clicker"))
         .bearer_auth(&token)
@@ -212,7 +203,7 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
         "remove: {}",
         r.text().await.unwrap()
     );
-    wait_all_at(&http, &cluster, None).await;
+    wait_all_at(&cluster, None).await;
     for i in 0..3 {
         assert!(
             !cluster.modules_dir(i).join("clicker.wasm").exists(),

@@ -86,7 +86,7 @@ pub async fn kv(
         (KvCommand::Get { module, key, hex }, _) => {
             let key = bytes_of(&key, hex)?;
             let value = match &t {
-                Target::Offline { ops, .. } => ops.get(&module, &key)?,
+                Target::Offline { ops, .. } => ops.get(&module, &key).await?,
                 Target::Online { url, token, http } => {
                     let u = format!("{url}/v1/kv/{module}/keys/{}", hex::encode(&key));
                     let r = call(url, token, http.get(&u)).await?;
@@ -224,7 +224,7 @@ async fn scan(
     let mut after: Option<Vec<u8>> = None;
     while out.len() < limit {
         let (entries, next) = match t {
-            Target::Offline { ops, .. } => ops.scan(module, prefix, after.as_deref(), 1000)?,
+            Target::Offline { ops, .. } => ops.scan(module, prefix, after.as_deref(), 1000).await?,
             Target::Online { url, token, http } => {
                 let mut u = format!(
                     "{url}/v1/kv/{module}/scan?limit=1000&prefix={}",

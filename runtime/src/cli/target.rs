@@ -1,7 +1,8 @@
 //! Where an operator's command acts: the running bot (through its admin API, found through
 //! `<data_dir>/admin.addr` and `admin.token`) or the stopped one (on the database directly).
 //! Which one is decided by the database's lock: if this process can open the database, the
-//! runtime is not running.
+//! runtime is not running. A stopped node of a bot on PostgreSQL (`[store] url`) reads and
+//! writes the modules' KV in that database, as a running node's admin API does.
 
 use anyhow::{Context, bail};
 use tokio::sync::{mpsc, watch};
@@ -44,7 +45,14 @@ pub(crate) async fn target(config: &Config) -> anyhow::Result<Target> {
             let (fatal, fatal_rx) = watch::channel(None);
             let committer = Committer::start(db.raw().clone(), tx, fatal)?;
             let quota = config.kv_quota();
-            let ops = KvOps::offline(db.clone(), committer, config.kv_limits(), quota);
+            let mut ops = KvOps::offline(db.clone(), committer, config.kv_limits(), quota);
+            if let Some(url) = config.store.postgres() {
+                // The modules' KV is in the bot's PostgreSQL database, not in this node's file.
+                let pg = crate::store::pg::PgStore::open(url)
+                    .await
+                    .context("`store.url`: cannot reach the bot's PostgreSQL database")?;
+                ops = ops.offline_pg(pg.pool().clone());
+            }
             Ok(Target::Offline {
                 db,
                 ops: Box::new(ops),

@@ -41,6 +41,7 @@
 pub mod kv_ops;
 pub(crate) mod modules_api;
 pub mod monitoring;
+pub mod quarantine_ops;
 mod server;
 
 use std::path::Path;

@@ -56,6 +56,8 @@ pub struct Console {
     pub db: Arc<Db>,
     /// Modules' data, as `botbox kv` changes it.
     pub kv: Arc<KvOps>,
+    /// Quarantined updates, where the bot keeps them (as `/v1/quarantine` reads them).
+    pub quarantine: Arc<super::admin::quarantine_ops::QuarantineOps>,
     /// The outbox's figures.
     pub outbox: Arc<OutboxStats>,
     /// Where quarantined updates are handed back.

@@ -83,10 +83,8 @@ impl Intake {
                 "`{module}` is not running: enable or install it first"
             )));
         }
-        if self.inner.pg.is_some() {
-            return Err(crate::Error::Conflict(
-                "handing a quarantined update back is not done on PostgreSQL yet (issue 19); it stays quarantined".into(),
-            ));
+        if let Some(pg) = &self.inner.pg {
+            return self.retry_shared(pg, module, update_id).await;
         }
         let db = self.inner.db.clone();
         let name = module.to_string();

@@ -93,3 +93,29 @@ impl Intake {
         Ok(())
     }
 }
+
+impl Intake {
+    /// Hands a quarantined update back on PostgreSQL, through any node: owed again by `module`
+    /// alone, untaken, in its chat's partition, in the transaction that forgets its quarantine.
+    /// The partition's owner takes it (`pickup.rs`, within 100 ms) and handles it once, in its
+    /// chat's order — this node too, when it is the owner.
+    pub(super) async fn retry_shared(&self, pg: &PgStore, module: &str, id: u64) -> Result<()> {
+        let partitions =
+            (self.inner.owned.as_ref()).map_or(crate::store::pg::PARTITIONS, |o| o.partitions());
+        let part = |raw: &str| -> Result<u32> {
+            let value: serde_json::Value = serde_json::from_str(raw)
+                .map_err(|e| crate::Error::Corrupt(format!("a kept update: {e}")))?;
+            let update = crate::bot_api::update_kinds::parse(&value, raw)
+                .map_err(|e| crate::Error::Corrupt(format!("a kept update: {e}")))?;
+            let chat = super::convert::chat_of(&update).unwrap_or(0);
+            Ok(crate::store::pg::partition_of(chat, partitions))
+        };
+        pg.requeue_quarantined(module, id, part).await?;
+        tracing::info!(
+            module,
+            update = id,
+            "quarantined update handed back to the node that holds its chat"
+        );
+        Ok(())
+    }
+}

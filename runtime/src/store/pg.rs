@@ -21,6 +21,7 @@ mod modules;
 mod outbox_pickup;
 mod owed;
 mod owned;
+mod quarantine;
 mod retention;
 mod schema;
 mod store;

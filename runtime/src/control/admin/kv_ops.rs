@@ -2,7 +2,9 @@
 //! on the live namespaces) or is stopped (on the database directly).
 //!
 //! Writes go through the module's namespace and the group committer like a handler's, so they
-//! are atomic, respect the module's quota, and never race a running module.
+//! are atomic, respect the module's quota, and never race a running module. On a bot whose KV
+//! is on PostgreSQL they are one SERIALIZABLE transaction in the module's namespace there,
+//! with the usage rows a handler's transaction keeps (`kv_ops/pg.rs`): any node serves them.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -14,8 +16,14 @@ use crate::{
     store::{
         Committer, Db, Handled, Op,
         kv::{Applied, KvError, KvLimits, Namespace, Page, Quota},
+        kv_txn::KvNamespace,
+        pg::{Pool, kv::PgNamespace},
     },
 };
+
+mod pg;
+#[cfg(test)]
+mod pg_tests;
 
 /// One exported entry: the key as `key` (UTF-8) or `key_hex`; the value as exactly one of
 /// `json` (the bytes are a JSON document), `text` (UTF-8 that is not JSON) or `hex`.
@@ -95,9 +103,18 @@ pub struct KvOps {
     limits: KvLimits,
     quota: Quota,
     /// Namespaces opened on demand (a stopped runtime).
-    namespaces: Mutex<HashMap<String, Arc<Namespace>>>,
+    namespaces: Mutex<HashMap<String, Ns>>,
     /// The modules of a running runtime: only their namespaces may be used.
     registry: Option<Arc<crate::modules::registry::Registry>>,
+    /// A stopped bot's PostgreSQL database (`[store] url`), where its namespaces are.
+    pg: Option<Arc<Pool>>,
+}
+
+/// A module's namespace, in the store the bot keeps its KV in.
+#[derive(Clone)]
+enum Ns {
+    Redb(Arc<Namespace>),
+    Pg(Arc<PgNamespace>),
 }
 
 fn kv_err(e: KvError) -> Error {
@@ -105,7 +122,8 @@ fn kv_err(e: KvError) -> Error {
 }
 
 impl KvOps {
-    /// Operations on the namespaces of a running runtime.
+    /// Operations on the namespaces of a running runtime (on PostgreSQL when its modules' KV is
+    /// there: any node serves them).
     pub fn online(
         db: Arc<Db>,
         committer: Committer,
@@ -122,6 +140,7 @@ impl KvOps {
             },
             namespaces: Mutex::default(),
             registry: Some(registry),
+            pg: None,
         }
     }
 
@@ -134,38 +153,55 @@ impl KvOps {
             quota,
             namespaces: Mutex::default(),
             registry: None,
+            pg: None,
         }
     }
 
-    fn namespace(&self, module: &str) -> Result<Arc<Namespace>> {
-        if let Some(registry) = &self.registry {
-            if let Some(crate::store::kv_txn::KvNamespace::Pg(_)) = registry.kv_namespace(module) {
-                return Err(Error::Conflict(format!(
-                    "the KV of `{module}` is in the bot's PostgreSQL database: the admin API does not read or write it there yet (issue 19); `botbox backup --postgres URL` exports it"
-                )));
-            }
-            return registry
-                .namespace(module)
-                .ok_or_else(|| Error::Config(format!("no module `{module}` is loaded")));
+    /// Operations on the namespaces of a bot on PostgreSQL whose node is stopped here: the
+    /// database is shared, so other nodes may run meanwhile (every write is one SERIALIZABLE
+    /// transaction, as a module's is).
+    pub fn offline_pg(self, pool: Arc<Pool>) -> KvOps {
+        KvOps {
+            pg: Some(pool),
+            ..self
         }
-        let mut map = self.namespaces.lock();
-        if let Some(ns) = map.get(module) {
+    }
+
+    async fn namespace(&self, module: &str) -> Result<Ns> {
+        if let Some(registry) = &self.registry {
+            return match registry.kv_namespace(module) {
+                Some(KvNamespace::Pg(ns)) => Ok(Ns::Pg(ns)),
+                Some(KvNamespace::Redb(ns)) => Ok(Ns::Redb(ns)),
+                None => Err(Error::Config(format!("no module `{module}` is loaded"))),
+            };
+        }
+        if let Some(ns) = self.namespaces.lock().get(module) {
             return Ok(ns.clone());
         }
         if module.is_empty() || module.len() > 32 {
             return Err(Error::Config(format!("`{module}` is not a module name")));
         }
-        let ns = Arc::new(
-            Namespace::open(self.db.raw().clone(), module, self.limits, self.quota)
-                .map_err(kv_err)?,
-        );
-        map.insert(module.to_string(), ns.clone());
-        Ok(ns)
+        let ns = match &self.pg {
+            Some(pool) => Ns::Pg(Arc::new(
+                PgNamespace::open(pool.clone(), module, self.limits, self.quota)
+                    .await
+                    .map_err(pg::store_err)?,
+            )),
+            None => Ns::Redb(Arc::new(
+                Namespace::open(self.db.raw().clone(), module, self.limits, self.quota)
+                    .map_err(kv_err)?,
+            )),
+        };
+        let mut map = self.namespaces.lock();
+        Ok(map.entry(module.to_string()).or_insert(ns).clone())
     }
 
     /// The value of `key`.
-    pub fn get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let ns = self.namespace(module)?;
+    pub async fn get(&self, module: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let ns = match self.namespace(module).await? {
+            Ns::Redb(ns) => ns,
+            Ns::Pg(ns) => return pg::get(&ns, key).await,
+        };
         let mut txn = ns.begin();
         let v = ns.get(&mut txn, key);
         ns.abort(&mut txn);
@@ -173,14 +209,17 @@ impl KvOps {
     }
 
     /// One page of entries with `prefix`, after `after`.
-    pub fn scan(
+    pub async fn scan(
         &self,
         module: &str,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: u32,
     ) -> Result<Page> {
-        let ns = self.namespace(module)?;
+        let ns = match self.namespace(module).await? {
+            Ns::Redb(ns) => ns,
+            Ns::Pg(ns) => return pg::scan(&ns, prefix, after, limit).await,
+        };
         let mut txn = ns.begin();
         let page = ns.scan(&mut txn, prefix, after, limit);
         ns.abort(&mut txn);
@@ -188,11 +227,11 @@ impl KvOps {
     }
 
     /// Every entry, in key order.
-    pub fn export(&self, module: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub async fn export(&self, module: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let (entries, next) = self.scan(module, b"", after.as_deref(), u32::MAX)?;
+            let (entries, next) = self.scan(module, b"", after.as_deref(), u32::MAX).await?;
             out.extend(entries);
             match next {
                 Some(n) => after = Some(n),
@@ -202,8 +241,8 @@ impl KvOps {
     }
 
     /// Every entry as JSON lines, in key order (what `import` reads back).
-    pub fn export_lines(&self, module: &str) -> Result<String> {
-        let entries = self.export(module)?;
+    pub async fn export_lines(&self, module: &str) -> Result<String> {
+        let entries = self.export(module).await?;
         Ok(json_lines(
             entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
         ))
@@ -216,7 +255,10 @@ impl KvOps {
         module: &str,
         writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     ) -> Result<Vec<bool>> {
-        let ns = self.namespace(module)?;
+        let ns = match self.namespace(module).await? {
+            Ns::Redb(ns) => ns,
+            Ns::Pg(ns) => return pg::write(&ns, &writes).await,
+        };
         loop {
             let mut txn = ns.begin();
             let mut existed = Vec::with_capacity(writes.len());

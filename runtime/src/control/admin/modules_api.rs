@@ -159,7 +159,7 @@ async fn logs(
 }
 
 async fn quarantine(State(ctx): State<Arc<Ctx>>) -> Response {
-    reply(ctx.db.quarantined().map(|rows| {
+    reply(ctx.quarantine.list().await.map(|rows| {
         rows.into_iter()
             .map(|(module, update_id, reason)| {
                 serde_json::json!({ "module": module, "update_id": update_id, "reason": reason })
@@ -172,7 +172,7 @@ async fn quarantined(
     State(ctx): State<Arc<Ctx>>,
     Path((module, update)): Path<(String, u64)>,
 ) -> Response {
-    match ctx.db.quarantined_update(&module, update) {
+    match ctx.quarantine.show(&module, update).await {
         Ok(Some(q)) => Json(q).into_response(),
         Ok(None) => fail(Error::NotFound(format!(
             "update {update} of `{module}` is not quarantined"
@@ -197,11 +197,6 @@ async fn drop_quarantined(
     State(ctx): State<Arc<Ctx>>,
     Path((module, update)): Path<(String, u64)>,
 ) -> Response {
-    let db = ctx.db.clone();
-    let m = module.clone();
-    let done = tokio::task::spawn_blocking(move || db.drop_quarantined(&m, update))
-        .await
-        .map_err(|e| Error::Join(e.to_string()))
-        .and_then(|r| r);
+    let done = ctx.quarantine.forget(&module, update).await;
     reply(done.map(|()| serde_json::json!({ "dropped": true })))
 }

@@ -27,6 +27,8 @@ pub(super) struct Ctx {
     kv: Arc<KvOps>,
     pub(super) registry: Arc<Registry>,
     pub(super) db: Arc<Db>,
+    /// Quarantined updates, where the bot keeps them.
+    pub(super) quarantine: Arc<super::quarantine_ops::QuarantineOps>,
     outbox: Arc<OutboxStats>,
     /// Where quarantined updates are handed back.
     pub(super) intake: crate::intake::Intake,
@@ -92,12 +94,17 @@ pub async fn serve(
     let token = Arc::new(parking_lot::RwLock::new(token));
     let kv = Arc::new(kv);
     let sessions = Arc::new(crate::control::console::sessions::Sessions::default());
+    let quarantine = Arc::new(super::quarantine_ops::QuarantineOps::new(
+        sources.db.clone(),
+        parts.pg.clone(),
+    ));
     let console = crate::control::console::Console {
         token: token.clone(),
         sessions: sessions.clone(),
         registry: sources.registry.clone(),
         db: sources.db.clone(),
         kv: kv.clone(),
+        quarantine: quarantine.clone(),
         outbox: sources.outbox.clone(),
         intake: parts.intake.clone(),
         config: parts.config,
@@ -116,6 +123,7 @@ pub async fn serve(
         kv,
         registry: sources.registry.clone(),
         db: sources.db.clone(),
+        quarantine,
         outbox: sources.outbox.clone(),
         intake: parts.intake,
         sessions,
@@ -260,7 +268,7 @@ async fn kv_get(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    match ctx.kv.get(&module, &key) {
+    match ctx.kv.get(&module, &key).await {
         Ok(Some(v)) => v.into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such key\n").into_response(),
         Err(e) => fail(e),
@@ -321,7 +329,10 @@ async fn kv_scan(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    match ctx.kv.scan(&module, &prefix, after.as_deref(), q.limit.unwrap_or(100)) {
+    match (ctx.kv)
+        .scan(&module, &prefix, after.as_deref(), q.limit.unwrap_or(100))
+        .await
+    {
         Ok((entries, next)) => Json(serde_json::json!({
             "entries": entries
                 .iter()
@@ -335,7 +346,7 @@ async fn kv_scan(
 }
 
 async fn kv_export(State(ctx): State<Arc<Ctx>>, Path(module): Path<String>) -> Response {
-    match ctx.kv.export_lines(&module) {
+    match ctx.kv.export_lines(&module).await {
         Ok(out) => ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response(),
         Err(e) => fail(e),
     }

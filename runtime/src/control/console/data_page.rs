@@ -67,14 +67,16 @@ async fn browse(
     let (entries, next) = match c
         .kv
         .scan(&module, q.prefix.as_bytes(), after.as_deref(), PAGE)
+        .await
     {
         Ok(p) => p,
         Err(e) => return back("/console/data", Err(e.to_string())),
     };
     let editing = q.edit.as_deref().and_then(|k| hex::decode(k).ok());
-    let edit_value = editing
-        .as_deref()
-        .and_then(|k| c.kv.get(&module, k).ok().flatten());
+    let edit_value = match editing.as_deref() {
+        Some(k) => c.kv.get(&module, k).await.ok().flatten(),
+        None => None,
+    };
     let body = html! {
         form.search method="get" action=(base) role="search" {
             label for="prefix" { "Keys starting with" }
@@ -244,7 +246,7 @@ async fn delete(
 }
 
 async fn export(State(c): State<Arc<Console>>, Path(module): Path<String>) -> Response {
-    match c.kv.export_lines(&module) {
+    match c.kv.export_lines(&module).await {
         Ok(out) => {
             let disposition = format!("attachment; filename=\"{module}.jsonl\"");
             (

@@ -100,8 +100,7 @@ async fn attention(c: &Console) -> Vec<(String, &'static str)> {
             ));
         }
     }
-    let db = c.db.clone();
-    if let Ok(Ok(q)) = tokio::task::spawn_blocking(move || db.quarantined()).await
+    if let Ok(q) = c.quarantine.list().await
         && !q.is_empty()
     {
         out.push((

@@ -29,17 +29,8 @@ async fn show(
     Extension(s): Extension<SessionOf>,
     Query(n): Query<Notice>,
 ) -> Response {
-    let db = c.db.clone();
-    let rows = tokio::task::spawn_blocking(move || {
-        let list = db.quarantined()?;
-        list.into_iter()
-            .filter_map(|(m, id, _)| db.quarantined_update(&m, id).transpose())
-            .collect::<crate::Result<Vec<_>>>()
-    })
-    .await;
-    let rows = match rows {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return back("/console", Err(e.to_string())),
+    let rows = match c.quarantine.list_with_updates().await {
+        Ok(r) => r,
         Err(e) => return back("/console", Err(e.to_string())),
     };
     let body = html! {
@@ -90,13 +81,8 @@ async fn drop_it(
     State(c): State<Arc<Console>>,
     Path((module, update)): Path<(String, u64)>,
 ) -> Response {
-    let db = c.db.clone();
-    let m = module.clone();
-    let result = match tokio::task::spawn_blocking(move || db.drop_quarantined(&m, update)).await {
-        Ok(r) => r
-            .map(|()| format!("update {update} of {module} was dropped"))
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    let result = (c.quarantine.forget(&module, update).await)
+        .map(|()| format!("update {update} of {module} was dropped"))
+        .map_err(|e| e.to_string());
     back("/console/quarantine", result)
 }

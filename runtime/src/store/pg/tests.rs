@@ -90,6 +90,7 @@ use until_committed;
 mod leases;
 mod modules;
 mod owed;
+mod quarantine;
 mod retention;
 mod unit_backends;
 mod unit_extras;
