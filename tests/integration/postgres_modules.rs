@@ -2,11 +2,12 @@
 //! through one node's admin API reaches every node. Two nodes start with no module at all and
 //! get the clicker from the database; a swap through one node while users click through all
 //! three switches every chat once, between two of its clicks, none counted twice or lost; a
-//! rollback through another node and a removal through a third reach all of them too.
+//! rollback through another node, a version awaiting approval sent to one node and approved
+//! through another, and a removal reach all of them too.
 
 use std::time::Duration;
 
-use botbox_test_artifacts::{CLICKER, CLICKER_V2};
+use botbox_test_artifacts::{CLICKER, CLICKER_V2, CLICKER_V3};
 use throwaway_postgres::Postgres;
 
 use crate::{cluster_support::*, support::*};
@@ -83,7 +84,7 @@ fn click_steadily(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_users_click() {
+async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_while_users_click() {
     let server = Postgres::start().expect("a throwaway PostgreSQL");
     let fake = unlimited_fake();
     // Only the first node has the clicker in its modules directory.
@@ -188,6 +189,52 @@ async fn a_swap_rollback_and_removal_through_one_node_reach_all_three_while_user
     wait_all_at(&cluster, Some(&v1)).await;
     for u in &users {
         send_expecting(&fake, u, "Click", &format!("Clicks: {}", CLICKS + 1)).await;
+    }
+
+    // A version asking for more, sent to the first node, awaits approval on every node; approved
+    // through the third, it serves on all three.
+    let v3_bytes = std::fs::read(CLICKER_V3).unwrap();
+    let v3 = botbox::sandbox::module_hash(&v3_bytes);
+    let Admin { url, token, .. } = cluster.admin(0).await;
+    let r = http
+        .put(format!("{url}/v1/modules/clicker"))
+        .bearer_auth(&token)
+        .body(v3_bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        409,
+        "awaits approval: {}",
+        r.text().await.unwrap()
+    );
+    let third = cluster.admin(2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = third.json("GET", "/v1/modules/clicker").await;
+        if info["awaiting_approval"]["version"] == "3.0.0" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never awaited on the third node: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let approved = third.json("POST", "/v1/modules/clicker/approve").await;
+    assert_eq!(approved["action"], "swapped", "{approved}");
+    wait_all_at(&cluster, Some(&v3)).await;
+    for i in 0..3 {
+        let info = cluster
+            .admin(i)
+            .await
+            .json("GET", "/v1/modules/clicker")
+            .await;
+        assert!(info["awaiting_approval"].is_null(), "node {i}: {info}");
+    }
+    for u in &users {
+        send_expecting(&fake, u, "Click", &format!("Clicks (v3): {}", CLICKS + 2)).await;
     }
 
     // A removal through the first node: no node runs it, its file gone from every directory.

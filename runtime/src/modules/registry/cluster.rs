@@ -42,14 +42,29 @@ pub(super) async fn following<T>(f: impl Future<Output = T>) -> T {
 impl Registry {
     /// The module `name` as this node runs it (`None`: it has no such module).
     fn state_of(&self, name: &str) -> Option<ModuleState> {
-        let slots = self.slots.read();
-        let s = slots.get(name)?;
-        Some(ModuleState {
-            name: name.to_string(),
-            hash: Some(s.hash.clone()),
-            disabled: s.persisted.disabled.clone(),
-            config: s.persisted.config.as_ref().map(|c| c.to_string()),
-        })
+        let mut state = {
+            let slots = self.slots.read();
+            let s = slots.get(name)?;
+            ModuleState {
+                name: name.to_string(),
+                hash: Some(s.hash.clone()),
+                disabled: s.persisted.disabled.clone(),
+                config: s.persisted.config.as_ref().map(|c| c.to_string()),
+                awaiting: None,
+            }
+        };
+        // What awaits approval, unless it is what serves now (approved, not yet forgotten).
+        // Its file is this node's own business: another node keeps it at its module's file.
+        if let Some((mut awaiting, bytes)) = self.pending().get(name) {
+            let hash = crate::sandbox::module_hash(&bytes);
+            awaiting.file = None;
+            if state.hash.as_ref() != Some(&hash)
+                && let Ok(json) = serde_json::to_string(&awaiting)
+            {
+                state.awaiting = Some((json, hash));
+            }
+        }
+        Some(state)
     }
 
     /// After a change of module `name` made on this node: writes it as the bot's, for the other
@@ -78,6 +93,7 @@ impl Registry {
             hash: None,
             disabled: None,
             config: None,
+            awaiting: None,
         });
         if let Some(hash) = &state.hash
             && !pg.touch_module_code(hash).await?
@@ -86,6 +102,12 @@ impl Registry {
             let bytes = tokio::fs::read(&path)
                 .await
                 .map_err(|e| Error::io(&path, e))?;
+            pg.keep_module_code(name, hash, &bytes).await?;
+        }
+        if let Some((_, hash)) = &state.awaiting
+            && !pg.touch_module_code(hash).await?
+            && let Some((_, bytes)) = self.pending().get(name)
+        {
             pg.keep_module_code(name, hash, &bytes).await?;
         }
         pg.publish_module(&state, &self.ctx.node, only_if_new)
@@ -168,6 +190,20 @@ impl Registry {
             && self.get(name).is_some()
         {
             self.disable(name, why).await?;
+        }
+        let awaiting_here = self.state_of(name).and_then(|s| s.awaiting);
+        match &want.awaiting {
+            Some((json, hash)) if awaiting_here.as_ref().map(|a| &a.1) != Some(hash) => {
+                let awaiting: Awaiting = serde_json::from_str(json).map_err(|e| {
+                    Error::Corrupt(format!("the version of `{name}` awaiting approval: {e}"))
+                })?;
+                let bytes = self.bytes_of(name, hash).await?;
+                self.pending().keep(&awaiting, &bytes)?;
+                tracing::info!(module = name, version = %awaiting.version, node = by, "a version awaits approval, sent to another node");
+            }
+            // Approved elsewhere (now serving here too) or replaced: nothing awaits any more.
+            None if self.pending().describe(name).is_some() => self.pending().forget(name),
+            _ => {}
         }
         Ok(())
     }

@@ -72,6 +72,7 @@ impl Registry {
             )
             .await?;
         self.pending().forget(name);
+        self.publish(name).await;
         Ok(done)
     }
 
@@ -178,6 +179,7 @@ impl Registry {
                 file: Some(target),
             };
             self.pending().keep(&awaiting, bytes)?;
+            self.publish(&awaiting.name).await;
             return Err(Error::AwaitingApproval(Box::new(awaiting)));
         }
         let action = if existing.as_ref().is_some_and(|e| e.1) {
@@ -295,6 +297,7 @@ impl Registry {
                 file: Some(file.to_path_buf()),
             };
             self.pending().keep(&awaiting, bytes)?;
+            self.publish(&awaiting.name).await;
             return Err(Error::AwaitingApproval(Box::new(awaiting)));
         }
         let outbox_per_minute = crate::modules::manifest::grant(&self.ctx.config, &env, &manifest);

@@ -27,6 +27,8 @@ pub struct ModuleState {
     pub disabled: Option<String>,
     /// The configuration set through the API (a TOML table), when one was.
     pub config: Option<String>,
+    /// A version awaiting the operator's approval: what it asks for (JSON) and its hash.
+    pub awaiting: Option<(String, String)>,
 }
 
 /// A module's row: its state, the change's number, and the node that made it.
@@ -45,7 +47,8 @@ impl PgStore {
     pub async fn modules_after(&self, after: i64) -> Result<Vec<ModuleRow>> {
         let rows = self
             .query(
-                "SELECT name, hash, disabled, config, seq, node FROM botbox_modules \
+                "SELECT name, hash, disabled, config, seq, node, awaiting, awaiting_hash \
+                 FROM botbox_modules \
                  WHERE seq > $1 ORDER BY seq",
                 &[&after],
             )
@@ -58,6 +61,9 @@ impl PgStore {
                     hash: r.get(1),
                     disabled: r.get(2),
                     config: r.get(3),
+                    awaiting: r
+                        .get::<_, Option<String>>(6)
+                        .zip(r.get::<_, Option<String>>(7)),
                 },
                 seq: r.get(4),
                 node: r.get(5),
@@ -118,14 +124,16 @@ impl PgStore {
             "DO NOTHING"
         } else {
             "DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, \
-             disabled = EXCLUDED.disabled, config = EXCLUDED.config, node = EXCLUDED.node, \
-             at_ms = EXCLUDED.at_ms"
+             disabled = EXCLUDED.disabled, config = EXCLUDED.config, \
+             awaiting = EXCLUDED.awaiting, awaiting_hash = EXCLUDED.awaiting_hash, \
+             node = EXCLUDED.node, at_ms = EXCLUDED.at_ms"
         };
         let rows = self
             .query(
                 &format!(
-                    "INSERT INTO botbox_modules (name, seq, hash, disabled, config, node, at_ms) \
-                     VALUES ($1, nextval('botbox_module_seq'), $2, $3, $4, $5, {NOW_MS}) \
+                    "INSERT INTO botbox_modules \
+                     (name, seq, hash, disabled, config, awaiting, awaiting_hash, node, at_ms) \
+                     VALUES ($1, nextval('botbox_module_seq'), $2, $3, $4, $5, $6, $7, {NOW_MS}) \
                      ON CONFLICT (name) {on_conflict} RETURNING seq"
                 ),
                 &[
@@ -133,6 +141,8 @@ impl PgStore {
                     &state.hash,
                     &state.disabled,
                     &state.config,
+                    &state.awaiting.as_ref().map(|a| &a.0),
+                    &state.awaiting.as_ref().map(|a| &a.1),
                     &node,
                 ],
             )

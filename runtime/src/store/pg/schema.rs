@@ -193,7 +193,8 @@ CREATE INDEX IF NOT EXISTS botbox_outbox_part ON botbox_outbox (part, seq);
 ALTER TABLE botbox_timers ADD COLUMN IF NOT EXISTS part integer NOT NULL DEFAULT 0;
 -- The bot's modules, as every node should run them (`modules.rs`): one row per module, its
 -- serving version's hash (NULL once removed), the operator's reason when it is disabled and the
--- configuration set through the API; `seq` grows with every change, so a node asks for what
+-- configuration set through the API, and a version awaiting the operator's approval (what it
+-- asks for, as JSON, and its hash); `seq` grows with every change, so a node asks for what
 -- changed since the last it saw. The versions' bytes, by hash, for nodes that lack them.
 CREATE SEQUENCE IF NOT EXISTS botbox_module_seq;
 CREATE TABLE IF NOT EXISTS botbox_modules (
@@ -202,6 +203,8 @@ CREATE TABLE IF NOT EXISTS botbox_modules (
     hash text,
     disabled text,
     config text,
+    awaiting text,
+    awaiting_hash text,
     node text NOT NULL,
     at_ms bigint NOT NULL
 );

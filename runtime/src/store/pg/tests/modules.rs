@@ -11,6 +11,7 @@ fn state(name: &str, hash: Option<&str>, disabled: Option<&str>) -> ModuleState 
         hash: hash.map(Into::into),
         disabled: disabled.map(Into::into),
         config: None,
+        awaiting: None,
     }
 }
 
