@@ -206,7 +206,11 @@ impl Runtime {
                 "node lease",
                 shared_store::keep_lease(
                     shared.store,
-                    shared.node,
+                    (
+                        shared.node,
+                        config.store.lease(),
+                        config.store.renew_every(),
+                    ),
                     shared.owned,
                     shutdown_rx.clone(),
                 ),

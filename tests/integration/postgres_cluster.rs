@@ -128,3 +128,38 @@ async fn three_nodes_together_stay_within_the_bot_s_rate_limit() {
     );
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_shorter_lease_a_killed_node_s_chats_move_once_it_ran_out() {
+    let server = Postgres::start().expect("a throwaway PostgreSQL");
+    let fake = unlimited_fake();
+    let mut cluster = Cluster::start_with(
+        &server,
+        &fake,
+        &[&[botbox_test_artifacts::CLICKER][..]; 2],
+        "lease_secs = 6\n",
+    )
+    .await;
+    // Each node's lease reaches at most 6 s past the database's clock (15 s by default).
+    let ahead: f64 = server
+        .psql("SELECT max(extract(epoch FROM lease_until - clock_timestamp())) FROM botbox_nodes")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ahead > 0.0 && ahead <= 6.0,
+        "the lease reaches {ahead} s ahead"
+    );
+    let users = queue_clicks(&fake, 9000, "L", USERS, 10);
+    wait_for_clicks_answered(&fake, &users, USERS as usize * 10 / 4).await;
+    let victim = (cluster.poller(&server) + 1) % 2;
+    let killed_at = std::time::Instant::now();
+    cluster.kill(victim).await;
+    let repeats = every_click_counted_once(&fake, &users, 10).await;
+    wait_for_owners(&server, 1).await;
+    eprintln!(
+        "lease 6 s: every click answered {:?} after the kill, {repeats} repeated",
+        killed_at.elapsed()
+    );
+    cluster.stop().await;
+}

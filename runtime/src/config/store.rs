@@ -28,13 +28,21 @@ pub struct StoreConfig {
     pub url: crate::config::Secret,
     /// MiB of memory redb may keep for pages it read or wrote (1-65536).
     pub cache_mib: u64,
+    /// Seconds a node's lease on its chats lasts without renewal (PostgreSQL, 6-600): how long
+    /// the chats of a node that died wait before another node takes them. Renewed every fifth
+    /// of it. Every node of a bot should use the same.
+    pub lease_secs: u64,
 }
+
+/// The lease's default: takeover within ~15 s, renewals every 3 s.
+pub const DEFAULT_LEASE_SECS: u64 = 15;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: crate::config::Secret::default(),
             cache_mib: DEFAULT_CACHE_MIB,
+            lease_secs: DEFAULT_LEASE_SECS,
         }
     }
 }
@@ -43,6 +51,16 @@ impl StoreConfig {
     /// The cache in bytes.
     pub fn cache_bytes(&self) -> usize {
         usize::try_from(self.cache_mib << 20).unwrap_or(usize::MAX)
+    }
+
+    /// How long a node's lease lasts without renewal.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs)
+    }
+
+    /// How often a node renews its lease (and shares the partitions out again).
+    pub fn renew_every(&self) -> std::time::Duration {
+        self.lease() / 5
     }
 
     /// The PostgreSQL URL, when the bot's data lives there.
@@ -66,6 +84,12 @@ impl StoreConfig {
                 self.cache_mib
             )));
         }
+        if !(6..=600).contains(&self.lease_secs) {
+            return Err(Error::Config(format!(
+                "`store.lease_secs` must be 6..=600 (seconds a node's lease on its chats lasts), not {}",
+                self.lease_secs
+            )));
+        }
         Ok(())
     }
 }
@@ -83,6 +107,18 @@ mod tests {
             c.store.cache_mib = bad;
             let e = c.store.validate().unwrap_err().to_string();
             assert!(e.contains("`store.cache_mib` must be 1..=65536"), "{e}");
+        }
+        let c = Config::from_toml("[store]\nlease_secs = 6\n").expect("parses");
+        assert_eq!(
+            c.store.renew_every(),
+            std::time::Duration::from_millis(1200)
+        );
+        assert_eq!(Config::default().store.lease_secs, 15);
+        for bad in [5, 601] {
+            let mut c = Config::default();
+            c.store.lease_secs = bad;
+            let e = c.store.validate().unwrap_err().to_string();
+            assert!(e.contains("`store.lease_secs` must be 6..=600"), "{e}");
         }
         let e = Config::from_toml("[store]\ncache = 8\n").unwrap_err();
         assert!(e.to_string().contains("cache"), "{e}");

@@ -26,10 +26,6 @@ use crate::{
     store::pg::{Fence, Owned, PARTITIONS, PgIds, PgStore},
 };
 
-/// How long a node's lease lasts without renewal.
-const LEASE: Duration = Duration::from_secs(15);
-/// How often it is renewed (and the partitions shared out again).
-const RENEW_EVERY: Duration = Duration::from_secs(3);
 /// Tickets and timer ids a node reserves at once (`store/pg/ids.rs`).
 const ID_BATCH: u64 = 1000;
 
@@ -58,10 +54,11 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
     })?);
     let node = node_name(&config.data_dir)?;
     let asked = Instant::now();
-    store.join(&node, PARTITIONS, LEASE).await?;
+    let lease = config.store.lease();
+    store.join(&node, PARTITIONS, lease).await?;
     let owned = Arc::new(Owned::new(PARTITIONS));
     share(&store, &node, &owned).await?;
-    owned.renewed(asked, LEASE);
+    owned.renewed(asked, lease);
     let ids = PgIds::open(store.pool().clone(), ID_BATCH).await?;
     let held = owned.held().len();
     if held == 0 {
@@ -69,7 +66,7 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
             node,
             nodes = owned.nodes(),
             "the bot's store is PostgreSQL; the other nodes hold every partition for now: this node takes its share as they give it up (within {} s)",
-            RENEW_EVERY.as_secs()
+            config.store.renew_every().as_secs_f64()
         );
     } else {
         tracing::info!(
@@ -93,17 +90,17 @@ pub(crate) async fn open(config: &Config) -> Result<Option<SharedStore>> {
 /// acts on nothing).
 pub(crate) async fn keep_lease(
     store: Arc<PgStore>,
-    node: String,
+    (node, lease, renew_every): (String, Duration, Duration),
     owned: Arc<Owned>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(RENEW_EVERY) => {}
+            () = tokio::time::sleep(renew_every) => {}
             _ = shutdown.changed() => break,
         }
         let asked = Instant::now();
-        match store.renew(&node, LEASE).await {
+        match store.renew(&node, lease).await {
             Ok(true) => tracing::warn!(
                 "this node's lease had run out (it was paused or cut off): the partitions it still holds move to new epochs"
             ),
@@ -114,7 +111,7 @@ pub(crate) async fn keep_lease(
             }
         }
         match share(&store, &node, &owned).await {
-            Ok(()) => owned.renewed(asked, LEASE),
+            Ok(()) => owned.renewed(asked, lease),
             Err(e) => tracing::warn!("cannot share the partitions out: {e}"),
         }
     }
