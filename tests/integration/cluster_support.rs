@@ -155,6 +155,17 @@ pub async fn wait_for_owners(server: &Postgres, n: usize) {
     }
 }
 
+/// Asserts the private chats of `users` are held by at least two nodes.
+pub fn assert_spread(server: &Postgres, users: &[TestUser]) {
+    let mut owners = owners_of(server, users);
+    owners.sort();
+    owners.dedup();
+    assert!(
+        owners.len() >= 2,
+        "the users' chats are spread over the nodes: {owners:?}"
+    );
+}
+
 /// The node names that hold the private chats of `users`, one per user.
 pub fn owners_of(server: &Postgres, users: &[TestUser]) -> Vec<String> {
     users
@@ -204,11 +215,11 @@ impl Admin {
     }
 
     /// Sends `method path` with `body`; answers the status and the body.
-    pub async fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+    pub async fn call(&self, method: &str, path: &str, body: impl AsRef<[u8]>) -> (u16, String) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let resp = (self.http.request(method, format!("{}{path}", self.url)))
             .bearer_auth(&self.token)
-            .body(body.to_string())
+            .body(body.as_ref().to_vec())
             .send()
             .await
             .expect("the admin API answers");
@@ -216,7 +227,7 @@ impl Admin {
     }
 
     /// `call`, asserting a 2xx status; answers the body.
-    pub async fn ok(&self, method: &str, path: &str, body: &str) -> String {
+    pub async fn ok(&self, method: &str, path: &str, body: impl AsRef<[u8]>) -> String {
         let (status, text) = self.call(method, path, body).await;
         assert!(
             (200..300).contains(&status),

@@ -19,13 +19,7 @@ async fn three_nodes_share_the_chats_and_a_kill_9_of_the_poller_loses_no_click()
     let fake = unlimited_fake();
     let mut cluster = Cluster::start(&server, &fake, 3).await;
     let users = queue_clicks(&fake, 4000, "K", USERS, CLICKS);
-    let mut owners = owners_of(&server, &users);
-    owners.sort();
-    owners.dedup();
-    assert!(
-        owners.len() >= 2,
-        "the users' chats are spread over the nodes: {owners:?}"
-    );
+    assert_spread(&server, &users);
     wait_for_clicks_answered(&fake, &users, USERS as usize * CLICKS / 4).await;
     let poller = cluster.poller(&server);
     let killed = cluster.name(poller);

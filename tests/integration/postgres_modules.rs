@@ -89,7 +89,6 @@ async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_w
     let fake = unlimited_fake();
     // Only the first node has the clicker in its modules directory.
     let cluster = Cluster::start_with(&server, &fake, &[&[CLICKER], &[], &[]], "").await;
-    let http = reqwest::Client::new();
     let v1 = botbox::sandbox::module_hash(&std::fs::read(CLICKER).unwrap());
     let v2_bytes = std::fs::read(CLICKER_V2).unwrap();
     let v2 = botbox::sandbox::module_hash(&v2_bytes);
@@ -112,26 +111,14 @@ async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_w
     for u in &users {
         send_expecting(&fake, u, "/start", "Hello").await;
     }
-    let mut owners = owners_of(&server, &users);
-    owners.sort();
-    owners.dedup();
-    assert!(
-        owners.len() >= 2,
-        "the users' chats are spread over the nodes: {owners:?}"
-    );
+    assert_spread(&server, &users);
     let clickers = click_steadily(&fake, &users, CLICKS);
     wait_for_clicks_answered(&fake, &users, (USERS as u64 * CLICKS / 3) as usize).await;
 
     // The swap, through the second node (one that started without the clicker).
-    let Admin { url, token, .. } = cluster.admin(1).await;
-    let r = http
-        .put(format!("{url}/v1/modules/clicker"))
-        .bearer_auth(&token)
-        .body(v2_bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "swap: {}", r.text().await.unwrap());
+    (cluster.admin(1).await)
+        .ok("PUT", "/v1/modules/clicker", v2_bytes)
+        .await;
     wait_all_at(&cluster, Some(&v2)).await;
     for c in clickers {
         c.await.unwrap();
@@ -174,18 +161,9 @@ async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_w
     );
 
     // A rollback through the third node: every node back to v1, which answers next.
-    let Admin { url, token, .. } = cluster.admin(2).await;
-    let r = http
-        .post(format!("{url}/v1/modules/clicker/rollback"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "rollback: {}",
-        r.text().await.unwrap()
-    );
+    (cluster.admin(2).await)
+        .ok("POST", "/v1/modules/clicker/rollback", "")
+        .await;
     wait_all_at(&cluster, Some(&v1)).await;
     for u in &users {
         send_expecting(&fake, u, "Click", &format!("Clicks: {}", CLICKS + 1)).await;
@@ -195,20 +173,10 @@ async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_w
     // through the third, it serves on all three.
     let v3_bytes = std::fs::read(CLICKER_V3).unwrap();
     let v3 = botbox::sandbox::module_hash(&v3_bytes);
-    let Admin { url, token, .. } = cluster.admin(0).await;
-    let r = http
-        .put(format!("{url}/v1/modules/clicker"))
-        .bearer_auth(&token)
-        .body(v3_bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status().as_u16(),
-        409,
-        "awaits approval: {}",
-        r.text().await.unwrap()
-    );
+    let (status, body) = (cluster.admin(0).await)
+        .call("PUT", "/v1/modules/clicker", v3_bytes)
+        .await;
+    assert_eq!(status, 409, "awaits approval: {body}");
     let third = cluster.admin(2).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -238,18 +206,9 @@ async fn a_swap_rollback_approval_and_removal_through_any_node_reach_all_three_w
     }
 
     // A removal through the first node: no node runs it, its file gone from every directory.
-    let Admin { url, token, .. } = cluster.admin(0).await;
-    let r = http
-        .delete(format!("{url}/v1/modules/clicker"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "remove: {}",
-        r.text().await.unwrap()
-    );
+    (cluster.admin(0).await)
+        .ok("DELETE", "/v1/modules/clicker", "")
+        .await;
     wait_all_at(&cluster, None).await;
     for i in 0..3 {
         assert!(
