@@ -377,6 +377,7 @@ impl Runtime {
             registry: inner.registry.clone(),
             health: inner.health.clone(),
             polling: inner.intake.polling_stats(),
+            pg: inner.pg.clone(),
         };
         let parts = control::admin::ConsoleParts {
             intake: inner.intake.clone(),

@@ -193,6 +193,11 @@ async fn a_quarantined_update_listed_through_one_node_and_retried_through_the_ot
         listed.iter().all(|q| q["module"] == "bad-trap"),
         "{listed:?}"
     );
+    // Each node's /metrics counts the bot's quarantine, not its own file's.
+    for admin in [&a, &b] {
+        let page = admin.ok("GET", "/metrics", "").await;
+        assert_eq!(metric(&page, "botbox_updates_quarantined"), 2.0);
+    }
     let ann_update = quarantined_of(&b, &listed, &ann).await;
     let bob_update = quarantined_of(&b, &listed, &bob).await;
 
@@ -252,6 +257,9 @@ async fn a_quarantined_update_listed_through_one_node_and_retried_through_the_ot
             admin.json("GET", "/v1/quarantine").await,
             serde_json::json!([])
         );
+        let page = admin.ok("GET", "/metrics", "").await;
+        assert_eq!(metric(&page, "botbox_updates_quarantined"), 0.0);
+        assert_eq!(metric(&page, "botbox_updates_unfinished"), 0.0);
     }
     let owed = server.psql("SELECT count(*) FROM botbox_pending").unwrap();
     assert_eq!(owed, "0");

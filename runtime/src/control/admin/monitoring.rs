@@ -79,6 +79,8 @@ pub struct Sources {
     pub health: Health,
     /// Long polling's failures and backoff.
     pub polling: Arc<PollingStats>,
+    /// The bot's store on PostgreSQL, when it is there: its tables are counted, not the file's.
+    pub pg: Option<Arc<crate::store::pg::PgStore>>,
 }
 
 struct Ops {
@@ -87,6 +89,7 @@ struct Ops {
     db: Arc<Db>,
     outbox: Arc<OutboxStats>,
     registry: Arc<Registry>,
+    pg: Option<Arc<crate::store::pg::PgStore>>,
     handled: Mutex<BTreeMap<Arc<str>, u64>>,
     /// Commits the counter missed because it fell behind (counted under `module="unknown"`).
     missed: AtomicU64,
@@ -101,6 +104,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(sources: Sources) -> Router<S> {
         db: sources.db,
         outbox: sources.outbox,
         registry: sources.registry,
+        pg: sources.pg,
         handled: Mutex::default(),
         missed: AtomicU64::new(0),
     });
@@ -178,13 +182,33 @@ fn tables(db: &Db) -> crate::Result<Tables> {
     })
 }
 
-async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
-    let db = ops.db.clone();
-    let tables = tokio::task::spawn_blocking(move || tables(&db)).await;
-    let (tables, db_ok) = match tables {
-        Ok(Ok(t)) => (t, true),
-        _ => (Tables::default(), false),
+/// The same sizes from the bot's tables on PostgreSQL (every node sees the bot's).
+async fn shared_tables(pg: &crate::store::pg::PgStore) -> crate::Result<Tables> {
+    let mut rows = pg.table_sizes().await?;
+    let count = |name: &str| rows.iter().find(|r| r.0 == name).map_or(0, |r| r.1);
+    let tables = Tables {
+        unfinished: count("inbox"),
+        quarantined: count("quarantine"),
+        outbox: count("outbox"),
+        rows: Vec::new(),
     };
+    rows.retain(|r| r.0 != "outbox");
+    Ok(Tables { rows, ..tables })
+}
+
+async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
+    let tables = match &ops.pg {
+        Some(pg) => shared_tables(pg).await.ok(),
+        None => {
+            let db = ops.db.clone();
+            tokio::task::spawn_blocking(move || tables(&db))
+                .await
+                .ok()
+                .and_then(|t| t.ok())
+        }
+    };
+    let db_ok = tables.is_some();
+    let tables = tables.unwrap_or_default();
     let mut out = String::new();
     let m = &mut out;
     gauge(
