@@ -53,8 +53,10 @@ use axum::{
     routing::get,
 };
 use parking_lot::Mutex;
-use redb::{ReadableDatabase, ReadableTableMetadata};
+use redb::ReadableDatabase;
 use tokio::sync::broadcast::error::RecvError;
+
+mod store_sizes;
 
 use crate::{
     health::Health,
@@ -62,8 +64,9 @@ use crate::{
     modules::ModuleStats,
     modules::registry::Registry,
     outbox::metrics::OutboxStats,
-    store::{Committed, Committer, Db, INBOX, OUTBOX, QUARANTINE},
+    store::{Committed, Committer, Db, OUTBOX},
 };
+use store_sizes::{shared_tables, tables};
 
 /// Where the figures come from.
 pub struct Sources {
@@ -159,41 +162,6 @@ async fn healthz(State(ops): State<Arc<Ops>>) -> Response {
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
     }
-}
-
-/// Table sizes, read in one transaction.
-#[derive(Default)]
-struct Tables {
-    unfinished: u64,
-    quarantined: u64,
-    outbox: u64,
-    /// Rows of each of the store's tables (their retention keeps them flat).
-    rows: Vec<(&'static str, u64)>,
-}
-
-fn tables(db: &Db) -> crate::Result<Tables> {
-    let rows = db.table_sizes()?;
-    let txn = db.raw().begin_read()?;
-    Ok(Tables {
-        unfinished: txn.open_table(INBOX)?.len()?,
-        quarantined: txn.open_table(QUARANTINE)?.len()?,
-        outbox: txn.open_table(OUTBOX)?.len()?,
-        rows,
-    })
-}
-
-/// The same sizes from the bot's tables on PostgreSQL (every node sees the bot's).
-async fn shared_tables(pg: &crate::store::pg::PgStore) -> crate::Result<Tables> {
-    let mut rows = pg.table_sizes().await?;
-    let count = |name: &str| rows.iter().find(|r| r.0 == name).map_or(0, |r| r.1);
-    let tables = Tables {
-        unfinished: count("inbox"),
-        quarantined: count("quarantine"),
-        outbox: count("outbox"),
-        rows: Vec::new(),
-    };
-    rows.retain(|r| r.0 != "outbox");
-    Ok(Tables { rows, ..tables })
 }
 
 async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
