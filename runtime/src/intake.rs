@@ -215,7 +215,8 @@ impl Intake {
             // a later update's record must never be durable before an earlier one's. At a
             // restart polling resumes after the highest update recorded, so an earlier update
             // not recorded by then would never come again (seen: a payment's receipt lost to a
-            // kill -9 in `payments::kill_9_between_telegram_s_payment_and_its_commit…`).
+            // kill -9 in `payments::kill_9_between_telegram_s_payment_and_its_commit…`). So do
+            // the ids only marked seen, when the last record handed over was sent already.
             let released = held
                 .iter()
                 .try_for_each(|(record, _)| record.release(&inner.committer).map(drop));

@@ -155,6 +155,89 @@ async fn a_later_update_is_never_recorded_before_an_earlier_one_held_for_its_han
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_update_handled_at_once_in_another_chat_is_never_recorded_before_an_earlier_one() {
+    // Both updates of one batch are handled at once, in two chats of two shards, each with its
+    // record held. The later one's handling ends first: were its record committed with it while
+    // the earlier one's is still held, a kill -9 then would leave the highest update recorded
+    // and the earlier one never recorded — polling resumes after the highest, Telegram forgets
+    // the earlier one, and its reply never comes (seen as a click left unanswered in
+    // `kill_9_while_updates_are_handled_at_once_loses_none_and_applies_none_twice`).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
+    c.telegram.handle_at_once_ms = 1000;
+    let options = Options {
+        intake: false,
+        ..Options::default()
+    };
+    let rt = Runtime::start_with(c, options).await.unwrap();
+    let db = rt.db().clone();
+    let mut events = rt.subscribe();
+    // 4545 and 4547 are in different shards of the module's two (`modules/module.rs`'s
+    // `shard_of`), so each is handed over at once.
+    let batch = vec![
+        text_update(1, 4545, "/sleep 700"),
+        text_update(2, 4547, "/sleep 0"),
+    ];
+    let submitted = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.submit(batch).await }
+    });
+    // Update 2's handling is durable long before update 1's sleep ends.
+    handled(&mut events, 2).await;
+    assert!(
+        db.seen(1).unwrap(),
+        "update 2 recorded (and handled) while update 1 is not: a restart now would skip update 1"
+    );
+    submitted.await.unwrap().unwrap();
+    handled(&mut events, 1).await;
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_only_marked_seen_is_never_recorded_before_an_earlier_one_handled_at_once() {
+    // Updates 1 and 2 are handled at once in two shards, 3 goes to no module (only marked
+    // seen). Were 3 marked seen with update 1's record, committed with 1's quick handling while
+    // 2's record is still held for its slow one, a restart then would resume after 3 and skip 2.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = unlimited_fake();
+    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
+    c.telegram.handle_at_once_ms = 1000;
+    let options = Options {
+        intake: false,
+        ..Options::default()
+    };
+    let rt = Runtime::start_with(c, options).await.unwrap();
+    let db = rt.db().clone();
+    let batch = vec![
+        text_update(1, 4545, "/sleep 0"),
+        text_update(2, 4547, "/sleep 700"),
+        text_update(3, 4545, "hello"),
+    ];
+    let submitted = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.submit(batch).await }
+    });
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if db.seen(3).unwrap() {
+            assert!(
+                db.seen(2).unwrap(),
+                "update 3 marked seen while update 2 is not recorded: a restart now would skip 2"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "update 3 marked seen"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    submitted.await.unwrap().unwrap();
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_updates_are_handled_at_once_loses_none_and_applies_none_twice() {
     const USERS: i64 = 8;
     const CLICKS: u64 = 30;

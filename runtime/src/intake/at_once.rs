@@ -9,7 +9,9 @@
 //! the front while its updates can be; from the first that cannot on, the rest is recorded in
 //! one commit and dispatched once it is durable, as before — a later update of a chat never
 //! overtakes an earlier one. The records handed over are then released first (`intake.rs`), so
-//! no later record is durable before an earlier one (polling resumes after the highest).
+//! no later record is durable before an earlier one (polling resumes after the highest). Among
+//! the records handed over, each is sent after those before it (`store/held.rs`), whichever
+//! shard ends first; the ids only marked seen go with the last record sent.
 //! The handling has a budget (`telegram.handle_at_once_ms`): a record not committed with its
 //! handling by then is committed alone (the handling follows in a later commit), so the
 //! acknowledgement is never held by a slow module.
@@ -68,22 +70,26 @@ impl Intake {
     }
 
     /// Hands the leading updates of a batch that can be handled at once to their modules, each
-    /// with its record held (the first carries `skipped`). Returns them, and the rest of the
-    /// batch (records, parsed) to record and dispatch as before. Returns the batch whole when
-    /// the first update cannot be handled at once.
+    /// with its record held, sent after the one before it (`store/held.rs`). Returns them, and
+    /// the rest of the batch (records, parsed) to record and dispatch as before. Returns the
+    /// batch whole when the first update cannot be handled at once. When every update was
+    /// handed over, `skipped` goes with the last record, if it is still held: ids marked seen
+    /// are then never durable before an earlier update's record. Otherwise they stay in
+    /// `skipped`, for the caller to record after every record handed over.
     pub(super) fn hand_at_once(
         &self,
         records: Vec<Record>,
         parsed: Vec<Parsed>,
         skipped: &mut Vec<u64>,
     ) -> (Vec<Held>, Vec<Record>, Vec<Parsed>) {
-        let mut held = Vec::new();
+        let mut held: Vec<Held> = Vec::new();
         let mut rest_records = Vec::new();
         let mut rest_parsed = Vec::new();
         let mut open = self.at_once_allowed();
         for (record, p) in records.into_iter().zip(parsed) {
             if open {
-                match self.try_at_once(record, &p, skipped) {
+                let before = held.last().map(|(h, _)| h.clone());
+                match self.try_at_once(record, &p, before) {
                     Ok(h) => {
                         held.push(h);
                         continue;
@@ -98,6 +104,13 @@ impl Intake {
             }
             rest_parsed.push(p);
         }
+        if rest_records.is_empty()
+            && !skipped.is_empty()
+            && let Some((last, _)) = held.last()
+            && let Err(back) = last.add_skipped(std::mem::take(skipped))
+        {
+            *skipped = back;
+        }
         (held, rest_records, rest_parsed)
     }
 
@@ -106,7 +119,7 @@ impl Intake {
         &self,
         record: Record,
         (id, raw, update, routes): &Parsed,
-        skipped: &mut Vec<u64>,
+        before: Option<Arc<HeldRecord>>,
     ) -> std::result::Result<Held, Record> {
         let [(name, reason)] = routes.as_slice() else {
             return Err(record);
@@ -115,26 +128,24 @@ impl Intake {
             return Err(record);
         };
         let (tx, rx) = oneshot::channel();
-        let held = Arc::new(HeldRecord::new(Op::Record {
-            updates: vec![record],
-            skipped: std::mem::take(skipped),
-            done: Some(tx),
-        }));
+        let held = Arc::new(HeldRecord::after(
+            Op::Record {
+                updates: vec![record],
+                skipped: Vec::new(),
+                done: Some(tx),
+            },
+            before,
+        ));
         let mut work = work_for(*id, raw, update, reason);
         work.record = Some(held.clone());
         self.unblock(work.chat_id);
         match module.offer_at_once(work) {
             true => Ok((held, rx)),
             false => {
-                let Some(Op::Record {
-                    mut updates,
-                    skipped: back,
-                    ..
-                }) = held.take()
-                else {
+                // Nothing else holds it: taking it back sends none of those before it.
+                let Some(Op::Record { mut updates, .. }) = held.take() else {
                     unreachable!("not handed over, so still held")
                 };
-                *skipped = back;
                 Err(updates.pop().expect("one update"))
             }
         }
