@@ -36,6 +36,27 @@ async fn handled(events: &mut tokio::sync::broadcast::Receiver<Committed>, updat
     .expect("the update was handled");
 }
 
+/// The loop module's bot with handling at once (1 s budget), updates given by `submit` only.
+async fn sleeper_without_intake(root: &std::path::Path) -> Runtime {
+    let fake = unlimited_fake();
+    let mut c = config(root, &fake, &[BAD_LOOP]);
+    c.telegram.handle_at_once_ms = 1000;
+    let options = Options {
+        intake: false,
+        ..Options::default()
+    };
+    Runtime::start_with(c, options).await.unwrap()
+}
+
+/// Submits `batch` on a task of its own (it returns once the batch is recorded).
+fn submit_in_background(
+    rt: &Runtime,
+    batch: Vec<serde_json::Value>,
+) -> tokio::task::JoinHandle<botbox::Result<()>> {
+    let rt = rt.clone();
+    tokio::spawn(async move { rt.submit(batch).await })
+}
+
 /// The writer's durable commits while `n` updates, one at a time, each waited for, are handled
 /// by the clicker with `handle_at_once_ms`. The texts are ones the clicker reads and ignores: a
 /// handling with no KV write and no reply, so no delivery commits between.
@@ -118,14 +139,7 @@ async fn a_later_update_is_never_recorded_before_an_earlier_one_held_for_its_han
     // record was still held for its (slow) handling when a later one's became durable would
     // never come again after a kill -9 (a payment's receipt was lost that way).
     let dir = tempfile::tempdir().unwrap();
-    let fake = unlimited_fake();
-    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
-    c.telegram.handle_at_once_ms = 1000;
-    let options = Options {
-        intake: false,
-        ..Options::default()
-    };
-    let rt = Runtime::start_with(c, options).await.unwrap();
+    let rt = sleeper_without_intake(dir.path()).await;
     let db = rt.db().clone();
     let user = 4545;
     // One batch: the first is handed to the module at once (its record held while it sleeps),
@@ -134,10 +148,7 @@ async fn a_later_update_is_never_recorded_before_an_earlier_one_held_for_its_han
         text_update(1, user, "/sleep 700"),
         text_update(2, user, "/sleep 0"),
     ];
-    let submitted = tokio::spawn({
-        let rt = rt.clone();
-        async move { rt.submit(batch).await }
-    });
+    let submitted = submit_in_background(&rt, batch);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if db.last_seen().unwrap() == Some(2) {
@@ -163,14 +174,7 @@ async fn a_later_update_handled_at_once_in_another_chat_is_never_recorded_before
     // the earlier one, and its reply never comes (seen as a click left unanswered in
     // `kill_9_while_updates_are_handled_at_once_loses_none_and_applies_none_twice`).
     let dir = tempfile::tempdir().unwrap();
-    let fake = unlimited_fake();
-    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
-    c.telegram.handle_at_once_ms = 1000;
-    let options = Options {
-        intake: false,
-        ..Options::default()
-    };
-    let rt = Runtime::start_with(c, options).await.unwrap();
+    let rt = sleeper_without_intake(dir.path()).await;
     let db = rt.db().clone();
     let mut events = rt.subscribe();
     // 4545 and 4547 are in different shards of the module's two (`modules/module.rs`'s
@@ -179,10 +183,7 @@ async fn a_later_update_handled_at_once_in_another_chat_is_never_recorded_before
         text_update(1, 4545, "/sleep 700"),
         text_update(2, 4547, "/sleep 0"),
     ];
-    let submitted = tokio::spawn({
-        let rt = rt.clone();
-        async move { rt.submit(batch).await }
-    });
+    let submitted = submit_in_background(&rt, batch);
     // Update 2's handling is durable long before update 1's sleep ends.
     handled(&mut events, 2).await;
     assert!(
@@ -200,24 +201,14 @@ async fn an_update_only_marked_seen_is_never_recorded_before_an_earlier_one_hand
     // seen). Were 3 marked seen with update 1's record, committed with 1's quick handling while
     // 2's record is still held for its slow one, a restart then would resume after 3 and skip 2.
     let dir = tempfile::tempdir().unwrap();
-    let fake = unlimited_fake();
-    let mut c = config(dir.path(), &fake, &[BAD_LOOP]);
-    c.telegram.handle_at_once_ms = 1000;
-    let options = Options {
-        intake: false,
-        ..Options::default()
-    };
-    let rt = Runtime::start_with(c, options).await.unwrap();
+    let rt = sleeper_without_intake(dir.path()).await;
     let db = rt.db().clone();
     let batch = vec![
         text_update(1, 4545, "/sleep 0"),
         text_update(2, 4547, "/sleep 700"),
         text_update(3, 4545, "hello"),
     ];
-    let submitted = tokio::spawn({
-        let rt = rt.clone();
-        async move { rt.submit(batch).await }
-    });
+    let submitted = submit_in_background(&rt, batch);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if db.seen(3).unwrap() {
